@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveConfig is everything `invsync serve` can be told, by flag or by
+// environment variable (the flag wins).
+type serveConfig struct {
+	DataDir           string
+	HTTPAddr          string
+	Brokers           []string
+	EmbeddedKafkaAddr string
+	EmbeddedNoFsync   bool
+	Catalog           string
+	Partitions        int
+	TopicPrefix       string
+	SchemaRegistryURL string
+	Group             string
+	LedgerWindow      time.Duration
+	MaxScanAge        time.Duration
+	LogLevel          string
+	LogFormat         string
+}
+
+// flagSpec is one flag with its environment variable and help.
+type flagSpec struct {
+	name, env, def, help string
+}
+
+var serveFlags = []flagSpec{
+	{"data-dir", "INVSYNC_DATA_DIR", "./data", "directory for the Pebble state (state/) and, with the embedded broker, its log (kafka/)"},
+	{"http-addr", "INVSYNC_HTTP_ADDR", "127.0.0.1:8080", "host:port of the HTTP API"},
+	{"brokers", "INVSYNC_BROKERS", "", "comma-separated Kafka seed brokers; empty starts the embedded broker"},
+	{"embedded-kafka-addr", "INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092", "where the embedded broker listens, so kcat and other consumers can read the topics"},
+	{"embedded-kafka-no-fsync", "INVSYNC_EMBEDDED_KAFKA_NO_FSYNC", "false", "skip the embedded broker's fsync per produce (faster; an OS crash or power cut may then lose acknowledged writes; a kill -9 of the process does not)"},
+	{"catalog", "INVSYNC_CATALOG", "", "JSON master data file upserted at start; empty seeds the built-in demo catalog when the catalog topic is empty"},
+	{"partitions", "INVSYNC_PARTITIONS", "12", "partitions of the topics invsync creates (all instances must agree)"},
+	{"topic-prefix", "INVSYNC_TOPIC_PREFIX", "invsync.", "prefix of every topic"},
+	{"schema-registry-url", "INVSYNC_SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry to register the Avro schemas in; empty serves them from the HTTP API"},
+	{"group", "INVSYNC_GROUP", "invsync-processors", "Kafka consumer group shared by the instances of one deployment"},
+	{"ledger-window", "INVSYNC_LEDGER_WINDOW", "168h", "how long per-record deltas are kept to rebase late cycle counts; older counts are flagged, not applied"},
+	{"max-scan-age", "INVSYNC_MAX_SCAN_AGE", "720h", "oldest scan timestamp accepted, relative to the upload's sentAt"},
+	{"log-level", "INVSYNC_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
+}
+
+// parseServe parses args (after "serve") with env fallbacks and validates
+// the result, reporting every problem at once.
+func parseServe(args []string, getenv func(string) string) (serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	vals := map[string]*string{}
+	for _, f := range serveFlags {
+		def := f.def
+		if v := getenv(f.env); v != "" {
+			def = v
+		}
+		vals[f.name] = fs.String(f.name, def, f.help)
+	}
+	fs.Usage = func() { serveUsage(fs.Output()) }
+	if err := fs.Parse(args); err != nil {
+		return serveConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, fmt.Errorf("unexpected argument %q (flags take the form --name=value)", fs.Arg(0))
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	c := serveConfig{
+		DataDir:           *vals["data-dir"],
+		HTTPAddr:          *vals["http-addr"],
+		EmbeddedKafkaAddr: *vals["embedded-kafka-addr"],
+		Catalog:           *vals["catalog"],
+		TopicPrefix:       *vals["topic-prefix"],
+		SchemaRegistryURL: *vals["schema-registry-url"],
+		Group:             *vals["group"],
+		LogLevel:          *vals["log-level"],
+		LogFormat:         *vals["log-format"],
+	}
+	if c.DataDir == "" {
+		bad("data-dir", "must not be empty")
+	}
+	for _, name := range []string{"http-addr", "embedded-kafka-addr"} {
+		if _, port, err := net.SplitHostPort(*vals[name]); err != nil {
+			bad(name, "%q is not host:port", *vals[name])
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(name, "port %q is not a number from 0 to 65535", port)
+		}
+	}
+	for _, b := range strings.Split(*vals["brokers"], ",") {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad("brokers", "%q is not host:port", b)
+		}
+		c.Brokers = append(c.Brokers, b)
+	}
+	var err error
+	if c.EmbeddedNoFsync, err = strconv.ParseBool(*vals["embedded-kafka-no-fsync"]); err != nil {
+		bad("embedded-kafka-no-fsync", "%q is not true or false", *vals["embedded-kafka-no-fsync"])
+	}
+	if c.Partitions, err = strconv.Atoi(*vals["partitions"]); err != nil || c.Partitions < 1 || c.Partitions > 1000 {
+		bad("partitions", "%q is not a number from 1 to 1000", *vals["partitions"])
+	}
+	if c.TopicPrefix != "" && strings.ContainsFunc(c.TopicPrefix, func(r rune) bool {
+		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		bad("topic-prefix", "%q may only contain letters, digits, '.', '_' and '-' (Kafka topic names)", c.TopicPrefix)
+	}
+	if c.Group == "" {
+		bad("group", "must not be empty")
+	}
+	if c.Catalog != "" {
+		if _, err := os.Stat(c.Catalog); err != nil {
+			bad("catalog", "cannot read %s: %v", c.Catalog, err)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}} {
+		if *d.dst, err = time.ParseDuration(*vals[d.name]); err != nil || *d.dst <= 0 {
+			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	if len(errs) > 0 {
+		return serveConfig{}, fmt.Errorf("invalid configuration (see invsync serve --help):\n  %w", joinIndented(errs))
+	}
+	return c, nil
+}
+
+func joinIndented(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}
+
+func serveUsage(w interface{ Write([]byte) (int, error) }) {
+	fmt.Fprint(w, `Usage: invsync serve [flags]
+
+Runs the whole pipeline in one process: the HTTP API scanners and the cloud
+call, the ingest producer, the partitioned processors (exactly-once, state in
+Pebble) and, unless --brokers is set, an embedded Kafka broker.
+
+Start several "invsync serve" processes with the same --brokers and --group,
+each with its own --data-dir, to share the partitions among them.
+
+Flags (each can also be set by the environment variable shown):
+`)
+	for _, f := range serveFlags {
+		def := f.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", f.name, f.env, def, f.help)
+	}
+}

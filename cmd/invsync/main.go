@@ -1,0 +1,116 @@
+// Command invsync keeps warehouse inventory in sync between the warehouse
+// floor (scanners) and the cloud order system through Kafka.
+//
+//	invsync serve      run the service (see invsync serve --help)
+//	invsync version    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServe(args[1:], os.Getenv)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "invsync serve:", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+		s, err := start(ctx, cfg, log)
+		if err != nil {
+			log.Error("invsync could not start", "err", err)
+			return 1
+		}
+		if err := s.run(ctx); err != nil {
+			log.Error("invsync stopped with an error", "err", err)
+			return 1
+		}
+		return 0
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "invsync", versionString())
+		return 0
+	case "help", "--help", "-h":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "invsync: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `invsync keeps warehouse inventory in sync between scanners on the warehouse
+floor and the cloud order system, through Kafka, exactly once.
+
+Usage:
+  invsync serve [flags]   run the HTTP API, ingest, the processors and (by
+                          default) an embedded Kafka broker; see serve --help
+  invsync version         print the version
+  invsync help            this text
+`)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			return "dev-" + rev + dirty + " (" + bi.GoVersion + ")"
+		}
+		return bi.Main.Version + " (" + bi.GoVersion + ")"
+	}
+	return "dev"
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

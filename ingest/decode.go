@@ -1,0 +1,308 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/invsync/invsync/processors"
+)
+
+// Limits of one upload.
+const (
+	// MaxBodyBytes bounds a POST /v1/transactions body (413 beyond).
+	MaxBodyBytes = 1 << 20
+	// MaxTransactions bounds the transactions of one upload (413 beyond).
+	MaxTransactions = 1000
+)
+
+// Upload is the decoded envelope of POST /v1/transactions.
+type Upload struct {
+	ScannerID    string
+	SentAt       time.Time
+	Transactions []json.RawMessage
+}
+
+// RequestError is a whole-request failure: the status and the error body.
+type RequestError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *RequestError) Error() string { return e.Code + ": " + e.Message }
+
+func badRequest(format string, args ...any) *RequestError {
+	return &RequestError{Status: 400, Code: "INVALID_REQUEST", Message: fmt.Sprintf(format, args...)}
+}
+
+// DecodeUpload parses and checks the envelope. Each transaction is left raw
+// and decoded on its own (DecodeTransaction), so one bad transaction is
+// rejected without failing the batch.
+func DecodeUpload(body []byte) (Upload, *RequestError) {
+	var env struct {
+		ScannerID    *string           `json:"scannerId"`
+		SentAt       *string           `json:"sentAt"`
+		Transactions []json.RawMessage `json:"transactions"`
+	}
+	if err := strictUnmarshal(body, &env); err != nil {
+		return Upload{}, badRequest("malformed request body: %s", describeJSONError(err))
+	}
+	if env.ScannerID == nil || strings.TrimSpace(*env.ScannerID) == "" {
+		return Upload{}, badRequest("scannerId is required")
+	}
+	if len(*env.ScannerID) > 128 || strings.ContainsFunc(*env.ScannerID, isControl) {
+		return Upload{}, badRequest("scannerId must be a printable id of at most 128 bytes")
+	}
+	if env.SentAt == nil {
+		return Upload{}, badRequest("sentAt is required (the device clock when the request was sent, RFC 3339)")
+	}
+	sentAt, err := parseTime(*env.SentAt)
+	if err != nil {
+		return Upload{}, badRequest("sentAt: %v", err)
+	}
+	if env.Transactions == nil {
+		return Upload{}, badRequest("transactions is required (an array of 1 to %d transactions)", MaxTransactions)
+	}
+	if len(env.Transactions) == 0 {
+		return Upload{}, badRequest("transactions is empty: send 1 to %d transactions", MaxTransactions)
+	}
+	if len(env.Transactions) > MaxTransactions {
+		return Upload{}, &RequestError{Status: 413, Code: "TOO_MANY_TRANSACTIONS",
+			Message: fmt.Sprintf("%d transactions in one request; the limit is %d: split the backlog into several requests", len(env.Transactions), MaxTransactions)}
+	}
+	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions}, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// txJSON is one transaction as the device sends it. Pointers tell a
+// missing field from a zero one.
+type txJSON struct {
+	TransactionID   *string      `json:"transactionId"`
+	Type            *string      `json:"type"`
+	Timestamp       *string      `json:"timestamp"`
+	WarehouseID     *string      `json:"warehouseId"`
+	ItemID          *string      `json:"itemId"`
+	LocationID      *string      `json:"locationId"`
+	LotNumber       *string      `json:"lotNumber"`
+	Quantity        *json.Number `json:"quantity"`
+	ToLocationID    *string      `json:"toLocationId"`
+	ExpectedVersion *json.Number `json:"expectedVersion"`
+	AllocationID    *string      `json:"allocationId"`
+	Override        *bool        `json:"override"`
+	UserID          *string      `json:"userId"`
+	ReasonCode      *string      `json:"reasonCode"`
+}
+
+// TxRejection is a per-transaction rejection decided at ingest.
+type TxRejection = processors.Rejection
+
+// TimeBounds are the limits on a transaction's scan time relative to its
+// request's sentAt (both device clock).
+type TimeBounds struct {
+	// MaxFuture: how far after sentAt a scan may claim to be (default 1
+	// minute): a scan cannot happen after the upload that carries it.
+	MaxFuture time.Duration
+	// MaxAge: how far before sentAt a scan may be (default 30 days); older
+	// is not an offline backlog but a broken clock.
+	MaxAge time.Duration
+}
+
+func (b TimeBounds) withDefaults() TimeBounds {
+	if b.MaxFuture <= 0 {
+		b.MaxFuture = time.Minute
+	}
+	if b.MaxAge <= 0 {
+		b.MaxAge = 30 * 24 * time.Hour
+	}
+	return b
+}
+
+// DecodeTransaction decodes one raw transaction of an upload into the
+// domain form, with its corrected time and body hash. It returns the
+// transactionId it could read even when it rejects, so the result can name
+// the transaction.
+func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bounds TimeBounds) (processors.Transaction, string, *TxRejection) {
+	bounds = bounds.withDefaults()
+	var j txJSON
+	if err := strictUnmarshal(raw, &j); err != nil {
+		return processors.Transaction{}, looseID(raw), &TxRejection{Code: processors.CodeInvalidTransaction,
+			Message: "malformed transaction: " + describeJSONError(err)}
+	}
+	id := deref(j.TransactionID)
+	inv := func(format string, args ...any) (processors.Transaction, string, *TxRejection) {
+		return processors.Transaction{}, id, &TxRejection{Code: processors.CodeInvalidTransaction, Message: fmt.Sprintf(format, args...)}
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"transactionId", j.TransactionID}, {"type", j.Type}, {"timestamp", j.Timestamp}, {"warehouseId", j.WarehouseID},
+		{"itemId", j.ItemID}, {"locationId", j.LocationID}, {"quantity", j.Quantity}} {
+		if isNil(f.v) {
+			return inv("%s is required", f.name)
+		}
+	}
+	ts, err := parseTime(*j.Timestamp)
+	if err != nil {
+		return inv("timestamp: %v", err)
+	}
+	if ts.After(up.SentAt.Add(bounds.MaxFuture)) {
+		return inv("timestamp %s is %s after the request's sentAt %s: a scan cannot be later than its upload; check the device clock",
+			*j.Timestamp, ts.Sub(up.SentAt).Round(time.Second), up.SentAt.Format(time.RFC3339Nano))
+	}
+	if ts.Before(up.SentAt.Add(-bounds.MaxAge)) {
+		return inv("timestamp %s is more than %s before the request's sentAt; older scans are not accepted, check the device clock",
+			*j.Timestamp, bounds.MaxAge)
+	}
+	qty, rej := parseQuantity(*j.Quantity)
+	if rej != nil {
+		return processors.Transaction{}, id, rej
+	}
+	tx := processors.Transaction{
+		TransactionID: id,
+		Type:          processors.TxType(*j.Type),
+		WarehouseID:   *j.WarehouseID,
+		ItemID:        *j.ItemID,
+		LocationID:    *j.LocationID,
+		LotNumber:     deref(j.LotNumber),
+		Quantity:      qty,
+		ToLocationID:  deref(j.ToLocationID),
+		AllocationID:  deref(j.AllocationID),
+		Override:      j.Override != nil && *j.Override,
+		UserID:        deref(j.UserID),
+		ReasonCode:    deref(j.ReasonCode),
+		ScannerID:     up.ScannerID,
+
+		DeviceTimestamp: ts,
+		// The device's offset is receive time − sentAt; a scan's
+		// corrected time is its timestamp shifted by it.
+		CorrectedTimestamp: ts.Add(receivedAt.Sub(up.SentAt)).Truncate(time.Millisecond),
+		SentAt:             up.SentAt,
+		ReceivedAt:         receivedAt.Truncate(time.Millisecond),
+	}
+	if j.ExpectedVersion != nil {
+		v, err := j.ExpectedVersion.Int64()
+		if err != nil {
+			return inv("expectedVersion must be an integer, got %s", j.ExpectedVersion.String())
+		}
+		tx.ExpectedVersion = &v
+	}
+	tx.BodyHash = tx.Hash()
+	return tx, id, nil
+}
+
+func parseQuantity(n json.Number) (int64, *TxRejection) {
+	if v, err := n.Int64(); err == nil {
+		return v, nil
+	}
+	// Not an int64: an integer too large is an absurd quantity; anything
+	// else (a fraction, an exponent that is not whole) is malformed.
+	f, ok := new(big.Float).SetString(n.String())
+	if ok && f.IsInt() {
+		return 0, &TxRejection{Code: processors.CodeUnreasonableQuantity, Message: fmt.Sprintf("quantity %s is out of range", n)}
+	}
+	return 0, &TxRejection{Code: processors.CodeInvalidTransaction, Message: fmt.Sprintf("quantity must be a whole number, got %s", n)}
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time such as 2026-11-26T10:30:00.123Z", s)
+	}
+	if t.Year() < 2000 || t.Year() > 2200 {
+		return time.Time{}, fmt.Errorf("%q is outside the years 2000-2200", s)
+	}
+	return t.UTC(), nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	if _, err := dec.Token(); err == nil {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// describeJSONError turns decoder errors into messages that name the field.
+func describeJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %q must be %s, got a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		return fmt.Sprintf("expected %s, got a JSON %s", jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, err)
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field ") {
+		return "unknown field " + strings.TrimPrefix(msg, "json: unknown field ")
+	}
+	if errors.Is(err, errEOF) || msg == "EOF" {
+		return "empty body"
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+var errEOF = errors.New("EOF")
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "ptr":
+		return "a value of another type"
+	}
+	return "a " + goKind
+}
+
+// looseID extracts transactionId from a transaction that failed strict
+// decoding, so its rejection can still name it.
+func looseID(raw json.RawMessage) string {
+	var j struct {
+		ID any `json:"transactionId"`
+	}
+	if json.Unmarshal(raw, &j) != nil {
+		return ""
+	}
+	s, _ := j.ID.(string)
+	return s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func isNil(v any) bool {
+	switch p := v.(type) {
+	case *string:
+		return p == nil
+	case *json.Number:
+		return p == nil
+	}
+	return v == nil
+}

@@ -1,0 +1,334 @@
+// Package ingest is invsync's HTTP API (gin): it decodes and validates what
+// scanners and the cloud send, checks it against the catalog, writes
+// accepted transactions to Kafka and answers. It reads state only through
+// the small interfaces below; it knows nothing of Pebble.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+)
+
+// Publisher writes accepted transactions durably (acks=all), returning one
+// error per transaction.
+type Publisher interface {
+	Produce(ctx context.Context, txs []processors.Transaction) []error
+}
+
+// CatalogStore is where master data is read and upserted.
+type CatalogStore interface {
+	Catalog() *processors.Catalog
+	Publish(ctx context.Context, doc processors.CatalogDoc) error
+	Loaded() bool
+}
+
+// StateReader answers reads from the processors' state.
+type StateReader interface {
+	Positions(ctx context.Context, wh, item string, loc, lot *string) ([]processors.Record, error)
+	Outcome(ctx context.Context, stockKey, txid string) (processors.Outcome, bool, error)
+	FindOutcome(ctx context.Context, txid string) (processors.Outcome, bool, error)
+}
+
+// Subscriber delivers transaction outcomes as they are committed.
+type Subscriber interface {
+	Subscribe(txid string) (<-chan processors.Outcome, func())
+	OnOutcome(fn func(processors.Outcome))
+}
+
+// Readiness reports whether the pipeline can serve.
+type Readiness interface {
+	Ready() (bool, string)
+}
+
+// SchemaSource is the read-only schema registry the Kafka consumers use.
+type SchemaSource interface {
+	SchemaByID(id int) (string, bool)
+	Subjects() []string
+	SubjectVersion(subject, version string) (schemas.SubjectVersionInfo, bool)
+}
+
+// Config wires the server. Every interface is required except Schemas
+// (nil when an external registry is used) and Metrics.
+type Config struct {
+	Publisher  Publisher
+	Catalog    CatalogStore
+	State      StateReader
+	Outcomes   Subscriber
+	Ready      Readiness
+	Schemas    SchemaSource
+	Metrics    http.Handler
+	Meter      metric.Meter
+	Logger     *slog.Logger
+	TimeBounds TimeBounds
+	// MaxWait bounds ?wait=applied (default and maximum 10 s).
+	MaxWait time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API. Create it with New; it is an http.Handler.
+type Server struct {
+	cfg    Config
+	engine *gin.Engine
+	log    *slog.Logger
+
+	// pending holds transactions accepted by this instance and not yet
+	// applied: a resend in that window is a duplicate too.
+	pendingMu sync.Mutex
+	pending   map[string]pendingTx
+
+	results metric.Int64Counter
+	uploads metric.Int64Counter
+}
+
+type pendingTx struct {
+	hash     []byte
+	stockKey string
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = noop.NewMeterProvider().Meter("invsync")
+	}
+	if cfg.MaxWait <= 0 || cfg.MaxWait > 10*time.Second {
+		cfg.MaxWait = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, engine: gin.New(), log: cfg.Logger.With("component", "http"), pending: map[string]pendingTx{}}
+	s.results, _ = cfg.Meter.Int64Counter("invsync.transactions.received",
+		metric.WithDescription("Uploaded transactions by ingest result (accepted, duplicate, rejected) and rejection code."))
+	s.uploads, _ = cfg.Meter.Int64Counter("invsync.uploads",
+		metric.WithDescription("Upload requests by HTTP status."))
+	cfg.Outcomes.OnOutcome(func(o processors.Outcome) {
+		s.pendingMu.Lock()
+		delete(s.pending, o.TransactionID)
+		s.pendingMu.Unlock()
+	})
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	e := s.engine
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recovery())
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", c.Request.Method+" is not supported on "+c.Request.URL.Path)
+	})
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	if s.cfg.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
+	}
+	v1 := e.Group("/v1")
+	v1.GET("/catalog", s.getCatalog)
+	v1.PUT("/catalog", s.putCatalog)
+	v1.POST("/transactions", s.postTransactions)
+	v1.GET("/transactions/:id", s.getTransaction)
+	v1.GET("/positions", s.getPositions)
+	if s.cfg.Schemas != nil {
+		e.GET("/schemas/ids/:id", s.schemaByID)
+		e.GET("/subjects", s.subjects)
+		e.GET("/subjects/:subject/versions/:version", s.subjectVersion)
+	}
+}
+
+// writeError writes the API's error body.
+func writeError(c *gin.Context, status int, code, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": msg}})
+}
+
+func (s *Server) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", r)
+				writeError(c, http.StatusInternalServerError, "INTERNAL", "internal error; the request may be retried")
+			}
+		}()
+		c.Next()
+	}
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if !s.cfg.Catalog.Loaded() {
+		c.Header("Retry-After", "1")
+		writeError(c, http.StatusServiceUnavailable, "NOT_READY", "loading the catalog from Kafka")
+		return
+	}
+	if ok, why := s.cfg.Ready.Ready(); !ok {
+		c.Header("Retry-After", "1")
+		writeError(c, http.StatusServiceUnavailable, "NOT_READY", why)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// readBody reads at most limit bytes; more is a 413.
+func readBody(c *gin.Context, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(c, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE",
+				"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes: split it into smaller requests")
+			return nil, false
+		}
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "reading request body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) getCatalog(c *gin.Context) {
+	c.JSON(http.StatusOK, s.cfg.Catalog.Catalog().Doc())
+}
+
+func (s *Server) putCatalog(c *gin.Context) {
+	body, ok := readBody(c, 64<<20)
+	if !ok {
+		return
+	}
+	doc, err := processors.ParseCatalog(body)
+	if err != nil {
+		writeError(c, http.StatusBadRequest, "INVALID_CATALOG", err.Error())
+		return
+	}
+	if err := s.cfg.Catalog.Publish(c.Request.Context(), doc); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	w, i := s.cfg.Catalog.Catalog().Size()
+	c.JSON(http.StatusOK, gin.H{"upserted": gin.H{"warehouses": len(doc.Warehouses), "items": len(doc.Items)},
+		"catalog": gin.H{"warehouses": w, "items": i}})
+}
+
+func (s *Server) unavailable(c *gin.Context, err error) {
+	s.log.Warn("kafka unavailable", "err", err)
+	c.Header("Retry-After", "5")
+	writeError(c, http.StatusServiceUnavailable, "KAFKA_UNAVAILABLE",
+		"could not write to Kafka: nothing in this request was accepted; keep it queued and retry ("+err.Error()+")")
+}
+
+// stateError answers a read the instance cannot serve right now.
+func (s *Server) stateError(c *gin.Context, err error) {
+	var pe *pipeline.PartitionError
+	if errors.As(err, &pe) {
+		c.Header("Retry-After", "1")
+		code := "PARTITION_RESTORING"
+		if errors.Is(err, pipeline.ErrNotOwner) {
+			code = "PARTITION_NOT_OWNED"
+		}
+		writeError(c, http.StatusServiceUnavailable, code, err.Error()+"; retry shortly")
+		return
+	}
+	s.log.Error("reading state", "err", err)
+	writeError(c, http.StatusInternalServerError, "INTERNAL", "reading state: "+err.Error())
+}
+
+type positionJSON struct {
+	WarehouseID string    `json:"warehouseId"`
+	ItemID      string    `json:"itemId"`
+	LocationID  string    `json:"locationId"`
+	LotNumber   string    `json:"lotNumber"`
+	OnHand      int64     `json:"onHand"`
+	Allocated   int64     `json:"allocated"`
+	Available   int64     `json:"available"`
+	Version     int64     `json:"version"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+type totalsJSON struct {
+	OnHand    int64 `json:"onHand"`
+	Allocated int64 `json:"allocated"`
+	Available int64 `json:"available"`
+}
+
+func (s *Server) getPositions(c *gin.Context) {
+	wh, item := c.Query("warehouseId"), c.Query("itemId")
+	if wh == "" || item == "" {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId and itemId query parameters are required")
+		return
+	}
+	var loc, lot *string
+	if v, ok := c.GetQuery("locationId"); ok {
+		loc = &v
+	}
+	if v, ok := c.GetQuery("lotNumber"); ok {
+		lot = &v
+	}
+	recs, err := s.cfg.State.Positions(c.Request.Context(), wh, item, loc, lot)
+	if err != nil {
+		s.stateError(c, err)
+		return
+	}
+	out := struct {
+		Positions []positionJSON `json:"positions"`
+		Totals    totalsJSON     `json:"totals"`
+	}{Positions: []positionJSON{}}
+	for _, r := range recs {
+		out.Positions = append(out.Positions, positionJSON{
+			WarehouseID: r.WarehouseID, ItemID: r.ItemID, LocationID: r.LocationID, LotNumber: r.LotNumber,
+			OnHand: r.OnHand, Allocated: r.Allocated, Available: r.Available(), Version: r.Version,
+			UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
+		})
+		out.Totals.OnHand += r.OnHand
+		out.Totals.Allocated += r.Allocated
+		out.Totals.Available += r.Available()
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) schemaByID(c *gin.Context) {
+	id, err := strconv.Atoi(c.Param("id"))
+	text, ok := s.cfg.Schemas.SchemaByID(id)
+	if err != nil || !ok {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error_code": 40403, "message": "Schema " + c.Param("id") + " not found",
+			"error": gin.H{"code": "SCHEMA_NOT_FOUND", "message": "no schema with id " + c.Param("id")}})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"schema": text})
+}
+
+func (s *Server) subjects(c *gin.Context) { c.JSON(http.StatusOK, s.cfg.Schemas.Subjects()) }
+
+func (s *Server) subjectVersion(c *gin.Context) {
+	sv, ok := s.cfg.Schemas.SubjectVersion(c.Param("subject"), c.Param("version"))
+	if !ok {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error_code": 40401, "message": "Subject or version not found",
+			"error": gin.H{"code": "SUBJECT_NOT_FOUND", "message": "no version " + c.Param("version") + " of subject " + c.Param("subject")}})
+		return
+	}
+	c.JSON(http.StatusOK, sv)
+}
+
+// bodyHashEqual compares idempotency hashes.
+func bodyHashEqual(a, b []byte) bool { return bytes.Equal(a, b) }

@@ -1,0 +1,266 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/processors"
+)
+
+// Per-transaction ingest statuses.
+const (
+	StatusAccepted  = "accepted"
+	StatusDuplicate = "duplicate"
+	StatusRejected  = "rejected"
+)
+
+// Result is one transaction's answer in an upload response.
+type Result struct {
+	TransactionID string       `json:"transactionId"`
+	Status        string       `json:"status"`
+	Code          *string      `json:"code"`
+	Message       *string      `json:"message"`
+	Outcome       *OutcomeJSON `json:"outcome,omitempty"`
+}
+
+// OutcomeJSON is what the processors did with a transaction.
+type OutcomeJSON struct {
+	TransactionID   string   `json:"transactionId,omitempty"`
+	Status          string   `json:"status"` // pending, applied, rejected
+	Code            *string  `json:"code"`
+	Message         *string  `json:"message,omitempty"`
+	ResultingOnHand *int64   `json:"resultingOnHand"`
+	Version         *int64   `json:"version"`
+	Warnings        []string `json:"warnings"`
+}
+
+func outcomeJSON(o processors.Outcome) *OutcomeJSON {
+	j := &OutcomeJSON{Status: o.Status, Warnings: append([]string{}, o.Warnings...)}
+	if o.Code != "" {
+		j.Code, j.Message = ptr(o.Code), ptr(o.Message)
+	}
+	j.ResultingOnHand, j.Version = ptr(o.ResultingOnHand), ptr(o.Version)
+	return j
+}
+
+func pendingOutcome() *OutcomeJSON { return &OutcomeJSON{Status: "pending", Warnings: []string{}} }
+
+func ptr[T any](v T) *T { return &v }
+
+func (s *Server) postTransactions(c *gin.Context) {
+	receivedAt := s.cfg.Now()
+	wait := c.Query("wait")
+	if wait != "" && wait != "applied" {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"applied\" or absent, got "+wait)
+		return
+	}
+	body, ok := readBody(c, MaxBodyBytes)
+	if !ok {
+		s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusRequestEntityTooLarge)))
+		return
+	}
+	up, rerr := DecodeUpload(body)
+	if rerr != nil {
+		s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", rerr.Status)))
+		writeError(c, rerr.Status, rerr.Code, rerr.Message)
+		return
+	}
+
+	results := make([]Result, len(up.Transactions))
+	var accepted []processors.Transaction
+	var acceptedIdx []int
+	seen := map[string]int{} // transactionId -> index of its first appearance in this request
+	var reserved []string    // ids this request added to pending, to undo on failure
+	ctx := c.Request.Context()
+	for i, raw := range up.Transactions {
+		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
+		results[i].TransactionID = id
+		if rej == nil {
+			rej = s.cfg.Catalog.Catalog().Check(&tx)
+		}
+		if rej != nil {
+			results[i].Status, results[i].Code, results[i].Message = StatusRejected, ptr(rej.Code), ptr(rej.Message)
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			s.answerRepeat(&results[i], bodyHashEqual(tx.BodyHash, hashAt(j, accepted, acceptedIdx)))
+			continue
+		}
+		seen[id] = i
+		status, err := s.reserve(ctx, &tx)
+		if err != nil {
+			s.unreserve(reserved)
+			s.stateError(c, err)
+			return
+		}
+		switch status {
+		case StatusAccepted:
+			reserved = append(reserved, id)
+			accepted = append(accepted, tx)
+			acceptedIdx = append(acceptedIdx, i)
+			results[i].Status = StatusAccepted
+		case StatusDuplicate:
+			results[i].Status = StatusDuplicate
+		default:
+			results[i].Status, results[i].Code = StatusRejected, ptr(processors.CodeIdempotencyMismatch)
+			results[i].Message = ptr("transactionId " + id + " was already accepted with a different body; a new scan needs a new transactionId")
+		}
+	}
+
+	// Subscribe before producing so an outcome committed before we start
+	// waiting is not missed.
+	var subs []<-chan processors.Outcome
+	if wait == "applied" {
+		for _, tx := range accepted {
+			ch, cancel := s.cfg.Outcomes.Subscribe(tx.TransactionID)
+			defer cancel()
+			subs = append(subs, ch)
+		}
+	}
+	if len(accepted) > 0 {
+		for _, err := range s.cfg.Publisher.Produce(ctx, accepted) {
+			if err != nil {
+				s.unreserve(reserved)
+				s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusServiceUnavailable)))
+				s.unavailable(c, err)
+				return
+			}
+		}
+	}
+	for i := range results {
+		code := ""
+		if results[i].Code != nil {
+			code = *results[i].Code
+		}
+		s.results.Add(c, 1, metric.WithAttributes(attribute.String("result", results[i].Status), attribute.String("code", code)))
+	}
+	if wait == "applied" {
+		s.awaitOutcomes(ctx, results, acceptedIdx, subs)
+	}
+	s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusOK)))
+	c.JSON(http.StatusOK, gin.H{"results": results})
+}
+
+// hashOf returns the hash of the accepted transaction that was at request
+// index j, or nil when it was not accepted (then it is compared as new).
+func hashAt(j int, accepted []processors.Transaction, idx []int) []byte {
+	for k, i := range idx {
+		if i == j {
+			return accepted[k].BodyHash
+		}
+	}
+	return nil
+}
+
+func (s *Server) answerRepeat(r *Result, same bool) {
+	if same {
+		r.Status = StatusDuplicate
+		return
+	}
+	r.Status, r.Code = StatusRejected, ptr(processors.CodeIdempotencyMismatch)
+	r.Message = ptr("transactionId " + r.TransactionID + " appears twice in this request with different bodies")
+}
+
+// reserve decides whether tx is new (and marks it pending), a duplicate of
+// an accepted transaction, or a reuse of its id with another body.
+func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (string, error) {
+	s.pendingMu.Lock()
+	if p, ok := s.pending[tx.TransactionID]; ok {
+		s.pendingMu.Unlock()
+		if bodyHashEqual(p.hash, tx.BodyHash) {
+			return StatusDuplicate, nil
+		}
+		return CodeMismatch, nil
+	}
+	s.pending[tx.TransactionID] = pendingTx{hash: tx.BodyHash, stockKey: tx.StockKey()}
+	s.pendingMu.Unlock()
+
+	o, found, err := s.cfg.State.Outcome(ctx, tx.StockKey(), tx.TransactionID)
+	if err != nil {
+		// The partition is not readable here (owned elsewhere or
+		// restoring): accept; the processor's own idempotency index
+		// still guarantees a resend is never applied twice.
+		var pe *pipeline.PartitionError
+		if errors.As(err, &pe) {
+			return StatusAccepted, nil
+		}
+		s.unreserve([]string{tx.TransactionID})
+		return "", err
+	}
+	if !found {
+		return StatusAccepted, nil
+	}
+	s.unreserve([]string{tx.TransactionID})
+	if bodyHashEqual(o.BodyHash, tx.BodyHash) {
+		return StatusDuplicate, nil
+	}
+	return CodeMismatch, nil
+}
+
+// CodeMismatch is reserve's answer for a reused transactionId.
+const CodeMismatch = processors.CodeIdempotencyMismatch
+
+func (s *Server) unreserve(ids []string) {
+	s.pendingMu.Lock()
+	for _, id := range ids {
+		delete(s.pending, id)
+	}
+	s.pendingMu.Unlock()
+}
+
+// awaitOutcomes fills each accepted result's outcome, waiting at most
+// MaxWait in all; duplicates get their stored outcome when it is known.
+func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int, subs []<-chan processors.Outcome) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
+	defer cancel()
+	for k, ch := range subs {
+		r := &results[idx[k]]
+		select {
+		case o := <-ch:
+			r.Outcome = outcomeJSON(o)
+		case <-ctx.Done():
+			// Committed in the meantime but published before we
+			// subscribed cannot happen (we subscribed first); this is a
+			// real timeout.
+			r.Outcome = pendingOutcome()
+		}
+	}
+	for i := range results {
+		if results[i].Status != StatusDuplicate {
+			continue
+		}
+		if o, ok, err := s.cfg.State.FindOutcome(ctx, results[i].TransactionID); err == nil && ok {
+			results[i].Outcome = outcomeJSON(o)
+		} else {
+			results[i].Outcome = pendingOutcome()
+		}
+	}
+}
+
+func (s *Server) getTransaction(c *gin.Context) {
+	id := c.Param("id")
+	s.pendingMu.Lock()
+	_, pending := s.pending[id]
+	s.pendingMu.Unlock()
+	o, found, err := s.cfg.State.FindOutcome(c.Request.Context(), id)
+	switch {
+	case found:
+		j := outcomeJSON(o)
+		j.TransactionID = id
+		c.JSON(http.StatusOK, j)
+	case pending:
+		j := pendingOutcome()
+		j.TransactionID = id
+		c.JSON(http.StatusOK, j)
+	case err != nil:
+		s.stateError(c, err)
+	default:
+		writeError(c, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "transaction "+id+" was never accepted")
+	}
+}

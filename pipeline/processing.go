@@ -1,0 +1,613 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/state"
+)
+
+// ProcessingConfig configures the processors' consumer group.
+type ProcessingConfig struct {
+	// Brokers are the seed brokers. Required.
+	Brokers []string
+	// Group is the consumer group every instance joins (default
+	// "invsync-processors"); partitions are shared out among its members.
+	Group string
+	// TransactionalID identifies this instance's transactional producer.
+	// It must be unique per instance and stable across its restarts, so a
+	// restarted instance fences its own zombie. Required.
+	TransactionalID string
+	Topics          Topics
+	Store           *state.Store
+	Processor       *processors.Processor
+	Codec           *schemas.Set
+	Notifier        *Notifier
+	Logger          *slog.Logger
+	// Meter records the processing metrics; nil means no metrics.
+	Meter metric.Meter
+	// MaxPollRecords bounds one transaction's input (default 5000).
+	MaxPollRecords int
+	// ClientOpts are appended to the Kafka client's options (TLS, SASL,
+	// hooks such as kprom/kotel, timeouts).
+	ClientOpts []kgo.Opt
+	// SessionOpts are appended to the transactional session's options
+	// only (after ClientOpts), e.g. metrics hooks that may hook one
+	// client.
+	SessionOpts []kgo.Opt
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Processing consumes the transactions topic in a consumer group and, per
+// poll, applies the records of every owned partition inside one Kafka
+// transaction that also carries the output events, the state changelog and
+// the consumed offsets (exactly-once, KIP-447). Local state is written only
+// after that transaction commits.
+type Processing struct {
+	cfg ProcessingConfig
+	log *slog.Logger
+	adm *kadm.Client
+
+	mu        sync.Mutex
+	owned     map[int32]bool // partition -> restored
+	joined    bool
+	restoring map[int32]int64 // partition -> changelog records left to replay
+	lag       map[int32]int64
+
+	applied    metric.Int64Counter
+	duplicates metric.Int64Counter
+	deadLetter metric.Int64Counter
+	latency    metric.Float64Histogram
+	restored   metric.Int64Counter
+	aborts     metric.Int64Counter
+}
+
+// NewProcessing validates cfg and returns a Processing ready to Run.
+func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("no brokers"))
+	}
+	if cfg.TransactionalID == "" {
+		errs = append(errs, errors.New("no transactional id"))
+	}
+	if cfg.Store == nil || cfg.Processor == nil || cfg.Codec == nil || cfg.Notifier == nil {
+		errs = append(errs, errors.New("store, processor, codec and notifier are required"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("configuring processing: %w", errors.Join(errs...))
+	}
+	if cfg.Group == "" {
+		cfg.Group = "invsync-processors"
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 5000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = noop.NewMeterProvider().Meter("invsync")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Processing{
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "processing"),
+		owned:     map[int32]bool{},
+		restoring: map[int32]int64{},
+		lag:       map[int32]int64{},
+	}
+	m := cfg.Meter
+	p.applied, _ = m.Int64Counter("invsync.transactions.applied", metric.WithDescription("Transactions applied or rejected by the processors, by type and status."))
+	p.duplicates, _ = m.Int64Counter("invsync.transactions.redelivered", metric.WithDescription("Input records whose transactionId already had an outcome (no effect)."))
+	p.deadLetter, _ = m.Int64Counter("invsync.records.dead_lettered", metric.WithDescription("Input records that could not be decoded, sent to the dead-letter topic."))
+	p.latency, _ = m.Float64Histogram("invsync.apply.latency", metric.WithUnit("s"),
+		metric.WithDescription("From HTTP acceptance to the commit of the transaction that applied it."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	p.restored, _ = m.Int64Counter("invsync.restore.records", metric.WithDescription("Changelog records replayed into local state."))
+	p.aborts, _ = m.Int64Counter("invsync.transactions.aborted", metric.WithDescription("Kafka transactions aborted (rebalance, fencing, errors); their input is reprocessed."))
+	_, _ = m.Int64ObservableGauge("invsync.consumer.lag", metric.WithDescription("Records of the transactions topic not yet processed, per owned partition."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			for part, lag := range p.lag {
+				o.Observe(lag, metric.WithAttributes(attribute.Int("partition", int(part))))
+			}
+			return nil
+		}))
+	_, _ = m.Int64ObservableGauge("invsync.restore.remaining", metric.WithDescription("Changelog records left to replay before a partition is served."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			for part, left := range p.restoring {
+				o.Observe(left, metric.WithAttributes(attribute.Int("partition", int(part))))
+			}
+			return nil
+		}))
+	return p, nil
+}
+
+// PartitionStatus says whether this instance owns a partition and whether
+// its state is restored (safe to read).
+type PartitionStatus struct {
+	Owned, Restored bool
+}
+
+// Partition reports the status of one partition.
+func (p *Processing) Partition(part int32) PartitionStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.owned[part]
+	return PartitionStatus{Owned: ok, Restored: r}
+}
+
+// Ready reports whether the instance has joined the group and restored
+// every partition it owns, with a reason when it has not.
+func (p *Processing) Ready() (bool, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.joined {
+		return false, "waiting for a partition assignment from the consumer group"
+	}
+	var pending []int32
+	for part, ok := range p.owned {
+		if !ok {
+			pending = append(pending, part)
+		}
+	}
+	if len(pending) > 0 {
+		sort.Slice(pending, func(i, j int) bool { return pending[i] < pending[j] })
+		return false, fmt.Sprintf("restoring state of partitions %v", pending)
+	}
+	return true, ""
+}
+
+// Run consumes until ctx ends. A failed session (fenced producer, lost
+// connection beyond the client's retries, a state write error) is closed and
+// started again with every partition re-restored; Run returns only when ctx
+// ends.
+func (p *Processing) Run(ctx context.Context) error {
+	adm, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}, p.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("creating admin client: %w", err)
+	}
+	defer adm.Close()
+	p.adm = kadm.NewClient(adm)
+
+	backoff := time.Second
+	for {
+		err := p.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.log.Error("processing session failed; restarting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		if backoff < 30*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (p *Processing) runSession(ctx context.Context) error {
+	t := p.cfg.Topics
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(t.Transactions),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.TransactionTimeout(60 * time.Second),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0),
+		kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.SessionTimeout(10 * time.Second),
+		kgo.RebalanceTimeout(30 * time.Second),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.joined = true
+			for _, part := range m[t.Transactions] {
+				p.owned[part] = false
+			}
+			p.log.Info("partitions assigned", "partitions", m[t.Transactions])
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.drop(m[t.Transactions], "revoked")
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.drop(m[t.Transactions], "lost")
+		}),
+	}
+	opts = append(append(opts, p.cfg.ClientOpts...), p.cfg.SessionOpts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("creating transactional session: %w", err)
+	}
+	defer func() {
+		// Leave the group so the partitions move at once, then forget
+		// them: whoever owns them next restores from the changelog.
+		sess.Close()
+		p.mu.Lock()
+		p.owned = map[int32]bool{}
+		p.joined = false
+		p.lag = map[int32]int64{}
+		p.mu.Unlock()
+	}()
+
+	restorer, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}, p.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("creating restore client: %w", err)
+	}
+	defer restorer.Close()
+
+	for {
+		if err := p.restorePending(ctx, restorer, nil); err != nil {
+			return err
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := sess.PollRecords(pollCtx, p.cfg.MaxPollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if fetches.IsClientClosed() {
+			return errors.New("client closed")
+		}
+		var fatal error
+		fetches.EachError(func(topic string, part int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			p.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
+		})
+		if fatal != nil {
+			return fatal
+		}
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		if err := p.process(ctx, sess, restorer, fetches); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Processing) drop(parts []int32, why string) {
+	if len(parts) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range parts {
+		delete(p.owned, part)
+		delete(p.lag, part)
+		delete(p.restoring, part)
+	}
+	p.log.Info("partitions "+why, "partitions", parts)
+}
+
+// restorePending restores every owned partition not yet restored, plus
+// those in also (partitions about to be processed).
+func (p *Processing) restorePending(ctx context.Context, cl *kgo.Client, also map[int32]bool) error {
+	p.mu.Lock()
+	var parts []int32
+	for part, restored := range p.owned {
+		if !restored || also[part] {
+			parts = append(parts, part)
+		}
+	}
+	p.mu.Unlock()
+	if len(parts) == 0 {
+		return nil
+	}
+	if err := p.restore(ctx, cl, parts); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for _, part := range parts {
+		if _, ok := p.owned[part]; ok {
+			p.owned[part] = true
+		}
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// restore replays the changelog of parts from each one's local offset up to
+// the last stable offset, so local state equals what Kafka committed.
+func (p *Processing) restore(ctx context.Context, cl *kgo.Client, parts []int32) error {
+	topic := p.cfg.Topics.Changelog
+	ends, err := p.adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("listing changelog end offsets: %w", err)
+	}
+	starts, err := p.adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("listing changelog start offsets: %w", err)
+	}
+	target := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	var total int64
+	for _, part := range parts {
+		end, ok := ends.Lookup(topic, part)
+		start, ok2 := starts.Lookup(topic, part)
+		if !ok || !ok2 || end.Err != nil || start.Err != nil {
+			return fmt.Errorf("changelog partition %d offsets unavailable: %v %v", part, end.Err, start.Err)
+		}
+		next, err := p.cfg.Store.Offset(part)
+		if err != nil {
+			return err
+		}
+		if next < start.Offset || next > end.Offset {
+			// Truncated past our copy, or the topic was recreated:
+			// the local copy cannot be caught up, rebuild it.
+			p.log.Warn("local state of partition cannot be caught up; rebuilding from the changelog",
+				"partition", part, "local_offset", next, "log_start", start.Offset, "log_end", end.Offset)
+			if err := p.cfg.Store.Drop(part); err != nil {
+				return err
+			}
+			next = start.Offset
+		}
+		if next < end.Offset {
+			target[part] = end.Offset
+			from[part] = kgo.NewOffset().At(next)
+			total += end.Offset - next
+			p.mu.Lock()
+			p.restoring[part] = end.Offset - next
+			p.mu.Unlock()
+		}
+	}
+	if len(target) == 0 {
+		return nil
+	}
+	began := time.Now()
+	p.log.Info("restoring partitions from the changelog", "partitions", len(target), "records", total)
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
+	defer cl.RemoveConsumePartitions(map[string][]int32{topic: parts})
+	lastLog := time.Now()
+	var done int64
+	for len(target) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ferr error
+		fetches.EachError(func(_ string, part int32, err error) {
+			ferr = fmt.Errorf("fetching changelog partition %d: %w", part, err)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		var err error
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if err != nil || len(fp.Records) == 0 {
+				return
+			}
+			tgt, ok := target[fp.Partition]
+			if !ok {
+				return
+			}
+			muts := make([]state.Mutation, 0, len(fp.Records))
+			for _, r := range fp.Records {
+				if r.Attrs.IsControl() {
+					continue
+				}
+				muts = append(muts, state.Mutation{Key: r.Key, Value: r.Value})
+			}
+			next := fp.Records[len(fp.Records)-1].Offset + 1
+			if err = p.cfg.Store.Replay(fp.Partition, muts, next); err != nil {
+				return
+			}
+			p.restored.Add(ctx, int64(len(muts)))
+			done += int64(len(fp.Records))
+			p.mu.Lock()
+			p.restoring[fp.Partition] = max(tgt-next, 0)
+			p.mu.Unlock()
+			if next >= tgt {
+				delete(target, fp.Partition)
+				p.mu.Lock()
+				delete(p.restoring, fp.Partition)
+				p.mu.Unlock()
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			lastLog = time.Now()
+			p.log.Info("restoring", "done", done, "of", total, "partitions_left", len(target))
+		}
+	}
+	p.log.Info("restore complete", "records", done, "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// process applies one poll's records inside one Kafka transaction.
+func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession, restorer *kgo.Client, fetches kgo.Fetches) error {
+	t := p.cfg.Topics
+	byPart := map[int32][]*kgo.Record{}
+	hwm := map[int32]int64{}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if fp.Topic != t.Transactions || len(fp.Records) == 0 {
+			return
+		}
+		byPart[fp.Partition] = append(byPart[fp.Partition], fp.Records...)
+		hwm[fp.Partition] = fp.HighWatermark
+	})
+	if len(byPart) == 0 {
+		return nil
+	}
+	// Records were fetched, so the group's offsets were stable: any
+	// previous owner's transaction on these partitions has ended, and the
+	// changelog's stable end is final. Catch up before applying.
+	also := map[int32]bool{}
+	for part := range byPart {
+		also[part] = true
+	}
+	if err := p.restorePending(ctx, restorer, also); err != nil {
+		return err
+	}
+
+	if err := sess.Begin(); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	var (
+		prodMu  sync.Mutex
+		prodErr error
+		lastOff = map[int32]int64{}
+	)
+	produce := func(r *kgo.Record) {
+		sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+			prodMu.Lock()
+			defer prodMu.Unlock()
+			if err != nil {
+				if prodErr == nil {
+					prodErr = err
+				}
+				return
+			}
+			if r.Topic == t.Changelog && r.Offset > lastOff[r.Partition] {
+				lastOff[r.Partition] = r.Offset
+			}
+		})
+	}
+
+	now := p.cfg.Now()
+	batches := map[int32]*state.Batch{}
+	defer func() {
+		for _, b := range batches {
+			b.Discard()
+		}
+	}()
+	var outcomes []processors.Outcome
+	var applied []appliedTx
+	var buf []byte
+	for part, recs := range byPart {
+		b := p.cfg.Store.NewBatch(part)
+		batches[part] = b
+		for _, rec := range recs {
+			w, err := p.cfg.Codec.DecodeTransaction(rec.Value)
+			if err != nil {
+				p.log.Error("undecodable input record sent to the dead-letter topic", "partition", part, "offset", rec.Offset, "err", err)
+				p.deadLetter.Add(ctx, 1)
+				produce(&kgo.Record{Topic: t.DeadLetter, Partition: part, Key: rec.Key, Value: rec.Value,
+					Headers: []kgo.RecordHeader{{Key: "error", Value: []byte(err.Error())},
+						{Key: "source", Value: []byte(fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset))}}})
+				continue
+			}
+			tx := FromWire(&w)
+			res, err := p.cfg.Processor.Apply(b, &tx, now)
+			if err != nil {
+				p.abort(ctx, sess)
+				return fmt.Errorf("partition %d offset %d: %w", part, rec.Offset, err)
+			}
+			outcomes = append(outcomes, res.Outcome)
+			if res.Duplicate {
+				p.duplicates.Add(ctx, 1)
+				continue
+			}
+			applied = append(applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
+			for i := range res.Events {
+				we := EventToWire(&res.Events[i])
+				buf, err = p.cfg.Codec.AppendInventoryEvent(buf[:0], &we)
+				if err != nil {
+					p.abort(ctx, sess)
+					return fmt.Errorf("encoding event %s: %w", we.EventID, err)
+				}
+				produce(&kgo.Record{Topic: t.Events, Partition: part, Key: rec.Key, Value: append([]byte(nil), buf...)})
+			}
+		}
+		for _, m := range b.Mutations() {
+			produce(&kgo.Record{Topic: t.Changelog, Partition: part, Key: m.Key, Value: m.Value})
+		}
+	}
+
+	if err := sess.Client().Flush(ctx); err != nil {
+		return fmt.Errorf("flushing transaction: %w", err)
+	}
+	prodMu.Lock()
+	perr := prodErr
+	prodMu.Unlock()
+	try := kgo.TryCommit
+	if perr != nil {
+		p.log.Warn("a produce in the transaction failed; aborting it", "err", perr)
+		try = kgo.TryAbort
+	}
+	committed, err := sess.End(ctx, try)
+	if err != nil || !committed {
+		p.aborts.Add(ctx, 1)
+		if err != nil {
+			return fmt.Errorf("ending transaction: %w", err)
+		}
+		p.log.Info("transaction aborted (rebalance or produce failure); input will be reprocessed")
+		return nil
+	}
+
+	for part, b := range batches {
+		if b.Empty() {
+			continue
+		}
+		off, ok := lastOff[part]
+		if !ok {
+			return fmt.Errorf("partition %d: changelog offsets missing after commit", part)
+		}
+		if err := b.Commit(off + 1); err != nil {
+			// Kafka has the change; local state will catch up from
+			// the changelog when the session restarts.
+			return err
+		}
+	}
+	for _, a := range applied {
+		p.applied.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(a.typ)),
+			attribute.String("status", a.status), attribute.String("code", a.code)))
+		p.latency.Record(ctx, time.Since(a.received).Seconds())
+	}
+	p.mu.Lock()
+	for part, recs := range byPart {
+		p.lag[part] = max(hwm[part]-(recs[len(recs)-1].Offset+1), 0)
+	}
+	p.mu.Unlock()
+	p.cfg.Notifier.Publish(outcomes)
+	return nil
+}
+
+type appliedTx struct {
+	typ      processors.TxType
+	status   string
+	code     string
+	received time.Time
+}
+
+func (p *Processing) abort(ctx context.Context, sess *kgo.GroupTransactSession) {
+	if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
+		p.log.Warn("aborting transaction", "err", err)
+	}
+	p.aborts.Add(ctx, 1)
+}

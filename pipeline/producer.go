@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+)
+
+// ErrUnavailable marks failures to reach Kafka: nothing was (or may be
+// assumed) written, and the caller may retry. HTTP maps it to 503.
+var ErrUnavailable = errors.New("kafka unavailable")
+
+// Producer writes accepted transactions to the transactions topic with
+// acks=all and the idempotent producer, keyed by stock key so each key's
+// transactions stay in order on one partition. Safe for concurrent use.
+type Producer struct {
+	cl      *kgo.Client
+	topic   string
+	codec   *schemas.Set
+	part    kgo.TopicPartitioner
+	timeout time.Duration
+}
+
+// NewProducer creates the producer's client. timeout bounds one Produce
+// call (default 10 s): past it, the request is answered 503.
+func NewProducer(brokers []string, topic string, codec *schemas.Set, timeout time.Duration, opts ...kgo.Opt) (*Producer, error) {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.RecordDeliveryTimeout(timeout),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+	}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating producer: %w", err)
+	}
+	return &Producer{cl: cl, topic: topic, codec: codec, timeout: timeout,
+		part: kgo.StickyKeyPartitioner(nil).ForTopic(topic)}, nil
+}
+
+// Close flushes and closes the client.
+func (p *Producer) Close() { p.cl.Close() }
+
+// Partition is the partition a stock key maps to among n (the producer's
+// own partitioner: Kafka's murmur2, as every Kafka client computes it).
+func (p *Producer) Partition(stockKey string, n int32) int32 {
+	return int32(p.part.Partition(&kgo.Record{Key: []byte(stockKey)}, int(n)))
+}
+
+// Produce writes txs and returns, for each, nil once it is acknowledged by
+// all in-sync replicas, or an error wrapping ErrUnavailable.
+func (p *Producer) Produce(ctx context.Context, txs []processors.Transaction) []error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	recs := make([]*kgo.Record, len(txs))
+	errs := make([]error, len(txs))
+	for i := range txs {
+		w := ToWire(&txs[i])
+		v, err := p.codec.AppendTransaction(nil, &w)
+		if err != nil {
+			errs[i] = fmt.Errorf("encoding transaction %s: %w", txs[i].TransactionID, err)
+			continue
+		}
+		recs[i] = &kgo.Record{Topic: p.topic, Key: []byte(txs[i].StockKey()), Value: v}
+	}
+	done := make(chan struct{}, len(txs))
+	n := 0
+	for i, r := range recs {
+		if r == nil {
+			continue
+		}
+		n++
+		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				errs[i] = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			done <- struct{}{}
+		})
+	}
+	for range n {
+		<-done
+	}
+	return errs
+}

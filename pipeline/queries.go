@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/state"
+)
+
+// Errors of reads that this instance cannot answer correctly right now.
+var (
+	// ErrNotOwner: another instance owns the stock key's partition.
+	ErrNotOwner = errors.New("partition owned by another instance")
+	// ErrRestoring: the partition's state is still being restored.
+	ErrRestoring = errors.New("partition state is being restored")
+)
+
+// PartitionError says which partition a read could not be served from.
+type PartitionError struct {
+	Partition int32
+	Err       error // ErrNotOwner or ErrRestoring
+}
+
+func (e *PartitionError) Error() string { return fmt.Sprintf("partition %d: %v", e.Partition, e.Err) }
+func (e *PartitionError) Unwrap() error { return e.Err }
+
+// Queries answers reads from local state, only for partitions this
+// instance owns and has restored: never stale data.
+type Queries struct {
+	store      *state.Store
+	proc       *Processing
+	producer   *Producer
+	partitions int32
+}
+
+// NewQueries returns the read side over store.
+func NewQueries(store *state.Store, proc *Processing, producer *Producer, partitions int32) *Queries {
+	return &Queries{store: store, proc: proc, producer: producer, partitions: partitions}
+}
+
+func (q *Queries) reader(stockKey string) (state.Reader, error) {
+	part := q.producer.Partition(stockKey, q.partitions)
+	st := q.proc.Partition(part)
+	switch {
+	case !st.Owned:
+		return state.Reader{}, &PartitionError{part, ErrNotOwner}
+	case !st.Restored:
+		return state.Reader{}, &PartitionError{part, ErrRestoring}
+	}
+	return q.store.Partition(part), nil
+}
+
+// Positions returns the stock records of an item in a warehouse.
+func (q *Queries) Positions(_ context.Context, wh, item string, loc, lot *string) ([]processors.Record, error) {
+	r, err := q.reader(processors.StockKey(wh, item))
+	if err != nil {
+		return nil, err
+	}
+	return processors.Positions(r, wh, item, loc, lot)
+}
+
+// Outcome returns the outcome of txid, whose stock key is known.
+func (q *Queries) Outcome(_ context.Context, stockKey, txid string) (processors.Outcome, bool, error) {
+	r, err := q.reader(stockKey)
+	if err != nil {
+		return processors.Outcome{}, false, err
+	}
+	return processors.LookupOutcome(r, txid)
+}
+
+// FindOutcome looks txid up in every partition, for callers that know only
+// the id. It fails with a PartitionError when some partition cannot be
+// searched, unless the outcome was found elsewhere.
+func (q *Queries) FindOutcome(_ context.Context, txid string) (processors.Outcome, bool, error) {
+	var firstErr error
+	for part := range q.partitions {
+		st := q.proc.Partition(part)
+		if !st.Owned || !st.Restored {
+			if firstErr == nil {
+				why := ErrNotOwner
+				if st.Owned {
+					why = ErrRestoring
+				}
+				firstErr = &PartitionError{part, why}
+			}
+			continue
+		}
+		o, ok, err := processors.LookupOutcome(q.store.Partition(part), txid)
+		if err != nil || ok {
+			return o, ok, err
+		}
+	}
+	return processors.Outcome{}, false, firstErr
+}

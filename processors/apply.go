@@ -1,0 +1,351 @@
+package processors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Config configures a Processor. The zero value applies the spec's defaults.
+type Config struct {
+	// LedgerWindow is how long a record's deltas are kept to rebase late
+	// cycle counts (default 7 days, longer than any offline queue). A count
+	// older than the window is flagged for review instead of applied.
+	LedgerWindow time.Duration
+	// PruneEvery bounds how often a record's ledger is swept for entries
+	// older than the window (default 1 hour).
+	PruneEvery time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.LedgerWindow <= 0 {
+		c.LedgerWindow = 7 * 24 * time.Hour
+	}
+	if c.PruneEvery <= 0 {
+		c.PruneEvery = time.Hour
+	}
+	return c
+}
+
+// Processor applies transactions to one partition's state. It holds no
+// state of its own and is safe for concurrent use on distinct Stores.
+type Processor struct {
+	cfg Config
+}
+
+// New returns a Processor.
+func New(cfg Config) *Processor { return &Processor{cfg: cfg.withDefaults()} }
+
+// Event is one applied change to one stock record: the domain form of the
+// inventory-events record.
+type Event struct {
+	EventID            string
+	Timestamp          time.Time
+	Type               TxType
+	WarehouseID        string
+	ItemID             string
+	LocationID         string
+	LotNumber          string
+	QuantityChange     int64
+	ResultingOnHand    int64
+	TransactionID      string
+	ScannerID          string
+	UserID             string
+	Version            int64
+	Allocated          int64
+	Available          int64
+	DeviceTimestamp    time.Time
+	CorrectedTimestamp time.Time
+	Warnings           []string
+	AllocationID       string
+}
+
+// Result is what applying one transaction did.
+type Result struct {
+	Outcome Outcome
+	Events  []Event
+	// Duplicate: the transactionId already had an outcome; nothing
+	// changed and Outcome is the stored one. Mismatch: and its body hash
+	// differs from this transaction's (a different transaction reusing
+	// the id, which ingest normally rejects before it gets here).
+	Duplicate bool
+	Mismatch  bool
+}
+
+// Apply applies tx to s as of now (the wall clock of the apply, recorded as
+// updatedAt and the event timestamp). Every decision depends only on tx and
+// the state in s, so replaying the same input yields the same state. An
+// error means s could not be read or written and the caller must discard
+// the batch.
+func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, error) {
+	if v, ok, err := s.Get(OutcomeKey(tx.TransactionID)); err != nil {
+		return Result{}, fmt.Errorf("reading outcome of %s: %w", tx.TransactionID, err)
+	} else if ok {
+		o, err := DecodeOutcome(v)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Outcome: o, Duplicate: true, Mismatch: !bytes.Equal(o.BodyHash, tx.BodyHash)}, nil
+	}
+
+	res, err := p.apply(s, tx, now)
+	if err != nil {
+		return Result{}, fmt.Errorf("applying transaction %s: %w", tx.TransactionID, err)
+	}
+	res.Outcome.TransactionID = tx.TransactionID
+	res.Outcome.BodyHash = tx.BodyHash
+	res.Outcome.AppliedAt = now.UnixMilli()
+	if err := s.Set(OutcomeKey(tx.TransactionID), EncodeOutcome(&res.Outcome)); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// leg is one record's part of a transaction: a MOVE has two.
+type leg struct {
+	loc     string
+	delta   int64 // for deltas
+	isCount bool
+}
+
+func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, error) {
+	var legs []leg
+	switch tx.Type {
+	case Receipt:
+		legs = []leg{{loc: tx.LocationID, delta: tx.Quantity}}
+	case Pick:
+		legs = []leg{{loc: tx.LocationID, delta: -tx.Quantity}}
+	case Adjustment:
+		legs = []leg{{loc: tx.LocationID, delta: tx.Quantity}}
+	case Move:
+		legs = []leg{{loc: tx.LocationID, delta: -tx.Quantity}, {loc: tx.ToLocationID, delta: tx.Quantity}}
+	case CycleCount:
+		legs = []leg{{loc: tx.LocationID, isCount: true}}
+	default:
+		return Result{Outcome: Outcome{Status: StatusRejected, Code: CodeInvalidTransaction,
+			Message: fmt.Sprintf("unknown transaction type %q", tx.Type)}}, nil
+	}
+
+	recs := make([]Record, len(legs))
+	for i, l := range legs {
+		r, err := loadRecord(s, tx.WarehouseID, tx.ItemID, l.loc, tx.LotNumber)
+		if err != nil {
+			return Result{}, err
+		}
+		recs[i] = r
+	}
+
+	if ev := tx.ExpectedVersion; ev != nil && *ev != recs[0].Version {
+		return Result{Outcome: Outcome{Status: StatusRejected, Code: CodeVersionConflict,
+			Message: fmt.Sprintf("expected version %d of %s/%s at %s, the record is at version %d; rescan and retry",
+				*ev, tx.WarehouseID, tx.ItemID, tx.LocationID, recs[0].Version),
+			ResultingOnHand: recs[0].OnHand, Version: recs[0].Version}}, nil
+	}
+
+	at := tx.CorrectedTimestamp.UnixMilli()
+	received := tx.ReceivedAt.UnixMilli()
+	cutoff := received - p.cfg.LedgerWindow.Milliseconds()
+
+	if legs[0].isCount {
+		r := &recs[0]
+		superseded := r.HasCount && before(at, tx.TransactionID, r.CountAt, r.CountTx)
+		if !superseded && (at < cutoff || at < r.PrunedBefore) {
+			return Result{Outcome: Outcome{Status: StatusRejected, Code: CodeCountOutsideWindow,
+				Message: fmt.Sprintf("count taken at %s is older than the %s ledger window; flagged for review, not applied",
+					tx.CorrectedTimestamp.UTC().Format(time.RFC3339), p.cfg.LedgerWindow),
+				ResultingOnHand: r.OnHand, Version: r.Version}}, nil
+		}
+	}
+
+	var res Result
+	res.Outcome.Status = StatusApplied
+	for i, l := range legs {
+		r := &recs[i]
+		if err := p.prune(s, r, received, cutoff); err != nil {
+			return Result{}, err
+		}
+		var change int64
+		var warns []string
+		var err error
+		if l.isCount {
+			change, warns, err = p.count(s, r, at, tx.TransactionID, tx.Quantity)
+		} else {
+			change, warns, err = p.delta(s, r, at, tx.TransactionID, l.delta)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		r.OnHand += change
+		r.Version++
+		r.UpdatedAt = now.UnixMilli()
+		if r.OnHand < 0 {
+			warns = append(warns, WarnNegativeOnHand)
+		}
+		if err := s.Set(RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), r.encode()); err != nil {
+			return Result{}, err
+		}
+		for _, w := range warns {
+			if !slices.Contains(res.Outcome.Warnings, w) {
+				res.Outcome.Warnings = append(res.Outcome.Warnings, w)
+			}
+		}
+		res.Events = append(res.Events, Event{
+			EventID:            EventID(tx.TransactionID, i, len(legs)),
+			Timestamp:          now,
+			Type:               tx.Type,
+			WarehouseID:        r.WarehouseID,
+			ItemID:             r.ItemID,
+			LocationID:         r.LocationID,
+			LotNumber:          r.LotNumber,
+			QuantityChange:     change,
+			ResultingOnHand:    r.OnHand,
+			TransactionID:      tx.TransactionID,
+			ScannerID:          tx.ScannerID,
+			UserID:             tx.UserID,
+			Version:            r.Version,
+			Allocated:          r.Allocated,
+			Available:          r.Available(),
+			DeviceTimestamp:    tx.DeviceTimestamp,
+			CorrectedTimestamp: tx.CorrectedTimestamp,
+			Warnings:           warns,
+			AllocationID:       tx.AllocationID,
+		})
+	}
+	res.Outcome.ResultingOnHand = recs[0].OnHand
+	res.Outcome.Version = recs[0].Version
+	return res, nil
+}
+
+// EventID is the deterministic id of the n-th of count events of a
+// transaction: the same transaction always yields the same ids.
+func EventID(txid string, n, count int) string {
+	if count == 1 {
+		return "evt-" + txid
+	}
+	return fmt.Sprintf("evt-%s-%d", txid, n+1)
+}
+
+// before orders (time, transactionId) pairs: equal times by transactionId.
+func before(at int64, tx string, at2 int64, tx2 string) bool {
+	return at < at2 || (at == at2 && tx < tx2)
+}
+
+// delta applies a signed change observed at corrected time at. A delta
+// older than the latest applied count was already seen by that count: it
+// is recorded (the outcome and event say so) but does not move onHand.
+func (p *Processor) delta(s Store, r *Record, at int64, txid string, q int64) (int64, []string, error) {
+	if r.HasCount && before(at, txid, r.CountAt, r.CountTx) {
+		return 0, []string{WarnBeforeLatestCount}, nil
+	}
+	if at >= r.PrunedBefore {
+		if err := s.Set(ledgerKey(ledgerPrefix(r), at, txid), binary.AppendVarint(nil, q)); err != nil {
+			return 0, nil, err
+		}
+	}
+	return q, nil, nil
+}
+
+// count applies a cycle count of qty observed at corrected time at:
+// onHand = qty + the deltas the ledger holds after (at, txid). Deltas before
+// it are no longer needed: no later-applied count can be older than this one.
+func (p *Processor) count(s Store, r *Record, at int64, txid string, qty int64) (int64, []string, error) {
+	if r.HasCount && before(at, txid, r.CountAt, r.CountTx) {
+		return 0, []string{WarnSupersededCount}, nil
+	}
+	prefix := ledgerPrefix(r)
+	split := ledgerKey(prefix, at, txid)
+	var after int64
+	var stale [][]byte
+	err := s.Scan(prefix, PrefixEnd(prefix), func(k, v []byte) error {
+		if bytes.Compare(k, split) < 0 {
+			stale = append(stale, bytes.Clone(k))
+			return nil
+		}
+		q, n := binary.Varint(v)
+		if n <= 0 {
+			return fmt.Errorf("%w: ledger entry %q", errCorrupt, k)
+		}
+		after += q
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, k := range stale {
+		if err := s.Delete(k); err != nil {
+			return 0, nil, err
+		}
+	}
+	r.HasCount, r.CountAt, r.CountTx, r.CountQty = true, at, txid, qty
+	return qty + after - r.OnHand, nil, nil
+}
+
+// prune drops ledger entries older than the window, at most once per
+// PruneEvery of receive time, and remembers how far it pruned.
+func (p *Processor) prune(s Store, r *Record, received, cutoff int64) error {
+	if received-r.LastPruneAt < p.cfg.PruneEvery.Milliseconds() {
+		return nil
+	}
+	r.LastPruneAt = received
+	if cutoff <= r.PrunedBefore {
+		return nil
+	}
+	prefix := ledgerPrefix(r)
+	var old [][]byte
+	if err := s.Scan(prefix, ledgerKey(prefix, cutoff, ""), func(k, _ []byte) error {
+		old = append(old, bytes.Clone(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := s.Delete(k); err != nil {
+			return err
+		}
+	}
+	r.PrunedBefore = cutoff
+	return nil
+}
+
+func loadRecord(s Reader, wh, item, loc, lot string) (Record, error) {
+	key := RecordKey(wh, item, loc, lot)
+	v, ok, err := s.Get(key)
+	if err != nil {
+		return Record{}, fmt.Errorf("reading record %q: %w", key, err)
+	}
+	if !ok {
+		return Record{WarehouseID: wh, ItemID: item, LocationID: loc, LotNumber: lot}, nil
+	}
+	return decodeRecord(key, v)
+}
+
+// Positions returns the records of an item in a warehouse, optionally only
+// those at one location and/or of one lot, in key order.
+func Positions(s Reader, wh, item string, loc, lot *string) ([]Record, error) {
+	prefix := recordPrefix(wh, item, loc)
+	var out []Record
+	err := s.Scan(prefix, PrefixEnd(prefix), func(k, v []byte) error {
+		r, err := decodeRecord(k, v)
+		if err != nil {
+			return err
+		}
+		if lot != nil && r.LotNumber != *lot {
+			return nil
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// LookupOutcome returns the stored outcome of a transaction, if any.
+func LookupOutcome(s Reader, txid string) (Outcome, bool, error) {
+	v, ok, err := s.Get(OutcomeKey(txid))
+	if err != nil || !ok {
+		return Outcome{}, false, err
+	}
+	o, err := DecodeOutcome(v)
+	return o, err == nil, err
+}

@@ -1,0 +1,207 @@
+package processors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Warehouse is a warehouse and its valid locations.
+type Warehouse struct {
+	WarehouseID string   `json:"warehouseId"`
+	Locations   []string `json:"locations"`
+}
+
+// Item is a stocked item.
+type Item struct {
+	ItemID      string `json:"itemId"`
+	Description string `json:"description"`
+	LotTracked  bool   `json:"lotTracked"`
+	// MaxTransactionQuantity bounds the quantity of any one transaction
+	// on the item ("quantity reasonable"); 0 means the default limit.
+	MaxTransactionQuantity int64 `json:"maxTransactionQuantity,omitempty"`
+}
+
+// CatalogDoc is the master data document of PUT/GET /v1/catalog and of the
+// --catalog file.
+type CatalogDoc struct {
+	Warehouses []Warehouse `json:"warehouses"`
+	Items      []Item      `json:"items"`
+}
+
+// ErrInvalidCatalog wraps every problem found in a catalog document.
+var ErrInvalidCatalog = errors.New("invalid catalog")
+
+// ParseCatalog decodes and validates a catalog document, reporting every
+// problem at once. Unknown fields are errors: a misspelt field would
+// otherwise silently disable a check.
+func ParseCatalog(data []byte) (CatalogDoc, error) {
+	var doc CatalogDoc
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return CatalogDoc{}, fmt.Errorf("%w: %v", ErrInvalidCatalog, err)
+	}
+	if dec.More() {
+		return CatalogDoc{}, fmt.Errorf("%w: trailing data after the JSON document", ErrInvalidCatalog)
+	}
+	return doc, doc.Validate()
+}
+
+// Validate reports every problem in the document at once.
+func (d CatalogDoc) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	seenW := map[string]bool{}
+	for i, w := range d.Warehouses {
+		if msg := checkID(w.WarehouseID, 128); w.WarehouseID == "" || msg != "" {
+			add("warehouses[%d].warehouseId %q: must be a non-empty printable id of at most 128 bytes", i, w.WarehouseID)
+		}
+		if seenW[w.WarehouseID] {
+			add("warehouses[%d]: warehouseId %q appears twice", i, w.WarehouseID)
+		}
+		seenW[w.WarehouseID] = true
+		if len(w.Locations) == 0 {
+			add("warehouses[%d] (%s): locations must not be empty", i, w.WarehouseID)
+		}
+		for j, l := range w.Locations {
+			if msg := checkID(l, 128); l == "" || msg != "" {
+				add("warehouses[%d].locations[%d] %q: must be a non-empty printable id of at most 128 bytes", i, j, l)
+			}
+		}
+	}
+	seenI := map[string]bool{}
+	for i, it := range d.Items {
+		if msg := checkID(it.ItemID, 128); it.ItemID == "" || msg != "" {
+			add("items[%d].itemId %q: must be a non-empty printable id of at most 128 bytes", i, it.ItemID)
+		}
+		if seenI[it.ItemID] {
+			add("items[%d]: itemId %q appears twice", i, it.ItemID)
+		}
+		seenI[it.ItemID] = true
+		if it.MaxTransactionQuantity < 0 {
+			add("items[%d] (%s): maxTransactionQuantity must be >= 0, got %d", i, it.ItemID, it.MaxTransactionQuantity)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidCatalog, errors.Join(errs...))
+}
+
+// Catalog is the master data every transaction is checked against. It is
+// safe for concurrent use: ingest reads it while the catalog consumer
+// upserts into it.
+type Catalog struct {
+	mu         sync.RWMutex
+	warehouses map[string]map[string]struct{}
+	items      map[string]Item
+	limits     Limits
+}
+
+// NewCatalog returns an empty catalog applying lim.
+func NewCatalog(lim Limits) *Catalog {
+	return &Catalog{
+		warehouses: map[string]map[string]struct{}{},
+		items:      map[string]Item{},
+		limits:     lim.withDefaults(),
+	}
+}
+
+// UpsertWarehouse adds or replaces a warehouse and its locations.
+func (c *Catalog) UpsertWarehouse(w Warehouse) {
+	locs := make(map[string]struct{}, len(w.Locations))
+	for _, l := range w.Locations {
+		locs[l] = struct{}{}
+	}
+	c.mu.Lock()
+	c.warehouses[w.WarehouseID] = locs
+	c.mu.Unlock()
+}
+
+// UpsertItem adds or replaces an item.
+func (c *Catalog) UpsertItem(it Item) {
+	c.mu.Lock()
+	c.items[it.ItemID] = it
+	c.mu.Unlock()
+}
+
+// Doc returns the catalog as a document, sorted by id.
+func (c *Catalog) Doc() CatalogDoc {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	doc := CatalogDoc{Warehouses: []Warehouse{}, Items: []Item{}}
+	for id, locs := range c.warehouses {
+		w := Warehouse{WarehouseID: id, Locations: make([]string, 0, len(locs))}
+		for l := range locs {
+			w.Locations = append(w.Locations, l)
+		}
+		slices.Sort(w.Locations)
+		doc.Warehouses = append(doc.Warehouses, w)
+	}
+	for _, it := range c.items {
+		doc.Items = append(doc.Items, it)
+	}
+	sort.Slice(doc.Warehouses, func(i, j int) bool { return doc.Warehouses[i].WarehouseID < doc.Warehouses[j].WarehouseID })
+	sort.Slice(doc.Items, func(i, j int) bool { return doc.Items[i].ItemID < doc.Items[j].ItemID })
+	return doc
+}
+
+// Size returns the number of warehouses and items.
+func (c *Catalog) Size() (warehouses, items int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.warehouses), len(c.items)
+}
+
+// Check validates a transaction: its shape, then the catalog ("item exists,
+// location valid, quantity reasonable"). It returns nil when the transaction
+// may be accepted.
+func (c *Catalog) Check(t *Transaction) *Rejection {
+	if r := CheckShape(t, c.limits); r != nil {
+		return r
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	locs, ok := c.warehouses[t.WarehouseID]
+	if !ok {
+		return reject(CodeUnknownWarehouse, "warehouse %q is not in the catalog", t.WarehouseID)
+	}
+	it, ok := c.items[t.ItemID]
+	if !ok {
+		return reject(CodeUnknownItem, "item %q is not in the catalog", t.ItemID)
+	}
+	if _, ok := locs[t.LocationID]; !ok {
+		return reject(CodeUnknownLocation, "location %q is not a location of warehouse %s", t.LocationID, t.WarehouseID)
+	}
+	if t.Type == Move {
+		if _, ok := locs[t.ToLocationID]; !ok {
+			return reject(CodeUnknownLocation, "toLocationId %q is not a location of warehouse %s", t.ToLocationID, t.WarehouseID)
+		}
+	}
+	if it.LotTracked && t.LotNumber == "" {
+		return reject(CodeInvalidTransaction, "item %s is lot-tracked: lotNumber is required", t.ItemID)
+	}
+	if !it.LotTracked && t.LotNumber != "" {
+		return reject(CodeInvalidTransaction, "item %s is not lot-tracked: lotNumber must be empty or null, got %q", t.ItemID, t.LotNumber)
+	}
+	max := it.MaxTransactionQuantity
+	if max <= 0 {
+		max = c.limits.DefaultMaxQuantity
+	}
+	if q := abs(t.Quantity); q > max || q < 0 { // q < 0: MinInt64 overflowed
+		return reject(CodeUnreasonableQuantity, "quantity %d exceeds the limit of %d for item %s", t.Quantity, max, t.ItemID)
+	}
+	return nil
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,286 @@
+package processors
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Store is what the processor reads and changes: one partition's state,
+// usually a state.Batch. Keys are the processor's own (see the key
+// functions below); values are encoded here.
+type Store interface {
+	Get(key []byte) ([]byte, bool, error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Scan calls fn in key order for each key in [lo, hi).
+	Scan(lo, hi []byte, fn func(k, v []byte) error) error
+}
+
+// Reader is the read half of Store, for queries.
+type Reader interface {
+	Get(key []byte) ([]byte, bool, error)
+	Scan(lo, hi []byte, fn func(k, v []byte) error) error
+}
+
+// Key space of a partition. Identifiers never contain control characters
+// (CheckShape), so 0x00 separates them unambiguously and sorts a prefix
+// before its extensions.
+const (
+	tagRecord  = 'r' // r wh 0 item 0 loc 0 lot            -> Record
+	tagLedger  = 'l' // l wh 0 item 0 loc 0 lot 0 time txid -> delta
+	tagOutcome = 't' // t txid                               -> Outcome
+)
+
+func joinKey(tag byte, parts ...string) []byte {
+	n := 1
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	k := make([]byte, 0, n)
+	k = append(k, tag)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// RecordKey is the key of one stock record.
+func RecordKey(wh, item, loc, lot string) []byte { return joinKey(tagRecord, wh, item, loc, lot) }
+
+// recordPrefix covers every record of an item in a warehouse, or of one
+// location of it when loc is given.
+func recordPrefix(wh, item string, loc *string) []byte {
+	if loc != nil {
+		return append(joinKey(tagRecord, wh, item, *loc), 0)
+	}
+	return append(joinKey(tagRecord, wh, item), 0)
+}
+
+// OutcomeKey is the key of a transaction's outcome (and idempotency entry).
+func OutcomeKey(txid string) []byte { return joinKey(tagOutcome, txid) }
+
+func ledgerPrefix(r *Record) []byte {
+	return append(joinKey(tagLedger, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), 0)
+}
+
+// ledgerKey orders a record's deltas by (corrected time, transactionId), the
+// order the conflict rules use. The time is biased so negative Unix
+// milliseconds (never expected, but representable) still sort.
+func ledgerKey(prefix []byte, at int64, txid string) []byte {
+	k := make([]byte, 0, len(prefix)+8+len(txid))
+	k = append(k, prefix...)
+	k = binary.BigEndian.AppendUint64(k, uint64(at)^(1<<63))
+	return append(k, txid...)
+}
+
+// PrefixEnd returns the smallest key greater than every key with prefix p.
+func PrefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Record is one stock record: an item's quantity at one location and lot.
+type Record struct {
+	WarehouseID string
+	ItemID      string
+	LocationID  string
+	LotNumber   string
+
+	OnHand    int64
+	Allocated int64
+	Version   int64
+	UpdatedAt int64 // Unix ms
+
+	// The latest applied cycle count: onHand was set from it, and only
+	// deltas after (CountAt, CountTx) are kept in the ledger.
+	HasCount bool
+	CountAt  int64 // corrected Unix ms
+	CountTx  string
+	CountQty int64
+
+	// Ledger entries older than PrunedBefore were dropped (the ledger
+	// window); a count older than it can no longer be rebased.
+	PrunedBefore int64
+	LastPruneAt  int64
+}
+
+// Available is onHand minus allocated.
+func (r *Record) Available() int64 { return r.OnHand - r.Allocated }
+
+// errCorrupt marks a stored value that does not decode.
+var errCorrupt = errors.New("corrupt stored value")
+
+const recordFormat = 1
+
+func (r *Record) encode() []byte {
+	b := make([]byte, 0, 64+len(r.CountTx))
+	b = append(b, recordFormat)
+	b = binary.AppendVarint(b, r.OnHand)
+	b = binary.AppendVarint(b, r.Allocated)
+	b = binary.AppendVarint(b, r.Version)
+	b = binary.AppendVarint(b, r.UpdatedAt)
+	if r.HasCount {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, r.CountAt)
+		b = appendString(b, r.CountTx)
+		b = binary.AppendVarint(b, r.CountQty)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendVarint(b, r.PrunedBefore)
+	b = binary.AppendVarint(b, r.LastPruneAt)
+	return b
+}
+
+func decodeRecord(key, v []byte) (Record, error) {
+	parts := strings.Split(string(key[1:]), "\x00")
+	if len(key) == 0 || key[0] != tagRecord || len(parts) != 4 {
+		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
+	}
+	r := Record{WarehouseID: parts[0], ItemID: parts[1], LocationID: parts[2], LotNumber: parts[3]}
+	d := decoder{b: v}
+	if d.byte() != recordFormat {
+		return Record{}, fmt.Errorf("%w: record %q has an unknown format", errCorrupt, key)
+	}
+	r.OnHand, r.Allocated, r.Version, r.UpdatedAt = d.varint(), d.varint(), d.varint(), d.varint()
+	if d.byte() == 1 {
+		r.HasCount = true
+		r.CountAt, r.CountTx, r.CountQty = d.varint(), d.string(), d.varint()
+	}
+	r.PrunedBefore, r.LastPruneAt = d.varint(), d.varint()
+	if d.err != nil || len(d.b) != 0 {
+		return Record{}, fmt.Errorf("%w: record %q", errCorrupt, key)
+	}
+	return r, nil
+}
+
+// Outcome is what became of an accepted transaction; it is also the
+// idempotency entry for its transactionId.
+type Outcome struct {
+	TransactionID   string
+	Status          string // StatusApplied or StatusRejected
+	Code            string
+	Message         string
+	ResultingOnHand int64
+	Version         int64
+	Warnings        []string
+	BodyHash        []byte
+	AppliedAt       int64 // Unix ms
+}
+
+// Outcome statuses.
+const (
+	StatusApplied  = "applied"
+	StatusRejected = "rejected"
+)
+
+const outcomeFormat = 1
+
+// EncodeOutcome is the stored form of an outcome.
+func EncodeOutcome(o *Outcome) []byte {
+	b := make([]byte, 0, 64+len(o.Message)+len(o.BodyHash))
+	b = append(b, outcomeFormat)
+	b = appendString(b, o.TransactionID)
+	b = appendString(b, o.Status)
+	b = appendString(b, o.Code)
+	b = appendString(b, o.Message)
+	b = binary.AppendVarint(b, o.ResultingOnHand)
+	b = binary.AppendVarint(b, o.Version)
+	b = binary.AppendUvarint(b, uint64(len(o.Warnings)))
+	for _, w := range o.Warnings {
+		b = appendString(b, w)
+	}
+	b = appendString(b, string(o.BodyHash))
+	return binary.AppendVarint(b, o.AppliedAt)
+}
+
+// DecodeOutcome reverses EncodeOutcome.
+func DecodeOutcome(v []byte) (Outcome, error) {
+	d := decoder{b: v}
+	if d.byte() != outcomeFormat {
+		return Outcome{}, fmt.Errorf("%w: outcome has an unknown format", errCorrupt)
+	}
+	o := Outcome{TransactionID: d.string(), Status: d.string(), Code: d.string(), Message: d.string()}
+	o.ResultingOnHand, o.Version = d.varint(), d.varint()
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return Outcome{}, fmt.Errorf("%w: outcome warnings", errCorrupt)
+	}
+	for range n {
+		o.Warnings = append(o.Warnings, d.string())
+	}
+	if h := d.string(); h != "" {
+		o.BodyHash = []byte(h)
+	}
+	o.AppliedAt = d.varint()
+	if d.err != nil || len(d.b) != 0 {
+		return Outcome{}, fmt.Errorf("%w: outcome of %q", errCorrupt, o.TransactionID)
+	}
+	return o, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads what the append functions wrote; the first failure sticks
+// in err and later reads return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() { d.err, d.b = errCorrupt, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

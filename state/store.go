@@ -1,0 +1,382 @@
+// Package state is invsync's local store: a Pebble database holding, for each
+// Kafka partition this instance owns or has owned, the materialised key/value
+// state of that partition and the changelog position it reflects.
+//
+// The store knows nothing of inventory. Keys handed to it are opaque and are
+// scoped to one partition: the same key in two partitions names two different
+// values. Every change to a partition is made through a Batch, which records
+// its mutations so the caller can publish them to the partition's changelog
+// topic, and which is committed together with the changelog offset it brings
+// the partition to. The store may therefore lag the changelog, never run ahead
+// of it: on start, a partition catches up by replaying the changelog from
+// Offset (see Replay).
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Key space. Partition data lives under partPrefix+partition(4 bytes BE), and
+// each partition's changelog position under metaPrefix+"off"+partition, so a
+// partition can be dropped with one range deletion and the meta keys never
+// collide with data.
+const (
+	partPrefix = 'P'
+	metaPrefix = 'M'
+)
+
+// ErrClosed is returned by operations on a Store after Close.
+var ErrClosed = errors.New("state: store closed")
+
+// Options configure Open. The zero value is usable: a Pebble database on the
+// OS file system with Pebble's default cache.
+type Options struct {
+	// FS is the file system; nil means the OS file system. Tests pass
+	// vfs.NewMem() or a crashable MemFS.
+	FS vfs.FS
+	// CacheBytes is Pebble's block cache size; 0 means 64 MiB.
+	CacheBytes int64
+	// Sync makes every Batch commit wait for the WAL to reach stable
+	// storage. It is off by default because the changelog in Kafka is the
+	// source of truth: a commit lost in a power cut is replayed from it.
+	Sync bool
+	// Logger receives Pebble's informational messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is a Pebble database partitioned by Kafka partition. It is safe for
+// concurrent use; a Batch is not, and is meant for the one goroutine that
+// processes its partition.
+type Store struct {
+	db   *pebble.DB
+	sync bool
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	cache := opts.CacheBytes
+	if cache <= 0 {
+		cache = 64 << 20
+	}
+	c := pebble.NewCache(cache)
+	defer c.Unref()
+	po := &pebble.Options{
+		FS:                    opts.FS,
+		Cache:                 c,
+		MemTableSize:          32 << 20,
+		L0CompactionThreshold: 4,
+		Logger:                pebbleLogger{opts.Logger},
+	}
+	if po.FS == nil {
+		po.FS = vfs.Default
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("opening state store in %s: %w", dir, err)
+	}
+	return &Store{db: db, sync: opts.Sync}, nil
+}
+
+// Close flushes nothing extra (the changelog is authoritative) and closes
+// the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+func (s *Store) writeOpts() *pebble.WriteOptions {
+	if s.sync {
+		return pebble.Sync
+	}
+	return pebble.NoSync
+}
+
+func partKey(p int32, key []byte) []byte {
+	k := make([]byte, 5+len(key))
+	k[0] = partPrefix
+	binary.BigEndian.PutUint32(k[1:5], uint32(p))
+	copy(k[5:], key)
+	return k
+}
+
+func partBounds(p int32) (lo, hi []byte) {
+	return partKey(p, nil), partKey(p+1, nil)
+}
+
+func offsetKey(p int32) []byte {
+	k := []byte{metaPrefix, 'o', 'f', 'f', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(k[4:], uint32(p))
+	return k
+}
+
+// Offset returns the changelog offset the partition's state reflects: the
+// next changelog offset to replay. It is 0 for a partition never seen.
+func (s *Store) Offset(p int32) (int64, error) {
+	v, ok, err := get(s.db, offsetKey(p))
+	if err != nil || !ok {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("reading offset of partition %d: corrupt value of %d bytes", p, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+type getter interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+// get copies the value out so the caller never holds Pebble's buffer.
+func get(g getter, key []byte) ([]byte, bool, error) {
+	v, closer, err := g.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := bytes.Clone(v)
+	if err := closer.Close(); err != nil {
+		return nil, false, err
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, true, nil
+}
+
+type iterable interface {
+	NewIter(*pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// scan calls fn for each key in [lo, hi) with the partition prefix removed.
+// The slices are only valid during the call.
+func scan(it iterable, p int32, lo, hi []byte, fn func(k, v []byte) error) error {
+	opts := &pebble.IterOptions{LowerBound: partKey(p, lo)}
+	if hi != nil {
+		opts.UpperBound = partKey(p, hi)
+	} else {
+		_, opts.UpperBound = partBounds(p)
+	}
+	iter, err := it.NewIter(opts)
+	if err != nil {
+		return err
+	}
+	for valid := iter.First(); valid; valid = iter.Next() {
+		v, err := iter.ValueAndErr()
+		if err != nil {
+			iter.Close()
+			return err
+		}
+		if err := fn(iter.Key()[5:], v); err != nil {
+			iter.Close()
+			return err
+		}
+	}
+	return iter.Close()
+}
+
+// Reader reads one partition's committed state.
+type Reader struct {
+	s *Store
+	p int32
+}
+
+// Partition returns a reader of partition p's committed state. Reads see
+// every batch committed before them.
+func (s *Store) Partition(p int32) Reader { return Reader{s, p} }
+
+// Get returns a copy of the value at key, and whether it exists.
+func (r Reader) Get(key []byte) ([]byte, bool, error) { return get(r.s.db, partKey(r.p, key)) }
+
+// Scan calls fn, in key order, for each key in [lo, hi); hi nil means the end
+// of the partition. k and v are only valid during the call.
+func (r Reader) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	return scan(r.s.db, r.p, lo, hi, fn)
+}
+
+// Mutation is one change to a partition's state: a Set, or a Delete when
+// Value is nil. It is what the changelog carries.
+type Mutation struct {
+	Key   []byte
+	Value []byte
+}
+
+// Batch is a set of changes to one partition, readable before it is
+// committed (reads see its own writes over the committed state). It records
+// its mutations in order for the changelog. Not safe for concurrent use.
+type Batch struct {
+	s    *Store
+	p    int32
+	b    *pebble.Batch
+	muts []Mutation
+	idx  map[string]int // key -> position in muts of its latest mutation
+}
+
+// NewBatch starts a batch on partition p.
+func (s *Store) NewBatch(p int32) *Batch {
+	return &Batch{s: s, p: p, b: s.db.NewIndexedBatch(), idx: make(map[string]int)}
+}
+
+// Partition is the partition the batch changes.
+func (b *Batch) Partition() int32 { return b.p }
+
+// Get returns a copy of the value at key as the batch sees it.
+func (b *Batch) Get(key []byte) ([]byte, bool, error) { return get(b.b, partKey(b.p, key)) }
+
+// Scan is Reader.Scan over the batch's view.
+func (b *Batch) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	return scan(b.b, b.p, lo, hi, fn)
+}
+
+// Set writes value at key. The batch keeps its own copies of both.
+func (b *Batch) Set(key, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	if err := b.b.Set(partKey(b.p, key), value, nil); err != nil {
+		return err
+	}
+	b.record(key, bytes.Clone(value))
+	return nil
+}
+
+// Delete removes key.
+func (b *Batch) Delete(key []byte) error {
+	if err := b.b.Delete(partKey(b.p, key), nil); err != nil {
+		return err
+	}
+	b.record(key, nil)
+	return nil
+}
+
+// record keeps only the latest mutation of each key: the changelog is a
+// table, and earlier values of a key within one batch are never observable.
+func (b *Batch) record(key, value []byte) {
+	if i, ok := b.idx[string(key)]; ok {
+		b.muts[i].Value = value
+		return
+	}
+	b.idx[string(key)] = len(b.muts)
+	b.muts = append(b.muts, Mutation{Key: bytes.Clone(key), Value: value})
+}
+
+// Mutations returns the batch's changes, the latest per key, in the order
+// each key was first written. The slice is owned by the batch.
+func (b *Batch) Mutations() []Mutation { return b.muts }
+
+// Empty reports whether the batch changes nothing.
+func (b *Batch) Empty() bool { return len(b.muts) == 0 }
+
+// Commit applies the batch atomically together with the partition's new
+// changelog offset (the next offset to replay), then releases the batch.
+// Call it only once the same mutations are committed in Kafka.
+func (b *Batch) Commit(nextOffset int64) error {
+	if err := b.b.Set(offsetKey(b.p), be64(nextOffset), nil); err != nil {
+		b.Discard()
+		return err
+	}
+	err := b.b.Commit(b.s.writeOpts())
+	b.Discard()
+	if err != nil {
+		return fmt.Errorf("committing partition %d state: %w", b.p, err)
+	}
+	return nil
+}
+
+// Discard drops the batch without applying it. Safe to call twice.
+func (b *Batch) Discard() {
+	if b.b != nil {
+		_ = b.b.Close()
+		b.b = nil
+	}
+}
+
+func be64(v int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(v))
+	return b[:]
+}
+
+// Replay applies changelog mutations read from Kafka to partition p and moves
+// its offset to nextOffset, atomically. Replaying a mutation twice is
+// harmless: each is a whole-value set or a delete.
+func (s *Store) Replay(p int32, muts []Mutation, nextOffset int64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, m := range muts {
+		var err error
+		if m.Value == nil {
+			err = b.Delete(partKey(p, m.Key), nil)
+		} else {
+			err = b.Set(partKey(p, m.Key), m.Value, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := b.Set(offsetKey(p), be64(nextOffset), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(s.writeOpts()); err != nil {
+		return fmt.Errorf("replaying changelog into partition %d: %w", p, err)
+	}
+	return nil
+}
+
+// Drop deletes all of partition p's state and its offset, so the next
+// restore replays the changelog from the start. Used when the local copy can
+// no longer be caught up (the changelog was truncated past it).
+func (s *Store) Drop(p int32) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	lo, hi := partBounds(p)
+	if err := b.DeleteRange(lo, hi, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(offsetKey(p), nil); err != nil {
+		return err
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// Flush forces the memtable to disk; used before taking size measurements.
+func (s *Store) Flush() error { return s.db.Flush() }
+
+// DiskBytes is the store's on-disk size as Pebble reports it.
+func (s *Store) DiskBytes() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	if p.l != nil {
+		p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	if p.l != nil {
+		p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	// Pebble calls Fatalf on unrecoverable corruption and expects the
+	// process not to continue; log it loudly and let Pebble panic.
+	if p.l != nil {
+		p.l.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
+	}
+	panic(fmt.Sprintf(format, args...))
+}
