@@ -39,6 +39,9 @@ type ProcessingConfig struct {
 	Logger          *slog.Logger
 	// Meter records the processing metrics; nil means no metrics.
 	Meter metric.Meter
+	// SessionTimeout is how long the group waits for a silent member
+	// before moving its partitions (default 10 s; Kafka's minimum is 6 s).
+	SessionTimeout time.Duration
 	// MaxPollRecords bounds one transaction's input (default 5000).
 	MaxPollRecords int
 	// ClientOpts are appended to the Kafka client's options (TLS, SASL,
@@ -93,6 +96,9 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 	}
 	if cfg.Group == "" {
 		cfg.Group = "invsync-processors"
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 5000
@@ -222,7 +228,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(250 * time.Millisecond),
-		kgo.SessionTimeout(10 * time.Second),
+		kgo.SessionTimeout(p.cfg.SessionTimeout),
 		kgo.RebalanceTimeout(30 * time.Second),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			p.mu.Lock()

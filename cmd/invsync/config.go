@@ -24,6 +24,7 @@ type serveConfig struct {
 	TopicPrefix       string
 	SchemaRegistryURL string
 	Group             string
+	SessionTimeout    time.Duration
 	LedgerWindow      time.Duration
 	MaxScanAge        time.Duration
 	LogLevel          string
@@ -46,6 +47,7 @@ var serveFlags = []flagSpec{
 	{"topic-prefix", "INVSYNC_TOPIC_PREFIX", "invsync.", "prefix of every topic"},
 	{"schema-registry-url", "INVSYNC_SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry to register the Avro schemas in; empty serves them from the HTTP API"},
 	{"group", "INVSYNC_GROUP", "invsync-processors", "Kafka consumer group shared by the instances of one deployment"},
+	{"session-timeout", "INVSYNC_SESSION_TIMEOUT", "10s", "how long the consumer group waits for a silent instance (crashed, paused) before moving its partitions to the others"},
 	{"ledger-window", "INVSYNC_LEDGER_WINDOW", "168h", "how long per-record deltas are kept to rebase late cycle counts; older counts are flagged, not applied"},
 	{"max-scan-age", "INVSYNC_MAX_SCAN_AGE", "720h", "oldest scan timestamp accepted, relative to the upload's sentAt"},
 	{"log-level", "INVSYNC_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -129,7 +131,7 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}} {
+	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}, {"session-timeout", &c.SessionTimeout}} {
 		if *d.dst, err = time.ParseDuration(*vals[d.name]); err != nil || *d.dst <= 0 {
 			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
 		}

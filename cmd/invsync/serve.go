@@ -116,6 +116,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	s.proc, err = pipeline.NewProcessing(pipeline.ProcessingConfig{
 		Brokers:         s.brokers,
 		Group:           cfg.Group,
+		SessionTimeout:  cfg.SessionTimeout,
 		TransactionalID: "invsync-" + instance,
 		Topics:          topics,
 		Store:           s.store,
