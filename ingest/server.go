@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -94,6 +95,26 @@ type Server struct {
 
 	results metric.Int64Counter
 	uploads metric.Int64Counter
+
+	// open is set once master data is loaded: before it, writes are
+	// answered 503 so a valid scan is never rejected for an item the
+	// catalog simply has not loaded yet.
+	open atomic.Bool
+}
+
+// Open starts accepting uploads and catalog changes. Until then they are
+// answered 503 with code STARTING (reads are served as soon as possible).
+func (s *Server) Open() { s.open.Store(true) }
+
+// starting answers 503 while the server is not open; it reports whether it
+// did.
+func (s *Server) starting(c *gin.Context) bool {
+	if s.open.Load() {
+		return false
+	}
+	c.Header("Retry-After", "1")
+	writeError(c, http.StatusServiceUnavailable, "STARTING", "invsync is starting (loading the catalog); nothing was accepted, retry shortly")
+	return true
 }
 
 type pendingTx struct {
@@ -179,7 +200,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 }
 
 func (s *Server) readyz(c *gin.Context) {
-	if !s.cfg.Catalog.Loaded() {
+	if !s.cfg.Catalog.Loaded() || !s.open.Load() {
 		c.Header("Retry-After", "1")
 		writeError(c, http.StatusServiceUnavailable, "NOT_READY", "loading the catalog from Kafka")
 		return
@@ -213,6 +234,9 @@ func (s *Server) getCatalog(c *gin.Context) {
 }
 
 func (s *Server) putCatalog(c *gin.Context) {
+	if s.starting(c) {
+		return
+	}
 	body, ok := readBody(c, 64<<20)
 	if !ok {
 		return

@@ -55,6 +55,9 @@ func ptr[T any](v T) *T { return &v }
 
 func (s *Server) postTransactions(c *gin.Context) {
 	receivedAt := s.cfg.Now()
+	if s.starting(c) {
+		return
+	}
 	wait := c.Query("wait")
 	if wait != "" && wait != "applied" {
 		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"applied\" or absent, got "+wait)

@@ -66,7 +66,7 @@ type Processing struct {
 	adm *kadm.Client
 
 	mu        sync.Mutex
-	owned     map[int32]bool // partition -> restored
+	owned     map[int32]phase
 	joined    bool
 	restoring map[int32]int64 // partition -> changelog records left to replay
 	lag       map[int32]int64
@@ -115,7 +115,7 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 	p := &Processing{
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "processing"),
-		owned:     map[int32]bool{},
+		owned:     map[int32]phase{},
 		restoring: map[int32]int64{},
 		lag:       map[int32]int64{},
 	}
@@ -159,8 +159,8 @@ type PartitionStatus struct {
 func (p *Processing) Partition(part int32) PartitionStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r, ok := p.owned[part]
-	return PartitionStatus{Owned: ok, Restored: r}
+	ph, ok := p.owned[part]
+	return PartitionStatus{Owned: ok, Restored: ph >= restored}
 }
 
 // Ready reports whether the instance has joined the group and restored
@@ -172,8 +172,8 @@ func (p *Processing) Ready() (bool, string) {
 		return false, "waiting for a partition assignment from the consumer group"
 	}
 	var pending []int32
-	for part, ok := range p.owned {
-		if !ok {
+	for part, ph := range p.owned {
+		if ph == unrestored {
 			pending = append(pending, part)
 		}
 	}
@@ -235,7 +235,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 			defer p.mu.Unlock()
 			p.joined = true
 			for _, part := range m[t.Transactions] {
-				p.owned[part] = false
+				p.owned[part] = unrestored
 			}
 			p.log.Info("partitions assigned", "partitions", m[t.Transactions])
 		}),
@@ -256,7 +256,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 		// them: whoever owns them next restores from the changelog.
 		sess.Close()
 		p.mu.Lock()
-		p.owned = map[int32]bool{}
+		p.owned = map[int32]phase{}
 		p.joined = false
 		p.lag = map[int32]int64{}
 		p.mu.Unlock()
@@ -319,13 +319,30 @@ func (p *Processing) drop(parts []int32, why string) {
 	p.log.Info("partitions "+why, "partitions", parts)
 }
 
-// restorePending restores every owned partition not yet restored, plus
-// those in also (partitions about to be processed).
+// phase is how far a newly assigned partition's state has been brought.
+type phase int
+
+const (
+	// unrestored: assigned, local state not yet caught up.
+	unrestored phase = iota
+	// restored: caught up to the changelog's stable end as of the
+	// assignment; readable. A previous owner's last transaction may
+	// still have been open then.
+	restored
+	// verified: caught up again after the first records were fetched,
+	// when the group's offsets (and so the previous owner's
+	// transactions) were known stable. Only then is it processed.
+	verified
+)
+
+// restorePending restores every owned partition not yet restored, and
+// verifies those in also (partitions about to be processed) that are not
+// yet verified.
 func (p *Processing) restorePending(ctx context.Context, cl *kgo.Client, also map[int32]bool) error {
 	p.mu.Lock()
 	var parts []int32
-	for part, restored := range p.owned {
-		if !restored || also[part] {
+	for part, ph := range p.owned {
+		if ph == unrestored || (also[part] && ph != verified) {
 			parts = append(parts, part)
 		}
 	}
@@ -339,7 +356,11 @@ func (p *Processing) restorePending(ctx context.Context, cl *kgo.Client, also ma
 	p.mu.Lock()
 	for _, part := range parts {
 		if _, ok := p.owned[part]; ok {
-			p.owned[part] = true
+			if also[part] {
+				p.owned[part] = verified
+			} else {
+				p.owned[part] = restored
+			}
 		}
 	}
 	p.mu.Unlock()

@@ -62,20 +62,28 @@ func (m *memStore) Delete(key []byte) error {
 }
 
 // Scan calls fn in key order for every key in [lo, hi); a nil hi means no
-// upper bound (what PrefixEnd returns for an all-0xff prefix). It iterates
-// over a snapshot, so fn may change the store.
+// upper bound (what PrefixEnd returns for an all-0xff prefix). fn may
+// change the store: the scan goes on after the key it last visited.
 func (m *memStore) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
-	start, _ := m.find(lo)
-	snap := slices.Clone(m.entries[start:])
-	var kbuf, vbuf []byte
-	for _, e := range snap {
+	var cur, kbuf, vbuf []byte
+	for i, _ := m.find(lo); i < len(m.entries); {
+		e := m.entries[i]
 		if hi != nil && bytes.Compare(e.key, hi) >= 0 {
 			break
 		}
+		cur = append(cur[:0], e.key...)
 		kbuf = append(kbuf[:0], e.key...)
 		vbuf = append(vbuf[:0], e.value...)
 		if err := fn(kbuf, vbuf); err != nil {
 			return err
+		}
+		if i < len(m.entries) && bytes.Equal(m.entries[i].key, cur) {
+			i++ // the common case: fn left the store alone
+			continue
+		}
+		var found bool
+		if i, found = m.find(cur); found {
+			i++
 		}
 	}
 	return nil

@@ -40,6 +40,7 @@ type server struct {
 	producer *pipeline.Producer
 	catalog  *pipeline.CatalogTable
 	proc     *pipeline.Processing
+	api      *ingest.Server
 	http     *http.Server
 	httpLn   net.Listener
 	meters   *sdkmetric.MeterProvider
@@ -135,7 +136,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	if cfg.SchemaRegistryURL == "" {
 		schemaSrc = codec
 	}
-	api := ingest.New(ingest.Config{
+	s.api = ingest.New(ingest.Config{
 		Publisher:  s.producer,
 		Catalog:    s.catalog,
 		State:      pipeline.NewQueries(s.store, s.proc, s.producer, int32(cfg.Partitions)),
@@ -151,7 +152,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	if err != nil {
 		return nil, fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	s.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
 }
@@ -217,6 +218,7 @@ func (s *server) run(ctx context.Context) error {
 		s.close()
 		return err
 	}
+	s.api.Open()
 	s.log.Info("invsync serving", "http", s.httpLn.Addr().String(), "brokers", strings.Join(s.brokers, ","),
 		"partitions", s.cfg.Partitions, "data_dir", s.cfg.DataDir)
 

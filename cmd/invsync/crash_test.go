@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCrashKill9DuringUploads runs `invsync serve` as a child process,
+// uploads offline backlogs from several scanners and kill -9s the process at
+// random moments, restarting it each time. Scanners resend whatever got no
+// answer, as devices do. At the end every transaction has been answered, and
+// the test checks that each was applied exactly once: positions equal the
+// ledger recomputed here from the spec's rules, there is one event per
+// applied leg, and no eventId repeats.
+//
+// CRASH_ROUNDS (default 4) and CRASH_SEED tune it; the seed is printed.
+func TestCrashKill9DuringUploads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a child process; skipped with -short")
+	}
+	rounds := envInt(t, "CRASH_ROUNDS", 4)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CRASH_SEED"); s != "" {
+		seed = uint64(envInt(t, "CRASH_SEED", 0))
+	}
+	t.Logf("crash test: seed %d (CRASH_SEED=%d reproduces the workload and kill schedule), %d rounds", seed, seed, rounds)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	catalogPath := filepath.Join(dir, "catalog.json")
+	if err := os.WriteFile(catalogPath, []byte(crashCatalog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	prefix, group := randomName("crash")+".", randomName("crash")
+	args := []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--http-addr", httpAddr,
+		"--embedded-kafka-addr", kafkaAddr, "--partitions", "4", "--topic-prefix", prefix, "--group", group,
+		"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", "info"}
+	brokers := []string{kafkaAddr}
+	if b := externalBrokers(); b != nil {
+		args = append(args, "--brokers", strings.Join(b, ","))
+		brokers = b
+	}
+	proc := &child{t: t, bin: bin, args: args, log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
+	proc.start()
+	t.Cleanup(proc.kill)
+	proc.waitReady(90 * time.Second)
+
+	// The workload: 8 scanners, each with a backlog in batches.
+	// Enough batches, paced, that uploading outlasts every kill round.
+	txs := crashWorkload(rng, 8, 12*rounds, 20)
+	queues := make([][][]txIn, 8)
+	for _, b := range txs {
+		queues[b.scanner] = append(queues[b.scanner], b.txs)
+	}
+	total := 0
+	for _, b := range txs {
+		total += len(b.txs)
+	}
+
+	var (
+		mu       sync.Mutex
+		answered = map[string]string{} // transactionId -> accepted/duplicate
+		sends    int
+		failures int
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	for s := range queues {
+		wg.Add(1)
+		srng := rand.New(rand.NewPCG(seed, uint64(s)))
+		go func(s int) {
+			defer wg.Done()
+			for len(queues[s]) > 0 && ctx.Err() == nil {
+				batch := queues[s][0]
+				res, err := send(client, proc.url, fmt.Sprintf("SCANNER-%02d", s), batch)
+				mu.Lock()
+				sends++
+				if err != nil {
+					failures++
+					mu.Unlock()
+					time.Sleep(200 * time.Millisecond) // offline: keep the queue, retry
+					continue
+				}
+				for i, r := range res.Results {
+					if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
+						t.Errorf("scanner %d: unexpected result %s %s %s for %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message), batch[i].TransactionID)
+					}
+					answered[r.TransactionID] = r.Status
+				}
+				mu.Unlock()
+				queues[s] = queues[s][1:]
+				// Sometimes the device resends a batch it already
+				// got an answer for (lost the response on its side).
+				if srng.IntN(10) == 0 {
+					queues[s] = append(queues[s], batch)
+				}
+				time.Sleep(time.Duration(100+srng.IntN(150)) * time.Millisecond)
+			}
+		}(s)
+	}
+
+	downtime := time.Duration(0)
+	for round := 0; round < rounds; round++ {
+		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
+		proc.kill()
+		down := time.Now()
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+		proc.start()
+		proc.waitReady(90 * time.Second)
+		downtime += time.Since(down)
+		mu.Lock()
+		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, time.Since(down).Round(time.Millisecond), len(answered), total)
+		mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		cancel()
+		t.Fatalf("uploads did not finish; %d of %d answered", len(answered), total)
+	}
+	cancel()
+	if len(answered) != total {
+		t.Fatalf("%d of %d transactions answered", len(answered), total)
+	}
+
+	// Wait until every transaction is applied.
+	deadline := time.Now().Add(60 * time.Second)
+	for _, b := range txs {
+		for _, tx := range b.txs {
+			for {
+				var o outcomeOut
+				code := do(t, "GET", proc.url+"/v1/transactions/"+tx.TransactionID, nil, &o)
+				if code == 200 && o.Status == "applied" {
+					break
+				}
+				if code == 200 && o.Status == "rejected" {
+					t.Fatalf("%s rejected by the processor: %+v", tx.TransactionID, o)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s not applied: %d %+v", tx.TransactionID, code, o)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+
+	// Positions equal the ledger.
+	want := expectedOnHand(txs)
+	for key, onHand := range want {
+		parts := strings.Split(key, "|")
+		var pos positionsOut
+		do(t, "GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-C1&itemId=%s&locationId=%s", proc.url, parts[0], parts[1]), nil, &pos)
+		if len(pos.Positions) != 1 || pos.Positions[0].OnHand != onHand {
+			t.Errorf("%s: want onHand %d, got %+v", key, onHand, pos.Positions)
+		}
+	}
+
+	// One event per applied leg, no eventId twice.
+	legs := 0
+	for _, b := range txs {
+		for _, tx := range b.txs {
+			legs++
+			if tx.Type == "MOVE" {
+				legs++
+			}
+		}
+	}
+	recs := consumeAll(t, brokers, prefix+"inventory-events", legs, 60*time.Second)
+	ids := map[string]int{}
+	dupIDs := 0
+	for _, r := range recs {
+		var id string
+		ev := decodeViaRegistry(t, proc.url, r.Value)
+		id = ev["eventId"].(string)
+		ids[id]++
+		if ids[id] == 2 {
+			dupIDs++
+		}
+	}
+	lost := 0
+	for _, b := range txs {
+		for _, tx := range b.txs {
+			names := []string{"evt-" + tx.TransactionID}
+			if tx.Type == "MOVE" {
+				names = []string{"evt-" + tx.TransactionID + "-1", "evt-" + tx.TransactionID + "-2"}
+			}
+			for _, n := range names {
+				if ids[n] == 0 {
+					lost++
+				}
+			}
+		}
+	}
+	t.Logf("crash test: rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s",
+		rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond))
+	if len(recs) != legs || lost != 0 || dupIDs != 0 {
+		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
+	}
+	if t.Failed() {
+		proc.dumpLog()
+	}
+}
+
+const crashCatalog = `{
+  "warehouses": [{"warehouseId": "WH-C1", "locations": ["L1", "L2", "L3", "L4"]}],
+  "items": [{"itemId": "C-1"}, {"itemId": "C-2"}, {"itemId": "C-3"}, {"itemId": "C-4"}, {"itemId": "C-5"}, {"itemId": "C-6"}]
+}`
+
+type crashBatch struct {
+	scanner int
+	txs     []txIn
+}
+
+// crashWorkload makes scanners×batches×size transactions of all five types
+// with distinct device times at least a second apart, so the small clock
+// correction of each send never reorders them.
+func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
+	base := time.Now().Add(-time.Duration(scanners*batches*size)*time.Second - time.Hour).Truncate(time.Second)
+	locs := []string{"L1", "L2", "L3", "L4"}
+	var out []crashBatch
+	n := 0
+	for b := 0; b < batches; b++ {
+		for s := 0; s < scanners; s++ {
+			cb := crashBatch{scanner: s}
+			for i := 0; i < size; i++ {
+				n++
+				tx := txIn{
+					TransactionID: fmt.Sprintf("crash-%d-%06d", s, n),
+					Timestamp:     base.Add(time.Duration(n) * time.Second).Format(time.RFC3339Nano),
+					WarehouseID:   "WH-C1",
+					ItemID:        fmt.Sprintf("C-%d", 1+rng.IntN(6)),
+					LocationID:    locs[rng.IntN(len(locs))],
+				}
+				switch k := rng.IntN(20); {
+				case k < 7:
+					tx.Type, tx.Quantity = "RECEIPT", int64(1+rng.IntN(50))
+				case k < 14:
+					tx.Type, tx.Quantity = "PICK", int64(1+rng.IntN(20))
+				case k < 16:
+					tx.Type, tx.Quantity = "ADJUSTMENT", int64(rng.IntN(21)-10)
+					if tx.Quantity == 0 {
+						tx.Quantity = 3
+					}
+				case k < 18:
+					to := locs[rng.IntN(len(locs))]
+					for to == tx.LocationID {
+						to = locs[rng.IntN(len(locs))]
+					}
+					tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(10)), &to
+				default:
+					tx.Type, tx.Quantity = "CYCLE_COUNT", int64(rng.IntN(200))
+				}
+				cb.txs = append(cb.txs, tx)
+			}
+			out = append(out, cb)
+		}
+	}
+	return out
+}
+
+// expectedOnHand recomputes every record's onHand from the spec's rules: the
+// latest count plus the deltas after it, or the sum of all deltas.
+func expectedOnHand(batches []crashBatch) map[string]int64 {
+	type entry struct {
+		at    time.Time
+		delta int64
+		count *int64
+	}
+	ledger := map[string][]entry{}
+	for _, b := range batches {
+		for _, tx := range b.txs {
+			at, _ := time.Parse(time.RFC3339Nano, tx.Timestamp)
+			key := tx.ItemID + "|" + tx.LocationID
+			switch tx.Type {
+			case "RECEIPT", "ADJUSTMENT":
+				ledger[key] = append(ledger[key], entry{at: at, delta: tx.Quantity})
+			case "PICK":
+				ledger[key] = append(ledger[key], entry{at: at, delta: -tx.Quantity})
+			case "MOVE":
+				ledger[key] = append(ledger[key], entry{at: at, delta: -tx.Quantity})
+				to := tx.ItemID + "|" + *tx.ToLocationID
+				ledger[to] = append(ledger[to], entry{at: at, delta: tx.Quantity})
+			case "CYCLE_COUNT":
+				q := tx.Quantity
+				ledger[key] = append(ledger[key], entry{at: at, count: &q})
+			}
+		}
+	}
+	out := map[string]int64{}
+	for key, es := range ledger {
+		sort.Slice(es, func(i, j int) bool { return es[i].at.Before(es[j].at) })
+		var v int64
+		for _, e := range es {
+			if e.count != nil {
+				v = *e.count
+			} else {
+				v += e.delta
+			}
+		}
+		out[key] = v
+	}
+	return out
+}
+
+func send(c *http.Client, base, scanner string, txs []txIn) (uploadOut, error) {
+	body, _ := json.Marshal(upload{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs})
+	resp, err := c.Post(base+"/v1/transactions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return uploadOut{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return uploadOut{}, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var out uploadOut
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return uploadOut{}, err
+	}
+	return out, nil
+}
+
+// child is an invsync process the test can kill -9 and restart.
+type child struct {
+	t    *testing.T
+	bin  string
+	args []string
+	log  string
+	url  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+func (c *child) start() {
+	c.t.Helper()
+	f, err := os.OpenFile(c.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, c.args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	f.Close()
+	c.mu.Lock()
+	c.cmd = cmd
+	c.mu.Unlock()
+}
+
+func (c *child) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	_ = c.cmd.Wait()
+	c.cmd = nil
+}
+
+func (c *child) waitReady(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(c.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.dumpLog()
+	c.t.Fatalf("invsync not ready after %s", timeout)
+}
+
+func (c *child) dumpLog() {
+	data, _ := os.ReadFile(c.log)
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	c.t.Logf("last lines of the invsync log:\n%s", strings.Join(lines, "\n"))
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// buildBinary compiles this command once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "invsync-test-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "invsync")
+		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s=%q: not a number", name, v)
+	}
+	return n
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

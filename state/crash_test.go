@@ -1,0 +1,642 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// storeDump is everything a store holds, read straight from Pebble: the data
+// of each partition that has any, and each recorded offset.
+type storeDump struct {
+	parts map[int32]map[string]string
+	offs  map[int32]int64
+}
+
+func (d storeDump) String() string {
+	var buf bytes.Buffer
+	ps := slices.Sorted(func(yield func(int32) bool) {
+		seen := map[int32]bool{}
+		for p := range d.parts {
+			seen[p] = true
+		}
+		for p := range d.offs {
+			seen[p] = true
+		}
+		for p := range seen {
+			if !yield(p) {
+				return
+			}
+		}
+	})
+	for _, p := range ps {
+		fmt.Fprintf(&buf, "\n  p%d@%d:", p, d.offs[p])
+		for _, k := range slices.Sorted(mapKeys(d.parts[p])) {
+			v := d.parts[p][k]
+			if len(v) > 12 {
+				v = fmt.Sprintf("%.12s…(%d bytes)", v, len(v))
+			}
+			fmt.Fprintf(&buf, " %q=%q", k, v)
+		}
+	}
+	return buf.String()
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// dumpStore reads every key in the database and fails on any key that is
+// neither partition data nor an offset.
+func dumpStore(t testing.TB, s *Store) storeDump {
+	t.Helper()
+	d := storeDump{parts: map[int32]map[string]string{}, offs: map[int32]int64{}}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		v, err := it.ValueAndErr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case len(k) >= 5 && k[0] == partPrefix:
+			p := int32(binary.BigEndian.Uint32(k[1:5]))
+			if d.parts[p] == nil {
+				d.parts[p] = map[string]string{}
+			}
+			d.parts[p][string(k[5:])] = string(v)
+		case len(k) == 8 && k[0] == metaPrefix && string(k[1:4]) == "off" && len(v) == 8:
+			d.offs[int32(binary.BigEndian.Uint32(k[4:]))] = int64(binary.BigEndian.Uint64(v))
+		default:
+			t.Fatalf("unexpected key %q = %q in store", k, v)
+		}
+	}
+	if err := it.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// diffDumps describes how got differs from want, partition by partition.
+func diffDumps(got, want storeDump) string {
+	var buf bytes.Buffer
+	seen := map[int32]bool{}
+	for _, d := range []storeDump{got, want} {
+		for p := range d.parts {
+			seen[p] = true
+		}
+		for p := range d.offs {
+			seen[p] = true
+		}
+	}
+	for _, p := range slices.Sorted(mapKeys(seen)) {
+		if got.offs[p] != want.offs[p] {
+			fmt.Fprintf(&buf, "\n  p%d offset %d, want %d", p, got.offs[p], want.offs[p])
+		}
+		g, w := got.parts[p], want.parts[p]
+		for _, k := range slices.Sorted(mapKeys(g)) {
+			if wv, ok := w[k]; !ok {
+				fmt.Fprintf(&buf, "\n  p%d %q present, want absent", p, k)
+			} else if wv != g[k] {
+				fmt.Fprintf(&buf, "\n  p%d %q = %d bytes %.16q, want %d bytes %.16q", p, k, len(g[k]), g[k], len(wv), wv)
+			}
+		}
+		for _, k := range slices.Sorted(mapKeys(w)) {
+			if _, ok := g[k]; !ok {
+				fmt.Fprintf(&buf, "\n  p%d %q absent, want present", p, k)
+			}
+		}
+	}
+	return buf.String()
+}
+
+// crashModel is the fold of every commit that returned nil, with, for the
+// Sync: false check, the history of states it went through.
+type crashModel struct {
+	cur storeDump
+	// partFP[p] is the fingerprint of partition p's current data.
+	partFP map[int32]uint64
+	// history[i] is the fingerprint of the whole state after commit point
+	// i; history[0] is the empty store.
+	history []uint64
+	// partAt[p][off] is the fingerprint of partition p's data when its
+	// offset was off. Offsets only grow (across drops too), so each offset
+	// names one state of its partition, except 0: never written or dropped,
+	// and empty either way.
+	partAt map[int32]map[int64]uint64
+	// durable is the last commit point that must survive any crash: with
+	// Sync every point, otherwise the last synced Drop or Flush.
+	durable int
+}
+
+func newCrashModel() *crashModel {
+	m := &crashModel{
+		cur:    storeDump{parts: map[int32]map[string]string{}, offs: map[int32]int64{}},
+		partFP: map[int32]uint64{},
+		partAt: map[int32]map[int64]uint64{},
+	}
+	m.history = []uint64{m.fingerprint()}
+	return m
+}
+
+func fpPartition(data map[string]string) uint64 {
+	h := fnv.New64a()
+	var n [8]byte
+	for _, k := range slices.Sorted(mapKeys(data)) {
+		v := data[k]
+		binary.BigEndian.PutUint64(n[:], uint64(len(k)))
+		h.Write(n[:])
+		h.Write([]byte(k))
+		binary.BigEndian.PutUint64(n[:], uint64(len(v)))
+		h.Write(n[:])
+		h.Write([]byte(v))
+	}
+	return h.Sum64()
+}
+
+var emptyPartFP = fpPartition(nil)
+
+// fingerprint hashes the current state from the per-partition fingerprints.
+func (m *crashModel) fingerprint() uint64 {
+	h := fnv.New64a()
+	var n [8]byte
+	ps := map[int32]bool{}
+	for p := range m.cur.parts {
+		ps[p] = true
+	}
+	for p := range m.cur.offs {
+		ps[p] = true
+	}
+	for _, p := range slices.Sorted(mapKeys(ps)) {
+		binary.BigEndian.PutUint32(n[:4], uint32(p))
+		h.Write(n[:4])
+		binary.BigEndian.PutUint64(n[:], uint64(m.cur.offs[p]))
+		h.Write(n[:])
+		fp, ok := m.partFP[p]
+		if !ok {
+			fp = emptyPartFP
+		}
+		binary.BigEndian.PutUint64(n[:], fp)
+		h.Write(n[:])
+	}
+	return h.Sum64()
+}
+
+func fingerprintDump(d storeDump) uint64 {
+	m := &crashModel{cur: d, partFP: map[int32]uint64{}}
+	for p, data := range d.parts {
+		m.partFP[p] = fpPartition(data)
+	}
+	return m.fingerprint()
+}
+
+// apply folds committed mutations of partition p at offset off into the model
+// and records the new commit point.
+func (m *crashModel) apply(p int32, muts []Mutation, off int64, durable bool) {
+	data := m.cur.parts[p]
+	if data == nil {
+		data = map[string]string{}
+		m.cur.parts[p] = data
+	}
+	for _, mu := range muts {
+		if mu.Value == nil {
+			delete(data, string(mu.Key))
+		} else {
+			data[string(mu.Key)] = string(mu.Value)
+		}
+	}
+	if len(data) == 0 {
+		delete(m.cur.parts, p)
+	}
+	m.cur.offs[p] = off
+	m.partFP[p] = fpPartition(data)
+	if m.partAt[p] == nil {
+		m.partAt[p] = map[int64]uint64{0: emptyPartFP}
+	}
+	m.partAt[p][off] = m.partFP[p]
+	m.point(durable)
+}
+
+func (m *crashModel) drop(p int32) {
+	delete(m.cur.parts, p)
+	delete(m.cur.offs, p)
+	delete(m.partFP, p)
+	m.point(true) // Drop always syncs
+}
+
+// point records a commit point; durable marks every point up to it as one
+// that must survive a crash.
+func (m *crashModel) point(durable bool) {
+	m.history = append(m.history, m.fingerprint())
+	if durable {
+		m.durable = len(m.history) - 1
+	}
+}
+
+// crashConfig sizes the crash test.
+type crashConfig struct {
+	seeds       []uint64
+	crashPoints int // per seed
+}
+
+const crashSeedEnv = "STATE_CRASH_SEED"
+
+func crashTestConfig(t *testing.T) crashConfig {
+	c := crashConfig{crashPoints: 200}
+	n := 10
+	if testing.Short() {
+		c.crashPoints, n = 25, 2
+	}
+	if s := os.Getenv(crashSeedEnv); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", crashSeedEnv, s, err)
+		}
+		c.seeds = []uint64{seed}
+		return c
+	}
+	base := uint64(time.Now().UnixNano())
+	for i := range n {
+		c.seeds = append(c.seeds, base+uint64(i))
+	}
+	return c
+}
+
+// TestCrashConsistencySync crashes a store opened with Sync: true at
+// thousands of seeded random points and checks that the recovered store
+// holds exactly what every returned commit put there.
+func TestCrashConsistencySync(t *testing.T) {
+	runCrashTest(t, true)
+}
+
+// TestCrashConsistencyNoSync does the same with Sync: false, where a crash may
+// lose recent commits: the recovered store must be the state after some
+// commit point no earlier than the last synced one, never a mix of points or
+// part of a batch, and each partition's data must be what it was at the
+// offset the partition records.
+func TestCrashConsistencyNoSync(t *testing.T) {
+	runCrashTest(t, false)
+}
+
+func runCrashTest(t *testing.T, sync bool) {
+	c := crashTestConfig(t)
+	start := time.Now()
+	points := 0
+	for _, seed := range c.seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("reproduce with %s=%d go test -run '%s' ./state/", crashSeedEnv, seed, t.Name())
+				}
+			}()
+			points += crashWorkload(t, seed, c.crashPoints, sync)
+		})
+	}
+	t.Logf("%d crash points over %d seeds in %v", points, len(c.seeds), time.Since(start).Round(time.Millisecond))
+}
+
+const (
+	crashParts = 4  // partitions written
+	crashKeys  = 48 // distinct keys per partition
+)
+
+// crashWorkload runs one seeded workload, checking crashPoints crash clones
+// along the way, and returns how many it checked. Pebble's background work is
+// not deterministic, so a seed reproduces the workload and the crash
+// decisions, not necessarily which unsynced bytes are on "disk".
+func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool) int {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	fs := vfs.NewCrashableMem()
+	opts := Options{FS: fs, Sync: sync, CacheBytes: 1 << 20}
+	s, err := Open("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	m := newCrashModel()
+	nextOff := map[int32]int64{}
+	// advance returns partition p's next offset: strictly increasing for
+	// the whole test, drops included, so an offset names one state.
+	advance := func(p int32) int64 {
+		nextOff[p] += 1 + rng.Int64N(5)
+		return nextOff[p]
+	}
+	key := func() []byte {
+		i := rng.IntN(crashKeys)
+		if i%8 == 7 {
+			return []byte{0xff, byte(i), 0x00} // binary keys sort last
+		}
+		return fmt.Appendf(nil, "sku-%02d", i)
+	}
+	value := func() []byte {
+		var n int
+		switch r := rng.IntN(100); {
+		case r < 3:
+			n = 0
+		case r < 90:
+			n = 1 + rng.IntN(120)
+		default:
+			n = 1000 + rng.IntN(9000) // spans WAL blocks
+		}
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = byte('a' + rng.IntN(26))
+		}
+		return v
+	}
+
+	for cp := 0; cp < crashPoints; cp++ {
+		for range 1 + rng.IntN(4) {
+			switch r := rng.IntN(100); {
+			case r < 72:
+				crashBatch(t, s, m, rng, int32(rng.IntN(crashParts)), advance, key, value, sync)
+			case r < 90:
+				p := int32(rng.IntN(crashParts))
+				muts := make([]Mutation, 1+rng.IntN(12))
+				for i := range muts {
+					muts[i].Key = key()
+					if rng.IntN(4) > 0 {
+						muts[i].Value = value()
+					}
+				}
+				off := advance(p)
+				if err := s.Replay(p, muts, off); err != nil {
+					t.Fatalf("Replay: %v", err)
+				}
+				m.apply(p, muts, off, sync)
+				if rng.IntN(4) == 0 { // the same records delivered again
+					if err := s.Replay(p, muts, off); err != nil {
+						t.Fatalf("Replay again: %v", err)
+					}
+					m.apply(p, muts, off, sync)
+				}
+			case r < 94:
+				p := int32(rng.IntN(crashParts))
+				if err := s.Drop(p); err != nil {
+					t.Fatalf("Drop: %v", err)
+				}
+				m.drop(p)
+			default:
+				// Flushes put the state in sstables, with WAL
+				// rotation and (later) compactions.
+				if err := s.Flush(); err != nil {
+					t.Fatalf("Flush: %v", err)
+				}
+				m.durable = len(m.history) - 1
+			}
+		}
+		if got := dumpStore(t, s); !reflect.DeepEqual(got, m.cur) {
+			t.Fatalf("seed %d, before crash %d: live store differs from model:%s", seed, cp, diffDumps(got, m.cur))
+		}
+
+		var cfg vfs.CrashCloneCfg
+		switch r := rng.IntN(6); {
+		case r < 2: // exactly what was synced
+		case r < 3:
+			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: rng}
+		default:
+			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + rng.IntN(99), RNG: rng}
+		}
+		checkCrash(t, seed, cp, fs.CrashClone(cfg), cfg.UnsyncedDataPercent, m, sync, rng.IntN(10) == 0)
+	}
+	return crashPoints
+}
+
+// crashBatch runs one random batch on partition p, checking its reads against
+// the model as it goes, and commits it (or, sometimes, discards it).
+func crashBatch(t *testing.T, s *Store, m *crashModel, rng *rand.Rand, p int32,
+	advance func(int32) int64, key func() []byte, value func() []byte, sync bool) {
+	t.Helper()
+	b := s.NewBatch(p)
+	defer b.Discard()
+	pending := map[string]*string{} // latest write per key; nil deletes
+	var order []string              // keys in first-write order
+	view := func(k string) (string, bool) {
+		if v, ok := pending[k]; ok {
+			if v == nil {
+				return "", false
+			}
+			return *v, true
+		}
+		v, ok := m.cur.parts[p][k]
+		return v, ok
+	}
+	for range 1 + rng.IntN(24) {
+		k := key()
+		if _, ok := pending[string(k)]; !ok {
+			order = append(order, string(k))
+		}
+		if rng.IntN(4) == 0 {
+			if err := b.Delete(k); err != nil {
+				t.Fatal(err)
+			}
+			pending[string(k)] = nil
+		} else {
+			v := value()
+			if err := b.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+			sv := string(v)
+			pending[string(k)] = &sv
+		}
+		if rng.IntN(3) == 0 {
+			k := key()
+			got, gotOK, err := b.Get(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, wantOK := view(string(k)); gotOK != wantOK || string(got) != want {
+				t.Fatalf("batch Get(%q) = %.16q, %v; want %.16q, %v", k, got, gotOK, want, wantOK)
+			}
+		}
+	}
+	muts := b.Mutations()
+	if len(muts) != len(order) {
+		t.Fatalf("Mutations() has %d entries, want %d", len(muts), len(order))
+	}
+	for i, mu := range muts {
+		want := pending[order[i]]
+		if string(mu.Key) != order[i] || (mu.Value == nil) != (want == nil) || (want != nil && string(mu.Value) != *want) {
+			t.Fatalf("Mutations()[%d] = %q=%.16q, want %q=%v", i, mu.Key, mu.Value, order[i], want)
+		}
+	}
+	if rng.IntN(8) == 0 {
+		var got []string
+		if err := b.Scan(nil, nil, func(k, v []byte) error {
+			got = append(got, string(k)+"="+string(v))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		keys := map[string]bool{}
+		for k := range m.cur.parts[p] {
+			keys[k] = true
+		}
+		for k := range pending {
+			keys[k] = true
+		}
+		for _, k := range slices.Sorted(mapKeys(keys)) {
+			if v, ok := view(k); ok {
+				want = append(want, k+"="+v)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("batch Scan differs from committed state plus batch:\n got %q\nwant %q", got, want)
+		}
+	}
+	if rng.IntN(12) == 0 {
+		b.Discard()
+		return
+	}
+	// Mutations belong to the batch; copy them before Commit releases it.
+	muts = slices.Clone(muts)
+	off := advance(p)
+	if err := b.Commit(off); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	m.apply(p, muts, off, sync)
+}
+
+// checkCrash opens a store on a crash clone and compares it with the model.
+// With reuse it also commits to the recovered store and reopens it once more.
+func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedPct int, m *crashModel, sync, reuse bool) {
+	t.Helper()
+	where := fmt.Sprintf("seed %d, crash point %d (%d%% of unsynced data kept)", seed, cp, unsyncedPct)
+	s, err := Open("db", Options{FS: crashed, CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("%s: reopening: %v", where, err)
+	}
+	defer s.Close()
+	got := dumpStore(t, s)
+	if sync {
+		if !reflect.DeepEqual(got, m.cur) {
+			t.Fatalf("%s: recovered store differs from every returned commit:%s", where, diffDumps(got, m.cur))
+		}
+	} else {
+		checkPrefix(t, where, got, m)
+	}
+
+	if !reuse {
+		return
+	}
+	// The recovered store must be writable and durable in turn.
+	b := s.NewBatch(0)
+	if err := b.Set([]byte("after-crash"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	off := got.offs[0] + 1
+	if err := b.Commit(off); err != nil {
+		t.Fatalf("%s: committing to the recovered store: %v", where, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("%s: closing the recovered store: %v", where, err)
+	}
+	s2, err := Open("db", Options{FS: crashed, CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("%s: reopening the recovered store: %v", where, err)
+	}
+	defer s2.Close()
+	want := storeDump{parts: map[int32]map[string]string{}, offs: map[int32]int64{}}
+	for p, data := range got.parts {
+		want.parts[p] = data
+	}
+	for p, o := range got.offs {
+		want.offs[p] = o
+	}
+	want.parts[0] = map[string]string{"after-crash": "x"}
+	for k, v := range got.parts[0] {
+		want.parts[0][k] = v
+	}
+	want.offs[0] = off
+	if again := dumpStore(t, s2); !reflect.DeepEqual(again, want) {
+		t.Fatalf("%s: recovered store lost a commit across a clean reopen:%s", where, diffDumps(again, want))
+	}
+}
+
+// checkPrefix checks a store recovered without Sync against the commit
+// history: per partition first, for a precise message, then as a whole.
+func checkPrefix(t *testing.T, where string, got storeDump, m *crashModel) {
+	t.Helper()
+	for p := range got.parts {
+		if _, ok := got.offs[p]; !ok {
+			t.Fatalf("%s: partition %d has data but no offset:%s", where, p, got)
+		}
+	}
+	for p, off := range got.offs {
+		want, ok := m.partAt[p][off]
+		if !ok {
+			t.Fatalf("%s: partition %d recovered at offset %d, never committed", where, p, off)
+		}
+		if fp := fpPartition(got.parts[p]); fp != want {
+			t.Fatalf("%s: partition %d's data is not its state at the offset it records, %d:%s", where, p, off, got)
+		}
+	}
+	fp := fingerprintDump(got)
+	at := -1
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if m.history[i] == fp {
+			at = i
+			break
+		}
+	}
+	switch {
+	case at < 0:
+		t.Fatalf("%s: recovered state is no prefix of the commit history (a mix of commit points):%s\nlatest:%s", where, got, m.cur)
+	case at < m.durable:
+		t.Fatalf("%s: recovered state is commit point %d, but point %d was synced (Drop or Flush):%s", where, at, m.durable, diffDumps(got, m.cur))
+	}
+}
+
+// The crash model itself must tell a state that never was from one that was.
+func TestCrashModelRejectsMixes(t *testing.T) {
+	m := newCrashModel()
+	m.apply(0, []Mutation{{Key: []byte("a"), Value: []byte("1")}}, 1, false)
+	m.apply(1, []Mutation{{Key: []byte("b"), Value: []byte("1")}}, 1, false)
+	m.apply(0, []Mutation{{Key: []byte("a"), Value: []byte("2")}}, 2, false)
+	m.apply(1, []Mutation{{Key: []byte("b"), Value: []byte("2")}}, 2, false)
+
+	point := func(a, b string, oa, ob int64) storeDump {
+		d := storeDump{parts: map[int32]map[string]string{}, offs: map[int32]int64{}}
+		if oa > 0 {
+			d.parts[0], d.offs[0] = map[string]string{"a": a}, oa
+		}
+		if ob > 0 {
+			d.parts[1], d.offs[1] = map[string]string{"b": b}, ob
+		}
+		return d
+	}
+	for i, d := range []storeDump{point("", "", 0, 0), point("1", "", 1, 0), point("1", "1", 1, 1), point("2", "1", 2, 1), point("2", "2", 2, 2)} {
+		if fp := fingerprintDump(d); fp != m.history[i] {
+			t.Errorf("commit point %d: fingerprint of %v does not match history", i, d)
+		}
+	}
+	mix := point("1", "2", 1, 2) // p1's second commit without p0's
+	if slices.Contains(m.history, fingerprintDump(mix)) {
+		t.Errorf("mix %v accepted as a commit point", mix)
+	}
+	if fpPartition(map[string]string{"a": "2"}) == m.partAt[0][1] {
+		t.Error("partition data of offset 2 accepted at offset 1")
+	}
+}
