@@ -64,6 +64,18 @@ func (p *fakePublisher) failOnly(i int) {
 	p.mu.Unlock()
 }
 
+func (p *fakePublisher) setAfter(fn func([]processors.Transaction)) {
+	p.mu.Lock()
+	p.after = fn
+	p.mu.Unlock()
+}
+
+func (p *fakePublisher) produceCalls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
+}
+
 func (p *fakePublisher) heal() {
 	p.mu.Lock()
 	p.failCalls, p.failIndex = 0, -1
@@ -129,6 +141,18 @@ func (c *fakeCatalog) Loaded() bool {
 	return c.loaded
 }
 
+func (c *fakeCatalog) setFail(err error) {
+	c.mu.Lock()
+	c.failWith = err
+	c.mu.Unlock()
+}
+
+func (c *fakeCatalog) setLoaded(v bool) {
+	c.mu.Lock()
+	c.loaded = v
+	c.mu.Unlock()
+}
+
 func (c *fakeCatalog) publishedDocs() []processors.CatalogDoc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -184,6 +208,20 @@ func (s *fakeState) put(o processors.Outcome) {
 	s.mu.Lock()
 	s.outcomes[o.TransactionID] = o
 	s.mu.Unlock()
+}
+
+func (s *fakeState) setRecords(recs []processors.Record) {
+	s.mu.Lock()
+	s.records = recs
+	s.mu.Unlock()
+}
+
+// lastFilters returns the locationId and lotNumber filters of the last
+// Positions call.
+func (s *fakeState) lastFilters() (loc, lot *string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posLoc, s.posLot
 }
 
 func (s *fakeState) setErr(err error) {
@@ -268,6 +306,12 @@ func (f *fakeOutcomes) open() int {
 }
 
 // fakeReady is the Readiness.
+func (r *fakeReady) set(ok bool, why string) {
+	r.mu.Lock()
+	r.ok, r.why = ok, why
+	r.mu.Unlock()
+}
+
 type fakeReady struct {
 	mu  sync.Mutex
 	ok  bool

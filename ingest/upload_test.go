@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -145,8 +146,8 @@ func checkRejected(t *testing.T, c rejectCase) {
 	}
 	assertRejected(t, res[0], c.id, c.code, c.msg...)
 	h.assertUntouched(t, c.id)
-	if h.pub.calls != 0 {
-		t.Errorf("Produce called %d times for a request with nothing to write", h.pub.calls)
+	if n := h.pub.produceCalls(); n != 0 {
+		t.Errorf("Produce called %d times for a request with nothing to write", n)
 	}
 
 	res = h.upload("", envelope(tx(okBefore), c.tx, tx(okAfter)))
@@ -493,11 +494,16 @@ func TestUploadDuplicates(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				for _, r := range h.upload("", body) {
-					mu.Lock()
-					count[r.TransactionID+" "+r.Status]++
-					mu.Unlock()
+				r := h.post("", body)
+				var out struct{ Results []ingest.Result }
+				if err := json.Unmarshal(r.body, &out); err != nil || r.status != http.StatusOK {
+					t.Errorf("status %d: %s", r.status, r.body)
 				}
+				mu.Lock()
+				for _, r := range out.Results {
+					count[r.TransactionID+" "+r.Status]++
+				}
+				mu.Unlock()
 			})
 		}
 		wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -120,6 +121,12 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	case Adjustment:
 		legs = []leg{{loc: tx.LocationID, delta: tx.Quantity}}
 	case Move:
+		if tx.ToLocationID == "" || tx.ToLocationID == tx.LocationID {
+			// Ingest rejects these; a record produced by another
+			// writer must not make both legs hit one record.
+			return Result{Outcome: Outcome{Status: StatusRejected, Code: CodeInvalidTransaction,
+				Message: fmt.Sprintf("a MOVE needs a toLocationId other than %q", tx.LocationID)}}, nil
+		}
 		legs = []leg{{loc: tx.LocationID, delta: -tx.Quantity}, {loc: tx.ToLocationID, delta: tx.Quantity}}
 	case CycleCount:
 		legs = []leg{{loc: tx.LocationID, isCount: true}}
@@ -218,13 +225,12 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	return res, nil
 }
 
-// EventID is the deterministic id of the n-th of count events of a
-// transaction: the same transaction always yields the same ids.
-func EventID(txid string, n, count int) string {
-	if count == 1 {
-		return "evt-" + txid
-	}
-	return fmt.Sprintf("evt-%s-%d", txid, n+1)
+// EventID is the deterministic id of the n-th (from 0) event of a
+// transaction: "evt-<transactionId>-<n+1>". The same transaction always
+// yields the same ids, and since the leg number always ends the id, ids of
+// different transactions never collide whatever their transactionIds.
+func EventID(txid string, n, _ int) string {
+	return "evt-" + txid + "-" + strconv.Itoa(n+1)
 }
 
 // before orders (time, transactionId) pairs: equal times by transactionId.

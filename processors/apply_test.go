@@ -712,8 +712,8 @@ func TestApplyPickCarriesAllocationID(t *testing.T) {
 	p := New(Config{})
 	s := newMemStore()
 	res := mustApply(t, p, s, pick("p1", 10, locA, 2, allocation("ALLOC-1")), t0.Add(2*time.Hour))
-	if len(res.Events) != 1 || res.Events[0].AllocationID != "ALLOC-1" || res.Events[0].EventID != "evt-p1" {
-		t.Fatalf("events %+v, want one evt-p1 with allocationId ALLOC-1", res.Events)
+	if len(res.Events) != 1 || res.Events[0].AllocationID != "ALLOC-1" || res.Events[0].EventID != "evt-p1-1" {
+		t.Fatalf("events %+v, want one evt-p1-1 with allocationId ALLOC-1", res.Events)
 	}
 	if w := res.Events[0].Warnings; !slices.Equal(w, []string{WarnNegativeOnHand}) {
 		t.Errorf("event warnings %v, want [%s]", w, WarnNegativeOnHand)
@@ -726,7 +726,7 @@ func TestEventIDIsDeterministic(t *testing.T) {
 		n, count int
 		want     string
 	}{
-		{"0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10", 0, 1, "evt-0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10"},
+		{"0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10", 0, 1, "evt-0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10-1"},
 		{"tx", 0, 2, "evt-tx-1"},
 		{"tx", 1, 2, "evt-tx-2"},
 	} {

@@ -1,12 +1,12 @@
 package processors
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 )
 
@@ -41,12 +41,12 @@ var ErrInvalidCatalog = errors.New("invalid catalog")
 // otherwise silently disable a check.
 func ParseCatalog(data []byte) (CatalogDoc, error) {
 	var doc CatalogDoc
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
 		return CatalogDoc{}, fmt.Errorf("%w: %v", ErrInvalidCatalog, err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) != 0 {
 		return CatalogDoc{}, fmt.Errorf("%w: trailing data after the JSON document", ErrInvalidCatalog)
 	}
 	return doc, doc.Validate()

@@ -144,8 +144,11 @@ func (r *Record) encode() []byte {
 }
 
 func decodeRecord(key, v []byte) (Record, error) {
+	if len(key) == 0 || key[0] != tagRecord {
+		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
+	}
 	parts := strings.Split(string(key[1:]), "\x00")
-	if len(key) == 0 || key[0] != tagRecord || len(parts) != 4 {
+	if len(parts) != 4 {
 		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
 	}
 	r := Record{WarehouseID: parts[0], ItemID: parts[1], LocationID: parts[2], LotNumber: parts[3]}
@@ -154,9 +157,13 @@ func decodeRecord(key, v []byte) (Record, error) {
 		return Record{}, fmt.Errorf("%w: record %q has an unknown format", errCorrupt, key)
 	}
 	r.OnHand, r.Allocated, r.Version, r.UpdatedAt = d.varint(), d.varint(), d.varint(), d.varint()
-	if d.byte() == 1 {
+	switch d.byte() {
+	case 0:
+	case 1:
 		r.HasCount = true
 		r.CountAt, r.CountTx, r.CountQty = d.varint(), d.string(), d.varint()
+	default:
+		d.fail()
 	}
 	r.PrunedBefore, r.LastPruneAt = d.varint(), d.varint()
 	if d.err != nil || len(d.b) != 0 {

@@ -301,7 +301,7 @@ func TestCrashConsistencyNoSync(t *testing.T) {
 func runCrashTest(t *testing.T, sync bool) {
 	c := crashTestConfig(t)
 	start := time.Now()
-	points := 0
+	var st crashStats
 	for _, seed := range c.seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			defer func() {
@@ -309,10 +309,18 @@ func runCrashTest(t *testing.T, sync bool) {
 					t.Logf("reproduce with %s=%d go test -run '%s' ./state/", crashSeedEnv, seed, t.Name())
 				}
 			}()
-			points += crashWorkload(t, seed, c.crashPoints, sync)
+			crashWorkload(t, seed, c.crashPoints, sync, &st)
 		})
 	}
-	t.Logf("%d crash points over %d seeds in %v", points, len(c.seeds), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d crash points over %d seeds in %v; %d recovered an earlier commit point than the last (up to %d commits lost)",
+		st.points, len(c.seeds), time.Since(start).Round(time.Millisecond), st.lossy, st.maxLost)
+}
+
+// crashStats show that a run exercised what it claims to.
+type crashStats struct {
+	points  int // crash clones checked
+	lossy   int // of which recovered an earlier commit point than the last
+	maxLost int // the most commit points lost in one crash
 }
 
 const (
@@ -321,10 +329,10 @@ const (
 )
 
 // crashWorkload runs one seeded workload, checking crashPoints crash clones
-// along the way, and returns how many it checked. Pebble's background work is
+// along the way and counting them in st. Pebble's background work is
 // not deterministic, so a seed reproduces the workload and the crash
 // decisions, not necessarily which unsynced bytes are on "disk".
-func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool) int {
+func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool, st *crashStats) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	fs := vfs.NewCrashableMem()
 	opts := Options{FS: fs, Sync: sync, CacheBytes: 1 << 20}
@@ -418,9 +426,13 @@ func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool) int {
 		default:
 			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + rng.IntN(99), RNG: rng}
 		}
-		checkCrash(t, seed, cp, fs.CrashClone(cfg), cfg.UnsyncedDataPercent, m, sync, rng.IntN(10) == 0)
+		at := checkCrash(t, seed, cp, fs.CrashClone(cfg), cfg.UnsyncedDataPercent, m, sync, rng.IntN(10) == 0)
+		st.points++
+		if lost := len(m.history) - 1 - at; lost > 0 {
+			st.lossy++
+			st.maxLost = max(st.maxLost, lost)
+		}
 	}
-	return crashPoints
 }
 
 // crashBatch runs one random batch on partition p, checking its reads against
@@ -519,9 +531,10 @@ func crashBatch(t *testing.T, s *Store, m *crashModel, rng *rand.Rand, p int32,
 	m.apply(p, muts, off, sync)
 }
 
-// checkCrash opens a store on a crash clone and compares it with the model.
-// With reuse it also commits to the recovered store and reopens it once more.
-func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedPct int, m *crashModel, sync, reuse bool) {
+// checkCrash opens a store on a crash clone, compares it with the model and
+// returns the commit point it recovered. With reuse it also commits to the
+// recovered store and reopens it once more.
+func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedPct int, m *crashModel, sync, reuse bool) int {
 	t.Helper()
 	where := fmt.Sprintf("seed %d, crash point %d (%d%% of unsynced data kept)", seed, cp, unsyncedPct)
 	s, err := Open("db", Options{FS: crashed, CacheBytes: 1 << 20})
@@ -530,16 +543,17 @@ func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedP
 	}
 	defer s.Close()
 	got := dumpStore(t, s)
+	at := len(m.history) - 1
 	if sync {
 		if !reflect.DeepEqual(got, m.cur) {
 			t.Fatalf("%s: recovered store differs from every returned commit:%s", where, diffDumps(got, m.cur))
 		}
 	} else {
-		checkPrefix(t, where, got, m)
+		at = checkPrefix(t, where, got, m)
 	}
 
 	if !reuse {
-		return
+		return at
 	}
 	// The recovered store must be writable and durable in turn.
 	b := s.NewBatch(0)
@@ -573,11 +587,13 @@ func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedP
 	if again := dumpStore(t, s2); !reflect.DeepEqual(again, want) {
 		t.Fatalf("%s: recovered store lost a commit across a clean reopen:%s", where, diffDumps(again, want))
 	}
+	return at
 }
 
 // checkPrefix checks a store recovered without Sync against the commit
-// history: per partition first, for a precise message, then as a whole.
-func checkPrefix(t *testing.T, where string, got storeDump, m *crashModel) {
+// history, per partition first for a precise message, then as a whole, and
+// returns the latest commit point it matches.
+func checkPrefix(t *testing.T, where string, got storeDump, m *crashModel) int {
 	t.Helper()
 	for p := range got.parts {
 		if _, ok := got.offs[p]; !ok {
@@ -607,6 +623,7 @@ func checkPrefix(t *testing.T, where string, got storeDump, m *crashModel) {
 	case at < m.durable:
 		t.Fatalf("%s: recovered state is commit point %d, but point %d was synced (Drop or Flush):%s", where, at, m.durable, diffDumps(got, m.cur))
 	}
+	return at
 }
 
 // The crash model itself must tell a state that never was from one that was.

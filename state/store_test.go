@@ -539,26 +539,29 @@ func TestUseAfterCloseReturnsErrClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for name, op := range map[string]func() error{
-		"Offset":         func() error { _, err := s.Offset(0); return err },
-		"Partition.Get":  func() error { _, _, err := s.Partition(0).Get([]byte("k")); return err },
-		"Partition.Scan": func() error { return s.Partition(0).Scan(nil, nil, func(k, v []byte) error { return nil }) },
-		"Replay":         func() error { return s.Replay(0, nil, 1) },
-		"Drop":           func() error { return s.Drop(0) },
-		"NewBatch.Commit": func() error {
+	for _, tc := range []struct {
+		name string
+		op   func() error
+	}{
+		{"Offset", func() error { _, err := s.Offset(0); return err }},
+		{"Partition.Get", func() error { _, _, err := s.Partition(0).Get([]byte("k")); return err }},
+		{"Partition.Scan", func() error { return s.Partition(0).Scan(nil, nil, func(k, v []byte) error { return nil }) }},
+		{"Replay", func() error { return s.Replay(0, nil, 1) }},
+		{"Drop", func() error { return s.Drop(0) }},
+		{"NewBatch.Commit", func() error {
 			b := s.NewBatch(0)
 			defer b.Discard()
 			return b.Commit(1)
-		},
+		}},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
 				if r := recover(); r != nil {
-					t.Errorf("%s after Close panicked (%v), want ErrClosed", name, r)
+					t.Errorf("%s after Close panicked (%v), want ErrClosed", tc.name, r)
 				}
 			}()
-			if err := op(); !errors.Is(err, ErrClosed) {
-				t.Errorf("%s after Close = %v, want ErrClosed", name, err)
+			if err := tc.op(); !errors.Is(err, ErrClosed) {
+				t.Errorf("%s after Close = %v, want ErrClosed", tc.name, err)
 			}
 		})
 	}

@@ -200,7 +200,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	lost := 0
 	for _, b := range txs {
 		for _, tx := range b.txs {
-			names := []string{"evt-" + tx.TransactionID}
+			names := []string{"evt-" + tx.TransactionID + "-1"}
 			if tx.Type == "MOVE" {
 				names = []string{"evt-" + tx.TransactionID + "-1", "evt-" + tx.TransactionID + "-2"}
 			}

@@ -167,7 +167,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			t.Errorf("event %s keyed %q", id, r.Key)
 		}
 	}
-	for _, id := range []string{"evt-e2e-1", "evt-e2e-2", "evt-e2e-3", "evt-e2e-4-1", "evt-e2e-4-2", "evt-e2e-5", "evt-e2e-6", "evt-e2e-8"} {
+	for _, id := range []string{"evt-e2e-1-1", "evt-e2e-2-1", "evt-e2e-3-1", "evt-e2e-4-1", "evt-e2e-4-2", "evt-e2e-5-1", "evt-e2e-6-1", "evt-e2e-8-1"} {
 		if !seen[id] {
 			t.Errorf("missing event %s (have %v)", id, keys(seen))
 		}
@@ -177,7 +177,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			t.Errorf("move-from event: %v", ev)
 		}
 	}
-	if ev := byID["evt-e2e-3"]; ev != nil {
+	if ev := byID["evt-e2e-3-1"]; ev != nil {
 		// The count set onHand from 90 to 85.
 		if ev["eventType"] != "CycleCount" || ev["quantityChange"] != int64(-5) || ev["resultingOnHand"] != int64(85) {
 			t.Errorf("count event: %v", ev)
