@@ -90,9 +90,9 @@ type txJSON struct {
 	ItemID          *string      `json:"itemId"`
 	LocationID      *string      `json:"locationId"`
 	LotNumber       *string      `json:"lotNumber"`
-	Quantity        *json.Number `json:"quantity"`
+	Quantity        *json.RawMessage `json:"quantity"`
 	ToLocationID    *string      `json:"toLocationId"`
-	ExpectedVersion *json.Number `json:"expectedVersion"`
+	ExpectedVersion *json.RawMessage `json:"expectedVersion"`
 	AllocationID    *string      `json:"allocationId"`
 	Override        *bool        `json:"override"`
 	UserID          *string      `json:"userId"`
@@ -159,7 +159,7 @@ func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bo
 		return inv("timestamp %s is more than %s before the request's sentAt; older scans are not accepted, check the device clock",
 			*j.Timestamp, bounds.MaxAge)
 	}
-	qty, rej := parseQuantity(*j.Quantity)
+	qty, rej := parseInteger("quantity", *j.Quantity)
 	if rej != nil {
 		return processors.Transaction{}, id, rej
 	}
@@ -186,9 +186,10 @@ func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bo
 		ReceivedAt:         receivedAt.Truncate(time.Millisecond),
 	}
 	if j.ExpectedVersion != nil {
-		v, err := j.ExpectedVersion.Int64()
-		if err != nil {
-			return inv("expectedVersion must be an integer, got %s", j.ExpectedVersion.String())
+		v, rej := parseInteger("expectedVersion", *j.ExpectedVersion)
+		if rej != nil {
+			rej.Code = processors.CodeInvalidTransaction
+			return processors.Transaction{}, id, rej
 		}
 		tx.ExpectedVersion = &v
 	}
@@ -196,17 +197,27 @@ func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bo
 	return tx, id, nil
 }
 
-func parseQuantity(n json.Number) (int64, *TxRejection) {
+// parseInteger reads a JSON number that must be a whole number. A whole
+// number written with a fraction or exponent (95.0, 1e2) is accepted; a
+// whole number beyond int64 is an absurd quantity; anything else (a string,
+// a fraction) is malformed.
+func parseInteger(field string, raw json.RawMessage) (int64, *TxRejection) {
+	text := strings.TrimSpace(string(raw))
+	if text == "" || !(text[0] == '-' || text[0] >= '0' && text[0] <= '9') {
+		return 0, &TxRejection{Code: processors.CodeInvalidTransaction, Message: fmt.Sprintf("%s must be a number, got %s", field, text)}
+	}
+	n := json.Number(text)
 	if v, err := n.Int64(); err == nil {
 		return v, nil
 	}
-	// Not an int64: an integer too large is an absurd quantity; anything
-	// else (a fraction, an exponent that is not whole) is malformed.
-	f, ok := new(big.Float).SetString(n.String())
-	if ok && f.IsInt() {
-		return 0, &TxRejection{Code: processors.CodeUnreasonableQuantity, Message: fmt.Sprintf("quantity %s is out of range", n)}
+	f, ok := new(big.Float).SetString(text)
+	if !ok || !f.IsInt() {
+		return 0, &TxRejection{Code: processors.CodeInvalidTransaction, Message: fmt.Sprintf("%s must be a whole number (an integer), got %s", field, text)}
 	}
-	return 0, &TxRejection{Code: processors.CodeInvalidTransaction, Message: fmt.Sprintf("quantity must be a whole number, got %s", n)}
+	if v, acc := f.Int64(); acc == big.Exact {
+		return v, nil
+	}
+	return 0, &TxRejection{Code: processors.CodeUnreasonableQuantity, Message: fmt.Sprintf("%s %s is out of range", field, text)}
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -298,7 +309,7 @@ func isNil(v any) bool {
 	switch p := v.(type) {
 	case *string:
 		return p == nil
-	case *json.Number:
+	case *json.RawMessage:
 		return p == nil
 	}
 	return v == nil

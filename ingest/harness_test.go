@@ -57,7 +57,13 @@ type harness struct {
 	ready    *fakeReady
 }
 
+// newHarness returns an open server (master data loaded).
 func newHarness(t *testing.T, tweaks ...func(*ingest.Config)) *harness {
+	t.Helper()
+	return newHarnessOpen(t, true, tweaks...)
+}
+
+func newHarnessOpen(t *testing.T, open bool, tweaks ...func(*ingest.Config)) *harness {
 	t.Helper()
 	st := newFakeState()
 	h := &harness{
@@ -80,7 +86,11 @@ func newHarness(t *testing.T, tweaks ...func(*ingest.Config)) *harness {
 	for _, f := range tweaks {
 		f(&cfg)
 	}
-	srv := httptest.NewServer(ingest.New(cfg))
+	api := ingest.New(cfg)
+	if open {
+		api.Open()
+	}
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h
@@ -105,14 +115,16 @@ func (h *harness) do(method, path string, body []byte) response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Errorf, not Fatalf: do is also called from other goroutines.
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
+		h.t.Errorf("%s %s: %v", method, path, err)
+		return response{}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Fatalf("%s %s: reading body: %v", method, path, err)
+		h.t.Errorf("%s %s: reading body: %v", method, path, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }

@@ -384,3 +384,21 @@ func TestHealthAndReadiness(t *testing.T) {
 	assertError(t, h.do(http.MethodGet, "/readyz", nil), http.StatusServiceUnavailable, "NOT_READY", "catalog")
 	getJSON(t, h, "/healthz", http.StatusOK, nil)
 }
+
+// TestStarting: until the server is opened (master data loaded), uploads
+// and catalog changes are a 503 STARTING that writes nothing; reads are
+// served.
+func TestStarting(t *testing.T) {
+	h := newHarnessOpen(t, false)
+	r := h.post("", envelope(tx("t-1")))
+	assertError(t, r, http.StatusServiceUnavailable, "STARTING", "nothing was accepted", "retry")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	assertError(t, h.post("?wait=applied", envelope(tx("t-1"))), http.StatusServiceUnavailable, "STARTING")
+	assertError(t, h.do(http.MethodPut, "/v1/catalog", []byte(`{"items":[{"itemId":"ITEM-50000"}]}`)), http.StatusServiceUnavailable, "STARTING")
+	h.assertUntouched(t, "t-1")
+	getJSON(t, h, "/v1/catalog", http.StatusOK, nil)
+	getJSON(t, h, "/v1/positions?warehouseId=WH-001&itemId=ITEM-12345", http.StatusOK, nil)
+	getJSON(t, h, "/healthz", http.StatusOK, nil)
+}

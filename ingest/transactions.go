@@ -78,7 +78,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 	results := make([]Result, len(up.Transactions))
 	var accepted []processors.Transaction
 	var acceptedIdx []int
-	seen := map[string]int{} // transactionId -> index of its first appearance in this request
+	seen := map[string][]byte{} // transactionId -> body hash of its first valid appearance in this request
 	var reserved []string    // ids this request added to pending, to undo on failure
 	ctx := c.Request.Context()
 	for i, raw := range up.Transactions {
@@ -91,11 +91,11 @@ func (s *Server) postTransactions(c *gin.Context) {
 			results[i].Status, results[i].Code, results[i].Message = StatusRejected, ptr(rej.Code), ptr(rej.Message)
 			continue
 		}
-		if j, dup := seen[id]; dup {
-			s.answerRepeat(&results[i], bodyHashEqual(tx.BodyHash, hashAt(j, accepted, acceptedIdx)))
+		if h, dup := seen[id]; dup {
+			s.answerRepeat(&results[i], bodyHashEqual(tx.BodyHash, h))
 			continue
 		}
-		seen[id] = i
+		seen[id] = tx.BodyHash
 		status, err := s.reserve(ctx, &tx)
 		if err != nil {
 			s.unreserve(reserved)
@@ -148,17 +148,6 @@ func (s *Server) postTransactions(c *gin.Context) {
 	}
 	s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusOK)))
 	c.JSON(http.StatusOK, gin.H{"results": results})
-}
-
-// hashOf returns the hash of the accepted transaction that was at request
-// index j, or nil when it was not accepted (then it is compared as new).
-func hashAt(j int, accepted []processors.Transaction, idx []int) []byte {
-	for k, i := range idx {
-		if i == j {
-			return accepted[k].BodyHash
-		}
-	}
-	return nil
 }
 
 func (s *Server) answerRepeat(r *Result, same bool) {
@@ -224,6 +213,13 @@ func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int,
 	defer cancel()
 	for k, ch := range subs {
 		r := &results[idx[k]]
+		// An outcome already delivered wins over an expired deadline.
+		select {
+		case o := <-ch:
+			r.Outcome = outcomeJSON(o)
+			continue
+		default:
+		}
 		select {
 		case o := <-ch:
 			r.Outcome = outcomeJSON(o)

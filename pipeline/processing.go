@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -65,6 +67,8 @@ type Processing struct {
 	log *slog.Logger
 	adm *kadm.Client
 
+	decompressor kgo.Decompressor
+
 	mu        sync.Mutex
 	owned     map[int32]phase
 	joined    bool
@@ -118,6 +122,8 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 		owned:     map[int32]phase{},
 		restoring: map[int32]int64{},
 		lag:       map[int32]int64{},
+
+		decompressor: kgo.DefaultDecompressor(),
 	}
 	m := cfg.Meter
 	p.applied, _ = m.Int64Counter("invsync.transactions.applied", metric.WithDescription("Transactions applied or rejected by the processors, by type and status."))
@@ -262,12 +268,18 @@ func (p *Processing) runSession(ctx context.Context) error {
 		p.mu.Unlock()
 	}()
 
-	restorer, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100 * time.Millisecond),
-	}, p.cfg.ClientOpts...)...)
+	// Initialise the transactional producer before restoring anything:
+	// it fences this instance's previous incarnation and aborts the
+	// transaction a crash left open, which would otherwise hold the
+	// changelog's last stable offset below its records until the
+	// transaction timed out (Kafka Streams' initTransactions does the
+	// same before restoring).
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		return fmt.Errorf("initialising the transactional producer %s: %w", p.cfg.TransactionalID, err)
+	}
+
+	// The restorer only sends raw fetch requests (see fetchChangelog).
+	restorer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}, p.cfg.ClientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("creating restore client: %w", err)
 	}
@@ -375,12 +387,16 @@ func (p *Processing) restore(ctx context.Context, cl *kgo.Client, parts []int32)
 	if err != nil {
 		return fmt.Errorf("listing changelog end offsets: %w", err)
 	}
+	ends, err = p.awaitStable(ctx, topic, parts, ends)
+	if err != nil {
+		return err
+	}
 	starts, err := p.adm.ListStartOffsets(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("listing changelog start offsets: %w", err)
 	}
-	target := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
+	target := map[int32]int64{} // partition -> stable end to reach
+	pos := map[int32]int64{}    // partition -> next offset to read
 	var total int64
 	for _, part := range parts {
 		end, ok := ends.Lookup(topic, part)
@@ -404,7 +420,7 @@ func (p *Processing) restore(ctx context.Context, cl *kgo.Client, parts []int32)
 		}
 		if next < end.Offset {
 			target[part] = end.Offset
-			from[part] = kgo.NewOffset().At(next)
+			pos[part] = next
 			total += end.Offset - next
 			p.mu.Lock()
 			p.restoring[part] = end.Offset - next
@@ -416,64 +432,155 @@ func (p *Processing) restore(ctx context.Context, cl *kgo.Client, parts []int32)
 	}
 	began := time.Now()
 	p.log.Info("restoring partitions from the changelog", "partitions", len(target), "records", total)
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
-	defer cl.RemoveConsumePartitions(map[string][]int32{topic: parts})
 	lastLog := time.Now()
 	var done int64
 	for len(target) > 0 {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var ferr error
-		fetches.EachError(func(_ string, part int32, err error) {
-			ferr = fmt.Errorf("fetching changelog partition %d: %w", part, err)
-		})
-		if ferr != nil {
-			return ferr
-		}
-		var err error
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if err != nil || len(fp.Records) == 0 {
-				return
-			}
-			tgt, ok := target[fp.Partition]
-			if !ok {
-				return
-			}
-			muts := make([]state.Mutation, 0, len(fp.Records))
-			for _, r := range fp.Records {
-				if r.Attrs.IsControl() {
-					continue
-				}
-				muts = append(muts, state.Mutation{Key: r.Key, Value: r.Value})
-			}
-			next := fp.Records[len(fp.Records)-1].Offset + 1
-			if err = p.cfg.Store.Replay(fp.Partition, muts, next); err != nil {
-				return
-			}
-			p.restored.Add(ctx, int64(len(muts)))
-			done += int64(len(fp.Records))
-			p.mu.Lock()
-			p.restoring[fp.Partition] = max(tgt-next, 0)
-			p.mu.Unlock()
-			if next >= tgt {
-				delete(target, fp.Partition)
-				p.mu.Lock()
-				delete(p.restoring, fp.Partition)
-				p.mu.Unlock()
-			}
-		})
+		progressed, err := p.fetchChangelog(ctx, cl, target, pos)
 		if err != nil {
 			return err
 		}
+		done += progressed
+		p.mu.Lock()
+		for part, tgt := range target {
+			p.restoring[part] = max(tgt-pos[part], 0)
+			if pos[part] >= tgt {
+				delete(target, part)
+				delete(p.restoring, part)
+			}
+		}
+		p.mu.Unlock()
 		if time.Since(lastLog) > 5*time.Second {
 			lastLog = time.Now()
-			p.log.Info("restoring", "done", done, "of", total, "partitions_left", len(target))
+			p.log.Info("restoring", "done", done, "of", total, "partitions_left", len(target), "positions", pos, "targets", target)
 		}
 	}
 	p.log.Info("restore complete", "records", done, "took", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// fetchChangelog fetches once from each partition in target, from pos, and
+// replays what it reads. It uses raw read_committed fetches rather than a
+// consumer because it needs the position past what it read even when what
+// it read was all aborted (a transaction aborted without a visible marker,
+// as a broker recovering from a crash may do): only the fetch response
+// says how far the log was read. It returns the offsets advanced.
+func (p *Processing) fetchChangelog(ctx context.Context, cl *kgo.Client, target, pos map[int32]int64) (int64, error) {
+	topic := p.cfg.Topics.Changelog
+	md, err := p.adm.Metadata(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("reading changelog metadata: %w", err)
+	}
+	td, ok := md.Topics[topic]
+	if !ok || td.Err != nil {
+		return 0, fmt.Errorf("changelog topic %s: %v", topic, td.Err)
+	}
+	byLeader := map[int32][]int32{}
+	for part := range target {
+		pd, ok := td.Partitions[part]
+		if !ok || pd.Err != nil || pd.Leader < 0 {
+			return 0, fmt.Errorf("changelog partition %d has no leader: %v", part, pd.Err)
+		}
+		byLeader[pd.Leader] = append(byLeader[pd.Leader], part)
+	}
+	var advanced int64
+	for leader, parts := range byLeader {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID = -1
+		req.MaxWaitMillis = 200
+		req.MinBytes = 1
+		req.MaxBytes = 64 << 20
+		req.IsolationLevel = 1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = topic, td.ID
+		for _, part := range parts {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition = part
+			rp.FetchOffset = pos[part]
+			rp.PartitionMaxBytes = 16 << 20
+			rp.CurrentLeaderEpoch = -1
+			rp.LogStartOffset = -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
+		if err != nil {
+			return 0, fmt.Errorf("fetching changelog from broker %d: %w", leader, err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return 0, fmt.Errorf("fetching changelog from broker %d: %w", leader, err)
+		}
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				rp := &resp.Topics[i].Partitions[j]
+				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+					return 0, fmt.Errorf("fetching changelog partition %d: %w", rp.Partition, err)
+				}
+				from := pos[rp.Partition]
+				fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
+					KeepControlRecords: true,
+					Offset:             from,
+					IsolationLevel:     kgo.ReadCommitted(),
+					Topic:              topic,
+					Partition:          rp.Partition,
+				}, rp, p.decompressor, nil)
+				if fp.Err != nil {
+					return 0, fmt.Errorf("decoding changelog partition %d: %w", rp.Partition, fp.Err)
+				}
+				if next <= from {
+					continue
+				}
+				muts := make([]state.Mutation, 0, len(fp.Records))
+				for _, r := range fp.Records {
+					if !r.Attrs.IsControl() {
+						muts = append(muts, state.Mutation{Key: r.Key, Value: r.Value})
+					}
+				}
+				if err := p.cfg.Store.Replay(rp.Partition, muts, next); err != nil {
+					return 0, err
+				}
+				p.restored.Add(ctx, int64(len(muts)))
+				advanced += next - from
+				pos[rp.Partition] = next
+			}
+		}
+	}
+	return advanced, nil
+}
+
+// awaitStable waits (up to a transaction timeout) until no open
+// transaction holds the changelog's stable offset below its end on parts: a
+// previous owner's last transaction may still be writing its markers, and
+// restoring only to the stable offset would miss what it commits.
+func (p *Processing) awaitStable(ctx context.Context, topic string, parts []int32, lso kadm.ListedOffsets) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(70 * time.Second)
+	for {
+		hwm, err := p.adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("listing changelog end offsets: %w", err)
+		}
+		var open []int32
+		for _, part := range parts {
+			l, _ := lso.Lookup(topic, part)
+			h, _ := hwm.Lookup(topic, part)
+			if l.Offset < h.Offset {
+				open = append(open, part)
+			}
+		}
+		if len(open) == 0 || time.Now().After(deadline) {
+			if len(open) > 0 {
+				p.log.Warn("changelog partitions still have an open transaction; restoring to their stable offset", "partitions", open)
+			}
+			return lso, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if lso, err = p.adm.ListCommittedOffsets(ctx, topic); err != nil {
+			return nil, fmt.Errorf("listing changelog stable offsets: %w", err)
+		}
+	}
 }
 
 // process applies one poll's records inside one Kafka transaction.

@@ -10,11 +10,29 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// The crash tests run a seeded random workload on a store over a crashable
+// MemFS and, at many points, take a CrashClone (the file system as a power
+// cut would leave it: what was synced plus a random part of what was not),
+// open a store on it and compare what it holds with a model of what was
+// committed. Crash points come two ways:
+//
+//   - between operations, from the workload goroutine; the recovered store is
+//     compared with the model exactly (Sync) or with the commit history
+//     (no Sync);
+//   - concurrently, from a second goroutine, so that crashes also land in the
+//     middle of a Commit, Replay, Drop or flush; such a crash may or may not
+//     keep the operation in flight, but never part of it.
+//
+// A seed reproduces the workload and the crash decisions; it cannot
+// reproduce Pebble's background timing, hence which unsynced bytes exist at a
+// given point, nor where the concurrent crashes land.
 
 // storeDump is everything a store holds, read straight from Pebble: the data
 // of each partition that has any, and each recorded offset.
@@ -25,21 +43,7 @@ type storeDump struct {
 
 func (d storeDump) String() string {
 	var buf bytes.Buffer
-	ps := slices.Sorted(func(yield func(int32) bool) {
-		seen := map[int32]bool{}
-		for p := range d.parts {
-			seen[p] = true
-		}
-		for p := range d.offs {
-			seen[p] = true
-		}
-		for p := range seen {
-			if !yield(p) {
-				return
-			}
-		}
-	})
-	for _, p := range ps {
+	for _, p := range slices.Sorted(mapKeys(d.partitions())) {
 		fmt.Fprintf(&buf, "\n  p%d@%d:", p, d.offs[p])
 		for _, k := range slices.Sorted(mapKeys(d.parts[p])) {
 			v := d.parts[p][k]
@@ -52,6 +56,18 @@ func (d storeDump) String() string {
 	return buf.String()
 }
 
+// partitions is the set of partitions with data or an offset.
+func (d storeDump) partitions() map[int32]bool {
+	ps := map[int32]bool{}
+	for p := range d.parts {
+		ps[p] = true
+	}
+	for p := range d.offs {
+		ps[p] = true
+	}
+	return ps
+}
+
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	return func(yield func(K) bool) {
 		for k := range m {
@@ -62,21 +78,20 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// dumpStore reads every key in the database and fails on any key that is
+// readStore reads every key in the database and fails on any key that is
 // neither partition data nor an offset.
-func dumpStore(t testing.TB, s *Store) storeDump {
-	t.Helper()
+func readStore(s *Store) (storeDump, error) {
 	d := storeDump{parts: map[int32]map[string]string{}, offs: map[int32]int64{}}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
-		t.Fatal(err)
+		return d, err
 	}
-	defer it.Close()
 	for valid := it.First(); valid; valid = it.Next() {
 		k := it.Key()
 		v, err := it.ValueAndErr()
 		if err != nil {
-			t.Fatal(err)
+			it.Close()
+			return d, err
 		}
 		switch {
 		case len(k) >= 5 && k[0] == partPrefix:
@@ -88,10 +103,17 @@ func dumpStore(t testing.TB, s *Store) storeDump {
 		case len(k) == 8 && k[0] == metaPrefix && string(k[1:4]) == "off" && len(v) == 8:
 			d.offs[int32(binary.BigEndian.Uint32(k[4:]))] = int64(binary.BigEndian.Uint64(v))
 		default:
-			t.Fatalf("unexpected key %q = %q in store", k, v)
+			it.Close()
+			return d, fmt.Errorf("unexpected key %q = %q in store", k, v)
 		}
 	}
-	if err := it.Error(); err != nil {
+	return d, it.Close()
+}
+
+func dumpStore(t testing.TB, s *Store) storeDump {
+	t.Helper()
+	d, err := readStore(s)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -100,16 +122,11 @@ func dumpStore(t testing.TB, s *Store) storeDump {
 // diffDumps describes how got differs from want, partition by partition.
 func diffDumps(got, want storeDump) string {
 	var buf bytes.Buffer
-	seen := map[int32]bool{}
-	for _, d := range []storeDump{got, want} {
-		for p := range d.parts {
-			seen[p] = true
-		}
-		for p := range d.offs {
-			seen[p] = true
-		}
+	ps := got.partitions()
+	for p := range want.partitions() {
+		ps[p] = true
 	}
-	for _, p := range slices.Sorted(mapKeys(seen)) {
+	for _, p := range slices.Sorted(mapKeys(ps)) {
 		if got.offs[p] != want.offs[p] {
 			fmt.Fprintf(&buf, "\n  p%d offset %d, want %d", p, got.offs[p], want.offs[p])
 		}
@@ -130,12 +147,15 @@ func diffDumps(got, want storeDump) string {
 	return buf.String()
 }
 
-// crashModel is the fold of every commit that returned nil, with, for the
-// Sync: false check, the history of states it went through.
+// crashModel is the fold of every commit that returned nil, and the history
+// of commit points it went through.
 type crashModel struct {
+	// cur and partFP belong to the workload goroutine.
 	cur storeDump
 	// partFP[p] is the fingerprint of partition p's current data.
 	partFP map[int32]uint64
+
+	mu sync.Mutex // guards what follows, read by the concurrent crasher
 	// history[i] is the fingerprint of the whole state after commit point
 	// i; history[0] is the empty store.
 	history []uint64
@@ -145,8 +165,12 @@ type crashModel struct {
 	// and empty either way.
 	partAt map[int32]map[int64]uint64
 	// durable is the last commit point that must survive any crash: with
-	// Sync every point, otherwise the last synced Drop or Flush.
+	// Sync every returned one, otherwise the last Drop (always synced) or
+	// the point before the last Flush.
 	durable int
+	// inflight is the last commit point the store may have written: the one
+	// the operation in progress would make, or else the last one.
+	inflight int
 }
 
 func newCrashModel() *crashModel {
@@ -180,14 +204,7 @@ var emptyPartFP = fpPartition(nil)
 func (m *crashModel) fingerprint() uint64 {
 	h := fnv.New64a()
 	var n [8]byte
-	ps := map[int32]bool{}
-	for p := range m.cur.parts {
-		ps[p] = true
-	}
-	for p := range m.cur.offs {
-		ps[p] = true
-	}
-	for _, p := range slices.Sorted(mapKeys(ps)) {
+	for _, p := range slices.Sorted(mapKeys(m.cur.partitions())) {
 		binary.BigEndian.PutUint32(n[:4], uint32(p))
 		h.Write(n[:4])
 		binary.BigEndian.PutUint64(n[:], uint64(m.cur.offs[p]))
@@ -210,8 +227,15 @@ func fingerprintDump(d storeDump) uint64 {
 	return m.fingerprint()
 }
 
-// apply folds committed mutations of partition p at offset off into the model
-// and records the new commit point.
+// begin announces an operation that makes the next commit point.
+func (m *crashModel) begin() {
+	m.mu.Lock()
+	m.inflight = len(m.history)
+	m.mu.Unlock()
+}
+
+// apply folds mutations of partition p committed at offset off into the
+// model and records the new commit point.
 func (m *crashModel) apply(p int32, muts []Mutation, off int64, durable bool) {
 	data := m.cur.parts[p]
 	if data == nil {
@@ -230,6 +254,9 @@ func (m *crashModel) apply(p int32, muts []Mutation, off int64, durable bool) {
 	}
 	m.cur.offs[p] = off
 	m.partFP[p] = fpPartition(data)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.partAt[p] == nil {
 		m.partAt[p] = map[int64]uint64{0: emptyPartFP}
 	}
@@ -241,29 +268,92 @@ func (m *crashModel) drop(p int32) {
 	delete(m.cur.parts, p)
 	delete(m.cur.offs, p)
 	delete(m.partFP, p)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.point(true) // Drop always syncs
 }
 
-// point records a commit point; durable marks every point up to it as one
-// that must survive a crash.
+// flushed records that everything committed so far is on disk.
+func (m *crashModel) flushed() {
+	m.mu.Lock()
+	m.durable = len(m.history) - 1
+	m.mu.Unlock()
+}
+
 func (m *crashModel) point(durable bool) {
 	m.history = append(m.history, m.fingerprint())
+	m.inflight = len(m.history) - 1
 	if durable {
-		m.durable = len(m.history) - 1
+		m.durable = m.inflight
 	}
+}
+
+// bounds returns the commit points a crash taken now may recover: from lo,
+// the last durable one, to hi, the last the store may have written.
+func (m *crashModel) bounds() (lo, hi int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.durable, m.inflight
+}
+
+// checkRecovered checks a recovered store against commit points lo..hi,
+// waiting, if need be, for the workload to record point hi. It returns the
+// commit point matched. Per partition first, for a precise message, then as
+// a whole.
+func (m *crashModel) checkRecovered(got storeDump, lo, hi int, stop <-chan struct{}) (int, error) {
+	for {
+		m.mu.Lock()
+		n := len(m.history)
+		m.mu.Unlock()
+		if n > hi {
+			break
+		}
+		select {
+		case <-stop:
+			return hi, nil // the workload failed mid-operation
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p := range got.parts {
+		if _, ok := got.offs[p]; !ok {
+			return 0, fmt.Errorf("partition %d has data but no offset:%s", p, got)
+		}
+	}
+	for p, off := range got.offs {
+		want, ok := m.partAt[p][off]
+		if !ok {
+			return 0, fmt.Errorf("partition %d recovered at offset %d, which no commit made:%s", p, off, got)
+		}
+		if fpPartition(got.parts[p]) != want {
+			return 0, fmt.Errorf("partition %d's data is not its state at the offset it records, %d:%s", p, off, got)
+		}
+	}
+	fp := fingerprintDump(got)
+	for i := hi; i >= 0; i-- {
+		if m.history[i] != fp {
+			continue
+		}
+		if i < lo {
+			return 0, fmt.Errorf("recovered commit point %d, but point %d was durable (synced)", i, lo)
+		}
+		return i, nil
+	}
+	return 0, fmt.Errorf("recovered state is no commit point in 0..%d (a mix of commit points, or a part of one):%s", hi, got)
 }
 
 // crashConfig sizes the crash test.
 type crashConfig struct {
 	seeds       []uint64
-	crashPoints int // per seed
+	crashPoints int // per seed, between operations; as many again concurrently
 }
 
 const crashSeedEnv = "STATE_CRASH_SEED"
 
 func crashTestConfig(t *testing.T) crashConfig {
 	c := crashConfig{crashPoints: 200}
-	n := 10
+	n := 12
 	if testing.Short() {
 		c.crashPoints, n = 25, 2
 	}
@@ -283,8 +373,9 @@ func crashTestConfig(t *testing.T) crashConfig {
 }
 
 // TestCrashConsistencySync crashes a store opened with Sync: true at
-// thousands of seeded random points and checks that the recovered store
-// holds exactly what every returned commit put there.
+// thousands of random points and checks that the recovered store holds
+// exactly what every returned commit put there (plus, for a crash during an
+// operation, all or nothing of that operation).
 func TestCrashConsistencySync(t *testing.T) {
 	runCrashTest(t, true)
 }
@@ -298,7 +389,7 @@ func TestCrashConsistencyNoSync(t *testing.T) {
 	runCrashTest(t, false)
 }
 
-func runCrashTest(t *testing.T, sync bool) {
+func runCrashTest(t *testing.T, syncCommits bool) {
 	c := crashTestConfig(t)
 	start := time.Now()
 	var st crashStats
@@ -309,18 +400,28 @@ func runCrashTest(t *testing.T, sync bool) {
 					t.Logf("reproduce with %s=%d go test -run '%s' ./state/", crashSeedEnv, seed, t.Name())
 				}
 			}()
-			crashWorkload(t, seed, c.crashPoints, sync, &st)
+			crashWorkload(t, seed, c.crashPoints, syncCommits, &st)
 		})
 	}
-	t.Logf("%d crash points over %d seeds in %v; %d recovered an earlier commit point than the last (up to %d commits lost)",
-		st.points, len(c.seeds), time.Since(start).Round(time.Millisecond), st.lossy, st.maxLost)
+	t.Logf("%d crash points (%d between operations, %d concurrent) over %d seeds in %v; "+
+		"%d recovered an earlier commit point than the last written (up to %d lost)",
+		st.points+st.concurrent, st.points, st.concurrent, len(c.seeds),
+		time.Since(start).Round(time.Millisecond), st.lossy, st.maxLost)
 }
 
 // crashStats show that a run exercised what it claims to.
 type crashStats struct {
-	points  int // crash clones checked
-	lossy   int // of which recovered an earlier commit point than the last
-	maxLost int // the most commit points lost in one crash
+	points     int // crash clones checked between operations
+	concurrent int // crash clones checked during operations
+	lossy      int // of all those, how many recovered an earlier commit point than the last written
+	maxLost    int // the most commit points lost in one crash
+}
+
+func (st *crashStats) lost(n int) {
+	if n > 0 {
+		st.lossy++
+		st.maxLost = max(st.maxLost, n)
+	}
 }
 
 const (
@@ -329,20 +430,36 @@ const (
 )
 
 // crashWorkload runs one seeded workload, checking crashPoints crash clones
-// along the way and counting them in st. Pebble's background work is
-// not deterministic, so a seed reproduces the workload and the crash
-// decisions, not necessarily which unsynced bytes are on "disk".
-func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool, st *crashStats) {
+// between its operations and up to as many during them, and counts them in
+// st.
+func crashWorkload(t *testing.T, seed uint64, crashPoints int, syncCommits bool, st *crashStats) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	fs := vfs.NewCrashableMem()
-	opts := Options{FS: fs, Sync: sync, CacheBytes: 1 << 20}
-	s, err := Open("db", opts)
+	s, err := Open("db", Options{FS: fs, Sync: syncCommits, CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 
 	m := newCrashModel()
+	stop := make(chan struct{})
+	var crasher crashStats
+	var crasherErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		crasherErr = crashConcurrently(fs, m, rand.New(rand.NewPCG(seed, seed)), crashPoints, stop, &crasher)
+	})
+	defer func() {
+		close(stop)
+		wg.Wait()
+		if crasherErr != nil {
+			t.Errorf("seed %d, a crash during an operation: %v", seed, crasherErr)
+		}
+		st.concurrent += crasher.points
+		st.lossy += crasher.lossy
+		st.maxLost = max(st.maxLost, crasher.maxLost)
+	}()
+
 	nextOff := map[int32]int64{}
 	// advance returns partition p's next offset: strictly increasing for
 	// the whole test, drops included, so an offset names one state.
@@ -362,10 +479,13 @@ func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool, st *cr
 		switch r := rng.IntN(100); {
 		case r < 3:
 			n = 0
-		case r < 90:
+		case r < 95:
 			n = 1 + rng.IntN(120)
 		default:
-			n = 1000 + rng.IntN(9000) // spans WAL blocks
+			// Large enough to span the clone's 4 KiB blocks; not so
+			// large that Pebble's quadratic bit-flip check of a torn
+			// WAL chunk dominates the run time.
+			n = 500 + rng.IntN(3500)
 		}
 		v := make([]byte, n)
 		for i := range v {
@@ -378,7 +498,7 @@ func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool, st *cr
 		for range 1 + rng.IntN(4) {
 			switch r := rng.IntN(100); {
 			case r < 72:
-				crashBatch(t, s, m, rng, int32(rng.IntN(crashParts)), advance, key, value, sync)
+				crashBatch(t, s, m, rng, int32(rng.IntN(crashParts)), advance, key, value, syncCommits)
 			case r < 90:
 				p := int32(rng.IntN(crashParts))
 				muts := make([]Mutation, 1+rng.IntN(12))
@@ -389,56 +509,99 @@ func crashWorkload(t *testing.T, seed uint64, crashPoints int, sync bool, st *cr
 					}
 				}
 				off := advance(p)
+				m.begin()
 				if err := s.Replay(p, muts, off); err != nil {
 					t.Fatalf("Replay: %v", err)
 				}
-				m.apply(p, muts, off, sync)
+				m.apply(p, muts, off, syncCommits)
 				if rng.IntN(4) == 0 { // the same records delivered again
+					m.begin()
 					if err := s.Replay(p, muts, off); err != nil {
 						t.Fatalf("Replay again: %v", err)
 					}
-					m.apply(p, muts, off, sync)
+					m.apply(p, muts, off, syncCommits)
 				}
 			case r < 94:
 				p := int32(rng.IntN(crashParts))
+				m.begin()
 				if err := s.Drop(p); err != nil {
 					t.Fatalf("Drop: %v", err)
 				}
 				m.drop(p)
 			default:
 				// Flushes put the state in sstables, with WAL
-				// rotation and (later) compactions.
+				// rotation and, later, compactions.
 				if err := s.Flush(); err != nil {
 					t.Fatalf("Flush: %v", err)
 				}
-				m.durable = len(m.history) - 1
+				m.flushed()
 			}
 		}
 		if got := dumpStore(t, s); !reflect.DeepEqual(got, m.cur) {
 			t.Fatalf("seed %d, before crash %d: live store differs from model:%s", seed, cp, diffDumps(got, m.cur))
 		}
 
-		var cfg vfs.CrashCloneCfg
-		switch r := rng.IntN(6); {
-		case r < 2: // exactly what was synced
-		case r < 3:
-			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: rng}
-		default:
-			cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + rng.IntN(99), RNG: rng}
-		}
-		at := checkCrash(t, seed, cp, fs.CrashClone(cfg), cfg.UnsyncedDataPercent, m, sync, rng.IntN(10) == 0)
+		cfg := crashCloneCfg(rng)
+		lo, hi := m.bounds()
+		at := checkCrash(t, fs.CrashClone(cfg), m, lo, hi, syncCommits, rng.IntN(10) == 0,
+			fmt.Sprintf("seed %d, crash point %d (%d%% of unsynced data kept)", seed, cp, cfg.UnsyncedDataPercent))
 		st.points++
-		if lost := len(m.history) - 1 - at; lost > 0 {
-			st.lossy++
-			st.maxLost = max(st.maxLost, lost)
-		}
+		st.lost(hi - at)
 	}
+}
+
+// crashCloneCfg picks how much unsynced data a crash keeps: none, all of it
+// (data still in Pebble's buffers is lost even then), or a random part.
+func crashCloneCfg(rng *rand.Rand) vfs.CrashCloneCfg {
+	switch r := rng.IntN(6); {
+	case r < 2:
+		return vfs.CrashCloneCfg{}
+	case r < 3:
+		return vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: rng}
+	default:
+		return vfs.CrashCloneCfg{UnsyncedDataPercent: 1 + rng.IntN(99), RNG: rng}
+	}
+}
+
+// crashConcurrently takes up to n crash clones of fs at random moments while
+// the workload runs, until stop is closed, and checks each against the
+// commit points that were durable before it and written by the end of it.
+func crashConcurrently(fs *vfs.MemFS, m *crashModel, rng *rand.Rand, n int, stop <-chan struct{}, st *crashStats) error {
+	for i := 0; i < n; i++ {
+		select {
+		case <-stop:
+			return nil
+		case <-time.After(time.Duration(rng.IntN(2000)) * time.Microsecond):
+		}
+		cfg := crashCloneCfg(rng)
+		lo, _ := m.bounds()
+		crashed := fs.CrashClone(cfg)
+		_, hi := m.bounds()
+		s, err := Open("db", Options{FS: crashed, CacheBytes: 1 << 20})
+		if err != nil {
+			return fmt.Errorf("reopening (%d%% of unsynced data kept): %w", cfg.UnsyncedDataPercent, err)
+		}
+		got, err := readStore(s)
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		at, err := m.checkRecovered(got, lo, hi, stop)
+		if err != nil {
+			return fmt.Errorf("crash %d, points %d..%d possible (%d%% of unsynced data kept): %w", i, lo, hi, cfg.UnsyncedDataPercent, err)
+		}
+		st.points++
+		st.lost(hi - at)
+	}
+	return nil
 }
 
 // crashBatch runs one random batch on partition p, checking its reads against
 // the model as it goes, and commits it (or, sometimes, discards it).
 func crashBatch(t *testing.T, s *Store, m *crashModel, rng *rand.Rand, p int32,
-	advance func(int32) int64, key func() []byte, value func() []byte, sync bool) {
+	advance func(int32) int64, key func() []byte, value func() []byte, syncCommits bool) {
 	t.Helper()
 	b := s.NewBatch(p)
 	defer b.Discard()
@@ -525,31 +688,31 @@ func crashBatch(t *testing.T, s *Store, m *crashModel, rng *rand.Rand, p int32,
 	// Mutations belong to the batch; copy them before Commit releases it.
 	muts = slices.Clone(muts)
 	off := advance(p)
+	m.begin()
 	if err := b.Commit(off); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	m.apply(p, muts, off, sync)
+	m.apply(p, muts, off, syncCommits)
 }
 
-// checkCrash opens a store on a crash clone, compares it with the model and
-// returns the commit point it recovered. With reuse it also commits to the
+// checkCrash opens a store on a crash clone taken between operations,
+// compares it with the model and returns the commit point it recovered.
+// With Sync it must hold exactly the model. With reuse it also commits to the
 // recovered store and reopens it once more.
-func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedPct int, m *crashModel, sync, reuse bool) int {
+func checkCrash(t *testing.T, crashed *vfs.MemFS, m *crashModel, lo, hi int, syncCommits, reuse bool, where string) int {
 	t.Helper()
-	where := fmt.Sprintf("seed %d, crash point %d (%d%% of unsynced data kept)", seed, cp, unsyncedPct)
 	s, err := Open("db", Options{FS: crashed, CacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatalf("%s: reopening: %v", where, err)
 	}
 	defer s.Close()
 	got := dumpStore(t, s)
-	at := len(m.history) - 1
-	if sync {
-		if !reflect.DeepEqual(got, m.cur) {
-			t.Fatalf("%s: recovered store differs from every returned commit:%s", where, diffDumps(got, m.cur))
-		}
-	} else {
-		at = checkPrefix(t, where, got, m)
+	if syncCommits && !reflect.DeepEqual(got, m.cur) {
+		t.Fatalf("%s: recovered store differs from every returned commit:%s", where, diffDumps(got, m.cur))
+	}
+	at, err := m.checkRecovered(got, lo, hi, nil)
+	if err != nil {
+		t.Fatalf("%s: %v\nlatest:%s", where, err, m.cur)
 	}
 
 	if !reuse {
@@ -590,49 +753,14 @@ func checkCrash(t *testing.T, seed uint64, cp int, crashed *vfs.MemFS, unsyncedP
 	return at
 }
 
-// checkPrefix checks a store recovered without Sync against the commit
-// history, per partition first for a precise message, then as a whole, and
-// returns the latest commit point it matches.
-func checkPrefix(t *testing.T, where string, got storeDump, m *crashModel) int {
-	t.Helper()
-	for p := range got.parts {
-		if _, ok := got.offs[p]; !ok {
-			t.Fatalf("%s: partition %d has data but no offset:%s", where, p, got)
-		}
-	}
-	for p, off := range got.offs {
-		want, ok := m.partAt[p][off]
-		if !ok {
-			t.Fatalf("%s: partition %d recovered at offset %d, never committed", where, p, off)
-		}
-		if fp := fpPartition(got.parts[p]); fp != want {
-			t.Fatalf("%s: partition %d's data is not its state at the offset it records, %d:%s", where, p, off, got)
-		}
-	}
-	fp := fingerprintDump(got)
-	at := -1
-	for i := len(m.history) - 1; i >= 0; i-- {
-		if m.history[i] == fp {
-			at = i
-			break
-		}
-	}
-	switch {
-	case at < 0:
-		t.Fatalf("%s: recovered state is no prefix of the commit history (a mix of commit points):%s\nlatest:%s", where, got, m.cur)
-	case at < m.durable:
-		t.Fatalf("%s: recovered state is commit point %d, but point %d was synced (Drop or Flush):%s", where, at, m.durable, diffDumps(got, m.cur))
-	}
-	return at
-}
-
-// The crash model itself must tell a state that never was from one that was.
+// The model must tell a state that never was from one that was.
 func TestCrashModelRejectsMixes(t *testing.T) {
 	m := newCrashModel()
 	m.apply(0, []Mutation{{Key: []byte("a"), Value: []byte("1")}}, 1, false)
 	m.apply(1, []Mutation{{Key: []byte("b"), Value: []byte("1")}}, 1, false)
 	m.apply(0, []Mutation{{Key: []byte("a"), Value: []byte("2")}}, 2, false)
-	m.apply(1, []Mutation{{Key: []byte("b"), Value: []byte("2")}}, 2, false)
+	m.apply(1, []Mutation{{Key: []byte("b"), Value: []byte("2")}}, 2, true)
+	m.apply(1, []Mutation{{Key: []byte("b"), Value: []byte("3")}}, 3, false)
 
 	point := func(a, b string, oa, ob int64) storeDump {
 		d := storeDump{parts: map[int32]map[string]string{}, offs: map[int32]int64{}}
@@ -645,15 +773,18 @@ func TestCrashModelRejectsMixes(t *testing.T) {
 		return d
 	}
 	for i, d := range []storeDump{point("", "", 0, 0), point("1", "", 1, 0), point("1", "1", 1, 1), point("2", "1", 2, 1), point("2", "2", 2, 2)} {
-		if fp := fingerprintDump(d); fp != m.history[i] {
-			t.Errorf("commit point %d: fingerprint of %v does not match history", i, d)
+		if at, err := m.checkRecovered(d, 0, 5, nil); err != nil || at != i {
+			t.Errorf("commit point %d%v: matched point %d, %v", i, d, at, err)
 		}
 	}
-	mix := point("1", "2", 1, 2) // p1's second commit without p0's
-	if slices.Contains(m.history, fingerprintDump(mix)) {
-		t.Errorf("mix %v accepted as a commit point", mix)
-	}
-	if fpPartition(map[string]string{"a": "2"}) == m.partAt[0][1] {
-		t.Error("partition data of offset 2 accepted at offset 1")
+	for what, d := range map[string]storeDump{
+		"a mix of points":              point("1", "2", 1, 2), // p1's second commit without p0's
+		"data not of its offset":       point("2", "1", 1, 1),
+		"an offset no commit made":     point("1", "1", 1, 4),
+		"a point before a durable one": point("2", "1", 2, 1),
+	} {
+		if at, err := m.checkRecovered(d, 4, 5, nil); err == nil {
+			t.Errorf("%s%v accepted as commit point %d", what, d, at)
+		}
 	}
 }

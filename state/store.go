@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -56,6 +57,9 @@ type Options struct {
 // concurrent use; a Batch is not, and is meant for the one goroutine that
 // processes its partition.
 type Store struct {
+	// mu guards db against Close: operations hold it shared, Close
+	// exclusively, so a closed store answers ErrClosed, never a panic.
+	mu   sync.RWMutex
 	db   *pebble.DB
 	sync bool
 }
@@ -88,6 +92,8 @@ func Open(dir string, opts Options) (*Store, error) {
 // Close flushes nothing extra (the changelog is authoritative) and closes
 // the database. It is safe to call more than once.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.db == nil {
 		return nil
 	}
@@ -124,6 +130,11 @@ func offsetKey(p int32) []byte {
 // Offset returns the changelog offset the partition's state reflects: the
 // next changelog offset to replay. It is 0 for a partition never seen.
 func (s *Store) Offset(p int32) (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return 0, ErrClosed
+	}
 	v, ok, err := get(s.db, offsetKey(p))
 	if err != nil || !ok {
 		return 0, err
@@ -199,11 +210,23 @@ type Reader struct {
 func (s *Store) Partition(p int32) Reader { return Reader{s, p} }
 
 // Get returns a copy of the value at key, and whether it exists.
-func (r Reader) Get(key []byte) ([]byte, bool, error) { return get(r.s.db, partKey(r.p, key)) }
+func (r Reader) Get(key []byte) ([]byte, bool, error) {
+	r.s.mu.RLock()
+	defer r.s.mu.RUnlock()
+	if r.s.db == nil {
+		return nil, false, ErrClosed
+	}
+	return get(r.s.db, partKey(r.p, key))
+}
 
 // Scan calls fn, in key order, for each key in [lo, hi); hi nil means the end
 // of the partition. k and v are only valid during the call.
 func (r Reader) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	r.s.mu.RLock()
+	defer r.s.mu.RUnlock()
+	if r.s.db == nil {
+		return ErrClosed
+	}
 	return scan(r.s.db, r.p, lo, hi, fn)
 }
 
@@ -225,24 +248,56 @@ type Batch struct {
 	idx  map[string]int // key -> position in muts of its latest mutation
 }
 
-// NewBatch starts a batch on partition p.
+// NewBatch starts a batch on partition p. On a closed store every
+// operation of the batch returns ErrClosed.
 func (s *Store) NewBatch(p int32) *Batch {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return &Batch{s: s, p: p, idx: make(map[string]int)}
+	}
 	return &Batch{s: s, p: p, b: s.db.NewIndexedBatch(), idx: make(map[string]int)}
+}
+
+// open holds the store open for a batch operation; release with the
+// returned function.
+func (b *Batch) open() (func(), error) {
+	b.s.mu.RLock()
+	if b.s.db == nil || b.b == nil {
+		b.s.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	return b.s.mu.RUnlock, nil
 }
 
 // Partition is the partition the batch changes.
 func (b *Batch) Partition() int32 { return b.p }
 
 // Get returns a copy of the value at key as the batch sees it.
-func (b *Batch) Get(key []byte) ([]byte, bool, error) { return get(b.b, partKey(b.p, key)) }
+func (b *Batch) Get(key []byte) ([]byte, bool, error) {
+	release, err := b.open()
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	return get(b.b, partKey(b.p, key))
+}
 
 // Scan is Reader.Scan over the batch's view.
 func (b *Batch) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	release, err := b.open()
+	if err != nil {
+		return err
+	}
+	defer release()
 	return scan(b.b, b.p, lo, hi, fn)
 }
 
 // Set writes value at key. The batch keeps its own copies of both.
 func (b *Batch) Set(key, value []byte) error {
+	if b.b == nil {
+		return ErrClosed
+	}
 	if value == nil {
 		value = []byte{}
 	}
@@ -255,6 +310,9 @@ func (b *Batch) Set(key, value []byte) error {
 
 // Delete removes key.
 func (b *Batch) Delete(key []byte) error {
+	if b.b == nil {
+		return ErrClosed
+	}
 	if err := b.b.Delete(partKey(b.p, key), nil); err != nil {
 		return err
 	}
@@ -284,11 +342,16 @@ func (b *Batch) Empty() bool { return len(b.muts) == 0 }
 // changelog offset (the next offset to replay), then releases the batch.
 // Call it only once the same mutations are committed in Kafka.
 func (b *Batch) Commit(nextOffset int64) error {
+	release, err := b.open()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := b.b.Set(offsetKey(b.p), be64(nextOffset), nil); err != nil {
 		b.Discard()
 		return err
 	}
-	err := b.b.Commit(b.s.writeOpts())
+	err = b.b.Commit(b.s.writeOpts())
 	b.Discard()
 	if err != nil {
 		return fmt.Errorf("committing partition %d state: %w", b.p, err)
@@ -314,6 +377,11 @@ func be64(v int64) []byte {
 // its offset to nextOffset, atomically. Replaying a mutation twice is
 // harmless: each is a whole-value set or a delete.
 func (s *Store) Replay(p int32, muts []Mutation, nextOffset int64) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, m := range muts {
@@ -340,6 +408,11 @@ func (s *Store) Replay(p int32, muts []Mutation, nextOffset int64) error {
 // restore replays the changelog from the start. Used when the local copy can
 // no longer be caught up (the changelog was truncated past it).
 func (s *Store) Drop(p int32) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	lo, hi := partBounds(p)
@@ -353,10 +426,14 @@ func (s *Store) Drop(p int32) error {
 }
 
 // Flush forces the memtable to disk; used before taking size measurements.
-func (s *Store) Flush() error { return s.db.Flush() }
-
-// DiskBytes is the store's on-disk size as Pebble reports it.
-func (s *Store) DiskBytes() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+func (s *Store) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.Flush()
+}
 
 type pebbleLogger struct{ l *slog.Logger }
 

@@ -26,8 +26,8 @@ func openMem(t *testing.T) *Store {
 // kv is one key/value pair as a test expects to read it.
 type kv struct{ k, v string }
 
-// commit writes pairs to partition p (a nil-valued entry in dels deletes) and
-// commits at nextOffset.
+// commit sets sets and deletes dels in partition p, and commits at
+// nextOffset.
 func commit(t *testing.T, s *Store, p int32, nextOffset int64, sets []kv, dels ...string) {
 	t.Helper()
 	b := s.NewBatch(p)

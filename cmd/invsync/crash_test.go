@@ -52,11 +52,28 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	args := []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--http-addr", httpAddr,
 		"--embedded-kafka-addr", kafkaAddr, "--partitions", "4", "--topic-prefix", prefix, "--group", group,
 		"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", "info"}
-	brokers := []string{kafkaAddr}
-	if b := externalBrokers(); b != nil {
-		args = append(args, "--brokers", strings.Join(b, ","))
-		brokers = b
+	if extra := os.Getenv("CRASH_SERVE_ARGS"); extra != "" {
+		args = append(args, strings.Fields(extra)...)
 	}
+	// Where the broker runs: a real Kafka (KAFKA_BROKERS), inside the
+	// killed process (CRASH_EMBEDDED=1: the broker dies with it), or, by
+	// default, an `invsync broker` process of its own that survives.
+	brokers := []string{kafkaAddr}
+	mode := "separate invsync broker process"
+	switch b := externalBrokers(); {
+	case b != nil:
+		args = append(args, "--brokers", strings.Join(b, ","))
+		brokers, mode = b, "external Kafka "+strings.Join(b, ",")
+	case os.Getenv("CRASH_EMBEDDED") == "1":
+		mode = "embedded broker inside the killed process"
+	default:
+		bp := &child{t: t, bin: bin, log: filepath.Join(dir, "broker.log"),
+			args: []string{"broker", "--data-dir", filepath.Join(dir, "broker"), "--embedded-kafka-addr", kafkaAddr}}
+		bp.start()
+		t.Cleanup(bp.kill)
+		args = append(args, "--brokers", kafkaAddr)
+	}
+	t.Logf("crash test: broker: %s", mode)
 	proc := &child{t: t, bin: bin, args: args, log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
 	proc.start()
 	t.Cleanup(proc.kill)
@@ -187,14 +204,19 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	}
 	recs := consumeAll(t, brokers, prefix+"inventory-events", legs, 60*time.Second)
 	ids := map[string]int{}
+	where := map[string][]string{}
 	dupIDs := 0
 	for _, r := range recs {
 		var id string
 		ev := decodeViaRegistry(t, proc.url, r.Value)
 		id = ev["eventId"].(string)
 		ids[id]++
+		where[id] = append(where[id], fmt.Sprintf("p%d@%d", r.Partition, r.Offset))
 		if ids[id] == 2 {
 			dupIDs++
+			if dupIDs <= 5 {
+				t.Logf("event %s read twice: %v", id, where[id])
+			}
 		}
 	}
 	lost := 0
@@ -207,6 +229,9 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 			for _, n := range names {
 				if ids[n] == 0 {
 					lost++
+					if lost <= 5 {
+						t.Logf("event %s never read (transaction %s)", n, tx.TransactionID)
+					}
 				}
 			}
 		}

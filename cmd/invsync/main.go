@@ -2,6 +2,7 @@
 // floor (scanners) and the cloud order system through Kafka.
 //
 //	invsync serve      run the service (see invsync serve --help)
+//	invsync broker     run only the embedded Kafka broker
 //	invsync version    print the version
 package main
 
@@ -53,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "broker":
+		return runBroker(args[1:], stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "invsync", versionString())
 		return 0
@@ -73,6 +76,9 @@ floor and the cloud order system, through Kafka, exactly once.
 Usage:
   invsync serve [flags]   run the HTTP API, ingest, the processors and (by
                           default) an embedded Kafka broker; see serve --help
+  invsync broker [flags]  run only the embedded Kafka broker (kfake with disk
+                          persistence), for several serve processes to share
+                          on one machine; see broker --help
   invsync version         print the version
   invsync help            this text
 `)

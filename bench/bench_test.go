@@ -1,0 +1,413 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+)
+
+// The parts of a run that need no service: the schedule, the workload, the
+// matching of events to transactions, and the verdict on a step. Run itself
+// needs a running invsync; it is exercised by `invsync bench` (see
+// BENCHMARKS.md).
+
+func TestIntendedTimes(t *testing.T) {
+	// 10000 tx/s in requests of 100: one request every 10 ms.
+	p := newPhase(1, "t", 1000, 100, 10000, int64(time.Second), true, true)
+	for _, c := range []struct {
+		req  int
+		want time.Duration
+	}{{0, time.Second}, {1, time.Second + 10*time.Millisecond}, {99, time.Second + 990*time.Millisecond}, {100, 2 * time.Second}} {
+		if got := time.Duration(p.intended(c.req)); got != c.want {
+			t.Errorf("intended(%d) = %s, want %s", c.req, got, c.want)
+		}
+	}
+	// Rates that do not divide a second do not drift: request i is at
+	// exactly i*batch/rate seconds, not a sum of rounded periods.
+	p = newPhase(1, "t", 0, 7, 3000, 0, true, false)
+	if got, want := p.intended(3000), int64(7*time.Second); got != want {
+		t.Errorf("intended(3000) at 3000 tx/s in 7s = %d, want %d", got, want)
+	}
+	// A backlog phase (rate 0) intends everything at its start.
+	p = newPhase(1, "t", 0, 1000, 0, 42, true, false)
+	if p.intended(0) != 42 || p.intended(149) != 42 {
+		t.Errorf("rate 0: intended = %d, %d; want 42", p.intended(0), p.intended(149))
+	}
+
+	for _, c := range []struct {
+		rate, batch int
+		d           time.Duration
+		want        int
+	}{{10000, 100, 10 * time.Second, 1000}, {5000, 100, 10 * time.Second, 500}, {30, 100, time.Second, 1}, {150, 100, 10 * time.Second, 15}} {
+		if got := requestsFor(c.rate, c.batch, c.d); got != c.want {
+			t.Errorf("requestsFor(%d, %d, %s) = %d, want %d", c.rate, c.batch, c.d, got, c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		t    time.Duration
+		want int64
+	}{{-time.Millisecond, 0}, {0, 100}, {9 * time.Millisecond, 100}, {10 * time.Millisecond, 200}, {time.Second, 10100}, {time.Hour, 100000}} {
+		if got := offeredAt(c.t, 10000, 100, 1000); got != c.want {
+			t.Errorf("offeredAt(%s) = %d, want %d", c.t, got, c.want)
+		}
+	}
+}
+
+// TestScheduleIsOpenLoop: requests leave in order, never before their
+// intended time, and a request nobody is free to take is counted behind
+// schedule instead of shifting the schedule.
+func TestScheduleIsOpenLoop(t *testing.T) {
+	b := &bencher{epoch: time.Now(), jobs: make(chan job)}
+	const nReq = 40
+	// 2000 requests a second: one every 0.5 ms, 20 ms in all.
+	p := newPhase(1, "t", nReq*10, 10, 20000, b.now()+int64(5*time.Millisecond), true, true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.schedule(context.Background(), p, nReq)
+	}()
+	for i := range nReq {
+		j := <-b.jobs
+		now := b.now()
+		if j.req != i || j.p != p {
+			t.Fatalf("job %d: got request %d", i, j.req)
+		}
+		if now < p.intended(i) {
+			t.Errorf("request %d handed out %s before its intended time", i, time.Duration(p.intended(i)-now))
+		}
+		if i == 10 {
+			// A slow worker: the schedule must not wait for it.
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	<-done
+	if p.behind.Load() == 0 {
+		t.Errorf("behind = 0 after a 5 ms stall of the only worker at one request per 0.5 ms")
+	}
+}
+
+func TestWorkloadMixAndValidity(t *testing.T) {
+	doc := processors.DemoCatalog()
+	cat := processors.NewCatalog(processors.Limits{})
+	cat.Load(doc)
+	w := &workload{space: newCatalogSpace(doc), records: 10000, seed: 7, run: "testrun"}
+
+	counts := map[processors.TxType]int{}
+	const requests, batch = 200, 500
+	sentAt := time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC)
+	seenIDs := map[string]bool{}
+	for req := range requests {
+		rng := w.rng(3, req)
+		var txs []scanTx
+		for k := range batch {
+			txs = w.mixed(txs, rng, 3, req*batch+k, sentAt.Add(-time.Second), "bench-user-01")
+		}
+		// Through the service's own decoder and catalog check, exactly as
+		// ingest accepts an upload.
+		body := appendUpload(nil, "BENCH-SCANNER-01", sentAt, txs)
+		up, rerr := ingest.DecodeUpload(body)
+		if rerr != nil {
+			t.Fatalf("request %d: upload rejected: %v\n%s", req, rerr, truncate(body, 500))
+		}
+		if len(up.Transactions) != batch {
+			t.Fatalf("request %d: %d transactions decoded, want %d", req, len(up.Transactions), batch)
+		}
+		for k, raw := range up.Transactions {
+			tx, id, rej := ingest.DecodeTransaction(raw, &up, sentAt, ingest.TimeBounds{})
+			if rej != nil {
+				t.Fatalf("%s rejected at decode: %v\n%s", id, rej, raw)
+			}
+			if rej := cat.Check(&tx); rej != nil {
+				t.Fatalf("%s rejected by the demo catalog: %v\n%s", id, rej, raw)
+			}
+			if tx.TransactionID != txs[k].ID || tx.Type != txs[k].Type || tx.Quantity != txs[k].Quantity {
+				t.Fatalf("round trip changed %+v into %+v", txs[k], tx)
+			}
+			if seenIDs[id] {
+				t.Fatalf("transactionId %s generated twice", id)
+			}
+			seenIDs[id] = true
+			counts[tx.Type]++
+		}
+	}
+	total := float64(requests * batch)
+	for typ, want := range map[processors.TxType]float64{processors.Pick: mixPick, processors.Receipt: mixReceipt,
+		processors.Move: mixMove, processors.Adjustment: mixAdjustment, processors.CycleCount: mixCycleCount} {
+		if got := 100 * float64(counts[typ]) / total; math.Abs(got-want) > 1 {
+			t.Errorf("%s: %.2f%% of the mix, want %.0f%% ± 1", typ, got, want)
+		}
+	}
+
+	// The same seed, phase and request give the same transactions.
+	a := w.mixed(nil, w.rng(3, 17), 3, 0, sentAt, "u")
+	b := w.mixed(nil, w.rng(3, 17), 3, 0, sentAt, "u")
+	if a[0] != b[0] {
+		t.Errorf("not deterministic: %+v vs %+v", a[0], b[0])
+	}
+
+	// Preload receipts are valid too.
+	var rs []scanTx
+	for i := range 2000 {
+		rs = w.receipt(rs, w.rng(0, 0), 0, i, sentAt)
+	}
+	up, rerr := ingest.DecodeUpload(appendUpload(nil, "BENCH-PRELOAD-01", sentAt, rs[:maxUpload]))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	for _, raw := range up.Transactions {
+		tx, id, rej := ingest.DecodeTransaction(raw, &up, sentAt, ingest.TimeBounds{})
+		if rej == nil {
+			rej = cat.Check(&tx)
+		}
+		if rej != nil || tx.Type != processors.Receipt {
+			t.Fatalf("preload %s: %v %s", id, rej, tx.Type)
+		}
+	}
+}
+
+// TestCatalogSpace: record indexes name distinct stock records of the demo
+// catalog, lots exactly where the item is lot-tracked, spread over stock
+// keys; moves stay within warehouse, item and lot.
+func TestCatalogSpace(t *testing.T) {
+	doc := processors.DemoCatalog()
+	cat := processors.NewCatalog(processors.Limits{})
+	cat.Load(doc)
+	s := newCatalogSpace(doc)
+	if s.base != 8*3000*320 {
+		t.Fatalf("base = %d, want 7680000", s.base)
+	}
+	check := func(indexes []int, n int) {
+		t.Helper()
+		seen := map[string]int{}
+		for _, i := range indexes {
+			r := s.record(i)
+			key := fmt.Sprintf("%s/%s/%s/%s", s.warehouses[r.w], s.items[r.item], s.locations[r.loc], s.lot(r))
+			if j, dup := seen[key]; dup {
+				t.Fatalf("records %d and %d are both %s", j, i, key)
+			}
+			seen[key] = i
+			to := s.locations[s.moveTarget(i, n)]
+			tx := processors.Transaction{TransactionID: "x", Type: processors.Move, WarehouseID: s.warehouses[r.w],
+				ItemID: s.items[r.item], LocationID: s.locations[r.loc], LotNumber: s.lot(r), Quantity: 1, ToLocationID: to}
+			if rej := cat.Check(&tx); rej != nil {
+				t.Fatalf("record %d (%s): MOVE to %s rejected: %v", i, key, to, rej)
+			}
+		}
+	}
+	all := make([]int, 50000)
+	for i := range all {
+		all[i] = i
+	}
+	check(all, len(all))
+	// Around the end of the plain space and into the lot generations.
+	var edge []int
+	for i := s.base - 30000; i < s.base+30000; i++ {
+		edge = append(edge, i)
+	}
+	for i := s.base + 1536000 - 20000; i < s.base+1536000+20000; i++ {
+		edge = append(edge, i)
+	}
+	check(edge, 20_000_000)
+
+	// 10000 records cover 10000 stock keys: the load reaches every partition.
+	keys := map[string]bool{}
+	for i := range 10000 {
+		r := s.record(i)
+		keys[processors.StockKey(s.warehouses[r.w], s.items[r.item])] = true
+	}
+	if len(keys) != 10000 {
+		t.Errorf("10000 records span %d stock keys, want 10000", len(keys))
+	}
+	// With enough records, a MOVE goes to another record of the set.
+	n := 100000
+	if r, to := s.record(5), s.moveTarget(5, n); s.record(5+s.stride(5)).loc != to || to == r.loc {
+		t.Errorf("moveTarget(5) = %d, want the location of record %d", to, 5+s.stride(5))
+	}
+}
+
+func encodeEvent(t *testing.T, codec *schemas.Set, eventID string) []byte {
+	t.Helper()
+	lot := "LOT-1"
+	v, err := codec.AppendInventoryEvent(nil, &schemas.InventoryEvent{
+		EventID: eventID, EventType: schemas.EventInventoryMove, ItemID: "ITEM-10000", WarehouseID: "WH-001",
+		LocationID: "A-01-01", LotNumber: &lot, TransactionID: "x", ScannerID: "s", UserID: "u",
+		Timestamp: time.Now(), DeviceTimestamp: time.Now(), CorrectedTimestamp: time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestParseEventID(t *testing.T) {
+	codec, err := schemas.New(context.Background(), schemas.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &workload{run: "mwxu1xmf"}
+	prefix := "bench." + w.run + "."
+	txid := w.txID(12, 34567)
+	for _, c := range []struct {
+		eventID    string
+		phase, seq int
+		ok         bool
+	}{
+		{"evt-" + txid + "-1", 12, 34567, true},
+		{"evt-" + txid + "-2", 12, 34567, true},
+		{"evt-" + txid, 12, 34567, true}, // eventIds without a leg number also match
+		{"evt-" + w.txID(0, 0) + "-1", 0, 0, true},
+		{"evt-bench.otherrun.12.34567-1", 0, 0, false}, // another run
+		{"evt-" + txid + "x", 0, 0, false},
+		{"evt-" + txid + "-", 0, 0, false},
+		{"evt-" + txid + "-1-1", 0, 0, false},
+		{"evt-" + prefix + "12", 0, 0, false},
+		{"evt-" + prefix + "12.", 0, 0, false},
+		{"evt-0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10-1", 0, 0, false}, // a scanner's
+		{txid, 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		ph, seq, ok := parseEventID(encodeEvent(t, codec, c.eventID), prefix)
+		if ok != c.ok || ph != c.phase || seq != c.seq {
+			t.Errorf("parseEventID(%q) = %d, %d, %v; want %d, %d, %v", c.eventID, ph, seq, ok, c.phase, c.seq, c.ok)
+		}
+	}
+	v := encodeEvent(t, codec, "evt-"+txid+"-1")
+	for _, bad := range [][]byte{nil, {0}, v[:5], v[:10], append([]byte{1}, v[1:]...), {0, 0, 0, 0, 1, 0x7f}} {
+		if _, _, ok := parseEventID(bad, prefix); ok {
+			t.Errorf("parseEventID(%x) matched", bad)
+		}
+	}
+}
+
+// TestPhaseMatching: a transaction counts as applied when its last event is
+// read (both for a MOVE), its latency runs from its request's intended
+// time, and extra events are counted, not double-recorded.
+func TestPhaseMatching(t *testing.T) {
+	ms := int64(time.Millisecond)
+	p := newPhase(2, "t", 4, 2, 200, 0, true, true) // requests of 2, one every 10 ms
+	p.legs[0].Store(1)
+	p.legs[1].Store(2) // a MOVE
+	p.legs[2].Store(1)
+	p.legs[3].Store(1)
+
+	p.onEvent(0, 5*ms) // request 0, intended 0
+	p.onEvent(1, 7*ms)
+	if p.seenTx.Load() != 1 {
+		t.Fatalf("seen %d after one leg of the MOVE, want 1", p.seenTx.Load())
+	}
+	p.onEvent(1, 9*ms)
+	p.onEvent(2, 30*ms) // request 1, intended 10 ms
+	p.onEvent(2, 31*ms) // duplicate
+	p.onEvent(9, 31*ms) // not of this phase
+	if p.seenTx.Load() != 3 || p.seenEv.Load() != 5 || p.dupEv.Load() != 1 || p.unknownEv.Load() != 1 {
+		t.Errorf("seen %d tx, %d events, %d duplicate, %d unknown; want 3, 5, 1, 1",
+			p.seenTx.Load(), p.seenEv.Load(), p.dupEv.Load(), p.unknownEv.Load())
+	}
+	l := p.latency()
+	if l.Count != 3 || math.Abs(l.Max-20) > 0.05 || math.Abs(l.P50-9) > 0.05 {
+		t.Errorf("latency %+v; want 3 values: 5, 9 and 20 ms", l)
+	}
+	if p.done() {
+		t.Errorf("done with transaction 3 neither seen nor lost")
+	}
+	p.rejectedTx.Add(1)
+	if !p.done() {
+		t.Errorf("not done with every transaction seen or lost")
+	}
+}
+
+func TestJudge(t *testing.T) {
+	const rate = 10000
+	d := 10 * time.Second
+	// steady builds samples every 100 ms of a service with a constant
+	// latency lat applying at most capacity tx/s, with stall seconds of
+	// nothing applied from stallAt.
+	steady := func(lat time.Duration, capacity float64, stallAt, stall time.Duration, lostShare float64) []sample {
+		var out []sample
+		var applied float64
+		for at := 100 * time.Millisecond; at <= d+time.Second; at += 100 * time.Millisecond {
+			offered := offeredAt(at, rate, 100, rate*10/100)
+			ready := float64(offeredAt(at-lat, rate, 100, rate*10/100))
+			if at < stallAt || at >= stallAt+stall {
+				applied = min(ready, applied+capacity/10)
+			}
+			lost := int64(lostShare * float64(offered))
+			out = append(out, sample{At: at, Offered: offered, Seen: int64(applied) - lost, Lost: lost})
+			if at >= d && int64(applied) >= offered {
+				break // as openLoop: sampling ends once everything is applied
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		samples []sample
+		holds   bool
+		reason  string
+	}{
+		{"keeps up with 50 ms latency", steady(50*time.Millisecond, 1e9, 0, 0, 0), true, ""},
+		{"keeps up with 800 ms latency", steady(800*time.Millisecond, 1e9, 0, 0, 0), true, ""},
+		{"caught up after a 2 s stall early on", steady(50*time.Millisecond, 20000, 2*time.Second, 2*time.Second, 0), true, ""},
+		{"capacity 80% of the rate", steady(50*time.Millisecond, 8000, 0, 0, 0), false, "applied by the end"},
+		{"capacity 90%: delivers 99% but the backlog grows", steady(50*time.Millisecond, 9000, 0, 0, 0), false, "backlog floor growing"},
+		{"capacity 97%: within the 5% tolerance", steady(50*time.Millisecond, 9700, 0, 0, 0), true, ""},
+		{"a 1 s hiccup late in the step, recovered", steady(50*time.Millisecond, 20000, 8*time.Second, time.Second, 0), true, ""},
+		{"stalled at the end", steady(50*time.Millisecond, 1e9, 8*time.Second, 5*time.Second, 0), false, "applied by the end"},
+		{"2% of transactions fail", steady(50*time.Millisecond, 1e9, 0, 0, 0.02), false, "failed or were rejected"},
+		{"no samples", nil, false, "no samples"},
+	} {
+		v := judge(rate, d, c.samples)
+		if v.Holds != c.holds || !strings.Contains(v.Reason, c.reason) {
+			t.Errorf("%s: holds %v (%q), want %v (%q); %+v", c.name, v.Holds, v.Reason, c.holds, c.reason, v)
+		}
+	}
+	v := judge(rate, d, steady(50*time.Millisecond, 1e9, 0, 0, 0))
+	if math.Abs(v.Applied-rate) > 0.02*rate || math.Abs(v.Growth) > 0.01*rate {
+		t.Errorf("steady: applied %.0f tx/s, growth %.0f tx/s; want %d and 0", v.Applied, v.Growth, rate)
+	}
+}
+
+func TestCountResults(t *testing.T) {
+	ok := func(id string) map[string]any {
+		return map[string]any{"transactionId": id, "status": "accepted", "code": nil, "message": nil}
+	}
+	enc := func(rs ...map[string]any) []byte {
+		b, _ := json.Marshal(map[string]any{"results": rs})
+		return b
+	}
+	if a, r, _, err := countResults(enc(ok("a"), ok("b")), 2); err != nil || a != 2 || r != 0 {
+		t.Errorf("all accepted: %d, %d, %v", a, r, err)
+	}
+	rej := map[string]any{"transactionId": "c", "status": "rejected", "code": "UNKNOWN_ITEM", "message": "item X"}
+	dup := map[string]any{"transactionId": "d", "status": "duplicate", "code": nil, "message": nil}
+	if a, r, why, err := countResults(enc(ok("a"), rej, dup), 3); err != nil || a != 2 || r != 1 || !strings.Contains(why, "UNKNOWN_ITEM") {
+		t.Errorf("mixed: %d, %d, %q, %v", a, r, why, err)
+	}
+	if _, _, _, err := countResults(enc(ok("a")), 2); err == nil {
+		t.Errorf("1 result for 2 transactions: no error")
+	}
+	if _, _, _, err := countResults([]byte("<html>"), 1); err == nil {
+		t.Errorf("not JSON: no error")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := (Config{URL: "http://127.0.0.1:8080", Brokers: []string{"127.0.0.1:9092"}}).withDefaults().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	err := (Config{URL: "127.0.0.1:8080", BatchSize: 2000, Rates: []int{10, 5}, Records: -1, BrokerKind: "redpanda"}).withDefaults().Validate()
+	for _, want := range []string{"URL", "Brokers", "BatchSize", "ascend", "Records", "BrokerKind"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v; want it to name %s", err, want)
+		}
+	}
+}
