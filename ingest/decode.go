@@ -83,20 +83,20 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 // txJSON is one transaction as the device sends it. Pointers tell a
 // missing field from a zero one.
 type txJSON struct {
-	TransactionID   *string      `json:"transactionId"`
-	Type            *string      `json:"type"`
-	Timestamp       *string      `json:"timestamp"`
-	WarehouseID     *string      `json:"warehouseId"`
-	ItemID          *string      `json:"itemId"`
-	LocationID      *string      `json:"locationId"`
-	LotNumber       *string      `json:"lotNumber"`
+	TransactionID   *string          `json:"transactionId"`
+	Type            *string          `json:"type"`
+	Timestamp       *string          `json:"timestamp"`
+	WarehouseID     *string          `json:"warehouseId"`
+	ItemID          *string          `json:"itemId"`
+	LocationID      *string          `json:"locationId"`
+	LotNumber       *string          `json:"lotNumber"`
 	Quantity        *json.RawMessage `json:"quantity"`
-	ToLocationID    *string      `json:"toLocationId"`
+	ToLocationID    *string          `json:"toLocationId"`
 	ExpectedVersion *json.RawMessage `json:"expectedVersion"`
-	AllocationID    *string      `json:"allocationId"`
-	Override        *bool        `json:"override"`
-	UserID          *string      `json:"userId"`
-	ReasonCode      *string      `json:"reasonCode"`
+	AllocationID    *string          `json:"allocationId"`
+	Override        *bool            `json:"override"`
+	UserID          *string          `json:"userId"`
+	ReasonCode      *string          `json:"reasonCode"`
 }
 
 // TxRejection is a per-transaction rejection decided at ingest.

@@ -79,7 +79,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 	var accepted []processors.Transaction
 	var acceptedIdx []int
 	seen := map[string][]byte{} // transactionId -> body hash of its first valid appearance in this request
-	var reserved []string    // ids this request added to pending, to undo on failure
+	var reserved []string       // ids this request added to pending, to undo on failure
 	ctx := c.Request.Context()
 	for i, raw := range up.Transactions {
 		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
