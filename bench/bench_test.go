@@ -411,3 +411,39 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReportOutputs: the JSON is one line with the documented names, and the
+// table copes with a run that stopped early.
+func TestReportOutputs(t *testing.T) {
+	st := Step{Name: "latency", Rate: 10000, Holds: true, Latency: Latency{Count: 1, P50: 1.5}}
+	r := Report{Broker: "embedded", Partitions: 12, Records: 10000, SustainedTPS: 10000, BaselineTPS: 500000,
+		Ratio: 0.02, P50Ms: 1.5, Latency: &st, Steps: []Step{st}, Backlog: &Backlog{Scanners: 50}}
+	var b strings.Builder
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "\n") != 1 || !strings.HasSuffix(b.String(), "}\n") {
+		t.Errorf("not one line of JSON: %q", b.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"broker", "partitions", "records", "sustained_tps", "baseline_tps", "ratio", "p50_ms", "p99_ms", "p999_ms", "rss_mb", "steps", "backlog"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b.String())
+		}
+	}
+	b.Reset()
+	r.WriteTable(&b)
+	for _, want := range []string{"sustained", "10000", "ratio", "Offline backlog"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	Report{}.WriteTable(&b) // a run that failed before measuring
+	if strings.Contains(b.String(), "Throughput") {
+		t.Errorf("empty report prints a throughput section:\n%s", b.String())
+	}
+}

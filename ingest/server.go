@@ -66,16 +66,20 @@ type SchemaSource interface {
 // Config wires the server. Every interface is required except Schemas
 // (nil when an external registry is used) and Metrics.
 type Config struct {
-	Publisher  Publisher
-	Catalog    CatalogStore
-	State      StateReader
-	Outcomes   Subscriber
-	Ready      Readiness
-	Schemas    SchemaSource
-	Metrics    http.Handler
-	Meter      metric.Meter
-	Logger     *slog.Logger
-	TimeBounds TimeBounds
+	Publisher Publisher
+	Catalog   CatalogStore
+	State     StateReader
+	Outcomes  Subscriber
+	// Allocations: all three set, or none (no allocation endpoints).
+	Allocator   Allocator
+	Allocations AllocationReader
+	Decisions   DecisionSubscriber
+	Ready       Readiness
+	Schemas     SchemaSource
+	Metrics     http.Handler
+	Meter       metric.Meter
+	Logger      *slog.Logger
+	TimeBounds  TimeBounds
 	// MaxWait bounds ?wait=applied (default and maximum 10 s).
 	MaxWait time.Duration
 	// Now is the clock; nil means time.Now.
@@ -100,6 +104,8 @@ type Server struct {
 	// answered 503 so a valid scan is never rejected for an item the
 	// catalog simply has not loaded yet.
 	open atomic.Bool
+
+	allocs *allocPending
 }
 
 // Open starts accepting uploads and catalog changes. Until then they are
@@ -175,6 +181,7 @@ func (s *Server) routes() {
 	v1.POST("/transactions", s.postTransactions)
 	v1.GET("/transactions/:id", s.getTransaction)
 	v1.GET("/positions", s.getPositions)
+	s.allocationRoutes()
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)

@@ -104,6 +104,8 @@ func (k kfakeLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
 	case kfake.LogLevelError:
 		k.l.Error(fmt.Sprintf(msg, args...), "component", "embedded-kafka")
 	case kfake.LogLevelWarn:
-		k.l.Warn(fmt.Sprintf(msg, args...), "component", "embedded-kafka")
+		// kfake warns about slow fsyncs on every commit; that is
+		// expected with per-batch fsync, so it is debug output here.
+		k.l.Debug(fmt.Sprintf(msg, args...), "component", "embedded-kafka")
 	}
 }

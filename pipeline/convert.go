@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"fmt"
+
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
@@ -100,4 +102,77 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// AllocRequestToWire converts an allocation request to its Avro form.
+func AllocRequestToWire(r *processors.AllocRequest) schemas.AllocationRequest {
+	return schemas.AllocationRequest{
+		Action:       schemas.AllocationAction(r.Action),
+		AllocationID: r.AllocationID,
+		OrderID:      r.OrderID,
+		OrderLine:    r.OrderLine,
+		WarehouseID:  r.WarehouseID,
+		ItemID:       r.ItemID,
+		Quantity:     r.Quantity,
+		LocationID:   optString(r.LocationID),
+		LotNumber:    optString(r.LotNumber),
+		AllowPartial: r.AllowPartial,
+		ExpiresAt:    r.ExpiresAt,
+		RequestedAt:  r.RequestedAt,
+		BodyHash:     r.BodyHash,
+	}
+}
+
+// AllocRequestFromWire converts an Avro allocation request to the domain
+// form. A request without a body hash (a producer that does not compute
+// one) gets the hash of its content.
+func AllocRequestFromWire(w *schemas.AllocationRequest) processors.AllocRequest {
+	r := processors.AllocRequest{
+		Action:       processors.AllocAction(w.Action),
+		AllocationID: w.AllocationID,
+		OrderID:      w.OrderID,
+		OrderLine:    w.OrderLine,
+		WarehouseID:  w.WarehouseID,
+		ItemID:       w.ItemID,
+		Quantity:     w.Quantity,
+		LocationID:   deref(w.LocationID),
+		LotNumber:    deref(w.LotNumber),
+		AllowPartial: w.AllowPartial,
+		ExpiresAt:    w.ExpiresAt,
+		RequestedAt:  w.RequestedAt,
+		BodyHash:     w.BodyHash,
+	}
+	if len(r.BodyHash) == 0 && r.Action == processors.ActionAllocate {
+		r.BodyHash = r.Hash()
+	}
+	return r
+}
+
+// DecisionToWire converts an allocation's state after a change to the
+// decision record; its id is the allocation id and the decision's sequence
+// number, so the same change always has the same id.
+func DecisionToWire(a *processors.Allocation) schemas.AllocationDecision {
+	d := schemas.AllocationDecision{
+		DecisionID:        fmt.Sprintf("dec-%s-%d", a.AllocationID, a.Sequence),
+		AllocationID:      a.AllocationID,
+		OrderID:           a.OrderID,
+		OrderLine:         a.OrderLine,
+		WarehouseID:       a.WarehouseID,
+		ItemID:            a.ItemID,
+		Status:            schemas.AllocationStatus(a.Status),
+		RequestedQuantity: a.RequestedQuantity,
+		ConfirmedQuantity: a.ConfirmedQuantity,
+		BackorderQuantity: a.BackorderQuantity,
+		PickedQuantity:    a.PickedQuantity,
+		Lines:             []schemas.AllocationLine{},
+		Reason:            optString(a.Reason),
+		Sequence:          a.Sequence,
+	}
+	for _, l := range a.Lines {
+		d.Lines = append(d.Lines, schemas.AllocationLine{LocationID: l.LocationID, LotNumber: l.LotNumber, Quantity: l.Quantity})
+	}
+	if n := len(a.History); n > 0 {
+		d.DecidedAt = a.History[n-1].At
+	}
+	return d
 }

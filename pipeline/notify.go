@@ -7,24 +7,35 @@ import (
 	"github.com/invsync/invsync/processors"
 )
 
-// Notifier hands the outcomes of committed transactions to whoever waits
-// for them in this process (HTTP ?wait=applied, ingest's pending set). It
-// only ever publishes outcomes whose Kafka transaction committed. Safe for
-// concurrent use.
-type Notifier struct {
+// Notifier hands committed results (transaction outcomes, allocation
+// decisions) to whoever waits for them in this process (HTTP ?wait=...,
+// ingest's pending set). It only ever publishes what a committed Kafka
+// transaction produced. Safe for concurrent use.
+type Notifier[T any] struct {
+	key     func(T) string
 	mu      sync.Mutex
-	waiters map[string][]chan processors.Outcome
-	hooks   []func(processors.Outcome)
+	waiters map[string][]chan T
+	hooks   []func(T)
 }
 
-// NewNotifier returns an empty Notifier.
-func NewNotifier() *Notifier {
-	return &Notifier{waiters: map[string][]chan processors.Outcome{}}
+// NewNotifier returns an empty Notifier whose items are identified by key.
+func NewNotifier[T any](key func(T) string) *Notifier[T] {
+	return &Notifier[T]{key: key, waiters: map[string][]chan T{}}
+}
+
+// NewOutcomeNotifier publishes transaction outcomes by transactionId.
+func NewOutcomeNotifier() *Notifier[processors.Outcome] {
+	return NewNotifier(func(o processors.Outcome) string { return o.TransactionID })
+}
+
+// NewDecisionNotifier publishes allocation decisions by allocationId.
+func NewDecisionNotifier() *Notifier[processors.Allocation] {
+	return NewNotifier(func(a processors.Allocation) string { return a.AllocationID })
 }
 
 // OnOutcome registers fn to be called with every published outcome. fn must
 // not block. Register hooks before the pipeline runs.
-func (n *Notifier) OnOutcome(fn func(processors.Outcome)) {
+func (n *Notifier[T]) OnOutcome(fn func(T)) {
 	n.mu.Lock()
 	n.hooks = append(n.hooks, fn)
 	n.mu.Unlock()
@@ -34,8 +45,8 @@ func (n *Notifier) OnOutcome(fn func(processors.Outcome)) {
 // published, and a function that must be called to release the
 // subscription. Subscribe before producing, or check the store after
 // subscribing, so an outcome published in between is not missed.
-func (n *Notifier) Subscribe(txid string) (<-chan processors.Outcome, func()) {
-	ch := make(chan processors.Outcome, 1)
+func (n *Notifier[T]) Subscribe(txid string) (<-chan T, func()) {
+	ch := make(chan T, 4)
 	n.mu.Lock()
 	n.waiters[txid] = append(n.waiters[txid], ch)
 	n.mu.Unlock()
@@ -58,26 +69,27 @@ func (n *Notifier) Subscribe(txid string) (<-chan processors.Outcome, func()) {
 }
 
 // Wait blocks until txid's outcome is published or ctx ends.
-func (n *Notifier) Wait(ctx context.Context, txid string) (processors.Outcome, error) {
+func (n *Notifier[T]) Wait(ctx context.Context, txid string) (T, error) {
 	ch, cancel := n.Subscribe(txid)
 	defer cancel()
 	select {
 	case o := <-ch:
 		return o, nil
 	case <-ctx.Done():
-		return processors.Outcome{}, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 }
 
 // Publish delivers committed outcomes.
-func (n *Notifier) Publish(outcomes []processors.Outcome) {
+func (n *Notifier[T]) Publish(outcomes []T) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, o := range outcomes {
 		for _, h := range n.hooks {
 			h(o)
 		}
-		for _, ch := range n.waiters[o.TransactionID] {
+		for _, ch := range n.waiters[n.key(o)] {
 			select {
 			case ch <- o:
 			default:

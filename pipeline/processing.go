@@ -37,8 +37,10 @@ type ProcessingConfig struct {
 	Store           *state.Store
 	Processor       *processors.Processor
 	Codec           *schemas.Set
-	Notifier        *Notifier
-	Logger          *slog.Logger
+	Notifier        *Notifier[processors.Outcome]
+	// Decisions receives committed allocation decisions; may be nil.
+	Decisions *Notifier[processors.Allocation]
+	Logger    *slog.Logger
 	// Meter records the processing metrics; nil means no metrics.
 	Meter metric.Meter
 	// SessionTimeout is how long the group waits for a silent member
@@ -225,7 +227,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(p.cfg.Brokers...),
 		kgo.ConsumerGroup(p.cfg.Group),
-		kgo.ConsumeTopics(t.Transactions),
+		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		kgo.TransactionTimeout(60 * time.Second),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -236,6 +238,10 @@ func (p *Processing) runSession(ctx context.Context) error {
 		kgo.FetchMaxWait(250 * time.Millisecond),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
 		kgo.RebalanceTimeout(30 * time.Second),
+		// Range assignment gives each member the same partition numbers
+		// of both input topics (they are co-partitioned by stock key),
+		// so one member owns all of a stock key's input and state.
+		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			p.mu.Lock()
 			defer p.mu.Unlock()
@@ -285,9 +291,16 @@ func (p *Processing) runSession(ctx context.Context) error {
 	}
 	defer restorer.Close()
 
+	lastSweep := time.Now()
 	for {
 		if err := p.restorePending(ctx, restorer, nil); err != nil {
 			return err
+		}
+		if time.Since(lastSweep) >= time.Second {
+			lastSweep = time.Now()
+			if err := p.sweepExpiry(ctx, sess); err != nil {
+				return fmt.Errorf("expiring allocations: %w", err)
+			}
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := sess.PollRecords(pollCtx, p.cfg.MaxPollRecords)
@@ -587,13 +600,13 @@ func (p *Processing) awaitStable(ctx context.Context, topic string, parts []int3
 func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession, restorer *kgo.Client, fetches kgo.Fetches) error {
 	t := p.cfg.Topics
 	byPart := map[int32][]*kgo.Record{}
-	hwm := map[int32]int64{}
+	lag := map[int32]int64{}
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if fp.Topic != t.Transactions || len(fp.Records) == 0 {
+		if (fp.Topic != t.Transactions && fp.Topic != t.AllocationRequests) || len(fp.Records) == 0 {
 			return
 		}
 		byPart[fp.Partition] = append(byPart[fp.Partition], fp.Records...)
-		hwm[fp.Partition] = fp.HighWatermark
+		lag[fp.Partition] += max(fp.HighWatermark-(fp.Records[len(fp.Records)-1].Offset+1), 0)
 	})
 	if len(byPart) == 0 {
 		return nil
@@ -602,93 +615,201 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 	// previous owner's transaction on these partitions has ended, and the
 	// changelog's stable end is final. Catch up before applying.
 	also := map[int32]bool{}
-	for part := range byPart {
+	for part, recs := range byPart {
 		also[part] = true
+		// Transactions and allocation requests of one stock key arrive
+		// on two topics; take them in the order they were written.
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Timestamp.Before(recs[j].Timestamp) })
 	}
 	if err := p.restorePending(ctx, restorer, also); err != nil {
 		return err
 	}
-
-	if err := sess.Begin(); err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
+	tx, err := p.begin(sess)
+	if err != nil {
+		return err
 	}
-	var (
-		prodMu  sync.Mutex
-		prodErr error
-		lastOff = map[int32]int64{}
-	)
-	produce := func(r *kgo.Record) {
-		sess.Produce(ctx, r, func(r *kgo.Record, err error) {
-			prodMu.Lock()
-			defer prodMu.Unlock()
-			if err != nil {
-				if prodErr == nil {
-					prodErr = err
-				}
-				return
-			}
-			if r.Topic == t.Changelog && r.Offset > lastOff[r.Partition] {
-				lastOff[r.Partition] = r.Offset
-			}
-		})
-	}
-
-	now := p.cfg.Now()
-	batches := map[int32]*state.Batch{}
-	defer func() {
-		for _, b := range batches {
-			b.Discard()
-		}
-	}()
-	var outcomes []processors.Outcome
-	var applied []appliedTx
-	var buf []byte
+	defer tx.discard()
 	for part, recs := range byPart {
-		b := p.cfg.Store.NewBatch(part)
-		batches[part] = b
+		b := tx.batch(part)
 		for _, rec := range recs {
-			w, err := p.cfg.Codec.DecodeTransaction(rec.Value)
-			if err != nil {
-				p.log.Error("undecodable input record sent to the dead-letter topic", "partition", part, "offset", rec.Offset, "err", err)
-				p.deadLetter.Add(ctx, 1)
-				produce(&kgo.Record{Topic: t.DeadLetter, Partition: part, Key: rec.Key, Value: rec.Value,
-					Headers: []kgo.RecordHeader{{Key: "error", Value: []byte(err.Error())},
-						{Key: "source", Value: []byte(fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset))}}})
-				continue
-			}
-			tx := FromWire(&w)
-			res, err := p.cfg.Processor.Apply(b, &tx, now)
-			if err != nil {
+			if err := p.applyRecord(ctx, tx, b, part, rec); err != nil {
 				p.abort(ctx, sess)
-				return fmt.Errorf("partition %d offset %d: %w", part, rec.Offset, err)
-			}
-			outcomes = append(outcomes, res.Outcome)
-			if res.Duplicate {
-				p.duplicates.Add(ctx, 1)
-				continue
-			}
-			applied = append(applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
-			for i := range res.Events {
-				we := EventToWire(&res.Events[i])
-				buf, err = p.cfg.Codec.AppendInventoryEvent(buf[:0], &we)
-				if err != nil {
-					p.abort(ctx, sess)
-					return fmt.Errorf("encoding event %s: %w", we.EventID, err)
-				}
-				produce(&kgo.Record{Topic: t.Events, Partition: part, Key: rec.Key, Value: append([]byte(nil), buf...)})
+				return fmt.Errorf("partition %d offset %d of %s: %w", part, rec.Offset, rec.Topic, err)
 			}
 		}
-		for _, m := range b.Mutations() {
-			produce(&kgo.Record{Topic: t.Changelog, Partition: part, Key: m.Key, Value: m.Value})
+	}
+	committed, err := p.commit(ctx, sess, tx)
+	if err != nil || !committed {
+		return err
+	}
+	p.mu.Lock()
+	for part, l := range lag {
+		p.lag[part] = l
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// txWork is one Kafka transaction's work: a state batch per partition, the
+// produced records' outcome, and what to publish once it commits.
+type txWork struct {
+	sess      *kgo.GroupTransactSession
+	p         *Processing
+	now       time.Time
+	batches   map[int32]*state.Batch
+	mu        sync.Mutex
+	prodErr   error
+	lastOff   map[int32]int64
+	outcomes  []processors.Outcome
+	decisions []processors.Allocation
+	applied   []appliedTx
+	buf       []byte
+}
+
+func (p *Processing) begin(sess *kgo.GroupTransactSession) (*txWork, error) {
+	if err := sess.Begin(); err != nil {
+		return nil, fmt.Errorf("beginning transaction: %w", err)
+	}
+	return &txWork{sess: sess, p: p, now: p.cfg.Now(), batches: map[int32]*state.Batch{}, lastOff: map[int32]int64{}}, nil
+}
+
+func (w *txWork) batch(part int32) *state.Batch {
+	b, ok := w.batches[part]
+	if !ok {
+		b = w.p.cfg.Store.NewBatch(part)
+		w.batches[part] = b
+	}
+	return b
+}
+
+func (w *txWork) discard() {
+	for _, b := range w.batches {
+		b.Discard()
+	}
+}
+
+func (w *txWork) produce(ctx context.Context, r *kgo.Record) {
+	changelog := w.p.cfg.Topics.Changelog
+	w.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			if w.prodErr == nil {
+				w.prodErr = err
+			}
+			return
 		}
+		if r.Topic == changelog && r.Offset > w.lastOff[r.Partition] {
+			w.lastOff[r.Partition] = r.Offset
+		}
+	})
+}
+
+// decide produces allocation decisions for partition part.
+func (w *txWork) decide(ctx context.Context, part int32, decs []processors.Allocation) error {
+	for i := range decs {
+		d := DecisionToWire(&decs[i])
+		v, err := w.p.cfg.Codec.AppendAllocationDecision(nil, &d)
+		if err != nil {
+			return fmt.Errorf("encoding decision %s: %w", d.DecisionID, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.AllocationDecisions, Partition: part, Key: []byte(d.AllocationID), Value: v})
+	}
+	w.decisions = append(w.decisions, decs...)
+	return nil
+}
+
+// applyRecord applies one input record to its partition's batch and queues
+// what it produces.
+func (p *Processing) applyRecord(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) error {
+	t := p.cfg.Topics
+	deadLetter := func(err error) {
+		p.log.Error("undecodable input record sent to the dead-letter topic", "topic", rec.Topic, "partition", part, "offset", rec.Offset, "err", err)
+		p.deadLetter.Add(ctx, 1)
+		w.produce(ctx, &kgo.Record{Topic: t.DeadLetter, Partition: part, Key: rec.Key, Value: rec.Value,
+			Headers: []kgo.RecordHeader{{Key: "error", Value: []byte(err.Error())},
+				{Key: "source", Value: []byte(fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset))}}})
+	}
+	if rec.Topic == t.AllocationRequests {
+		wr, err := p.cfg.Codec.DecodeAllocationRequest(rec.Value)
+		if err != nil {
+			deadLetter(err)
+			return nil
+		}
+		req := AllocRequestFromWire(&wr)
+		if msg := checkAllocRequest(&req); msg != "" {
+			deadLetter(errors.New(msg))
+			return nil
+		}
+		res, err := p.cfg.Processor.Allocate(b, &req, w.now)
+		if err != nil {
+			return err
+		}
+		if res.Duplicate || res.Unknown {
+			if res.Mismatch {
+				p.log.Warn("allocation request reuses an allocationId with a different body; ignored", "allocation", req.AllocationID)
+			}
+			return nil
+		}
+		return w.decide(ctx, part, res.Decisions)
 	}
 
-	if err := sess.Client().Flush(ctx); err != nil {
-		return fmt.Errorf("flushing transaction: %w", err)
+	wtx, err := p.cfg.Codec.DecodeTransaction(rec.Value)
+	if err != nil {
+		deadLetter(err)
+		return nil
 	}
-	prodMu.Lock()
-	perr := prodErr
-	prodMu.Unlock()
+	tx := FromWire(&wtx)
+	res, err := p.cfg.Processor.Apply(b, &tx, w.now)
+	if err != nil {
+		return err
+	}
+	w.outcomes = append(w.outcomes, res.Outcome)
+	if res.Duplicate {
+		p.duplicates.Add(ctx, 1)
+		return nil
+	}
+	w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
+	for i := range res.Events {
+		we := EventToWire(&res.Events[i])
+		w.buf, err = p.cfg.Codec.AppendInventoryEvent(w.buf[:0], &we)
+		if err != nil {
+			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: t.Events, Partition: part, Key: rec.Key, Value: append([]byte(nil), w.buf...)})
+	}
+	return w.decide(ctx, part, res.Decisions)
+}
+
+// checkAllocRequest validates what arrives from the requests topic, which
+// the cloud writes directly.
+func checkAllocRequest(r *processors.AllocRequest) string {
+	if msg := processors.ValidAllocationID("allocationId", r.AllocationID); msg != "" {
+		return msg
+	}
+	if r.Action == processors.ActionAllocate && r.Quantity <= 0 {
+		return fmt.Sprintf("quantity must be > 0, got %d", r.Quantity)
+	}
+	if r.WarehouseID == "" || r.ItemID == "" {
+		return "warehouseId and itemId are required"
+	}
+	return ""
+}
+
+// commit produces every batch's changelog, ends the Kafka transaction and,
+// once committed, writes the batches to the store and publishes results.
+func (p *Processing) commit(ctx context.Context, sess *kgo.GroupTransactSession, w *txWork) (bool, error) {
+	for part, b := range w.batches {
+		for _, m := range b.Mutations() {
+			w.produce(ctx, &kgo.Record{Topic: p.cfg.Topics.Changelog, Partition: part, Key: m.Key, Value: m.Value})
+		}
+	}
+	if err := sess.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("flushing transaction: %w", err)
+	}
+	w.mu.Lock()
+	perr := w.prodErr
+	w.mu.Unlock()
 	try := kgo.TryCommit
 	if perr != nil {
 		p.log.Warn("a produce in the transaction failed; aborting it", "err", perr)
@@ -698,38 +819,80 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 	if err != nil || !committed {
 		p.aborts.Add(ctx, 1)
 		if err != nil {
-			return fmt.Errorf("ending transaction: %w", err)
+			return false, fmt.Errorf("ending transaction: %w", err)
 		}
 		p.log.Info("transaction aborted (rebalance or produce failure); input will be reprocessed")
-		return nil
+		return false, nil
 	}
-
-	for part, b := range batches {
+	for part, b := range w.batches {
 		if b.Empty() {
 			continue
 		}
-		off, ok := lastOff[part]
+		off, ok := w.lastOff[part]
 		if !ok {
-			return fmt.Errorf("partition %d: changelog offsets missing after commit", part)
+			return false, fmt.Errorf("partition %d: changelog offsets missing after commit", part)
 		}
 		if err := b.Commit(off + 1); err != nil {
-			// Kafka has the change; local state will catch up from
-			// the changelog when the session restarts.
-			return err
+			// Kafka has the change; local state catches up from the
+			// changelog when the session restarts.
+			return false, err
 		}
 	}
-	for _, a := range applied {
+	for _, a := range w.applied {
 		p.applied.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(a.typ)),
 			attribute.String("status", a.status), attribute.String("code", a.code)))
 		p.latency.Record(ctx, time.Since(a.received).Seconds())
 	}
+	p.cfg.Notifier.Publish(w.outcomes)
+	if p.cfg.Decisions != nil {
+		p.cfg.Decisions.Publish(w.decisions)
+	}
+	return true, nil
+}
+
+// sweepExpiry releases the reservations of allocations past their
+// expiresAt, on every verified owned partition, in one Kafka transaction.
+// The timer is the expiry index in the partition's state, so it survives
+// restarts and partition moves.
+func (p *Processing) sweepExpiry(ctx context.Context, sess *kgo.GroupTransactSession) error {
 	p.mu.Lock()
-	for part, recs := range byPart {
-		p.lag[part] = max(hwm[part]-(recs[len(recs)-1].Offset+1), 0)
+	var parts []int32
+	for part, ph := range p.owned {
+		if ph == verified {
+			parts = append(parts, part)
+		}
 	}
 	p.mu.Unlock()
-	p.cfg.Notifier.Publish(outcomes)
-	return nil
+	if len(parts) == 0 {
+		return nil
+	}
+	tx, err := p.begin(sess)
+	if err != nil {
+		return err
+	}
+	defer tx.discard()
+	any := false
+	for _, part := range parts {
+		b := tx.batch(part)
+		decs, err := p.cfg.Processor.Expire(b, tx.now)
+		if err != nil {
+			p.abort(ctx, sess)
+			return err
+		}
+		if len(decs) > 0 {
+			any = true
+			if err := tx.decide(ctx, part, decs); err != nil {
+				p.abort(ctx, sess)
+				return err
+			}
+		}
+	}
+	if !any {
+		_, err := sess.End(ctx, kgo.TryAbort)
+		return err
+	}
+	_, err = p.commit(ctx, sess, tx)
+	return err
 }
 
 type appliedTx struct {

@@ -20,16 +20,18 @@ var ErrUnavailable = errors.New("kafka unavailable")
 // acks=all and the idempotent producer, keyed by stock key so each key's
 // transactions stay in order on one partition. Safe for concurrent use.
 type Producer struct {
-	cl      *kgo.Client
-	topic   string
-	codec   *schemas.Set
-	part    kgo.TopicPartitioner
-	timeout time.Duration
+	cl         *kgo.Client
+	topic      string
+	allocTopic string
+	codec      *schemas.Set
+	part       kgo.TopicPartitioner
+	timeout    time.Duration
 }
 
 // NewProducer creates the producer's client. timeout bounds one Produce
 // call (default 10 s): past it, the request is answered 503.
-func NewProducer(brokers []string, topic string, codec *schemas.Set, timeout time.Duration, opts ...kgo.Opt) (*Producer, error) {
+func NewProducer(brokers []string, topics Topics, codec *schemas.Set, timeout time.Duration, opts ...kgo.Opt) (*Producer, error) {
+	topic := topics.Transactions
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
@@ -43,7 +45,7 @@ func NewProducer(brokers []string, topic string, codec *schemas.Set, timeout tim
 	if err != nil {
 		return nil, fmt.Errorf("creating producer: %w", err)
 	}
-	return &Producer{cl: cl, topic: topic, codec: codec, timeout: timeout,
+	return &Producer{cl: cl, topic: topic, allocTopic: topics.AllocationRequests, codec: codec, timeout: timeout,
 		part: kgo.StickyKeyPartitioner(nil).ForTopic(topic)}, nil
 }
 
@@ -90,4 +92,21 @@ func (p *Producer) Produce(ctx context.Context, txs []processors.Transaction) []
 		<-done
 	}
 	return errs
+}
+
+// ProduceAllocation writes an allocation request (or cancellation) to the
+// requests topic, keyed by stock key like the cloud's own requests.
+func (p *Producer) ProduceAllocation(ctx context.Context, req *processors.AllocRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	w := AllocRequestToWire(req)
+	v, err := p.codec.AppendAllocationRequest(nil, &w)
+	if err != nil {
+		return fmt.Errorf("encoding allocation request %s: %w", req.AllocationID, err)
+	}
+	rec := &kgo.Record{Topic: p.allocTopic, Key: []byte(processors.StockKey(req.WarehouseID, req.ItemID)), Value: v}
+	if err := p.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
 }

@@ -94,3 +94,68 @@ func (q *Queries) FindOutcome(_ context.Context, txid string) (processors.Outcom
 	}
 	return processors.Outcome{}, false, firstErr
 }
+
+// Allocation returns an allocation whose stock key is known.
+func (q *Queries) Allocation(_ context.Context, wh, item, id string) (processors.Allocation, bool, error) {
+	r, err := q.reader(processors.StockKey(wh, item))
+	if err != nil {
+		return processors.Allocation{}, false, err
+	}
+	return processors.LookupAllocation(r, id)
+}
+
+// FindAllocation looks an allocation up in every partition.
+func (q *Queries) FindAllocation(_ context.Context, id string) (processors.Allocation, bool, error) {
+	var found processors.Allocation
+	var ok bool
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		a, hit, err := processors.LookupAllocation(r, id)
+		if hit {
+			found, ok = a, true
+		}
+		return hit, err
+	})
+	if ok {
+		return found, true, nil
+	}
+	return processors.Allocation{}, false, err
+}
+
+// OrderAllocations returns every allocation of an order, from every
+// partition; it fails if a partition cannot be read here.
+func (q *Queries) OrderAllocations(_ context.Context, orderID string) ([]processors.Allocation, error) {
+	var out []processors.Allocation
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		as, err := processors.OrderAllocations(r, orderID)
+		out = append(out, as...)
+		return false, err
+	})
+	return out, err
+}
+
+// eachPartition calls fn on every readable partition until it reports
+// done; the first unreadable partition's error is returned at the end.
+func (q *Queries) eachPartition(fn func(state.Reader) (bool, error)) error {
+	var firstErr error
+	for part := range q.partitions {
+		st := q.proc.Partition(part)
+		if !st.Owned || !st.Restored {
+			if firstErr == nil {
+				why := ErrNotOwner
+				if st.Owned {
+					why = ErrRestoring
+				}
+				firstErr = &PartitionError{part, why}
+			}
+			continue
+		}
+		done, err := fn(q.store.Partition(part))
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+	return firstErr
+}

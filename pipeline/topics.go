@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,6 +28,14 @@ type Topics struct {
 	// Catalog: master data (Avro CatalogEntry), keyed "warehouse/<id>" or
 	// "item/<id>". Compacted; read whole by every instance.
 	Catalog string
+	// AllocationRequests: the cloud's allocation requests and
+	// cancellations (Avro AllocationRequest), keyed by stock key; the
+	// HTTP API writes here too. The processors' second input.
+	AllocationRequests string
+	// AllocationDecisions: every state change of an allocation (Avro
+	// AllocationDecision), keyed by allocationId, so one allocation's
+	// decisions are in order on one partition.
+	AllocationDecisions string
 	// DeadLetter: input records that could not be decoded, kept verbatim
 	// with the reason in a header.
 	DeadLetter string
@@ -42,13 +49,16 @@ func TopicsWithPrefix(prefix string) Topics {
 		Changelog:    prefix + "state-changelog",
 		Catalog:      prefix + "catalog",
 		DeadLetter:   prefix + "dead-letter",
+
+		AllocationRequests:  prefix + "allocation-requests",
+		AllocationDecisions: prefix + "allocation-decisions",
 	}
 }
 
 // partitioned are the topics that must share one partition count: a stock
 // key's input, state and output partitions are the same number.
 func (t Topics) partitioned() []string {
-	return []string{t.Transactions, t.Events, t.Changelog, t.DeadLetter}
+	return []string{t.Transactions, t.Events, t.Changelog, t.DeadLetter, t.AllocationRequests, t.AllocationDecisions}
 }
 
 // EnsureTopics creates any missing topic with the given partition count and
@@ -66,6 +76,8 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions in
 		{t.Events, partitions, keep},
 		{t.Changelog, partitions, compact},
 		{t.DeadLetter, partitions, keep},
+		{t.AllocationRequests, partitions, keep},
+		{t.AllocationDecisions, partitions, keep},
 		{t.Catalog, 1, compact},
 	}
 	for _, w := range want {
@@ -93,19 +105,3 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions in
 	}
 	return nil
 }
-
-// PartitionCount returns the partition count of the transactions topic, for
-// instances that join an existing deployment.
-func PartitionCount(ctx context.Context, adm *kadm.Client, t Topics) (int32, error) {
-	details, err := adm.ListTopics(ctx, t.Transactions)
-	if err != nil {
-		return 0, err
-	}
-	d, ok := details[t.Transactions]
-	if !ok || d.Err != nil {
-		return 0, fmt.Errorf("topic %s not found", t.Transactions)
-	}
-	return int32(len(d.Partitions)), nil
-}
-
-func itoa(p int32) string { return strconv.Itoa(int(p)) }

@@ -73,6 +73,10 @@ type Result struct {
 	// the id, which ingest normally rejects before it gets here).
 	Duplicate bool
 	Mismatch  bool
+	// Decisions are the allocations the transaction changed (a pick
+	// consuming its reservation, a shortfall re-reserving or
+	// backordering), each as it stands after the change, in order.
+	Decisions []Allocation
 }
 
 // Apply applies tx to s as of now (the wall clock of the apply, recorded as
@@ -169,6 +173,14 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	var res Result
 	res.Outcome.Status = StatusApplied
 	for i, l := range legs {
+		if i > 0 {
+			// An earlier leg may have re-reserved stock here.
+			fresh, err := loadRecord(s, tx.WarehouseID, tx.ItemID, l.loc, tx.LotNumber)
+			if err != nil {
+				return Result{}, err
+			}
+			recs[i] = fresh
+		}
 		r := &recs[i]
 		if err := p.prune(s, r, received, cutoff); err != nil {
 			return Result{}, err
@@ -190,9 +202,24 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		if r.OnHand < 0 {
 			warns = append(warns, WarnNegativeOnHand)
 		}
+		if tx.Type == Pick && tx.AllocationID != "" {
+			decs, warn, err := p.consumePick(s, tx, r, now)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Decisions = append(res.Decisions, decs...)
+			if warn != "" {
+				warns = append(warns, warn)
+			}
+		}
 		if err := s.Set(RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), r.encode()); err != nil {
 			return Result{}, err
 		}
+		decs, err := p.resolveShortfall(s, r, now)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Decisions = append(res.Decisions, decs...)
 		for _, w := range warns {
 			if !slices.Contains(res.Outcome.Warnings, w) {
 				res.Outcome.Warnings = append(res.Outcome.Warnings, w)

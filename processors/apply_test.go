@@ -715,8 +715,9 @@ func TestApplyPickCarriesAllocationID(t *testing.T) {
 	if len(res.Events) != 1 || res.Events[0].AllocationID != "ALLOC-1" || res.Events[0].EventID != "evt-p1-1" {
 		t.Fatalf("events %+v, want one evt-p1-1 with allocationId ALLOC-1", res.Events)
 	}
-	if w := res.Events[0].Warnings; !slices.Equal(w, []string{WarnNegativeOnHand}) {
-		t.Errorf("event warnings %v, want [%s]", w, WarnNegativeOnHand)
+	// No such allocation: the pick is a plain pick, and says so.
+	if w := res.Events[0].Warnings; !slices.Equal(w, []string{WarnNegativeOnHand, WarnAllocationNotActive}) {
+		t.Errorf("event warnings %v, want [%s %s]", w, WarnNegativeOnHand, WarnAllocationNotActive)
 	}
 }
 

@@ -187,6 +187,7 @@ type (
 		Quantity        int64   `json:"quantity"`
 		ToLocationID    *string `json:"toLocationId,omitempty"`
 		ExpectedVersion *int64  `json:"expectedVersion,omitempty"`
+		AllocationID    *string `json:"allocationId,omitempty"`
 		UserID          string  `json:"userId,omitempty"`
 	}
 	upload struct {

@@ -109,11 +109,12 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	if err != nil {
 		return nil, err
 	}
-	s.producer, err = pipeline.NewProducer(s.brokers, topics.Transactions, codec, 10*time.Second, clientOpts...)
+	s.producer, err = pipeline.NewProducer(s.brokers, topics, codec, 10*time.Second, clientOpts...)
 	if err != nil {
 		return nil, err
 	}
-	notifier := pipeline.NewNotifier()
+	notifier := pipeline.NewOutcomeNotifier()
+	decisions := pipeline.NewDecisionNotifier()
 	s.proc, err = pipeline.NewProcessing(pipeline.ProcessingConfig{
 		Brokers:         s.brokers,
 		Group:           cfg.Group,
@@ -124,6 +125,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		Processor:       processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow}),
 		Codec:           codec,
 		Notifier:        notifier,
+		Decisions:       decisions,
 		Logger:          log,
 		Meter:           meter,
 		ClientOpts:      clientOpts,
@@ -136,17 +138,21 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	if cfg.SchemaRegistryURL == "" {
 		schemaSrc = codec
 	}
+	queries := pipeline.NewQueries(s.store, s.proc, s.producer, int32(cfg.Partitions))
 	s.api = ingest.New(ingest.Config{
-		Publisher:  s.producer,
-		Catalog:    s.catalog,
-		State:      pipeline.NewQueries(s.store, s.proc, s.producer, int32(cfg.Partitions)),
-		Outcomes:   notifier,
-		Ready:      s.proc,
-		Schemas:    schemaSrc,
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Meter:      meter,
-		Logger:     log,
-		TimeBounds: ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
+		Publisher:   s.producer,
+		Catalog:     s.catalog,
+		State:       queries,
+		Outcomes:    notifier,
+		Decisions:   decisions,
+		Allocator:   s.producer,
+		Allocations: queries,
+		Ready:       s.proc,
+		Schemas:     schemaSrc,
+		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Meter:       meter,
+		Logger:      log,
+		TimeBounds:  ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
 	})
 	s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -1,0 +1,355 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/processors"
+)
+
+// Allocator writes allocation requests and cancellations durably.
+type Allocator interface {
+	ProduceAllocation(ctx context.Context, req *processors.AllocRequest) error
+}
+
+// AllocationReader reads allocations from the processors' state.
+type AllocationReader interface {
+	Allocation(ctx context.Context, wh, item, id string) (processors.Allocation, bool, error)
+	FindAllocation(ctx context.Context, id string) (processors.Allocation, bool, error)
+	OrderAllocations(ctx context.Context, orderID string) ([]processors.Allocation, error)
+}
+
+// DecisionSubscriber delivers allocation decisions as they are committed.
+type DecisionSubscriber interface {
+	Subscribe(id string) (<-chan processors.Allocation, func())
+}
+
+// allocPending remembers allocation requests this instance produced and
+// has not yet seen decided, for idempotent answers in that window.
+type allocPending struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+type allocationJSON struct {
+	AllocationID *string          `json:"allocationId"`
+	OrderID      *string          `json:"orderId"`
+	OrderLine    *int32           `json:"orderLine"`
+	WarehouseID  *string          `json:"warehouseId"`
+	ItemID       *string          `json:"itemId"`
+	Quantity     *json.RawMessage `json:"quantity"`
+	LocationID   *string          `json:"locationId"`
+	LotNumber    *string          `json:"lotNumber"`
+	AllowPartial *bool            `json:"allowPartial"`
+	ExpiresAt    *string          `json:"expiresAt"`
+}
+
+// allocationView is the API's shape of an allocation.
+type allocationView struct {
+	AllocationID      string                    `json:"allocationId"`
+	OrderID           string                    `json:"orderId"`
+	OrderLine         int32                     `json:"orderLine"`
+	WarehouseID       string                    `json:"warehouseId"`
+	ItemID            string                    `json:"itemId"`
+	Status            string                    `json:"status"`
+	RequestedQuantity int64                     `json:"requestedQuantity"`
+	ConfirmedQuantity int64                     `json:"confirmedQuantity"`
+	BackorderQuantity int64                     `json:"backorderQuantity"`
+	PickedQuantity    int64                     `json:"pickedQuantity"`
+	Lines             []processors.AllocLine    `json:"lines"`
+	Reason            *string                   `json:"reason"`
+	ExpiresAt         *time.Time                `json:"expiresAt,omitempty"`
+	History           []processors.AllocHistory `json:"history"`
+}
+
+func viewOf(a *processors.Allocation) allocationView {
+	v := allocationView{AllocationID: a.AllocationID, OrderID: a.OrderID, OrderLine: a.OrderLine,
+		WarehouseID: a.WarehouseID, ItemID: a.ItemID, Status: a.Status, RequestedQuantity: a.RequestedQuantity,
+		ConfirmedQuantity: a.ConfirmedQuantity, BackorderQuantity: a.BackorderQuantity, PickedQuantity: a.PickedQuantity,
+		Lines: append([]processors.AllocLine{}, a.Lines...), ExpiresAt: a.ExpiresAt,
+		History: append([]processors.AllocHistory{}, a.History...)}
+	if a.Reason != "" {
+		v.Reason = ptr(a.Reason)
+	}
+	return v
+}
+
+func (s *Server) allocationRoutes() {
+	if s.cfg.Allocator == nil || s.cfg.Allocations == nil || s.cfg.Decisions == nil {
+		return
+	}
+	s.allocs = &allocPending{m: map[string][]byte{}}
+	v1 := s.engine.Group("/v1")
+	v1.POST("/allocations", s.postAllocation)
+	v1.GET("/allocations", s.listAllocations)
+	v1.GET("/allocations/:id", s.getAllocation)
+	v1.DELETE("/allocations/:id", s.deleteAllocation)
+}
+
+// decodeAllocation validates an allocation request body.
+func (s *Server) decodeAllocation(body []byte, now time.Time) (processors.AllocRequest, *RequestError) {
+	var j allocationJSON
+	if err := strictUnmarshal(body, &j); err != nil {
+		return processors.AllocRequest{}, &RequestError{Status: 400, Code: "INVALID_ALLOCATION", Message: "malformed allocation request: " + describeJSONError(err)}
+	}
+	bad := func(code, format string, args ...any) (processors.AllocRequest, *RequestError) {
+		return processors.AllocRequest{}, &RequestError{Status: 400, Code: code, Message: fmt.Sprintf(format, args...)}
+	}
+	for name, v := range map[string]*string{"allocationId": j.AllocationID, "orderId": j.OrderID, "warehouseId": j.WarehouseID, "itemId": j.ItemID} {
+		if v == nil {
+			return bad("INVALID_ALLOCATION", "%s is required", name)
+		}
+		if msg := processors.ValidAllocationID(name, *v); msg != "" {
+			return bad("INVALID_ALLOCATION", "%s", msg)
+		}
+	}
+	if j.Quantity == nil {
+		return bad("INVALID_ALLOCATION", "quantity is required")
+	}
+	qty, rej := parseInteger("quantity", *j.Quantity)
+	if rej != nil {
+		return bad(rej.Code, "%s", rej.Message)
+	}
+	if qty <= 0 {
+		return bad("INVALID_ALLOCATION", "quantity must be > 0, got %d", qty)
+	}
+	line := int32(1)
+	if j.OrderLine != nil {
+		if *j.OrderLine < 0 {
+			return bad("INVALID_ALLOCATION", "orderLine must be >= 0, got %d", *j.OrderLine)
+		}
+		line = *j.OrderLine
+	}
+	req := processors.AllocRequest{
+		Action: processors.ActionAllocate, AllocationID: *j.AllocationID, OrderID: *j.OrderID, OrderLine: line,
+		WarehouseID: *j.WarehouseID, ItemID: *j.ItemID, Quantity: qty, LocationID: deref(j.LocationID),
+		LotNumber: deref(j.LotNumber), AllowPartial: j.AllowPartial != nil && *j.AllowPartial,
+		RequestedAt: now.UTC().Truncate(time.Millisecond),
+	}
+	if j.ExpiresAt != nil {
+		t, err := parseTime(*j.ExpiresAt)
+		if err != nil {
+			return bad("INVALID_ALLOCATION", "expiresAt: %v", err)
+		}
+		if !t.After(now) {
+			return bad("INVALID_ALLOCATION", "expiresAt %s is not in the future", *j.ExpiresAt)
+		}
+		t = t.Truncate(time.Millisecond)
+		req.ExpiresAt = &t
+	}
+	// Check against the catalog the way a transaction is: a PICK of the
+	// quantity at the preferred location (or any valid one).
+	probe := processors.Transaction{TransactionID: req.AllocationID, Type: processors.Pick, WarehouseID: req.WarehouseID,
+		ItemID: req.ItemID, LocationID: req.LocationID, LotNumber: req.LotNumber, Quantity: qty}
+	cat := s.cfg.Catalog.Catalog()
+	if probe.LocationID == "" {
+		probe.LocationID = anyLocation(cat, req.WarehouseID)
+	}
+	if r := cat.Check(&probe); r != nil && r.Code != processors.CodeInvalidTransaction {
+		return bad(r.Code, "%s", r.Message)
+	} else if r != nil && req.LotNumber != "" {
+		return bad("INVALID_ALLOCATION", "%s", r.Message)
+	}
+	req.BodyHash = req.Hash()
+	return req, nil
+}
+
+func anyLocation(cat *processors.Catalog, wh string) string {
+	for _, w := range cat.Doc().Warehouses {
+		if w.WarehouseID == wh && len(w.Locations) > 0 {
+			return w.Locations[0]
+		}
+	}
+	return "?"
+}
+
+func (s *Server) postAllocation(c *gin.Context) {
+	if s.starting(c) {
+		return
+	}
+	wait := c.Query("wait")
+	if wait != "" && wait != "decided" {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"decided\" or absent, got "+wait)
+		return
+	}
+	body, ok := readBody(c, MaxBodyBytes)
+	if !ok {
+		return
+	}
+	req, rerr := s.decodeAllocation(body, s.cfg.Now())
+	if rerr != nil {
+		writeError(c, rerr.Status, rerr.Code, rerr.Message)
+		return
+	}
+	ctx := c.Request.Context()
+	existing, found, err := s.cfg.Allocations.Allocation(ctx, req.WarehouseID, req.ItemID, req.AllocationID)
+	var pe *pipeline.PartitionError
+	if err != nil && !errors.As(err, &pe) {
+		s.stateError(c, err)
+		return
+	}
+	if found {
+		if !bodyHashEqual(existing.BodyHash, req.BodyHash) {
+			writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+				"allocationId "+req.AllocationID+" already exists with a different request; use a new allocationId for a new reservation")
+			return
+		}
+		c.JSON(http.StatusOK, viewOf(&existing))
+		return
+	}
+	s.allocs.mu.Lock()
+	if h, ok := s.allocs.m[req.AllocationID]; ok {
+		s.allocs.mu.Unlock()
+		if !bodyHashEqual(h, req.BodyHash) {
+			writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+				"allocationId "+req.AllocationID+" is being decided for a different request")
+			return
+		}
+		s.tentativeOrDecided(c, &req, wait == "decided", nil)
+		return
+	}
+	s.allocs.m[req.AllocationID] = req.BodyHash
+	s.allocs.mu.Unlock()
+
+	ch, cancel := s.cfg.Decisions.Subscribe(req.AllocationID)
+	defer cancel()
+	if err := s.cfg.Allocator.ProduceAllocation(ctx, &req); err != nil {
+		s.allocs.mu.Lock()
+		delete(s.allocs.m, req.AllocationID)
+		s.allocs.mu.Unlock()
+		s.unavailable(c, err)
+		return
+	}
+	go s.forgetWhenDecided(req.AllocationID)
+	s.tentativeOrDecided(c, &req, wait == "decided", ch)
+}
+
+// forgetWhenDecided drops the pending entry once the decision is stored
+// (or after a minute; the stored allocation answers from then on).
+func (s *Server) forgetWhenDecided(id string) {
+	ch, cancel := s.cfg.Decisions.Subscribe(id)
+	defer cancel()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+	}
+	s.allocs.mu.Lock()
+	delete(s.allocs.m, id)
+	s.allocs.mu.Unlock()
+}
+
+func (s *Server) tentativeOrDecided(c *gin.Context, req *processors.AllocRequest, wait bool, ch <-chan processors.Allocation) {
+	if wait {
+		if ch == nil {
+			var cancel func()
+			ch, cancel = s.cfg.Decisions.Subscribe(req.AllocationID)
+			defer cancel()
+			// It may have been decided before we subscribed.
+			if a, ok, err := s.cfg.Allocations.Allocation(c.Request.Context(), req.WarehouseID, req.ItemID, req.AllocationID); err == nil && ok {
+				c.JSON(http.StatusOK, viewOf(&a))
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.MaxWait)
+		defer cancel()
+		select {
+		case a := <-ch:
+			c.JSON(http.StatusOK, viewOf(&a))
+			return
+		case <-ctx.Done():
+		}
+	}
+	c.JSON(http.StatusAccepted, gin.H{"allocationId": req.AllocationID, "status": processors.AllocTentative})
+}
+
+func (s *Server) getAllocation(c *gin.Context) {
+	a, found, err := s.cfg.Allocations.FindAllocation(c.Request.Context(), c.Param("id"))
+	switch {
+	case found:
+		c.JSON(http.StatusOK, viewOf(&a))
+	case s.isPendingAlloc(c.Param("id")):
+		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
+	case err != nil:
+		s.stateError(c, err)
+	default:
+		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+c.Param("id")+" does not exist")
+	}
+}
+
+func (s *Server) isPendingAlloc(id string) bool {
+	s.allocs.mu.Lock()
+	defer s.allocs.mu.Unlock()
+	_, ok := s.allocs.m[id]
+	return ok
+}
+
+func (s *Server) listAllocations(c *gin.Context) {
+	order := c.Query("orderId")
+	if order == "" {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "orderId query parameter is required")
+		return
+	}
+	as, err := s.cfg.Allocations.OrderAllocations(c.Request.Context(), order)
+	if err != nil {
+		s.stateError(c, err)
+		return
+	}
+	out := make([]allocationView, 0, len(as))
+	for i := range as {
+		out = append(out, viewOf(&as[i]))
+	}
+	c.JSON(http.StatusOK, gin.H{"orderId": order, "allocations": out})
+}
+
+// deleteAllocation cancels an allocation and answers its state after the
+// cancellation (waiting up to MaxWait for the decision).
+func (s *Server) deleteAllocation(c *gin.Context) {
+	if s.starting(c) {
+		return
+	}
+	id := c.Param("id")
+	ctx := c.Request.Context()
+	a, found, err := s.cfg.Allocations.FindAllocation(ctx, id)
+	if !found {
+		if err != nil {
+			s.stateError(c, err)
+			return
+		}
+		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+id+" does not exist")
+		return
+	}
+	if !a.Active() {
+		c.JSON(http.StatusOK, viewOf(&a))
+		return
+	}
+	ch, cancel := s.cfg.Decisions.Subscribe(id)
+	defer cancel()
+	req := processors.AllocRequest{Action: processors.ActionCancel, AllocationID: id, OrderID: a.OrderID,
+		OrderLine: a.OrderLine, WarehouseID: a.WarehouseID, ItemID: a.ItemID, RequestedAt: s.cfg.Now().UTC()}
+	if err := s.cfg.Allocator.ProduceAllocation(ctx, &req); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	wctx, wcancel := context.WithTimeout(ctx, s.cfg.MaxWait)
+	defer wcancel()
+	for {
+		select {
+		case d := <-ch:
+			if d.Status == processors.AllocCancelled || !d.Active() {
+				c.JSON(http.StatusOK, viewOf(&d))
+				return
+			}
+		case <-wctx.Done():
+			c.JSON(http.StatusAccepted, gin.H{"allocationId": id, "status": a.Status, "cancellation": "pending"})
+			return
+		}
+	}
+}
