@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -246,7 +247,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	}
 	b := &bencher{cfg: cfg, out: progress, epoch: time.Now(), http: cfg.HTTPClient}
 	b.work = &workload{space: newCatalogSpace(processors.DemoCatalog()), records: cfg.Records, seed: cfg.Seed,
-		run: strconv.FormatInt(b.epoch.UnixNano()/int64(time.Millisecond), 36)}
+		run: strconv.FormatInt(b.epoch.UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)}
 	if b.http == nil {
 		b.http = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 			MaxIdleConns: 0, MaxIdleConnsPerHost: cfg.Scanners + backlogScanners,
@@ -508,11 +509,12 @@ func (b *bencher) sendClosedLoop(ctx context.Context, p *phase, next *atomic.Int
 			return nil
 		}
 		txs = p.gen(txs[:0], req, time.Now())
+		p.expect(req, txs)
 		for attempt := 0; ; attempt++ {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			body = b.prepare(body[:0], p, req, scanner, txs)
+			body = appendUpload(body[:0], scanner, time.Now(), txs)
 			var err error
 			if resp, err = b.upload(ctx, p, body, len(txs), resp); err == nil {
 				break

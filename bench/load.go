@@ -73,7 +73,8 @@ func (b *bencher) worker(ctx context.Context, scanner string) {
 		for cur := p.maxLateNs.Load(); late > cur && !p.maxLateNs.CompareAndSwap(cur, late); cur = p.maxLateNs.Load() {
 		}
 		txs = p.gen(txs[:0], j.req, b.wall(at))
-		body = b.prepare(body[:0], p, j.req, scanner, txs)
+		p.expect(j.req, txs)
+		body = appendUpload(body[:0], scanner, time.Now(), txs)
 		var err error
 		if resp, err = b.upload(ctx, p, body, len(txs), resp); err != nil {
 			// Open loop: no retry; these transactions are lost to the step.
@@ -85,16 +86,17 @@ func (b *bencher) worker(ctx context.Context, scanner string) {
 	}
 }
 
-// prepare notes how many events each transaction will yield, then encodes
-// the request. The legs must be set before the request leaves: its events
-// can be read as soon as it is answered.
-func (b *bencher) prepare(dst []byte, p *phase, req int, scanner string, txs []scanTx) []byte {
-	if p.legs != nil {
-		for k := range txs {
-			p.legs[req*p.batch+k].Store(txs[k].legs())
-		}
+// expect notes how many events each transaction of request req will
+// yield. It must run once per request (a resend must not reset what was
+// already counted down) and before the request leaves: its events can be
+// read as soon as it is answered.
+func (p *phase) expect(req int, txs []scanTx) {
+	if p.legs == nil {
+		return
 	}
-	return appendUpload(dst, scanner, time.Now(), txs)
+	for k := range txs {
+		p.legs[req*p.batch+k].Store(txs[k].legs())
+	}
 }
 
 // upload sends one request of n transactions and, when it is answered 200,
