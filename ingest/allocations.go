@@ -196,6 +196,13 @@ func (s *Server) postAllocation(c *gin.Context) {
 		s.stateError(c, err)
 		return
 	}
+	if pe != nil && errors.Is(err, pipeline.ErrNotOwner) && !forwarded(c) {
+		// Another instance owns the stock key: it decides, and it
+		// answers for the allocation.
+		if s.forwardToOwner(c, err, body) {
+			return
+		}
+	}
 	if found {
 		if !bodyHashEqual(existing.BodyHash, req.BodyHash) {
 			writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
@@ -277,7 +284,8 @@ func (s *Server) getAllocation(c *gin.Context) {
 		c.JSON(http.StatusOK, viewOf(&a))
 	case s.isPendingAlloc(c.Param("id")):
 		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
-	case err != nil:
+	case err != nil && s.fanOut(c, nil):
+	case err != nil && (!errors.Is(err, pipeline.ErrNotOwner) || !forwarded(c)):
 		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+c.Param("id")+" does not exist")
@@ -298,13 +306,32 @@ func (s *Server) listAllocations(c *gin.Context) {
 		return
 	}
 	as, err := s.cfg.Allocations.OrderAllocations(c.Request.Context(), order)
-	if err != nil {
+	if err != nil && !errors.Is(err, pipeline.ErrNotOwner) {
 		s.stateError(c, err)
 		return
 	}
 	out := make([]allocationView, 0, len(as))
 	for i := range as {
 		out = append(out, viewOf(&as[i]))
+	}
+	if err != nil && !forwarded(c) && s.cfg.Router != nil {
+		// Other instances own the other partitions: gather theirs.
+		peers, perr := s.cfg.Router.PeerURLs(c.Request.Context())
+		if perr != nil {
+			s.stateError(c, err)
+			return
+		}
+		for _, url := range peers {
+			status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+c.Request.URL.RequestURI(), nil)
+			var part struct {
+				Allocations []allocationView `json:"allocations"`
+			}
+			if ferr != nil || status != http.StatusOK || json.Unmarshal(data, &part) != nil {
+				s.stateError(c, err)
+				return
+			}
+			out = append(out, part.Allocations...)
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"orderId": order, "allocations": out})
 }
@@ -319,7 +346,10 @@ func (s *Server) deleteAllocation(c *gin.Context) {
 	ctx := c.Request.Context()
 	a, found, err := s.cfg.Allocations.FindAllocation(ctx, id)
 	if !found {
-		if err != nil {
+		if err != nil && s.fanOut(c, nil) {
+			return
+		}
+		if err != nil && (!errors.Is(err, pipeline.ErrNotOwner) || !forwarded(c)) {
 			s.stateError(c, err)
 			return
 		}

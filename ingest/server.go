@@ -74,12 +74,15 @@ type Config struct {
 	Allocator   Allocator
 	Allocations AllocationReader
 	Decisions   DecisionSubscriber
-	Ready       Readiness
-	Schemas     SchemaSource
-	Metrics     http.Handler
-	Meter       metric.Meter
-	Logger      *slog.Logger
-	TimeBounds  TimeBounds
+	// Router finds peers for reads of partitions owned elsewhere; nil in
+	// a single instance.
+	Router     Router
+	Ready      Readiness
+	Schemas    SchemaSource
+	Metrics    http.Handler
+	Meter      metric.Meter
+	Logger     *slog.Logger
+	TimeBounds TimeBounds
 	// MaxWait bounds ?wait=applied (default and maximum 10 s).
 	MaxWait time.Duration
 	// Now is the clock; nil means time.Now.
@@ -318,6 +321,9 @@ func (s *Server) getPositions(c *gin.Context) {
 	}
 	recs, err := s.cfg.State.Positions(c.Request.Context(), wh, item, loc, lot)
 	if err != nil {
+		if s.forwardToOwner(c, err, nil) {
+			return
+		}
 		s.stateError(c, err)
 		return
 	}

@@ -78,8 +78,9 @@ func (s *Server) postTransactions(c *gin.Context) {
 	results := make([]Result, len(up.Transactions))
 	var accepted []processors.Transaction
 	var acceptedIdx []int
-	seen := map[string][]byte{} // transactionId -> body hash of its first valid appearance in this request
-	var reserved []string       // ids this request added to pending, to undo on failure
+	seen := map[string][]byte{}  // transactionId -> body hash of its first valid appearance in this request
+	var reserved []string        // ids this request added to pending, to undo on failure
+	remote := map[string]int32{} // ids whose partition another instance owns
 	ctx := c.Request.Context()
 	for i, raw := range up.Transactions {
 		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
@@ -96,7 +97,10 @@ func (s *Server) postTransactions(c *gin.Context) {
 			continue
 		}
 		seen[id] = tx.BodyHash
-		status, err := s.reserve(ctx, &tx)
+		status, remotePart, err := s.reserve(ctx, &tx)
+		if remotePart >= 0 {
+			remote[id] = remotePart
+		}
 		if err != nil {
 			s.unreserve(reserved)
 			s.stateError(c, err)
@@ -144,7 +148,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 		s.results.Add(c, 1, metric.WithAttributes(attribute.String("result", results[i].Status), attribute.String("code", code)))
 	}
 	if wait == "applied" {
-		s.awaitOutcomes(ctx, results, acceptedIdx, subs)
+		s.awaitOutcomes(ctx, results, acceptedIdx, subs, remote)
 	}
 	s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusOK)))
 	c.JSON(http.StatusOK, gin.H{"results": results})
@@ -161,14 +165,14 @@ func (s *Server) answerRepeat(r *Result, same bool) {
 
 // reserve decides whether tx is new (and marks it pending), a duplicate of
 // an accepted transaction, or a reuse of its id with another body.
-func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (string, error) {
+func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (string, int32, error) {
 	s.pendingMu.Lock()
 	if p, ok := s.pending[tx.TransactionID]; ok {
 		s.pendingMu.Unlock()
 		if bodyHashEqual(p.hash, tx.BodyHash) {
-			return StatusDuplicate, nil
+			return StatusDuplicate, -1, nil
 		}
-		return CodeMismatch, nil
+		return CodeMismatch, -1, nil
 	}
 	s.pending[tx.TransactionID] = pendingTx{hash: tx.BodyHash, stockKey: tx.StockKey()}
 	s.pendingMu.Unlock()
@@ -177,22 +181,28 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 	if err != nil {
 		// The partition is not readable here (owned elsewhere or
 		// restoring): accept; the processor's own idempotency index
-		// still guarantees a resend is never applied twice.
+		// still guarantees a resend is never applied twice. An
+		// outcome from another instance's partition is never
+		// published here, so it is not kept pending either.
 		var pe *pipeline.PartitionError
 		if errors.As(err, &pe) {
-			return StatusAccepted, nil
+			if errors.Is(err, pipeline.ErrNotOwner) {
+				s.unreserve([]string{tx.TransactionID})
+				return StatusAccepted, pe.Partition, nil
+			}
+			return StatusAccepted, -1, nil
 		}
 		s.unreserve([]string{tx.TransactionID})
-		return "", err
+		return "", -1, err
 	}
 	if !found {
-		return StatusAccepted, nil
+		return StatusAccepted, -1, nil
 	}
 	s.unreserve([]string{tx.TransactionID})
 	if bodyHashEqual(o.BodyHash, tx.BodyHash) {
-		return StatusDuplicate, nil
+		return StatusDuplicate, -1, nil
 	}
-	return CodeMismatch, nil
+	return CodeMismatch, -1, nil
 }
 
 // CodeMismatch is reserve's answer for a reused transactionId.
@@ -208,11 +218,21 @@ func (s *Server) unreserve(ids []string) {
 
 // awaitOutcomes fills each accepted result's outcome, waiting at most
 // MaxWait in all; duplicates get their stored outcome when it is known.
-func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int, subs []<-chan processors.Outcome) {
+func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int, subs []<-chan processors.Outcome, remote map[string]int32) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
 	defer cancel()
 	for k, ch := range subs {
 		r := &results[idx[k]]
+		if part, ok := remote[r.TransactionID]; ok {
+			// Applied by another instance: ask it.
+			if o, ok := s.remoteOutcome(ctx, part, r.TransactionID); ok {
+				o.TransactionID = ""
+				r.Outcome = o
+			} else {
+				r.Outcome = pendingOutcome()
+			}
+			continue
+		}
 		// An outcome already delivered wins over an expired deadline.
 		select {
 		case o := <-ch:
@@ -236,6 +256,13 @@ func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int,
 		}
 		if o, ok, err := s.cfg.State.FindOutcome(ctx, results[i].TransactionID); err == nil && ok {
 			results[i].Outcome = outcomeJSON(o)
+		} else if part, isRemote := remote[results[i].TransactionID]; isRemote {
+			if o, ok := s.remoteOutcome(ctx, part, results[i].TransactionID); ok {
+				o.TransactionID = ""
+				results[i].Outcome = o
+			} else {
+				results[i].Outcome = pendingOutcome()
+			}
 		} else {
 			results[i].Outcome = pendingOutcome()
 		}
@@ -257,8 +284,11 @@ func (s *Server) getTransaction(c *gin.Context) {
 		j := pendingOutcome()
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
-	case err != nil:
+	case err != nil && s.fanOut(c, nil):
+	case err != nil && !errors.Is(err, pipeline.ErrNotOwner):
 		s.stateError(c, err)
+	case err != nil && forwarded(c):
+		writeError(c, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "transaction "+id+" is not in this instance's partitions")
 	default:
 		writeError(c, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "transaction "+id+" was never accepted")
 	}

@@ -16,6 +16,7 @@ import (
 type serveConfig struct {
 	DataDir           string
 	HTTPAddr          string
+	AdvertiseURL      string
 	Brokers           []string
 	EmbeddedKafkaAddr string
 	EmbeddedNoFsync   bool
@@ -39,6 +40,7 @@ type flagSpec struct {
 var serveFlags = []flagSpec{
 	{"data-dir", "INVSYNC_DATA_DIR", "./data", "directory for the Pebble state (state/) and, with the embedded broker, its log (kafka/)"},
 	{"http-addr", "INVSYNC_HTTP_ADDR", "127.0.0.1:8080", "host:port of the HTTP API"},
+	{"advertise-url", "INVSYNC_ADVERTISE_URL", "", "base URL other instances use to reach this one's HTTP API (forwarded reads); empty means http://<http-addr>"},
 	{"brokers", "INVSYNC_BROKERS", "", "comma-separated Kafka seed brokers; empty starts the embedded broker"},
 	{"embedded-kafka-addr", "INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092", "where the embedded broker listens, so kcat and other consumers can read the topics"},
 	{"embedded-kafka-no-fsync", "INVSYNC_EMBEDDED_KAFKA_NO_FSYNC", "false", "skip the embedded broker's fsync per produce (faster; an OS crash or power cut may then lose acknowledged writes; a kill -9 of the process does not)"},
@@ -81,6 +83,7 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	c := serveConfig{
 		DataDir:           *vals["data-dir"],
 		HTTPAddr:          *vals["http-addr"],
+		AdvertiseURL:      strings.TrimRight(*vals["advertise-url"], "/"),
 		EmbeddedKafkaAddr: *vals["embedded-kafka-addr"],
 		Catalog:           *vals["catalog"],
 		TopicPrefix:       *vals["topic-prefix"],
@@ -119,6 +122,9 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	}) {
 		bad("topic-prefix", "%q may only contain letters, digits, '.', '_' and '-' (Kafka topic names)", c.TopicPrefix)
+	}
+	if c.AdvertiseURL != "" && !strings.HasPrefix(c.AdvertiseURL, "http://") && !strings.HasPrefix(c.AdvertiseURL, "https://") {
+		bad("advertise-url", "%q must start with http:// or https://", c.AdvertiseURL)
 	}
 	if c.Group == "" {
 		bad("group", "must not be empty")

@@ -41,6 +41,7 @@ type server struct {
 	catalog  *pipeline.CatalogTable
 	proc     *pipeline.Processing
 	api      *ingest.Server
+	admin    *kgo.Client
 	http     *http.Server
 	httpLn   net.Listener
 	meters   *sdkmetric.MeterProvider
@@ -62,6 +63,14 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	instance, err := instanceID(cfg.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	advertise := cfg.AdvertiseURL
+	if advertise == "" {
+		advertise = "http://" + s.httpLn.Addr().String()
 	}
 
 	if len(s.brokers) == 0 {
@@ -129,7 +138,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		Logger:          log,
 		Meter:           meter,
 		ClientOpts:      clientOpts,
-		SessionOpts:     []kgo.Opt{kgo.WithHooks(kmetrics)},
+		SessionOpts:     []kgo.Opt{kgo.WithHooks(kmetrics), kgo.ClientID(pipeline.ClientID(advertise))},
 	})
 	if err != nil {
 		return nil, err
@@ -139,6 +148,11 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		schemaSrc = codec
 	}
 	queries := pipeline.NewQueries(s.store, s.proc, s.producer, int32(cfg.Partitions))
+	s.admin, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.brokers...)}, clientOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating admin client: %w", err)
+	}
+	router := pipeline.NewOwners(kadm.NewClient(s.admin), cfg.Group, topics.Transactions, advertise)
 	s.api = ingest.New(ingest.Config{
 		Publisher:   s.producer,
 		Catalog:     s.catalog,
@@ -147,6 +161,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		Decisions:   decisions,
 		Allocator:   s.producer,
 		Allocations: queries,
+		Router:      router,
 		Ready:       s.proc,
 		Schemas:     schemaSrc,
 		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -154,10 +169,6 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		Logger:      log,
 		TimeBounds:  ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
 	})
-	s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
-	}
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
@@ -277,6 +288,9 @@ func (s *server) close() {
 	}
 	if s.producer != nil {
 		s.producer.Close()
+	}
+	if s.admin != nil {
+		s.admin.Close()
 	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {

@@ -1,0 +1,125 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invsync/invsync/pipeline"
+)
+
+// Router finds the instances that own partitions, so any instance can
+// answer for any stock key.
+type Router interface {
+	// OwnerURL is the owning instance's base URL, "" if none is known
+	// (rebalancing) or it is this instance.
+	OwnerURL(ctx context.Context, partition int32) (string, error)
+	// PeerURLs are the other instances' base URLs.
+	PeerURLs(ctx context.Context) ([]string, error)
+}
+
+// forwardedHeader marks a request forwarded by a peer: it is answered from
+// local state only, never forwarded again.
+const forwardedHeader = "X-Invsync-Forwarded"
+
+var peerClient = &http.Client{Timeout: 12 * time.Second}
+
+func forwarded(c *gin.Context) bool { return c.GetHeader(forwardedHeader) != "" }
+
+// forwardToOwner answers a read that failed here because another instance
+// owns the partition by asking that instance. It reports whether it
+// answered.
+func (s *Server) forwardToOwner(c *gin.Context, err error, body []byte) bool {
+	var pe *pipeline.PartitionError
+	if s.cfg.Router == nil || forwarded(c) || !errors.As(err, &pe) || !errors.Is(err, pipeline.ErrNotOwner) {
+		return false
+	}
+	url, rerr := s.cfg.Router.OwnerURL(c.Request.Context(), pe.Partition)
+	if rerr != nil || url == "" {
+		return false
+	}
+	status, hdr, data, ferr := s.send(c.Request.Context(), c.Request.Method, url+c.Request.URL.RequestURI(), body)
+	if ferr != nil {
+		s.log.Warn("forwarding to partition owner", "owner", url, "err", ferr)
+		return false
+	}
+	relay(c, status, hdr, data)
+	return true
+}
+
+// fanOut asks every peer (for lookups by an id whose partition is unknown)
+// and relays the first answer that is not a 404. It reports whether any
+// peer answered something other than 404.
+func (s *Server) fanOut(c *gin.Context, body []byte) bool {
+	if s.cfg.Router == nil || forwarded(c) {
+		return false
+	}
+	peers, err := s.cfg.Router.PeerURLs(c.Request.Context())
+	if err != nil {
+		return false
+	}
+	for _, url := range peers {
+		status, hdr, data, err := s.send(c.Request.Context(), c.Request.Method, url+c.Request.URL.RequestURI(), body)
+		if err != nil || status == http.StatusNotFound {
+			continue
+		}
+		relay(c, status, hdr, data)
+		return true
+	}
+	return false
+}
+
+func (s *Server) send(ctx context.Context, method, url string, body []byte) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set(forwardedHeader, "1")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := peerClient.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, data, err
+}
+
+func relay(c *gin.Context, status int, hdr http.Header, data []byte) {
+	if ra := hdr.Get("Retry-After"); ra != "" {
+		c.Header("Retry-After", ra)
+	}
+	c.Data(status, "application/json; charset=utf-8", data)
+	c.Abort()
+}
+
+// remoteOutcome polls the owner of partition for a transaction's outcome
+// until it is no longer pending or ctx ends.
+func (s *Server) remoteOutcome(ctx context.Context, partition int32, txid string) (*OutcomeJSON, bool) {
+	if s.cfg.Router == nil {
+		return nil, false
+	}
+	for ctx.Err() == nil {
+		url, err := s.cfg.Router.OwnerURL(ctx, partition)
+		if err == nil && url != "" {
+			status, _, data, err := s.send(ctx, http.MethodGet, url+"/v1/transactions/"+txid, nil)
+			if err == nil && status == http.StatusOK {
+				var o OutcomeJSON
+				if json.Unmarshal(data, &o) == nil && o.Status != "pending" {
+					return &o, true
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil, false
+}
