@@ -8,7 +8,9 @@ KAFKA_PORT ?= 39092
 KAFKA_BROKERS_ADDR := 127.0.0.1:$(KAFKA_PORT)
 export KAFKA_PORT
 
-.PHONY: all build deps test test-race fuzz test-kafka kafka-fetch kafka-up kafka-down kafka-status clean
+.PHONY: all build deps test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status clean
+
+ROUNDS ?= 12
 
 all: build test
 
@@ -62,6 +64,31 @@ test-kafka: deps
 	echo "KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) $(GO) test -count=1 -timeout 20m ./..."; \
 	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) $(GO) test -count=1 -timeout 20m ./... || rc=$$?; \
 	bash scripts/kafka.sh down || true; \
+	exit $$rc
+
+# Chaos suite: 3 instances on an `invsync broker`, ROUNDS faults (kill -9,
+# SIGSTOP past the session timeout). CHAOS_BROKER_KILLS=1 adds kill -9 of the
+# broker; CHAOS_SEED=N reproduces a run.
+chaos: deps
+	@rc=0; \
+	CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos.log 2>&1 || rc=$$?; \
+	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos.log || true; \
+	exit $$rc
+
+# The same against a real Apache Kafka on loopback (started and stopped here).
+chaos-kafka: deps
+	bash scripts/kafka.sh up
+	@rc=0; \
+	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos-kafka.log 2>&1 || rc=$$?; \
+	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos-kafka.log || true; \
+	bash scripts/kafka.sh down || true; \
+	exit $$rc
+
+# Long single-instance kill -9 run: make crash ROUNDS=50
+crash: deps
+	@rc=0; \
+	CRASH_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestCrashKill9DuringUploads$$' -v ./cmd/invsync > crash.log 2>&1 || rc=$$?; \
+	grep -E 'crash test|round [0-9]|^---|^ok|^FAIL' crash.log || true; \
 	exit $$rc
 
 clean:
