@@ -36,7 +36,7 @@ type DecisionSubscriber interface {
 // has not yet seen decided, for idempotent answers in that window.
 type allocPending struct {
 	mu sync.Mutex
-	m  map[string][]byte
+	m  map[string]pendingTx // hash, and whether Kafka acknowledged it
 }
 
 type allocationJSON struct {
@@ -86,7 +86,7 @@ func (s *Server) allocationRoutes() {
 	if s.cfg.Allocator == nil || s.cfg.Allocations == nil || s.cfg.Decisions == nil {
 		return
 	}
-	s.allocs = &allocPending{m: map[string][]byte{}}
+	s.allocs = &allocPending{m: map[string]pendingTx{}}
 	v1 := s.engine.Group("/v1")
 	v1.POST("/allocations", s.postAllocation)
 	v1.GET("/allocations", s.listAllocations)
@@ -213,29 +213,45 @@ func (s *Server) postAllocation(c *gin.Context) {
 		return
 	}
 	s.allocs.mu.Lock()
-	if h, ok := s.allocs.m[req.AllocationID]; ok {
+	p, inFlight := s.allocs.m[req.AllocationID]
+	if inFlight && !bodyHashEqual(p.hash, req.BodyHash) {
 		s.allocs.mu.Unlock()
-		if !bodyHashEqual(h, req.BodyHash) {
-			writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
-				"allocationId "+req.AllocationID+" is being decided for a different request")
-			return
-		}
+		writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+			"allocationId "+req.AllocationID+" is being decided for a different request")
+		return
+	}
+	if inFlight && p.acked {
+		s.allocs.mu.Unlock()
 		s.tentativeOrDecided(c, &req, wait == "decided", nil)
 		return
 	}
-	s.allocs.m[req.AllocationID] = req.BodyHash
+	// New, or still being written by another request that may fail:
+	// write it (again); the processor decides an allocationId once.
+	if !inFlight {
+		s.allocs.m[req.AllocationID] = pendingTx{hash: req.BodyHash}
+	}
 	s.allocs.mu.Unlock()
 
 	ch, cancel := s.cfg.Decisions.Subscribe(req.AllocationID)
 	defer cancel()
 	if err := s.cfg.Allocator.ProduceAllocation(ctx, &req); err != nil {
-		s.allocs.mu.Lock()
-		delete(s.allocs.m, req.AllocationID)
-		s.allocs.mu.Unlock()
+		if !inFlight {
+			s.allocs.mu.Lock()
+			delete(s.allocs.m, req.AllocationID)
+			s.allocs.mu.Unlock()
+		}
 		s.unavailable(c, err)
 		return
 	}
-	go s.forgetWhenDecided(req.AllocationID)
+	s.allocs.mu.Lock()
+	if p, ok := s.allocs.m[req.AllocationID]; ok {
+		p.acked = true
+		s.allocs.m[req.AllocationID] = p
+	}
+	s.allocs.mu.Unlock()
+	if !inFlight {
+		go s.forgetWhenDecided(req.AllocationID)
+	}
 	s.tentativeOrDecided(c, &req, wait == "decided", ch)
 }
 
@@ -285,7 +301,7 @@ func (s *Server) getAllocation(c *gin.Context) {
 	case s.isPendingAlloc(c.Param("id")):
 		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
 	case err != nil && s.fanOut(c, nil):
-	case err != nil && (!errors.Is(err, pipeline.ErrNotOwner) || !forwarded(c)):
+	case err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)):
 		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+c.Param("id")+" does not exist")
@@ -349,7 +365,7 @@ func (s *Server) deleteAllocation(c *gin.Context) {
 		if err != nil && s.fanOut(c, nil) {
 			return
 		}
-		if err != nil && (!errors.Is(err, pipeline.ErrNotOwner) || !forwarded(c)) {
+		if err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)) {
 			s.stateError(c, err)
 			return
 		}

@@ -129,6 +129,11 @@ func (s *Server) starting(c *gin.Context) bool {
 type pendingTx struct {
 	hash     []byte
 	stockKey string
+	// acked: Kafka acknowledged the write. Until then the transaction is
+	// in flight in another request, which may still fail: a resend then
+	// is produced again rather than called a duplicate (the processor
+	// applies whichever copy comes first, once).
+	acked bool
 }
 
 // New builds the server and its routes.

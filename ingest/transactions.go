@@ -107,8 +107,10 @@ func (s *Server) postTransactions(c *gin.Context) {
 			return
 		}
 		switch status {
-		case StatusAccepted:
-			reserved = append(reserved, id)
+		case StatusAccepted, statusInFlight:
+			if status == StatusAccepted {
+				reserved = append(reserved, id)
+			}
 			accepted = append(accepted, tx)
 			acceptedIdx = append(acceptedIdx, i)
 			results[i].Status = StatusAccepted
@@ -139,6 +141,14 @@ func (s *Server) postTransactions(c *gin.Context) {
 				return
 			}
 		}
+		s.pendingMu.Lock()
+		for _, id := range reserved {
+			if p, ok := s.pending[id]; ok {
+				p.acked = true
+				s.pending[id] = p
+			}
+		}
+		s.pendingMu.Unlock()
 	}
 	for i := range results {
 		code := ""
@@ -169,10 +179,14 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 	s.pendingMu.Lock()
 	if p, ok := s.pending[tx.TransactionID]; ok {
 		s.pendingMu.Unlock()
-		if bodyHashEqual(p.hash, tx.BodyHash) {
+		switch {
+		case !bodyHashEqual(p.hash, tx.BodyHash):
+			return CodeMismatch, -1, nil
+		case p.acked:
 			return StatusDuplicate, -1, nil
+		default:
+			return statusInFlight, -1, nil
 		}
-		return CodeMismatch, -1, nil
 	}
 	s.pending[tx.TransactionID] = pendingTx{hash: tx.BodyHash, stockKey: tx.StockKey()}
 	s.pendingMu.Unlock()
@@ -204,6 +218,10 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 	}
 	return CodeMismatch, -1, nil
 }
+
+// statusInFlight is reserve's answer for a transaction another request is
+// writing right now: it is written again and answered accepted.
+const statusInFlight = "in-flight"
 
 // CodeMismatch is reserve's answer for a reused transactionId.
 const CodeMismatch = processors.CodeIdempotencyMismatch
@@ -285,7 +303,9 @@ func (s *Server) getTransaction(c *gin.Context) {
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
 	case err != nil && s.fanOut(c, nil):
-	case err != nil && !errors.Is(err, pipeline.ErrNotOwner):
+	case err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)):
+		// Without peers to ask, or a partition still restoring, the
+		// answer is not known yet.
 		s.stateError(c, err)
 	case err != nil && forwarded(c):
 		writeError(c, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "transaction "+id+" is not in this instance's partitions")

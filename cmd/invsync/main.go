@@ -56,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "broker":
 		return runBroker(args[1:], stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "invsync", versionString())
 		return 0
@@ -79,6 +81,9 @@ Usage:
   invsync broker [flags]  run only the embedded Kafka broker (kfake with disk
                           persistence), for several serve processes to share
                           on one machine; see broker --help
+  invsync bench [flags]   measure the pipeline: open-loop load, latency,
+                          sustained rate, backlog drain, same-run Kafka
+                          baseline; see bench --help
   invsync version         print the version
   invsync help            this text
 `)

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/invsync/invsync/bench"
+)
+
+// runBench drives a pipeline with an open-loop scanner-fleet load: a running
+// one (--url and --brokers), or one it starts in-process in a temporary
+// data dir (on the embedded broker, or on --brokers).
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "base URL of a running invsync; empty starts one in-process")
+	brokers := fs.String("brokers", "", "Kafka seed brokers (of the running invsync with --url; for the in-process one, empty means the embedded broker)")
+	prefix := fs.String("topic-prefix", "invsync.", "topic prefix of the pipeline")
+	partitions := fs.Int("partitions", 12, "partitions (in-process pipeline and baseline topic)")
+	records := fs.Int("records", 10000, "distinct stock records the load touches (preloaded)")
+	batch := fs.Int("batch", 100, "transactions per HTTP request")
+	scanners := fs.Int("scanners", 32, "concurrent scanner connections")
+	latencyRate := fs.Int("latency-rate", 10000, "transactions/s of the latency measurement")
+	step := fs.Duration("step", 10*time.Second, "duration of each rate step")
+	rates := fs.String("rates", "", "comma-separated rate steps (tx/s); empty means the default ladder")
+	backlog := fs.Bool("backlog", true, "also measure the offline backlog drain (50 scanners × 8 h of scans)")
+	seed := fs.Uint64("seed", 1, "workload seed")
+	noFsync := fs.Bool("embedded-kafka-no-fsync", false, "in-process embedded broker without fsync per produce")
+	asJSON := fs.Bool("json", false, "print one JSON object as the very last line")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
+
+Measures the pipeline the way a scanner fleet loads it: open-loop batched
+uploads at fixed rates (latency from each request's scheduled send time to
+its event on the events topic), rate steps until the consumer falls behind,
+an offline-backlog drain, and a raw franz-go produce->consume baseline on the
+same broker in the same run. Progress goes to stderr; the table (and with
+--json one JSON line) to stdout.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg := bench.Config{
+		URL: strings.TrimRight(*url, "/"), TopicPrefix: *prefix, Partitions: *partitions, Records: *records,
+		BatchSize: *batch, Scanners: *scanners, LatencyRate: *latencyRate, StepDuration: *step,
+		Backlog: *backlog, Seed: *seed,
+		Settings: map[string]string{"GOMAXPROCS": strconv.Itoa(runtime.GOMAXPROCS(0))},
+	}
+	if *rates != "" {
+		for _, r := range strings.Split(*rates, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(r))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(stderr, "invsync bench: --rates: %q is not a positive number\n", r)
+				return 2
+			}
+			cfg.Rates = append(cfg.Rates, n)
+		}
+	}
+	for _, b := range strings.Split(*brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			cfg.Brokers = append(cfg.Brokers, b)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.URL == "" {
+		dir, err := os.MkdirTemp("", "invsync-bench-")
+		if err != nil {
+			fmt.Fprintln(stderr, "invsync bench:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		sc := serveConfig{
+			DataDir: dir, HTTPAddr: "127.0.0.1:0", Brokers: cfg.Brokers, EmbeddedKafkaAddr: "127.0.0.1:0",
+			EmbeddedNoFsync: *noFsync, Partitions: *partitions, TopicPrefix: *prefix, Group: "invsync-bench",
+			SessionTimeout: 10 * time.Second, LedgerWindow: 7 * 24 * time.Hour, MaxScanAge: 30 * 24 * time.Hour,
+		}
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		srv, err := start(ctx, sc, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "invsync bench: starting the pipeline:", err)
+			return 1
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- srv.run(sctx) }()
+		defer func() { cancel(); <-done }()
+		cfg.URL = "http://" + srv.httpLn.Addr().String()
+		cfg.Brokers = srv.brokers
+		cfg.RSS = selfRSS
+		if sc.Brokers == nil {
+			cfg.BrokerKind = "embedded"
+			cfg.Settings["fsync"] = map[bool]string{true: "none", false: "every produce (embedded broker)"}[*noFsync]
+		} else {
+			cfg.BrokerKind = "kafka"
+		}
+		cfg.Settings["pipeline"] = "in-process (RSS includes the bench and, when embedded, the broker)"
+	}
+	if len(cfg.Brokers) == 0 {
+		fmt.Fprintln(stderr, "invsync bench: --url needs --brokers (the running invsync's Kafka), to read its events")
+		return 2
+	}
+	rep, err := bench.Run(ctx, cfg, stderr)
+	rep.WriteTable(stdout)
+	if *asJSON {
+		rep.WriteJSON(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "invsync bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// selfRSS reads this process's resident set size from /proc.
+func selfRSS() int64 {
+	f, err := os.Open(filepath.Join("/proc", "self", "status"))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
