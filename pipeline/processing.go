@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -629,14 +630,40 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 		return err
 	}
 	defer tx.discard()
+	// Partitions are independent: apply them in parallel, one goroutine
+	// each, at most GOMAXPROCS at a time.
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+		sem   = make(chan struct{}, runtime.GOMAXPROCS(0))
+	)
+	for part := range byPart {
+		tx.batch(part) // create every batch before the goroutines start
+	}
 	for part, recs := range byPart {
-		b := tx.batch(part)
-		for _, rec := range recs {
-			if err := p.applyRecord(ctx, tx, b, part, rec); err != nil {
-				p.abort(ctx, sess)
-				return fmt.Errorf("partition %d offset %d of %s: %w", part, rec.Offset, rec.Topic, err)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(part int32, recs []*kgo.Record) {
+			defer func() { <-sem; wg.Done() }()
+			b := tx.batches[part]
+			var buf []byte
+			for _, rec := range recs {
+				if err := p.applyRecord(ctx, tx, b, part, rec, &buf); err != nil {
+					errMu.Lock()
+					if first == nil {
+						first = fmt.Errorf("partition %d offset %d of %s: %w", part, rec.Offset, rec.Topic, err)
+					}
+					errMu.Unlock()
+					return
+				}
 			}
-		}
+		}(part, recs)
+	}
+	wg.Wait()
+	if first != nil {
+		p.abort(ctx, sess)
+		return first
 	}
 	committed, err := p.commit(ctx, sess, tx)
 	if err != nil || !committed {
@@ -660,10 +687,10 @@ type txWork struct {
 	mu        sync.Mutex
 	prodErr   error
 	lastOff   map[int32]int64
+	resMu     sync.Mutex // guards the three slices below: partitions apply in parallel
 	outcomes  []processors.Outcome
 	decisions []processors.Allocation
 	applied   []appliedTx
-	buf       []byte
 }
 
 func (p *Processing) begin(sess *kgo.GroupTransactSession) (*txWork, error) {
@@ -715,13 +742,15 @@ func (w *txWork) decide(ctx context.Context, part int32, decs []processors.Alloc
 		}
 		w.produce(ctx, &kgo.Record{Topic: w.p.cfg.Topics.AllocationDecisions, Partition: part, Key: []byte(d.AllocationID), Value: v})
 	}
+	w.resMu.Lock()
 	w.decisions = append(w.decisions, decs...)
+	w.resMu.Unlock()
 	return nil
 }
 
 // applyRecord applies one input record to its partition's batch and queues
 // what it produces.
-func (p *Processing) applyRecord(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) error {
+func (p *Processing) applyRecord(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) error {
 	t := p.cfg.Topics
 	deadLetter := func(err error) {
 		p.log.Error("undecodable input record sent to the dead-letter topic", "topic", rec.Topic, "partition", part, "offset", rec.Offset, "err", err)
@@ -764,19 +793,23 @@ func (p *Processing) applyRecord(ctx context.Context, w *txWork, b *state.Batch,
 	if err != nil {
 		return err
 	}
+	w.resMu.Lock()
 	w.outcomes = append(w.outcomes, res.Outcome)
+	if !res.Duplicate {
+		w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
+	}
+	w.resMu.Unlock()
 	if res.Duplicate {
 		p.duplicates.Add(ctx, 1)
 		return nil
 	}
-	w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
 	for i := range res.Events {
 		we := EventToWire(&res.Events[i])
-		w.buf, err = p.cfg.Codec.AppendInventoryEvent(w.buf[:0], &we)
+		*buf, err = p.cfg.Codec.AppendInventoryEvent((*buf)[:0], &we)
 		if err != nil {
 			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
 		}
-		w.produce(ctx, &kgo.Record{Topic: t.Events, Partition: part, Key: rec.Key, Value: append([]byte(nil), w.buf...)})
+		w.produce(ctx, &kgo.Record{Topic: t.Events, Partition: part, Key: rec.Key, Value: append([]byte(nil), (*buf)...)})
 	}
 	return w.decide(ctx, part, res.Decisions)
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -81,6 +82,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if po.FS == nil {
 		po.FS = vfs.Default
+	}
+	// Most point reads miss (a new transaction's idempotency key, a new
+	// stock record): bloom filters answer those without reading blocks.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
