@@ -44,7 +44,7 @@ type Options struct {
 	// FS is the file system; nil means the OS file system. Tests pass
 	// vfs.NewMem() or a crashable MemFS.
 	FS vfs.FS
-	// CacheBytes is Pebble's block cache size; 0 means 64 MiB.
+	// CacheBytes is Pebble's block cache size; 0 means 128 MiB.
 	CacheBytes int64
 	// Sync makes every Batch commit wait for the WAL to reach stable
 	// storage. It is off by default because the changelog in Kafka is the
@@ -69,14 +69,14 @@ type Store struct {
 func Open(dir string, opts Options) (*Store, error) {
 	cache := opts.CacheBytes
 	if cache <= 0 {
-		cache = 64 << 20
+		cache = 128 << 20
 	}
 	c := pebble.NewCache(cache)
 	defer c.Unref()
 	po := &pebble.Options{
 		FS:                    opts.FS,
 		Cache:                 c,
-		MemTableSize:          32 << 20,
+		MemTableSize:          64 << 20,
 		L0CompactionThreshold: 4,
 		Logger:                pebbleLogger{opts.Logger},
 	}
