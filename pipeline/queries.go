@@ -74,25 +74,19 @@ func (q *Queries) Outcome(_ context.Context, stockKey, txid string) (processors.
 // the id. It fails with a PartitionError when some partition cannot be
 // searched, unless the outcome was found elsewhere.
 func (q *Queries) FindOutcome(_ context.Context, txid string) (processors.Outcome, bool, error) {
-	var firstErr error
-	for part := range q.partitions {
-		st := q.proc.Partition(part)
-		if !st.Owned || !st.Restored {
-			if firstErr == nil {
-				why := ErrNotOwner
-				if st.Owned {
-					why = ErrRestoring
-				}
-				firstErr = &PartitionError{part, why}
-			}
-			continue
+	var found processors.Outcome
+	var ok bool
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		o, hit, err := processors.LookupOutcome(r, txid)
+		if hit {
+			found, ok = o, true
 		}
-		o, ok, err := processors.LookupOutcome(q.store.Partition(part), txid)
-		if err != nil || ok {
-			return o, ok, err
-		}
+		return hit, err
+	})
+	if ok {
+		return found, true, nil
 	}
-	return processors.Outcome{}, false, firstErr
+	return processors.Outcome{}, false, err
 }
 
 // Allocation returns an allocation whose stock key is known.
