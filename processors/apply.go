@@ -18,6 +18,9 @@ type Config struct {
 	// PruneEvery bounds how often a record's ledger is swept for entries
 	// older than the window (default 1 hour).
 	PruneEvery time.Duration
+	// Locks says who holds a location when a transaction is applied (the
+	// lock rules of Apply); nil means no location is ever locked.
+	Locks Locks
 }
 
 func (c Config) withDefaults() Config {
@@ -148,6 +151,12 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		recs[i] = r
 	}
 
+	lockWarns, rej := p.checkLocks(tx, legs)
+	if rej != nil {
+		return Result{Outcome: Outcome{Status: StatusRejected, Code: rej.Code, Message: rej.Message,
+			ResultingOnHand: recs[0].OnHand, Version: recs[0].Version}}, nil
+	}
+
 	if ev := tx.ExpectedVersion; ev != nil && *ev != recs[0].Version {
 		return Result{Outcome: Outcome{Status: StatusRejected, Code: CodeVersionConflict,
 			Message: fmt.Sprintf("expected version %d of %s/%s at %s, the record is at version %d; rescan and retry",
@@ -199,6 +208,9 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		r.OnHand += change
 		r.Version++
 		r.UpdatedAt = now.UnixMilli()
+		if lockWarns[i] != "" {
+			warns = append(warns, lockWarns[i])
+		}
 		if r.OnHand < 0 {
 			warns = append(warns, WarnNegativeOnHand)
 		}
@@ -250,6 +262,38 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	res.Outcome.ResultingOnHand = recs[0].OnHand
 	res.Outcome.Version = recs[0].Version
 	return res, nil
+}
+
+// checkLocks applies the lock rules to each leg: while another scanner
+// holds a leg's location at the transaction's receive time, a count or an
+// adjustment there is rejected LOCATION_LOCKED, or applied with the warning
+// LOCK_OVERRIDDEN when it says override; a receipt, pick or move (either
+// leg) is applied with the warning LOCATION_LOCKED, since a scan is a fact.
+// The receive time, not the apply time, keeps the decision the same
+// whenever the transaction is (re)applied. It returns one warning (or "")
+// per leg.
+func (p *Processor) checkLocks(tx *Transaction, legs []leg) ([]string, *Rejection) {
+	warns := make([]string, len(legs))
+	if p.cfg.Locks == nil {
+		return warns, nil
+	}
+	for i, l := range legs {
+		lk, held := p.cfg.Locks.HolderAt(tx.WarehouseID, l.loc, tx.ReceivedAt)
+		if !held || lk.ScannerID == tx.ScannerID {
+			continue
+		}
+		switch {
+		case tx.Type != CycleCount && tx.Type != Adjustment:
+			warns[i] = WarnLocationLocked
+		case tx.Override:
+			warns[i] = WarnLockOverridden
+		default:
+			return nil, reject(CodeLocationLocked,
+				"location %s of %s is locked by %s until %s (lock %s); a %s from %s needs override: true while the lock holds",
+				l.loc, tx.WarehouseID, lk.ScannerID, lk.End().UTC().Format(time.RFC3339), lk.LockID, tx.Type, tx.ScannerID)
+		}
+	}
+	return warns, nil
 }
 
 // EventID is the deterministic id of the n-th (from 0) event of a

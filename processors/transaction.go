@@ -62,6 +62,13 @@ const (
 	// WarnSupersededCount: a count older than the record's latest applied
 	// count; recorded, onHand unchanged.
 	WarnSupersededCount = "SUPERSEDED_COUNT"
+	// WarnLocationLocked: a RECEIPT, PICK or MOVE at a location another
+	// scanner held locked when the transaction was received; applied (a
+	// scan is a fact), flagged.
+	WarnLocationLocked = "LOCATION_LOCKED"
+	// WarnLockOverridden: a CYCLE_COUNT or ADJUSTMENT with override: true
+	// at a location another scanner held locked; applied, flagged.
+	WarnLockOverridden = "LOCK_OVERRIDDEN"
 )
 
 // Transaction is one accepted scanner transaction as the processor sees it.
