@@ -57,3 +57,10 @@ func FuzzDecodeAllocationRequest(f *testing.F) {
 	s := newSet(f)
 	fuzzDecode(f, s, kindAllocationRequest, gen.allocationRequest, s.AppendAllocationRequest, s.DecodeAllocationRequest, (*AllocationRequest).native)
 }
+
+// FuzzDecodeLock: the locks topic is outside input too (anyone with access
+// to the cluster can write to it), and every instance decodes all of it.
+func FuzzDecodeLock(f *testing.F) {
+	s := newSet(f)
+	fuzzDecode(f, s, kindLock, gen.lock, s.AppendLock, s.DecodeLock, (*Lock).native)
+}

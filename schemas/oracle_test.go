@@ -225,6 +225,15 @@ func (g gen) positionSnapshot() PositionSnapshot {
 	}
 }
 
+func (g gen) lock() Lock {
+	l := Lock{LockID: g.str(), WarehouseID: g.str(), LocationID: g.str(), ScannerID: g.str(),
+		AcquiredAt: g.time(), ExpiresAt: g.time()}
+	if g.IntN(2) == 0 {
+		l.ReleasedAt = ptr(g.time())
+	}
+	return l
+}
+
 // oracle round-trips n random values of one type and checks them against goavro.
 func oracle[T any](t *testing.T, s *Set, n int, rnd func() T, enc func([]byte, *T) ([]byte, error),
 	dec func([]byte) (T, error), native func(*T) map[string]any) {
@@ -246,6 +255,7 @@ func TestAgainstGoavro(t *testing.T) {
 	oracle(t, s, n, g.allocationRequest, s.AppendAllocationRequest, s.DecodeAllocationRequest, (*AllocationRequest).native)
 	oracle(t, s, n, g.allocationDecision, s.AppendAllocationDecision, s.DecodeAllocationDecision, (*AllocationDecision).native)
 	oracle(t, s, n, g.positionSnapshot, s.AppendPositionSnapshot, s.DecodePositionSnapshot, (*PositionSnapshot).native)
+	oracle(t, s, n, g.lock, s.AppendLock, s.DecodeLock, (*Lock).native)
 }
 
 func TestInventoryEventEncoderMatchesGoavro(t *testing.T) {

@@ -3,9 +3,9 @@
 // format: a zero magic byte, the schema id as a 4-byte big-endian integer, then
 // the Avro binary encoding of the record.
 //
-// A [Set] assigns each schema its id, either locally (1..6 in the fixed order
+// A [Set] assigns each schema its id, either locally (1..7 in the fixed order
 // transaction, inventory_event, catalog_entry, allocation_request,
-// allocation_decision, position_snapshot; version 1 each) or by registering
+// allocation_decision, position_snapshot, lock; version 1 each) or by registering
 // it with a Confluent-compatible schema registry, and answers the read-only
 // lookups a registry client needs so invsync can serve them itself.
 //
@@ -87,6 +87,7 @@ const (
 	TopicAllocationRequests  = "allocation-requests"
 	TopicAllocationDecisions = "allocation-decisions"
 	TopicPositionSnapshots   = "position-snapshots"
+	TopicLocks               = "locks"
 )
 
 // Topics holds the full topic names for one prefix.
@@ -97,6 +98,7 @@ type Topics struct {
 	AllocationRequests  string
 	AllocationDecisions string
 	PositionSnapshots   string
+	Locks               string
 }
 
 // NewTopics returns the topic names for prefix, used as given (an empty
@@ -109,6 +111,7 @@ func NewTopics(prefix string) Topics {
 		AllocationRequests:  prefix + TopicAllocationRequests,
 		AllocationDecisions: prefix + TopicAllocationDecisions,
 		PositionSnapshots:   prefix + TopicPositionSnapshots,
+		Locks:               prefix + TopicLocks,
 	}
 }
 
@@ -122,6 +125,7 @@ const (
 	kindAllocationRequest
 	kindAllocationDecision
 	kindPositionSnapshot
+	kindLock
 	numKinds
 )
 
@@ -132,6 +136,7 @@ var defs = [numKinds]struct{ name, record, topic string }{
 	{"allocation_request", "AllocationRequest", TopicAllocationRequests},
 	{"allocation_decision", "AllocationDecision", TopicAllocationDecisions},
 	{"position_snapshot", "PositionSnapshot", TopicPositionSnapshots},
+	{"lock", "Lock", TopicLocks},
 }
 
 // namespace is the Avro namespace of every record.
@@ -164,7 +169,7 @@ type Config struct {
 	// DefaultTopicPrefix.
 	TopicPrefix string
 	// RegistryURL is the base URL of a Confluent-compatible schema registry.
-	// Empty means ids are assigned locally (1..6, version 1 each) and invsync
+	// Empty means ids are assigned locally (1..7, version 1 each) and invsync
 	// serves the lookups itself.
 	RegistryURL string
 	// RegistryOpts are passed to sr.NewClient after sr.URLs(RegistryURL), so

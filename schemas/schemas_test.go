@@ -138,6 +138,10 @@ func TestLocalIDs(t *testing.T) {
 		{"allocation_request", "io.invsync.v1.AllocationRequest", "invsync.allocation-requests-value"},
 		{"allocation_decision", "io.invsync.v1.AllocationDecision", "invsync.allocation-decisions-value"},
 		{"position_snapshot", "io.invsync.v1.PositionSnapshot", "invsync.position-snapshots-value"},
+		{"lock", "io.invsync.v1.Lock", "invsync.locks-value"},
+	}
+	if n := len(a.Schemas()); n != len(want) {
+		t.Errorf("%d schemas, want %d", n, len(want))
 	}
 	for i, sc := range a.Schemas() {
 		w := want[i]
@@ -150,7 +154,7 @@ func TestLocalIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Topics(); got != NewTopics("test.") || got.InventoryEvents != "test.inventory-events" {
+	if got := c.Topics(); got != NewTopics("test.") || got.InventoryEvents != "test.inventory-events" || got.Locks != "test.locks" {
 		t.Errorf("Topics() = %+v", got)
 	}
 	if got := c.Schemas()[4].Subject; got != "test.allocation-decisions-value" {
@@ -184,7 +188,7 @@ func TestLookups(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []int{0, -1, 7, math.MaxInt32 + 1, math.MaxInt} {
+	for _, id := range []int{0, -1, int(numKinds) + 1, math.MaxInt32 + 1, math.MaxInt} {
 		if _, ok := s.SchemaByID(id); ok {
 			t.Errorf("SchemaByID(%d) found", id)
 		}
@@ -291,6 +295,19 @@ func TestRoundTrip(t *testing.T) {
 		LocationID: "A", LotNumber: "日本", OnHand: -2, Allocated: 3, Available: -5, Version: 9, UpdatedAt: ms(4)},
 		s.AppendPositionSnapshot, s.DecodePositionSnapshot)
 	roundTrip(t, PositionSnapshot{Partition: -1}, s.AppendPositionSnapshot, s.DecodePositionSnapshot)
+
+	roundTrip(t, sampleLock(), s.AppendLock, s.DecodeLock)
+	released := sampleLock()
+	released.ReleasedAt = ptr(ms(1_700_000_900_000))
+	roundTrip(t, released, s.AppendLock, s.DecodeLock)
+	for _, ts := range extremes {
+		roundTrip(t, Lock{LockID: "Ωmega-🔒", AcquiredAt: ts, ExpiresAt: ts, ReleasedAt: ptr(ts)}, s.AppendLock, s.DecodeLock)
+	}
+}
+
+func sampleLock() Lock {
+	return Lock{LockID: "lock-1", WarehouseID: "WH1", LocationID: "A-01", ScannerID: "SCANNER-03",
+		AcquiredAt: ms(1_700_000_000_000), ExpiresAt: ms(1_700_001_800_000)}
 }
 
 func TestTimePrecision(t *testing.T) {
@@ -369,6 +386,8 @@ func TestErrors(t *testing.T) {
 	_, encodeErrs["request enum"] = s.AppendAllocationRequest(nil, &AllocationRequest{})
 	_, encodeErrs["decision utf-8"] = s.AppendAllocationDecision(nil, &AllocationDecision{Status: StatusConfirmed, Lines: []AllocationLine{{LotNumber: "\xff"}}})
 	_, encodeErrs["snapshot nil"] = s.AppendPositionSnapshot(nil, nil)
+	_, encodeErrs["lock nil"] = s.AppendLock(nil, nil)
+	_, encodeErrs["lock utf-8"] = s.AppendLock(nil, &Lock{ScannerID: "\xff"})
 	for name, err := range encodeErrs {
 		if !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), "encoding ") {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)

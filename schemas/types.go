@@ -219,3 +219,15 @@ type PositionSnapshot struct {
 	Version     int64
 	UpdatedAt   time.Time
 }
+
+// Lock is one location lock on the compacted locks topic (Avro record
+// io.invsync.v1.Lock; field docs in lock.avsc).
+type Lock struct {
+	LockID      string
+	WarehouseID string
+	LocationID  string
+	ScannerID   string
+	AcquiredAt  time.Time
+	ExpiresAt   time.Time
+	ReleasedAt  *time.Time // nil while not released
+}
