@@ -11,6 +11,7 @@ export KAFKA_PORT
 .PHONY: all build deps test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status clean
 
 ROUNDS ?= 12
+BROKER_KILLS ?= 1
 
 all: build test
 
@@ -71,7 +72,7 @@ test-kafka: deps
 # broker; CHAOS_SEED=N reproduces a run.
 chaos: deps
 	@rc=0; \
-	CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos.log 2>&1 || rc=$$?; \
+	CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) CHAOS_BROKER_KILLS=$${CHAOS_BROKER_KILLS:-0} $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos.log 2>&1 || rc=$$?; \
 	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos.log || true; \
 	exit $$rc
 
@@ -79,7 +80,7 @@ chaos: deps
 chaos-kafka: deps
 	bash scripts/kafka.sh up
 	@rc=0; \
-	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos-kafka.log 2>&1 || rc=$$?; \
+	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) CHAOS_KAFKA_CTL=$(CURDIR)/scripts/kafka.sh CHAOS_BROKER_KILLS=$(BROKER_KILLS) CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos-kafka.log 2>&1 || rc=$$?; \
 	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos-kafka.log || true; \
 	bash scripts/kafka.sh down || true; \
 	exit $$rc

@@ -7,6 +7,7 @@
 #   scripts/kafka.sh up               fetch if needed, format if needed, start, wait until ready
 #   scripts/kafka.sh down [--wipe]    stop (SIGTERM, then SIGKILL after 30 s); --wipe deletes the data dir
 #   scripts/kafka.sh status           exit 0 if running and answering, 3 otherwise
+#   scripts/kafka.sh kill9            SIGKILL the broker (a crash, for chaos tests); `up` restarts it
 #   scripts/kafka.sh tool CLASS ARGS  run a Kafka main class (e.g. org.apache.kafka.tools.TopicCommand)
 #                                     with the broker's classpath
 #
@@ -396,6 +397,20 @@ do_down() {
   fi
 }
 
+# kill9: SIGKILL the broker at once, as a crash would (for chaos tests);
+# `up` restarts it on the same data.
+do_kill9() {
+  local pid
+  if pid="$(running_pid)"; then
+    log "killing broker pid $pid (SIGKILL)"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  else
+    log "not running"
+  fi
+  rm -f "$PID_FILE"
+}
+
 # ---------------------------------------------------------------- status
 
 do_status() {
@@ -425,6 +440,7 @@ case "$cmd" in
   fetch) do_fetch; log "Kafka $KAFKA_VERSION available in $LIB_DIR" ;;
   up) do_up ;;
   down) do_down "$@" ;;
+  kill9) do_kill9 ;;
   status) do_status ;;
   tool)
     [[ $# -ge 1 ]] || die "usage: kafka.sh tool MAIN_CLASS [ARGS...]"

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,7 +22,8 @@ import (
 // what got no answer, sometimes twice), and faults at random moments:
 // kill -9 of an instance, SIGSTOP past the session timeout then SIGCONT (a
 // zombie that must not commit anything when it wakes), and with
-// CHAOS_BROKER_KILLS=1 kill -9 of the `invsync broker` process. Afterwards
+// CHAOS_BROKER_KILLS=1 kill -9 of the broker: the `invsync broker` process,
+// or the Apache Kafka that CHAOS_KAFKA_CTL (scripts/kafka.sh) runs. Afterwards
 // every instance's positions must equal the ledger, the events topic
 // (read_committed) must hold each applied change exactly once, and every
 // allocation invariant must hold.
@@ -57,8 +59,8 @@ func TestChaos(t *testing.T) {
 		broker.start()
 		t.Cleanup(broker.kill)
 		brokers = []string{addr}
-	} else if brokerKills {
-		t.Fatal("CHAOS_BROKER_KILLS needs the broker to be a child process; unset KAFKA_BROKERS")
+	} else if brokerKills && os.Getenv("CHAOS_KAFKA_CTL") == "" {
+		t.Fatal("CHAOS_BROKER_KILLS with KAFKA_BROKERS needs CHAOS_KAFKA_CTL, the path of scripts/kafka.sh that runs that broker (make chaos-kafka sets it)")
 	}
 	var insts []*child
 	for i := 0; i < 3; i++ {
@@ -152,9 +154,21 @@ func TestChaos(t *testing.T) {
 			time.Sleep(8 * time.Second) // past the 6 s session timeout
 			victim.signal(syscall.SIGCONT)
 		case "kill-broker":
-			broker.kill()
+			if broker != nil {
+				broker.kill()
+				time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+				broker.start()
+				break
+			}
+			// An Apache Kafka run by scripts/kafka.sh: kill -9, restart.
+			ctl := os.Getenv("CHAOS_KAFKA_CTL")
+			if out, err := exec.Command("bash", ctl, "kill9").CombinedOutput(); err != nil {
+				t.Fatalf("killing the Kafka broker: %v\n%s", err, out)
+			}
 			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
-			broker.start()
+			if out, err := exec.Command("bash", ctl, "up").CombinedOutput(); err != nil {
+				t.Fatalf("restarting the Kafka broker: %v\n%s", err, out)
+			}
 		}
 		faults[kind]++
 		for _, c := range insts {
