@@ -1,8 +1,8 @@
 // Package pipeline is invsync's Kafka plumbing: the topics, the embedded
 // broker, the transactional consumer group that feeds owned partitions to
-// the processors, changelog restore, the catalog table shared by every
-// instance, and the producer ingest writes through. It holds no inventory
-// rules; those are in package processors.
+// the processors, changelog restore, the catalog and lock tables shared by
+// every instance, and the producer ingest writes through. It holds no
+// inventory rules; those are in package processors.
 package pipeline
 
 import (
@@ -28,6 +28,10 @@ type Topics struct {
 	// Catalog: master data (Avro CatalogEntry), keyed "warehouse/<id>" or
 	// "item/<id>". Compacted; read whole by every instance.
 	Catalog string
+	// Locks: location locks (Avro Lock), keyed by lockId; a lock's
+	// release is a second record under its key. Compacted; read whole by
+	// every instance, in log order, which decides who got a lock.
+	Locks string
 	// AllocationRequests: the cloud's allocation requests and
 	// cancellations (Avro AllocationRequest), keyed by stock key; the
 	// HTTP API writes here too. The processors' second input.
@@ -48,6 +52,7 @@ func TopicsWithPrefix(prefix string) Topics {
 		Events:       prefix + "inventory-events",
 		Changelog:    prefix + "state-changelog",
 		Catalog:      prefix + "catalog",
+		Locks:        prefix + "locks",
 		DeadLetter:   prefix + "dead-letter",
 
 		AllocationRequests:  prefix + "allocation-requests",
@@ -79,6 +84,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions in
 		{t.AllocationRequests, partitions, keep},
 		{t.AllocationDecisions, partitions, keep},
 		{t.Catalog, 1, compact},
+		{t.Locks, 1, compact},
 	}
 	for _, w := range want {
 		resp, err := adm.CreateTopic(ctx, w.partitions, replication, w.configs, w.name)

@@ -1,0 +1,273 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+)
+
+// LockTable keeps a processors.LockTable equal to the compacted,
+// single-partition locks topic, on every instance, and writes lock
+// requests and releases to it. Who gets a contested location is decided
+// by the order of the records in that partition, which every instance
+// reads alike: Acquire writes its record, waits until this instance has
+// read it back, and then asks the table whether it was granted. Safe for
+// concurrent use.
+type LockTable struct {
+	cl    *kgo.Client
+	topic string
+	codec *schemas.Set
+	table *processors.LockTable
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever next or loaded moves
+	next    int64         // next offset to read of partition 0
+	loaded  bool
+}
+
+// NewLockTable creates the table's client. Run must be running for
+// Acquire, Release and WaitLoaded to return.
+func NewLockTable(brokers []string, topic string, codec *schemas.Set, table *processors.LockTable, log *slog.Logger, opts ...kgo.Opt) (*LockTable, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating locks client: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &LockTable{cl: cl, topic: topic, codec: codec, table: table, log: log.With("component", "locks"),
+		changed: make(chan struct{})}, nil
+}
+
+// Table is the in-memory table the processors consult.
+func (t *LockTable) Table() *processors.LockTable { return t.table }
+
+// Run reads the topic until ctx ends, then closes the client.
+func (t *LockTable) Run(ctx context.Context) error {
+	defer t.cl.Close()
+	go t.markLoaded(ctx)
+	for {
+		fetches := t.cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(_ string, _ int32, err error) {
+			t.log.Warn("fetching locks", "err", err)
+		})
+		fetches.EachRecord(func(r *kgo.Record) {
+			if err := t.apply(r); err != nil {
+				t.log.Error("skipping lock record", "offset", r.Offset, "err", err)
+			}
+			t.advance(r.Offset + 1)
+		})
+	}
+}
+
+func (t *LockTable) apply(r *kgo.Record) error {
+	if r.Value == nil {
+		return nil // tombstone: invsync writes none; a lock ends by release or expiry
+	}
+	w, err := t.codec.DecodeLock(r.Value)
+	if err != nil {
+		return err
+	}
+	if w.LockID == "" || w.WarehouseID == "" || w.LocationID == "" || w.ScannerID == "" {
+		return fmt.Errorf("lock %q: lockId, warehouseId, locationId and scannerId are required", w.LockID)
+	}
+	t.table.Apply(lockFromWire(&w))
+	return nil
+}
+
+// Acquire writes a request for l (acks=all) and waits until this instance
+// has read it back. granted reports whether l got the location; if not,
+// holder is the lock of another scanner that holds it. A granted lock
+// supersedes the scanner's earlier locks on the same location: they are
+// released as of l.AcquiredAt. An error wrapping ErrUnavailable means the
+// request may or may not have been written.
+func (t *LockTable) Acquire(ctx context.Context, l processors.Lock) (lock processors.Lock, granted bool, holder processors.Lock, err error) {
+	l.ReleasedAt = nil
+	if err := t.write(ctx, &l); err != nil {
+		return processors.Lock{}, false, processors.Lock{}, err
+	}
+	if got, ok := t.table.Get(l.LockID); ok {
+		t.supersede(ctx, &got)
+		return got, true, processors.Lock{}, nil
+	}
+	if h, refused := t.table.Refused(l.LockID); refused {
+		return processors.Lock{}, false, h, nil
+	}
+	return processors.Lock{}, false, processors.Lock{}, fmt.Errorf("lock %s was written but not applied (see the locks log)", l.LockID)
+}
+
+// supersede releases the same scanner's earlier locks on l's location. A
+// failure leaves them to their TTL: they only ever block other scanners
+// while l does too.
+func (t *LockTable) supersede(ctx context.Context, l *processors.Lock) {
+	for _, o := range t.table.Active(l.WarehouseID, l.AcquiredAt) {
+		older := o.AcquiredAt.Before(l.AcquiredAt) || o.AcquiredAt.Equal(l.AcquiredAt) && o.LockID < l.LockID
+		if o.LocationID != l.LocationID || o.ScannerID != l.ScannerID || !older {
+			continue
+		}
+		rel := l.AcquiredAt
+		o.ReleasedAt = &rel
+		if err := t.write(ctx, &o); err != nil {
+			t.log.Warn("releasing a superseded lock; it ends at its TTL", "lock", o.LockID, "by", l.LockID, "err", err)
+		}
+	}
+}
+
+// Release releases the lock lockID as of at and returns it as it then
+// stands; found is false for a lock that was never granted. A lock that
+// already ended (released or expired by at) is returned as it is, with
+// nothing written, so releasing twice is harmless.
+func (t *LockTable) Release(ctx context.Context, lockID string, at time.Time) (lock processors.Lock, found bool, err error) {
+	l, ok := t.table.Get(lockID)
+	if !ok {
+		return processors.Lock{}, false, nil
+	}
+	if !at.Before(l.End()) {
+		return l, true, nil
+	}
+	rel := at.UTC().Truncate(time.Millisecond)
+	l.ReleasedAt = &rel
+	if err := t.write(ctx, &l); err != nil {
+		return processors.Lock{}, true, err
+	}
+	l, _ = t.table.Get(lockID)
+	return l, true, nil
+}
+
+// Get returns a granted lock by id.
+func (t *LockTable) Get(lockID string) (processors.Lock, bool) { return t.table.Get(lockID) }
+
+// Active returns the granted locks of a warehouse not ended at at.
+func (t *LockTable) Active(wh string, at time.Time) []processors.Lock { return t.table.Active(wh, at) }
+
+// write produces one lock record and waits until the table has applied it.
+func (t *LockTable) write(ctx context.Context, l *processors.Lock) error {
+	w := lockToWire(l)
+	v, err := t.codec.AppendLock(nil, &w)
+	if err != nil {
+		return err
+	}
+	res := t.cl.ProduceSync(ctx, &kgo.Record{Topic: t.topic, Key: []byte(l.LockID), Value: v})
+	if err := res.FirstErr(); err != nil {
+		return fmt.Errorf("%w: writing lock %s: %w", ErrUnavailable, l.LockID, err)
+	}
+	return t.waitFor(ctx, res[0].Record.Offset+1)
+}
+
+func (t *LockTable) advance(next int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if next > t.next {
+		t.next = next
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
+// waitFor blocks until the table has read up to (not including) offset.
+func (t *LockTable) waitFor(ctx context.Context, offset int64) error {
+	for {
+		t.mu.Lock()
+		next, ch := t.next, t.changed
+		t.mu.Unlock()
+		if next >= offset {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the locks topic to be read: %w", ctx.Err())
+		}
+	}
+}
+
+// markLoaded waits until the table has read everything the topic held when
+// it started, then marks it loaded.
+func (t *LockTable) markLoaded(ctx context.Context) {
+	for ctx.Err() == nil {
+		end, err := t.endOffset(ctx)
+		if err != nil {
+			t.log.Warn("listing locks end offset", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if t.waitFor(ctx, end) == nil {
+			t.mu.Lock()
+			t.loaded = true
+			close(t.changed)
+			t.changed = make(chan struct{})
+			t.mu.Unlock()
+		}
+		return
+	}
+}
+
+func (t *LockTable) endOffset(ctx context.Context) (int64, error) {
+	ends, err := kadm.NewClient(t.cl).ListEndOffsets(ctx, t.topic)
+	if err != nil {
+		return 0, err
+	}
+	o, ok := ends.Lookup(t.topic, 0)
+	if !ok {
+		return 0, errors.New("locks partition missing from the offsets response")
+	}
+	return o.Offset, o.Err
+}
+
+// WaitLoaded blocks until the table holds everything the topic held at
+// start, so no lock granted before this instance started is missed.
+func (t *LockTable) WaitLoaded(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		loaded, ch := t.loaded, t.changed
+		t.mu.Unlock()
+		if loaded {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the locks to load: %w", ctx.Err())
+		}
+	}
+}
+
+// Loaded reports whether WaitLoaded would return at once.
+func (t *LockTable) Loaded() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loaded
+}
+
+func lockToWire(l *processors.Lock) schemas.Lock {
+	return schemas.Lock{LockID: l.LockID, WarehouseID: l.WarehouseID, LocationID: l.LocationID, ScannerID: l.ScannerID,
+		AcquiredAt: l.AcquiredAt, ExpiresAt: l.ExpiresAt, ReleasedAt: l.ReleasedAt}
+}
+
+func lockFromWire(w *schemas.Lock) processors.Lock {
+	return processors.Lock{LockID: w.LockID, WarehouseID: w.WarehouseID, LocationID: w.LocationID, ScannerID: w.ScannerID,
+		AcquiredAt: w.AcquiredAt, ExpiresAt: w.ExpiresAt, ReleasedAt: w.ReleasedAt}
+}
