@@ -74,6 +74,8 @@ type Config struct {
 	Allocator   Allocator
 	Allocations AllocationReader
 	Decisions   DecisionSubscriber
+	// Locks: the lock endpoints (/v1/locks); nil leaves them out.
+	Locks Locker
 	// Router finds peers for reads of partitions owned elsewhere; nil in
 	// a single instance.
 	Router     Router
@@ -190,6 +192,7 @@ func (s *Server) routes() {
 	v1.GET("/transactions/:id", s.getTransaction)
 	v1.GET("/positions", s.getPositions)
 	s.allocationRoutes()
+	s.lockRoutes()
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)
