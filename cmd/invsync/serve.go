@@ -39,6 +39,7 @@ type server struct {
 	store    *state.Store
 	producer *pipeline.Producer
 	catalog  *pipeline.CatalogTable
+	locks    *pipeline.LockTable
 	proc     *pipeline.Processing
 	api      *ingest.Server
 	admin    *kgo.Client
@@ -118,6 +119,10 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 	if err != nil {
 		return nil, err
 	}
+	s.locks, err = pipeline.NewLockTable(s.brokers, topics.Locks, codec, processors.NewLockTable(), log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
 	s.producer, err = pipeline.NewProducer(s.brokers, topics, codec, 10*time.Second, clientOpts...)
 	if err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		TransactionalID: "invsync-" + instance,
 		Topics:          topics,
 		Store:           s.store,
-		Processor:       processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow}),
+		Processor:       processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow, Locks: s.locks.Table()}),
 		Codec:           codec,
 		Notifier:        notifier,
 		Decisions:       decisions,
@@ -161,6 +166,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		Decisions:   decisions,
 		Allocator:   s.producer,
 		Allocations: queries,
+		Locks:       s.locks,
 		Router:      router,
 		Ready:       s.proc,
 		Schemas:     schemaSrc,
@@ -209,7 +215,7 @@ func (s *server) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	goRun := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -220,7 +226,15 @@ func (s *server) run(ctx context.Context) error {
 		}()
 	}
 	goRun("catalog", s.catalog.Run)
-	goRun("processing", s.proc.Run)
+	goRun("locks", s.locks.Run)
+	goRun("processing", func(ctx context.Context) error {
+		// A transaction applied before the locks are loaded could miss
+		// a lock that held when it was received.
+		if err := s.locks.WaitLoaded(ctx); err != nil {
+			return err
+		}
+		return s.proc.Run(ctx)
+	})
 	goRun("http", func(context.Context) error {
 		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -228,7 +242,11 @@ func (s *server) run(ctx context.Context) error {
 		return nil
 	})
 
-	if err := s.seedCatalog(ctx); err != nil {
+	err := s.seedCatalog(ctx)
+	if err == nil {
+		err = s.loadLocks(ctx)
+	}
+	if err != nil {
 		cancel()
 		_ = s.http.Close()
 		wg.Wait()
@@ -252,6 +270,14 @@ func (s *server) run(ctx context.Context) error {
 	wg.Wait()
 	s.close()
 	return runErr
+}
+
+// loadLocks waits until every lock granted before this start is known, so
+// the API never answers as if a held location were free.
+func (s *server) loadLocks(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return s.locks.WaitLoaded(wctx)
 }
 
 // seedCatalog loads --catalog, or the demo catalog into an empty topic.
