@@ -99,8 +99,9 @@ type Server struct {
 
 	// pending holds transactions accepted by this instance and not yet
 	// applied: a resend in that window is a duplicate too.
-	pendingMu sync.Mutex
-	pending   map[string]pendingTx
+	pendingMu   sync.Mutex
+	pending     map[string]pendingTx
+	pendingSwep time.Time
 
 	results metric.Int64Counter
 	uploads metric.Int64Counter
@@ -131,6 +132,7 @@ func (s *Server) starting(c *gin.Context) bool {
 type pendingTx struct {
 	hash     []byte
 	stockKey string
+	at       time.Time // when it was reserved
 	// acked: Kafka acknowledged the write. Until then the transaction is
 	// in flight in another request, which may still fail: a resend then
 	// is produced again rather than called a duplicate (the processor

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/attribute"
@@ -188,7 +189,19 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 			return statusInFlight, -1, nil
 		}
 	}
-	s.pending[tx.TransactionID] = pendingTx{hash: tx.BodyHash, stockKey: tx.StockKey()}
+	now := time.Now()
+	s.pending[tx.TransactionID] = pendingTx{hash: tx.BodyHash, stockKey: tx.StockKey(), at: now}
+	// Entries whose outcome is published on another instance (the
+	// partition moved) are never cleared by an outcome here: forget any
+	// older than pendingTTL; the processors' idempotency still holds.
+	if now.Sub(s.pendingSwep) > time.Minute {
+		s.pendingSwep = now
+		for id, p := range s.pending {
+			if now.Sub(p.at) > pendingTTL {
+				delete(s.pending, id)
+			}
+		}
+	}
 	s.pendingMu.Unlock()
 
 	o, found, err := s.cfg.State.Outcome(ctx, tx.StockKey(), tx.TransactionID)
@@ -218,6 +231,10 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 	}
 	return CodeMismatch, -1, nil
 }
+
+// pendingTTL bounds how long an accepted transaction is remembered as
+// pending without an outcome published here.
+const pendingTTL = 10 * time.Minute
 
 // statusInFlight is reserve's answer for a transaction another request is
 // writing right now: it is written again and answered accepted.
@@ -298,11 +315,13 @@ func (s *Server) getTransaction(c *gin.Context) {
 		j := outcomeJSON(o)
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
+	case err != nil && s.fanOut(c, nil):
+		// Applied on a partition another instance owns (it may have
+		// moved since this instance accepted the transaction).
 	case pending:
 		j := pendingOutcome()
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
-	case err != nil && s.fanOut(c, nil):
 	case err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)):
 		// Without peers to ask, or a partition still restoring, the
 		// answer is not known yet.
