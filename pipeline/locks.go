@@ -133,13 +133,22 @@ func (t *LockTable) supersede(ctx context.Context, l *processors.Lock) {
 }
 
 // Release releases the lock lockID as of at and returns it as it then
-// stands; found is false for a lock that was never granted. A lock that
+// stands; found is false for a lock that was never granted (checked
+// against everything written before the call, whichever instance wrote
+// it). A lock that
 // already ended (released or expired by at) is returned as it is, with
 // nothing written, so releasing twice is harmless.
 func (t *LockTable) Release(ctx context.Context, lockID string, at time.Time) (lock processors.Lock, found bool, err error) {
 	l, ok := t.table.Get(lockID)
 	if !ok {
-		return processors.Lock{}, false, nil
+		// It may have been granted through another instance a moment
+		// ago: read the topic to its end before saying it does not exist.
+		if err := t.catchUp(ctx); err != nil {
+			return processors.Lock{}, false, err
+		}
+		if l, ok = t.table.Get(lockID); !ok {
+			return processors.Lock{}, false, nil
+		}
 	}
 	if !at.Before(l.End()) {
 		return l, true, nil
@@ -171,6 +180,16 @@ func (t *LockTable) write(ctx context.Context, l *processors.Lock) error {
 		return fmt.Errorf("%w: writing lock %s: %w", ErrUnavailable, l.LockID, err)
 	}
 	return t.waitFor(ctx, res[0].Record.Offset+1)
+}
+
+// catchUp waits until the table has read every record written to the
+// topic before the call.
+func (t *LockTable) catchUp(ctx context.Context) error {
+	end, err := t.endOffset(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: listing the locks topic's end: %w", ErrUnavailable, err)
+	}
+	return t.waitFor(ctx, end)
 }
 
 func (t *LockTable) advance(next int64) {
