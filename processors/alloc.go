@@ -467,21 +467,22 @@ func (p *Processor) consumePick(s Store, tx *Transaction, r *Record, now time.Ti
 	return []Allocation{a}, "", nil
 }
 
-// resolveShortfall restores allocated ≤ max(onHand, 0) on record r (already
-// saved) after a physical change. The shortfall is re-reserved from other
-// records of the item; what cannot be covered comes off the allocations
-// reserving at r, newest first, as backorder.
+// resolveShortfall restores allocated ≤ max(onHand, 0) on record r after a
+// physical change. First the shortfall is re-reserved from other records of
+// the item (oldest allocations moved first, each within its lot
+// constraint); what cannot be covered comes off the allocations reserving
+// at r, newest first, as backorder. Every allocation changed gets a
+// SHORTFALL decision.
 func (p *Processor) resolveShortfall(s Store, r *Record, now time.Time) ([]Allocation, error) {
+	fresh, err := loadRecord(s, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)
+	if err != nil {
+		return nil, err
+	}
+	*r = fresh
 	short := r.Allocated - max(r.OnHand, 0)
 	if short <= 0 {
 		return nil, nil
 	}
-	recs, err := Positions(s, r.WarehouseID, r.ItemID, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	// Capacity elsewhere, among records the allocations could use.
-	var allocs []Allocation
 	prefix := activePrefix(r.WarehouseID, r.ItemID)
 	var ids []string
 	if err := s.Scan(prefix, PrefixEnd(prefix), func(k, _ []byte) error {
@@ -490,74 +491,64 @@ func (p *Processor) resolveShortfall(s Store, r *Record, now time.Time) ([]Alloc
 	}); err != nil {
 		return nil, err
 	}
-	for i := len(ids) - 1; i >= 0; i-- { // newest first
-		a, ok, err := loadAllocation(s, ids[i])
+	var allocs []Allocation // oldest first (the index is ordered by creation)
+	for _, id := range ids {
+		a, ok, err := loadAllocation(s, id)
 		if err != nil {
 			return nil, err
 		}
-		if ok && a.Active() {
+		if ok && a.Active() && qtyAt(&a, r) > 0 {
 			allocs = append(allocs, a)
 		}
 	}
-	// Records are re-read after each change so availability stays exact.
-	var decisions []Allocation
-	remaining := short
 	here := recordID(r)
-	// Uncovered shortfall goes to the newest allocations first, so compute
-	// what the other records can absorb before deciding who loses.
-	var capacity int64
-	for _, rec := range recs {
-		if recordID(&rec) != here {
-			capacity += max(max(rec.OnHand, 0)-rec.Allocated, 0)
-		}
-	}
-	uncovered := max(remaining-capacity, 0)
-	for i := range allocs {
-		if remaining <= 0 {
-			break
-		}
+	changed := make([]bool, len(allocs))
+	for i := 0; i < len(allocs) && short > 0; i++ {
 		a := &allocs[i]
-		var at int64
-		for _, l := range a.Lines {
-			if l.LocationID == r.LocationID && l.LotNumber == r.LotNumber {
-				at += l.Quantity
-			}
-		}
-		take := min(at, remaining)
-		if take == 0 {
-			continue
-		}
-		remaining -= take
-		back := min(take, uncovered)
-		uncovered -= back
-		move := take - back
-		// Release take at r.
-		a.Lines = addLines(a.Lines, []AllocLine{{LocationID: r.LocationID, LotNumber: r.LotNumber, Quantity: -take}})
-		r.Allocated -= take
-		if err := s.Set(RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), r.encode()); err != nil {
+		cur, err := Positions(s, r.WarehouseID, r.ItemID, nil, nil)
+		if err != nil {
 			return nil, err
 		}
-		if move > 0 {
-			cur, err := Positions(s, r.WarehouseID, r.ItemID, nil, nil)
-			if err != nil {
-				return nil, err
-			}
-			lot := a.LotNumber
-			newLines := pickLines(cur, move, a.LocationID, lot, here)
-			var got int64
-			for _, l := range newLines {
-				got += l.Quantity
-			}
-			if err := reserve(s, a, newLines, +1, now); err != nil {
-				return nil, err
-			}
-			a.Lines = addLines(a.Lines, newLines)
-			back += move - got // a lot constraint may leave some uncovered
+		moved := pickLines(cur, min(qtyAt(a, r), short), a.LocationID, a.LotNumber, here)
+		var got int64
+		for _, l := range moved {
+			got += l.Quantity
 		}
+		if got == 0 {
+			continue
+		}
+		if err := reserve(s, a, moved, +1, now); err != nil {
+			return nil, err
+		}
+		a.Lines = addLines(a.Lines, append(moved, AllocLine{LocationID: r.LocationID, LotNumber: r.LotNumber, Quantity: -got}))
+		r.Allocated -= got
+		short -= got
+		changed[i] = true
+	}
+	for i := len(allocs) - 1; i >= 0 && short > 0; i-- {
+		a := &allocs[i]
+		back := min(qtyAt(a, r), short)
+		if back == 0 {
+			continue
+		}
+		a.Lines = addLines(a.Lines, []AllocLine{{LocationID: r.LocationID, LotNumber: r.LotNumber, Quantity: -back}})
+		r.Allocated -= back
 		a.ConfirmedQuantity -= back
 		a.BackorderQuantity += back
+		short -= back
+		changed[i] = true
+	}
+	if err := s.Set(RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), r.encode()); err != nil {
+		return nil, err
+	}
+	var decisions []Allocation
+	for i := len(allocs) - 1; i >= 0; i-- { // newest first, the order they lost stock in
+		if !changed[i] {
+			continue
+		}
+		a := &allocs[i]
 		status := a.Status
-		if back > 0 || status == AllocConfirmed && a.BackorderQuantity > 0 {
+		if a.BackorderQuantity > 0 {
 			status = AllocPartial
 		}
 		a.decide(status, ReasonShortfall, now)
@@ -567,6 +558,17 @@ func (p *Processor) resolveShortfall(s Store, r *Record, now time.Time) ([]Alloc
 		decisions = append(decisions, *a)
 	}
 	return decisions, nil
+}
+
+// qtyAt is what a reserves at r's location and lot.
+func qtyAt(a *Allocation, r *Record) int64 {
+	var q int64
+	for _, l := range a.Lines {
+		if l.LocationID == r.LocationID && l.LotNumber == r.LotNumber {
+			q += l.Quantity
+		}
+	}
+	return q
 }
 
 func hashBytes(b []byte) []byte {

@@ -227,11 +227,6 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		if err := s.Set(RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), r.encode()); err != nil {
 			return Result{}, err
 		}
-		decs, err := p.resolveShortfall(s, r, now)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Decisions = append(res.Decisions, decs...)
 		for _, w := range warns {
 			if !slices.Contains(res.Outcome.Warnings, w) {
 				res.Outcome.Warnings = append(res.Outcome.Warnings, w)
@@ -259,8 +254,27 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 			AllocationID:       tx.AllocationID,
 		})
 	}
-	res.Outcome.ResultingOnHand = recs[0].OnHand
-	res.Outcome.Version = recs[0].Version
+	// Shortfalls are resolved once every leg is applied, so a MOVE's
+	// reservations can follow the stock to its destination. The events
+	// then report each record as the whole transaction left it.
+	for i := range recs {
+		decs, err := p.resolveShortfall(s, &recs[i], now)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Decisions = append(res.Decisions, decs...)
+	}
+	for i := range res.Events {
+		e := &res.Events[i]
+		r, err := loadRecord(s, e.WarehouseID, e.ItemID, e.LocationID, e.LotNumber)
+		if err != nil {
+			return Result{}, err
+		}
+		e.Version, e.Allocated, e.Available = r.Version, r.Allocated, r.Available()
+		if i == 0 {
+			res.Outcome.ResultingOnHand, res.Outcome.Version = r.OnHand, r.Version
+		}
+	}
 	return res, nil
 }
 
