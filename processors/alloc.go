@@ -469,9 +469,9 @@ func (p *Processor) consumePick(s Store, tx *Transaction, r *Record, now time.Ti
 
 // resolveShortfall restores allocated ≤ max(onHand, 0) on record r after a
 // physical change. First the shortfall is re-reserved from other records of
-// the item (oldest allocations moved first, each within its lot
-// constraint); what cannot be covered comes off the allocations reserving
-// at r, newest first, as backorder. Every allocation changed gets a
+// the item (allocations bound to a lot first, as they have fewer places to
+// go, then the others, oldest first within each); what cannot be covered
+// comes off the allocations reserving at r, newest first, as backorder. Every allocation changed gets a
 // SHORTFALL decision.
 func (p *Processor) resolveShortfall(s Store, r *Record, now time.Time) ([]Allocation, error) {
 	fresh, err := loadRecord(s, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)
@@ -503,7 +503,20 @@ func (p *Processor) resolveShortfall(s Store, r *Record, now time.Time) ([]Alloc
 	}
 	here := recordID(r)
 	changed := make([]bool, len(allocs))
-	for i := 0; i < len(allocs) && short > 0; i++ {
+	// Allocations bound to a lot have fewer places to go: move them
+	// first, then the others; oldest first within each.
+	order := make([]int, 0, len(allocs))
+	for pass := 0; pass < 2; pass++ {
+		for i := range allocs {
+			if (allocs[i].LotNumber != "") == (pass == 0) {
+				order = append(order, i)
+			}
+		}
+	}
+	for _, i := range order {
+		if short <= 0 {
+			break
+		}
 		a := &allocs[i]
 		cur, err := Positions(s, r.WarehouseID, r.ItemID, nil, nil)
 		if err != nil {
