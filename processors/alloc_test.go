@@ -2,6 +2,7 @@ package processors
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -140,6 +141,19 @@ func checkRecords(t testing.TB, s Reader, ws ...recWant) {
 //   - the active index holds exactly the active allocations, and the
 //     expiry index exactly the active ones with an expiry.
 func allocInvariants(s Reader, ids []string) []string {
+	allocs := map[string]Allocation{}
+	for _, id := range ids {
+		a, ok, err := LookupAllocation(s, id)
+		if err != nil || !ok {
+			return []string{fmt.Sprintf("allocation %s: found=%v err=%v", id, ok, err)}
+		}
+		allocs[id] = a
+	}
+	return allocInvariantsOf(s, ids, allocs)
+}
+
+// allocInvariantsOf is allocInvariants with the allocations already loaded.
+func allocInvariantsOf(s Reader, ids []string, allocs map[string]Allocation) []string {
 	var bad []string
 	badf := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
 	recs, err := Positions(s, testWH, testItem, nil, nil)
@@ -151,10 +165,13 @@ func allocInvariants(s Reader, ids []string) []string {
 	active := map[string]bool{}
 	withExpiry := map[string]bool{}
 	for _, id := range ids {
-		a, ok, err := LookupAllocation(s, id)
-		if err != nil || !ok {
-			badf("allocation %s: found=%v err=%v", id, ok, err)
+		a, ok := allocs[id]
+		if !ok {
+			badf("allocation %s not found", id)
 			continue
+		}
+		if a.Lines == nil {
+			badf("%s: lines is null, not a list", id) // GET /v1/allocations shows "lines": [...]
 		}
 		var sum int64
 		seen := map[rk]bool{}
@@ -283,14 +300,26 @@ func checkDecisions(t testing.TB, s Reader, before map[string]Allocation, ids []
 }
 
 func decisionProblems(s Reader, before map[string]Allocation, ids []string, decs []Allocation) []string {
+	after := map[string]Allocation{}
+	for _, id := range ids {
+		if a, ok, err := LookupAllocation(s, id); err == nil && ok {
+			after[id] = a
+		}
+	}
+	return decisionProblemsOf(before, after, ids, decs)
+}
+
+// decisionProblemsOf is decisionProblems with the allocations after the
+// step already loaded.
+func decisionProblemsOf(before, after map[string]Allocation, ids []string, decs []Allocation) []string {
 	var bad []string
 	byID := map[string][]Allocation{}
 	for _, d := range decs {
 		byID[d.AllocationID] = append(byID[d.AllocationID], d)
 	}
 	for _, id := range ids {
-		a, ok, err := LookupAllocation(s, id)
-		if err != nil || !ok {
+		a, ok := after[id]
+		if !ok {
 			continue
 		}
 		b, existed := before[id]
@@ -872,15 +901,44 @@ func TestShortfallNewestAllocationFirst(t *testing.T) {
 	checkRecords(t, w.s, recWant{loc: locA, onHand: 30, allocated: 30, version: 5})
 }
 
+// TestShortfallPartlyCovered: short 20 with 5 free elsewhere, so 15 are
+// backordered, from the newest allocation first. Which allocation's line
+// moves to the free 5 is the processor's choice; the backorders are the
+// rule.
 func TestShortfallPartlyCovered(t *testing.T) {
-	// Short 20 with 5 free elsewhere: 15 backordered, from the newest.
-	w := newAllocWorld(t)
-	w.stock(map[string]int64{locA: 100, locB: 5})
-	w.allocate(allocReq("OLD", 50, preferLoc(locA)))
-	w.allocate(allocReq("NEW", 50, preferLoc(locA)))
-	w.apply(count("c1", 10, locA, 80))
-	checkAlloc(t, w.s, "NEW", allocWant{status: AllocPartial, reason: ReasonShortfall, confirmed: 35, backorder: 15, lines: "[A-05-02/=30 B-01-01/=5]", seqNum: 2})
-	checkAlloc(t, w.s, "OLD", allocWant{status: AllocConfirmed, confirmed: 50, lines: "[A-05-02/=50]", seqNum: 1})
+	for _, c := range []struct {
+		name             string
+		old, new         int64
+		oldBack, newBack int64
+	}{
+		{"the newest holds enough to take it all", 50, 50, 0, 15},
+		{"the newest holds less than the backorder", 20, 3, 12, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newAllocWorld(t)
+			w.stock(map[string]int64{locA: c.old + c.new, locB: 5})
+			w.allocate(allocReq("OLD", c.old, preferLoc(locA)))
+			w.allocate(allocReq("NEW", c.new, preferLoc(locA)))
+			w.apply(count("c1", 10, locA, c.old+c.new-20))
+			for _, x := range []struct {
+				id        string
+				qty, back int64
+			}{{"OLD", c.old, c.oldBack}, {"NEW", c.new, c.newBack}} {
+				a := mustLookup(t, w.s, x.id)
+				wantStatus := AllocConfirmed
+				if x.back > 0 {
+					wantStatus = AllocPartial
+				}
+				if a.BackorderQuantity != x.back || a.ConfirmedQuantity != x.qty-x.back || a.Status != wantStatus {
+					t.Errorf("%s: %s confirmed %d backorder %d, want %s backorder %d", x.id, a.Status, a.ConfirmedQuantity,
+						a.BackorderQuantity, wantStatus, x.back)
+				}
+			}
+			checkRecords(t, w.s,
+				recWant{loc: locA, onHand: c.old + c.new - 20, allocated: c.old + c.new - 20, version: 4},
+				recWant{loc: locB, onHand: 5, allocated: 5, version: 2})
+		})
+	}
 }
 
 func TestShortfallOfAMove(t *testing.T) {
@@ -906,8 +964,8 @@ func TestShortfallOfAMove(t *testing.T) {
 
 // TestShortfallOfAMoveFollowsTheStock: moving reserved stock from A to an
 // empty B leaves the warehouse with the same stock, so the reservation must
-// follow it to B, not become a backorder. Apply resolves the shortfall of
-// the MOVE's first leg before its second leg has added the stock at B.
+// follow it to B, not become a backorder: the shortfall of the MOVE's first
+// leg is resolved only once its second leg has added the stock at B.
 func TestShortfallOfAMoveFollowsTheStock(t *testing.T) {
 	w := newAllocWorld(t)
 	w.stock(map[string]int64{locA: 50})
@@ -927,9 +985,9 @@ func TestShortfallOfAMoveFollowsTheStock(t *testing.T) {
 // be covered from B/L2 by the older allocation, which takes any lot; only
 // the newer one is bound to L1. The issue: "re-reserve the difference from
 // other locations ...; what cannot be covered comes off the newest
-// allocations first". Nothing needs backordering here, yet resolveShortfall
-// backorders the newest allocation because it cannot move, without
-// trying the older one that can.
+// allocations first". Nothing needs backordering here: the newest
+// allocation cannot move, but the older one can, and must, before anything
+// is backordered.
 func TestShortfallCoveredByMovingAnOlderAllocation(t *testing.T) {
 	w := newAllocWorld(t)
 	w.stock(map[string]int64{locA + "/L1": 10, locB + "/L2": 5})
@@ -945,6 +1003,22 @@ func TestShortfallCoveredByMovingAnOlderAllocation(t *testing.T) {
 		t.Errorf("backorder %d after a shortfall of 5 with 5 free at B/L2 usable by OLD; OLD=%s NEW=%s",
 			back, fmtLines(mustLookup(t, w.s, "OLD").Lines), fmtLines(mustLookup(t, w.s, "NEW").Lines))
 	}
+}
+
+// TestShortfallLotBoundAllocationKeepsItsLot: A/L1 empties under two
+// allocations: OLD takes any lot, NEW only L1. B/L1 and C/L2 have 5 free
+// each, enough for both: NEW to B/L1, OLD to C/L2. Moving the oldest first
+// without regard to lots sends OLD to B/L1 (the oldest lot) and leaves NEW
+// nowhere to go: a backorder of 5 that could have been covered.
+func TestShortfallLotBoundAllocationKeepsItsLot(t *testing.T) {
+	w := newAllocWorld(t)
+	w.stock(map[string]int64{locA + "/L1": 10, locB + "/L1": 5, locC + "/L2": 5})
+	w.allocate(allocReq("OLD", 5, preferLoc(locA)))                // A/L1 5
+	w.allocate(allocReq("NEW", 5, onlyLot("L1"), preferLoc(locA))) // A/L1 5
+	checkRecords(t, w.s, recWant{loc: locA, lot: "L1", onHand: 10, allocated: 10, version: 3})
+	w.apply(count("c1", 10, locA, 0, lot("L1")))
+	checkAlloc(t, w.s, "NEW", allocWant{status: AllocConfirmed, reason: ReasonShortfall, confirmed: 5, lines: "[B-01-01/L1=5]", seqNum: 2})
+	checkAlloc(t, w.s, "OLD", allocWant{status: AllocConfirmed, reason: ReasonShortfall, confirmed: 5, lines: "[C-02-03/L2=5]", seqNum: 2})
 }
 
 func TestShortfallWithLots(t *testing.T) {
@@ -1090,4 +1164,82 @@ func TestAllocationsOfOtherItemsAreSeparate(t *testing.T) {
 		t.Errorf("decisions %v, want Y only", got)
 	}
 	checkAlloc(t, w.s, "X", allocWant{status: AllocConfirmed, confirmed: 10, lines: "[A-05-02/=10]", seqNum: 1})
+}
+
+// TestAllocationReportsStoreErrors fails each store operation of every
+// allocation path in turn: allocate, cancel, expire, a pick against an
+// allocation and a shortfall. Each must return the store's error, so the
+// caller discards the batch.
+func TestAllocationReportsStoreErrors(t *testing.T) {
+	p := New(Config{})
+	w := newAllocWorld(t)
+	w.stock(map[string]int64{locA: 50, locB: 30, locC: 10})
+	w.allocate(allocReq("X", 40, preferLoc(locA), expiresAt(w.now.Add(time.Minute))))
+	w.allocate(allocReq("Y", 20, preferLoc(locA)))
+	now := w.now.Add(time.Hour)
+	for _, c := range []struct {
+		name string
+		run  func(Store) error
+	}{
+		{"allocate", func(s Store) error { _, err := p.Allocate(s, allocReq("Z", 25), now); return err }},
+		{"cancel", func(s Store) error { _, err := p.Allocate(s, cancelReq("X"), now); return err }},
+		{"expire", func(s Store) error { _, err := p.Expire(s, now); return err }},
+		{"pick against an allocation", func(s Store) error {
+			_, err := p.Apply(s, pick("p1", 10, locA, 45, allocation("X")), now)
+			return err
+		}},
+		{"shortfall", func(s Store) error { _, err := p.Apply(s, count("c1", 10, locA, 5), now); return err }},
+		{"move", func(s Store) error { _, err := p.Apply(s, move("m1", 10, locA, locD, 30), now); return err }},
+	} {
+		for n := 1; ; n++ {
+			f := &failingStore{memStore: w.s.Clone(), n: n}
+			err := c.run(f)
+			if f.ops < n { // every operation succeeded
+				if err != nil {
+					t.Fatalf("%s with no failure: %v", c.name, err)
+				}
+				break
+			}
+			if !errors.Is(err, errInjected) {
+				t.Errorf("%s, operation %d fails: returned %v, want the store's error", c.name, n, err)
+			}
+		}
+	}
+}
+
+func TestAllocationCorruptState(t *testing.T) {
+	p := New(Config{})
+	w := newAllocWorld(t)
+	w.stock(map[string]int64{locA: 50})
+	w.allocate(allocReq("X", 40))
+	if err := w.s.Set(AllocationKey("X"), []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LookupAllocation(w.s, "X"); !errors.Is(err, errCorrupt) {
+		t.Errorf("LookupAllocation of a corrupt allocation: %v", err)
+	}
+	if _, err := p.Allocate(w.s, allocReq("X", 40), w.now); !errors.Is(err, errCorrupt) {
+		t.Errorf("Allocate over a corrupt allocation: %v", err)
+	}
+	if _, err := p.Apply(w.s, count("c1", 10, locA, 10), w.now); !errors.Is(err, errCorrupt) {
+		t.Errorf("a shortfall over a corrupt allocation: %v", err)
+	}
+	if _, err := OrderAllocations(w.s, "SO-X"); !errors.Is(err, errCorrupt) {
+		t.Errorf("OrderAllocations over a corrupt allocation: %v", err)
+	}
+}
+
+func TestValidAllocationID(t *testing.T) {
+	for _, c := range []struct{ id, want string }{
+		{"ALLOC-1", ""},
+		{"", "allocationId is required"},
+		{strings.Repeat("x", 128), ""},
+		{strings.Repeat("x", 129), "allocationId is 129 bytes long, the limit is 128"},
+		{"A\x00B", "allocationId contains a control character"},
+		{"A\nB", "allocationId contains a control character"},
+	} {
+		if got := ValidAllocationID("allocationId", c.id); got != c.want {
+			t.Errorf("ValidAllocationID(%q) = %q, want %q", c.id, got, c.want)
+		}
+	}
 }

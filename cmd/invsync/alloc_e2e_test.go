@@ -12,6 +12,7 @@ import (
 
 type allocOut struct {
 	AllocationID      string `json:"allocationId"`
+	ItemID            string `json:"itemId"`
 	Status            string `json:"status"`
 	RequestedQuantity int64  `json:"requestedQuantity"`
 	ConfirmedQuantity int64  `json:"confirmedQuantity"`

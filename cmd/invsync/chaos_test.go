@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -131,6 +133,49 @@ func TestChaos(t *testing.T) {
 		}(s)
 	}
 
+	// The cloud allocates and cancels while the scanners upload and the
+	// faults happen (HTTP door, any instance, retried until answered).
+	allocs := &chaosAllocs{}
+	allocDone := make(chan struct{})
+	go func() {
+		defer close(allocDone)
+		arng := rand.New(rand.NewPCG(seed, 999))
+		for n := 0; ctx.Err() == nil; n++ {
+			select {
+			case <-done4uploads(&wg):
+				return
+			case <-time.After(time.Duration(100+arng.IntN(200)) * time.Millisecond):
+			}
+			target := insts[arng.IntN(len(insts))]
+			if n%5 == 4 {
+				if id, ok := allocs.pickDecided(arng); ok {
+					for attempt := 0; attempt < 50 && ctx.Err() == nil; attempt++ {
+						code := doQuiet("DELETE", target.url+"/v1/allocations/"+id, nil, nil)
+						if code == 200 {
+							break
+						}
+						time.Sleep(200 * time.Millisecond)
+						target = insts[arng.IntN(len(insts))]
+					}
+				}
+				continue
+			}
+			body := map[string]any{"allocationId": fmt.Sprintf("CH-A-%d", n), "orderId": fmt.Sprintf("CH-O-%d", n%20),
+				"orderLine": 1, "warehouseId": "WH-C1", "itemId": fmt.Sprintf("C-%d", 1+arng.IntN(5)),
+				"quantity": 1 + arng.IntN(30), "allowPartial": arng.IntN(2) == 0}
+			for attempt := 0; attempt < 50 && ctx.Err() == nil; attempt++ {
+				var a allocOut
+				code := doQuiet("POST", target.url+"/v1/allocations?wait=decided", body, &a)
+				if code == 200 || code == 202 {
+					allocs.add(body["allocationId"].(string), code == 200 && a.Status != "TENTATIVE")
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+				target = insts[arng.IntN(len(insts))]
+			}
+		}
+	}()
+
 	// Faults.
 	faults := map[string]int{}
 	var recovery []time.Duration
@@ -247,6 +292,8 @@ func TestChaos(t *testing.T) {
 			}
 		}
 	}
+	<-allocDone
+	allocIssues := allocs.verify(t, insts[0].url, insts)
 	legs := probe
 	for _, b := range txs {
 		for _, tx := range b.txs {
@@ -296,6 +343,10 @@ func TestChaos(t *testing.T) {
 		seed, rounds, strings.Join(kinds, ","), total, sends, failures, resentDup, len(recs), lost, dup, wrong, pct(0.5), pct(0.99))
 	t.Log(line)
 	fmt.Println(line)
+	t.Logf("chaos: allocations=%d (answered), invariant violations=%d", allocs.count(), allocIssues)
+	if allocIssues != 0 {
+		t.Errorf("allocation invariants violated %d times", allocIssues)
+	}
 	if lost != 0 || dup != 0 || wrong != 0 || len(recs) != legs {
 		t.Errorf("chaos found lost=%d duplicated=%d wrong positions=%d (events %d, want %d)", lost, dup, wrong, len(recs), legs)
 	}
@@ -312,4 +363,143 @@ func (c *child) signal(sig syscall.Signal) {
 	if c.cmd != nil {
 		_ = c.cmd.Process.Signal(sig)
 	}
+}
+
+// done4uploads is closed once every scanner has uploaded its backlog.
+func done4uploads(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
+}
+
+// chaosAllocs remembers every allocation the cloud was answered for.
+type chaosAllocs struct {
+	mu      sync.Mutex
+	ids     []string
+	decided map[string]bool
+}
+
+func (c *chaosAllocs) add(id string, decided bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.decided == nil {
+		c.decided = map[string]bool{}
+	}
+	if _, seen := c.decided[id]; !seen {
+		c.ids = append(c.ids, id)
+	}
+	c.decided[id] = c.decided[id] || decided
+}
+
+func (c *chaosAllocs) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.ids)
+}
+
+// pickDecided picks a decided allocation to cancel.
+func (c *chaosAllocs) pickDecided(rng *rand.Rand) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var cands []string
+	for _, id := range c.ids {
+		if c.decided[id] {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) == 0 {
+		return "", false
+	}
+	return cands[rng.IntN(len(cands))], true
+}
+
+// verify checks every answered allocation exists and is decided, each
+// allocation's invariants, and that every record's allocated equals what the
+// active allocations reserve there, never above max(onHand, 0), on every
+// instance. It returns the number of violations.
+func (c *chaosAllocs) verify(t *testing.T, url string, insts []*child) int {
+	t.Helper()
+	c.mu.Lock()
+	ids := append([]string(nil), c.ids...)
+	c.mu.Unlock()
+	bad := 0
+	report := func(format string, args ...any) {
+		bad++
+		if bad <= 10 {
+			t.Errorf(format, args...)
+		}
+	}
+	reserved := map[string]int64{} // item|loc -> sum of active lines
+	deadline := time.Now().Add(time.Minute)
+	for _, id := range ids {
+		var a allocOut
+		for {
+			code := doQuiet("GET", url+"/v1/allocations/"+id, nil, &a)
+			if code == 200 && a.Status != "TENTATIVE" {
+				break
+			}
+			if time.Now().After(deadline) {
+				report("allocation %s answered but not decided: %d %+v", id, code, a)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var lines int64
+		for _, l := range a.Lines {
+			lines += l.Quantity
+		}
+		switch a.Status {
+		case "CONFIRMED", "PARTIAL":
+			if lines != a.ConfirmedQuantity-a.PickedQuantity || a.ConfirmedQuantity+a.BackorderQuantity != a.RequestedQuantity {
+				report("allocation %s: lines %d, confirmed %d, picked %d, backorder %d, requested %d", id, lines, a.ConfirmedQuantity, a.PickedQuantity, a.BackorderQuantity, a.RequestedQuantity)
+			}
+			for _, l := range a.Lines {
+				reserved[a.ItemID+"|"+l.LocationID] += l.Quantity
+			}
+		case "REJECTED", "CANCELLED", "EXPIRED", "FULFILLED":
+			if lines != 0 {
+				report("allocation %s is %s but still reserves %d", id, a.Status, lines)
+			}
+		}
+	}
+	for _, in := range insts {
+		for i := 1; i <= 5; i++ {
+			item := fmt.Sprintf("C-%d", i)
+			var pos positionsOut
+			doQuiet("GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-C1&itemId=%s", in.url, item), nil, &pos)
+			for _, p := range pos.Positions {
+				if p.Allocated != reserved[item+"|"+p.LocationID] || p.Allocated > max(p.OnHand, 0) || p.Available != p.OnHand-p.Allocated {
+					report("%s %s on %s: onHand %d allocated %d available %d, active lines reserve %d", item, p.LocationID, in.url,
+						p.OnHand, p.Allocated, p.Available, reserved[item+"|"+p.LocationID])
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// doQuiet is do without failing the test on a transport error (an instance
+// may be down during chaos); it returns 0 then.
+func doQuiet(method, url string, body any, out any) int {
+	var rd *bytes.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 12 * time.Second}).Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
 }
