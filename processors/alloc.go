@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -29,8 +28,9 @@ const (
 	ReasonExpired           = "EXPIRED"
 )
 
-// WarnAllocationNotActive: a PICK named an allocation that is unknown or no
-// longer holds a reservation; the pick is applied as a plain pick.
+// WarnAllocationNotActive: a PICK named an allocation that is unknown,
+// finished, or holds no reservation at the picked location and lot; the
+// pick is applied as a plain pick.
 const WarnAllocationNotActive = "ALLOCATION_NOT_ACTIVE"
 
 // AllocAction is what an allocation request asks.
@@ -597,9 +597,6 @@ func ValidAllocationID(name, id string) string {
 	}
 	if msg := checkID(id, 128); msg != "" {
 		return name + " " + msg
-	}
-	if strings.ContainsRune(id, 0) {
-		return name + " contains a NUL"
 	}
 	return ""
 }
