@@ -67,7 +67,14 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 		if v := getenv(f.env); v != "" {
 			def = v
 		}
-		vals[f.name] = fs.String(f.name, def, f.help)
+		v := def
+		vals[f.name] = &v
+		if f.def == "true" || f.def == "false" {
+			// A boolean flag may be given bare (--name) or as --name=false.
+			fs.Var((*boolString)(&v), f.name, f.help)
+		} else {
+			fs.StringVar(&v, f.name, def, f.help)
+		}
 	}
 	fs.Usage = func() { serveUsage(fs.Output()) }
 	if err := fs.Parse(args); err != nil {
@@ -184,3 +191,11 @@ Flags (each can also be set by the environment variable shown):
 		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", f.name, f.env, def, f.help)
 	}
 }
+
+// boolString is a string flag that may be given bare, like a bool flag;
+// the value is validated with the others in parseServe.
+type boolString string
+
+func (b *boolString) String() string     { return string(*b) }
+func (b *boolString) Set(v string) error { *b = boolString(v); return nil }
+func (b *boolString) IsBoolFlag() bool   { return true }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseServeDefaultsEnvAndFlags(t *testing.T) {
+	env := map[string]string{"INVSYNC_PARTITIONS": "6", "INVSYNC_HTTP_ADDR": "127.0.0.1:9000", "INVSYNC_BROKERS": "a:1, b:2"}
+	cfg, err := parseServe([]string{"--http-addr", "127.0.0.1:9100", "--embedded-kafka-no-fsync"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Partitions != 6 {
+		t.Errorf("partitions from env: %d", cfg.Partitions)
+	}
+	if cfg.HTTPAddr != "127.0.0.1:9100" {
+		t.Errorf("the flag must win over the env: %s", cfg.HTTPAddr)
+	}
+	if len(cfg.Brokers) != 2 || cfg.Brokers[1] != "b:2" {
+		t.Errorf("brokers: %q", cfg.Brokers)
+	}
+	if !cfg.EmbeddedNoFsync {
+		t.Errorf("a bare boolean flag means true")
+	}
+	if cfg.DataDir != "./data" || cfg.TopicPrefix != "invsync." || cfg.EmbeddedKafkaAddr != "127.0.0.1:9092" ||
+		cfg.LedgerWindow != 7*24*time.Hour || cfg.SessionTimeout != 10*time.Second || cfg.Group != "invsync-processors" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestParseServeReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := parseServe([]string{"--partitions", "0", "--http-addr", "nope", "--brokers", "x", "--topic-prefix", "bad prefix",
+		"--ledger-window", "-1h", "--log-level", "loud", "--embedded-kafka-no-fsync=maybe", "--advertise-url", "ftp://x"},
+		func(string) string { return "" })
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"--partitions", "--http-addr", "--brokers", "--topic-prefix", "--ledger-window", "--log-level",
+		"--embedded-kafka-no-fsync", "--advertise-url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestParseServeRejectsStrayArguments(t *testing.T) {
+	if _, err := parseServe([]string{"extra"}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "extra") {
+		t.Errorf("want an error naming the argument, got %v", err)
+	}
+}
