@@ -72,11 +72,16 @@ type Processing struct {
 
 	decompressor kgo.Decompressor
 
-	mu        sync.Mutex
-	owned     map[int32]phase
-	joined    bool
-	restoring map[int32]int64 // partition -> changelog records left to replay
-	lag       map[int32]int64
+	mu    sync.Mutex
+	owned map[int32]phase
+	// assignedAt: when each owned partition was assigned. A partition
+	// that receives no input is verified once a transaction timeout has
+	// passed since then: by that time any previous owner's transaction
+	// has committed or been aborted by the coordinator.
+	assignedAt map[int32]time.Time
+	joined     bool
+	restoring  map[int32]int64 // partition -> changelog records left to replay
+	lag        map[int32]int64
 
 	applied    metric.Int64Counter
 	duplicates metric.Int64Counter
@@ -120,11 +125,12 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 		cfg.Now = time.Now
 	}
 	p := &Processing{
-		cfg:       cfg,
-		log:       cfg.Logger.With("component", "processing"),
-		owned:     map[int32]phase{},
-		restoring: map[int32]int64{},
-		lag:       map[int32]int64{},
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "processing"),
+		owned:      map[int32]phase{},
+		assignedAt: map[int32]time.Time{},
+		restoring:  map[int32]int64{},
+		lag:        map[int32]int64{},
 
 		decompressor: kgo.DefaultDecompressor(),
 	}
@@ -230,7 +236,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests),
 		kgo.TransactionalID(p.cfg.TransactionalID),
-		kgo.TransactionTimeout(60 * time.Second),
+		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -249,6 +255,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 			p.joined = true
 			for _, part := range m[t.Transactions] {
 				p.owned[part] = unrestored
+				p.assignedAt[part] = time.Now()
 			}
 			p.log.Info("partitions assigned", "partitions", m[t.Transactions])
 		}),
@@ -270,6 +277,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 		sess.Close()
 		p.mu.Lock()
 		p.owned = map[int32]phase{}
+		p.assignedAt = map[int32]time.Time{}
 		p.joined = false
 		p.lag = map[int32]int64{}
 		p.mu.Unlock()
@@ -299,6 +307,9 @@ func (p *Processing) runSession(ctx context.Context) error {
 		}
 		if time.Since(lastSweep) >= time.Second {
 			lastSweep = time.Now()
+			if err := p.restorePending(ctx, restorer, p.quietPartitions()); err != nil {
+				return err
+			}
 			if err := p.sweepExpiry(ctx, sess); err != nil {
 				return fmt.Errorf("expiring allocations: %w", err)
 			}
@@ -339,11 +350,32 @@ func (p *Processing) drop(parts []int32, why string) {
 	defer p.mu.Unlock()
 	for _, part := range parts {
 		delete(p.owned, part)
+		delete(p.assignedAt, part)
 		delete(p.lag, part)
 		delete(p.restoring, part)
 	}
 	p.log.Info("partitions "+why, "partitions", parts)
 }
+
+// quietPartitions are owned partitions restored but not yet verified whose
+// assignment is older than the transaction timeout (see assignedAt).
+func (p *Processing) quietPartitions() map[int32]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out map[int32]bool
+	for part, ph := range p.owned {
+		if ph == restored && time.Since(p.assignedAt[part]) > transactionTimeout+5*time.Second {
+			if out == nil {
+				out = map[int32]bool{}
+			}
+			out[part] = true
+		}
+	}
+	return out
+}
+
+// transactionTimeout is the processors' Kafka transaction timeout.
+const transactionTimeout = 60 * time.Second
 
 // phase is how far a newly assigned partition's state has been brought.
 type phase int

@@ -121,6 +121,29 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 		t.Errorf("by order: %+v", byOrder)
 	}
 
+	// An allocation not picked by its expiresAt is released by the
+	// partition's timer.
+	upload1(txIn{TransactionID: "x-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: 20})
+	var ex allocOut
+	if code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "EXP-1", "orderId": "SO-X",
+		"warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 5, "locationId": "L2",
+		"expiresAt": time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)}, &ex); code != 200 || ex.Status != "CONFIRMED" {
+		t.Fatalf("expiring allocation: %d %+v", code, ex)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for ex.Status != "EXPIRED" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		do(t, "GET", in.url+"/v1/allocations/EXP-1", nil, &ex)
+	}
+	if ex.Status != "EXPIRED" || len(ex.Lines) != 0 {
+		t.Errorf("after expiresAt: %+v", ex)
+	}
+	var l2 positionsOut
+	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A&locationId=L2", nil, &l2)
+	if l2.Totals.Allocated != 0 {
+		t.Errorf("expired reservation still held: %+v", l2.Totals)
+	}
+
 	// The Kafka door: a request produced by the cloud to the requests
 	// topic is decided, and the decision is on the decisions topic.
 	codec, err := schemas.New(context.Background(), schemas.Config{TopicPrefix: cfg.TopicPrefix})
