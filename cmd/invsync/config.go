@@ -43,7 +43,7 @@ var serveFlags = []flagSpec{
 	{"advertise-url", "INVSYNC_ADVERTISE_URL", "", "base URL other instances use to reach this one's HTTP API (forwarded reads); empty means http://<http-addr>"},
 	{"brokers", "INVSYNC_BROKERS", "", "comma-separated Kafka seed brokers; empty starts the embedded broker"},
 	{"embedded-kafka-addr", "INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092", "where the embedded broker listens, so kcat and other consumers can read the topics"},
-	{"embedded-kafka-no-fsync", "INVSYNC_EMBEDDED_KAFKA_NO_FSYNC", "false", "skip the embedded broker's fsync per produce (faster; an OS crash or power cut may then lose acknowledged writes; a kill -9 of the process does not)"},
+	{"embedded-kafka-no-fsync", "INVSYNC_EMBEDDED_KAFKA_NO_FSYNC", "false", "skip the embedded broker's fsync per produce (faster; an OS crash or power cut may then lose acknowledged writes)"},
 	{"catalog", "INVSYNC_CATALOG", "", "JSON master data file upserted at start; empty seeds the built-in demo catalog when the catalog topic is empty"},
 	{"partitions", "INVSYNC_PARTITIONS", "12", "partitions of the topics invsync creates (all instances must agree)"},
 	{"topic-prefix", "INVSYNC_TOPIC_PREFIX", "invsync.", "prefix of every topic"},
