@@ -2,13 +2,9 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/processors"
@@ -19,61 +15,25 @@ import (
 // topic, on every instance, and publishes upserts to it. Safe for
 // concurrent use.
 type CatalogTable struct {
-	cl      *kgo.Client
-	topic   string
+	*topicTable
 	codec   *schemas.Set
 	catalog *processors.Catalog
-	log     *slog.Logger
-
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever next moves
-	next    int64         // next offset to read of partition 0
-	loaded  bool
 }
 
 // NewCatalogTable creates the table's client. Run must be running for
 // Publish and WaitLoaded to return.
 func NewCatalogTable(brokers []string, topic string, codec *schemas.Set, cat *processors.Catalog, log *slog.Logger, opts ...kgo.Opt) (*CatalogTable, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.FetchMaxWait(200 * time.Millisecond),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	}, opts...)...)
+	c := &CatalogTable{codec: codec, catalog: cat}
+	t, err := newTopicTable(brokers, topic, "catalog", log, c.apply, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("creating catalog client: %w", err)
+		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &CatalogTable{cl: cl, topic: topic, codec: codec, catalog: cat, log: log.With("component", "catalog"),
-		changed: make(chan struct{})}, nil
+	c.topicTable = t
+	return c, nil
 }
 
 // Catalog is the table's in-memory catalog.
 func (c *CatalogTable) Catalog() *processors.Catalog { return c.catalog }
-
-// Run reads the topic until ctx ends, then closes the client.
-func (c *CatalogTable) Run(ctx context.Context) error {
-	defer c.cl.Close()
-	go c.markLoaded(ctx)
-	for {
-		fetches := c.cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		fetches.EachError(func(_ string, _ int32, err error) {
-			c.log.Warn("fetching catalog", "err", err)
-		})
-		fetches.EachRecord(func(r *kgo.Record) {
-			if err := c.apply(r); err != nil {
-				c.log.Error("skipping catalog record", "offset", r.Offset, "err", err)
-			}
-			c.advance(r.Offset + 1)
-		})
-	}
-}
 
 func (c *CatalogTable) apply(r *kgo.Record) error {
 	if r.Value == nil {
@@ -93,95 +53,6 @@ func (c *CatalogTable) apply(r *kgo.Record) error {
 		return fmt.Errorf("unknown catalog kind %q", e.Kind)
 	}
 	return nil
-}
-
-func (c *CatalogTable) advance(next int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if next > c.next {
-		c.next = next
-		close(c.changed)
-		c.changed = make(chan struct{})
-	}
-}
-
-// waitFor blocks until the table has read up to (not including) offset.
-func (c *CatalogTable) waitFor(ctx context.Context, offset int64) error {
-	for {
-		c.mu.Lock()
-		next, ch := c.next, c.changed
-		c.mu.Unlock()
-		if next >= offset {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the catalog to load: %w", ctx.Err())
-		}
-	}
-}
-
-// markLoaded waits until the table has read everything the topic held when
-// it started, then marks it loaded.
-func (c *CatalogTable) markLoaded(ctx context.Context) {
-	for ctx.Err() == nil {
-		end, err := c.endOffset(ctx)
-		if err != nil {
-			c.log.Warn("listing catalog end offset", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		if c.waitFor(ctx, end) == nil {
-			c.mu.Lock()
-			c.loaded = true
-			close(c.changed)
-			c.changed = make(chan struct{})
-			c.mu.Unlock()
-		}
-		return
-	}
-}
-
-func (c *CatalogTable) endOffset(ctx context.Context) (int64, error) {
-	ends, err := kadm.NewClient(c.cl).ListEndOffsets(ctx, c.topic)
-	if err != nil {
-		return 0, err
-	}
-	o, ok := ends.Lookup(c.topic, 0)
-	if !ok {
-		return 0, errors.New("catalog partition missing from the offsets response")
-	}
-	return o.Offset, o.Err
-}
-
-// WaitLoaded blocks until the catalog holds everything the topic held at
-// start, so validation does not reject items that exist.
-func (c *CatalogTable) WaitLoaded(ctx context.Context) error {
-	for {
-		c.mu.Lock()
-		loaded, ch := c.loaded, c.changed
-		c.mu.Unlock()
-		if loaded {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the catalog to load: %w", ctx.Err())
-		}
-	}
-}
-
-// Loaded reports whether WaitLoaded would return at once.
-func (c *CatalogTable) Loaded() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.loaded
 }
 
 // Publish writes every warehouse and item of doc to the topic (acks=all)

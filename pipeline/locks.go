@@ -2,13 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/processors"
@@ -23,61 +20,25 @@ import (
 // read it back, and then asks the table whether it was granted. Safe for
 // concurrent use.
 type LockTable struct {
-	cl    *kgo.Client
-	topic string
+	*topicTable
 	codec *schemas.Set
 	table *processors.LockTable
-	log   *slog.Logger
-
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever next or loaded moves
-	next    int64         // next offset to read of partition 0
-	loaded  bool
 }
 
 // NewLockTable creates the table's client. Run must be running for
 // Acquire, Release and WaitLoaded to return.
 func NewLockTable(brokers []string, topic string, codec *schemas.Set, table *processors.LockTable, log *slog.Logger, opts ...kgo.Opt) (*LockTable, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.FetchMaxWait(200 * time.Millisecond),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	}, opts...)...)
+	l := &LockTable{codec: codec, table: table}
+	t, err := newTopicTable(brokers, topic, "locks", log, l.apply, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("creating locks client: %w", err)
+		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &LockTable{cl: cl, topic: topic, codec: codec, table: table, log: log.With("component", "locks"),
-		changed: make(chan struct{})}, nil
+	l.topicTable = t
+	return l, nil
 }
 
 // Table is the in-memory table the processors consult.
 func (t *LockTable) Table() *processors.LockTable { return t.table }
-
-// Run reads the topic until ctx ends, then closes the client.
-func (t *LockTable) Run(ctx context.Context) error {
-	defer t.cl.Close()
-	go t.markLoaded(ctx)
-	for {
-		fetches := t.cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		fetches.EachError(func(_ string, _ int32, err error) {
-			t.log.Warn("fetching locks", "err", err)
-		})
-		fetches.EachRecord(func(r *kgo.Record) {
-			if err := t.apply(r); err != nil {
-				t.log.Error("skipping lock record", "offset", r.Offset, "err", err)
-			}
-			t.advance(r.Offset + 1)
-		})
-	}
-}
 
 func (t *LockTable) apply(r *kgo.Record) error {
 	if r.Value == nil {
@@ -180,105 +141,6 @@ func (t *LockTable) write(ctx context.Context, l *processors.Lock) error {
 		return fmt.Errorf("%w: writing lock %s: %w", ErrUnavailable, l.LockID, err)
 	}
 	return t.waitFor(ctx, res[0].Record.Offset+1)
-}
-
-// catchUp waits until the table has read every record written to the
-// topic before the call.
-func (t *LockTable) catchUp(ctx context.Context) error {
-	end, err := t.endOffset(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: listing the locks topic's end: %w", ErrUnavailable, err)
-	}
-	return t.waitFor(ctx, end)
-}
-
-func (t *LockTable) advance(next int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if next > t.next {
-		t.next = next
-		close(t.changed)
-		t.changed = make(chan struct{})
-	}
-}
-
-// waitFor blocks until the table has read up to (not including) offset.
-func (t *LockTable) waitFor(ctx context.Context, offset int64) error {
-	for {
-		t.mu.Lock()
-		next, ch := t.next, t.changed
-		t.mu.Unlock()
-		if next >= offset {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the locks topic to be read: %w", ctx.Err())
-		}
-	}
-}
-
-// markLoaded waits until the table has read everything the topic held when
-// it started, then marks it loaded.
-func (t *LockTable) markLoaded(ctx context.Context) {
-	for ctx.Err() == nil {
-		end, err := t.endOffset(ctx)
-		if err != nil {
-			t.log.Warn("listing locks end offset", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		if t.waitFor(ctx, end) == nil {
-			t.mu.Lock()
-			t.loaded = true
-			close(t.changed)
-			t.changed = make(chan struct{})
-			t.mu.Unlock()
-		}
-		return
-	}
-}
-
-func (t *LockTable) endOffset(ctx context.Context) (int64, error) {
-	ends, err := kadm.NewClient(t.cl).ListEndOffsets(ctx, t.topic)
-	if err != nil {
-		return 0, err
-	}
-	o, ok := ends.Lookup(t.topic, 0)
-	if !ok {
-		return 0, errors.New("locks partition missing from the offsets response")
-	}
-	return o.Offset, o.Err
-}
-
-// WaitLoaded blocks until the table holds everything the topic held at
-// start, so no lock granted before this instance started is missed.
-func (t *LockTable) WaitLoaded(ctx context.Context) error {
-	for {
-		t.mu.Lock()
-		loaded, ch := t.loaded, t.changed
-		t.mu.Unlock()
-		if loaded {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the locks to load: %w", ctx.Err())
-		}
-	}
-}
-
-// Loaded reports whether WaitLoaded would return at once.
-func (t *LockTable) Loaded() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.loaded
 }
 
 func lockToWire(l *processors.Lock) schemas.Lock {
