@@ -11,7 +11,7 @@ export KAFKA_PORT
 .PHONY: all build deps test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status clean
 
 ROUNDS ?= 12
-BROKER_KILLS ?= 1
+BROKER_KILLS ?= 0
 
 all: build test
 
