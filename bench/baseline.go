@@ -77,21 +77,10 @@ func runBaseline(ctx context.Context, adm *kadm.Client, brokers []string, topic 
 	}()
 
 	var produceErr atomic.Pointer[error]
-	stop := make(chan struct{})
-	defer close(stop)
 	t0 := time.Now()
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				fmt.Fprintf(out, "[baseline] %.1fs consumed %d of %d\n", time.Since(t0).Seconds(), consumed.Load(), n)
-			}
-		}
-	}()
+	defer everySecond(func() {
+		fmt.Fprintf(out, "[baseline] %.1fs consumed %d of %d\n", time.Since(t0).Seconds(), consumed.Load(), n)
+	})()
 	for i := range n {
 		k := i % len(pool.values)
 		prod.Produce(ctx, &kgo.Record{Key: pool.keys[k], Value: pool.values[k]}, func(_ *kgo.Record, err error) {

@@ -455,19 +455,9 @@ func (b *bencher) preload(ctx context.Context) (Preload, error) {
 	var next atomic.Int64
 	var retries atomic.Int64
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				b.progressLine("preload", p, int64(n))
-			}
-		}
-	}()
+	stop := everySecond(func() {
+		b.progressLine("preload", p, int64(n))
+	})
 	errc := make(chan error, 8)
 	for s := range min(8, nReq) {
 		wg.Go(func() {
@@ -482,7 +472,7 @@ func (b *bencher) preload(ctx context.Context) (Preload, error) {
 	if err == nil && !b.drain(ctx, p, 2*time.Minute+time.Duration(n)*time.Millisecond, "preload") {
 		err = fmt.Errorf("preload: %d of %d RECEIPTs applied after the timeout", p.seenTx.Load(), n)
 	}
-	close(stop)
+	stop()
 	d := time.Since(t0)
 	pre := Preload{Records: n, Requests: nReq, Retries: retries.Load(), Seconds: d.Seconds(),
 		TPS: float64(p.seenTx.Load()) / d.Seconds(), Rejected: p.rejectedTx.Load()}
@@ -619,19 +609,9 @@ func (b *bencher) backlog(ctx context.Context) (Backlog, error) {
 			}
 		})
 	}
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				b.progressLine("backlog", p, int64(p.expected))
-			}
-		}
-	}()
+	stop := everySecond(func() {
+		b.progressLine("backlog", p, int64(p.expected))
+	})
 	wg.Wait()
 	uploaded := time.Since(t0)
 	close(errc)
@@ -639,7 +619,7 @@ func (b *bencher) backlog(ctx context.Context) (Backlog, error) {
 	if err == nil && !b.drain(ctx, p, 10*time.Minute, "backlog") {
 		err = fmt.Errorf("backlog: %d of %d transactions applied after 10m", p.seenTx.Load(), p.expected)
 	}
-	close(stop)
+	stop()
 	d := time.Duration(p.lastSeenNs.Load() - p.start)
 	bl := Backlog{
 		Scanners: backlogScanners, ScansPerScanner: backlogScans, Transactions: p.expected,
@@ -693,4 +673,23 @@ func (b *bencher) recordPool(ctx context.Context) recordPool {
 type recordPool struct {
 	keys, values [][]byte
 	avg          int
+}
+
+// everySecond calls fn once a second, for progress lines, until the
+// returned function is called.
+func everySecond(fn func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
