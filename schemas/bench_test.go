@@ -58,12 +58,24 @@ func BenchmarkDecodeTransaction(b *testing.B) {
 func BenchmarkEncodeTransaction(b *testing.B) {
 	s := newSet(b)
 	tx := sampleTransaction()
-	b.ReportAllocs()
-	buf := make([]byte, 0, 512)
-	for b.Loop() {
-		var err error
-		if buf, err = s.AppendTransaction(buf[:0], &tx); err != nil {
-			b.Fatal(err)
+	b.Run("typed", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			var err error
+			if buf, err = s.AppendTransaction(buf[:0], &tx); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("goavro", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			var err error
+			if buf, err = s.codecs[kindTransaction].BinaryFromNative(buf[:0], tx.native()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -231,6 +231,13 @@ func appendOptString(b []byte, s *string) []byte {
 	return appendString(append(b, 2), *s) // 2 is branch index 1, zig-zagged
 }
 
+func appendOptLong(b []byte, v *int64) []byte {
+	if v == nil {
+		return append(b, 0)
+	}
+	return appendLong(append(b, 2), *v)
+}
+
 func appendStrings(b []byte, ss []string) []byte {
 	if len(ss) > 0 {
 		b = appendLong(b, int64(len(ss)))
