@@ -58,6 +58,10 @@ type ProcessingConfig struct {
 	SessionOpts []kgo.Opt
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SnapshotInterval is how often every owned partition publishes a
+	// reconciliation snapshot of its stock records (see snapshotDue);
+	// 0 means never.
+	SnapshotInterval time.Duration
 }
 
 // Processing consumes the transactions topic in a consumer group and, per
@@ -89,6 +93,7 @@ type Processing struct {
 	latency    metric.Float64Histogram
 	restored   metric.Int64Counter
 	aborts     metric.Int64Counter
+	snapshots  metric.Int64Counter
 }
 
 // NewProcessing validates cfg and returns a Processing ready to Run.
@@ -143,6 +148,7 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 	p.restored, _ = m.Int64Counter("invsync.restore.records", metric.WithDescription("Changelog records replayed into local state."))
 	p.aborts, _ = m.Int64Counter("invsync.transactions.aborted", metric.WithDescription("Kafka transactions aborted (rebalance, fencing, errors); their input is reprocessed."))
+	p.snapshots, _ = m.Int64Counter("invsync.snapshot.records", metric.WithDescription("Stock records published in reconciliation snapshots."))
 	_, _ = m.Int64ObservableGauge("invsync.consumer.lag", metric.WithDescription("Records of the transactions topic not yet processed, per owned partition."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			p.mu.Lock()
@@ -211,11 +217,20 @@ func (p *Processing) Run(ctx context.Context) error {
 	defer adm.Close()
 	p.adm = kadm.NewClient(adm)
 
-	backoff := time.Second
+	// Back off 0.5 s, 1 s, 2 s, 4 s between failed sessions; a session
+	// that ran for a minute was healthy and starts the sequence again. The
+	// cap is short because the usual cause, a broker restarting, is over
+	// in seconds and every second here is a second of scans not applied.
+	const minBackoff, maxBackoff = 500 * time.Millisecond, 4 * time.Second
+	backoff := minBackoff
 	for {
+		began := time.Now()
 		err := p.runSession(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if time.Since(began) > time.Minute {
+			backoff = minBackoff
 		}
 		p.log.Error("processing session failed; restarting", "err", err, "in", backoff)
 		select {
@@ -223,9 +238,7 @@ func (p *Processing) Run(ctx context.Context) error {
 			return nil
 		case <-time.After(backoff):
 		}
-		if backoff < 30*time.Second {
-			backoff *= 2
-		}
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -312,6 +325,11 @@ func (p *Processing) runSession(ctx context.Context) error {
 			}
 			if err := p.sweepExpiry(ctx, sess); err != nil {
 				return fmt.Errorf("expiring allocations: %w", err)
+			}
+			if p.cfg.SnapshotInterval > 0 {
+				if err := p.snapshotDue(ctx, sess); err != nil {
+					return fmt.Errorf("publishing snapshots: %w", err)
+				}
 			}
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
