@@ -40,6 +40,10 @@ type Topics struct {
 	// AllocationDecision), keyed by allocationId, so one allocation's
 	// decisions are in order on one partition.
 	AllocationDecisions string
+	// PositionSnapshots: reconciliation snapshots (Avro PositionSnapshot),
+	// keyed by stock key: every stock record of a partition, on the
+	// partition of the same number, once per snapshot interval.
+	PositionSnapshots string
 	// DeadLetter: input records that could not be decoded, kept verbatim
 	// with the reason in a header.
 	DeadLetter string
@@ -57,13 +61,14 @@ func TopicsWithPrefix(prefix string) Topics {
 
 		AllocationRequests:  prefix + "allocation-requests",
 		AllocationDecisions: prefix + "allocation-decisions",
+		PositionSnapshots:   prefix + "position-snapshots",
 	}
 }
 
 // partitioned are the topics that must share one partition count: a stock
 // key's input, state and output partitions are the same number.
 func (t Topics) partitioned() []string {
-	return []string{t.Transactions, t.Events, t.Changelog, t.DeadLetter, t.AllocationRequests, t.AllocationDecisions}
+	return []string{t.Transactions, t.Events, t.Changelog, t.DeadLetter, t.AllocationRequests, t.AllocationDecisions, t.PositionSnapshots}
 }
 
 // EnsureTopics creates any missing topic with the given partition count and
@@ -83,6 +88,9 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions in
 		{t.DeadLetter, partitions, keep},
 		{t.AllocationRequests, partitions, keep},
 		{t.AllocationDecisions, partitions, keep},
+		// Each snapshot supersedes the one before: the broker's
+		// default retention, not forever.
+		{t.PositionSnapshots, partitions, nil},
 		{t.Catalog, 1, compact},
 		{t.Locks, 1, compact},
 	}

@@ -31,6 +31,9 @@ const (
 	tagRecord  = 'r' // r wh 0 item 0 loc 0 lot            -> Record
 	tagLedger  = 'l' // l wh 0 item 0 loc 0 lot 0 time txid -> delta
 	tagOutcome = 't' // t txid                               -> Outcome
+	// s -> the slot of the partition's last published reconciliation
+	// snapshot (snapshot.go); one key per partition.
+	tagSnapshot = 's'
 )
 
 func joinKey(tag byte, parts ...string) []byte {

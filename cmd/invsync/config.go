@@ -28,6 +28,7 @@ type serveConfig struct {
 	SessionTimeout    time.Duration
 	LedgerWindow      time.Duration
 	MaxScanAge        time.Duration
+	SnapshotInterval  time.Duration
 	LogLevel          string
 	LogFormat         string
 }
@@ -52,6 +53,7 @@ var serveFlags = []flagSpec{
 	{"session-timeout", "INVSYNC_SESSION_TIMEOUT", "10s", "how long the consumer group waits for a silent instance (crashed, paused) before moving its partitions to the others"},
 	{"ledger-window", "INVSYNC_LEDGER_WINDOW", "168h", "how long per-record deltas are kept to rebase late cycle counts; older counts are flagged, not applied"},
 	{"max-scan-age", "INVSYNC_MAX_SCAN_AGE", "720h", "oldest scan timestamp accepted, relative to the upload's sentAt"},
+	{"snapshot-interval", "INVSYNC_SNAPSHOT_INTERVAL", "15m", "how often each partition publishes a reconciliation snapshot of its stock records to the position-snapshots topic, at wall-clock multiples of the interval; at least 1s, or 0 to publish none"},
 	{"log-level", "INVSYNC_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
 }
@@ -148,6 +150,9 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 		if *d.dst, err = time.ParseDuration(*vals[d.name]); err != nil || *d.dst <= 0 {
 			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
 		}
+	}
+	if c.SnapshotInterval, err = time.ParseDuration(*vals["snapshot-interval"]); err != nil || (c.SnapshotInterval != 0 && c.SnapshotInterval < time.Second) {
+		bad("snapshot-interval", "%q is not a duration of at least 1s such as 15m, or 0 to publish no snapshots", *vals["snapshot-interval"])
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

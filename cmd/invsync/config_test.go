@@ -50,3 +50,43 @@ func TestParseServeRejectsStrayArguments(t *testing.T) {
 		t.Errorf("want an error naming the argument, got %v", err)
 	}
 }
+
+func TestParseServeSnapshotInterval(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, c := range []struct {
+		args []string
+		env  string
+		want time.Duration
+	}{
+		{nil, "", 15 * time.Minute},
+		{nil, "1h", time.Hour},
+		{[]string{"--snapshot-interval", "2s"}, "1h", 2 * time.Second},
+		{[]string{"--snapshot-interval=1s"}, "", time.Second},
+		{[]string{"--snapshot-interval", "0"}, "", 0},
+		{nil, "0s", 0},
+	} {
+		getenv := none
+		if c.env != "" {
+			getenv = func(k string) string {
+				if k == "INVSYNC_SNAPSHOT_INTERVAL" {
+					return c.env
+				}
+				return ""
+			}
+		}
+		cfg, err := parseServe(c.args, getenv)
+		if err != nil {
+			t.Errorf("%q env %q: %v", c.args, c.env, err)
+			continue
+		}
+		if cfg.SnapshotInterval != c.want {
+			t.Errorf("%q env %q: snapshot interval %v, want %v", c.args, c.env, cfg.SnapshotInterval, c.want)
+		}
+	}
+	for _, v := range []string{"999ms", "-15m", "15", "often", ""} {
+		_, err := parseServe([]string{"--snapshot-interval=" + v}, none)
+		if err == nil || !strings.Contains(err.Error(), "--snapshot-interval") || !strings.Contains(err.Error(), "at least 1s") {
+			t.Errorf("--snapshot-interval=%q: want an error naming the flag and the bound, got %v", v, err)
+		}
+	}
+}

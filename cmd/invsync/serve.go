@@ -144,6 +144,8 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		Meter:           meter,
 		ClientOpts:      clientOpts,
 		SessionOpts:     []kgo.Opt{kgo.WithHooks(kmetrics), kgo.ClientID(pipeline.ClientID(advertise))},
+
+		SnapshotInterval: cfg.SnapshotInterval,
 	})
 	if err != nil {
 		return nil, err
