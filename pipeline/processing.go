@@ -2,12 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -59,7 +62,7 @@ type ProcessingConfig struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// SnapshotInterval is how often every owned partition publishes a
-	// reconciliation snapshot of its stock records (see snapshotDue);
+	// reconciliation snapshot of its stock records (see timers.go);
 	// 0 means never.
 	SnapshotInterval time.Duration
 }
@@ -73,6 +76,8 @@ type Processing struct {
 	cfg ProcessingConfig
 	log *slog.Logger
 	adm *kadm.Client
+	// ticker writes timer ticks (timers.go); not transactional.
+	ticker *kgo.Client
 
 	decompressor kgo.Decompressor
 
@@ -85,6 +90,7 @@ type Processing struct {
 	assignedAt map[int32]time.Time
 	joined     bool
 	restoring  map[int32]int64 // partition -> changelog records left to replay
+	lastTick   map[int32]time.Time
 	lag        map[int32]int64
 
 	applied    metric.Int64Counter
@@ -135,6 +141,7 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 		owned:      map[int32]phase{},
 		assignedAt: map[int32]time.Time{},
 		restoring:  map[int32]int64{},
+		lastTick:   map[int32]time.Time{},
 		lag:        map[int32]int64{},
 
 		decompressor: kgo.DefaultDecompressor(),
@@ -216,6 +223,12 @@ func (p *Processing) Run(ctx context.Context) error {
 	}
 	defer adm.Close()
 	p.adm = kadm.NewClient(adm)
+	p.ticker, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks())}, p.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("creating tick client: %w", err)
+	}
+	defer p.ticker.Close()
 
 	// Back off 0.5 s, 1 s, 2 s, 4 s between failed sessions; a session
 	// that ran for a minute was healthy and starts the sequence again. The
@@ -315,22 +328,15 @@ func (p *Processing) runSession(ctx context.Context) error {
 
 	lastSweep := time.Now()
 	for {
-		if err := p.restorePending(ctx, restorer, nil); err != nil {
+		if _, err := p.restorePending(ctx, sess, restorer, nil); err != nil {
 			return err
 		}
 		if time.Since(lastSweep) >= time.Second {
 			lastSweep = time.Now()
-			if err := p.restorePending(ctx, restorer, p.quietPartitions()); err != nil {
+			if _, err := p.restorePending(ctx, sess, restorer, p.quietPartitions()); err != nil {
 				return err
 			}
-			if err := p.sweepExpiry(ctx, sess); err != nil {
-				return fmt.Errorf("expiring allocations: %w", err)
-			}
-			if p.cfg.SnapshotInterval > 0 {
-				if err := p.snapshotDue(ctx, sess); err != nil {
-					return fmt.Errorf("publishing snapshots: %w", err)
-				}
-			}
+			p.tickDue(ctx)
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := sess.PollRecords(pollCtx, p.cfg.MaxPollRecords)
@@ -370,6 +376,7 @@ func (p *Processing) drop(parts []int32, why string) {
 		delete(p.owned, part)
 		delete(p.assignedAt, part)
 		delete(p.lag, part)
+		delete(p.lastTick, part)
 		delete(p.restoring, part)
 	}
 	p.log.Info("partitions "+why, "partitions", parts)
@@ -414,20 +421,32 @@ const (
 // restorePending restores every owned partition not yet restored, and
 // verifies those in also (partitions about to be processed) that are not
 // yet verified.
-func (p *Processing) restorePending(ctx context.Context, cl *kgo.Client, also map[int32]bool) error {
+//
+// A partition is verified only once its state agrees with the group's
+// committed input offsets (checkInputs); it returns the partitions whose
+// input had to be rewound to agree, whose records fetched so far must not
+// be applied.
+func (p *Processing) restorePending(ctx context.Context, sess *kgo.GroupTransactSession, cl *kgo.Client, also map[int32]bool) (map[int32]bool, error) {
 	p.mu.Lock()
-	var parts []int32
+	var parts, verifying []int32
 	for part, ph := range p.owned {
 		if ph == unrestored || (also[part] && ph != verified) {
 			parts = append(parts, part)
+			if also[part] {
+				verifying = append(verifying, part)
+			}
 		}
 	}
 	p.mu.Unlock()
 	if len(parts) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := p.restore(ctx, cl, parts); err != nil {
-		return err
+		return nil, err
+	}
+	rewound, err := p.checkInputs(ctx, sess, cl, verifying)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	for _, part := range parts {
@@ -440,7 +459,109 @@ func (p *Processing) restorePending(ctx context.Context, cl *kgo.Client, also ma
 		}
 	}
 	p.mu.Unlock()
-	return nil
+	return rewound, nil
+}
+
+// inputKey is the state key holding the next offset of input topic that a
+// partition's state has consumed. It is written in the same Kafka
+// transaction as the group's consumed offsets, so once a partition is
+// restored the two must be equal.
+func inputKey(topic string) []byte { return append([]byte{tagInput}, topic...) }
+
+// tagInput is the pipeline's one key tag in a partition's state; the
+// processors' tags are other letters (processors/record.go).
+const tagInput = 'i'
+
+// checkInputs holds each partition's restored state to the group's
+// committed offsets of both input topics, and repairs a disagreement the
+// safe way rather than trusting either side:
+//
+//   - the state has consumed past the committed offset: its local copy
+//     may hold the effect of input whose Kafka transaction did not commit,
+//     so it is dropped and rebuilt from the changelog. If the rebuilt state
+//     is still ahead, the offsets were moved back on purpose (an operator's
+//     reset, or offsets expired): what is read again is recognised by the
+//     processors' idempotency keys and applied nowhere twice;
+//   - the committed offset is past what the state has consumed (input the
+//     state never applied would be skipped): after a rebuild to rule out a
+//     stale local copy, consumption is rewound to the state's offset and
+//     the skipped input is applied.
+//
+// With the exactly-once design neither should happen; each is logged with
+// the offsets.
+func (p *Processing) checkInputs(ctx context.Context, sess *kgo.GroupTransactSession, cl *kgo.Client, parts []int32) (map[int32]bool, error) {
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	committed, err := p.adm.FetchOffsets(ctx, p.cfg.Group)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the group's committed offsets: %w", err)
+	}
+	topics := []string{p.cfg.Topics.Transactions, p.cfg.Topics.AllocationRequests}
+	var rewind map[string]map[int32]kgo.EpochOffset
+	var rewound map[int32]bool
+	for _, part := range parts {
+		for rebuilt := false; ; rebuilt = true {
+			rebuild := false
+			for _, topic := range topics {
+				c, ok := committed.Lookup(topic, part)
+				if !ok || c.Err != nil || c.At < 0 {
+					continue // nothing committed: consumption starts at the log start, reapplying idempotently
+				}
+				have, ok, err := p.inputOffset(part, topic)
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case !ok || have == c.At:
+				case !rebuilt:
+					rebuild = true
+					p.log.Error("partition state disagrees with the group's committed input offset; rebuilding it from the changelog",
+						"partition", part, "topic", topic, "state_next_offset", have, "committed_offset", c.At)
+				case have > c.At:
+					p.log.Warn("input offsets were moved back behind the partition's state; re-read input is recognised as duplicates",
+						"partition", part, "topic", topic, "state_next_offset", have, "committed_offset", c.At)
+				default:
+					if rewind == nil {
+						rewind, rewound = map[string]map[int32]kgo.EpochOffset{}, map[int32]bool{}
+					}
+					if rewind[topic] == nil {
+						rewind[topic] = map[int32]kgo.EpochOffset{}
+					}
+					rewind[topic][part] = kgo.EpochOffset{Epoch: -1, Offset: have}
+					rewound[part] = true
+					p.log.Error("the group's committed offset is past the input this partition's state applied; rewinding to apply it",
+						"partition", part, "topic", topic, "state_next_offset", have, "committed_offset", c.At)
+				}
+			}
+			if !rebuild {
+				break
+			}
+			if err := p.cfg.Store.Drop(part); err != nil {
+				return nil, err
+			}
+			if err := p.restore(ctx, cl, []int32{part}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if rewind != nil {
+		sess.Client().SetOffsets(rewind)
+	}
+	return rewound, nil
+}
+
+// inputOffset reads the next offset of topic that partition part's state
+// has consumed, if it records one.
+func (p *Processing) inputOffset(part int32, topic string) (int64, bool, error) {
+	v, ok, err := p.cfg.Store.Partition(part).Get(inputKey(topic))
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("partition %d: input offset of %s is %d bytes, want 8", part, topic, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), true, nil
 }
 
 // restore replays the changelog of parts from each one's local offset up to
@@ -672,8 +793,15 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 		// on two topics; take them in the order they were written.
 		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Timestamp.Before(recs[j].Timestamp) })
 	}
-	if err := p.restorePending(ctx, restorer, also); err != nil {
+	rewound, err := p.restorePending(ctx, sess, restorer, also)
+	if err != nil {
 		return err
+	}
+	for part := range rewound {
+		delete(byPart, part) // read again from the state's offset by the next poll
+	}
+	if len(byPart) == 0 {
+		return nil
 	}
 	tx, err := p.begin(sess)
 	if err != nil {
@@ -708,6 +836,13 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 					return
 				}
 			}
+			if err := p.runTimers(ctx, tx, b, part); err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = fmt.Errorf("partition %d timers: %w", part, err)
+				}
+				errMu.Unlock()
+			}
 		}(part, recs)
 	}
 	wg.Wait()
@@ -715,7 +850,28 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 		p.abort(ctx, sess)
 		return first
 	}
+	// Record how far each partition's state has consumed its input, in
+	// the same transaction as the group's offsets (see checkInputs).
+	for part, recs := range byPart {
+		next := map[string]int64{}
+		for _, r := range recs {
+			next[r.Topic] = max(next[r.Topic], r.Offset+1)
+		}
+		for topic, off := range next {
+			if err := tx.batches[part].Set(inputKey(topic), binary.BigEndian.AppendUint64(nil, uint64(off))); err != nil {
+				p.abort(ctx, sess)
+				return err
+			}
+		}
+	}
 	committed, err := p.commit(ctx, sess, tx)
+	if p.log.Enabled(ctx, slog.LevelDebug) {
+		for part, recs := range byPart {
+			p.log.Debug("poll applied", "committed", committed, "err", err, "partition", part, "records", len(recs),
+				"first", recs[0].Topic+"@"+strconv.FormatInt(recs[0].Offset, 10),
+				"last", recs[len(recs)-1].Topic+"@"+strconv.FormatInt(recs[len(recs)-1].Offset, 10))
+		}
+	}
 	if err != nil || !committed {
 		return err
 	}
@@ -741,6 +897,8 @@ type txWork struct {
 	outcomes  []processors.Outcome
 	decisions []processors.Allocation
 	applied   []appliedTx
+	// snapshotRecords counts the snapshot records published (timers.go).
+	snapshotRecords atomic.Int64
 }
 
 func (p *Processing) begin(sess *kgo.GroupTransactSession) (*txWork, error) {
@@ -833,6 +991,9 @@ func (p *Processing) applyRecord(ctx context.Context, w *txWork, b *state.Batch,
 		return w.decide(ctx, part, res.Decisions)
 	}
 
+	if isTick(rec) {
+		return nil // only wakes the partition's timers (timers.go)
+	}
 	wtx, err := p.cfg.Codec.DecodeTransaction(rec.Value)
 	if err != nil {
 		deadLetter(err)
@@ -926,56 +1087,14 @@ func (p *Processing) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 			attribute.String("status", a.status), attribute.String("code", a.code)))
 		p.latency.Record(ctx, time.Since(a.received).Seconds())
 	}
+	if n := w.snapshotRecords.Load(); n > 0 {
+		p.snapshots.Add(ctx, n)
+	}
 	p.cfg.Notifier.Publish(w.outcomes)
 	if p.cfg.Decisions != nil {
 		p.cfg.Decisions.Publish(w.decisions)
 	}
 	return true, nil
-}
-
-// sweepExpiry releases the reservations of allocations past their
-// expiresAt, on every verified owned partition, in one Kafka transaction.
-// The timer is the expiry index in the partition's state, so it survives
-// restarts and partition moves.
-func (p *Processing) sweepExpiry(ctx context.Context, sess *kgo.GroupTransactSession) error {
-	p.mu.Lock()
-	var parts []int32
-	for part, ph := range p.owned {
-		if ph == verified {
-			parts = append(parts, part)
-		}
-	}
-	p.mu.Unlock()
-	if len(parts) == 0 {
-		return nil
-	}
-	tx, err := p.begin(sess)
-	if err != nil {
-		return err
-	}
-	defer tx.discard()
-	any := false
-	for _, part := range parts {
-		b := tx.batch(part)
-		decs, err := p.cfg.Processor.Expire(b, tx.now)
-		if err != nil {
-			p.abort(ctx, sess)
-			return err
-		}
-		if len(decs) > 0 {
-			any = true
-			if err := tx.decide(ctx, part, decs); err != nil {
-				p.abort(ctx, sess)
-				return err
-			}
-		}
-	}
-	if !any {
-		_, err := sess.End(ctx, kgo.TryAbort)
-		return err
-	}
-	_, err = p.commit(ctx, sess, tx)
-	return err
 }
 
 type appliedTx struct {

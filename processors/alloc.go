@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -600,3 +601,21 @@ func ValidAllocationID(name, id string) string {
 	}
 	return ""
 }
+
+// ExpiryDue reports whether an allocation of the partition s holds expires
+// at or before now (Expire would release something).
+func ExpiryDue(s Reader, now time.Time) (bool, error) {
+	lo := []byte{tagAllocExpiry}
+	hi := binary.BigEndian.AppendUint64([]byte{tagAllocExpiry}, uint64(now.UnixMilli()+1)^(1<<63))
+	due := false
+	err := s.Scan(lo, hi, func(_, _ []byte) error {
+		due = true
+		return errStopScan
+	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
+	return due, err
+}
+
+var errStopScan = errors.New("stop scan")

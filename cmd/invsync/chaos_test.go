@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestChaos is the chaos suite (make chaos; a short round in CI): three
@@ -47,6 +50,13 @@ func TestChaos(t *testing.T) {
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
+	logDir := dir
+	if d := os.Getenv("CHAOS_LOG_DIR"); d != "" { // keep the processes' logs after the run
+		logDir = d
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	catalogPath := filepath.Join(dir, "catalog.json")
 	if err := os.WriteFile(catalogPath, []byte(crashCatalog), 0o644); err != nil {
 		t.Fatal(err)
@@ -56,7 +66,7 @@ func TestChaos(t *testing.T) {
 	var broker *child
 	if brokers == nil {
 		addr := freeAddr(t)
-		broker = &child{t: t, bin: bin, log: filepath.Join(dir, "broker.log"),
+		broker = &child{t: t, bin: bin, log: filepath.Join(logDir, "broker.log"),
 			args: []string{"broker", "--data-dir", filepath.Join(dir, "broker"), "--embedded-kafka-addr", addr}}
 		broker.start()
 		t.Cleanup(broker.kill)
@@ -64,13 +74,17 @@ func TestChaos(t *testing.T) {
 	} else if brokerKills && os.Getenv("CHAOS_KAFKA_CTL") == "" {
 		t.Fatal("CHAOS_BROKER_KILLS with KAFKA_BROKERS needs CHAOS_KAFKA_CTL, the path of scripts/kafka.sh that runs that broker (make chaos-kafka sets it)")
 	}
+	logLevel := "info"
+	if l := os.Getenv("CHAOS_LOG_LEVEL"); l != "" { // debug: every poll's offsets and the Kafka client's own log
+		logLevel = l
+	}
 	var insts []*child
 	for i := 0; i < 3; i++ {
 		httpAddr := freeAddr(t)
-		c := &child{t: t, bin: bin, log: filepath.Join(dir, fmt.Sprintf("invsync-%d.log", i)), url: "http://" + httpAddr,
+		c := &child{t: t, bin: bin, log: filepath.Join(logDir, fmt.Sprintf("invsync-%d.log", i)), url: "http://" + httpAddr,
 			args: []string{"serve", "--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", i)), "--http-addr", httpAddr,
 				"--brokers", strings.Join(brokers, ","), "--partitions", "6", "--topic-prefix", prefix, "--group", group,
-				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", "info"}}
+				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", logLevel}}
 		c.start()
 		t.Cleanup(c.kill)
 		insts = append(insts, c)
@@ -89,6 +103,7 @@ func TestChaos(t *testing.T) {
 	var (
 		mu        sync.Mutex
 		answered  = map[string]bool{}
+		answerers = map[string][]string{} // transactionId → "status@instance time" of every answer
 		sends     int
 		failures  int
 		resentDup int
@@ -119,6 +134,7 @@ func TestChaos(t *testing.T) {
 						t.Errorf("scanner %d: unexpected result %s %s %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message))
 					}
 					answered[r.TransactionID] = true
+					answerers[r.TransactionID] = append(answerers[r.TransactionID], r.Status+"@"+target.url+" "+time.Now().Format("15:04:05.000"))
 				}
 				mu.Unlock()
 				queues[s] = queues[s][1:]
@@ -255,6 +271,7 @@ func TestChaos(t *testing.T) {
 	// Verify: every transaction applied, positions on every instance
 	// equal the ledger (plus the probes), events exactly once.
 	deadline := time.Now().Add(2 * time.Minute)
+	stuck := 0
 	for _, b := range txs {
 		for _, tx := range b.txs {
 			for {
@@ -264,11 +281,20 @@ func TestChaos(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s not applied: %d %+v", tx.TransactionID, code, o)
+					stuck++
+					t.Errorf("%s (stock key WH-C1/%s) not applied: %d %+v; answers: %v", tx.TransactionID, tx.ItemID, code, o, answerers[tx.TransactionID])
+					diagnoseStuck(t, brokers, prefix, group, tx.TransactionID)
+					break
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
+	}
+	if stuck > 0 {
+		for _, c := range insts {
+			c.dumpLog()
+		}
+		t.FailNow()
 	}
 	want := expectedOnHand(txs)
 	wrong := 0
@@ -502,4 +528,48 @@ func doQuiet(method, url string, body any, out any) int {
 		_ = json.NewDecoder(resp.Body).Decode(out)
 	}
 	return resp.StatusCode
+}
+
+// diagnoseStuck logs where a transaction that was never applied is in
+// Kafka: its record in the transactions topic (read_uncommitted and
+// read_committed) and the group's committed offset of that partition.
+func diagnoseStuck(t *testing.T, brokers []string, prefix, group, txid string) {
+	t.Helper()
+	for _, iso := range []kgo.IsolationLevel{kgo.ReadUncommitted(), kgo.ReadCommitted()} {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(prefix+"transactions"),
+			kgo.FetchIsolationLevel(iso), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		found := false
+		for ctx.Err() == nil && !found {
+			f := cl.PollFetches(ctx)
+			f.EachRecord(func(r *kgo.Record) {
+				if bytes.Contains(r.Value, []byte(txid)) {
+					found = true
+					t.Logf("diagnose %s: isolation %v: in %s partition %d offset %d, written %s", txid, iso, r.Topic, r.Partition, r.Offset, r.Timestamp.Format("15:04:05.000"))
+				}
+			})
+		}
+		if !found {
+			t.Logf("diagnose %s: isolation %v: not in the transactions topic", txid, iso)
+		}
+		cancel()
+		cl.Close()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	offs, err := kadm.NewClient(cl).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Logf("diagnose: fetching group offsets: %v", err)
+		return
+	}
+	offs.Each(func(o kadm.OffsetResponse) {
+		t.Logf("diagnose: group %s committed %s/%d at %d", group, o.Topic, o.Partition, o.At)
+	})
 }

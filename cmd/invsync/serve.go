@@ -360,9 +360,17 @@ func instanceID(dir string) (string, error) {
 	return id, nil
 }
 
+// kgoLogger passes the Kafka client's warnings and errors to the log, and
+// with --log-level debug its informational lines too (group joins,
+// assignments, the offsets each transaction commits), logged at debug.
 type kgoLogger struct{ l *slog.Logger }
 
-func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Level() kgo.LogLevel {
+	if k.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelWarn
+}
 
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 	switch level {
@@ -370,5 +378,7 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 		k.l.Error(msg, append(kv, "component", "kafka-client")...)
 	case kgo.LogLevelWarn:
 		k.l.Warn(msg, append(kv, "component", "kafka-client")...)
+	case kgo.LogLevelInfo:
+		k.l.Debug(msg, append(kv, "component", "kafka-client")...)
 	}
 }

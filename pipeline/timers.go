@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/state"
+)
+
+// Timers: allocation expiry and reconciliation snapshots fall due by the
+// wall clock, not by input. They run inside the Kafka transaction of a
+// poll, after the partition's records, because that transaction commits
+// the group's offsets (KIP-447): an instance that lost its partitions while
+// paused (a zombie) is refused by the group's generation check and commits
+// none of what its timers did. A transaction of timers alone would carry
+// no offsets and so no such fence.
+//
+// A partition without input still gets its timers run: while one is due,
+// its owner writes a tick to the partition's transactions partition (an
+// empty record with the TickHeader), and the poll that reads the tick runs
+// the timers. Ticks are harmless wherever they come from, a zombie
+// included: a tick changes nothing, it only makes a poll happen.
+
+// TickHeader marks a tick record on the transactions topic.
+const TickHeader = "invsync-tick"
+
+// SnapshotRecordsHeader is the header every snapshot record carries: the
+// number of records, in decimal, of its partition's part of the snapshot,
+// so a consumer knows when it has all of them.
+const SnapshotRecordsHeader = "snapshot-records"
+
+// tickEvery bounds how often a partition with a due timer is ticked.
+const tickEvery = 2 * time.Second
+
+func isTick(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == TickHeader {
+			return true
+		}
+	}
+	return false
+}
+
+// runTimers runs partition part's due timers into the poll's transaction:
+// it releases the reservations of allocations past their expiresAt and,
+// once per snapshot slot, publishes the partition's snapshot.
+func (p *Processing) runTimers(ctx context.Context, w *txWork, b *state.Batch, part int32) error {
+	decs, err := p.cfg.Processor.Expire(b, w.now)
+	if err != nil {
+		return fmt.Errorf("expiring allocations: %w", err)
+	}
+	if len(decs) > 0 {
+		if err := w.decide(ctx, part, decs); err != nil {
+			return err
+		}
+	}
+	if p.cfg.SnapshotInterval <= 0 {
+		return nil
+	}
+	slot := processors.SnapshotSlot(w.now, p.cfg.SnapshotInterval)
+	if last, ok, err := processors.LastSnapshot(b); err != nil || (ok && !last.Before(slot)) {
+		return err
+	}
+	return p.publishSnapshot(ctx, w, b, part, slot)
+}
+
+// publishSnapshot publishes partition part's snapshot of slot into the
+// poll's transaction: one PositionSnapshot per stock record on the
+// snapshot topic's partition of the same number, and the slot recorded in
+// the partition's state. A read_committed consumer sees a partition's
+// snapshot whole or not at all, and never twice: the slot commits with it.
+// takenAt is the transaction's clock. A partition without stock records
+// publishes nothing (and records nothing, so its first stock is published
+// in the same slot).
+func (p *Processing) publishSnapshot(ctx context.Context, w *txWork, b *state.Batch, part int32, slot time.Time) error {
+	var recs []processors.Record
+	if err := processors.EachPosition(b, func(r *processors.Record) error {
+		recs = append(recs, *r)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the snapshot of partition %d: %w", part, err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	id := processors.SnapshotID(slot)
+	headers := []kgo.RecordHeader{{Key: SnapshotRecordsHeader, Value: []byte(strconv.Itoa(len(recs)))}}
+	for i := range recs {
+		r := &recs[i]
+		sw := snapshotToWire(r, id, part, w.now)
+		v, err := p.cfg.Codec.AppendPositionSnapshot(nil, &sw)
+		if err != nil {
+			return fmt.Errorf("encoding snapshot %s: %w", id, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: p.cfg.Topics.PositionSnapshots, Partition: part,
+			Key: []byte(processors.StockKey(r.WarehouseID, r.ItemID)), Value: v, Headers: headers})
+	}
+	if err := processors.SetLastSnapshot(b, slot); err != nil {
+		return err
+	}
+	w.snapshotRecords.Add(int64(len(recs)))
+	p.log.Debug("snapshot published", "snapshot", id, "partition", part, "records", len(recs))
+	return nil
+}
+
+// tickDue writes a tick to every owned, restored partition that has a
+// timer due and has not been ticked in the last tickEvery. Errors are
+// logged: a tick that is not written is written again next time.
+func (p *Processing) tickDue(ctx context.Context) {
+	now := p.cfg.Now()
+	p.mu.Lock()
+	var parts []int32
+	for part, ph := range p.owned {
+		if ph != unrestored && now.Sub(p.lastTick[part]) >= tickEvery {
+			parts = append(parts, part)
+		}
+	}
+	p.mu.Unlock()
+	for _, part := range parts {
+		due, err := p.timerDue(part, now)
+		if err != nil {
+			p.log.Warn("cannot read the partition's timers", "partition", part, "err", err)
+			continue
+		}
+		if !due {
+			continue
+		}
+		p.mu.Lock()
+		p.lastTick[part] = now
+		p.mu.Unlock()
+		p.ticker.Produce(ctx, &kgo.Record{Topic: p.cfg.Topics.Transactions, Partition: part,
+			Headers: []kgo.RecordHeader{{Key: TickHeader, Value: []byte(now.UTC().Format(time.RFC3339Nano))}}},
+			func(_ *kgo.Record, err error) {
+				if err != nil {
+					p.log.Warn("writing a timer tick", "partition", part, "err", err)
+				}
+			})
+	}
+}
+
+// timerDue reports whether partition part's committed state has an
+// allocation expiry or a snapshot due at now.
+func (p *Processing) timerDue(part int32, now time.Time) (bool, error) {
+	r := p.cfg.Store.Partition(part)
+	if due, err := processors.ExpiryDue(r, now); err != nil || due {
+		return due, err
+	}
+	if p.cfg.SnapshotInterval <= 0 {
+		return false, nil
+	}
+	last, ok, err := processors.LastSnapshot(r)
+	if err != nil || (ok && !last.Before(processors.SnapshotSlot(now, p.cfg.SnapshotInterval))) {
+		return false, err
+	}
+	any := false
+	err = processors.EachPosition(r, func(*processors.Record) error {
+		any = true
+		return errStop
+	})
+	if err == errStop {
+		err = nil
+	}
+	return any, err
+}
+
+var errStop = fmt.Errorf("stop")
+
+// snapshotToWire is one stock record as part of snapshot id of partition
+// part, taken at takenAt.
+func snapshotToWire(r *processors.Record, id string, part int32, takenAt time.Time) schemas.PositionSnapshot {
+	return schemas.PositionSnapshot{
+		SnapshotID:  id,
+		Partition:   part,
+		TakenAt:     takenAt,
+		WarehouseID: r.WarehouseID,
+		ItemID:      r.ItemID,
+		LocationID:  r.LocationID,
+		LotNumber:   r.LotNumber,
+		OnHand:      r.OnHand,
+		Allocated:   r.Allocated,
+		Available:   r.Available(),
+		Version:     r.Version,
+		UpdatedAt:   time.UnixMilli(r.UpdatedAt),
+	}
+}
