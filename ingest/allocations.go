@@ -298,9 +298,10 @@ func (s *Server) getAllocation(c *gin.Context) {
 	switch {
 	case found:
 		c.JSON(http.StatusOK, viewOf(&a))
+	case err != nil && s.fanOut(c, nil):
+		// Decided on the partition's owner (or tentative there).
 	case s.isPendingAlloc(c.Param("id")):
 		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
-	case err != nil && s.fanOut(c, nil):
 	case err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)):
 		s.stateError(c, err)
 	default:

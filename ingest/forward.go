@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/processors"
 )
 
 // Router finds the instances that own partitions, so any instance can
@@ -54,8 +55,11 @@ func (s *Server) forwardToOwner(c *gin.Context, err error, body []byte) bool {
 }
 
 // fanOut asks every peer (for lookups by an id whose partition is unknown)
-// and relays the first answer that is not a 404. It reports whether any
-// peer answered something other than 404.
+// and relays the most definite answer: the first that is neither a 404 nor
+// tentative, else the first tentative one (a transaction "pending" or an
+// allocation "TENTATIVE": a peer that accepted the id but does not own its
+// partition says so, and must not hide the owner's answer). It reports
+// whether anything was relayed.
 func (s *Server) fanOut(c *gin.Context, body []byte) bool {
 	if s.cfg.Router == nil || forwarded(c) {
 		return false
@@ -64,15 +68,40 @@ func (s *Server) fanOut(c *gin.Context, body []byte) bool {
 	if err != nil {
 		return false
 	}
+	var held *peerAnswer
 	for _, url := range peers {
 		status, hdr, data, err := s.send(c.Request.Context(), c.Request.Method, url+c.Request.URL.RequestURI(), body)
 		if err != nil || status == http.StatusNotFound {
 			continue
 		}
+		if status == http.StatusOK && tentative(data) {
+			if held == nil {
+				held = &peerAnswer{status, hdr, data}
+			}
+			continue
+		}
 		relay(c, status, hdr, data)
 		return true
 	}
+	if held != nil {
+		relay(c, held.status, held.hdr, held.data)
+		return true
+	}
 	return false
+}
+
+type peerAnswer struct {
+	status int
+	hdr    http.Header
+	data   []byte
+}
+
+// tentative reports whether a peer's answer is a "not decided yet" one.
+func tentative(data []byte) bool {
+	var v struct {
+		Status string `json:"status"`
+	}
+	return json.Unmarshal(data, &v) == nil && (v.Status == "pending" || v.Status == processors.AllocTentative)
 }
 
 func (s *Server) send(ctx context.Context, method, url string, body []byte) (int, http.Header, []byte, error) {

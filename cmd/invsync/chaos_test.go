@@ -283,6 +283,11 @@ func TestChaos(t *testing.T) {
 				if time.Now().After(deadline) {
 					stuck++
 					t.Errorf("%s (stock key WH-C1/%s) not applied: %d %+v; answers: %v", tx.TransactionID, tx.ItemID, code, o, answerers[tx.TransactionID])
+					for _, c := range insts {
+						var o2 outcomeOut
+						code := doQuiet("GET", c.url+"/v1/transactions/"+tx.TransactionID, nil, &o2)
+						t.Logf("diagnose %s: %s answers %d %+v", tx.TransactionID, c.url, code, o2)
+					}
 					diagnoseStuck(t, brokers, prefix, group, tx.TransactionID)
 					break
 				}
