@@ -11,7 +11,7 @@ export KAFKA_PORT
 .PHONY: all build deps test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status clean
 
 ROUNDS ?= 12
-BROKER_KILLS ?= 0
+BROKER_KILLS ?= 1
 
 all: build test
 
@@ -76,7 +76,8 @@ chaos: deps
 	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos.log || true; \
 	exit $$rc
 
-# The same against a real Apache Kafka on loopback (started and stopped here).
+# The same against a real Apache Kafka on loopback (started and stopped here),
+# with kill -9 of the broker among the faults (BROKER_KILLS=0 leaves them out).
 chaos-kafka: deps
 	bash scripts/kafka.sh up
 	@rc=0; \
