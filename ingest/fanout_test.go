@@ -14,7 +14,7 @@ import (
 type fakeRouter struct{ peers []string }
 
 func (r fakeRouter) OwnerURL(context.Context, int32) (string, error) { return "", nil }
-func (r fakeRouter) PeerURLs(context.Context) ([]string, error)     { return r.peers, nil }
+func (r fakeRouter) PeerURLs(context.Context) ([]string, error)      { return r.peers, nil }
 
 // A peer that accepted a transaction but does not own its partition answers
 // "pending"; the owner answers "applied". Whatever the peers' order, the
