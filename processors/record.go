@@ -294,3 +294,8 @@ func (d *decoder) string() string {
 	d.b = d.b[n:]
 	return s
 }
+
+// OutcomePrefix is the key prefix of every transaction's outcome, the
+// idempotency keys that a new transaction looks up and misses (see
+// state.Options.AbsentPrefix).
+func OutcomePrefix() []byte { return []byte{tagOutcome} }

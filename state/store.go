@@ -52,6 +52,12 @@ type Options struct {
 	Sync bool
 	// Logger receives Pebble's informational messages; nil discards them.
 	Logger *slog.Logger
+	// AbsentPrefix, when set, is a key prefix whose keys are remembered in
+	// memory (bloom filters, about 10 bits a key) so that reading one that
+	// was never written costs no Pebble read: the idempotency keys that
+	// almost every new transaction looks up and misses. The filter is
+	// rebuilt at Open by scanning those keys.
+	AbsentPrefix []byte
 }
 
 // Store is a Pebble database partitioned by Kafka partition. It is safe for
@@ -60,9 +66,10 @@ type Options struct {
 type Store struct {
 	// mu guards db against Close: operations hold it shared, Close
 	// exclusively, so a closed store answers ErrClosed, never a panic.
-	mu   sync.RWMutex
-	db   *pebble.DB
-	sync bool
+	mu     sync.RWMutex
+	db     *pebble.DB
+	sync   bool
+	absent *absentFilter // nil without Options.AbsentPrefix
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -92,7 +99,64 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening state store in %s: %w", dir, err)
 	}
-	return &Store{db: db, sync: opts.Sync}, nil
+	s := &Store{db: db, sync: opts.Sync}
+	if len(opts.AbsentPrefix) > 0 {
+		if s.absent, err = loadAbsentFilter(db, opts.AbsentPrefix); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("loading the key filter of %s: %w", dir, err)
+		}
+	}
+	return s, nil
+}
+
+// loadAbsentFilter builds the filter from every partition's keys under
+// prefix. The partitions are those with a changelog offset: every write
+// (Commit, Replay) sets one and Drop removes both.
+func loadAbsentFilter(db *pebble.DB, prefix []byte) (*absentFilter, error) {
+	var parts []int32
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: offsetKey(0), UpperBound: []byte{metaPrefix, 'o', 'f', 'f', 0xff, 0xff, 0xff, 0xff, 0xff}})
+	if err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if k := it.Key(); len(k) == 8 {
+			parts = append(parts, int32(binary.BigEndian.Uint32(k[4:])))
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	var keys [][]byte
+	for _, p := range parts {
+		lo := partKey(p, prefix)
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: partKey(p, prefixEnd(prefix))})
+		if err != nil {
+			return nil, err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			keys = append(keys, bytes.Clone(it.Key()))
+		}
+		if err := it.Close(); err != nil {
+			return nil, err
+		}
+	}
+	f := newAbsentFilter(prefix, uint(len(keys)))
+	for _, k := range keys {
+		f.add(k)
+	}
+	return f, nil
+}
+
+// prefixEnd is the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} // all 0xff: past any real key
 }
 
 // Close flushes nothing extra (the changelog is authoritative) and closes
@@ -222,7 +286,11 @@ func (r Reader) Get(key []byte) ([]byte, bool, error) {
 	if r.s.db == nil {
 		return nil, false, ErrClosed
 	}
-	return get(r.s.db, partKey(r.p, key))
+	full := partKey(r.p, key)
+	if r.s.absent.covers(key) && !r.s.absent.mayContain(full) {
+		return nil, false, nil
+	}
+	return get(r.s.db, full)
 }
 
 // Scan calls fn, in key order, for each key in [lo, hi); hi nil means the end
@@ -286,7 +354,16 @@ func (b *Batch) Get(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	defer release()
-	return get(b.b, partKey(b.p, key))
+	full := partKey(b.p, key)
+	if b.s.absent.covers(key) && !b.s.absent.mayContain(full) {
+		// Never committed: only this batch can hold it.
+		i, ok := b.idx[string(key)]
+		if !ok || b.muts[i].Value == nil {
+			return nil, false, nil
+		}
+		return bytes.Clone(b.muts[i].Value), true, nil
+	}
+	return get(b.b, full)
 }
 
 // Scan is Reader.Scan over the batch's view.
@@ -357,6 +434,7 @@ func (b *Batch) Commit(nextOffset int64) error {
 		b.Discard()
 		return err
 	}
+	b.s.noteWritten(b.p, b.muts)
 	err = b.b.Commit(b.s.writeOpts())
 	b.Discard()
 	if err != nil {
@@ -370,6 +448,20 @@ func (b *Batch) Discard() {
 	if b.b != nil {
 		_ = b.b.Close()
 		b.b = nil
+	}
+}
+
+// noteWritten adds the filtered keys muts sets to the absent filter. It is
+// called before the write is committed, so the filter never answers
+// "absent" for a key a reader could see.
+func (s *Store) noteWritten(p int32, muts []Mutation) {
+	if s.absent == nil {
+		return
+	}
+	for _, m := range muts {
+		if m.Value != nil && s.absent.covers(m.Key) {
+			s.absent.add(partKey(p, m.Key))
+		}
 	}
 }
 
@@ -390,6 +482,7 @@ func (s *Store) Replay(p int32, muts []Mutation, nextOffset int64) error {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	s.noteWritten(p, muts)
 	for _, m := range muts {
 		var err error
 		if m.Value == nil {

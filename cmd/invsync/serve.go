@@ -109,7 +109,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, e
 		return nil, err
 	}
 
-	s.store, err = state.Open(filepath.Join(cfg.DataDir, "state"), state.Options{Logger: log})
+	s.store, err = state.Open(filepath.Join(cfg.DataDir, "state"), state.Options{Logger: log, AbsentPrefix: processors.OutcomePrefix()})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another invsync using --data-dir %s?)", err, cfg.DataDir)
 	}
