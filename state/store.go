@@ -354,14 +354,17 @@ func (b *Batch) Get(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	defer release()
-	full := partKey(b.p, key)
-	if b.s.absent.covers(key) && !b.s.absent.mayContain(full) {
-		// Never committed: only this batch can hold it.
-		i, ok := b.idx[string(key)]
-		if !ok || b.muts[i].Value == nil {
+	// The batch's own latest write is the answer when there is one (a
+	// transaction rereads the record it just wrote): no Pebble read.
+	if i, ok := b.idx[string(key)]; ok {
+		if b.muts[i].Value == nil {
 			return nil, false, nil
 		}
 		return bytes.Clone(b.muts[i].Value), true, nil
+	}
+	full := partKey(b.p, key)
+	if b.s.absent.covers(key) && !b.s.absent.mayContain(full) {
+		return nil, false, nil // never committed, and not written here
 	}
 	return get(b.b, full)
 }
