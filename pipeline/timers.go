@@ -79,20 +79,20 @@ func (p *Processing) runTimers(ctx context.Context, w *txWork, b *state.Batch, p
 // publishes nothing (and records nothing, so its first stock is published
 // in the same slot).
 func (p *Processing) publishSnapshot(ctx context.Context, w *txWork, b *state.Batch, part int32, slot time.Time) error {
-	var recs []processors.Record
-	if err := processors.EachPosition(b, func(r *processors.Record) error {
-		recs = append(recs, *r)
-		return nil
-	}); err != nil {
+	// Count first, then stream: the header needs the count, and holding a
+	// large partition's records in memory to count them would cost as much
+	// as the partition's state.
+	n := 0
+	if err := processors.EachPosition(b, func(*processors.Record) error { n++; return nil }); err != nil {
 		return fmt.Errorf("reading the snapshot of partition %d: %w", part, err)
 	}
-	if len(recs) == 0 {
+	if n == 0 {
 		return nil
 	}
 	id := processors.SnapshotID(slot)
-	headers := []kgo.RecordHeader{{Key: SnapshotRecordsHeader, Value: []byte(strconv.Itoa(len(recs)))}}
-	for i := range recs {
-		r := &recs[i]
+	headers := []kgo.RecordHeader{{Key: SnapshotRecordsHeader, Value: []byte(strconv.Itoa(n))}}
+	sent := 0
+	err := processors.EachPosition(b, func(r *processors.Record) error {
 		sw := snapshotToWire(r, id, part, w.now)
 		v, err := p.cfg.Codec.AppendPositionSnapshot(nil, &sw)
 		if err != nil {
@@ -100,12 +100,20 @@ func (p *Processing) publishSnapshot(ctx context.Context, w *txWork, b *state.Ba
 		}
 		w.produce(ctx, &kgo.Record{Topic: p.cfg.Topics.PositionSnapshots, Partition: part,
 			Key: []byte(processors.StockKey(r.WarehouseID, r.ItemID)), Value: v, Headers: headers})
+		sent++
+		return nil
+	})
+	if err == nil && sent != n {
+		err = fmt.Errorf("snapshot %s of partition %d: counted %d stock records, then read %d", id, part, n, sent)
+	}
+	if err != nil {
+		return err
 	}
 	if err := processors.SetLastSnapshot(b, slot); err != nil {
 		return err
 	}
-	w.snapshotRecords.Add(int64(len(recs)))
-	p.log.Debug("snapshot published", "snapshot", id, "partition", part, "records", len(recs))
+	w.snapshotRecords.Add(int64(n))
+	p.log.Debug("snapshot published", "snapshot", id, "partition", part, "records", n)
 	return nil
 }
 
