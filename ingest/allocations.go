@@ -214,7 +214,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	}
 	s.allocs.mu.Lock()
 	p, inFlight := s.allocs.m[req.AllocationID]
-	if inFlight && !bodyHashEqual(p.hash, req.BodyHash) {
+	if inFlight && !p.hash.equal(req.BodyHash) {
 		s.allocs.mu.Unlock()
 		writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
 			"allocationId "+req.AllocationID+" is being decided for a different request")
@@ -228,7 +228,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	// New, or still being written by another request that may fail:
 	// write it (again); the processor decides an allocationId once.
 	if !inFlight {
-		s.allocs.m[req.AllocationID] = pendingTx{hash: req.BodyHash}
+		s.allocs.m[req.AllocationID] = pendingTx{hash: hashOf(req.BodyHash)}
 	}
 	s.allocs.mu.Unlock()
 

@@ -7,6 +7,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"log/slog"
@@ -130,15 +131,34 @@ func (s *Server) starting(c *gin.Context) bool {
 }
 
 type pendingTx struct {
-	hash     []byte
-	stockKey string
-	at       time.Time // when it was reserved
+	hash bodyHash
+	at   int64 // when it was reserved, Unix seconds
 	// acked: Kafka acknowledged the write. Until then the transaction is
 	// in flight in another request, which may still fail: a resend then
 	// is produced again rather than called a duplicate (the processor
 	// applies whichever copy comes first, once).
 	acked bool
 }
+
+// bodyHash is an idempotency hash held by value: an in-flight entry then
+// holds no pointer, which keeps a large in-flight set (a long offline
+// backlog being written) cheap for the garbage collector.
+type bodyHash struct {
+	b [32]byte
+	n uint8
+}
+
+func hashOf(b []byte) bodyHash {
+	var h bodyHash
+	h.n = uint8(copy(h.b[:], b))
+	if len(b) > len(h.b) { // not a SHA-256: keep it comparable all the same
+		sum := sha256.Sum256(b)
+		h.b, h.n = sum, 33
+	}
+	return h
+}
+
+func (h bodyHash) equal(b []byte) bool { return h == hashOf(b) }
 
 // New builds the server and its routes.
 func New(cfg Config) *Server {

@@ -181,7 +181,7 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 	if p, ok := s.pending[tx.TransactionID]; ok {
 		s.pendingMu.Unlock()
 		switch {
-		case !bodyHashEqual(p.hash, tx.BodyHash):
+		case !p.hash.equal(tx.BodyHash):
 			return CodeMismatch, -1, nil
 		case p.acked:
 			return StatusDuplicate, -1, nil
@@ -190,14 +190,14 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 		}
 	}
 	now := time.Now()
-	s.pending[tx.TransactionID] = pendingTx{hash: tx.BodyHash, stockKey: tx.StockKey(), at: now}
+	s.pending[tx.TransactionID] = pendingTx{hash: hashOf(tx.BodyHash), at: now.Unix()}
 	// Entries whose outcome is published on another instance (the
 	// partition moved) are never cleared by an outcome here: forget any
 	// older than pendingTTL; the processors' idempotency still holds.
 	if now.Sub(s.pendingSwep) > time.Minute {
 		s.pendingSwep = now
 		for id, p := range s.pending {
-			if now.Sub(p.at) > pendingTTL {
+			if now.Unix()-p.at > int64(pendingTTL/time.Second) {
 				delete(s.pending, id)
 			}
 		}
