@@ -830,24 +830,23 @@ func (p *Processing) process(ctx context.Context, sess *kgo.GroupTransactSession
 		sem <- struct{}{}
 		go func(part int32, recs []*kgo.Record) {
 			defer func() { <-sem; wg.Done() }()
+			fail := func(err error) {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+			}
 			b := tx.batches[part]
 			var buf []byte
 			for _, rec := range recs {
 				if err := p.applyRecord(ctx, tx, b, part, rec, &buf); err != nil {
-					errMu.Lock()
-					if first == nil {
-						first = fmt.Errorf("partition %d offset %d of %s: %w", part, rec.Offset, rec.Topic, err)
-					}
-					errMu.Unlock()
+					fail(fmt.Errorf("partition %d offset %d of %s: %w", part, rec.Offset, rec.Topic, err))
 					return
 				}
 			}
 			if err := p.runTimers(ctx, tx, b, part); err != nil {
-				errMu.Lock()
-				if first == nil {
-					first = fmt.Errorf("partition %d timers: %w", part, err)
-				}
-				errMu.Unlock()
+				fail(fmt.Errorf("partition %d timers: %w", part, err))
 			}
 		}(part, recs)
 	}

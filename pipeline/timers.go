@@ -166,18 +166,8 @@ func (p *Processing) timerDue(part int32, now time.Time) (bool, error) {
 	if err != nil || (ok && !last.Before(processors.SnapshotSlot(now, p.cfg.SnapshotInterval))) {
 		return false, err
 	}
-	any := false
-	err = processors.EachPosition(r, func(*processors.Record) error {
-		any = true
-		return errStop
-	})
-	if err == errStop {
-		err = nil
-	}
-	return any, err
+	return processors.HasPositions(r)
 }
-
-var errStop = fmt.Errorf("stop")
 
 // snapshotToWire is one stock record as part of snapshot id of partition
 // part, taken at takenAt.

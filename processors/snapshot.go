@@ -2,6 +2,7 @@ package processors
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -82,4 +83,18 @@ func EachPosition(s Reader, fn func(*Record) error) error {
 		}
 		return fn(&r)
 	})
+}
+
+// HasPositions reports whether the partition s holds any stock record.
+func HasPositions(s Reader) (bool, error) {
+	lo := []byte{tagRecord}
+	found := false
+	err := s.Scan(lo, PrefixEnd(lo), func(_, _ []byte) error {
+		found = true
+		return errStopScan
+	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
+	return found, err
 }

@@ -126,23 +126,21 @@ func loadAbsentFilter(db *pebble.DB, prefix []byte) (*absentFilter, error) {
 	if err := it.Close(); err != nil {
 		return nil, err
 	}
-	var keys [][]byte
+	// Keys go straight into the filter (which adds layers as it fills)
+	// rather than into a list first: a store of ten million outcomes
+	// would otherwise hold all their keys in memory at startup.
+	f := newAbsentFilter(prefix, 0)
 	for _, p := range parts {
-		lo := partKey(p, prefix)
-		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: partKey(p, prefixEnd(prefix))})
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: partKey(p, prefix), UpperBound: partKey(p, prefixEnd(prefix))})
 		if err != nil {
 			return nil, err
 		}
 		for ok := it.First(); ok; ok = it.Next() {
-			keys = append(keys, bytes.Clone(it.Key()))
+			f.add(it.Key()) // the bloom filter hashes the key; it keeps no reference
 		}
 		if err := it.Close(); err != nil {
 			return nil, err
 		}
-	}
-	f := newAbsentFilter(prefix, uint(len(keys)))
-	for _, k := range keys {
-		f.add(k)
 	}
 	return f, nil
 }

@@ -3,11 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/invsync/invsync/pipeline"
 )
 
 // TestClusterSharesPartitionsAndAnswersAnyKey runs two instances in one
@@ -17,15 +14,7 @@ import (
 // changelog and carries on with the same state.
 func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	base := testConfig(t)
-	brokers := externalBrokers()
-	if brokers == nil {
-		b, err := pipeline.StartEmbedded(pipeline.EmbeddedConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Close)
-		brokers = []string{b.Addr()}
-	}
+	brokers := sharedBrokers(t)
 	base.Brokers = brokers
 	cfgA, cfgB := base, base
 	cfgA.DataDir, cfgB.DataDir = t.TempDir(), t.TempDir()

@@ -11,11 +11,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/pipeline"
 )
 
 // The pipeline tests run on the embedded broker, or on a real Kafka when
@@ -72,6 +75,22 @@ func testConfig(t *testing.T) serveConfig {
 		LogLevel:          "warn",
 		LogFormat:         "text",
 	}
+}
+
+// sharedBrokers returns brokers that several instances of one test can
+// share and that outlive any one of them: KAFKA_BROKERS when set, else an
+// embedded broker started for the test.
+func sharedBrokers(t *testing.T) []string {
+	t.Helper()
+	if brokers := externalBrokers(); brokers != nil {
+		return brokers
+	}
+	b, err := pipeline.StartEmbedded(pipeline.EmbeddedConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return []string{b.Addr()}
 }
 
 // startInstance starts cfg and waits until /readyz answers 200.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,15 +22,7 @@ import (
 // skipped, once.
 func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	cfg := testConfig(t)
-	brokers := externalBrokers()
-	if brokers == nil {
-		b, err := pipeline.StartEmbedded(pipeline.EmbeddedConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Close)
-		brokers = []string{b.Addr()}
-	}
+	brokers := sharedBrokers(t)
 	cfg.Brokers = brokers
 	a := startInstance(t, cfg)
 	if code := do(t, "PUT", a.url+"/v1/catalog", clusterCatalog(), nil); code != 200 {
