@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -88,10 +86,10 @@ func (s *Server) allocationRoutes() {
 	}
 	s.allocs = &allocPending{m: map[string]pendingTx{}}
 	v1 := s.engine.Group("/v1")
-	v1.POST("/allocations", s.postAllocation)
+	v1.POST("/allocations", s.requireOpen, s.postAllocation)
 	v1.GET("/allocations", s.listAllocations)
 	v1.GET("/allocations/:id", s.getAllocation)
-	v1.DELETE("/allocations/:id", s.deleteAllocation)
+	v1.DELETE("/allocations/:id", s.requireOpen, s.deleteAllocation)
 }
 
 // decodeAllocation validates an allocation request body.
@@ -172,9 +170,6 @@ func anyLocation(cat *processors.Catalog, wh string) string {
 }
 
 func (s *Server) postAllocation(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	wait := c.Query("wait")
 	if wait != "" && wait != "decided" {
 		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"decided\" or absent, got "+wait)
@@ -191,12 +186,11 @@ func (s *Server) postAllocation(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	existing, found, err := s.cfg.Allocations.Allocation(ctx, req.WarehouseID, req.ItemID, req.AllocationID)
-	var pe *pipeline.PartitionError
-	if err != nil && !errors.As(err, &pe) {
+	if _, ok := partitionUnavailable(err); err != nil && !ok {
 		s.stateError(c, err)
 		return
 	}
-	if pe != nil && errors.Is(err, pipeline.ErrNotOwner) && !forwarded(c) {
+	if ownedElsewhere(err) && !forwarded(c) {
 		// Another instance owns the stock key: it decides, and it
 		// answers for the allocation.
 		if s.forwardToOwner(c, err, body) {
@@ -302,7 +296,7 @@ func (s *Server) getAllocation(c *gin.Context) {
 		// Decided on the partition's owner (or tentative there).
 	case s.isPendingAlloc(c.Param("id")):
 		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
-	case err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)):
+	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
 		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+c.Param("id")+" does not exist")
@@ -323,7 +317,7 @@ func (s *Server) listAllocations(c *gin.Context) {
 		return
 	}
 	as, err := s.cfg.Allocations.OrderAllocations(c.Request.Context(), order)
-	if err != nil && !errors.Is(err, pipeline.ErrNotOwner) {
+	if err != nil && !ownedElsewhere(err) {
 		s.stateError(c, err)
 		return
 	}
@@ -356,9 +350,6 @@ func (s *Server) listAllocations(c *gin.Context) {
 // deleteAllocation cancels an allocation and answers its state after the
 // cancellation (waiting up to MaxWait for the decision).
 func (s *Server) deleteAllocation(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	id := c.Param("id")
 	ctx := c.Request.Context()
 	a, found, err := s.cfg.Allocations.FindAllocation(ctx, id)
@@ -366,7 +357,7 @@ func (s *Server) deleteAllocation(c *gin.Context) {
 		if err != nil && s.fanOut(c, nil) {
 			return
 		}
-		if err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)) {
+		if err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)) {
 			s.stateError(c, err)
 			return
 		}

@@ -2,18 +2,18 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
 
 // fakePublisher records what it is given. It can be told to fail: every
 // transaction of the next failCalls Produce calls, or only the one at
 // failIndex (a partial failure), with an error wrapping
-// pipeline.ErrUnavailable.
+// errKafkaUnavailable.
 type fakePublisher struct {
 	mu        sync.Mutex
 	published []processors.Transaction
@@ -34,7 +34,7 @@ func (p *fakePublisher) Produce(_ context.Context, txs []processors.Transaction)
 	failed := false
 	for i, tx := range txs {
 		if p.failCalls > 0 || i == p.failIndex {
-			errs[i] = fmt.Errorf("%w: producing %s: NOT_ENOUGH_REPLICAS", pipeline.ErrUnavailable, tx.TransactionID)
+			errs[i] = fmt.Errorf("%w: producing %s: NOT_ENOUGH_REPLICAS", errKafkaUnavailable, tx.TransactionID)
 			failed = true
 			continue
 		}
@@ -160,7 +160,7 @@ func (c *fakeCatalog) publishedDocs() []processors.CatalogDoc {
 }
 
 // fakeState holds outcomes and records. When err is set every read fails
-// with it (e.g. a *pipeline.PartitionError).
+// with it (e.g. a partitionErr).
 type fakeState struct {
 	mu       sync.Mutex
 	outcomes map[string]processors.Outcome
@@ -323,3 +323,22 @@ func (r *fakeReady) Ready() (bool, string) {
 	defer r.mu.Unlock()
 	return r.ok, r.why
 }
+
+// errKafkaUnavailable stands for the producer's failure to reach Kafka.
+var errKafkaUnavailable = errors.New("kafka unavailable")
+
+// partitionErr is a read the instance cannot answer now, as the pipeline
+// reports it (ingest.PartitionUnavailable).
+type partitionErr struct {
+	partition int32
+	elsewhere bool
+}
+
+func (e partitionErr) Error() string {
+	if e.elsewhere {
+		return fmt.Sprintf("partition %d: partition owned by another instance", e.partition)
+	}
+	return fmt.Sprintf("partition %d: partition state is being restored", e.partition)
+}
+func (e partitionErr) PartitionID() int32   { return e.partition }
+func (e partitionErr) OwnedElsewhere() bool { return e.elsewhere }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/invsync/invsync/ingest"
-	"github.com/invsync/invsync/pipeline"
 )
 
 type fakeRouter struct{ peers []string }
@@ -53,7 +52,7 @@ func TestLookupsPreferTheOwnersDefiniteAnswer(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, func(cfg *ingest.Config) { cfg.Router = fakeRouter{peers: c.peers} })
-			h.state.err = &pipeline.PartitionError{Partition: 1, Err: pipeline.ErrNotOwner}
+			h.state.err = partitionErr{partition: 1, elsewhere: true}
 			r := h.do("GET", c.path, nil)
 			var got struct {
 				Status string `json:"status"`

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -37,11 +35,11 @@ func forwarded(c *gin.Context) bool { return c.GetHeader(forwardedHeader) != "" 
 // owns the partition by asking that instance. It reports whether it
 // answered.
 func (s *Server) forwardToOwner(c *gin.Context, err error, body []byte) bool {
-	var pe *pipeline.PartitionError
-	if s.cfg.Router == nil || forwarded(c) || !errors.As(err, &pe) || !errors.Is(err, pipeline.ErrNotOwner) {
+	pu, ok := partitionUnavailable(err)
+	if s.cfg.Router == nil || forwarded(c) || !ok || !pu.OwnedElsewhere() {
 		return false
 	}
-	url, rerr := s.cfg.Router.OwnerURL(c.Request.Context(), pe.Partition)
+	url, rerr := s.cfg.Router.OwnerURL(c.Request.Context(), pu.PartitionID())
 	if rerr != nil || url == "" {
 		return false
 	}

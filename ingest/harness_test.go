@@ -86,7 +86,10 @@ func newHarnessOpen(t *testing.T, open bool, tweaks ...func(*ingest.Config)) *ha
 	for _, f := range tweaks {
 		f(&cfg)
 	}
-	api := ingest.New(cfg)
+	api, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if open {
 		api.Open()
 	}

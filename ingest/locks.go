@@ -70,10 +70,10 @@ func (s *Server) lockRoutes() {
 		return
 	}
 	v1 := s.engine.Group("/v1")
-	v1.POST("/locks", s.postLock)
-	v1.GET("/locks", s.listLocks)
-	v1.GET("/locks/:id", s.getLock)
-	v1.DELETE("/locks/:id", s.deleteLock)
+	v1.POST("/locks", s.requireOpen, s.postLock)
+	v1.GET("/locks", s.requireOpen, s.listLocks)
+	v1.GET("/locks/:id", s.requireOpen, s.getLock)
+	v1.DELETE("/locks/:id", s.requireOpen, s.deleteLock)
 }
 
 // decodeLock validates a lock request body and builds the lock it asks
@@ -133,9 +133,6 @@ func newLockID() (string, error) {
 // postLock answers 201 with the new lock, or 409 LOCATION_LOCKED naming
 // the other scanner's lock that holds the location.
 func (s *Server) postLock(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	body, ok := readBody(c, MaxBodyBytes)
 	if !ok {
 		return
@@ -168,9 +165,6 @@ func (s *Server) postLock(c *gin.Context) {
 // deleteLock releases a lock; a lock that already ended is answered as it
 // stands, so a repeated DELETE is a 200 too.
 func (s *Server) deleteLock(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	now := s.cfg.Now()
 	l, found, err := s.cfg.Locks.Release(c.Request.Context(), c.Param("id"), now)
 	switch {
@@ -185,9 +179,6 @@ func (s *Server) deleteLock(c *gin.Context) {
 
 // getLock answers a granted lock, whatever its status.
 func (s *Server) getLock(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	l, ok := s.cfg.Locks.Get(c.Param("id"))
 	if !ok {
 		writeError(c, http.StatusNotFound, "LOCK_NOT_FOUND", "lock "+c.Param("id")+" does not exist")
@@ -200,9 +191,6 @@ func (s *Server) getLock(c *gin.Context) {
 // acquired on an instance whose clock is ahead). Until the locks are
 // loaded the list could miss some, so it waits for the server to open.
 func (s *Server) listLocks(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	wh := c.Query("warehouseId")
 	if wh == "" {
 		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")

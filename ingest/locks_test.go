@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/ingest"
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -218,7 +217,7 @@ func TestLockRequestValidation(t *testing.T) {
 
 func TestLocksUnavailableAndStarting(t *testing.T) {
 	h, f := newLockHarness(t)
-	f.fail(fmt.Errorf("%w: broker gone", pipeline.ErrUnavailable))
+	f.fail(fmt.Errorf("%w: broker gone", errKafkaUnavailable))
 	r := h.do("POST", "/v1/locks", lockBody(locA, "S", ""))
 	if e := decodeInto[errorBody](t, r); r.status != 503 || e.Error.Code != "KAFKA_UNAVAILABLE" {
 		t.Errorf("Kafka down: %d %s", r.status, r.body)

@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/ingest"
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
 
 var (
-	pipelinePartitionRestoring = pipeline.PartitionError{Partition: 7, Err: pipeline.ErrRestoring}
-	pipelinePartitionNotOwned  = pipeline.PartitionError{Partition: 3, Err: pipeline.ErrNotOwner}
+	pipelinePartitionRestoring = partitionErr{partition: 7}
+	pipelinePartitionNotOwned  = partitionErr{partition: 3, elsewhere: true}
 	errDisk                    = errors.New("reading pebble: disk I/O error")
 )
 
@@ -334,7 +333,7 @@ func TestPutCatalog(t *testing.T) {
 	assertStatuses(t, res[:1], "t-1", "accepted")
 	assertRejected(t, res[1], "t-2", processors.CodeUnreasonableQuantity, "10")
 
-	h.cat.setFail(errors.Join(pipeline.ErrUnavailable, errors.New("producing catalog")))
+	h.cat.setFail(errors.Join(errKafkaUnavailable, errors.New("producing catalog")))
 	r = h.do(http.MethodPut, "/v1/catalog", []byte(doc))
 	assertError(t, r, http.StatusServiceUnavailable, "KAFKA_UNAVAILABLE", "retry")
 }

@@ -9,10 +9,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +24,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
@@ -64,8 +66,34 @@ type SchemaSource interface {
 	SubjectVersion(subject, version string) (schemas.SubjectVersionInfo, bool)
 }
 
-// Config wires the server. Every interface is required except Schemas
-// (nil when an external registry is used) and Metrics.
+// PartitionUnavailable is how the State, Allocations and Locks readers
+// report a read this instance cannot answer right now: the stock key's
+// partition is owned by another instance (OwnedElsewhere: the read is
+// forwarded there when a Router is set), or its state is still being
+// restored here (503 PARTITION_RESTORING).
+type PartitionUnavailable interface {
+	error
+	PartitionID() int32
+	OwnedElsewhere() bool
+}
+
+// partitionUnavailable unwraps err to a PartitionUnavailable.
+func partitionUnavailable(err error) (PartitionUnavailable, bool) {
+	var pu PartitionUnavailable
+	ok := errors.As(err, &pu)
+	return pu, ok
+}
+
+// ownedElsewhere reports whether err says another instance owns the
+// partition.
+func ownedElsewhere(err error) bool {
+	pu, ok := partitionUnavailable(err)
+	return ok && pu.OwnedElsewhere()
+}
+
+// Config wires the server. Publisher, Catalog, State, Outcomes and Ready
+// are required; the allocation trio is set together or not at all; the
+// rest is optional (nil leaves the endpoints out).
 type Config struct {
 	Publisher Publisher
 	Catalog   CatalogStore
@@ -104,8 +132,9 @@ type Server struct {
 	pending     map[string]pendingTx
 	pendingSwep time.Time
 
-	results metric.Int64Counter
-	uploads metric.Int64Counter
+	results  metric.Int64Counter
+	requests metric.Int64Counter
+	duration metric.Float64Histogram
 
 	// open is set once master data is loaded: before it, writes are
 	// answered 503 so a valid scan is never rejected for an item the
@@ -118,17 +147,6 @@ type Server struct {
 // Open starts accepting uploads and catalog changes. Until then they are
 // answered 503 with code STARTING (reads are served as soon as possible).
 func (s *Server) Open() { s.open.Store(true) }
-
-// starting answers 503 while the server is not open; it reports whether it
-// did.
-func (s *Server) starting(c *gin.Context) bool {
-	if s.open.Load() {
-		return false
-	}
-	c.Header("Retry-After", "1")
-	writeError(c, http.StatusServiceUnavailable, "STARTING", "invsync is starting (loading the catalog); nothing was accepted, retry shortly")
-	return true
-}
 
 type pendingTx struct {
 	hash bodyHash
@@ -161,7 +179,10 @@ func hashOf(b []byte) bodyHash {
 func (h bodyHash) equal(b []byte) bool { return h == hashOf(b) }
 
 // New builds the server and its routes.
-func New(cfg Config) *Server {
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -178,15 +199,51 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, engine: gin.New(), log: cfg.Logger.With("component", "http"), pending: map[string]pendingTx{}}
 	s.results, _ = cfg.Meter.Int64Counter("invsync.transactions.received",
 		metric.WithDescription("Uploaded transactions by ingest result (accepted, duplicate, rejected) and rejection code."))
-	s.uploads, _ = cfg.Meter.Int64Counter("invsync.uploads",
-		metric.WithDescription("Upload requests by HTTP status."))
+	s.requests, _ = cfg.Meter.Int64Counter("invsync.http.requests",
+		metric.WithDescription("HTTP requests by route, method and response status (every response, errors included)."))
+	s.duration, _ = cfg.Meter.Float64Histogram("invsync.http.duration", metric.WithUnit("s"),
+		metric.WithDescription("HTTP request handling time by route and method."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 	cfg.Outcomes.OnOutcome(func(o processors.Outcome) {
 		s.pendingMu.Lock()
 		delete(s.pending, o.TransactionID)
 		s.pendingMu.Unlock()
 	})
 	s.routes()
-	return s
+	return s, nil
+}
+
+// validate reports every missing dependency at once.
+func (cfg *Config) validate() error {
+	var missing []string
+	for name, ok := range map[string]bool{"Publisher": cfg.Publisher != nil, "Catalog": cfg.Catalog != nil,
+		"State": cfg.State != nil, "Outcomes": cfg.Outcomes != nil, "Ready": cfg.Ready != nil} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	var errs []error
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("missing %s", strings.Join(missing, ", ")))
+	}
+	if n := countSet(cfg.Allocator != nil, cfg.Allocations != nil, cfg.Decisions != nil); n != 0 && n != 3 {
+		errs = append(errs, errors.New("Allocator, Allocations and Decisions are set together or not at all"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("configuring the HTTP API: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func countSet(vs ...bool) int {
+	n := 0
+	for _, v := range vs {
+		if v {
+			n++
+		}
+	}
+	return n
 }
 
 // ServeHTTP implements http.Handler.
@@ -195,7 +252,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 func (s *Server) routes() {
 	e := s.engine
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery())
+	e.Use(s.recovery(), s.countResponses())
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -209,8 +266,8 @@ func (s *Server) routes() {
 	}
 	v1 := e.Group("/v1")
 	v1.GET("/catalog", s.getCatalog)
-	v1.PUT("/catalog", s.putCatalog)
-	v1.POST("/transactions", s.postTransactions)
+	v1.PUT("/catalog", s.requireOpen, s.putCatalog)
+	v1.POST("/transactions", s.requireOpen, s.postTransactions)
 	v1.GET("/transactions/:id", s.getTransaction)
 	v1.GET("/positions", s.getPositions)
 	s.allocationRoutes()
@@ -274,9 +331,6 @@ func (s *Server) getCatalog(c *gin.Context) {
 }
 
 func (s *Server) putCatalog(c *gin.Context) {
-	if s.starting(c) {
-		return
-	}
 	body, ok := readBody(c, 64<<20)
 	if !ok {
 		return
@@ -304,11 +358,10 @@ func (s *Server) unavailable(c *gin.Context, err error) {
 
 // stateError answers a read the instance cannot serve right now.
 func (s *Server) stateError(c *gin.Context, err error) {
-	var pe *pipeline.PartitionError
-	if errors.As(err, &pe) {
+	if pu, ok := partitionUnavailable(err); ok {
 		c.Header("Retry-After", "1")
 		code := "PARTITION_RESTORING"
-		if errors.Is(err, pipeline.ErrNotOwner) {
+		if pu.OwnedElsewhere() {
 			code = "PARTITION_NOT_OWNED"
 		}
 		writeError(c, http.StatusServiceUnavailable, code, err.Error()+"; retry shortly")

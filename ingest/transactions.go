@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -56,9 +54,6 @@ func ptr[T any](v T) *T { return &v }
 
 func (s *Server) postTransactions(c *gin.Context) {
 	receivedAt := s.cfg.Now()
-	if s.starting(c) {
-		return
-	}
 	wait := c.Query("wait")
 	if wait != "" && wait != "applied" {
 		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"applied\" or absent, got "+wait)
@@ -66,12 +61,10 @@ func (s *Server) postTransactions(c *gin.Context) {
 	}
 	body, ok := readBody(c, MaxBodyBytes)
 	if !ok {
-		s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusRequestEntityTooLarge)))
 		return
 	}
 	up, rerr := DecodeUpload(body)
 	if rerr != nil {
-		s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", rerr.Status)))
 		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
@@ -137,7 +130,6 @@ func (s *Server) postTransactions(c *gin.Context) {
 		for _, err := range s.cfg.Publisher.Produce(ctx, accepted) {
 			if err != nil {
 				s.unreserve(reserved)
-				s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusServiceUnavailable)))
 				s.unavailable(c, err)
 				return
 			}
@@ -161,7 +153,6 @@ func (s *Server) postTransactions(c *gin.Context) {
 	if wait == "applied" {
 		s.awaitOutcomes(ctx, results, acceptedIdx, subs, remote)
 	}
-	s.uploads.Add(c, 1, metric.WithAttributes(attribute.Int("status", http.StatusOK)))
 	c.JSON(http.StatusOK, gin.H{"results": results})
 }
 
@@ -211,11 +202,10 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 		// still guarantees a resend is never applied twice. An
 		// outcome from another instance's partition is never
 		// published here, so it is not kept pending either.
-		var pe *pipeline.PartitionError
-		if errors.As(err, &pe) {
-			if errors.Is(err, pipeline.ErrNotOwner) {
+		if pu, ok := partitionUnavailable(err); ok {
+			if pu.OwnedElsewhere() {
 				s.unreserve([]string{tx.TransactionID})
-				return StatusAccepted, pe.Partition, nil
+				return StatusAccepted, pu.PartitionID(), nil
 			}
 			return StatusAccepted, -1, nil
 		}
@@ -322,7 +312,7 @@ func (s *Server) getTransaction(c *gin.Context) {
 		j := pendingOutcome()
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
-	case err != nil && (s.cfg.Router == nil || !errors.Is(err, pipeline.ErrNotOwner)):
+	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
 		// Without peers to ask, or a partition still restoring, the
 		// answer is not known yet.
 		s.stateError(c, err)

@@ -57,12 +57,13 @@ func FromWire(w *schemas.Transaction) processors.Transaction {
 	}
 }
 
+// eventTypes maps a transaction type to the type of its events.
 var eventTypes = map[processors.TxType]schemas.EventType{
-	processors.Receipt:    schemas.EventType("InventoryReceipt"),
-	processors.Pick:       schemas.EventType("InventoryPick"),
-	processors.Move:       schemas.EventType("InventoryMove"),
-	processors.Adjustment: schemas.EventType("InventoryAdjustment"),
-	processors.CycleCount: schemas.EventType("CycleCount"),
+	processors.Receipt:    schemas.EventInventoryReceipt,
+	processors.Pick:       schemas.EventInventoryPick,
+	processors.Move:       schemas.EventInventoryMove,
+	processors.Adjustment: schemas.EventInventoryAdjustment,
+	processors.CycleCount: schemas.EventCycleCount,
 }
 
 // EventToWire converts a domain event to its Avro form.

@@ -30,7 +30,7 @@ type Producer struct {
 
 // NewProducer creates the producer's client. timeout bounds one Produce
 // call (default 10 s): past it, the request is answered 503.
-func NewProducer(brokers []string, topics Topics, codec *schemas.Set, timeout time.Duration, opts ...kgo.Opt) (*Producer, error) {
+func NewProducer(brokers []string, topics schemas.Topics, codec *schemas.Set, timeout time.Duration, opts ...kgo.Opt) (*Producer, error) {
 	topic := topics.Transactions
 	if timeout <= 0 {
 		timeout = 10 * time.Second

@@ -26,6 +26,13 @@ type PartitionError struct {
 func (e *PartitionError) Error() string { return fmt.Sprintf("partition %d: %v", e.Partition, e.Err) }
 func (e *PartitionError) Unwrap() error { return e.Err }
 
+// PartitionID is the partition the read needed.
+func (e *PartitionError) PartitionID() int32 { return e.Partition }
+
+// OwnedElsewhere reports whether another instance owns the partition (the
+// read can be forwarded to it), rather than it being restored here.
+func (e *PartitionError) OwnedElsewhere() bool { return errors.Is(e.Err, ErrNotOwner) }
+
 // Queries answers reads from local state, only for partitions this
 // instance owns and has restored: never stale data.
 type Queries struct {

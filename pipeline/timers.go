@@ -50,8 +50,8 @@ func isTick(r *kgo.Record) bool {
 // runTimers runs partition part's due timers into the poll's transaction:
 // it releases the reservations of allocations past their expiresAt and,
 // once per snapshot slot, publishes the partition's snapshot.
-func (p *Processing) runTimers(ctx context.Context, w *txWork, b *state.Batch, part int32) error {
-	decs, err := p.cfg.Processor.Expire(b, w.now)
+func (s *session) runTimers(ctx context.Context, w *txWork, b *state.Batch, part int32) error {
+	decs, err := s.cfg.Processor.Expire(b, w.now)
 	if err != nil {
 		return fmt.Errorf("expiring allocations: %w", err)
 	}
@@ -60,14 +60,14 @@ func (p *Processing) runTimers(ctx context.Context, w *txWork, b *state.Batch, p
 			return err
 		}
 	}
-	if p.cfg.SnapshotInterval <= 0 {
+	if s.cfg.SnapshotInterval <= 0 {
 		return nil
 	}
-	slot := processors.SnapshotSlot(w.now, p.cfg.SnapshotInterval)
+	slot := processors.SnapshotSlot(w.now, s.cfg.SnapshotInterval)
 	if last, ok, err := processors.LastSnapshot(b); err != nil || (ok && !last.Before(slot)) {
 		return err
 	}
-	return p.publishSnapshot(ctx, w, b, part, slot)
+	return s.publishSnapshot(ctx, w, b, part, slot)
 }
 
 // publishSnapshot publishes partition part's snapshot of slot into the
@@ -78,7 +78,7 @@ func (p *Processing) runTimers(ctx context.Context, w *txWork, b *state.Batch, p
 // takenAt is the transaction's clock. A partition without stock records
 // publishes nothing (and records nothing, so its first stock is published
 // in the same slot).
-func (p *Processing) publishSnapshot(ctx context.Context, w *txWork, b *state.Batch, part int32, slot time.Time) error {
+func (s *session) publishSnapshot(ctx context.Context, w *txWork, b *state.Batch, part int32, slot time.Time) error {
 	// Count first, then stream: the header needs the count, and holding a
 	// large partition's records in memory to count them would cost as much
 	// as the partition's state.
@@ -94,11 +94,11 @@ func (p *Processing) publishSnapshot(ctx context.Context, w *txWork, b *state.Ba
 	sent := 0
 	err := processors.EachPosition(b, func(r *processors.Record) error {
 		sw := snapshotToWire(r, id, part, w.now)
-		v, err := p.cfg.Codec.AppendPositionSnapshot(nil, &sw)
+		v, err := s.cfg.Codec.AppendPositionSnapshot(nil, &sw)
 		if err != nil {
 			return fmt.Errorf("encoding snapshot %s: %w", id, err)
 		}
-		w.produce(ctx, &kgo.Record{Topic: p.cfg.Topics.PositionSnapshots, Partition: part,
+		w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.PositionSnapshots, Partition: part,
 			Key: []byte(processors.StockKey(r.WarehouseID, r.ItemID)), Value: v, Headers: headers})
 		sent++
 		return nil
@@ -113,40 +113,30 @@ func (p *Processing) publishSnapshot(ctx context.Context, w *txWork, b *state.Ba
 		return err
 	}
 	w.snapshotRecords.Add(int64(n))
-	p.log.Debug("snapshot published", "snapshot", id, "partition", part, "records", n)
+	s.log.Debug("snapshot published", "snapshot", id, "partition", part, "records", n)
 	return nil
 }
 
 // tickDue writes a tick to every owned, restored partition that has a
 // timer due and has not been ticked in the last tickEvery. Errors are
 // logged: a tick that is not written is written again next time.
-func (p *Processing) tickDue(ctx context.Context) {
-	now := p.cfg.Now()
-	p.mu.Lock()
-	var parts []int32
-	for part, ph := range p.owned {
-		if ph != unrestored && now.Sub(p.lastTick[part]) >= tickEvery {
-			parts = append(parts, part)
-		}
-	}
-	p.mu.Unlock()
-	for _, part := range parts {
-		due, err := p.timerDue(part, now)
+func (s *session) tickDue(ctx context.Context) {
+	now := s.cfg.Now()
+	for _, part := range s.own.tickCandidates(now, tickEvery) {
+		due, err := s.timerDue(part, now)
 		if err != nil {
-			p.log.Warn("cannot read the partition's timers", "partition", part, "err", err)
+			s.log.Warn("cannot read the partition's timers", "partition", part, "err", err)
 			continue
 		}
 		if !due {
 			continue
 		}
-		p.mu.Lock()
-		p.lastTick[part] = now
-		p.mu.Unlock()
-		p.ticker.Produce(ctx, &kgo.Record{Topic: p.cfg.Topics.Transactions, Partition: part,
+		s.own.ticked(part, now)
+		s.ticker.Produce(ctx, &kgo.Record{Topic: s.cfg.Topics.Transactions, Partition: part,
 			Headers: []kgo.RecordHeader{{Key: TickHeader, Value: []byte(now.UTC().Format(time.RFC3339Nano))}}},
 			func(_ *kgo.Record, err error) {
 				if err != nil {
-					p.log.Warn("writing a timer tick", "partition", part, "err", err)
+					s.log.Warn("writing a timer tick", "partition", part, "err", err)
 				}
 			})
 	}

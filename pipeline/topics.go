@@ -1,8 +1,11 @@
-// Package pipeline is invsync's Kafka plumbing: the topics, the embedded
-// broker, the transactional consumer group that feeds owned partitions to
-// the processors, changelog restore, the catalog and lock tables shared by
-// every instance, and the producer ingest writes through. It holds no
-// inventory rules; those are in package processors.
+// Package pipeline is invsync's Kafka plumbing: the transactional consumer
+// group that feeds owned partitions to the processors (session.go,
+// process.go, txwork.go), changelog restore (restore.go, inputs.go), the
+// timers (timers.go), the catalog and lock tables every instance keeps
+// (table.go, catalog.go, locks.go), the producer ingest writes through, the
+// read side over local state (queries.go, owners.go) and topic admin. It
+// holds no inventory rules; those are in package processors. The embedded
+// broker is in the subpackage embedded.
 package pipeline
 
 import (
@@ -12,69 +15,18 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/invsync/invsync/schemas"
 )
 
-// Topics are the names of every topic invsync uses, all under one prefix.
-type Topics struct {
-	// Transactions: accepted scanner transactions (Avro Transaction),
-	// keyed by stock key. The processors' input.
-	Transactions string
-	// Events: applied stock changes (Avro InventoryEvent), keyed by stock
-	// key. The output the cloud consumes.
-	Events string
-	// Changelog: the processors' state, one record per changed key,
-	// partition for partition with Transactions. Compacted. Internal.
-	Changelog string
-	// Catalog: master data (Avro CatalogEntry), keyed "warehouse/<id>" or
-	// "item/<id>". Compacted; read whole by every instance.
-	Catalog string
-	// Locks: location locks (Avro Lock), keyed by lockId; a lock's
-	// release is a second record under its key. Compacted; read whole by
-	// every instance, in log order, which decides who got a lock.
-	Locks string
-	// AllocationRequests: the cloud's allocation requests and
-	// cancellations (Avro AllocationRequest), keyed by stock key; the
-	// HTTP API writes here too. The processors' second input.
-	AllocationRequests string
-	// AllocationDecisions: every state change of an allocation (Avro
-	// AllocationDecision), keyed by allocationId, so one allocation's
-	// decisions are in order on one partition.
-	AllocationDecisions string
-	// PositionSnapshots: reconciliation snapshots (Avro PositionSnapshot),
-	// keyed by stock key: every stock record of a partition, on the
-	// partition of the same number, once per snapshot interval.
-	PositionSnapshots string
-	// DeadLetter: input records that could not be decoded, kept verbatim
-	// with the reason in a header.
-	DeadLetter string
-}
-
-// TopicsWithPrefix names the topics under prefix (default "invsync.").
-func TopicsWithPrefix(prefix string) Topics {
-	return Topics{
-		Transactions: prefix + "transactions",
-		Events:       prefix + "inventory-events",
-		Changelog:    prefix + "state-changelog",
-		Catalog:      prefix + "catalog",
-		Locks:        prefix + "locks",
-		DeadLetter:   prefix + "dead-letter",
-
-		AllocationRequests:  prefix + "allocation-requests",
-		AllocationDecisions: prefix + "allocation-decisions",
-		PositionSnapshots:   prefix + "position-snapshots",
-	}
-}
-
-// partitioned are the topics that must share one partition count: a stock
-// key's input, state and output partitions are the same number.
-func (t Topics) partitioned() []string {
-	return []string{t.Transactions, t.Events, t.Changelog, t.DeadLetter, t.AllocationRequests, t.AllocationDecisions, t.PositionSnapshots}
-}
+// ErrPartitionsDisagree: an existing partitioned topic has another
+// partition count than the deployment's. Waiting does not help.
+var ErrPartitionsDisagree = errors.New("topic partition count disagrees with --partitions")
 
 // EnsureTopics creates any missing topic with the given partition count and
 // replication factor (-1: the broker's default), and checks that the
 // partitioned topics that already exist agree on their partition count.
-func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions int32, replication int16) error {
+func EnsureTopics(ctx context.Context, adm *kadm.Client, t schemas.Topics, partitions int32, replication int16) error {
 	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 	want := []struct {
@@ -83,7 +35,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions in
 		configs    map[string]*string
 	}{
 		{t.Transactions, partitions, keep},
-		{t.Events, partitions, keep},
+		{t.InventoryEvents, partitions, keep},
 		{t.Changelog, partitions, compact},
 		{t.DeadLetter, partitions, keep},
 		{t.AllocationRequests, partitions, keep},
@@ -103,18 +55,18 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions in
 			return fmt.Errorf("creating topic %s: %w", w.name, err)
 		}
 	}
-	details, err := adm.ListTopics(ctx, t.partitioned()...)
+	details, err := adm.ListTopics(ctx, t.Partitioned()...)
 	if err != nil {
 		return fmt.Errorf("describing topics: %w", err)
 	}
-	for _, name := range t.partitioned() {
+	for _, name := range t.Partitioned() {
 		d, ok := details[name]
 		if !ok || d.Err != nil {
 			return fmt.Errorf("topic %s is not available: %v", name, d.Err)
 		}
 		if got := int32(len(d.Partitions)); got != partitions {
-			return fmt.Errorf("topic %s has %d partitions but --partitions is %d: every invsync instance and every partitioned topic must agree (use --partitions %d, or another --topic-prefix)",
-				name, got, partitions, got)
+			return fmt.Errorf("%w: topic %s has %d partitions but --partitions is %d: every invsync instance and every partitioned topic must agree (use --partitions %d, or another --topic-prefix)",
+				ErrPartitionsDisagree, name, got, partitions, got)
 		}
 	}
 	return nil

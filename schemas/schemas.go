@@ -79,42 +79,6 @@ var (
 // DefaultTopicPrefix is the topic prefix used when Config.TopicPrefix is empty.
 const DefaultTopicPrefix = "invsync."
 
-// Topic name suffixes; a topic's name is the prefix followed by its suffix.
-const (
-	TopicTransactions        = "transactions"
-	TopicInventoryEvents     = "inventory-events"
-	TopicCatalog             = "catalog"
-	TopicAllocationRequests  = "allocation-requests"
-	TopicAllocationDecisions = "allocation-decisions"
-	TopicPositionSnapshots   = "position-snapshots"
-	TopicLocks               = "locks"
-)
-
-// Topics holds the full topic names for one prefix.
-type Topics struct {
-	Transactions        string
-	InventoryEvents     string
-	Catalog             string
-	AllocationRequests  string
-	AllocationDecisions string
-	PositionSnapshots   string
-	Locks               string
-}
-
-// NewTopics returns the topic names for prefix, used as given (an empty
-// prefix means unprefixed names).
-func NewTopics(prefix string) Topics {
-	return Topics{
-		Transactions:        prefix + TopicTransactions,
-		InventoryEvents:     prefix + TopicInventoryEvents,
-		Catalog:             prefix + TopicCatalog,
-		AllocationRequests:  prefix + TopicAllocationRequests,
-		AllocationDecisions: prefix + TopicAllocationDecisions,
-		PositionSnapshots:   prefix + TopicPositionSnapshots,
-		Locks:               prefix + TopicLocks,
-	}
-}
-
 // kind indexes the schemas; its order is the local id order and must never change.
 type kind int
 

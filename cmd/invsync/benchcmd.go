@@ -122,6 +122,10 @@ Flags:
 		go func() { done <- srv.run(sctx) }()
 		defer func() { cancel(); <-done }()
 		cfg.URL = "http://" + srv.httpLn.Addr().String()
+		if err := srv.waitUp(ctx); err != nil {
+			fmt.Fprintln(stderr, "invsync bench: starting the pipeline:", err)
+			return 1
+		}
 		cfg.Brokers = srv.brokers
 		cfg.RSS = selfRSS
 		if sc.Brokers == nil {

@@ -10,16 +10,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
+	"time"
 
-	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/pipeline/embedded"
 )
 
-// runBroker runs the embedded broker alone until SIGINT/SIGTERM, so several
-// `invsync serve --brokers ADDR` processes can share it on one machine
-// without a Kafka installation.
+// runBroker runs the embedded broker in a process of its own: the one
+// `invsync serve` starts and supervises (--supervised), or one started by
+// hand for several `invsync serve --brokers ADDR` to share. `invsync broker
+// stop` stops the one running on a data dir.
 func runBroker(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "stop" {
+		return runBrokerStop(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	env := func(name, def string) string {
@@ -29,17 +33,26 @@ func runBroker(args []string, stderr io.Writer) int {
 		return def
 	}
 	dataDir := fs.String("data-dir", env("INVSYNC_DATA_DIR", "./data"), "directory of the broker's log (kept in <data-dir>/kafka) (INVSYNC_DATA_DIR)")
-	addr := fs.String("embedded-kafka-addr", env("INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "host:port to listen on (INVSYNC_EMBEDDED_KAFKA_ADDR)")
+	addr := fs.String("embedded-kafka-addr", env("INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "host:port to listen on; a non-loopback address needs SASL (INVSYNC_EMBEDDED_KAFKA_ADDR)")
 	noFsync := fs.Bool("embedded-kafka-no-fsync", env("INVSYNC_EMBEDDED_KAFKA_NO_FSYNC", "false") == "true", "skip the fsync per produce (INVSYNC_EMBEDDED_KAFKA_NO_FSYNC)")
 	partitions := fs.Int("partitions", 12, "default partitions of auto-created topics (invsync serve creates its own with --partitions)")
+	supervised := fs.Bool("supervised", false, "run as the broker of an invsync serve on the same --data-dir: stop once no serve has used it for --orphan-timeout")
+	orphan := fs.Duration("orphan-timeout", 5*time.Minute, "with --supervised: how long to wait for a crashed serve to come back before stopping")
 	logLevel := fs.String("log-level", env("INVSYNC_LOG_LEVEL", "info"), "debug, info, warn or error (INVSYNC_LOG_LEVEL)")
+	logFormat := fs.String("log-format", env("INVSYNC_LOG_FORMAT", "text"), "text or json (INVSYNC_LOG_FORMAT)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: invsync broker [flags]
+       invsync broker stop [--data-dir DIR]
 
-Runs only the embedded Kafka broker (franz-go's kfake with disk persistence),
-so several "invsync serve --brokers ADDR" processes can share one broker on a
-machine without a Kafka installation, for demos and tests. For production use
-a real Kafka cluster.
+Runs only the embedded Kafka broker (franz-go's kfake with disk persistence).
+
+"invsync serve" without --brokers starts one of these itself, as a process
+of its own that outlives a crash of serve (so a kill -9 of serve never tears
+a Kafka transaction), reuses it when it restarts, and stops it on a clean
+shutdown. Start one by hand for several "invsync serve --brokers ADDR"
+processes to share on one machine. For production use a real Kafka cluster.
+
+"invsync broker stop" stops the broker running on a data dir.
 
 Flags:
 `)
@@ -51,26 +64,68 @@ Flags:
 		}
 		return 2
 	}
+	var problems []string
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		fmt.Fprintf(stderr, "invsync broker: --embedded-kafka-addr %q is not host:port\n", *addr)
-		return 2
+		problems = append(problems, fmt.Sprintf("--embedded-kafka-addr %q is not host:port", *addr))
 	}
 	if *partitions < 1 {
-		fmt.Fprintf(stderr, "invsync broker: --partitions %s must be at least 1\n", strconv.Itoa(*partitions))
+		problems = append(problems, fmt.Sprintf("--partitions %d must be at least 1", *partitions))
+	}
+	if *orphan <= 0 {
+		problems = append(problems, "--orphan-timeout must be positive")
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "invsync broker:", p)
+		}
 		return 2
 	}
-	log := newLogger(stderr, *logLevel, "text")
-	b, err := pipeline.StartEmbedded(pipeline.EmbeddedConfig{Addr: *addr, DataDir: filepath.Join(*dataDir, "kafka"),
-		NoSync: *noFsync, Partitions: int32(*partitions), Logger: log})
-	if err != nil {
-		log.Error("invsync broker could not start", "err", err)
-		return 1
-	}
-	log.Info("embedded Kafka broker listening", "addr", b.Addr(), "fsync", !*noFsync, "data_dir", *dataDir)
+	log := newLogger(stderr, *logLevel, *logFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
-	log.Info("stopping broker")
-	b.Close()
+	err := embedded.RunProcess(ctx, embedded.ProcessConfig{
+		Config: embedded.Config{Addr: *addr, DataDir: filepath.Join(*dataDir, "kafka"), NoSync: *noFsync,
+			Partitions: int32(*partitions), Logger: log},
+		Supervised: *supervised, OrphanTimeout: *orphan,
+		Ready: func(addr string) {
+			log.Info("embedded Kafka broker listening", "addr", addr, "fsync", !*noFsync, "data_dir", *dataDir, "pid", os.Getpid())
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "invsync broker:", err)
+		return 1
+	}
+	log.Info("broker stopped")
 	return 0
+}
+
+// runBrokerStop stops the broker running on a data dir.
+func runBrokerStop(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("broker stop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", envOr("INVSYNC_DATA_DIR", "./data"), "data dir of the broker to stop (INVSYNC_DATA_DIR)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	running, err := embedded.Stop(filepath.Join(*dataDir, "kafka"), 30*time.Second)
+	switch {
+	case err != nil:
+		fmt.Fprintln(stderr, "invsync broker stop:", err)
+		return 1
+	case !running:
+		fmt.Fprintf(stderr, "invsync broker stop: no broker is running on %s\n", *dataDir)
+		return 0
+	}
+	fmt.Fprintf(stderr, "invsync broker stop: stopped the broker of %s\n", *dataDir)
+	return 0
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -20,6 +20,10 @@ type serveConfig struct {
 	Brokers           []string
 	EmbeddedKafkaAddr string
 	EmbeddedNoFsync   bool
+	// EmbeddedInProcess runs the embedded broker inside this process
+	// rather than in a supervised process of its own: a kill -9 can then
+	// tear a Kafka transaction (for tests and benchmarks).
+	EmbeddedInProcess bool
 	Catalog           string
 	Partitions        int
 	TopicPrefix       string
@@ -31,6 +35,8 @@ type serveConfig struct {
 	SnapshotInterval  time.Duration
 	LogLevel          string
 	LogFormat         string
+	// Now is the domain clock (tests inject one); nil means time.Now.
+	Now func() time.Time
 }
 
 // flagSpec is one flag with its environment variable and help.
@@ -45,6 +51,7 @@ var serveFlags = []flagSpec{
 	{"brokers", "INVSYNC_BROKERS", "", "comma-separated Kafka seed brokers; empty starts the embedded broker"},
 	{"embedded-kafka-addr", "INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092", "where the embedded broker listens, so kcat and other consumers can read the topics"},
 	{"embedded-kafka-no-fsync", "INVSYNC_EMBEDDED_KAFKA_NO_FSYNC", "false", "skip the embedded broker's fsync per produce (faster; an OS crash or power cut may then lose acknowledged writes)"},
+	{"embedded-kafka-in-process", "INVSYNC_EMBEDDED_KAFKA_IN_PROCESS", "false", "run the embedded broker inside this process instead of a supervised process of its own (a kill -9 of this process can then tear a Kafka transaction: for tests and benchmarks)"},
 	{"catalog", "INVSYNC_CATALOG", "", "JSON master data file upserted at start; empty seeds the built-in demo catalog when the catalog topic is empty"},
 	{"partitions", "INVSYNC_PARTITIONS", "12", "partitions of the topics invsync creates (all instances must agree)"},
 	{"topic-prefix", "INVSYNC_TOPIC_PREFIX", "invsync.", "prefix of every topic"},
@@ -121,8 +128,13 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 		c.Brokers = append(c.Brokers, b)
 	}
 	var err error
-	if c.EmbeddedNoFsync, err = strconv.ParseBool(*vals["embedded-kafka-no-fsync"]); err != nil {
-		bad("embedded-kafka-no-fsync", "%q is not true or false", *vals["embedded-kafka-no-fsync"])
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"embedded-kafka-no-fsync", &c.EmbeddedNoFsync}, {"embedded-kafka-in-process", &c.EmbeddedInProcess}} {
+		if *b.dst, err = strconv.ParseBool(*vals[b.name]); err != nil {
+			bad(b.name, "%q is not true or false", *vals[b.name])
+		}
 	}
 	if c.Partitions, err = strconv.Atoi(*vals["partitions"]); err != nil || c.Partitions < 1 || c.Partitions > 1000 {
 		bad("partitions", "%q is not a number from 1 to 1000", *vals["partitions"])

@@ -28,12 +28,28 @@ import (
 // ledger recomputed here from the spec's rules, there is one event per
 // applied leg, and no eventId repeats.
 //
-// CRASH_ROUNDS (default 4) and CRASH_SEED tune it; the seed is printed.
+// CRASH_MODE says what is killed:
+//
+//   - supervised (default): the two-command default, `invsync serve` with
+//     its embedded broker in the supervised process of its own; only serve
+//     is killed (a crash, an OOM kill, a redeploy) and the broker survives;
+//   - power-cut: serve and its broker process are killed together, like a
+//     power cut or a container that dies whole;
+//   - in-process: serve with --embedded-kafka-in-process, the broker inside
+//     the killed process;
+//   - separate: a hand-started `invsync broker` the kills never touch.
+//
+// With KAFKA_BROKERS set it runs against that Kafka. CRASH_ROUNDS (default
+// 4), CRASH_SCANNERS (8), CRASH_BATCHES (per scanner, 12 a round) and
+// CRASH_BATCH_SIZE (20) size it; CRASH_SEED reproduces it (printed).
 func TestCrashKill9DuringUploads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a child process; skipped with -short")
 	}
 	rounds := envInt(t, "CRASH_ROUNDS", 4)
+	scanners := envInt(t, "CRASH_SCANNERS", 8)
+	batches := envInt(t, "CRASH_BATCHES", 12*rounds)
+	batchSize := envInt(t, "CRASH_BATCH_SIZE", 20)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("CRASH_SEED"); s != "" {
 		seed = uint64(envInt(t, "CRASH_SEED", 0))
@@ -48,41 +64,54 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	dataDir := filepath.Join(dir, "data")
 	prefix, group := randomName("crash")+".", randomName("crash")
-	args := []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--http-addr", httpAddr,
+	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr,
 		"--embedded-kafka-addr", kafkaAddr, "--partitions", "4", "--topic-prefix", prefix, "--group", group,
 		"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", "info"}
 	if extra := os.Getenv("CRASH_SERVE_ARGS"); extra != "" {
 		args = append(args, strings.Fields(extra)...)
 	}
-	// Where the broker runs: a real Kafka (KAFKA_BROKERS), inside the
-	// killed process (CRASH_EMBEDDED=1: the broker dies with it), or, by
-	// default, an `invsync broker` process of its own that survives.
 	brokers := []string{kafkaAddr}
-	mode := "separate invsync broker process"
-	switch b := externalBrokers(); {
-	case b != nil:
+	mode := os.Getenv("CRASH_MODE")
+	if b := externalBrokers(); b != nil {
+		mode = "external Kafka " + strings.Join(b, ",")
 		args = append(args, "--brokers", strings.Join(b, ","))
-		brokers, mode = b, "external Kafka "+strings.Join(b, ",")
-	case os.Getenv("CRASH_EMBEDDED") == "1":
-		mode = "embedded broker inside the killed process"
-	default:
+		brokers = b
+	}
+	switch mode {
+	case "", "supervised":
+		mode = "supervised"
+	case "power-cut":
+	case "in-process":
+		args = append(args, "--embedded-kafka-in-process")
+	case "separate":
 		bp := &child{t: t, bin: bin, log: filepath.Join(dir, "broker.log"),
 			args: []string{"broker", "--data-dir", filepath.Join(dir, "broker"), "--embedded-kafka-addr", kafkaAddr}}
 		bp.start()
 		t.Cleanup(bp.kill)
 		args = append(args, "--brokers", kafkaAddr)
+	default:
+		if externalBrokers() == nil {
+			t.Fatalf("CRASH_MODE=%q is not supervised, power-cut, in-process or separate", mode)
+		}
 	}
-	t.Logf("crash test: broker: %s", mode)
+	t.Logf("crash test: mode %s", mode)
 	proc := &child{t: t, bin: bin, args: args, log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
 	proc.start()
-	t.Cleanup(proc.kill)
+	// A clean stop at the end stops the supervised broker too; a failed
+	// test stops it by its pid.
+	t.Cleanup(func() { proc.stop(); stopBroker(dataDir) })
 	proc.waitReady(90 * time.Second)
+	kill := proc.kill
+	if mode == "power-cut" {
+		kill = func() { killTogether(t, proc, dataDir) }
+	}
 
-	// The workload: 8 scanners, each with a backlog in batches.
-	// Enough batches, paced, that uploading outlasts every kill round.
-	txs := crashWorkload(rng, 8, 12*rounds, 20)
-	queues := make([][][]txIn, 8)
+	// The workload: scanners each with a backlog in batches. Enough
+	// batches, paced, that uploading outlasts every kill round.
+	txs := crashWorkload(rng, scanners, batches, batchSize)
+	queues := make([][][]txIn, scanners)
 	for _, b := range txs {
 		queues[b.scanner] = append(queues[b.scanner], b.txs)
 	}
@@ -137,7 +166,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	downtime := time.Duration(0)
 	for round := 0; round < rounds; round++ {
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
-		proc.kill()
+		kill()
 		down := time.Now()
 		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
 		proc.start()
@@ -151,7 +180,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(3 * time.Minute):
+	case <-time.After(3*time.Minute + time.Duration(total/50)*time.Millisecond):
 		cancel()
 		t.Fatalf("uploads did not finish; %d of %d answered", len(answered), total)
 	}
@@ -236,8 +265,8 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("crash test: rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s",
-		rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond))
+	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s",
+		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond))
 	if len(recs) != legs || lost != 0 || dupIDs != 0 {
 		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
 	}
@@ -401,6 +430,57 @@ func (c *child) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	_ = c.cmd.Wait()
 	c.cmd = nil
+}
+
+// stop ends the process cleanly (SIGTERM), killing it after 30 s.
+func (c *child) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+	c.cmd = nil
+}
+
+// brokerPID reads the pid of the broker process serve supervises.
+func brokerPID(dataDir string) int {
+	b, err := os.ReadFile(filepath.Join(dataDir, "kafka", "broker.json"))
+	if err != nil {
+		return 0
+	}
+	var st struct {
+		PID int `json:"pid"`
+	}
+	_ = json.Unmarshal(b, &st)
+	return st.PID
+}
+
+// killTogether kill -9s serve and its broker process at the same moment.
+func killTogether(t *testing.T, proc *child, dataDir string) {
+	t.Helper()
+	if pid := brokerPID(dataDir); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	} else {
+		t.Logf("power cut: no broker pid found in %s", dataDir)
+	}
+	proc.kill()
+}
+
+// stopBroker stops a supervised broker left running (SIGTERM; it flushes
+// and exits).
+func stopBroker(dataDir string) {
+	if pid := brokerPID(dataDir); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
 }
 
 func (c *child) waitReady(timeout time.Duration) {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/pipeline/embedded"
 )
 
 // The pipeline tests run on the embedded broker, or on a real Kafka when
@@ -66,6 +66,7 @@ func testConfig(t *testing.T) serveConfig {
 		HTTPAddr:          "127.0.0.1:0",
 		Brokers:           externalBrokers(),
 		EmbeddedKafkaAddr: "127.0.0.1:0",
+		EmbeddedInProcess: true,
 		Partitions:        4,
 		TopicPrefix:       randomName("t") + ".",
 		Group:             randomName("g"),
@@ -85,7 +86,7 @@ func sharedBrokers(t *testing.T) []string {
 	if brokers := externalBrokers(); brokers != nil {
 		return brokers
 	}
-	b, err := pipeline.StartEmbedded(pipeline.EmbeddedConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), NoSync: true})
+	b, err := embedded.Start(embedded.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +108,9 @@ func startInstance(t *testing.T, cfg serveConfig) *testInstance {
 	go func() { in.done <- srv.run(ctx) }()
 	t.Cleanup(in.stop)
 	in.waitReady(60 * time.Second)
+	if err := in.srv.waitUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return in
 }
 
@@ -126,7 +130,15 @@ func (in *testInstance) stop() {
 	in.cancel = nil
 }
 
-func (in *testInstance) brokers() []string { return in.srv.brokers }
+func (in *testInstance) brokers() []string {
+	in.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := in.srv.waitUp(ctx); err != nil {
+		in.t.Fatalf("instance not up: %v", err)
+	}
+	return in.srv.brokers
+}
 
 func (in *testInstance) waitReady(timeout time.Duration) {
 	in.t.Helper()

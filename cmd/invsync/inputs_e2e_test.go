@@ -42,7 +42,7 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	// Two more scans reach the topic, then the group's offsets are moved
 	// past them, as if a processor had committed them without applying.
 	ctx := context.Background()
-	topics := pipeline.TopicsWithPrefix(cfg.TopicPrefix)
+	topics := schemas.NewTopics(cfg.TopicPrefix)
 	codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: cfg.TopicPrefix})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 		t.Fatalf("positions after the rewind: %+v, want onHand 25 at version 4", pos.Positions)
 	}
 	// Each applied once: one event each.
-	recs := consumeAll(t, brokers, topics.Events, 4, 30*time.Second)
+	recs := consumeAll(t, brokers, topics.InventoryEvents, 4, 30*time.Second)
 	if len(recs) != 4 {
 		t.Fatalf("%d events, want 4 (one per scan)", len(recs))
 	}

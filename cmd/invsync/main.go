@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -45,12 +46,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 		s, err := start(ctx, cfg, log)
-		if err != nil {
-			log.Error("invsync could not start", "err", err)
-			return 1
+		if err == nil {
+			err = s.run(ctx)
 		}
-		if err := s.run(ctx); err != nil {
-			log.Error("invsync stopped with an error", "err", err)
+		if err != nil {
+			// One line, naming the cause and what to do.
+			fmt.Fprintln(stderr, "invsync serve:", oneLine(err))
 			return 1
 		}
 		return 0
@@ -69,6 +70,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+}
+
+// oneLine flattens a (possibly joined) error to one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 func usage(w io.Writer) {

@@ -13,323 +13,248 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/invsync/invsync/ingest"
-	"github.com/invsync/invsync/pipeline"
-	"github.com/invsync/invsync/processors"
-	"github.com/invsync/invsync/schemas"
-	"github.com/invsync/invsync/state"
+	"github.com/invsync/invsync/pipeline/embedded"
 )
 
-// server is one running `invsync serve`: every part wired together.
+// server is one running `invsync serve`. start listens on the HTTP port and
+// answers /healthz and /readyz from the first moment; run brings up the
+// rest (the embedded broker, Kafka, the state, the processors), serves the
+// API once everything is up, and shuts down in order when ctx ends.
 type server struct {
-	cfg      serveConfig
-	log      *slog.Logger
-	broker   *pipeline.Embedded
-	store    *state.Store
-	producer *pipeline.Producer
-	catalog  *pipeline.CatalogTable
-	locks    *pipeline.LockTable
-	proc     *pipeline.Processing
-	api      *ingest.Server
-	admin    *kgo.Client
-	http     *http.Server
-	httpLn   net.Listener
-	meters   *sdkmetric.MeterProvider
-	brokers  []string
+	cfg  serveConfig
+	log  *slog.Logger
+	boot *bootStatus
+
+	httpLn  net.Listener
+	http    *http.Server
+	httpErr chan error
+	handler swappableHandler
+
+	metrics *prometheus.Registry
+	meters  *sdkmetric.MeterProvider
+
+	// Set by run as the parts come up; closed by close in reverse.
+	brokerProc *embedded.Process // the supervised broker process
+	brokerIn   *embedded.Broker  // the in-process broker (tests, bench)
+	brokers    []string
+	parts      *parts
+	// up is closed once every part is up (brokers and parts are set);
+	// ended once run has returned.
+	up, ended chan struct{}
 }
 
-// start brings every part up; run then serves until ctx ends. On error,
-// whatever was started is closed.
-func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (s *server, err error) {
-	s = &server{cfg: cfg, log: log, brokers: cfg.Brokers}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+// start validates what can be checked without Kafka and listens on the HTTP
+// port. Every error is one line saying what to do.
+func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
+		return nil, fmt.Errorf("creating --data-dir %s: %w", cfg.DataDir, err)
 	}
-	instance, err := instanceID(cfg.DataDir)
+	s := &server{cfg: cfg, log: log, boot: newBootStatus(), httpErr: make(chan error, 1),
+		up: make(chan struct{}), ended: make(chan struct{})}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return nil, err
-	}
-	s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("--http-addr %s is in use by another process; choose another with --http-addr", cfg.HTTPAddr)
+		}
 		return nil, fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	advertise := cfg.AdvertiseURL
-	if advertise == "" {
-		advertise = "http://" + s.httpLn.Addr().String()
+	s.httpLn = ln
+	if err := s.newMetrics(); err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
-
-	if len(s.brokers) == 0 {
-		s.broker, err = pipeline.StartEmbedded(pipeline.EmbeddedConfig{
-			Addr: cfg.EmbeddedKafkaAddr, DataDir: filepath.Join(cfg.DataDir, "kafka"),
-			NoSync: cfg.EmbeddedNoFsync, Partitions: int32(cfg.Partitions), Logger: log,
-		})
-		if err != nil {
-			return nil, err
+	s.handler.set(bootHandler(s.boot, promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})))
+	s.http = &http.Server{Handler: &s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.httpErr <- err
 		}
-		s.brokers = []string{s.broker.Addr()}
-		log.Info("embedded Kafka broker listening", "addr", s.broker.Addr(), "fsync", !cfg.EmbeddedNoFsync)
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
-	if err != nil {
-		return nil, fmt.Errorf("creating metrics exporter: %w", err)
-	}
-	s.meters = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	meter := s.meters.Meter("github.com/invsync/invsync")
-	// kprom registers its collectors once, so it hooks the busiest client
-	// only: the processors' transactional session.
-	kmetrics := kprom.NewMetrics("invsync_kafka", kprom.Registerer(reg))
-	clientOpts := []kgo.Opt{kgo.WithLogger(kgoLogger{log})}
-
-	topics := pipeline.TopicsWithPrefix(cfg.TopicPrefix)
-	if err := ensureTopics(ctx, s.brokers, topics, int32(cfg.Partitions), log); err != nil {
-		return nil, err
-	}
-
-	codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: cfg.TopicPrefix, RegistryURL: cfg.SchemaRegistryURL})
-	if err != nil {
-		return nil, err
-	}
-
-	s.store, err = state.Open(filepath.Join(cfg.DataDir, "state"), state.Options{Logger: log, AbsentPrefix: processors.OutcomePrefix()})
-	if err != nil {
-		return nil, fmt.Errorf("%w (is another invsync using --data-dir %s?)", err, cfg.DataDir)
-	}
-
-	cat := processors.NewCatalog(processors.Limits{})
-	s.catalog, err = pipeline.NewCatalogTable(s.brokers, topics.Catalog, codec, cat, log, clientOpts...)
-	if err != nil {
-		return nil, err
-	}
-	s.locks, err = pipeline.NewLockTable(s.brokers, topics.Locks, codec, processors.NewLockTable(), log, clientOpts...)
-	if err != nil {
-		return nil, err
-	}
-	s.producer, err = pipeline.NewProducer(s.brokers, topics, codec, 10*time.Second, clientOpts...)
-	if err != nil {
-		return nil, err
-	}
-	notifier := pipeline.NewOutcomeNotifier()
-	decisions := pipeline.NewDecisionNotifier()
-	s.proc, err = pipeline.NewProcessing(pipeline.ProcessingConfig{
-		Brokers:         s.brokers,
-		Group:           cfg.Group,
-		SessionTimeout:  cfg.SessionTimeout,
-		TransactionalID: "invsync-" + instance,
-		Topics:          topics,
-		Store:           s.store,
-		Processor:       processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow, Locks: s.locks.Table()}),
-		Codec:           codec,
-		Notifier:        notifier,
-		Decisions:       decisions,
-		Logger:          log,
-		Meter:           meter,
-		ClientOpts:      clientOpts,
-		SessionOpts:     []kgo.Opt{kgo.WithHooks(kmetrics), kgo.ClientID(pipeline.ClientID(advertise))},
-
-		SnapshotInterval: cfg.SnapshotInterval,
-	})
-	if err != nil {
-		return nil, err
-	}
-	var schemaSrc ingest.SchemaSource
-	if cfg.SchemaRegistryURL == "" {
-		schemaSrc = codec
-	}
-	queries := pipeline.NewQueries(s.store, s.proc, s.producer, int32(cfg.Partitions))
-	s.admin, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.brokers...)}, clientOpts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("creating admin client: %w", err)
-	}
-	router := pipeline.NewOwners(kadm.NewClient(s.admin), cfg.Group, topics.Transactions, advertise)
-	s.api = ingest.New(ingest.Config{
-		Publisher:   s.producer,
-		Catalog:     s.catalog,
-		State:       queries,
-		Outcomes:    notifier,
-		Decisions:   decisions,
-		Allocator:   s.producer,
-		Allocations: queries,
-		Locks:       s.locks,
-		Router:      router,
-		Ready:       s.proc,
-		Schemas:     schemaSrc,
-		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Meter:       meter,
-		Logger:      log,
-		TimeBounds:  ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
-	})
-	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+		close(s.httpErr)
+	}()
 	return s, nil
 }
 
-// ensureTopics creates the topics, waiting for a broker that is still
-// starting (up to a minute).
-func ensureTopics(ctx context.Context, brokers []string, topics pipeline.Topics, partitions int32, log *slog.Logger) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func (s *server) newMetrics() error {
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	exp, err := otelprom.New(otelprom.WithRegisterer(s.metrics), otelprom.WithoutScopeInfo())
 	if err != nil {
-		return fmt.Errorf("creating admin client: %w", err)
+		return fmt.Errorf("creating metrics exporter: %w", err)
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = pipeline.EnsureTopics(tctx, adm, topics, partitions, -1)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if strings.Contains(err.Error(), "partitions but --partitions") || time.Now().After(deadline) {
-			return fmt.Errorf("%w (brokers %s)", err, strings.Join(brokers, ","))
-		}
-		log.Warn("waiting for Kafka", "brokers", brokers, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-// run serves until ctx ends, then shuts down in order: stop taking HTTP
-// requests, stop processing, close clients, the store and the broker.
-func (s *server) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	goRun := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	goRun("catalog", s.catalog.Run)
-	goRun("locks", s.locks.Run)
-	goRun("processing", func(ctx context.Context) error {
-		// A transaction applied before the locks are loaded could miss
-		// a lock that held when it was received.
-		if err := s.locks.WaitLoaded(ctx); err != nil {
-			return err
-		}
-		return s.proc.Run(ctx)
-	})
-	goRun("http", func(context.Context) error {
-		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-
-	err := s.seedCatalog(ctx)
-	if err == nil {
-		err = s.loadLocks(ctx)
-	}
-	if err != nil {
-		cancel()
-		_ = s.http.Close()
-		wg.Wait()
-		s.close()
-		return err
-	}
-	s.api.Open()
-	s.log.Info("invsync serving", "http", s.httpLn.Addr().String(), "brokers", strings.Join(s.brokers, ","),
-		"partitions", s.cfg.Partitions, "data_dir", s.cfg.DataDir)
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
-	s.log.Info("shutting down")
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = s.http.Shutdown(shutCtx)
-	shutCancel()
-	cancel()
-	wg.Wait()
-	s.close()
-	return runErr
-}
-
-// loadLocks waits until every lock granted before this start is known, so
-// the API never answers as if a held location were free.
-func (s *server) loadLocks(ctx context.Context) error {
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return s.locks.WaitLoaded(wctx)
-}
-
-// seedCatalog loads --catalog, or the demo catalog into an empty topic.
-func (s *server) seedCatalog(ctx context.Context) error {
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := s.catalog.WaitLoaded(wctx); err != nil {
-		return err
-	}
-	if s.cfg.Catalog != "" {
-		data, err := os.ReadFile(s.cfg.Catalog)
-		if err != nil {
-			return fmt.Errorf("reading --catalog: %w", err)
-		}
-		doc, err := processors.ParseCatalog(data)
-		if err != nil {
-			return fmt.Errorf("--catalog %s: %w", s.cfg.Catalog, err)
-		}
-		s.log.Info("loading catalog file", "file", s.cfg.Catalog, "warehouses", len(doc.Warehouses), "items", len(doc.Items))
-		return s.catalog.Publish(wctx, doc)
-	}
-	if w, i := s.catalog.Catalog().Size(); w == 0 && i == 0 {
-		s.log.Info("catalog topic is empty; seeding the built-in demo catalog (8 warehouses, 3000 items)")
-		return s.catalog.Publish(wctx, processors.DemoCatalog())
-	}
+	s.meters = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
 	return nil
 }
 
-func (s *server) close() {
-	if s.http != nil {
-		_ = s.http.Close()
-	} else if s.httpLn != nil {
-		_ = s.httpLn.Close()
+// run brings the service up and serves until ctx ends. A shutdown during
+// start-up is clean (nil error).
+func (s *server) run(ctx context.Context) error {
+	defer close(s.ended)
+	defer s.close()
+	err := s.bringUp(ctx)
+	if ctx.Err() != nil {
+		s.log.Info("stopped during start-up")
+		return nil
 	}
-	if s.producer != nil {
-		s.producer.Close()
+	if err != nil {
+		return err
 	}
-	if s.admin != nil {
-		s.admin.Close()
+	close(s.up)
+	s.log.Info("invsync serving", "http", s.httpLn.Addr().String(), "brokers", strings.Join(s.brokers, ","),
+		"partitions", s.cfg.Partitions, "data_dir", s.cfg.DataDir)
+	err = s.parts.wait(ctx, s.httpErr, s.brokerExited())
+	if ctx.Err() != nil {
+		return nil
 	}
-	if s.store != nil {
-		if err := s.store.Close(); err != nil {
-			s.log.Warn("closing state store", "err", err)
+	return err
+}
+
+// bringUp starts every part in order, telling /readyz what it waits for.
+func (s *server) bringUp(ctx context.Context) error {
+	instance, err := instanceID(s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := s.startBroker(ctx); err != nil {
+		return err
+	}
+	s.boot.set("creating topics on Kafka at " + strings.Join(s.brokers, ","))
+	if err := waitForKafka(ctx, s.brokers, s.clientOpts(), s.cfg, s.boot, s.log); err != nil {
+		return err
+	}
+	s.boot.set("opening the state store")
+	s.parts, err = newParts(ctx, s, instance)
+	if err != nil {
+		return err
+	}
+	s.handler.set(s.parts.api)
+	return s.parts.start(ctx, s.boot)
+}
+
+// waitUp waits until the server is up, for callers in other goroutines
+// that need its brokers or parts.
+func (s *server) waitUp(ctx context.Context) error {
+	select {
+	case <-s.up:
+		return nil
+	case <-s.ended:
+		return errors.New("invsync stopped before it was up")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startBroker starts the embedded broker unless --brokers is set.
+func (s *server) startBroker(ctx context.Context) error {
+	if len(s.cfg.Brokers) > 0 {
+		s.brokers = s.cfg.Brokers
+		return nil
+	}
+	s.boot.set("starting the embedded Kafka broker")
+	dir := filepath.Join(s.cfg.DataDir, "kafka")
+	if s.cfg.EmbeddedInProcess {
+		b, err := embedded.Start(embedded.Config{Addr: s.cfg.EmbeddedKafkaAddr, DataDir: dir,
+			NoSync: s.cfg.EmbeddedNoFsync, Partitions: int32(s.cfg.Partitions), Logger: s.log})
+		if err != nil {
+			return err
 		}
+		s.brokerIn, s.brokers = b, []string{b.Addr()}
+		s.log.Info("embedded Kafka broker listening in this process", "addr", b.Addr(), "fsync", !s.cfg.EmbeddedNoFsync)
+		return nil
+	}
+	p, err := s.superviseBroker(ctx, dir)
+	if err != nil {
+		return err
+	}
+	s.brokerProc, s.brokers = p, []string{p.Addr()}
+	return nil
+}
+
+func (s *server) superviseBroker(ctx context.Context, dir string) (*embedded.Process, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this executable to run the embedded broker: %w", err)
+	}
+	cmd := []string{exe, "broker", "--supervised", "--data-dir", s.cfg.DataDir,
+		"--embedded-kafka-addr", s.cfg.EmbeddedKafkaAddr, "--partitions", fmt.Sprint(s.cfg.Partitions),
+		"--log-level", s.cfg.LogLevel, "--log-format", s.cfg.LogFormat}
+	if s.cfg.EmbeddedNoFsync {
+		cmd = append(cmd, "--embedded-kafka-no-fsync")
+	}
+	return embedded.Supervise(ctx, embedded.SuperviseConfig{DataDir: dir, Addr: s.cfg.EmbeddedKafkaAddr, Command: cmd, Logger: s.log})
+}
+
+// brokerExited is closed when the supervised broker process dies, which
+// ends serve with an error (Kafka is gone); nil otherwise.
+func (s *server) brokerExited() <-chan struct{} {
+	if s.brokerProc == nil {
+		return nil
+	}
+	return s.brokerProc.Exited()
+}
+
+// clientOpts are the options every Kafka client of this process uses.
+func (s *server) clientOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.WithLogger(kgoLogger{s.log})}
+}
+
+// close shuts down in reverse order: the HTTP server, the parts, the
+// metrics, the broker. Safe at any point of start-up.
+func (s *server) close() {
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = s.http.Shutdown(shutCtx)
+	cancel()
+	if s.parts != nil {
+		s.parts.close()
 	}
 	if s.meters != nil {
 		_ = s.meters.Shutdown(context.Background())
 	}
-	if s.broker != nil {
-		s.broker.Close()
+	if s.brokerIn != nil {
+		s.brokerIn.Close()
+	}
+	if s.brokerProc != nil {
+		if err := s.brokerProc.Stop(30 * time.Second); err != nil {
+			s.log.Warn("stopping the embedded broker", "err", err)
+		}
+	}
+}
+
+// waitForKafka creates the topics, waiting as long as it takes for a
+// broker that is not there yet (with the reason on /readyz and in the log),
+// until ctx ends. A partition-count disagreement is fatal.
+func waitForKafka(ctx context.Context, brokers []string, opts []kgo.Opt, cfg serveConfig, boot *bootStatus, log *slog.Logger) error {
+	var lastLog time.Time
+	for {
+		err := ensureTopics(ctx, brokers, opts, cfg)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if errors.Is(err, errTopicsDisagree) {
+			return err
+		}
+		reason := fmt.Sprintf("waiting for Kafka at %s: %v", strings.Join(brokers, ","), err)
+		boot.set(reason)
+		if time.Since(lastLog) > 10*time.Second {
+			lastLog = time.Now()
+			log.Warn(reason)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
 }
 
@@ -358,6 +283,27 @@ func instanceID(dir string) (string, error) {
 		return "", fmt.Errorf("writing instance id: %w", err)
 	}
 	return id, nil
+}
+
+// bootStatus is what the service is waiting for while it starts, for
+// /readyz.
+type bootStatus struct {
+	mu     sync.Mutex
+	reason string
+}
+
+func newBootStatus() *bootStatus { return &bootStatus{reason: "starting"} }
+
+func (b *bootStatus) set(reason string) {
+	b.mu.Lock()
+	b.reason = reason
+	b.mu.Unlock()
+}
+
+func (b *bootStatus) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reason
 }
 
 // kgoLogger passes the Kafka client's warnings and errors to the log, and

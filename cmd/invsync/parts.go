@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/state"
+)
+
+// parts are the service's components once Kafka answers: the state store,
+// the shared tables, the producer, the processors and the HTTP API.
+type parts struct {
+	s        *server
+	store    *state.Store
+	producer *pipeline.Producer
+	catalog  *pipeline.CatalogTable
+	locks    *pipeline.LockTable
+	proc     *pipeline.Processing
+	api      *ingest.Server
+	admin    *kgo.Client
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// newParts constructs every component; nothing runs yet.
+func newParts(ctx context.Context, s *server, instance string) (p *parts, err error) {
+	cfg := s.cfg
+	p = &parts{s: s, errc: make(chan error, 8)}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	meter := s.meters.Meter("github.com/invsync/invsync")
+	// kprom registers its collectors once, so it hooks the busiest client
+	// only: the processors' transactional session.
+	kmetrics := kprom.NewMetrics("invsync_kafka", kprom.Registerer(s.metrics))
+	clientOpts := s.clientOpts()
+	topics := schemas.NewTopics(cfg.TopicPrefix)
+
+	codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: cfg.TopicPrefix, RegistryURL: cfg.SchemaRegistryURL})
+	if err != nil {
+		return nil, err
+	}
+	p.store, err = state.Open(filepath.Join(cfg.DataDir, "state"), state.Options{Logger: s.log, AbsentPrefix: processors.OutcomePrefix()})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another invsync using --data-dir %s?)", err, cfg.DataDir)
+	}
+	p.catalog, err = pipeline.NewCatalogTable(s.brokers, topics.Catalog, codec, processors.NewCatalog(processors.Limits{}), s.log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	p.locks, err = pipeline.NewLockTable(s.brokers, topics.Locks, codec, processors.NewLockTable(), s.log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	p.producer, err = pipeline.NewProducer(s.brokers, topics, codec, 10*time.Second, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	advertise := cfg.AdvertiseURL
+	if advertise == "" {
+		advertise = "http://" + s.httpLn.Addr().String()
+	}
+	notifier := pipeline.NewOutcomeNotifier()
+	decisions := pipeline.NewDecisionNotifier()
+	p.proc, err = pipeline.NewProcessing(pipeline.ProcessingConfig{
+		Brokers:          s.brokers,
+		Group:            cfg.Group,
+		SessionTimeout:   cfg.SessionTimeout,
+		TransactionalID:  "invsync-" + instance,
+		Topics:           topics,
+		Store:            p.store,
+		Processor:        processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow, Locks: p.locks.Table()}),
+		Codec:            codec,
+		Notifier:         notifier,
+		Decisions:        decisions,
+		Logger:           s.log,
+		Meter:            meter,
+		ClientOpts:       clientOpts,
+		SessionOpts:      []kgo.Opt{kgo.WithHooks(kmetrics), kgo.ClientID(pipeline.ClientID(advertise))},
+		SnapshotInterval: cfg.SnapshotInterval,
+		Now:              cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var schemaSrc ingest.SchemaSource
+	if cfg.SchemaRegistryURL == "" {
+		schemaSrc = codec
+	}
+	queries := pipeline.NewQueries(p.store, p.proc, p.producer, int32(cfg.Partitions))
+	p.admin, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.brokers...)}, clientOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating admin client: %w", err)
+	}
+	p.api, err = ingest.New(ingest.Config{
+		Publisher:   p.producer,
+		Catalog:     p.catalog,
+		State:       queries,
+		Outcomes:    notifier,
+		Decisions:   decisions,
+		Allocator:   p.producer,
+		Allocations: queries,
+		Locks:       p.locks,
+		Router:      pipeline.NewOwners(kadm.NewClient(p.admin), cfg.Group, topics.Transactions, advertise),
+		Ready:       p.proc,
+		Schemas:     schemaSrc,
+		Metrics:     promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}),
+		Meter:       meter,
+		Logger:      s.log,
+		TimeBounds:  ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
+		Now:         cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// start runs the components and opens the API once the catalog and the
+// locks are loaded.
+func (p *parts) start(ctx context.Context, boot *bootStatus) error {
+	ctx, p.cancel = context.WithCancel(ctx)
+	goRun := func(name string, fn func(context.Context) error) {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				p.errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	goRun("catalog", p.catalog.Run)
+	goRun("locks", p.locks.Run)
+	goRun("processing", func(ctx context.Context) error {
+		// A transaction applied before the locks are loaded could miss
+		// a lock that held when it was received.
+		if err := p.locks.WaitLoaded(ctx); err != nil {
+			return err
+		}
+		return p.proc.Run(ctx)
+	})
+	boot.set("loading the catalog from Kafka")
+	if err := p.seedCatalog(ctx); err != nil {
+		return err
+	}
+	boot.set("loading the location locks from Kafka")
+	if err := p.locks.WaitLoaded(ctx); err != nil {
+		return err
+	}
+	p.api.Open()
+	return nil
+}
+
+// wait returns when ctx ends or a component, the HTTP server or the
+// broker process fails.
+func (p *parts) wait(ctx context.Context, httpErr <-chan error, brokerExited <-chan struct{}) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-p.errc:
+		return err
+	case err, ok := <-httpErr:
+		if !ok {
+			return nil
+		}
+		return fmt.Errorf("http: %w", err)
+	case <-brokerExited:
+		return fmt.Errorf("the embedded Kafka broker process exited (see %s); restart invsync serve",
+			filepath.Join(p.s.cfg.DataDir, "kafka", "broker.log"))
+	}
+}
+
+// seedCatalog loads --catalog, or the demo catalog into an empty topic.
+func (p *parts) seedCatalog(ctx context.Context) error {
+	if err := p.catalog.WaitLoaded(ctx); err != nil {
+		return err
+	}
+	cfg := p.s.cfg
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if cfg.Catalog != "" {
+		data, err := os.ReadFile(cfg.Catalog)
+		if err != nil {
+			return fmt.Errorf("reading --catalog: %w", err)
+		}
+		doc, err := processors.ParseCatalog(data)
+		if err != nil {
+			return fmt.Errorf("--catalog %s: %w", cfg.Catalog, err)
+		}
+		p.s.log.Info("loading catalog file", "file", cfg.Catalog, "warehouses", len(doc.Warehouses), "items", len(doc.Items))
+		return p.catalog.Publish(wctx, doc)
+	}
+	if w, i := p.catalog.Catalog().Size(); w == 0 && i == 0 {
+		p.s.log.Info("catalog topic is empty; seeding the built-in demo catalog (8 warehouses, 3000 items)")
+		return p.catalog.Publish(wctx, processors.DemoCatalog())
+	}
+	return nil
+}
+
+// close stops the components and closes clients and the store. Safe on a
+// partly constructed value.
+func (p *parts) close() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	if p.producer != nil {
+		p.producer.Close()
+	}
+	if p.admin != nil {
+		p.admin.Close()
+	}
+	if p.store != nil {
+		if err := p.store.Close(); err != nil && !errors.Is(err, state.ErrClosed) {
+			p.s.log.Warn("closing state store", "err", err)
+		}
+	}
+}
+
+var _ http.Handler = (*ingest.Server)(nil)

@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/state"
+)
+
+// applyRecord applies one input record to its partition's batch and queues
+// what it produces. An error means the batch cannot be trusted and the
+// transaction is aborted; a record that cannot be decoded is not an error:
+// it goes to the dead-letter topic and processing goes on.
+func (s *session) applyRecord(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) error {
+	switch {
+	case rec.Topic == s.cfg.Topics.AllocationRequests:
+		return s.applyAllocRequest(ctx, w, b, part, rec)
+	case isTick(rec):
+		return nil // only wakes the partition's timers (timers.go)
+	default:
+		return s.applyTransaction(ctx, w, b, part, rec, buf)
+	}
+}
+
+func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) error {
+	wr, err := s.cfg.Codec.DecodeAllocationRequest(rec.Value)
+	if err != nil {
+		s.deadLetter(ctx, w, part, rec, err)
+		return nil
+	}
+	req := AllocRequestFromWire(&wr)
+	if msg := checkAllocRequest(&req); msg != "" {
+		s.deadLetter(ctx, w, part, rec, errors.New(msg))
+		return nil
+	}
+	res, err := s.cfg.Processor.Allocate(b, &req, w.now)
+	if err != nil {
+		return err
+	}
+	if res.Duplicate || res.Unknown {
+		if res.Mismatch {
+			s.log.Warn("allocation request reuses an allocationId with a different body; ignored", "allocation", req.AllocationID)
+		}
+		return nil
+	}
+	return w.decide(ctx, part, res.Decisions)
+}
+
+func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) error {
+	wtx, err := s.cfg.Codec.DecodeTransaction(rec.Value)
+	if err != nil {
+		s.deadLetter(ctx, w, part, rec, err)
+		return nil
+	}
+	tx := FromWire(&wtx)
+	res, err := s.cfg.Processor.Apply(b, &tx, w.now)
+	if err != nil {
+		return err
+	}
+	w.resMu.Lock()
+	w.outcomes = append(w.outcomes, res.Outcome)
+	if !res.Duplicate {
+		w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
+	}
+	w.resMu.Unlock()
+	if res.Duplicate {
+		s.metrics.duplicates.Add(ctx, 1)
+		return nil
+	}
+	for i := range res.Events {
+		we := EventToWire(&res.Events[i])
+		*buf, err = s.cfg.Codec.AppendInventoryEvent((*buf)[:0], &we)
+		if err != nil {
+			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: rec.Key, Value: append([]byte(nil), (*buf)...)})
+	}
+	return w.decide(ctx, part, res.Decisions)
+}
+
+// deadLetter keeps an input record that cannot be applied, verbatim, with
+// the reason and its origin in headers, in the same transaction.
+func (s *session) deadLetter(ctx context.Context, w *txWork, part int32, rec *kgo.Record, err error) {
+	s.log.Error("undecodable input record sent to the dead-letter topic", "topic", rec.Topic, "partition", part, "offset", rec.Offset, "err", err)
+	s.metrics.deadLetter.Add(ctx, 1)
+	w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.DeadLetter, Partition: part, Key: rec.Key, Value: rec.Value,
+		Headers: []kgo.RecordHeader{{Key: "error", Value: []byte(err.Error())},
+			{Key: "source", Value: []byte(fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset))}}})
+}
+
+// checkAllocRequest validates what arrives from the requests topic, which
+// the cloud writes directly.
+func checkAllocRequest(r *processors.AllocRequest) string {
+	if msg := processors.ValidAllocationID("allocationId", r.AllocationID); msg != "" {
+		return msg
+	}
+	if r.Action == processors.ActionAllocate && r.Quantity <= 0 {
+		return fmt.Sprintf("quantity must be > 0, got %d", r.Quantity)
+	}
+	if r.WarehouseID == "" || r.ItemID == "" {
+		return "warehouseId and itemId are required"
+	}
+	return ""
+}

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/state"
+)
+
+// ProcessingConfig configures the processors' consumer group.
+type ProcessingConfig struct {
+	// Brokers are the seed brokers. Required.
+	Brokers []string
+	// Group is the consumer group every instance joins (default
+	// "invsync-processors"); partitions are shared out among its members.
+	Group string
+	// TransactionalID identifies this instance's transactional producer.
+	// It must be unique per instance and stable across its restarts, so a
+	// restarted instance fences its own zombie. Required.
+	TransactionalID string
+	// Topics names the topics. Required (Transactions, AllocationRequests,
+	// InventoryEvents, Changelog, AllocationDecisions, PositionSnapshots,
+	// DeadLetter).
+	Topics schemas.Topics
+	// Store is the local state; Processor the domain rules; Codec the Avro
+	// codec; Notifier receives committed outcomes. Required.
+	Store     *state.Store
+	Processor *processors.Processor
+	Codec     *schemas.Set
+	Notifier  *Notifier[processors.Outcome]
+	// Decisions receives committed allocation decisions; may be nil.
+	Decisions *Notifier[processors.Allocation]
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Meter records the processing metrics; nil means no metrics.
+	Meter metric.Meter
+	// SessionTimeout is how long the group waits for a silent member
+	// before moving its partitions (default 10 s; Kafka's minimum is 6 s).
+	SessionTimeout time.Duration
+	// MaxPollRecords bounds one transaction's input (default 5000).
+	MaxPollRecords int
+	// ClientOpts are appended to the Kafka client's options (TLS, SASL,
+	// hooks such as kprom/kotel, timeouts).
+	ClientOpts []kgo.Opt
+	// SessionOpts are appended to the transactional session's options
+	// only (after ClientOpts), e.g. metrics hooks that may hook one
+	// client.
+	SessionOpts []kgo.Opt
+	// Now is the clock of the domain (the apply time of transactions,
+	// allocation expiry, snapshot slots); nil means time.Now.
+	Now func() time.Time
+	// SnapshotInterval is how often every owned partition publishes a
+	// reconciliation snapshot of its stock records (see timers.go);
+	// 0 means never.
+	SnapshotInterval time.Duration
+}
+
+// validate reports every missing requirement at once.
+func (cfg *ProcessingConfig) validate() error {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("no brokers"))
+	}
+	if cfg.TransactionalID == "" {
+		errs = append(errs, errors.New("no transactional id"))
+	}
+	t := cfg.Topics
+	for name, v := range map[string]string{"transactions": t.Transactions, "allocation requests": t.AllocationRequests,
+		"inventory events": t.InventoryEvents, "changelog": t.Changelog, "allocation decisions": t.AllocationDecisions,
+		"position snapshots": t.PositionSnapshots, "dead letter": t.DeadLetter} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("no %s topic", name))
+		}
+	}
+	if cfg.Store == nil || cfg.Processor == nil || cfg.Codec == nil || cfg.Notifier == nil {
+		errs = append(errs, errors.New("store, processor, codec and notifier are required"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("configuring processing: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// withDefaults fills in the defaults documented on the fields.
+func (cfg ProcessingConfig) withDefaults() ProcessingConfig {
+	if cfg.Group == "" {
+		cfg.Group = "invsync-processors"
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 5000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = noop.NewMeterProvider().Meter("invsync")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}

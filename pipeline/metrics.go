@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// processingMetrics are the processors' OpenTelemetry instruments.
+type processingMetrics struct {
+	applied    metric.Int64Counter
+	duplicates metric.Int64Counter
+	deadLetter metric.Int64Counter
+	latency    metric.Float64Histogram
+	restored   metric.Int64Counter
+	aborts     metric.Int64Counter
+	snapshots  metric.Int64Counter
+}
+
+// newProcessingMetrics creates the instruments on m, and the gauges that
+// observe p's per-partition lag and restore progress.
+func newProcessingMetrics(m metric.Meter, p *Processing) processingMetrics {
+	var pm processingMetrics
+	pm.applied, _ = m.Int64Counter("invsync.transactions.applied", metric.WithDescription("Transactions applied or rejected by the processors, by type and status."))
+	pm.duplicates, _ = m.Int64Counter("invsync.transactions.redelivered", metric.WithDescription("Input records whose transactionId already had an outcome (no effect)."))
+	pm.deadLetter, _ = m.Int64Counter("invsync.records.dead_lettered", metric.WithDescription("Input records that could not be decoded, sent to the dead-letter topic."))
+	pm.latency, _ = m.Float64Histogram("invsync.apply.latency", metric.WithUnit("s"),
+		metric.WithDescription("From HTTP acceptance to the commit of the transaction that applied it."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	pm.restored, _ = m.Int64Counter("invsync.restore.records", metric.WithDescription("Changelog records replayed into local state."))
+	pm.aborts, _ = m.Int64Counter("invsync.transactions.aborted", metric.WithDescription("Kafka transactions aborted (rebalance, fencing, errors); their input is reprocessed."))
+	pm.snapshots, _ = m.Int64Counter("invsync.snapshot.records", metric.WithDescription("Stock records published in reconciliation snapshots."))
+	gauge := func(name, desc string, read func() map[int32]int64) {
+		_, _ = m.Int64ObservableGauge(name, metric.WithDescription(desc),
+			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+				for part, v := range read() {
+					o.Observe(v, metric.WithAttributes(attribute.Int("partition", int(part))))
+				}
+				return nil
+			}))
+	}
+	gauge("invsync.consumer.lag", "Records of the transactions topic not yet processed, per owned partition.", p.own.lagSnapshot)
+	gauge("invsync.restore.remaining", "Changelog records left to replay before a partition is served.", p.own.restoringSnapshot)
+	return pm
+}

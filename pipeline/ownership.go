@@ -1,0 +1,248 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// phase is how far a newly assigned partition's state has been brought.
+type phase int
+
+const (
+	// unrestored: assigned, local state not yet caught up.
+	unrestored phase = iota
+	// restored: caught up to the changelog's stable end as of the
+	// assignment; readable. A previous owner's last transaction may
+	// still have been open then.
+	restored
+	// verified: caught up again after the first records were fetched,
+	// when the group's offsets (and so the previous owner's
+	// transactions) were known stable, and its state agrees with the
+	// group's committed input offsets (inputs.go). Only then is it
+	// processed.
+	verified
+)
+
+// ownership tracks the partitions this instance owns in the current
+// session and how far each one's state has been brought. Safe for
+// concurrent use: the group's callbacks, the session loop and the readers
+// (Partition, Ready, metrics) all use it.
+type ownership struct {
+	mu     sync.Mutex
+	joined bool
+	owned  map[int32]phase
+	// assignedAt: when each owned partition was assigned. A partition
+	// that receives no input is verified once a transaction timeout has
+	// passed since then: by that time any previous owner's transaction
+	// has committed or been aborted by the coordinator.
+	assignedAt map[int32]time.Time
+	// restoring: changelog records left to replay, and how many there
+	// were when the restore began, per partition being restored.
+	restoring    map[int32]int64
+	restoreTotal map[int32]int64
+	lastTick     map[int32]time.Time
+	lag          map[int32]int64
+}
+
+func newOwnership() *ownership {
+	o := &ownership{}
+	o.reset()
+	return o
+}
+
+// reset forgets every partition: the session ended, and whoever owns them
+// next restores from the changelog.
+func (o *ownership) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.joined = false
+	o.owned = map[int32]phase{}
+	o.assignedAt = map[int32]time.Time{}
+	o.restoring = map[int32]int64{}
+	o.restoreTotal = map[int32]int64{}
+	o.lastTick = map[int32]time.Time{}
+	o.lag = map[int32]int64{}
+}
+
+// assign records newly assigned partitions, not yet restored.
+func (o *ownership) assign(parts []int32, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.joined = true
+	for _, part := range parts {
+		o.owned[part] = unrestored
+		o.assignedAt[part] = now
+	}
+}
+
+// drop forgets revoked or lost partitions.
+func (o *ownership) drop(parts []int32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, part := range parts {
+		delete(o.owned, part)
+		delete(o.assignedAt, part)
+		delete(o.lag, part)
+		delete(o.lastTick, part)
+		delete(o.restoring, part)
+		delete(o.restoreTotal, part)
+	}
+}
+
+// toRestore lists the owned partitions not yet restored, and those in also
+// not yet verified (with the subset of them in also).
+func (o *ownership) toRestore(also map[int32]bool) (parts, verifying []int32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for part, ph := range o.owned {
+		if ph == unrestored || (also[part] && ph != verified) {
+			parts = append(parts, part)
+			if also[part] {
+				verifying = append(verifying, part)
+			}
+		}
+	}
+	return parts, verifying
+}
+
+// advance moves parts still owned to restored, or to verified for those in
+// also.
+func (o *ownership) advance(parts []int32, also map[int32]bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, part := range parts {
+		if _, ok := o.owned[part]; !ok {
+			continue
+		}
+		if also[part] {
+			o.owned[part] = verified
+		} else {
+			o.owned[part] = restored
+		}
+	}
+}
+
+// quiet lists owned partitions restored but not yet verified whose
+// assignment is older than after (see assignedAt).
+func (o *ownership) quiet(now time.Time, after time.Duration) map[int32]bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out map[int32]bool
+	for part, ph := range o.owned {
+		if ph == restored && now.Sub(o.assignedAt[part]) > after {
+			if out == nil {
+				out = map[int32]bool{}
+			}
+			out[part] = true
+		}
+	}
+	return out
+}
+
+// status reports whether part is owned and readable.
+func (o *ownership) status(part int32) PartitionStatus {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ph, ok := o.owned[part]
+	return PartitionStatus{Owned: ok, Restored: ph >= restored}
+}
+
+// ready reports whether the instance joined the group and every owned
+// partition is readable, with the reason when not.
+func (o *ownership) ready() (bool, string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.joined {
+		return false, "waiting for a partition assignment from the consumer group"
+	}
+	var pending []int32
+	for part, ph := range o.owned {
+		if ph == unrestored {
+			pending = append(pending, part)
+		}
+	}
+	if len(pending) == 0 {
+		return true, ""
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i] < pending[j] })
+	descs := make([]string, len(pending))
+	for i, part := range pending {
+		descs[i] = fmt.Sprint(part)
+		if total := o.restoreTotal[part]; total > 0 {
+			descs[i] += fmt.Sprintf(" (%d %%)", 100*(total-o.restoring[part])/total)
+		}
+	}
+	return false, "restoring the state of partition " + strings.Join(descs, ", ")
+}
+
+// restoreProgress records how many changelog records part has left of
+// total; left 0 ends its restore.
+func (o *ownership) restoreProgress(part int32, left, total int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.owned[part]; !ok {
+		return
+	}
+	if left <= 0 {
+		delete(o.restoring, part)
+		delete(o.restoreTotal, part)
+		return
+	}
+	o.restoring[part], o.restoreTotal[part] = left, total
+}
+
+// setLag records the consumer lag of partitions just processed.
+func (o *ownership) setLag(lag map[int32]int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for part, l := range lag {
+		if _, ok := o.owned[part]; ok {
+			o.lag[part] = l
+		}
+	}
+}
+
+// tickCandidates lists restored partitions not ticked within every.
+func (o *ownership) tickCandidates(now time.Time, every time.Duration) []int32 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var parts []int32
+	for part, ph := range o.owned {
+		if ph != unrestored && now.Sub(o.lastTick[part]) >= every {
+			parts = append(parts, part)
+		}
+	}
+	return parts
+}
+
+func (o *ownership) ticked(part int32, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lastTick[part] = now
+}
+
+func (o *ownership) lagSnapshot() map[int32]int64 {
+	return o.snapshot(func() map[int32]int64 { return o.lag })
+}
+func (o *ownership) restoringSnapshot() map[int32]int64 {
+	return o.snapshot(func() map[int32]int64 { return o.restoring })
+}
+
+func (o *ownership) snapshot(m func() map[int32]int64) map[int32]int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[int32]int64, len(m()))
+	for k, v := range m() {
+		out[k] = v
+	}
+	return out
+}
+
+// PartitionStatus says whether this instance owns a partition and whether
+// its state is restored (safe to read).
+type PartitionStatus struct {
+	Owned, Restored bool
+}

@@ -1,0 +1,153 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// session is one transactional consumer-group session: the group member,
+// its transactional producer, and the client that restores partitions from
+// the changelog. A session ends on the first error it cannot recover from
+// (Run starts a new one); the partitions it owned are forgotten and
+// restored again by whoever owns them next.
+type session struct {
+	*Processing
+	gs       *kgo.GroupTransactSession
+	restorer *kgo.Client
+}
+
+// runSession runs one session until ctx ends or it fails.
+func (p *Processing) runSession(ctx context.Context) error {
+	gs, err := kgo.NewGroupTransactSession(p.sessionOpts()...)
+	if err != nil {
+		return fmt.Errorf("creating transactional session: %w", err)
+	}
+	defer func() {
+		// Leave the group so the partitions move at once, then forget
+		// them: whoever owns them next restores from the changelog.
+		gs.Close()
+		p.own.reset()
+	}()
+
+	// Initialise the transactional producer before restoring anything:
+	// it fences this instance's previous incarnation and aborts the
+	// transaction a crash left open, which would otherwise hold the
+	// changelog's last stable offset below its records until the
+	// transaction timed out (Kafka Streams' initTransactions does the
+	// same before restoring).
+	if _, _, err := gs.Client().ProducerID(ctx); err != nil {
+		return fmt.Errorf("initialising the transactional producer %s: %w", p.cfg.TransactionalID, err)
+	}
+	// The restorer only sends raw fetch requests (see fetchChangelog).
+	restorer, err := kgo.NewClient(p.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("creating restore client: %w", err)
+	}
+	defer restorer.Close()
+	s := &session{Processing: p, gs: gs, restorer: restorer}
+	return s.loop(ctx)
+}
+
+// sessionOpts configure the group member and its transactional producer.
+func (p *Processing) sessionOpts() []kgo.Opt {
+	t := p.cfg.Topics
+	opts := p.clientOpts(
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.TransactionTimeout(transactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0),
+		kgo.FetchMaxWait(250*time.Millisecond),
+		kgo.SessionTimeout(p.cfg.SessionTimeout),
+		kgo.RebalanceTimeout(30*time.Second),
+		// Range assignment gives each member the same partition numbers
+		// of both input topics (they are co-partitioned by stock key),
+		// so one member owns all of a stock key's input and state.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.own.assign(m[t.Transactions], time.Now())
+			p.log.Info("partitions assigned", "partitions", m[t.Transactions])
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.dropPartitions(m[t.Transactions], "revoked")
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.dropPartitions(m[t.Transactions], "lost")
+		}),
+	)
+	return append(opts, p.cfg.SessionOpts...)
+}
+
+func (p *Processing) dropPartitions(parts []int32, why string) {
+	if len(parts) == 0 {
+		return
+	}
+	p.own.drop(parts)
+	p.log.Info("partitions "+why, "partitions", parts)
+}
+
+// loop restores what is assigned, polls and processes, and once a second
+// verifies quiet partitions and ticks those with a timer due.
+func (s *session) loop(ctx context.Context) error {
+	lastSweep := time.Now()
+	for {
+		if _, err := s.restorePending(ctx, nil); err != nil {
+			return err
+		}
+		if time.Since(lastSweep) >= time.Second {
+			lastSweep = time.Now()
+			if _, err := s.restorePending(ctx, s.own.quiet(time.Now(), transactionTimeout+5*time.Second)); err != nil {
+				return err
+			}
+			s.tickDue(ctx)
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := s.gs.PollRecords(pollCtx, s.cfg.MaxPollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if fetches.IsClientClosed() {
+			return errors.New("client closed")
+		}
+		if err := s.fetchErrors(fetches); err != nil {
+			return err
+		}
+		if fetches.NumRecords() == 0 {
+			continue
+		}
+		if err := s.process(ctx, fetches); err != nil {
+			return err
+		}
+	}
+}
+
+// fetchErrors logs the fetch errors the client retries by itself and
+// returns the first one it does not (authorization, a topic that is gone):
+// such an error ends the session rather than being logged forever.
+func (s *session) fetchErrors(fetches kgo.Fetches) error {
+	var fatal error
+	fetches.EachError(func(topic string, part int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		var ke *kerr.Error
+		if errors.As(err, &ke) && !ke.Retriable {
+			if fatal == nil {
+				fatal = fmt.Errorf("fetching %s partition %d: %w", topic, part, err)
+			}
+			return
+		}
+		s.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
+	})
+	return fatal
+}

@@ -1,0 +1,202 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/state"
+)
+
+// txWork is one Kafka transaction's unit of work: a state batch per
+// partition, the produced records' outcome, and what to publish once it
+// commits. Partitions apply into it in parallel: batches are created before
+// they start and each is used by one goroutine; the rest is guarded.
+type txWork struct {
+	s       *session
+	now     time.Time
+	batches map[int32]*state.Batch
+
+	mu      sync.Mutex // guards prodErr and lastOff, written by produce callbacks
+	prodErr error
+	lastOff map[int32]int64 // partition -> offset of its last changelog record
+
+	resMu     sync.Mutex // guards the three slices below
+	outcomes  []processors.Outcome
+	decisions []processors.Allocation
+	applied   []appliedTx
+	// snapshotRecords counts the snapshot records published (timers.go).
+	snapshotRecords atomic.Int64
+}
+
+// appliedTx is what the metrics record of one applied transaction.
+type appliedTx struct {
+	typ      processors.TxType
+	status   string
+	code     string
+	received time.Time
+}
+
+// begin starts a Kafka transaction.
+func (s *session) begin() (*txWork, error) {
+	if err := s.gs.Begin(); err != nil {
+		return nil, fmt.Errorf("beginning transaction: %w", err)
+	}
+	return &txWork{s: s, now: s.cfg.Now(), batches: map[int32]*state.Batch{}, lastOff: map[int32]int64{}}, nil
+}
+
+// batch returns partition part's batch, creating it.
+func (w *txWork) batch(part int32) *state.Batch {
+	b, ok := w.batches[part]
+	if !ok {
+		b = w.s.cfg.Store.NewBatch(part)
+		w.batches[part] = b
+	}
+	return b
+}
+
+func (w *txWork) discard() {
+	for _, b := range w.batches {
+		b.Discard()
+	}
+}
+
+// produce adds r to the transaction; a failure aborts it at commit.
+func (w *txWork) produce(ctx context.Context, r *kgo.Record) {
+	changelog := w.s.cfg.Topics.Changelog
+	w.s.gs.Produce(ctx, r, func(r *kgo.Record, err error) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil {
+			if w.prodErr == nil {
+				w.prodErr = err
+			}
+			return
+		}
+		if r.Topic == changelog && r.Offset > w.lastOff[r.Partition] {
+			w.lastOff[r.Partition] = r.Offset
+		}
+	})
+}
+
+// decide produces allocation decisions for partition part.
+func (w *txWork) decide(ctx context.Context, part int32, decs []processors.Allocation) error {
+	for i := range decs {
+		d := DecisionToWire(&decs[i])
+		v, err := w.s.cfg.Codec.AppendAllocationDecision(nil, &d)
+		if err != nil {
+			return fmt.Errorf("encoding decision %s: %w", d.DecisionID, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.s.cfg.Topics.AllocationDecisions, Partition: part, Key: []byte(d.AllocationID), Value: v})
+	}
+	w.resMu.Lock()
+	w.decisions = append(w.decisions, decs...)
+	w.resMu.Unlock()
+	return nil
+}
+
+// ErrFenced: another producer with this instance's transactional id took
+// over (a second process on the same data dir, or this one's successor).
+// It ends the session.
+var ErrFenced = errors.New("transactional producer fenced")
+
+// commit produces every batch's changelog, ends the Kafka transaction and,
+// once committed, writes the batches to the store and publishes results. It
+// reports false when the transaction was aborted (its input is read again).
+func (s *session) commit(ctx context.Context, w *txWork) (bool, error) {
+	for part, b := range w.batches {
+		for _, m := range b.Mutations() {
+			w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.Changelog, Partition: part, Key: m.Key, Value: m.Value})
+		}
+	}
+	if err := s.gs.Client().Flush(ctx); err != nil {
+		return false, fmt.Errorf("flushing transaction: %w", err)
+	}
+	w.mu.Lock()
+	perr := w.prodErr
+	w.mu.Unlock()
+	try := kgo.TryCommit
+	if perr != nil {
+		if fenced(perr) {
+			s.abort(ctx)
+			return false, fmt.Errorf("%w: %w", ErrFenced, perr)
+		}
+		s.log.Warn("a produce in the transaction failed; aborting it", "err", perr)
+		try = kgo.TryAbort
+	}
+	committed, err := s.gs.End(ctx, try)
+	if err != nil || !committed {
+		s.metrics.aborts.Add(ctx, 1)
+		if err != nil {
+			return false, fmt.Errorf("ending transaction: %w", err)
+		}
+		s.log.Info("transaction aborted (rebalance or produce failure); input will be reprocessed")
+		return false, nil
+	}
+	if err := s.writeCommitted(w); err != nil {
+		return false, err
+	}
+	s.publish(ctx, w)
+	return true, nil
+}
+
+// writeCommitted writes each partition's batch to the store with the
+// changelog offset past its last record: the state never runs ahead of
+// what Kafka committed.
+func (s *session) writeCommitted(w *txWork) error {
+	for part, b := range w.batches {
+		if b.Empty() {
+			continue
+		}
+		off, ok := w.lastOff[part]
+		if !ok {
+			return fmt.Errorf("partition %d: changelog offsets missing after commit", part)
+		}
+		if err := b.Commit(off + 1); err != nil {
+			// Kafka has the change; local state catches up from the
+			// changelog when the session restarts.
+			return err
+		}
+	}
+	return nil
+}
+
+// publish records the metrics of a committed transaction and hands its
+// outcomes and decisions to whoever waits for them.
+func (s *session) publish(ctx context.Context, w *txWork) {
+	for _, a := range w.applied {
+		s.metrics.applied.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(a.typ)),
+			attribute.String("status", a.status), attribute.String("code", a.code)))
+		s.metrics.latency.Record(ctx, time.Since(a.received).Seconds())
+	}
+	if n := w.snapshotRecords.Load(); n > 0 {
+		s.metrics.snapshots.Add(ctx, n)
+	}
+	s.cfg.Notifier.Publish(w.outcomes)
+	if s.cfg.Decisions != nil {
+		s.cfg.Decisions.Publish(w.decisions)
+	}
+}
+
+// abort ends the transaction without committing it.
+func (s *session) abort(ctx context.Context) {
+	if _, err := s.gs.End(ctx, kgo.TryAbort); err != nil {
+		s.log.Warn("aborting transaction", "err", err)
+	}
+	s.metrics.aborts.Add(ctx, 1)
+}
+
+// fenced reports whether err means this producer can never commit again.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+}
