@@ -154,13 +154,23 @@ func Start(cfg Config) (*Broker, error) {
 // addrError explains a failure to listen on addr.
 func addrError(addr string, err error) error {
 	if isAddrInUse(err) {
-		return fmt.Errorf("%w: --embedded-kafka-addr %s is in use by another process; stop it or choose another address with --embedded-kafka-addr (or point --brokers at a running Kafka)", ErrAddrInUse, addr)
+		return addrInUseError{addr}
 	}
 	return fmt.Errorf("listening on --embedded-kafka-addr %s: %w", addr, err)
 }
 
 // ErrAddrInUse: the broker's address is taken by another process.
 var ErrAddrInUse = errors.New("address in use")
+
+// addrInUseError says which address is taken and what to do; it is an
+// ErrAddrInUse.
+type addrInUseError struct{ addr string }
+
+func (e addrInUseError) Error() string {
+	return "--embedded-kafka-addr " + e.addr + " is in use by another process; stop it or choose another address with --embedded-kafka-addr (or point --brokers at a running Kafka)"
+}
+
+func (e addrInUseError) Is(target error) bool { return target == ErrAddrInUse }
 
 // Addr is where the broker listens.
 func (e *Broker) Addr() string { return e.addr }
