@@ -59,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBroker(args[1:], stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "tail":
+		return runTail(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "invsync", versionString())
 		return 0
@@ -90,6 +92,9 @@ Usage:
   invsync bench [flags]   measure the pipeline: open-loop load, latency,
                           sustained rate, backlog drain, same-run Kafka
                           baseline; see bench --help
+  invsync tail TOPIC      print a topic's records as JSON (read_committed,
+                          Avro decoded), filtered by warehouse and item;
+                          see tail --help
   invsync version         print the version
   invsync help            this text
 `)
