@@ -216,13 +216,19 @@ type bencher struct {
 	http   *http.Client
 	reader *eventReader
 	jobs   chan job
-	next   int // next phase id
+	next   int   // next phase id
+	clock  clock // nil: the wall clock since epoch
 
 	rssNow, rssMax atomic.Int64
 }
 
 // now is the time since the run's epoch, in nanoseconds (monotonic).
-func (b *bencher) now() int64 { return int64(time.Since(b.epoch)) }
+func (b *bencher) now() int64 {
+	if b.clock != nil {
+		return b.clock.now()
+	}
+	return int64(time.Since(b.epoch))
+}
 
 // wall is the wall-clock time of t nanoseconds after the epoch.
 func (b *bencher) wall(t int64) time.Time { return b.epoch.Add(time.Duration(t)) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,36 +63,248 @@ func TestIntendedTimes(t *testing.T) {
 	}
 }
 
-// TestScheduleIsOpenLoop: requests leave in order, never before their
-// intended time, and a request nobody is free to take is counted behind
-// schedule instead of shifting the schedule.
-func TestScheduleIsOpenLoop(t *testing.T) {
-	b := &bencher{epoch: time.Now(), jobs: make(chan job)}
-	const nReq = 40
-	// 2000 requests a second: one every 0.5 ms, 20 ms in all.
-	p := newPhase(1, "t", nReq*10, 10, 20000, b.now()+int64(5*time.Millisecond), true, true)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.schedule(context.Background(), p, nReq)
-	}()
-	for i := range nReq {
-		j := <-b.jobs
-		now := b.now()
-		if j.req != i || j.p != p {
-			t.Fatalf("job %d: got request %d", i, j.req)
+// manualClock is a clock that moves only when the test moves it. A
+// sleepUntil that has to wait announces its target on sleeps, then blocks
+// until the test advances the clock that far.
+type manualClock struct {
+	mu     sync.Mutex
+	t      int64
+	moved  chan struct{} // closed, and replaced, on every advance
+	sleeps chan int64
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{moved: make(chan struct{}), sleeps: make(chan int64)}
+}
+
+func (c *manualClock) now() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) sleepUntil(ctx context.Context, t int64) bool {
+	if c.now() >= t {
+		return true
+	}
+	select {
+	case c.sleeps <- t:
+	case <-ctx.Done():
+		return false
+	}
+	for {
+		c.mu.Lock()
+		now, moved := c.t, c.moved
+		c.mu.Unlock()
+		if now >= t {
+			return true
 		}
-		if now < p.intended(i) {
-			t.Errorf("request %d handed out %s before its intended time", i, time.Duration(p.intended(i)-now))
-		}
-		if i == 10 {
-			// A slow worker: the schedule must not wait for it.
-			time.Sleep(5 * time.Millisecond)
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return false
 		}
 	}
-	<-done
-	if p.behind.Load() == 0 {
-		t.Errorf("behind = 0 after a 5 ms stall of the only worker at one request per 0.5 ms")
+}
+
+func (c *manualClock) advanceTo(t int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+	close(c.moved)
+	c.moved = make(chan struct{})
+}
+
+// scheduleDriver runs schedule on a manual clock and observes it. The jobs
+// channel has one slot: a worker that is free. A job waiting in the slot is
+// a busy worker, so whether a request finds a free worker is decided by the
+// test, not by goroutine timing.
+type scheduleDriver struct {
+	t    *testing.T
+	clk  *manualClock
+	b    *bencher
+	p    *phase
+	done chan struct{}
+}
+
+func startSchedule(t *testing.T, ctx context.Context, p *phase, nReq int) *scheduleDriver {
+	d := &scheduleDriver{t: t, clk: newManualClock(), p: p, done: make(chan struct{})}
+	d.b = &bencher{clock: d.clk, jobs: make(chan job, 1)}
+	go func() {
+		defer close(d.done)
+		d.b.schedule(ctx, p, nReq)
+	}()
+	return d
+}
+
+// expectSleep waits for the scheduler to sleep and fails unless it sleeps
+// until want, with the requests handed out so far: queued are waiting in
+// the worker's slot.
+func (d *scheduleDriver) expectSleep(want int64, queued int, why string) {
+	d.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-d.clk.sleeps:
+			if got != want {
+				d.t.Fatalf("%s: the scheduler sleeps until %s, want %s", why, time.Duration(got), time.Duration(want))
+			}
+			if n := len(d.b.jobs); n != queued {
+				d.t.Fatalf("%s: %d requests waiting for the worker, want %d", why, n, queued)
+			}
+			return
+		case <-d.done:
+			d.t.Fatalf("%s: the scheduler returned", why)
+		case <-deadline:
+			d.t.Fatalf("%s: the scheduler did not sleep in 10s (behind = %d)", why, d.p.behind.Load())
+		case <-time.After(time.Millisecond):
+			if n := len(d.b.jobs); n > queued {
+				d.t.Fatalf("%s: a request was handed out at %s; the scheduler should sleep until %s first",
+					why, time.Duration(d.clk.now()), time.Duration(want))
+			}
+		}
+	}
+}
+
+// expectBehind waits until the scheduler has counted n requests behind
+// schedule, failing if it sleeps meanwhile: every one of them was due.
+func (d *scheduleDriver) expectBehind(n int64, why string) {
+	d.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for d.p.behind.Load() < n {
+		select {
+		case got := <-d.clk.sleeps:
+			d.t.Fatalf("%s: the scheduler sleeps until %s at %s with requests due and behind = %d, want %d",
+				why, time.Duration(got), time.Duration(d.clk.now()), d.p.behind.Load(), n)
+		case <-deadline:
+			d.t.Fatalf("%s: behind = %d after 10s, want %d", why, d.p.behind.Load(), n)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if got := d.p.behind.Load(); got != n {
+		d.t.Fatalf("%s: behind = %d, want %d", why, got, n)
+	}
+}
+
+// take takes the next request, as a worker does, and fails unless it is
+// request want and is handed out no earlier than its intended time.
+func (d *scheduleDriver) take(want int) {
+	d.t.Helper()
+	var j job
+	select {
+	case j = <-d.b.jobs:
+	case <-time.After(10 * time.Second):
+		d.t.Fatalf("request %d not handed out in 10s", want)
+	}
+	if j.p != d.p || j.req != want {
+		d.t.Fatalf("handed out request %d, want %d", j.req, want)
+	}
+	if now := d.clk.now(); now < d.p.intended(want) {
+		d.t.Fatalf("request %d handed out at %s, before its intended time %s", want, time.Duration(now), time.Duration(d.p.intended(want)))
+	}
+}
+
+// TestScheduleIsOpenLoop: requests leave in order and never before their
+// intended time; when the only worker stalls, every request that falls due
+// meanwhile is counted behind schedule and handed out as soon as the
+// worker is free, without waiting; and the requests after the stall keep
+// their intended times: the schedule does not shift.
+func TestScheduleIsOpenLoop(t *testing.T) {
+	const nReq, interval = 40, int64(500 * time.Microsecond)
+	start := int64(5 * time.Millisecond)
+	// 20000 tx/s in requests of 10: one request every 0.5 ms.
+	p := newPhase(1, "t", nReq*10, 10, 20000, start, true, true)
+	if p.intended(1)-p.intended(0) != interval {
+		t.Fatalf("intended times %d apart, want %d", p.intended(1)-p.intended(0), interval)
+	}
+	d := startSchedule(t, context.Background(), p, nReq)
+
+	// The worker keeps up: the scheduler sleeps until each intended time.
+	for i := range 11 {
+		d.expectSleep(p.intended(i), 0, fmt.Sprintf("before request %d", i))
+		d.clk.advanceTo(p.intended(i))
+		d.take(i)
+	}
+
+	// The worker stalls for 5.2 ms after taking request 10: requests 11
+	// to 20 fall due. 11 finds the worker's slot free; 12 to 20 find it
+	// busy and are counted behind, one at a time as the worker frees it.
+	d.expectSleep(p.intended(11), 0, "before request 11")
+	d.clk.advanceTo(p.intended(10) + int64(5200*time.Microsecond))
+	for i := 11; i < 20; i++ {
+		d.expectBehind(int64(i-10), fmt.Sprintf("stalled worker, request %d waiting", i+1))
+		d.take(i)
+	}
+	// Request 20 went into the freed slot; 21 is not due yet, and keeps
+	// its intended time.
+	d.expectSleep(p.intended(21), 1, "after the stall")
+	if got := p.behind.Load(); got != 9 {
+		t.Errorf("behind = %d after the stall, want 9 (requests 12 to 20)", got)
+	}
+	d.take(20)
+
+	// Back on schedule.
+	for i := 21; i < nReq; i++ {
+		if i > 21 {
+			d.expectSleep(p.intended(i), 0, fmt.Sprintf("before request %d", i))
+		}
+		d.clk.advanceTo(p.intended(i))
+		d.take(i)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduler did not return after its last request")
+	}
+	if got := p.behind.Load(); got != 9 {
+		t.Errorf("behind = %d at the end, want 9", got)
+	}
+}
+
+// TestScheduleStopsOnCancel: a cancelled run stops the schedule while it
+// sleeps, handing out nothing more.
+func TestScheduleStopsOnCancel(t *testing.T) {
+	p := newPhase(1, "t", 100, 10, 1000, int64(time.Second), true, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := startSchedule(t, ctx, p, 10)
+	d.expectSleep(p.intended(0), 0, "before request 0")
+	cancel()
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduler did not return after its context was cancelled")
+	}
+	if n := len(d.b.jobs); n != 0 {
+		t.Errorf("%d requests handed out after the cancel", n)
+	}
+}
+
+// TestWallSleepUntil: the wall clock a run uses never wakes early, does not
+// wait for a time already past, and gives up when its context is done.
+func TestWallSleepUntil(t *testing.T) {
+	b := &bencher{epoch: time.Now()}
+	ctx := context.Background()
+	target := b.now() + int64(20*time.Millisecond)
+	if !b.sleepUntil(ctx, target) {
+		t.Fatal("sleepUntil returned false with a live context")
+	}
+	if now := b.now(); now < target {
+		t.Errorf("woke at %s, before %s", time.Duration(now), time.Duration(target))
+	}
+	if !b.sleepUntil(ctx, 0) {
+		t.Error("sleepUntil of a past time returned false")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	woke := make(chan bool, 1)
+	go func() { woke <- b.sleepUntil(cancelled, b.now()+int64(time.Hour)) }()
+	select {
+	case ok := <-woke:
+		if ok {
+			t.Error("sleepUntil an hour ahead returned true with a cancelled context")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("sleepUntil an hour ahead ignores its cancelled context")
 	}
 }
 

@@ -30,16 +30,9 @@ func requestsFor(rate, batch int, d time.Duration) int {
 // free, and since latency is measured from the intended time, the wait
 // still counts against the service (no coordinated omission).
 func (b *bencher) schedule(ctx context.Context, p *phase, nReq int) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for i := range nReq {
-		if d := time.Duration(p.intended(i) - b.now()); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return
-			}
+		if !b.sleepUntil(ctx, p.intended(i)) {
+			return
 		}
 		j := job{p: p, req: i}
 		select {

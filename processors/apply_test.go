@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -721,37 +724,102 @@ func TestApplyPickCarriesAllocationID(t *testing.T) {
 	}
 }
 
+// TestEventIDIsDeterministic: an eventId is a function of the transaction
+// and the leg alone. Over random histories whose transactionIds extend one
+// another ("X", "X-1", "X-1-2"): every event's id is
+// "evt-<transactionId>-<n>", n = 1, or 1 and 2 for a MOVE's source and
+// destination; the same transaction applied to two fresh replicas of the
+// state, at different times, yields the same ids; applied in a batch that
+// is lost (a crash before the commit) and applied again to the restored
+// state, it yields the same events; and no two events of a history share
+// an id.
 func TestEventIDIsDeterministic(t *testing.T) {
-	for _, c := range []struct {
-		txid     string
-		n, count int
-		want     string
-	}{
-		{"0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10", 0, 1, "evt-0b6f1f0e-5c1a-4a57-9a3e-3f1f3d7e2a10-1"},
-		{"tx", 0, 2, "evt-tx-1"},
-		{"tx", 1, 2, "evt-tx-2"},
-	} {
-		if got := EventID(c.txid, c.n, c.count); got != c.want {
-			t.Errorf("EventID(%q, %d, %d) = %q, want %q", c.txid, c.n, c.count, got, c.want)
-		}
-	}
-
-	// The same transaction applied to two replicas of one state yields
-	// the same events.
+	rng := propertyRand(t)
 	p := New(Config{})
-	history := []*Transaction{receipt("r1", 10, locA, 10), count("c1", 5, locA, 3), pick("p1", 20, locA, 1)}
-	final := move("m1", 30, locA, locB, 2)
-	var got [2][]Event
-	for i := range got {
-		s := newMemStore()
-		for _, tx := range history {
-			mustApply(t, p, s, tx, t0.Add(time.Hour))
+	histories := 100
+	if testing.Short() {
+		histories = 20
+	}
+	events := 0
+	for h := range histories {
+		txs := genCollidingHistory(rng, 1+rng.IntN(40))
+		replicas := [2]*memStore{newMemStore(), newMemStore()}
+		pb := openPebbleRun(t, rng).(*pebbleRun)
+		owner := map[string]string{} // eventId -> the transaction and leg that yielded it
+		for i, tx := range txs {
+			now := t0.Add(6*time.Hour + time.Duration(i)*time.Second)
+			first := mustApply(t, p, replicas[0], tx, now).Events
+			other := mustApply(t, p, replicas[1], tx, now.Add(time.Minute)).Events
+			pb.commit(t)
+			lost := mustApply(t, p, pb, tx, now).Events
+			pb.b.Discard() // never committed: the state is the committed one
+			pb.b = pb.s.NewBatch(pebbleRunPartition)
+			again := mustApply(t, p, pb, tx, now).Events
+
+			if !reflect.DeepEqual(lost, first) || !reflect.DeepEqual(again, first) {
+				t.Fatalf("history %d, %s %s: events differ between replicas or after a lost batch:\n%+v\n%+v\n%+v",
+					h, tx.Type, tx.TransactionID, first, lost, again)
+			}
+			if got, want := eventIDs(other), eventIDs(first); !slices.Equal(got, want) {
+				t.Fatalf("history %d, %s %s: ids %q applied later, %q applied first", h, tx.Type, tx.TransactionID, got, want)
+			}
+
+			legs := []string{tx.LocationID}
+			if tx.Type == Move {
+				legs = append(legs, tx.ToLocationID)
+			}
+			if len(first) != len(legs) {
+				t.Fatalf("history %d, %s %s: %d events, want %d (every generated transaction applies)", h, tx.Type, tx.TransactionID, len(first), len(legs))
+			}
+			for n, e := range first {
+				if want := "evt-" + tx.TransactionID + "-" + strconv.Itoa(n+1); e.EventID != want {
+					t.Errorf("history %d, %s %s: event %d has id %q, want %q", h, tx.Type, tx.TransactionID, n, e.EventID, want)
+				}
+				if e.TransactionID != tx.TransactionID || e.LocationID != legs[n] {
+					t.Errorf("history %d: event %s is of transaction %q at %s, want %q at %s", h, e.EventID, e.TransactionID, e.LocationID, tx.TransactionID, legs[n])
+				}
+				leg := fmt.Sprintf("%s %s leg %d", tx.Type, tx.TransactionID, n+1)
+				if prev, dup := owner[e.EventID]; dup {
+					t.Errorf("history %d: eventId %q yielded by %s and by %s", h, e.EventID, prev, leg)
+				}
+				owner[e.EventID] = leg
+				events++
+			}
 		}
-		got[i] = mustApply(t, p, s, final, t0.Add(2*time.Hour)).Events
+		pb.release(t)
 	}
-	if fmt.Sprintf("%+v", got[0]) != fmt.Sprintf("%+v", got[1]) {
-		t.Errorf("replicas disagree:\n%+v\n%+v", got[0], got[1])
+	t.Logf("%d histories, %d events", histories, events)
+}
+
+// genCollidingHistory is genHistory with transactionIds of "X", "-" and
+// digits, so ids that extend one another and end like a leg number ("X",
+// "X-1", "X-1-2") are common.
+func genCollidingHistory(rng *rand.Rand, n int) []*Transaction {
+	txs := genHistory(rng, n)
+	used := map[string]bool{}
+	for _, tx := range txs {
+		for {
+			b := make([]byte, 1+rng.IntN(5))
+			for i := range b {
+				b[i] = "X-12"[rng.IntN(4)]
+			}
+			if !used[string(b)] {
+				used[string(b)] = true
+				tx.TransactionID = string(b)
+				break
+			}
+		}
+		tx.BodyHash = tx.Hash()
 	}
+	return txs
+}
+
+func eventIDs(evs []Event) []string {
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.EventID
+	}
+	return ids
 }
 
 // TestEventIDsAreUniqueAcrossTransactions: the chaos verifier counts

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -256,28 +258,108 @@ func TestCatalogUpsertReplaces(t *testing.T) {
 	}
 }
 
-// TestCatalogConcurrentUse is for -race: ingest checks while the catalog
-// consumer upserts.
+// TestCatalogConcurrentUse: ingest checks while the catalog consumer
+// upserts. A valid transaction stays valid throughout (an upsert of a
+// warehouse with the same locations never shows it torn), a writer's upsert
+// is visible once it returns, Doc is one consistent snapshot (each writer's
+// items, written in order, are a prefix of what it wrote), the item count
+// never goes backwards, and the end state holds every upsert. Run with
+// -race as well: the race detector checks the locking itself.
 func TestCatalogConcurrentUse(t *testing.T) {
 	c := testCatalog(Limits{})
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 200 {
-				if g%2 == 0 {
-					c.UpsertItem(Item{ItemID: fmt.Sprintf("ITEM-%d-%d", g, i)})
-					c.UpsertWarehouse(Warehouse{WarehouseID: "WH-001", Locations: []string{"A-05-02", "B-01-01"}})
-				} else {
-					c.Check(validTx(Move))
-					c.Doc()
-					c.Size()
+	const writers, readers, n = 2, 2, 300
+	itemID := func(g, i int) string { return fmt.Sprintf("ITEM-W%d-%03d", g, i) }
+	var wg, writing sync.WaitGroup
+	var done atomic.Bool // the writers have finished
+	for g := range writers {
+		writing.Go(func() {
+			for i := range n {
+				c.UpsertItem(Item{ItemID: itemID(g, i)})
+				c.UpsertWarehouse(Warehouse{WarehouseID: "WH-001", Locations: []string{"A-05-02", "B-01-01"}})
+				tx := validTx(Move)
+				tx.ItemID, tx.LotNumber = itemID(g, i), ""
+				if r := c.Check(tx); r != nil {
+					t.Errorf("writer %d: item %s rejected right after its upsert returned: %v", g, tx.ItemID, r)
+					return
 				}
 			}
-		}()
+		})
 	}
+	// Readers check as fast as they can for as long as the writers write,
+	// so they meet every upsert in progress.
+	for rd := range readers {
+		wg.Go(func() {
+			last := 0
+			for !done.Load() {
+				if r := c.Check(validTx(Move)); r != nil {
+					t.Errorf("reader %d: a valid MOVE rejected while the catalog is upserted: %v", rd, r)
+					return
+				}
+				doc := c.Doc()
+				if msg := docSnapshotProblem(doc, writers, itemID); msg != "" {
+					t.Errorf("reader %d: %s", rd, msg)
+					return
+				}
+				_, items := c.Size()
+				if len(doc.Items) < last || items < len(doc.Items) {
+					t.Errorf("reader %d: item count went backwards: %d, then Doc %d, then Size %d", rd, last, len(doc.Items), items)
+					return
+				}
+				last = items
+			}
+		})
+	}
+	writing.Wait()
+	done.Store(true)
 	wg.Wait()
+
+	doc := c.Doc()
+	if msg := docSnapshotProblem(doc, writers, itemID); msg != "" {
+		t.Error(msg)
+	}
+	wh, items := c.Size()
+	if want := 3 + writers*n; wh != 2 || items != want || len(doc.Items) != want {
+		t.Errorf("after every upsert: Size = %d warehouses, %d items; Doc has %d items; want 2, %d", wh, items, len(doc.Items), want)
+	}
+	for g := range writers {
+		if !slices.ContainsFunc(doc.Items, func(it Item) bool { return it.ItemID == itemID(g, n-1) }) {
+			t.Errorf("writer %d's last item is missing", g)
+		}
+	}
+	if len(doc.Warehouses) != 2 || !slices.Equal(doc.Warehouses[0].Locations, []string{"A-05-02", "B-01-01"}) {
+		t.Errorf("warehouses after the upserts: %+v", doc.Warehouses)
+	}
+}
+
+// docSnapshotProblem describes what makes doc not a snapshot the writers
+// of TestCatalogConcurrentUse could have left: items unsorted, the seed
+// items missing, or a writer's items not a prefix of the ones it wrote in
+// order. It returns "" when there is none.
+func docSnapshotProblem(doc CatalogDoc, writers int, itemID func(g, i int) string) string {
+	if !slices.IsSortedFunc(doc.Items, func(a, b Item) int { return strings.Compare(a.ItemID, b.ItemID) }) {
+		return "Doc items are not sorted by id"
+	}
+	ids := map[string]bool{}
+	for _, it := range doc.Items {
+		ids[it.ItemID] = true
+	}
+	for _, seed := range []string{"ITEM-LOT", "ITEM-PLAIN", "ITEM-SMALL"} {
+		if !ids[seed] {
+			return fmt.Sprintf("Doc lost the seed item %s", seed)
+		}
+	}
+	for g := range writers {
+		k := 0
+		for ids[itemID(g, k)] {
+			k++
+		}
+		for id := range ids {
+			if strings.HasPrefix(id, fmt.Sprintf("ITEM-W%d-", g)) && id >= itemID(g, k) {
+				return fmt.Sprintf("Doc has %s but not %s, which writer %d upserted before it", id, itemID(g, k), g)
+			}
+		}
+	}
+	return ""
 }
 
 func TestParseCatalog(t *testing.T) {

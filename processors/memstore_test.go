@@ -2,6 +2,7 @@ package processors
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,10 +14,17 @@ import (
 //
 // Scan hands fn its key and value in buffers that are overwritten by the
 // next call, as a Pebble iterator does: code that keeps them without
-// copying reads garbage in tests instead of only in production.
+// copying reads garbage in tests instead of only in production. And fn
+// must not write to the store (the Store contract; a Pebble batch would
+// scan on over a snapshot): a Set or Delete during a Scan fails with
+// errWriteDuringScan, so code that does it fails in tests.
 type memStore struct {
-	entries []memEntry // sorted by key
+	entries  []memEntry // sorted by key
+	scanning int        // Scans in progress
 }
+
+// errWriteDuringScan: a Set or Delete from inside a Scan's callback.
+var errWriteDuringScan = errors.New("memStore: write during Scan")
 
 type memEntry struct {
 	key, value []byte
@@ -43,6 +51,9 @@ func (m *memStore) Get(key []byte) ([]byte, bool, error) {
 
 // Set stores a copy of value at a copy of key.
 func (m *memStore) Set(key, value []byte) error {
+	if m.scanning > 0 {
+		return fmt.Errorf("setting %q: %w", key, errWriteDuringScan)
+	}
 	v := append([]byte{}, value...) // never nil: an empty value is still present
 	i, ok := m.find(key)
 	if ok {
@@ -55,6 +66,9 @@ func (m *memStore) Set(key, value []byte) error {
 
 // Delete removes key; deleting an absent key is not an error.
 func (m *memStore) Delete(key []byte) error {
+	if m.scanning > 0 {
+		return fmt.Errorf("deleting %q: %w", key, errWriteDuringScan)
+	}
 	if i, ok := m.find(key); ok {
 		m.entries = slices.Delete(m.entries, i, i+1)
 	}
@@ -62,28 +76,20 @@ func (m *memStore) Delete(key []byte) error {
 }
 
 // Scan calls fn in key order for every key in [lo, hi); a nil hi means no
-// upper bound (what PrefixEnd returns for an all-0xff prefix). fn may
-// change the store: the scan goes on after the key it last visited.
+// upper bound (what PrefixEnd returns for an all-0xff prefix).
 func (m *memStore) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
-	var cur, kbuf, vbuf []byte
-	for i, _ := m.find(lo); i < len(m.entries); {
+	m.scanning++
+	defer func() { m.scanning-- }()
+	var kbuf, vbuf []byte
+	for i, _ := m.find(lo); i < len(m.entries); i++ {
 		e := m.entries[i]
 		if hi != nil && bytes.Compare(e.key, hi) >= 0 {
 			break
 		}
-		cur = append(cur[:0], e.key...)
 		kbuf = append(kbuf[:0], e.key...)
 		vbuf = append(vbuf[:0], e.value...)
 		if err := fn(kbuf, vbuf); err != nil {
 			return err
-		}
-		if i < len(m.entries) && bytes.Equal(m.entries[i].key, cur) {
-			i++ // the common case: fn left the store alone
-			continue
-		}
-		var found bool
-		if i, found = m.find(cur); found {
-			i++
 		}
 	}
 	return nil
@@ -175,11 +181,22 @@ func TestMemStore(t *testing.T) {
 		t.Error("a key set to an empty value reads as absent")
 	}
 
-	// fn may change the store while scanning.
-	if err := m.Scan(nil, nil, func(k, _ []byte) error { return m.Delete(k) }); err != nil {
-		t.Fatal(err)
+	// fn must not write to the store: the write fails, the scan stops
+	// with its error, and the store is unchanged.
+	before := m.Dump()
+	err := m.Scan(nil, nil, func(k, _ []byte) error { return m.Delete(k) })
+	if !errors.Is(err, errWriteDuringScan) {
+		t.Errorf("Delete during a Scan: %v, want errWriteDuringScan", err)
 	}
-	if m.Len() != 0 {
-		t.Errorf("Len = %d after deleting every key during a Scan", m.Len())
+	err = m.Scan(nil, nil, func(k, _ []byte) error { return m.Set(k, nil) })
+	if !errors.Is(err, errWriteDuringScan) {
+		t.Errorf("Set during a Scan: %v, want errWriteDuringScan", err)
+	}
+	if after := m.Dump(); after != before {
+		t.Errorf("writes during a Scan changed the store:\n%s\nthen\n%s", before, after)
+	}
+	// After the scans, writes work again.
+	if err := m.Delete([]byte("a")); err != nil {
+		t.Errorf("Delete after a Scan: %v", err)
 	}
 }

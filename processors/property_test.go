@@ -174,12 +174,11 @@ func expectedRecords(txs []*Transaction) map[propKey]recordState {
 }
 
 // runHistory applies seq, in which a transaction may appear more than
-// once, to a fresh store. The first application of each transaction must
-// be applied; every later one must be a duplicate that changes nothing at
-// all. Every event must continue its record's arithmetic.
-func runHistory(t *testing.T, p *Processor, seq []*Transaction) (*memStore, map[string]bool) {
+// once, to s, a fresh store. The first application of each transaction
+// must be applied; every later one must be a duplicate that changes
+// nothing at all. Every event must continue its record's arithmetic.
+func runHistory(t *testing.T, p *Processor, s runStore, seq []*Transaction) map[string]bool {
 	t.Helper()
-	s := newMemStore()
 	first := map[string]Outcome{}
 	type last struct{ onHand, version int64 }
 	lastEvent := map[propKey]last{}
@@ -187,18 +186,23 @@ func runHistory(t *testing.T, p *Processor, seq []*Transaction) (*memStore, map[
 	for i, tx := range seq {
 		now := t0.Add(6*time.Hour + time.Duration(i)*time.Millisecond)
 		if o, seen := first[tx.TransactionID]; seen {
-			before := s.Dump()
+			before, written := dumpStore(t, s), s.written()
 			res := mustApply(t, p, s, tx, now)
 			if !res.Duplicate || res.Mismatch || len(res.Events) != 0 || !outcomesEqual(res.Outcome, o) {
 				t.Fatalf("re-applying %s: Duplicate=%v Mismatch=%v events=%d outcome %+v, want the stored %+v",
 					tx.TransactionID, res.Duplicate, res.Mismatch, len(res.Events), res.Outcome, o)
 			}
-			if after := s.Dump(); after != before {
+			if after := dumpStore(t, s); after != before {
 				t.Fatalf("re-applying %s changed the store:\nbefore\n%s\nafter\n%s", tx.TransactionID, before, after)
 			}
+			if w := s.written(); w != written {
+				t.Fatalf("re-applying %s wrote %d keys (same values or not, the changelog would carry them)", tx.TransactionID, w-written)
+			}
+			s.boundary(t)
 			continue
 		}
 		res := mustApply(t, p, s, tx, now)
+		s.boundary(t)
 		if res.Duplicate || res.Outcome.Status != StatusApplied {
 			t.Fatalf("%s %s: %+v, want applied", tx.Type, tx.TransactionID, res)
 		}
@@ -217,7 +221,7 @@ func runHistory(t *testing.T, p *Processor, seq []*Transaction) (*memStore, map[
 			eventIDs[e.EventID] = true
 		}
 	}
-	return s, eventIDs
+	return eventIDs
 }
 
 // withDuplicates returns order with re-deliveries of already-seen
@@ -236,13 +240,26 @@ func withDuplicates(rng *rand.Rand, txs []*Transaction, order []int) []*Transact
 // TestPropertyConvergence: any permutation of a history, with any
 // duplicates, ends in the same onHand for every record, equal to the
 // spec's rule computed independently; each record's version counts its
-// applied legs; duplicates change nothing.
+// applied legs; duplicates change nothing. On the tests' store and on
+// Pebble batches alike.
 func TestPropertyConvergence(t *testing.T) {
-	rng := propertyRand(t)
-	histories, perms, maxLen := 200, 16, 60
-	if testing.Short() {
-		histories, perms = 40, 8
+	for _, st := range propertyStores {
+		t.Run(st.name, func(t *testing.T) {
+			histories, perms := 200, 16
+			if st.name == "pebble" {
+				histories = pebbleHistories(100)
+			}
+			if testing.Short() {
+				histories, perms = histories/5, 8
+			}
+			testConvergence(t, histories, perms, func(rng *rand.Rand) runStore { return st.open(t, rng) })
+		})
 	}
+}
+
+func testConvergence(t *testing.T, histories, perms int, open func(*rand.Rand) runStore) {
+	rng := propertyRand(t)
+	const maxLen = 60
 	p := New(Config{})
 	applies := 0
 	for h := range histories {
@@ -254,9 +271,10 @@ func TestPropertyConvergence(t *testing.T) {
 			order := rng.Perm(len(txs))
 			seq := withDuplicates(rng, txs, order)
 			applies += len(seq)
-			s, ids := runHistory(t, p, seq)
-
+			s := open(rng)
+			ids := runHistory(t, p, s, seq)
 			got := recordStates(t, s)
+			s.release(t)
 			if len(got) != len(want) {
 				t.Errorf("history %d, permutation %d: %d records, want %d:\n%s", h, perm, len(got), len(want), describe(txs, order))
 			}
@@ -290,22 +308,36 @@ func TestPropertyConvergence(t *testing.T) {
 // TestPropertyReapplyingAPrefixChangesNothing: at every point of a
 // history, re-delivering any prefix of what was applied (a consumer
 // re-reading from an earlier offset) changes nothing, whenever it happens.
+// On the tests' store and on Pebble batches alike.
 func TestPropertyReapplyingAPrefixChangesNothing(t *testing.T) {
-	rng := propertyRand(t)
-	histories, maxLen := 150, 50
-	if testing.Short() {
-		histories = 30
+	for _, st := range propertyStores {
+		t.Run(st.name, func(t *testing.T) {
+			histories := 150
+			if st.name == "pebble" {
+				histories = pebbleHistories(100)
+			}
+			if testing.Short() {
+				histories /= 5
+			}
+			testReapplyingAPrefix(t, histories, func(rng *rand.Rand) runStore { return st.open(t, rng) })
+		})
 	}
+}
+
+func testReapplyingAPrefix(t *testing.T, histories int, open func(*rand.Rand) runStore) {
+	rng := propertyRand(t)
+	const maxLen = 50
 	p := New(Config{})
 	for h := range histories {
 		txs := genHistory(rng, 1+rng.IntN(maxLen))
 		order := rng.Perm(len(txs))
-		s := newMemStore()
+		s := open(rng)
 		now := t0.Add(6 * time.Hour)
 		for k, j := range order {
 			now = now.Add(time.Second)
 			mustApply(t, p, s, txs[j], now)
-			before := s.Dump()
+			s.boundary(t)
+			before := dumpStore(t, s)
 			prefix := order[:1+rng.IntN(k+1)]
 			if k == len(order)-1 {
 				prefix = order // and finally the whole history
@@ -315,8 +347,9 @@ func TestPropertyReapplyingAPrefixChangesNothing(t *testing.T) {
 				if res := mustApply(t, p, s, txs[i], now); !res.Duplicate || len(res.Events) != 0 {
 					t.Fatalf("history %d: re-applying %s after %d transactions: %+v, want a duplicate", h, txs[i].TransactionID, k+1, res)
 				}
+				s.boundary(t)
 			}
-			if after := s.Dump(); after != before {
+			if after := dumpStore(t, s); after != before {
 				t.Fatalf("history %d: re-applying a prefix of %d after %d transactions changed the store:\n%s",
 					h, len(prefix), k+1, describe(txs, order))
 			}
@@ -327,6 +360,7 @@ func TestPropertyReapplyingAPrefixChangesNothing(t *testing.T) {
 				t.Fatalf("history %d: record %s, the spec says %s", h, r, w)
 			}
 		}
+		s.release(t)
 	}
 }
 

@@ -9,7 +9,23 @@ import (
 
 // Store is what the processor reads and changes: one partition's state,
 // usually a state.Batch. Keys are the processor's own (see the key
-// functions below); values are encoded here.
+// functions below); values are encoded here. The contract, which
+// processors/storetest checks for every implementation:
+//
+//   - Keys are non-empty byte strings ordered by bytes.Compare; an empty
+//     value is a value (present), and Set with a nil value stores an empty
+//     one, never a delete.
+//   - Get returns (v, true, nil) for a present key, (nil, false, nil) for
+//     an absent one; v is the caller's (changing it changes nothing, later
+//     writes do not change it). Set keeps its own copies of key and value.
+//     Deleting an absent key is not an error.
+//   - Scan calls fn in increasing key order for each key with lo <= k < hi:
+//     nil or empty lo means from the first key, nil hi means no upper
+//     bound (an empty non-nil hi yields nothing). It sees the store's own
+//     writes and deletes. k and v are valid only during the call. fn must
+//     not write to the store. An error from fn stops the scan and is
+//     returned.
+//   - A Store is not safe for concurrent use.
 type Store interface {
 	Get(key []byte) ([]byte, bool, error)
 	Set(key, value []byte) error

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"reflect"
@@ -419,29 +420,60 @@ func TestHostileArrayCount(t *testing.T) {
 	}
 }
 
-// TestConcurrentUse is for -race: one Set, many goroutines.
+// TestConcurrentUse: one Set, many goroutines encoding and decoding values
+// of their own; every value decodes to exactly what its goroutine encoded
+// (a buffer or codec state shared between goroutines would mix them up),
+// and the registry lookups answer the same throughout. Run with -race as
+// well: the race detector checks the Set's immutability itself.
 func TestConcurrentUse(t *testing.T) {
 	s := newSet(t)
+	const subject = "invsync.catalog-value"
+	wantInfo, ok := s.SubjectVersion(subject, "latest")
+	if !ok || wantInfo.Subject != subject || wantInfo.ID != 3 || wantInfo.Version != 1 {
+		t.Fatalf("SubjectVersion(%s, latest) = %+v, %v; want id 3, version 1", subject, wantInfo, ok)
+	}
 	var wg sync.WaitGroup
-	for range 8 {
+	for g := range 8 {
 		wg.Go(func() {
-			for range 200 {
+			var bt, be, ba []byte
+			for i := range 200 {
+				id := fmt.Sprintf("g%d-%d", g, i)
 				tx, ev, ar := sampleTransaction(), sampleInventoryEvent(), sampleAllocationRequest()
-				b, err := s.AppendTransaction(nil, &tx)
-				if err == nil {
-					_, err = s.DecodeTransaction(b)
-				}
-				if b, err = s.AppendInventoryEvent(b[:0], &ev); err == nil {
-					_, err = s.DecodeInventoryEvent(b)
-				}
-				if b, err = s.AppendAllocationRequest(b[:0], &ar); err == nil {
-					_, err = s.DecodeAllocationRequest(b)
-				}
-				if err != nil {
-					t.Error(err)
+				tx.TransactionID, tx.Quantity = id, int64(g*1000+i)
+				ev.EventID, ev.Version = id, int64(i)
+				ar.AllocationID, ar.Quantity = id, int64(g)
+				var err error
+				if bt, err = s.AppendTransaction(bt[:0], &tx); err != nil {
+					t.Errorf("goroutine %d: encoding transaction %s: %v", g, id, err)
 					return
 				}
-				_, _ = s.SubjectVersion("invsync.catalog-value", "latest")
+				if be, err = s.AppendInventoryEvent(be[:0], &ev); err != nil {
+					t.Errorf("goroutine %d: encoding event %s: %v", g, id, err)
+					return
+				}
+				if ba, err = s.AppendAllocationRequest(ba[:0], &ar); err != nil {
+					t.Errorf("goroutine %d: encoding allocation request %s: %v", g, id, err)
+					return
+				}
+				gotTx, err := s.DecodeTransaction(bt)
+				if err != nil || !reflect.DeepEqual(gotTx, tx) {
+					t.Errorf("goroutine %d: transaction %s decodes as %+v, %v", g, id, gotTx, err)
+					return
+				}
+				gotEv, err := s.DecodeInventoryEvent(be)
+				if err != nil || !reflect.DeepEqual(gotEv, ev) {
+					t.Errorf("goroutine %d: event %s decodes as %+v, %v", g, id, gotEv, err)
+					return
+				}
+				gotAr, err := s.DecodeAllocationRequest(ba)
+				if err != nil || !reflect.DeepEqual(gotAr, ar) {
+					t.Errorf("goroutine %d: allocation request %s decodes as %+v, %v", g, id, gotAr, err)
+					return
+				}
+				if info, ok := s.SubjectVersion(subject, "latest"); !ok || info != wantInfo {
+					t.Errorf("goroutine %d: SubjectVersion(%s, latest) = %+v, %v; want %+v", g, subject, info, ok, wantInfo)
+					return
+				}
 			}
 		})
 	}

@@ -53,10 +53,13 @@ func startSnapshotInstance(t *testing.T, cfg serveConfig) *testInstance {
 }
 
 // uploadApplied uploads txs (ids made unique by the caller) and fails unless
-// every one is applied.
+// every one is applied. Their times are the instance's clock.
 func uploadApplied(t *testing.T, in *testInstance, txs []txIn) {
 	t.Helper()
 	now := time.Now().UTC()
+	if in.cfg.Now != nil {
+		now = in.cfg.Now().UTC()
+	}
 	for i := range txs {
 		txs[i].WarehouseID = snapWH
 		if txs[i].Timestamp == "" {
@@ -321,17 +324,27 @@ func TestSnapshotMatchesPositionsEverySlot(t *testing.T) {
 	}
 }
 
+// yesterdayNoon returns a clock that runs at the wall clock's pace from noon
+// UTC of the day before today: a test of daily slots on it never runs across
+// midnight, and a service that read the wall clock instead would name
+// today's slot, not the one the test expects.
+func yesterdayNoon() func() time.Time {
+	start := time.Now()
+	noon := start.UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
+	return func() time.Time { return noon.Add(time.Since(start)) }
+}
+
 // TestSnapshotOncePerSlotAcrossRestarts: with a daily interval, the day's
 // snapshot of a partition is published once, not again after a restart nor
 // after the local state is rebuilt from the changelog; a partition that had
-// no stock before publishes the day's slot when it gets some.
+// no stock before publishes the day's slot when it gets some. The service
+// runs on an injected clock, so the day's slot is the clock's, whatever the
+// time of day.
 func TestSnapshotOncePerSlotAcrossRestarts(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.SnapshotInterval = 24 * time.Hour
-	day := time.Now().UTC().Truncate(24 * time.Hour)
-	if left := time.Until(day.Add(24 * time.Hour)); left < 3*time.Minute {
-		t.Skipf("%s to midnight UTC: the test would run across two slots", left.Round(time.Second))
-	}
+	cfg.Now = yesterdayNoon()
+	day := cfg.Now().UTC().Truncate(24 * time.Hour)
 	id := "snap-" + day.Format(time.RFC3339)
 	in := startSnapshotInstance(t, cfg)
 

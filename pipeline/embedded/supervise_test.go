@@ -42,7 +42,7 @@ func superviseCfg(t *testing.T, dir, addr string, orphan time.Duration) Supervis
 		t.Fatal(err)
 	}
 	return SuperviseConfig{DataDir: dir, Addr: addr, Command: []string{exe, "-test.run=^$"},
-		Env: []string{"INVSYNC_TEST_BROKER_DIR=" + dir, "INVSYNC_TEST_BROKER_ADDR=" + addr, "INVSYNC_TEST_BROKER_ORPHAN=" + orphan.String()},
+		Env:          []string{"INVSYNC_TEST_BROKER_DIR=" + dir, "INVSYNC_TEST_BROKER_ADDR=" + addr, "INVSYNC_TEST_BROKER_ORPHAN=" + orphan.String()},
 		StartTimeout: 30 * time.Second}
 }
 
