@@ -68,6 +68,9 @@ func (p *Processing) sessionOpts() []kgo.Opt {
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(250*time.Millisecond),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
+		// Three heartbeats a session, as Kafka recommends (the client's
+		// default of 3 s refuses session timeouts below it).
+		kgo.HeartbeatInterval(min(3*time.Second, p.cfg.SessionTimeout/3)),
 		kgo.RebalanceTimeout(30*time.Second),
 		// Range assignment gives each member the same partition numbers
 		// of both input topics (they are co-partitioned by stock key),
