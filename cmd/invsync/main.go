@@ -61,6 +61,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "tail":
 		return runTail(args[1:], stdout, stderr)
+	case "scanner":
+		return runScanner(args[1:], os.Stdin, stdout, stderr)
+	case "mirror":
+		return runMirror(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "invsync", versionString())
 		return 0
@@ -92,6 +96,11 @@ Usage:
   invsync bench [flags]   measure the pipeline: open-loop load, latency,
                           sustained rate, backlog drain, same-run Kafka
                           baseline; see bench --help
+  invsync scanner [flags] act as a scanner device: queue scans from stdin
+                          durably and upload them; see scanner --help
+  invsync mirror [flags]  keep an SQL copy (SQLite or PostgreSQL) of positions,
+                          allocations and discrepancies, exactly once; see
+                          mirror --help
   invsync tail TOPIC      print a topic's records as JSON (read_committed,
                           Avro decoded), filtered by warehouse and item;
                           see tail --help

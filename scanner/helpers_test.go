@@ -1,0 +1,100 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is an injected device clock that moves only when told.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *testClock {
+	return &testClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testConfig is a syncing device of scanner SCANNER-1 against url, in a
+// fresh directory, with its own connection pool (tests must not share
+// idle connections with each other's servers).
+func testConfig(t *testing.T, url string, clk *testClock) Config {
+	return Config{URL: url, Token: "tok-1", ScannerID: "SCANNER-1", DataDir: t.TempDir(), Now: clk.Now,
+		HTTPClient: &http.Client{Transport: &http.Transport{}}, RequestTimeout: 5 * time.Second}
+}
+
+func openT(t *testing.T, cfg Config) *Device {
+	t.Helper()
+	d, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// countScan is a valid scan whose userId tells it apart.
+func countScan(n int) Scan {
+	return Scan{Type: "CYCLE_COUNT", WarehouseID: "WH-001", ItemID: "ITEM-12345", LocationID: "A-05-02",
+		Quantity: int64(n % 500), UserID: fmt.Sprintf("u-%d", n)}
+}
+
+// queueN queues n scans, one a clock millisecond apart, and returns their
+// receipts in order.
+func queueN(t *testing.T, d *Device, clk *testClock, from, n int) []Queued {
+	t.Helper()
+	scans := make([]Scan, n)
+	for i := range scans {
+		clk.Add(time.Millisecond)
+		scans[i] = countScan(from + i)
+		scans[i].At = clk.Now()
+	}
+	qs, err := d.ScanAll(context.Background(), scans)
+	if err != nil {
+		t.Fatalf("ScanAll: %v", err)
+	}
+	return qs
+}
+
+func ids(qs []Queued) []string {
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.TransactionID
+	}
+	return out
+}
+
+func mustStatus(t *testing.T, d *Device) Status {
+	t.Helper()
+	st, err := d.Status()
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	return st
+}
+
+func wantStatus(t *testing.T, d *Device, colour string, queued, rejected int) Status {
+	t.Helper()
+	st := mustStatus(t, d)
+	if st.Status != colour || st.Queued != queued || st.Rejected != rejected {
+		t.Fatalf("status = %s queued %d rejected %d (%s), want %s queued %d rejected %d",
+			st.Status, st.Queued, st.Rejected, st.Message, colour, queued, rejected)
+	}
+	return st
+}

@@ -1,0 +1,274 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
+	for _, mode := range []string{"503", "500-after", "drop-before", "drop-after", "garbage-after"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := newFakeServer(t)
+			srv.fail = func(n int) string {
+				if n == 1 {
+					return mode
+				}
+				return ""
+			}
+			clk := newClock()
+			d := openT(t, testConfig(t, srv.URL(), clk))
+			qs := queueN(t, d, clk, 0, 5)
+			_, err := d.Sync(context.Background())
+			var ue *UploadError
+			if !errors.As(err, &ue) || !errors.Is(err, ErrUnanswered) {
+				t.Fatalf("first Sync: %v, want an unanswered *UploadError", err)
+			}
+			wantStatus(t, d, Yellow, 5, 0)
+			clk.Add(30 * time.Second)
+			rep, err := d.Sync(context.Background())
+			if err != nil {
+				t.Fatalf("second Sync: %v", err)
+			}
+			reqs := srv.requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests, want 2", len(reqs))
+			}
+			if mode != "drop-before" { // a request dropped unread was not recorded
+				if len(reqs[0].txs) != 5 || len(reqs[1].txs) != 5 {
+					t.Fatalf("requests carried %d and %d transactions, want 5 and 5", len(reqs[0].txs), len(reqs[1].txs))
+				}
+				for i := range reqs[0].txs {
+					if !bytes.Equal(reqs[0].txs[i], reqs[1].txs[i]) {
+						t.Fatalf("transaction %d resent changed:\n%s\n%s", i, reqs[0].txs[i], reqs[1].txs[i])
+					}
+				}
+				if reqs[0].sentAt == reqs[1].sentAt {
+					t.Fatalf("sentAt %s reused: it must be the clock when each request is sent", reqs[0].sentAt)
+				}
+			}
+			wantDup := 0
+			if mode == "drop-after" || mode == "500-after" || mode == "garbage-after" {
+				wantDup = 5 // the server had written them before the answer was lost
+			}
+			if rep.Duplicate != wantDup || rep.Accepted != 5-wantDup {
+				t.Fatalf("second sync %+v, want %d duplicate and %d accepted", rep, wantDup, 5-wantDup)
+			}
+			srv.assertWrittenOnce(t, ids(qs))
+			st := wantStatus(t, d, Green, 0, 0)
+			if st.LastSyncAt == nil || !st.LastSyncAt.Equal(clk.Now()) {
+				t.Fatalf("lastSyncAt %v, want %v", st.LastSyncAt, clk.Now())
+			}
+		})
+	}
+}
+
+func TestOfflineIsYellowAndNeverRed(t *testing.T) {
+	srv := newFakeServer(t)
+	url := srv.URL()
+	srv.srv.Close() // nothing listens there now
+	clk := newClock()
+	d := openT(t, testConfig(t, url, clk))
+	queueN(t, d, clk, 0, 2)
+	for range 3 {
+		if _, err := d.Sync(context.Background()); !errors.Is(err, ErrOffline) {
+			t.Fatalf("Sync with nothing listening: %v, want ErrOffline", err)
+		}
+		clk.Add(10 * time.Minute)
+	}
+	st := wantStatus(t, d, Yellow, 2, 0)
+	if st.Online || st.LastSyncAt != nil {
+		t.Fatalf("status %+v: want offline and never synced", st)
+	}
+}
+
+func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.delay = 5 * time.Millisecond
+	proxy := newFaultProxy(t, srv.srv.Listener.Addr().String(), 7)
+	proxy.set(0.2, 0.25, 0.15, 400*time.Millisecond)
+	clk := newClock()
+	cfg := testConfig(t, "http://"+proxy.addr(), clk)
+	cfg.BatchSize = 40
+	cfg.RequestTimeout = 250 * time.Millisecond
+	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	d := openT(t, cfg)
+	var all []Queued
+	var failures int
+	for round := 0; round < 200 && (len(all) < 600 || mustStatus(t, d).Queued > 0); round++ {
+		if len(all) < 600 {
+			all = append(all, queueN(t, d, clk, len(all), 60)...)
+		}
+		if _, err := d.Sync(context.Background()); err != nil {
+			if !errors.Is(err, ErrUnanswered) && !errors.Is(err, ErrOffline) {
+				t.Fatalf("Sync: %v", err)
+			}
+			failures++
+		}
+		clk.Add(time.Second)
+	}
+	if proxy.faults.Load() == 0 || failures == 0 {
+		t.Fatal("the proxy injected no fault: the test tests nothing")
+	}
+	wantStatus(t, d, Green, 0, 0)
+	srv.assertWrittenOnce(t, ids(all))
+	for user, n := range srv.writesByUser() {
+		if n != 1 {
+			t.Errorf("scan %s written %d times", user, n)
+		}
+	}
+	var dups int
+	d.db.QueryRow(`SELECT COUNT(*) FROM history WHERE result = 'duplicate'`).Scan(&dups)
+	t.Logf("%d scans through %d injected faults, %d failed syncs, %d answered duplicate", len(all), proxy.faults.Load(), failures, dups)
+	if dups == 0 {
+		t.Error("no scan was answered duplicate: no request was lost after the server wrote it, so the resend path went untested")
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.fail = func(n int) string {
+		if n == 1 {
+			return "429:60"
+		}
+		return ""
+	}
+	clk := newClock()
+	d := openT(t, testConfig(t, srv.URL(), clk))
+	queueN(t, d, clk, 0, 1)
+	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrUnanswered) {
+		t.Fatalf("Sync answered 429: %v", err)
+	}
+	clk.Add(30 * time.Second)
+	var ue *UploadError
+	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrDeferred) || !errors.As(err, &ue) || ue.RetryAfter != 30*time.Second {
+		t.Fatalf("Sync within Retry-After: %v, want ErrDeferred with 30s left", err)
+	}
+	if n := len(srv.requests()); n != 1 {
+		t.Fatalf("%d requests: nothing may be sent before Retry-After passes", n)
+	}
+	if w := d.nextWait(); w != 30*time.Second {
+		t.Fatalf("Run would wait %s, want the 30s Retry-After leaves", w)
+	}
+	clk.Add(31 * time.Second)
+	if rep, err := d.Sync(context.Background()); err != nil || rep.Accepted != 1 {
+		t.Fatalf("Sync after Retry-After: %+v %v", rep, err)
+	}
+}
+
+func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
+	srv := newFakeServer(t)
+	failing := true
+	srv.fail = func(int) string {
+		if failing {
+			return "503"
+		}
+		return ""
+	}
+	clk := newClock()
+	d := openT(t, testConfig(t, srv.URL(), clk))
+	queueN(t, d, clk, 0, 1)
+	d.Sync(context.Background())
+	wantStatus(t, d, Yellow, 1, 0)
+	for range 9 {
+		clk.Add(30 * time.Second)
+		d.Sync(context.Background())
+	}
+	clk.Add(29 * time.Second) // 4m59s after the first failure
+	wantStatus(t, d, Yellow, 1, 0)
+	clk.Add(time.Second)
+	st := wantStatus(t, d, Red, 1, 0)
+	if !bytes.Contains([]byte(st.Message), []byte("no successful sync for 5m0s")) {
+		t.Fatalf("red message %q does not say why", st.Message)
+	}
+	srv.mu.Lock()
+	failing = false
+	srv.mu.Unlock()
+	if _, err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, d, Green, 0, 0)
+}
+
+func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
+	srv := newFakeServer(t)
+	clk := newClock()
+	cfg := testConfig(t, srv.URL(), clk)
+	cfg.Token = "revoked"
+	d := openT(t, cfg)
+	queueN(t, d, clk, 0, 2)
+	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrTokenRefused) {
+		t.Fatalf("Sync with a refused token: %v", err)
+	}
+	st := wantStatus(t, d, Red, 2, 0)
+	for _, want := range []string{"re-enrol", "new scanner token", "401"} {
+		if !bytes.Contains([]byte(st.Message), []byte(want)) {
+			t.Errorf("red message %q lacks %q", st.Message, want)
+		}
+	}
+	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrTokenRefused) {
+		t.Fatalf("second Sync: %v", err)
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Fatalf("%d uploads reached the upload handler; a refused token must stop syncing", n)
+	}
+	// The operator view in another process sees red too.
+	view := openT(t, Config{DataDir: cfg.DataDir})
+	if s := mustStatus(t, view); s.Status != Red {
+		t.Fatalf("operator view status %s", s.Status)
+	}
+	if err := d.SetToken("tok-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync with the new token: %v", err)
+	}
+	wantStatus(t, d, Green, 0, 0)
+}
+
+func TestTokenOfAnotherScannerIs403Red(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.tokens["tok-2"] = "SCANNER-2"
+	clk := newClock()
+	cfg := testConfig(t, srv.URL(), clk)
+	cfg.Token = "tok-2"
+	d := openT(t, cfg)
+	queueN(t, d, clk, 0, 1)
+	var ue *UploadError
+	if _, err := d.Sync(context.Background()); !errors.As(err, &ue) || ue.StatusCode != 403 || ue.Code != "SCANNER_MISMATCH" {
+		t.Fatalf("Sync as another scanner: %v, want 403 SCANNER_MISMATCH", err)
+	}
+	st := wantStatus(t, d, Red, 1, 0)
+	if !bytes.Contains([]byte(st.Message), []byte("SCANNER_MISMATCH")) {
+		t.Fatalf("message %q does not name the refusal", st.Message)
+	}
+	d.Close()
+	// Reopened with the right token, it syncs: the refusal was the old token's.
+	cfg.Token = "tok-1"
+	d2 := openT(t, cfg)
+	if s := mustStatus(t, d2); s.Status != Yellow {
+		t.Fatalf("after reopening with another token the status is %s (%s), want yellow", s.Status, s.Message)
+	}
+	if _, err := d2.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, d2, Green, 0, 0)
+}
+
+func TestBadRequestIsRed(t *testing.T) {
+	srv := newFakeServer(t)
+	clk := newClock()
+	cfg := testConfig(t, srv.URL()+"/wrong-prefix", clk)
+	d := openT(t, cfg)
+	queueN(t, d, clk, 0, 1)
+	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrRequestRefused) {
+		t.Fatalf("Sync to a wrong path: %v, want ErrRequestRefused", err)
+	}
+	st := wantStatus(t, d, Red, 1, 0)
+	if !bytes.Contains([]byte(st.Message), []byte("404")) {
+		t.Fatalf("message %q does not carry the answer", st.Message)
+	}
+}
