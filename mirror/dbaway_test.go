@@ -1,0 +1,178 @@
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logCapture tees a mirror's log lines to the test log and keeps them.
+type logCapture struct {
+	t  *testing.T
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (c *logCapture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.b.Write(p)
+	c.mu.Unlock()
+	c.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (c *logCapture) contains(s string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Contains(c.b.String(), s)
+}
+
+func newLogCapture(t *testing.T) (*logCapture, *slog.Logger) {
+	c := &logCapture{t: t}
+	return c, slog.New(slog.NewTextHandler(c, nil))
+}
+
+// TestMirrorStopsWhileSQLiteIsLocked: while another process holds the
+// SQLite write lock, nothing is applied and no offset moves; once it lets
+// go, the mirror resumes and ends equal to the fold.
+func TestMirrorStopsWhileSQLiteIsLocked(t *testing.T) {
+	d := newSQLiteDB(t)
+	k := newTestKafka(t, 2, false)
+	w := newWorld(k, 11, 2, 2, 10, 3)
+	prod := k.producer(t)
+	w.round(t, prod, 500, 100, 0, 1)
+	db := openTestDB(t, d)
+	logs, logger := newLogCapture(t)
+	m, _ := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url + "?busy_timeout=100",
+		MaxBackoff: 200 * time.Millisecond, Logger: logger})
+	waitMirrored(t, k, w, db, 30*time.Second)
+
+	// Another connection takes the write lock and keeps it.
+	ctx := context.Background()
+	locker, err := db.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	if _, err := locker.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
+		t.Fatal(err)
+	}
+	before := readOffsetsOn(t, locker)
+	applied, _, _, _ := m.progress.snapshot()
+	w.round(t, prod, 300, 100, 0, 1)
+	eventually(t, 10*time.Second, func() string {
+		if !logs.contains("mirror database unavailable") {
+			return "no log line says the database is unavailable"
+		}
+		return ""
+	})
+	time.Sleep(time.Second)
+	if after := readOffsetsOn(t, locker); !maps.Equal(before, after) {
+		t.Fatalf("offsets moved while the database was locked: %v -> %v", before, after)
+	}
+	if now, _, _, _ := m.progress.snapshot(); now != applied {
+		t.Fatalf("%d records applied while the database was locked", now-applied)
+	}
+	if _, err := locker.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	waitMirrored(t, k, w, db, 30*time.Second)
+	if !logs.contains("mirror database answers again") {
+		t.Error("no log line says the database is back")
+	}
+}
+
+func readOffsetsOn(t *testing.T, c *sql.Conn) map[topicPartition]int64 {
+	t.Helper()
+	rows, err := c.QueryContext(context.Background(), `SELECT topic, "partition", next_offset FROM consumed_offsets`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[topicPartition]int64{}
+	for rows.Next() {
+		var tp topicPartition
+		var o int64
+		if err := rows.Scan(&tp.Topic, &tp.Partition, &o); err != nil {
+			t.Fatal(err)
+		}
+		out[tp] = o
+	}
+	return out
+}
+
+// postgresScript runs scripts/postgres.sh, and skips the test (loudly)
+// when POSTGRES_URL is not the cluster that script runs.
+func postgresScript(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("bash", append([]string{"../scripts/postgres.sh"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/postgres.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+func requireScriptCluster(t *testing.T) testDB {
+	t.Helper()
+	d := newPostgresDB(t)
+	url, err := exec.Command("bash", "../scripts/postgres.sh", "url").Output()
+	if err != nil || strings.TrimSpace(string(url)) != os.Getenv("POSTGRES_URL") {
+		t.Skipf("SKIPPED: POSTGRES_URL is not the cluster of scripts/postgres.sh (%s), which this test restarts", strings.TrimSpace(string(url)))
+	}
+	return d
+}
+
+// TestMirrorPostgresRestartMidCatchUp restarts PostgreSQL (a fast shutdown
+// that ends every connection) while the mirror catches up, then stops it
+// for a while: nothing is applied while it is down, and the tables end
+// equal to the fold.
+func TestMirrorPostgresRestartMidCatchUp(t *testing.T) {
+	d := requireScriptCluster(t)
+	// Whatever happens below, the cluster is up again for what follows.
+	t.Cleanup(func() { postgresScript(t, "up") })
+	k := newTestKafka(t, 4, false)
+	w := newWorld(k, 12, 4, 3, 40, 4)
+	prod := k.producer(t)
+	w.round(t, prod, 20000, 500, 10, 1)
+	logs, logger := newLogCapture(t)
+	m, _ := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, BatchRecords: 100,
+		MaxBackoff: 500 * time.Millisecond, Logger: logger})
+	eventually(t, 30*time.Second, func() string {
+		if applied, _, _, _ := m.progress.snapshot(); applied < 2000 {
+			return "the mirror has not started applying"
+		}
+		return ""
+	})
+	if _, caught, _, _ := m.progress.snapshot(); caught {
+		t.Fatal("the mirror caught up before the restart: make the backlog larger")
+	}
+	postgresScript(t, "restart", "--immediate")
+	eventually(t, 30*time.Second, func() string {
+		if !logs.contains("mirror database unavailable") {
+			return "no log line says the database is unavailable"
+		}
+		return ""
+	})
+
+	// Down for a while: nothing is applied.
+	postgresScript(t, "down")
+	time.Sleep(300 * time.Millisecond) // a batch in flight fails, none starts
+	applied, _, _, _ := m.progress.snapshot()
+	time.Sleep(1500 * time.Millisecond)
+	if now, _, _, _ := m.progress.snapshot(); now != applied {
+		t.Fatalf("%d records applied while PostgreSQL was down", now-applied)
+	}
+	postgresScript(t, "up")
+
+	db := openTestDB(t, d)
+	waitMirrored(t, k, w, db, 60*time.Second)
+	if !logs.contains("mirror database answers again") {
+		t.Error("no log line says the database is back")
+	}
+}

@@ -1,0 +1,66 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// warehouses returns the warehouses that have positions, in byte order.
+func (s *store) warehouses(ctx context.Context) ([]string, error) {
+	rows, err := s.db.db.QueryContext(ctx, `SELECT DISTINCT warehouse_id FROM positions`)
+	if err != nil {
+		return nil, fmt.Errorf("listing warehouses: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			return nil, fmt.Errorf("listing warehouses: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing warehouses: %w", err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// reportPositions returns up to limit positions of warehouse wh whose item
+// sorts after afterItem (byte order; "" for the first), ordered by item,
+// location and lot.
+func (s *store) reportPositions(ctx context.Context, wh, afterItem string, limit int) ([]reportPosition, error) {
+	c := s.db.dialect.bytewise
+	return s.queryReport(ctx, `SELECT item_id, location_id, lot_number, on_hand, version FROM positions
+		WHERE warehouse_id = $1 AND item_id`+c+` > $2
+		ORDER BY item_id`+c+`, location_id`+c+`, lot_number`+c+` LIMIT $3`, wh, afterItem, limit)
+}
+
+// itemPositions returns every position of one item in warehouse wh.
+func (s *store) itemPositions(ctx context.Context, wh, item string) ([]reportPosition, error) {
+	c := s.db.dialect.bytewise
+	return s.queryReport(ctx, `SELECT item_id, location_id, lot_number, on_hand, version FROM positions
+		WHERE warehouse_id = $1 AND item_id = $2 ORDER BY location_id`+c+`, lot_number`+c, wh, item)
+}
+
+func (s *store) queryReport(ctx context.Context, query string, args ...any) ([]reportPosition, error) {
+	rows, err := s.db.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading positions to report: %w", err)
+	}
+	defer rows.Close()
+	var out []reportPosition
+	for rows.Next() {
+		var p reportPosition
+		if err := rows.Scan(&p.ItemID, &p.LocationID, &p.LotNumber, &p.OnHand, &p.Version); err != nil {
+			return nil, fmt.Errorf("reading positions to report: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading positions to report: %w", err)
+	}
+	return out, nil
+}

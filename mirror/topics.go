@@ -1,0 +1,28 @@
+package mirror
+
+import "github.com/invsync/invsync/schemas"
+
+// mirroredTopics are the topics the mirror reads.
+type mirroredTopics struct {
+	events        string // <prefix>inventory-events -> positions
+	decisions     string // <prefix>allocation-decisions -> allocations
+	discrepancies string // <prefix>discrepancies -> discrepancies (with a decoder)
+}
+
+func newMirroredTopics(prefix string) mirroredTopics {
+	t := schemas.NewTopics(prefix)
+	return mirroredTopics{
+		events:        t.InventoryEvents,
+		decisions:     t.AllocationDecisions,
+		discrepancies: prefix + topicDiscrepancies,
+	}
+}
+
+// wanted returns the topics to consume: the discrepancies topic only when
+// its values can be decoded.
+func (t mirroredTopics) wanted(withDiscrepancies bool) []string {
+	if withDiscrepancies {
+		return []string{t.events, t.decisions, t.discrepancies}
+	}
+	return []string{t.events, t.decisions}
+}
