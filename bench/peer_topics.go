@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// createPeerTopics creates the run's input and output topics with the
+// broker's default replication.
+func createPeerTopics(ctx context.Context, adm *kadm.Client, t peerTopics, partitions int32) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, topic := range []string{t.input, t.output} {
+		if _, err := adm.CreateTopic(ctx, partitions, -1, nil, topic); err != nil {
+			return fmt.Errorf("creating the peer's topic %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+// deletePeerTopics deletes what a run left on the broker: its topics, the
+// peer's changelogs and its consumer group. Best effort: a failure is
+// printed, not returned, since the measurements stand without it.
+func deletePeerTopics(adm *kadm.Client, t peerTopics, out io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics := append([]string{t.input, t.output}, t.internal()...)
+	resps, err := adm.DeleteTopics(ctx, topics...)
+	if err == nil {
+		err = resps.Error()
+	}
+	if err != nil {
+		fmt.Fprintf(out, "kstreams peer: deleting the run's topics: %v\n", err)
+	}
+	gr, err := adm.DeleteGroups(ctx, t.appID)
+	if err == nil {
+		err = gr.Error()
+	}
+	if err != nil {
+		fmt.Fprintf(out, "kstreams peer: deleting consumer group %s: %v\n", t.appID, err)
+	}
+}
