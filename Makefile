@@ -8,7 +8,10 @@ KAFKA_PORT ?= 39092
 KAFKA_BROKERS_ADDR := 127.0.0.1:$(KAFKA_PORT)
 export KAFKA_PORT
 
-.PHONY: all build deps test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status clean
+.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down clean
+
+# Packages with concurrency, run under the race detector by `make test-race` (CI).
+RACE_PKGS ?= ./ingest/... ./pipeline/... ./state/... ./processors/... ./scanner/... ./mirror/... ./schemas/...
 
 ROUNDS ?= 12
 BROKER_KILLS ?= 1
@@ -21,11 +24,24 @@ deps:
 build: deps
 	$(GO) build -o bin/invsync ./cmd/invsync
 
-test: deps
-	$(GO) test -count=1 -timeout 15m ./...
+# What the tests need beyond Go: a throwaway PostgreSQL on loopback (the
+# mirror's tests) and headless Chromium (the scanner app's browser tests).
+# Installed with apt-get when missing and running as root; otherwise those
+# tests skip, saying why and what to run.
+test-deps:
+	@bash scripts/postgres.sh up >/dev/null || echo "make: PostgreSQL could not be started; the mirror's PostgreSQL tests will skip (run: bash scripts/postgres.sh up)" >&2
+	@bash scripts/chromium.sh ensure >/dev/null || echo "make: Chromium is not available; the browser tests will skip (run: bash scripts/chromium.sh ensure)" >&2
 
-test-race: deps
-	$(GO) test -race -count=1 -timeout 25m ./...
+# gofmt and go vet, as reviewers would.
+check: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: these files need formatting:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps test-deps
+	POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) $(GO) test -count=1 -timeout 20m ./...
+
+test-race: deps test-deps
+	POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) $(GO) test -race -count=1 -timeout 25m $(RACE_PKGS)
 
 # Runs every Fuzz* target found by `go test -list` for $(FUZZTIME) each.
 # Succeeds (doing nothing) when there are no fuzz targets.
@@ -44,6 +60,12 @@ fuzz: deps
 	done <<< "$$targets"; \
 	echo "fuzz: $$n target(s) passed"
 
+postgres-up:
+	bash scripts/postgres.sh up
+
+postgres-down:
+	bash scripts/postgres.sh down
+
 kafka-fetch:
 	bash scripts/kafka.sh fetch
 
@@ -59,11 +81,11 @@ kafka-status:
 
 # Full suite against a real single-node Kafka on loopback. The broker is always
 # stopped afterwards; the exit code is the tests'.
-test-kafka: deps
+test-kafka: deps test-deps
 	bash scripts/kafka.sh up
 	@rc=0; \
 	echo "KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) $(GO) test -count=1 -timeout 20m ./..."; \
-	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) $(GO) test -count=1 -timeout 20m ./... || rc=$$?; \
+	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) $(GO) test -count=1 -timeout 25m ./... || rc=$$?; \
 	bash scripts/kafka.sh down || true; \
 	exit $$rc
 
