@@ -85,6 +85,9 @@ const maxUpload = 1000
 // Config configures Run. The zero value of every field but URL and Brokers
 // means its default.
 type Config struct {
+	// Token authenticates the uploads (a scanner token of the load's
+	// scanner ids, or an admin token). Empty sends none.
+	Token string
 	// URL is the base URL of the running invsync, e.g.
 	// "http://127.0.0.1:8080". Required.
 	URL string

@@ -123,6 +123,9 @@ func (b *bencher) post(ctx context.Context, body, buf []byte) ([]byte, error) {
 		return buf, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if b.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.cfg.Token)
+	}
 	resp, err := b.http.Do(req)
 	if err != nil {
 		return buf, fmt.Errorf("POST /v1/transactions: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -35,6 +36,7 @@ type DecisionSubscriber interface {
 type allocPending struct {
 	mu sync.Mutex
 	m  map[string]pendingTx // hash, and whether Kafka acknowledged it
+	wh map[string]string    // the warehouse of each, for scope checks
 }
 
 type allocationJSON struct {
@@ -80,16 +82,15 @@ func viewOf(a *processors.Allocation) allocationView {
 	return v
 }
 
-func (s *Server) allocationRoutes() {
+func (s *Server) allocationRoutes(v1 *gin.RouterGroup) {
 	if s.cfg.Allocator == nil || s.cfg.Allocations == nil || s.cfg.Decisions == nil {
 		return
 	}
-	s.allocs = &allocPending{m: map[string]pendingTx{}}
-	v1 := s.engine.Group("/v1")
-	v1.POST("/allocations", s.requireOpen, s.postAllocation)
-	v1.GET("/allocations", s.listAllocations)
-	v1.GET("/allocations/:id", s.getAllocation)
-	v1.DELETE("/allocations/:id", s.requireOpen, s.deleteAllocation)
+	s.allocs = &allocPending{m: map[string]pendingTx{}, wh: map[string]string{}}
+	v1.POST("/allocations", allow(auth.WriteAllocations), s.requireOpen, s.postAllocation)
+	v1.GET("/allocations", allow(auth.ReadAllocations), s.listAllocations)
+	v1.GET("/allocations/:id", allow(auth.ReadAllocations), s.getAllocation)
+	v1.DELETE("/allocations/:id", allow(auth.WriteAllocations), s.requireOpen, s.deleteAllocation)
 }
 
 // decodeAllocation validates an allocation request body.
@@ -184,6 +185,9 @@ func (s *Server) postAllocation(c *gin.Context) {
 		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
+	if !inScope(c, req.WarehouseID) {
+		return
+	}
 	ctx := c.Request.Context()
 	existing, found, err := s.cfg.Allocations.Allocation(ctx, req.WarehouseID, req.ItemID, req.AllocationID)
 	if _, ok := partitionUnavailable(err); err != nil && !ok {
@@ -223,6 +227,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	// write it (again); the processor decides an allocationId once.
 	if !inFlight {
 		s.allocs.m[req.AllocationID] = pendingTx{hash: hashOf(req.BodyHash)}
+		s.allocs.wh[req.AllocationID] = req.WarehouseID
 	}
 	s.allocs.mu.Unlock()
 
@@ -232,6 +237,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 		if !inFlight {
 			s.allocs.mu.Lock()
 			delete(s.allocs.m, req.AllocationID)
+			delete(s.allocs.wh, req.AllocationID)
 			s.allocs.mu.Unlock()
 		}
 		s.unavailable(c, err)
@@ -260,6 +266,7 @@ func (s *Server) forgetWhenDecided(id string) {
 	}
 	s.allocs.mu.Lock()
 	delete(s.allocs.m, id)
+	delete(s.allocs.wh, id)
 	s.allocs.mu.Unlock()
 }
 
@@ -289,6 +296,12 @@ func (s *Server) tentativeOrDecided(c *gin.Context, req *processors.AllocRequest
 
 func (s *Server) getAllocation(c *gin.Context) {
 	a, found, err := s.cfg.Allocations.FindAllocation(c.Request.Context(), c.Param("id"))
+	if found && !inScope(c, a.WarehouseID) {
+		return
+	}
+	if wh, pending := s.pendingAllocWarehouse(c.Param("id")); !found && pending && !inScope(c, wh) {
+		return
+	}
 	switch {
 	case found:
 		c.JSON(http.StatusOK, viewOf(&a))
@@ -304,10 +317,17 @@ func (s *Server) getAllocation(c *gin.Context) {
 }
 
 func (s *Server) isPendingAlloc(id string) bool {
+	_, ok := s.pendingAllocWarehouse(id)
+	return ok
+}
+
+// pendingAllocWarehouse returns the warehouse of an allocation this
+// instance accepted and has not seen decided.
+func (s *Server) pendingAllocWarehouse(id string) (string, bool) {
 	s.allocs.mu.Lock()
 	defer s.allocs.mu.Unlock()
 	_, ok := s.allocs.m[id]
-	return ok
+	return s.allocs.wh[id], ok
 }
 
 func (s *Server) listAllocations(c *gin.Context) {
@@ -323,7 +343,9 @@ func (s *Server) listAllocations(c *gin.Context) {
 	}
 	out := make([]allocationView, 0, len(as))
 	for i := range as {
-		out = append(out, viewOf(&as[i]))
+		if mayAccess(c, as[i].WarehouseID) { // others' warehouses are left out
+			out = append(out, viewOf(&as[i]))
+		}
 	}
 	if err != nil && !forwarded(c) && s.cfg.Router != nil {
 		// Other instances own the other partitions: gather theirs.
@@ -362,6 +384,9 @@ func (s *Server) deleteAllocation(c *gin.Context) {
 			return
 		}
 		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+id+" does not exist")
+		return
+	}
+	if !inScope(c, a.WarehouseID) {
 		return
 	}
 	if !a.Active() {

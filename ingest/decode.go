@@ -97,6 +97,7 @@ type txJSON struct {
 	Override        *bool            `json:"override"`
 	UserID          *string          `json:"userId"`
 	ReasonCode      *string          `json:"reasonCode"`
+	CountTaskID     *string          `json:"countTaskId"`
 }
 
 // TxRejection is a per-transaction rejection decided at ingest.
@@ -192,6 +193,15 @@ func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bo
 			return processors.Transaction{}, id, rej
 		}
 		tx.ExpectedVersion = &v
+	}
+	if j.CountTaskID != nil {
+		switch {
+		case tx.Type != processors.CycleCount:
+			return inv("countTaskId is only for a CYCLE_COUNT (the count that completes the task), not a %s", tx.Type)
+		case *j.CountTaskID == "" || len(*j.CountTaskID) > 128 || strings.ContainsFunc(*j.CountTaskID, isControl):
+			return inv("countTaskId must be a printable id of at most 128 bytes")
+		}
+		tx.CountTaskID = *j.CountTaskID
 	}
 	tx.BodyHash = tx.Hash()
 	return tx, id, nil

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,7 +28,14 @@ type Router interface {
 // local state only, never forwarded again.
 const forwardedHeader = "X-Invsync-Forwarded"
 
-var peerClient = &http.Client{Timeout: 12 * time.Second}
+// newPeerClient is the client for reads forwarded to other instances;
+// tlsCfg (nil for plain HTTP) says whom to trust and which client
+// certificate to present.
+func newPeerClient(tlsCfg *tls.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	return &http.Client{Timeout: 12 * time.Second, Transport: tr}
+}
 
 func forwarded(c *gin.Context) bool { return c.GetHeader(forwardedHeader) != "" }
 
@@ -109,7 +117,12 @@ func (s *Server) send(ctx context.Context, method, url string, body []byte) (int
 	}
 	req.Header.Set(forwardedHeader, "1")
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := peerClient.Do(req)
+	// The peer checks the caller's rights itself: the read is made with
+	// the caller's credential, never with more.
+	if cred := credential(ctx); cred != "" {
+		req.Header.Set("Authorization", cred)
+	}
+	resp, err := s.peers.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}

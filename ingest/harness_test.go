@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
 )
@@ -82,6 +83,7 @@ func newHarnessOpen(t *testing.T, open bool, tweaks ...func(*ingest.Config)) *ha
 		Ready:     h.ready,
 		MaxWait:   2 * time.Second,
 		Now:       func() time.Time { return serverNow },
+		Auth:      testRegistry(),
 	}
 	for _, f := range tweaks {
 		f(&cfg)
@@ -118,6 +120,7 @@ func (h *harness) do(method, path string, body []byte) response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	// Errorf, not Fatalf: do is also called from other goroutines.
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -370,4 +373,24 @@ func decodeAs(t *testing.T, txm map[string]any) processors.Transaction {
 		t.Fatalf("decoding %v: %v", txm, rej)
 	}
 	return got
+}
+
+// testAdminToken is the admin credential of every harness (the
+// --admin-token kind); the security suite makes tokens of every role.
+const testAdminToken = "test-admin-token-0123456789abcdef0123456789"
+
+func testRegistry() *auth.Registry {
+	r := auth.NewRegistry()
+	r.SetAdmin(testAdminToken)
+	return r
+}
+
+// assertInternalHidden checks a 500 that must not show the internal error
+// (errDisk's text) but a reference to the log line that does.
+func assertInternalHidden(t *testing.T, r response) {
+	t.Helper()
+	assertError(t, r, http.StatusInternalServerError, "INTERNAL", "reference")
+	if strings.Contains(string(r.body), "disk") || strings.Contains(string(r.body), "pebble") {
+		t.Errorf("a 500 leaks the internal error: %s", r.body)
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -65,15 +66,14 @@ func lockViewOf(l *processors.Lock, now time.Time) lockView {
 	return v
 }
 
-func (s *Server) lockRoutes() {
+func (s *Server) lockRoutes(v1 *gin.RouterGroup) {
 	if s.cfg.Locks == nil {
 		return
 	}
-	v1 := s.engine.Group("/v1")
-	v1.POST("/locks", s.requireOpen, s.postLock)
-	v1.GET("/locks", s.requireOpen, s.listLocks)
-	v1.GET("/locks/:id", s.requireOpen, s.getLock)
-	v1.DELETE("/locks/:id", s.requireOpen, s.deleteLock)
+	v1.POST("/locks", allow(auth.WriteLocks), s.requireOpen, s.postLock)
+	v1.GET("/locks", allow(auth.ReadLocks), s.requireOpen, s.listLocks)
+	v1.GET("/locks/:id", allow(auth.ReadLocks), s.requireOpen, s.getLock)
+	v1.DELETE("/locks/:id", allow(auth.WriteLocks), s.requireOpen, s.deleteLock)
 }
 
 // decodeLock validates a lock request body and builds the lock it asks
@@ -143,6 +143,14 @@ func (s *Server) postLock(c *gin.Context) {
 		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
+	if !inScope(c, req.WarehouseID) {
+		return
+	}
+	if p := principal(c); !p.Allows(auth.ReleaseOthersLocks) && req.ScannerID != p.Name {
+		writeError(c, http.StatusForbidden, "SCANNER_MISMATCH", "this token belongs to scanner "+p.Name+
+			"; it may lock locations for itself only (scannerId "+p.Name+")")
+		return
+	}
 	l, granted, holder, err := s.cfg.Locks.Acquire(c.Request.Context(), req)
 	if err != nil {
 		s.unavailable(c, err)
@@ -166,6 +174,9 @@ func (s *Server) postLock(c *gin.Context) {
 // stands, so a repeated DELETE is a 200 too.
 func (s *Server) deleteLock(c *gin.Context) {
 	now := s.cfg.Now()
+	if held, ok := s.cfg.Locks.Get(c.Param("id")); ok && !s.mayTouchLock(c, &held) {
+		return
+	}
 	l, found, err := s.cfg.Locks.Release(c.Request.Context(), c.Param("id"), now)
 	switch {
 	case err != nil:
@@ -184,6 +195,9 @@ func (s *Server) getLock(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "LOCK_NOT_FOUND", "lock "+c.Param("id")+" does not exist")
 		return
 	}
+	if !s.mayTouchLock(c, &l) {
+		return
+	}
 	c.JSON(http.StatusOK, lockViewOf(&l, s.cfg.Now()))
 }
 
@@ -196,10 +210,29 @@ func (s *Server) listLocks(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
 		return
 	}
+	if !inScope(c, wh) {
+		return
+	}
 	now := s.cfg.Now()
+	p := principal(c)
 	out := []lockView{}
 	for _, l := range s.cfg.Locks.Active(wh, now) {
-		out = append(out, lockViewOf(&l, now))
+		if p.Allows(auth.ReleaseOthersLocks) || l.ScannerID == p.Name { // a scanner sees its own
+			out = append(out, lockViewOf(&l, now))
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"warehouseId": wh, "locks": out})
+}
+
+// mayTouchLock answers 403 and reports false unless the caller may see and
+// release l: its warehouse is in scope, and a scanner only its own locks.
+func (s *Server) mayTouchLock(c *gin.Context, l *processors.Lock) bool {
+	if !inScope(c, l.WarehouseID) {
+		return false
+	}
+	if p := principal(c); !p.Allows(auth.ReleaseOthersLocks) && l.ScannerID != p.Name {
+		writeError(c, http.StatusForbidden, "FORBIDDEN", "lock "+l.LockID+" belongs to another scanner; a supervisor may release it")
+		return false
+	}
+	return true
 }

@@ -6,6 +6,10 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -24,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
@@ -118,6 +123,16 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Auth authenticates every /v1 request. Required.
+	Auth Authenticator
+	// Tokens serves the token endpoints; nil leaves them out.
+	Tokens TokenStore
+	// RateLimit is the requests a second each token may make (bursts of
+	// twice that); 0 means no limit.
+	RateLimit float64
+	// PeerTLS configures HTTPS to the other instances (forwarded reads);
+	// nil for plain HTTP or the system's roots.
+	PeerTLS *tls.Config
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -142,6 +157,8 @@ type Server struct {
 	open atomic.Bool
 
 	allocs *allocPending
+	limits *limiters // nil: no rate limit
+	peers  *http.Client
 }
 
 // Open starts accepting uploads and catalog changes. Until then they are
@@ -209,6 +226,10 @@ func New(cfg Config) (*Server, error) {
 		delete(s.pending, o.TransactionID)
 		s.pendingMu.Unlock()
 	})
+	if cfg.RateLimit > 0 {
+		s.limits = newLimiters(cfg.RateLimit)
+	}
+	s.peers = newPeerClient(cfg.PeerTLS)
 	s.routes()
 	return s, nil
 }
@@ -217,7 +238,7 @@ func New(cfg Config) (*Server, error) {
 func (cfg *Config) validate() error {
 	var missing []string
 	for name, ok := range map[string]bool{"Publisher": cfg.Publisher != nil, "Catalog": cfg.Catalog != nil,
-		"State": cfg.State != nil, "Outcomes": cfg.Outcomes != nil, "Ready": cfg.Ready != nil} {
+		"State": cfg.State != nil, "Outcomes": cfg.Outcomes != nil, "Ready": cfg.Ready != nil, "Auth": cfg.Auth != nil} {
 		if !ok {
 			missing = append(missing, name)
 		}
@@ -252,7 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 func (s *Server) routes() {
 	e := s.engine
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery(), s.countResponses())
+	e.Use(s.recovery(), s.countResponses(), securityHeaders)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -264,14 +285,23 @@ func (s *Server) routes() {
 	if s.cfg.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
 	}
-	v1 := e.Group("/v1")
-	v1.GET("/catalog", s.getCatalog)
-	v1.PUT("/catalog", s.requireOpen, s.putCatalog)
-	v1.POST("/transactions", s.requireOpen, s.postTransactions)
-	v1.GET("/transactions/:id", s.getTransaction)
-	v1.GET("/positions", s.getPositions)
-	s.allocationRoutes()
-	s.lockRoutes()
+	// Every /v1 request is authenticated, then rate limited per token,
+	// then checked against the role table; warehouse scope is checked
+	// by each handler, which knows the warehouse.
+	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
+	v1.GET("/me", s.getMe)
+	v1.GET("/catalog", allow(auth.ReadCatalog), s.getCatalog)
+	v1.PUT("/catalog", allow(auth.WriteCatalog), s.requireOpen, s.putCatalog)
+	v1.POST("/transactions", allow(auth.Upload), s.requireOpen, s.postTransactions)
+	v1.GET("/transactions/:id", allow(auth.ReadTransactions), s.getTransaction)
+	v1.GET("/positions", allow(auth.ReadPositions), s.getPositions)
+	if s.cfg.Tokens != nil {
+		v1.POST("/tokens", allow(auth.ManageTokens), s.requireOpen, s.postToken)
+		v1.GET("/tokens", allow(auth.ManageTokens), s.listTokens)
+		v1.DELETE("/tokens/:id", allow(auth.ManageTokens), s.requireOpen, s.deleteToken)
+	}
+	s.allocationRoutes(v1)
+	s.lockRoutes(v1)
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)
@@ -288,8 +318,9 @@ func (s *Server) recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", r)
-				writeError(c, http.StatusInternalServerError, "INTERNAL", "internal error; the request may be retried")
+				ref := newRef()
+				s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", r, "ref", ref)
+				writeError(c, http.StatusInternalServerError, "INTERNAL", "internal error (reference "+ref+" in the server log); the request may be retried")
 			}
 		}()
 		c.Next()
@@ -326,8 +357,43 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	return body, true
 }
 
+// getCatalog answers the master data the caller may see: every item, and
+// the warehouses of its scope (or only ?warehouseId=). The answer carries
+// an ETag; a request whose If-None-Match holds it gets 304, so a device
+// refreshing its cached copy every sync costs almost nothing.
 func (s *Server) getCatalog(c *gin.Context) {
-	c.JSON(http.StatusOK, s.cfg.Catalog.Catalog().Doc())
+	wh, one := c.GetQuery("warehouseId")
+	if one && !inScope(c, wh) {
+		return
+	}
+	doc := s.cfg.Catalog.Catalog().Doc()
+	kept := doc.Warehouses[:0]
+	for _, w := range doc.Warehouses {
+		if (one && w.WarehouseID == wh) || (!one && mayAccess(c, w.WarehouseID)) {
+			kept = append(kept, w)
+		}
+	}
+	doc.Warehouses = kept
+	if one && len(kept) == 0 {
+		writeError(c, http.StatusNotFound, processors.CodeUnknownWarehouse, "warehouse "+wh+" is not in the catalog")
+		return
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		s.internalError(c, "encoding the catalog", err)
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", "no-cache")
+	for _, tag := range strings.Split(c.GetHeader("If-None-Match"), ",") {
+		if t := strings.TrimSpace(tag); t == etag || t == "W/"+etag || t == "*" {
+			c.Status(http.StatusNotModified)
+			return
+		}
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func (s *Server) putCatalog(c *gin.Context) {
@@ -353,7 +419,7 @@ func (s *Server) unavailable(c *gin.Context, err error) {
 	s.log.Warn("kafka unavailable", "err", err)
 	c.Header("Retry-After", "5")
 	writeError(c, http.StatusServiceUnavailable, "KAFKA_UNAVAILABLE",
-		"could not write to Kafka: nothing in this request was accepted; keep it queued and retry ("+err.Error()+")")
+		"could not write to Kafka: nothing in this request was accepted; keep it queued and retry")
 }
 
 // stateError answers a read the instance cannot serve right now.
@@ -367,8 +433,33 @@ func (s *Server) stateError(c *gin.Context, err error) {
 		writeError(c, http.StatusServiceUnavailable, code, err.Error()+"; retry shortly")
 		return
 	}
-	s.log.Error("reading state", "err", err)
-	writeError(c, http.StatusInternalServerError, "INTERNAL", "reading state: "+err.Error())
+	s.internalError(c, "reading state", err)
+}
+
+// internalError logs err with a reference and answers 500 with the
+// reference only: internals (paths, broker addresses) stay in the log.
+func (s *Server) internalError(c *gin.Context, what string, err error) {
+	ref := newRef()
+	s.log.Error(what, "err", err, "ref", ref, "path", c.Request.URL.Path)
+	writeError(c, http.StatusInternalServerError, "INTERNAL", "internal error while "+what+" (reference "+ref+" in the server log); the request may be retried")
+}
+
+// newRef is a short random reference tying an error answer to its log line.
+func newRef() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// securityHeaders are set on every response: API answers are not to be
+// sniffed, framed or cached, and nothing is shared across origins (no
+// CORS headers: browsers refuse cross-origin calls).
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
 }
 
 type positionJSON struct {
@@ -393,6 +484,9 @@ func (s *Server) getPositions(c *gin.Context) {
 	wh, item := c.Query("warehouseId"), c.Query("itemId")
 	if wh == "" || item == "" {
 		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId and itemId query parameters are required")
+		return
+	}
+	if !inScope(c, wh) {
 		return
 	}
 	var loc, lot *string

@@ -9,8 +9,13 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
+
+// CodeWarehouseNotPermitted rejects a transaction of an upload for a
+// warehouse outside the token's scope (the rest of the batch goes on).
+const CodeWarehouseNotPermitted = "WAREHOUSE_NOT_PERMITTED"
 
 // Per-transaction ingest statuses.
 const (
@@ -68,6 +73,12 @@ func (s *Server) postTransactions(c *gin.Context) {
 		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
+	p := principal(c)
+	if p.Role == auth.RoleScanner && up.ScannerID != p.Name {
+		writeError(c, http.StatusForbidden, "SCANNER_MISMATCH", "this token belongs to scanner "+p.Name+
+			", not "+up.ScannerID+": upload with scannerId "+p.Name+", or enrol the device with its own token")
+		return
+	}
 
 	results := make([]Result, len(up.Transactions))
 	var accepted []processors.Transaction
@@ -79,9 +90,13 @@ func (s *Server) postTransactions(c *gin.Context) {
 	for i, raw := range up.Transactions {
 		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
 		results[i].TransactionID = id
+		if rej == nil && !mayAccess(c, tx.WarehouseID) {
+			rej = &TxRejection{Code: CodeWarehouseNotPermitted, Message: "this token may not act on warehouse " + tx.WarehouseID}
+		}
 		if rej == nil {
 			rej = s.cfg.Catalog.Catalog().Check(&tx)
 		}
+		tx.Principal = p.Name
 		if rej != nil {
 			results[i].Status, results[i].Code, results[i].Message = StatusRejected, ptr(rej.Code), ptr(rej.Message)
 			continue
@@ -300,6 +315,9 @@ func (s *Server) getTransaction(c *gin.Context) {
 	_, pending := s.pending[id]
 	s.pendingMu.Unlock()
 	o, found, err := s.cfg.State.FindOutcome(c.Request.Context(), id)
+	if found && o.WarehouseID != "" && !inScope(c, o.WarehouseID) {
+		return
+	}
 	switch {
 	case found:
 		j := outcomeJSON(o)

@@ -29,6 +29,8 @@ func ToWire(t *processors.Transaction) schemas.Transaction {
 		SentAt:             t.SentAt,
 		ReceivedAt:         t.ReceivedAt,
 		BodyHash:           t.BodyHash,
+		Principal:          optString(t.Principal),
+		CountTaskID:        optString(t.CountTaskID),
 	}
 }
 
@@ -54,6 +56,8 @@ func FromWire(w *schemas.Transaction) processors.Transaction {
 		SentAt:             w.SentAt,
 		ReceivedAt:         w.ReceivedAt,
 		BodyHash:           w.BodyHash,
+		Principal:          deref(w.Principal),
+		CountTaskID:        deref(w.CountTaskID),
 	}
 }
 
@@ -88,6 +92,7 @@ func EventToWire(e *processors.Event) schemas.InventoryEvent {
 		CorrectedTimestamp: e.CorrectedTimestamp,
 		Warnings:           append([]string{}, e.Warnings...),
 		AllocationID:       optString(e.AllocationID),
+		Principal:          optString(e.Principal),
 	}
 }
 

@@ -45,6 +45,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t schemas.Topics, parti
 		{t.PositionSnapshots, partitions, nil},
 		{t.Catalog, 1, compact},
 		{t.Locks, 1, compact},
+		{t.Tokens, 1, compact},
 	}
 	for _, w := range want {
 		resp, err := adm.CreateTopic(ctx, w.partitions, replication, w.configs, w.name)

@@ -64,6 +64,9 @@ type Event struct {
 	CorrectedTimestamp time.Time
 	Warnings           []string
 	AllocationID       string
+	// Principal is the name of the token that uploaded the transaction
+	// ("" before authentication existed).
+	Principal string
 }
 
 // Result is what applying one transaction did.
@@ -105,6 +108,7 @@ func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	res.Outcome.TransactionID = tx.TransactionID
 	res.Outcome.BodyHash = tx.BodyHash
 	res.Outcome.AppliedAt = now.UnixMilli()
+	res.Outcome.WarehouseID = tx.WarehouseID
 	if err := s.Set(OutcomeKey(tx.TransactionID), EncodeOutcome(&res.Outcome)); err != nil {
 		return Result{}, err
 	}
@@ -252,6 +256,7 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 			CorrectedTimestamp: tx.CorrectedTimestamp,
 			Warnings:           warns,
 			AllocationID:       tx.AllocationID,
+			Principal:          tx.Principal,
 		})
 	}
 	// Shortfalls are resolved once every leg is applied, so a MOVE's

@@ -960,7 +960,7 @@ func TestDecodeOutcomeRejectsCorrupt(t *testing.T) {
 		ResultingOnHand: 300, Version: 2, Warnings: []string{WarnNegativeOnHand}, BodyHash: []byte("hash"), AppliedAt: 1e12})
 	cases := map[string][]byte{
 		"empty":          nil,
-		"unknown format": append([]byte{2}, good[1:]...),
+		"unknown format": append([]byte{9}, good[1:]...),
 		"trailing bytes": append(bytes.Clone(good), 0),
 		"huge warning count": func() []byte {
 			b := []byte{outcomeFormat}

@@ -203,6 +203,9 @@ type Outcome struct {
 	Warnings        []string
 	BodyHash        []byte
 	AppliedAt       int64 // Unix ms
+	// WarehouseID is the transaction's warehouse, for scoping reads of
+	// the outcome ("" in outcomes stored before it was recorded).
+	WarehouseID string
 }
 
 // Outcome statuses.
@@ -211,7 +214,11 @@ const (
 	StatusRejected = "rejected"
 )
 
-const outcomeFormat = 1
+// Outcome formats: 1 had no warehouse; 2 appends it. Both are read.
+const (
+	outcomeFormatV1 = 1
+	outcomeFormat   = 2
+)
 
 // EncodeOutcome is the stored form of an outcome.
 func EncodeOutcome(o *Outcome) []byte {
@@ -228,13 +235,15 @@ func EncodeOutcome(o *Outcome) []byte {
 		b = appendString(b, w)
 	}
 	b = appendString(b, string(o.BodyHash))
-	return binary.AppendVarint(b, o.AppliedAt)
+	b = binary.AppendVarint(b, o.AppliedAt)
+	return appendString(b, o.WarehouseID)
 }
 
 // DecodeOutcome reverses EncodeOutcome.
 func DecodeOutcome(v []byte) (Outcome, error) {
 	d := decoder{b: v}
-	if d.byte() != outcomeFormat {
+	format := d.byte()
+	if format != outcomeFormat && format != outcomeFormatV1 {
 		return Outcome{}, fmt.Errorf("%w: outcome has an unknown format", errCorrupt)
 	}
 	o := Outcome{TransactionID: d.string(), Status: d.string(), Code: d.string(), Message: d.string()}
@@ -250,6 +259,9 @@ func DecodeOutcome(v []byte) (Outcome, error) {
 		o.BodyHash = []byte(h)
 	}
 	o.AppliedAt = d.varint()
+	if format == outcomeFormat {
+		o.WarehouseID = d.string()
+	}
 	if d.err != nil || len(d.b) != 0 {
 		return Outcome{}, fmt.Errorf("%w: outcome of %q", errCorrupt, o.TransactionID)
 	}

@@ -96,6 +96,12 @@ type Transaction struct {
 	// BodyHash identifies the transaction's content for idempotency: the
 	// same transactionId with another hash is a different transaction.
 	BodyHash []byte
+	// Principal is the name of the token that uploaded it; it goes on
+	// its events. Not part of the body hash (a resend by the same device
+	// with a renewed token is the same scan).
+	Principal string
+	// CountTaskID is the count task a CYCLE_COUNT completes ("" for none).
+	CountTaskID string
 }
 
 // StockKey is the Kafka partition key of everything about one item in one
@@ -144,6 +150,12 @@ func (t *Transaction) Hash() []byte {
 	str(t.ReasonCode)
 	str(t.ScannerID)
 	num(t.DeviceTimestamp.UnixMilli())
+	if t.CountTaskID != "" {
+		// Hashed only when set, so transactions without one keep
+		// the hashes they had before the field existed.
+		str("countTaskId")
+		str(t.CountTaskID)
+	}
 	return h.Sum(nil)
 }
 

@@ -201,6 +201,11 @@ func (r *reader) strs(field string) []string {
 	return v
 }
 
+// atEnd reports whether the whole payload was read: the fields appended
+// to a schema later (with defaults) are then absent, as in records written
+// before them.
+func (r *reader) atEnd() bool { return r.err == nil && r.i == len(r.s) }
+
 // done checks that the payload was read to its end.
 func (r *reader) done() error {
 	if r.err == nil && r.i != len(r.s) {

@@ -56,6 +56,8 @@ func (s *Set) AppendTransaction(dst []byte, t *Transaction) ([]byte, error) {
 	b = appendLong(b, millis(t.SentAt))
 	b = appendLong(b, millis(t.ReceivedAt))
 	b = appendString(b, string(t.BodyHash))
+	b = appendOptString(b, t.Principal)
+	b = appendOptString(b, t.CountTaskID)
 	return b, nil
 }
 
@@ -74,6 +76,8 @@ func (t *Transaction) check() error {
 	c.optStr("toLocationId", t.ToLocationID)
 	c.optStr("allocationId", t.AllocationID)
 	c.optStr("reasonCode", t.ReasonCode)
+	c.optStr("principal", t.Principal)
+	c.optStr("countTaskId", t.CountTaskID)
 	return c.err
 }
 
@@ -106,6 +110,11 @@ func (s *Set) DecodeTransaction(b []byte) (Transaction, error) {
 		SentAt:             r.time("sentAt"),
 		ReceivedAt:         r.time("receivedAt"),
 		BodyHash:           r.bytes("bodyHash"),
+	}
+	// Added later, together, with null defaults: records written
+	// before have neither.
+	if !r.atEnd() {
+		t.Principal, t.CountTaskID = r.optStr("principal"), r.optStr("countTaskId")
 	}
 	if err := r.done(); err != nil {
 		return Transaction{}, fmt.Errorf("decoding transaction: %w", err)
@@ -140,6 +149,7 @@ func (s *Set) AppendInventoryEvent(dst []byte, e *InventoryEvent) ([]byte, error
 	b = appendLong(b, millis(e.CorrectedTimestamp))
 	b = appendStrings(b, e.Warnings)
 	b = appendOptString(b, e.AllocationID)
+	b = appendOptString(b, e.Principal)
 	return b, nil
 }
 
@@ -158,6 +168,7 @@ func (e *InventoryEvent) check() error {
 	c.optStr("lotNumber", e.LotNumber)
 	c.strs("warnings", e.Warnings)
 	c.optStr("allocationId", e.AllocationID)
+	c.optStr("principal", e.Principal)
 	return c.err
 }
 
@@ -189,6 +200,9 @@ func (s *Set) DecodeInventoryEvent(b []byte) (InventoryEvent, error) {
 		CorrectedTimestamp: r.time("correctedTimestamp"),
 		Warnings:           r.strs("warnings"),
 		AllocationID:       r.optStr("allocationId"),
+	}
+	if !r.atEnd() { // added later with a null default
+		e.Principal = r.optStr("principal")
 	}
 	if err := r.done(); err != nil {
 		return InventoryEvent{}, fmt.Errorf("decoding inventory event: %w", err)
@@ -569,4 +583,82 @@ func (s *Set) DecodeLock(b []byte) (Lock, error) {
 		return Lock{}, fmt.Errorf("decoding lock: %w", err)
 	}
 	return l, nil
+}
+
+// AppendToken appends t to dst in wire format,
+// under the Append contract in the package documentation.
+func (s *Set) AppendToken(dst []byte, t *Token) ([]byte, error) {
+	if err := t.check(); err != nil {
+		return dst, fmt.Errorf("encoding token: %w", err)
+	}
+	dst, err := s.appendNative(dst, kindToken, t.native())
+	if err != nil {
+		return dst, fmt.Errorf("encoding token: %w", err)
+	}
+	return dst, nil
+}
+
+func (t *Token) check() error {
+	if t == nil {
+		return errNilRecord
+	}
+	var c checker
+	c.str("tokenId", t.TokenID)
+	c.str("name", t.Name)
+	c.str("createdBy", t.CreatedBy)
+	c.strs("warehouses", t.Warehouses)
+	if c.err == nil && !slices.Contains(tokenRoles, t.Role) {
+		c.err = fmt.Errorf("%w: role %q is not one of %v", ErrInvalid, t.Role, tokenRoles)
+	}
+	return c.err
+}
+
+func optMillis(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return goavro.Union("long.timestamp-millis", millis(*t))
+}
+
+func (t *Token) native() map[string]any {
+	whs := make([]any, len(t.Warehouses))
+	for i, w := range t.Warehouses {
+		whs[i] = w
+	}
+	return map[string]any{
+		"tokenId":    t.TokenID,
+		"name":       t.Name,
+		"role":       t.Role,
+		"warehouses": whs,
+		"expiresAt":  optMillis(t.ExpiresAt),
+		"createdAt":  millis(t.CreatedAt),
+		"createdBy":  t.CreatedBy,
+		"revokedAt":  optMillis(t.RevokedAt),
+		"hash":       t.Hash,
+	}
+}
+
+// DecodeToken decodes a wire-format Token,
+// under the Decode contract in the package documentation.
+func (s *Set) DecodeToken(b []byte) (Token, error) {
+	p, err := s.payload(b, kindToken)
+	if err != nil {
+		return Token{}, fmt.Errorf("decoding token: %w", err)
+	}
+	r := reader{s: string(p)}
+	t := Token{
+		TokenID:    r.str("tokenId"),
+		Name:       r.str("name"),
+		Role:       readEnum(&r, "role", tokenRoles),
+		Warehouses: r.strs("warehouses"),
+		ExpiresAt:  r.optTime("expiresAt"),
+		CreatedAt:  r.time("createdAt"),
+		CreatedBy:  r.str("createdBy"),
+		RevokedAt:  r.optTime("revokedAt"),
+		Hash:       r.bytes("hash"),
+	}
+	if err := r.done(); err != nil {
+		return Token{}, fmt.Errorf("decoding token: %w", err)
+	}
+	return t, nil
 }

@@ -90,6 +90,7 @@ const (
 	kindAllocationDecision
 	kindPositionSnapshot
 	kindLock
+	kindToken
 	numKinds
 )
 
@@ -101,6 +102,7 @@ var defs = [numKinds]struct{ name, record, topic string }{
 	{"allocation_decision", "AllocationDecision", TopicAllocationDecisions},
 	{"position_snapshot", "PositionSnapshot", TopicPositionSnapshots},
 	{"lock", "Lock", TopicLocks},
+	{"token", "Token", TopicTokens},
 }
 
 // namespace is the Avro namespace of every record.

@@ -119,7 +119,7 @@ func TestSchemaFiles(t *testing.T) {
 	}
 	for name, goSymbols := range map[string]any{
 		"TransactionType": transactionTypes, "EventType": eventTypes, "CatalogKind": catalogKinds,
-		"AllocationAction": allocationActions, "AllocationStatus": allocationStatuses,
+		"AllocationAction": allocationActions, "AllocationStatus": allocationStatuses, "Role": tokenRoles,
 	} {
 		if got := toStrings(goSymbols); !slices.Equal(got, enums[name]) {
 			t.Errorf("enum %s: Go symbols %v, schema symbols %v", name, got, enums[name])
@@ -140,6 +140,7 @@ func TestLocalIDs(t *testing.T) {
 		{"allocation_decision", "io.invsync.v1.AllocationDecision", "invsync.allocation-decisions-value"},
 		{"position_snapshot", "io.invsync.v1.PositionSnapshot", "invsync.position-snapshots-value"},
 		{"lock", "io.invsync.v1.Lock", "invsync.locks-value"},
+		{"token", "io.invsync.v1.Token", "invsync.tokens-value"},
 	}
 	if n := len(a.Schemas()); n != len(want) {
 		t.Errorf("%d schemas, want %d", n, len(want))

@@ -11,6 +11,7 @@ const (
 	TopicAllocationRequests  = "allocation-requests"
 	TopicAllocationDecisions = "allocation-decisions"
 	TopicPositionSnapshots   = "position-snapshots"
+	TopicTokens              = "tokens"
 )
 
 // Topics are the names of every topic invsync uses, all under one prefix.
@@ -49,6 +50,10 @@ type Topics struct {
 	// keyed by stock key: every stock record of a partition, on the
 	// partition of the same number, once per snapshot interval.
 	PositionSnapshots string
+	// Tokens: API bearer tokens (Avro Token), keyed by tokenId; a
+	// revocation is a second record under its key. Compacted; read whole
+	// by every instance. Holds hashes, never secrets.
+	Tokens string
 }
 
 // NewTopics returns the topic names for prefix, used as given (an empty
@@ -64,6 +69,7 @@ func NewTopics(prefix string) Topics {
 		AllocationRequests:  prefix + TopicAllocationRequests,
 		AllocationDecisions: prefix + TopicAllocationDecisions,
 		PositionSnapshots:   prefix + TopicPositionSnapshots,
+		Tokens:              prefix + TopicTokens,
 	}
 }
 

@@ -40,9 +40,13 @@ const (
 	EventInventoryMove       EventType = "InventoryMove"
 	EventInventoryAdjustment EventType = "InventoryAdjustment"
 	EventCycleCount          EventType = "CycleCount"
+	// EventReconciliationCorrection restates the warehouse's position of
+	// a record the cloud's reconciliation report disagreed with
+	// (quantityChange 0): the warehouse wins.
+	EventReconciliationCorrection EventType = "ReconciliationCorrection"
 )
 
-var eventTypes = []EventType{EventInventoryReceipt, EventInventoryPick, EventInventoryMove, EventInventoryAdjustment, EventCycleCount}
+var eventTypes = []EventType{EventInventoryReceipt, EventInventoryPick, EventInventoryMove, EventInventoryAdjustment, EventCycleCount, EventReconciliationCorrection}
 
 // Valid reports whether t is one of the schema's symbols.
 func (t EventType) Valid() bool { return slices.Contains(eventTypes, t) }
@@ -119,6 +123,8 @@ type Transaction struct {
 	SentAt             time.Time
 	ReceivedAt         time.Time
 	BodyHash           []byte // SHA-256 of the canonical transaction body
+	Principal          *string
+	CountTaskID        *string
 }
 
 // InventoryEvent is one applied stock change on the inventory-events topic
@@ -143,6 +149,7 @@ type InventoryEvent struct {
 	CorrectedTimestamp time.Time
 	Warnings           []string
 	AllocationID       *string
+	Principal          *string
 }
 
 // CatalogEntry is one warehouse or item on the compacted catalog topic (Avro
@@ -231,3 +238,18 @@ type Lock struct {
 	ExpiresAt   time.Time
 	ReleasedAt  *time.Time // nil while not released
 }
+
+// Token is a stored API token (Avro io.invsync.v1.Token).
+type Token struct {
+	TokenID    string
+	Name       string
+	Role       string // admin, supervisor, scanner, cloud, reader
+	Warehouses []string
+	ExpiresAt  *time.Time
+	CreatedAt  time.Time
+	CreatedBy  string
+	RevokedAt  *time.Time
+	Hash       []byte
+}
+
+var tokenRoles = []string{"admin", "supervisor", "scanner", "cloud", "reader"}

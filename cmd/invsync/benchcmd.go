@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"context"
 	"errors"
 	"flag"
@@ -41,6 +43,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "workload seed")
 	noFsync := fs.Bool("embedded-kafka-no-fsync", false, "in-process embedded broker without fsync per produce")
 	asJSON := fs.Bool("json", false, "print one JSON object as the very last line")
+	token := fs.String("token", envOr("INVSYNC_TOKEN", ""), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
@@ -65,7 +68,7 @@ Flags:
 	cfg := bench.Config{
 		URL: strings.TrimRight(*url, "/"), TopicPrefix: *prefix, Partitions: *partitions, Records: *records,
 		BatchSize: *batch, Scanners: *scanners, LatencyRate: *latencyRate, StepDuration: *step,
-		Backlog: *backlog, Seed: *seed,
+		Backlog: *backlog, Seed: *seed, Token: *token,
 		Settings: map[string]string{"GOMAXPROCS": strconv.Itoa(runtime.GOMAXPROCS(0))},
 	}
 	if *rates != "" {
@@ -110,7 +113,11 @@ Flags:
 			DataDir: dir, HTTPAddr: "127.0.0.1:0", Brokers: cfg.Brokers, EmbeddedKafkaAddr: "127.0.0.1:0",
 			EmbeddedNoFsync: *noFsync, Partitions: *partitions, TopicPrefix: *prefix, Group: "invsync-bench",
 			SessionTimeout: 10 * time.Second, LedgerWindow: 7 * 24 * time.Hour, MaxScanAge: 30 * 24 * time.Hour,
+			// Every upload is authenticated as in production; the load
+			// is one token, so no per-token rate limit.
+			AdminToken: randomToken(), RateLimit: 0,
 		}
+		cfg.Token = sc.AdminToken
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		srv, err := start(ctx, sc, log)
 		if err != nil {
@@ -167,4 +174,11 @@ func selfRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// randomToken is a fresh 64-character admin credential.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

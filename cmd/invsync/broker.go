@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,8 @@ func runBroker(args []string, stderr io.Writer) int {
 	orphan := fs.Duration("orphan-timeout", 5*time.Minute, "with --supervised: how long to wait for a crashed serve to come back before stopping")
 	logLevel := fs.String("log-level", env("INVSYNC_LOG_LEVEL", "info"), "debug, info, warn or error (INVSYNC_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("INVSYNC_LOG_FORMAT", "text"), "text or json (INVSYNC_LOG_FORMAT)")
+	saslMech := fs.String("kafka-sasl-mechanism", env("INVSYNC_KAFKA_SASL_MECHANISM", ""), "require SASL of clients: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, with the one user --kafka-sasl-user and the password in INVSYNC_KAFKA_SASL_PASSWORD (INVSYNC_KAFKA_SASL_MECHANISM)")
+	saslUser := fs.String("kafka-sasl-user", env("INVSYNC_KAFKA_SASL_USER", ""), "the SASL user clients log in as (INVSYNC_KAFKA_SASL_USER)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: invsync broker [flags]
        invsync broker stop [--data-dir DIR]
@@ -80,12 +83,16 @@ Flags:
 		}
 		return 2
 	}
+	var sasl *embedded.SASLUser
+	if *saslMech != "" || *saslUser != "" {
+		sasl = &embedded.SASLUser{Mechanism: strings.ToUpper(*saslMech), User: *saslUser, Password: os.Getenv("INVSYNC_KAFKA_SASL_PASSWORD")}
+	}
 	log := newLogger(stderr, *logLevel, *logFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := embedded.RunProcess(ctx, embedded.ProcessConfig{
 		Config: embedded.Config{Addr: *addr, DataDir: filepath.Join(*dataDir, "kafka"), NoSync: *noFsync,
-			Partitions: int32(*partitions), Logger: log},
+			Partitions: int32(*partitions), Logger: log, SASL: sasl},
 		Supervised: *supervised, OrphanTimeout: *orphan,
 		Ready: func(addr string) {
 			log.Info("embedded Kafka broker listening", "addr", addr, "fsync", !*noFsync, "data_dir", *dataDir, "pid", os.Getpid())

@@ -524,6 +524,7 @@ func doQuiet(method, url string, body any, out any) int {
 		return 0
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := (&http.Client{Timeout: 12 * time.Second}).Do(req)
 	if err != nil {
 		return 0

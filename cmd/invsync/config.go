@@ -4,11 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // serveConfig is everything `invsync serve` can be told, by flag or by
@@ -37,6 +40,32 @@ type serveConfig struct {
 	LogFormat         string
 	// Now is the domain clock (tests inject one); nil means time.Now.
 	Now func() time.Time
+
+	// AdminToken, when set, is an admin credential for as long as it is.
+	AdminToken string
+	// RateLimit is requests a second per token; 0 is unlimited.
+	RateLimit float64
+	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
+	// certificates signed by it.
+	TLSCert, TLSKey, TLSClientCA string
+	// Kafka is the client security (TLS, SASL) for every Kafka client.
+	Kafka kafkaSecurity
+}
+
+// kafkaSecurity is the Kafka client security configuration.
+type kafkaSecurity struct {
+	Opts      []kgo.Opt
+	Mechanism string
+	User      string
+	Password  string // from INVSYNC_KAFKA_SASL_PASSWORD only
+}
+
+// describe names the credentials for error messages (never the password).
+func (k kafkaSecurity) describe() string {
+	if k.Mechanism == "" {
+		return "no SASL"
+	}
+	return "SASL " + k.Mechanism + " user " + strconv.Quote(k.User)
 }
 
 // flagSpec is one flag with its environment variable and help.
@@ -63,7 +92,14 @@ var serveFlags = []flagSpec{
 	{"snapshot-interval", "INVSYNC_SNAPSHOT_INTERVAL", "15m", "how often each partition publishes a reconciliation snapshot of its stock records to the position-snapshots topic, at wall-clock multiples of the interval; at least 1s, or 0 to publish none"},
 	{"log-level", "INVSYNC_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
+	{"admin-token", "INVSYNC_ADMIN_TOKEN", "", "an admin credential of at least 32 characters, accepted while set (prefer the environment variable: a flag shows in ps); without it, the first start generates one and writes it to <data-dir>/admin-token"},
+	{"rate-limit", "INVSYNC_RATE_LIMIT", "100", "requests a second each API token may make (bursts of twice that); beyond it 429 RATE_LIMITED with Retry-After; 0 for no limit"},
+	{"tls-cert", "INVSYNC_TLS_CERT", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key"},
+	{"tls-key", "INVSYNC_TLS_KEY", "", "PEM private key of --tls-cert"},
+	{"tls-client-ca", "INVSYNC_TLS_CLIENT_CA", "", "PEM CA bundle: require every HTTPS client (devices, peers) to present a certificate it signed; needs --tls-cert"},
 }
+
+func init() { serveFlags = append(serveFlags, kafkaSecurityFlags...) }
 
 // parseServe parses args (after "serve") with env fallbacks and validates
 // the result, reporting every problem at once.
@@ -173,6 +209,34 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	c.AdminToken = *vals["admin-token"]
+	if c.AdminToken != "" && (len(c.AdminToken) < 32 || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
+		bad("admin-token", "must be at least 32 characters without spaces (e.g. openssl rand -hex 32)")
+	}
+	if c.RateLimit, err = strconv.ParseFloat(*vals["rate-limit"], 64); err != nil || c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
+	}
+	c.TLSCert, c.TLSKey, c.TLSClientCA = *vals["tls-cert"], *vals["tls-key"], *vals["tls-client-ca"]
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "--tls-cert and --tls-key are given together")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		bad("tls-client-ca", "requires --tls-cert and --tls-key (client certificates are checked over HTTPS)")
+	}
+	for _, f := range []string{"tls-cert", "tls-key", "tls-client-ca"} {
+		if v := *vals[f]; v != "" {
+			if _, err := os.Stat(v); err != nil {
+				bad(f, "cannot read %s: %v", v, err)
+			}
+		}
+	}
+	c.Kafka.Mechanism, c.Kafka.User = strings.ToUpper(*vals["kafka-sasl-mechanism"]), *vals["kafka-sasl-user"]
+	c.Kafka.Password = getenv("INVSYNC_KAFKA_SASL_PASSWORD")
+	var kerrs []string
+	c.Kafka.Opts, kerrs = kafkaSecurityOpts(*vals["kafka-tls"], *vals["kafka-tls-ca"], c.Kafka.Mechanism, c.Kafka.User, c.Kafka.Password)
+	for _, e := range kerrs {
+		errs = append(errs, errors.New(e))
 	}
 	if len(errs) > 0 {
 		return serveConfig{}, fmt.Errorf("invalid configuration (see invsync serve --help):\n  %w", joinIndented(errs))

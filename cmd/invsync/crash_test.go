@@ -378,7 +378,13 @@ func expectedOnHand(batches []crashBatch) map[string]int64 {
 
 func send(c *http.Client, base, scanner string, txs []txIn) (uploadOut, error) {
 	body, _ := json.Marshal(upload{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs})
-	resp, err := c.Post(base+"/v1/transactions", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/transactions", bytes.NewReader(body))
+	if err != nil {
+		return uploadOut{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := c.Do(req)
 	if err != nil {
 		return uploadOut{}, err
 	}
@@ -411,6 +417,7 @@ func (c *child) start() {
 		c.t.Fatal(err)
 	}
 	cmd := exec.Command(c.bin, c.args...)
+	cmd.Env = append(os.Environ(), "INVSYNC_ADMIN_TOKEN="+testAdminToken)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)

@@ -75,8 +75,13 @@ func testConfig(t *testing.T) serveConfig {
 		MaxScanAge:        30 * 24 * time.Hour,
 		LogLevel:          "warn",
 		LogFormat:         "text",
+		AdminToken:        testAdminToken,
+		RateLimit:         0,
 	}
 }
+
+// testAdminToken is the --admin-token of every instance the tests start.
+const testAdminToken = "test-admin-token-0123456789abcdef0123456789"
 
 // sharedBrokers returns brokers that several instances of one test can
 // share and that outlive any one of them: KAFKA_BROKERS when set, else an
@@ -184,6 +189,7 @@ func do(t *testing.T, method, url string, body any, out any) int {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)

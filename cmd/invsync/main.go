@@ -61,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "tail":
 		return runTail(args[1:], stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "scanner":
 		return runScanner(args[1:], os.Stdin, stdout, stderr)
 	case "mirror":
@@ -96,6 +98,8 @@ Usage:
   invsync bench [flags]   measure the pipeline: open-loop load, latency,
                           sustained rate, backlog drain, same-run Kafka
                           baseline; see bench --help
+  invsync token create|list|revoke
+                          manage API tokens (admin); see token --help
   invsync scanner [flags] act as a scanner device: queue scans from stdin
                           durably and upload them; see scanner --help
   invsync mirror [flags]  keep an SQL copy (SQLite or PostgreSQL) of positions,

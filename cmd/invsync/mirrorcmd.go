@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,9 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
@@ -32,7 +27,7 @@ import (
 
 // mirrorFlags are the flags of `invsync mirror`, each with its environment
 // variable (the flag wins) and default.
-var mirrorFlags = []struct{ name, env, def, help string }{
+var mirrorFlags = append([]flagSpec{
 	{"brokers", "INVSYNC_BROKERS", "", "comma-separated Kafka seed brokers; empty reads from the embedded broker of an `invsync serve` at --embedded-kafka-addr"},
 	{"embedded-kafka-addr", "INVSYNC_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092", "where `invsync serve`'s embedded broker listens (used when --brokers is empty)"},
 	{"data-dir", "INVSYNC_DATA_DIR", "./data", "directory of the default SQLite database"},
@@ -44,13 +39,9 @@ var mirrorFlags = []struct{ name, env, def, help string }{
 	{"schema-registry-url", "INVSYNC_SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry the producers use; empty means invsync's local schema ids"},
 	{"workers", "INVSYNC_MIRROR_WORKERS", "0", "goroutines applying partitions in parallel; 0 means 1 on SQLite, 4 on PostgreSQL"},
 	{"metrics-addr", "INVSYNC_MIRROR_METRICS_ADDR", "", "host:port to serve Prometheus metrics on (/metrics); empty serves none"},
-	{"kafka-tls", "INVSYNC_KAFKA_TLS", "false", "connect to Kafka over TLS"},
-	{"kafka-tls-ca", "INVSYNC_KAFKA_TLS_CA", "", "PEM file of the CA that signed the brokers' certificates (default: the system's)"},
-	{"kafka-sasl-mechanism", "INVSYNC_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the password comes from INVSYNC_KAFKA_SASL_PASSWORD"},
-	{"kafka-sasl-user", "INVSYNC_KAFKA_SASL_USER", "", "SASL user name"},
 	{"log-level", "INVSYNC_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
-}
+}, kafkaSecurityFlags...)
 
 // mirrorCommand is `invsync mirror` parsed.
 type mirrorCommand struct {
@@ -183,7 +174,7 @@ func parseMirror(args []string, getenv func(string) string, usageOut io.Writer) 
 	if c.logFormat != "text" && c.logFormat != "json" {
 		bad("log-format", "%q is not text or json", c.logFormat)
 	}
-	kafkaOpts, kafkaErrs := mirrorKafkaOpts(v("kafka-tls"), v("kafka-tls-ca"), v("kafka-sasl-mechanism"), v("kafka-sasl-user"), getenv("INVSYNC_KAFKA_SASL_PASSWORD"))
+	kafkaOpts, kafkaErrs := kafkaSecurityOpts(v("kafka-tls"), v("kafka-tls-ca"), v("kafka-sasl-mechanism"), v("kafka-sasl-user"), getenv("INVSYNC_KAFKA_SASL_PASSWORD"))
 	errs = append(errs, kafkaErrs...)
 	c.cfg.KafkaOpts = kafkaOpts
 	if err := c.cfg.Validate(); err != nil {
@@ -193,53 +184,6 @@ func parseMirror(args []string, getenv func(string) string, usageOut io.Writer) 
 		return mirrorCommand{}, fmt.Errorf("invalid configuration (see invsync mirror --help):\n  %s", strings.Join(errs, "\n  "))
 	}
 	return c, nil
-}
-
-// mirrorKafkaOpts turns the Kafka security flags into client options.
-func mirrorKafkaOpts(useTLS, caFile, mechanism, user, password string) ([]kgo.Opt, []string) {
-	var opts []kgo.Opt
-	var errs []string
-	on, err := strconv.ParseBool(useTLS)
-	if err != nil {
-		errs = append(errs, fmt.Sprintf("--kafka-tls: %q is not true or false", useTLS))
-	}
-	if on || caFile != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if caFile != "" {
-			pem, err := os.ReadFile(caFile)
-			pool := x509.NewCertPool()
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Sprintf("--kafka-tls-ca: %v", err))
-			case !pool.AppendCertsFromPEM(pem):
-				errs = append(errs, fmt.Sprintf("--kafka-tls-ca: %s holds no PEM certificate", caFile))
-			}
-			cfg.RootCAs = pool
-		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
-	}
-	switch strings.ToUpper(mechanism) {
-	case "":
-		if user != "" {
-			errs = append(errs, "--kafka-sasl-user: given without --kafka-sasl-mechanism")
-		}
-		return opts, errs
-	case "PLAIN":
-		opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: password}.AsMechanism()))
-	case "SCRAM-SHA-256":
-		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha256Mechanism()))
-	case "SCRAM-SHA-512":
-		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism()))
-	default:
-		errs = append(errs, fmt.Sprintf("--kafka-sasl-mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mechanism))
-	}
-	if user == "" {
-		errs = append(errs, "--kafka-sasl-user: required with --kafka-sasl-mechanism")
-	}
-	if password == "" {
-		errs = append(errs, "INVSYNC_KAFKA_SASL_PASSWORD: required with --kafka-sasl-mechanism")
-	}
-	return opts, errs
 }
 
 // serveMirrorMetrics serves the mirror's metrics for Prometheus on addr.

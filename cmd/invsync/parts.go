@@ -15,11 +15,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 	"github.com/invsync/invsync/state"
+	"github.com/invsync/invsync/web"
 )
 
 // parts are the service's components once Kafka answers: the state store,
@@ -30,9 +32,12 @@ type parts struct {
 	producer *pipeline.Producer
 	catalog  *pipeline.CatalogTable
 	locks    *pipeline.LockTable
+	tokens   *pipeline.TokenTable
 	proc     *pipeline.Processing
 	api      *ingest.Server
-	admin    *kgo.Client
+	// handler serves the API and the scanner web app's static files.
+	handler http.Handler
+	admin   *kgo.Client
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -68,6 +73,14 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 		return nil, err
 	}
 	p.locks, err = pipeline.NewLockTable(s.brokers, topics.Locks, codec, processors.NewLockTable(), s.log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	reg := auth.NewRegistry()
+	if cfg.AdminToken != "" {
+		reg.SetAdmin(cfg.AdminToken)
+	}
+	p.tokens, err = pipeline.NewTokenTable(s.brokers, topics.Tokens, codec, reg, s.log, clientOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +141,20 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 		Logger:      s.log,
 		TimeBounds:  ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
 		Now:         cfg.Now,
+		Auth:        reg,
+		Tokens:      p.tokens,
+		RateLimit:   cfg.RateLimit,
+		PeerTLS:     s.peerTLS(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	mux := http.NewServeMux()
+	app := web.Scanner()
+	mux.Handle("/scanner/", app)
+	mux.Handle("/scanner", app)
+	mux.Handle("/", p.api)
+	p.handler = mux
 	return p, nil
 }
 
@@ -150,6 +173,7 @@ func (p *parts) start(ctx context.Context, boot *bootStatus) error {
 	}
 	goRun("catalog", p.catalog.Run)
 	goRun("locks", p.locks.Run)
+	goRun("tokens", p.tokens.Run)
 	goRun("processing", func(ctx context.Context) error {
 		// A transaction applied before the locks are loaded could miss
 		// a lock that held when it was received.
@@ -164,6 +188,13 @@ func (p *parts) start(ctx context.Context, boot *bootStatus) error {
 	}
 	boot.set("loading the location locks from Kafka")
 	if err := p.locks.WaitLoaded(ctx); err != nil {
+		return err
+	}
+	boot.set("loading the API tokens from Kafka")
+	if err := p.tokens.WaitLoaded(ctx); err != nil {
+		return err
+	}
+	if err := p.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
 	p.api.Open()
@@ -187,6 +218,45 @@ func (p *parts) wait(ctx context.Context, httpErr <-chan error, brokerExited <-c
 		return fmt.Errorf("the embedded Kafka broker process exited (see %s); restart invsync serve",
 			filepath.Join(p.s.cfg.DataDir, "kafka", "broker.log"))
 	}
+}
+
+// adminTokenFile is where the first start writes the admin token it made.
+const adminTokenFile = "admin-token"
+
+// bootstrapAdmin makes the first admin token when there is no way in:
+// no --admin-token and no active admin token stored. The token goes to
+// <data-dir>/admin-token (mode 0600) and only its path to the log.
+func (p *parts) bootstrapAdmin(ctx context.Context) error {
+	cfg := p.s.cfg
+	now := time.Now()
+	if cfg.Now != nil {
+		now = cfg.Now()
+	}
+	if cfg.AdminToken != "" || p.tokens.Registry().HasActiveAdmin(now) {
+		return nil
+	}
+	tok, secret, err := auth.New(auth.Request{Name: auth.BootstrapAdminName, Role: auth.RoleAdmin,
+		Warehouses: []string{auth.AllWarehouses}, CreatedBy: "invsync serve (first start)"}, now)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.DataDir, adminTokenFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing the admin token: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := p.tokens.Publish(wctx, tok); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing the admin token: %w", err)
+	}
+	p.s.log.Warn("no admin token existed: generated one; it is in the file named here (read it, keep it safe, and create other tokens with it: invsync token create)",
+		"file", path, "tokenId", tok.TokenID)
+	return nil
 }
 
 // seedCatalog loads --catalog, or the demo catalog into an empty topic.
@@ -236,4 +306,3 @@ func (p *parts) close() {
 	}
 }
 
-var _ http.Handler = (*ingest.Server)(nil)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -74,9 +77,20 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, err
 		return nil, err
 	}
 	s.handler.set(bootHandler(s.boot, promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})))
+	// Timeouts bound what a slow or idle client can hold: the headers in
+	// 10 s, a whole request (body included, 1 MiB at most) in a minute.
 	s.http = &http.Server{Handler: &s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if cfg.TLSCert != "" {
+		tlsCfg, err := serverTLS(cfg)
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		s.http.TLSConfig = tlsCfg
+		ln = tls.NewListener(ln, tlsCfg)
+	}
 	go func() {
 		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			s.httpErr <- err
@@ -84,6 +98,37 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, err
 		close(s.httpErr)
 	}()
 	return s, nil
+}
+
+// serverTLS loads the HTTPS certificate and, with --tls-client-ca, requires
+// client certificates signed by that CA.
+func serverTLS(cfg serveConfig) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading --tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if cfg.TLSClientCA != "" {
+		pool, err := loadPool(cfg.TLSClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		t.ClientCAs, t.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return t, nil
+}
+
+// loadPool reads a PEM bundle into a certificate pool.
+func loadPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func (s *server) newMetrics() error {
@@ -131,6 +176,10 @@ func (s *server) bringUp(ctx context.Context) error {
 	}
 	s.boot.set("creating topics on Kafka at " + strings.Join(s.brokers, ","))
 	if err := waitForKafka(ctx, s.brokers, s.clientOpts(), s.cfg, s.boot, s.log); err != nil {
+		if errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
+			return fmt.Errorf("Kafka at %s refused %s: check --kafka-sasl-mechanism, --kafka-sasl-user and INVSYNC_KAFKA_SASL_PASSWORD (%v)",
+				strings.Join(s.brokers, ","), s.cfg.Kafka.describe(), err)
+		}
 		return err
 	}
 	s.boot.set("opening the state store")
@@ -138,7 +187,7 @@ func (s *server) bringUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.handler.set(s.parts.api)
+	s.handler.set(s.parts.handler)
 	return s.parts.start(ctx, s.boot)
 }
 
@@ -165,7 +214,7 @@ func (s *server) startBroker(ctx context.Context) error {
 	dir := filepath.Join(s.cfg.DataDir, "kafka")
 	if s.cfg.EmbeddedInProcess {
 		b, err := embedded.Start(embedded.Config{Addr: s.cfg.EmbeddedKafkaAddr, DataDir: dir,
-			NoSync: s.cfg.EmbeddedNoFsync, Partitions: int32(s.cfg.Partitions), Logger: s.log})
+			NoSync: s.cfg.EmbeddedNoFsync, Partitions: int32(s.cfg.Partitions), Logger: s.log, SASL: s.embeddedSASL()})
 		if err != nil {
 			return err
 		}
@@ -192,7 +241,32 @@ func (s *server) superviseBroker(ctx context.Context, dir string) (*embedded.Pro
 	if s.cfg.EmbeddedNoFsync {
 		cmd = append(cmd, "--embedded-kafka-no-fsync")
 	}
+	if sasl := s.embeddedSASL(); sasl != nil {
+		// The password reaches the broker through its environment
+		// (inherited), never its command line.
+		cmd = append(cmd, "--kafka-sasl-mechanism", sasl.Mechanism, "--kafka-sasl-user", sasl.User)
+	}
+	if host, _, _ := net.SplitHostPort(s.cfg.EmbeddedKafkaAddr); s.embeddedSASL() == nil && !isLoopbackHost(host) {
+		return nil, fmt.Errorf("--embedded-kafka-addr %s is not a loopback address: the embedded broker listens beyond this machine only when it requires SASL (set --kafka-sasl-mechanism, --kafka-sasl-user and INVSYNC_KAFKA_SASL_PASSWORD)", s.cfg.EmbeddedKafkaAddr)
+	}
 	return embedded.Supervise(ctx, embedded.SuperviseConfig{DataDir: dir, Addr: s.cfg.EmbeddedKafkaAddr, Command: cmd, Logger: s.log})
+}
+
+// embeddedSASL is the user the embedded broker requires: the client's own
+// SASL settings, so serve and its broker agree.
+func (s *server) embeddedSASL() *embedded.SASLUser {
+	if s.cfg.Kafka.Mechanism == "" {
+		return nil
+	}
+	return &embedded.SASLUser{Mechanism: s.cfg.Kafka.Mechanism, User: s.cfg.Kafka.User, Password: s.cfg.Kafka.Password}
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // brokerExited is closed when the supervised broker process dies, which
@@ -206,7 +280,7 @@ func (s *server) brokerExited() <-chan struct{} {
 
 // clientOpts are the options every Kafka client of this process uses.
 func (s *server) clientOpts() []kgo.Opt {
-	return []kgo.Opt{kgo.WithLogger(kgoLogger{s.log})}
+	return append([]kgo.Opt{kgo.WithLogger(kgoLogger{s.log})}, s.cfg.Kafka.Opts...)
 }
 
 // close shuts down in reverse order: the HTTP server, the parts, the
@@ -241,8 +315,9 @@ func waitForKafka(ctx context.Context, brokers []string, opts []kgo.Opt, cfg ser
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if errors.Is(err, errTopicsDisagree) {
-			return err
+		if errors.Is(err, errTopicsDisagree) || errors.Is(err, kerr.SaslAuthenticationFailed) ||
+			errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
+			return err // waiting does not help
 		}
 		reason := fmt.Sprintf("waiting for Kafka at %s: %v", strings.Join(brokers, ","), err)
 		boot.set(reason)
@@ -327,4 +402,36 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 	case kgo.LogLevelInfo:
 		k.l.Debug(msg, append(kv, "component", "kafka-client")...)
 	}
+}
+
+// peerTLS is how this instance calls its peers over HTTPS: it trusts the
+// system's roots, its own certificate (instances often share one) and the
+// client CA, and presents its own certificate where peers require one. Nil
+// without --tls-cert.
+func (s *server) peerTLS() *tls.Config {
+	srv := s.http.TLSConfig
+	if srv == nil {
+		return nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range srv.Certificates {
+		for _, der := range c.Certificate {
+			if cert, err := x509.ParseCertificate(der); err == nil {
+				pool.AddCert(cert)
+			}
+		}
+	}
+	if s.cfg.TLSClientCA != "" {
+		if pem, err := os.ReadFile(s.cfg.TLSClientCA); err == nil {
+			pool.AppendCertsFromPEM(pem)
+		}
+	}
+	out := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	if srv.ClientAuth == tls.RequireAndVerifyClientCert {
+		out.Certificates = srv.Certificates
+	}
+	return out
 }

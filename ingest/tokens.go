@@ -1,0 +1,121 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invsync/invsync/auth"
+)
+
+// TokenStore creates, revokes and lists tokens (pipeline.TokenTable),
+// shared by every instance.
+type TokenStore interface {
+	Publish(ctx context.Context, t auth.Token) error
+	Revoke(ctx context.Context, id string, now time.Time) (auth.Token, bool, error)
+	Get(id string) (auth.Token, bool)
+	List() []auth.Token
+}
+
+// tokenRequestJSON is the body of POST /v1/tokens; nothing else may be
+// set by the caller (the id, hash and times are the server's).
+type tokenRequestJSON struct {
+	Name       *string    `json:"name"`
+	Role       *string    `json:"role"`
+	Warehouses []string   `json:"warehouses"`
+	ExpiresAt  *time.Time `json:"expiresAt"`
+}
+
+// tokenView is a token as the API shows it: never its secret or hash.
+type tokenView struct {
+	TokenID    string     `json:"tokenId"`
+	Token      string     `json:"token,omitempty"`
+	Name       string     `json:"name"`
+	Role       auth.Role  `json:"role"`
+	Warehouses []string   `json:"warehouses"`
+	ExpiresAt  *time.Time `json:"expiresAt"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	CreatedBy  string     `json:"createdBy"`
+	RevokedAt  *time.Time `json:"revokedAt"`
+	Status     string     `json:"status"`
+}
+
+func viewOfToken(t *auth.Token, now time.Time) tokenView {
+	v := tokenView{TokenID: t.TokenID, Name: t.Name, Role: t.Role, Warehouses: t.Warehouses, ExpiresAt: t.ExpiresAt,
+		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, RevokedAt: t.RevokedAt, Status: "ACTIVE"}
+	switch {
+	case t.RevokedAt != nil:
+		v.Status = "REVOKED"
+	case !t.Active(now):
+		v.Status = "EXPIRED"
+	}
+	return v
+}
+
+func (s *Server) postToken(c *gin.Context) {
+	body, ok := readBody(c, 64<<10)
+	if !ok {
+		return
+	}
+	var j tokenRequestJSON
+	if err := strictUnmarshal(body, &j); err != nil {
+		writeError(c, http.StatusBadRequest, "INVALID_TOKEN_REQUEST", "malformed token request: "+describeJSONError(err)+
+			` (fields: name, role, warehouses, expiresAt)`)
+		return
+	}
+	req := auth.Request{Warehouses: j.Warehouses, ExpiresAt: j.ExpiresAt, CreatedBy: principal(c).Name}
+	if j.Name != nil {
+		req.Name = *j.Name
+	}
+	if j.Role != nil {
+		req.Role = auth.Role(*j.Role)
+	}
+	now := s.cfg.Now()
+	if req.Role == auth.RoleAdmin && (len(req.Warehouses) != 1 || req.Warehouses[0] != auth.AllWarehouses) {
+		writeError(c, http.StatusBadRequest, "INVALID_TOKEN_REQUEST", `an admin token acts on every warehouse: give "warehouses": ["*"]`)
+		return
+	}
+	tok, secret, err := auth.New(req, now)
+	if err != nil {
+		if errors.Is(err, auth.ErrInvalid) {
+			writeError(c, http.StatusBadRequest, "INVALID_TOKEN_REQUEST", err.Error())
+			return
+		}
+		s.internalError(c, "creating a token", err)
+		return
+	}
+	if err := s.cfg.Tokens.Publish(c.Request.Context(), tok); err != nil {
+		s.unavailable(c, err)
+		return
+	}
+	v := viewOfToken(&tok, now)
+	v.Token = secret
+	s.log.Info("token created", "tokenId", tok.TokenID, "name", tok.Name, "role", tok.Role, "by", tok.CreatedBy)
+	c.JSON(http.StatusCreated, v)
+}
+
+func (s *Server) listTokens(c *gin.Context) {
+	now := s.cfg.Now()
+	out := []tokenView{}
+	for _, t := range s.cfg.Tokens.List() {
+		out = append(out, viewOfToken(&t, now))
+	}
+	c.JSON(http.StatusOK, gin.H{"tokens": out})
+}
+
+func (s *Server) deleteToken(c *gin.Context) {
+	now := s.cfg.Now()
+	t, found, err := s.cfg.Tokens.Revoke(c.Request.Context(), c.Param("id"), now)
+	switch {
+	case err != nil:
+		s.unavailable(c, err)
+	case !found:
+		writeError(c, http.StatusNotFound, "TOKEN_NOT_FOUND", "token "+c.Param("id")+" does not exist")
+	default:
+		s.log.Info("token revoked", "tokenId", t.TokenID, "name", t.Name, "by", principal(c).Name)
+		c.JSON(http.StatusOK, viewOfToken(&t, now))
+	}
+}
