@@ -6,12 +6,12 @@ package ingest
 
 import (
 	"bytes"
-	"crypto/tls"
-	"encoding/json"
-	"crypto/rand"
-	"encoding/hex"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"

@@ -69,4 +69,3 @@ func kafkaSecurityOpts(useTLS, caFile, mechanism, user, password string) ([]kgo.
 	}
 	return opts, errs
 }
-

@@ -305,4 +305,3 @@ func (p *parts) close() {
 		}
 	}
 }
-
