@@ -84,7 +84,7 @@ func TestChaos(t *testing.T) {
 		c := &child{t: t, bin: bin, log: filepath.Join(logDir, fmt.Sprintf("invsync-%d.log", i)), url: "http://" + httpAddr,
 			args: []string{"serve", "--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", i)), "--http-addr", httpAddr,
 				"--brokers", strings.Join(brokers, ","), "--partitions", "6", "--topic-prefix", prefix, "--group", group,
-				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", logLevel}}
+				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", logLevel, "--rate-limit", "0"}}
 		c.start()
 		t.Cleanup(c.kill)
 		insts = append(insts, c)

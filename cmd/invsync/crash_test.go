@@ -68,7 +68,8 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	prefix, group := randomName("crash")+".", randomName("crash")
 	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr,
 		"--embedded-kafka-addr", kafkaAddr, "--partitions", "4", "--topic-prefix", prefix, "--group", group,
-		"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", "info"}
+		"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", "info",
+		"--rate-limit", "0"} // one token sends every request of the test
 	if extra := os.Getenv("CRASH_SERVE_ARGS"); extra != "" {
 		args = append(args, strings.Fields(extra)...)
 	}
