@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -176,10 +177,6 @@ func (s *server) bringUp(ctx context.Context) error {
 	}
 	s.boot.set("creating topics on Kafka at " + strings.Join(s.brokers, ","))
 	if err := waitForKafka(ctx, s.brokers, s.clientOpts(), s.cfg, s.boot, s.log); err != nil {
-		if errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
-			return fmt.Errorf("Kafka at %s refused %s: check --kafka-sasl-mechanism, --kafka-sasl-user and INVSYNC_KAFKA_SASL_PASSWORD (%v)",
-				strings.Join(s.brokers, ","), s.cfg.Kafka.describe(), err)
-		}
 		return err
 	}
 	s.boot.set("opening the state store")
@@ -307,17 +304,24 @@ func (s *server) close() {
 
 // waitForKafka creates the topics, waiting as long as it takes for a
 // broker that is not there yet (with the reason on /readyz and in the log),
-// until ctx ends. A partition-count disagreement is fatal.
+// until ctx ends. A partition-count disagreement and refused credentials
+// are fatal: waiting does not help.
 func waitForKafka(ctx context.Context, brokers []string, opts []kgo.Opt, cfg serveConfig, boot *bootStatus, log *slog.Logger) error {
 	var lastLog time.Time
+	closedOnUs := 0
 	for {
-		err := ensureTopics(ctx, brokers, opts, cfg)
+		refused, err := saslRefused(ctx, brokers, opts, cfg, &closedOnUs)
+		if refused != nil {
+			return refused
+		}
+		if err == nil {
+			err = ensureTopics(ctx, brokers, opts, cfg)
+		}
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if errors.Is(err, errTopicsDisagree) || errors.Is(err, kerr.SaslAuthenticationFailed) ||
-			errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
-			return err // waiting does not help
+		if errors.Is(err, errTopicsDisagree) {
+			return err
 		}
 		reason := fmt.Sprintf("waiting for Kafka at %s: %v", strings.Join(brokers, ","), err)
 		boot.set(reason)
@@ -331,6 +335,42 @@ func waitForKafka(ctx context.Context, brokers []string, opts []kgo.Opt, cfg ser
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// saslRefused, with SASL configured, asks the brokers once whether they
+// take our credentials: it returns a fatal error when they do not, or the
+// error of the attempt (nil when they answered). A broker refuses with
+// SASL_AUTHENTICATION_FAILED (Apache Kafka) or by closing the connection
+// during authentication (the embedded broker); the latter counts after
+// three times in a row, as a broker restarting refuses connections rather
+// than closing them.
+func saslRefused(ctx context.Context, brokers []string, opts []kgo.Opt, cfg serveConfig, closedOnUs *int) (refused, err error) {
+	if cfg.Kafka.Mechanism == "" {
+		return nil, nil
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = cl.Ping(pctx)
+	switch {
+	case err == nil:
+		*closedOnUs = 0
+		return nil, nil
+	case errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism):
+	case errors.Is(err, io.EOF):
+		if *closedOnUs++; *closedOnUs < 3 {
+			return nil, fmt.Errorf("the broker closed the connection during %s", cfg.Kafka.describe())
+		}
+	default:
+		*closedOnUs = 0
+		return nil, err
+	}
+	return fmt.Errorf("Kafka at %s refused %s (%v): check --kafka-sasl-mechanism, --kafka-sasl-user and INVSYNC_KAFKA_SASL_PASSWORD",
+		strings.Join(brokers, ","), cfg.Kafka.describe(), err), nil
 }
 
 // instanceID returns this data dir's stable identity, creating it once. It
