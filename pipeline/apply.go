@@ -47,7 +47,29 @@ func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Bat
 		}
 		return nil
 	}
+	if err := s.emitEvents(ctx, w, part, res.Events, nil); err != nil {
+		return err
+	}
 	return w.decide(ctx, part, res.Decisions)
+}
+
+// emitEvents produces events on the events topic's partition part, keyed
+// by stock key; buf is reused between encodings (nil allocates).
+func (s *session) emitEvents(ctx context.Context, w *txWork, part int32, events []processors.Event, buf *[]byte) error {
+	if buf == nil {
+		buf = new([]byte)
+	}
+	for i := range events {
+		we := EventToWire(&events[i])
+		var err error
+		*buf, err = s.cfg.Codec.AppendInventoryEvent((*buf)[:0], &we)
+		if err != nil {
+			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
+		}
+		key := processors.StockKey(events[i].WarehouseID, events[i].ItemID)
+		w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: []byte(key), Value: append([]byte(nil), (*buf)...)})
+	}
+	return nil
 }
 
 func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) error {
@@ -71,13 +93,8 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 		s.metrics.duplicates.Add(ctx, 1)
 		return nil
 	}
-	for i := range res.Events {
-		we := EventToWire(&res.Events[i])
-		*buf, err = s.cfg.Codec.AppendInventoryEvent((*buf)[:0], &we)
-		if err != nil {
-			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
-		}
-		w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: rec.Key, Value: append([]byte(nil), (*buf)...)})
+	if err := s.emitEvents(ctx, w, part, res.Events, buf); err != nil {
+		return err
 	}
 	return w.decide(ctx, part, res.Decisions)
 }

@@ -44,11 +44,16 @@ func (c *CatalogTable) apply(r *kgo.Record) error {
 		return err
 	}
 	switch e.Kind {
-	case schemas.CatalogKind("WAREHOUSE"):
+	case schemas.KindWarehouse:
 		c.catalog.UpsertWarehouse(processors.Warehouse{WarehouseID: e.ID, Locations: e.Locations})
-	case schemas.CatalogKind("ITEM"):
+	case schemas.KindItem:
 		c.catalog.UpsertItem(processors.Item{ItemID: e.ID, Description: e.Description, LotTracked: e.LotTracked,
-			MaxTransactionQuantity: e.MaxTransactionQuantity})
+			MaxTransactionQuantity: e.MaxTransactionQuantity, AbcClass: deref(e.AbcClass)})
+	case schemas.KindClass:
+		if e.CountTolerance == nil {
+			return fmt.Errorf("class %q without a count tolerance", e.ID)
+		}
+		c.catalog.SetCountTolerance(e.ID, *e.CountTolerance)
 	default:
 		return fmt.Errorf("unknown catalog kind %q", e.Kind)
 	}
@@ -60,21 +65,30 @@ func (c *CatalogTable) apply(r *kgo.Record) error {
 // right after sees the new master data. Other instances see them within
 // their fetch interval.
 func (c *CatalogTable) Publish(ctx context.Context, doc processors.CatalogDoc) error {
-	recs := make([]*kgo.Record, 0, len(doc.Warehouses)+len(doc.Items))
+	recs := make([]*kgo.Record, 0, len(doc.Warehouses)+len(doc.Items)+len(doc.CountTolerances))
 	for _, w := range doc.Warehouses {
-		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.CatalogKind("WAREHOUSE"), ID: w.WarehouseID, Locations: append([]string{}, w.Locations...)})
+		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.KindWarehouse, ID: w.WarehouseID, Locations: append([]string{}, w.Locations...)})
 		if err != nil {
 			return err
 		}
 		recs = append(recs, &kgo.Record{Topic: c.topic, Key: []byte("warehouse/" + w.WarehouseID), Value: v})
 	}
 	for _, it := range doc.Items {
-		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.CatalogKind("ITEM"), ID: it.ItemID,
-			Locations: []string{}, Description: it.Description, LotTracked: it.LotTracked, MaxTransactionQuantity: it.MaxTransactionQuantity})
+		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.KindItem, ID: it.ItemID,
+			Locations: []string{}, Description: it.Description, LotTracked: it.LotTracked, MaxTransactionQuantity: it.MaxTransactionQuantity,
+			AbcClass: optString(it.AbcClass)})
 		if err != nil {
 			return err
 		}
 		recs = append(recs, &kgo.Record{Topic: c.topic, Key: []byte("item/" + it.ItemID), Value: v})
+	}
+	for class, tol := range doc.CountTolerances {
+		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.KindClass, ID: class, Locations: []string{},
+			CountTolerance: &tol})
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &kgo.Record{Topic: c.topic, Key: []byte("class/" + class), Value: v})
 	}
 	if len(recs) == 0 {
 		return nil

@@ -63,11 +63,13 @@ func FromWire(w *schemas.Transaction) processors.Transaction {
 
 // eventTypes maps a transaction type to the type of its events.
 var eventTypes = map[processors.TxType]schemas.EventType{
-	processors.Receipt:    schemas.EventInventoryReceipt,
-	processors.Pick:       schemas.EventInventoryPick,
-	processors.Move:       schemas.EventInventoryMove,
-	processors.Adjustment: schemas.EventInventoryAdjustment,
-	processors.CycleCount: schemas.EventCycleCount,
+	processors.Receipt:     schemas.EventInventoryReceipt,
+	processors.Pick:        schemas.EventInventoryPick,
+	processors.Move:        schemas.EventInventoryMove,
+	processors.Adjustment:  schemas.EventInventoryAdjustment,
+	processors.CycleCount:  schemas.EventCycleCount,
+	processors.Reservation: schemas.EventInventoryReservation,
+	processors.Correction:  schemas.EventReconciliationCorrection,
 }
 
 // EventToWire converts a domain event to its Avro form.

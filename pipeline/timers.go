@@ -51,9 +51,12 @@ func isTick(r *kgo.Record) bool {
 // it releases the reservations of allocations past their expiresAt and,
 // once per snapshot slot, publishes the partition's snapshot.
 func (s *session) runTimers(ctx context.Context, w *txWork, b *state.Batch, part int32) error {
-	decs, err := s.cfg.Processor.Expire(b, w.now)
+	decs, events, err := s.cfg.Processor.Expire(b, w.now)
 	if err != nil {
 		return fmt.Errorf("expiring allocations: %w", err)
+	}
+	if err := s.emitEvents(ctx, w, part, events, nil); err != nil {
+		return err
 	}
 	if len(decs) > 0 {
 		if err := w.decide(ctx, part, decs); err != nil {

@@ -119,6 +119,8 @@ type AllocResult struct {
 	Mismatch   bool
 	Unknown    bool // a CANCEL of an allocation never seen
 	Decisions  []Allocation
+	// Events restate each stock record whose reservation changed.
+	Events []Event
 }
 
 const (
@@ -221,6 +223,20 @@ func (a *Allocation) decide(status, reason string, now time.Time) {
 // Allocate applies an allocation request: creates and decides a new
 // allocation, or cancels one.
 func (p *Processor) Allocate(s Store, req *AllocRequest, now time.Time) (AllocResult, error) {
+	ts := track(s)
+	res, err := p.allocate(ts, req, now)
+	if err != nil || len(res.Decisions) == 0 {
+		return res, err
+	}
+	res.Events, err = ts.reservationEvents(nil, DecisionID(&res.Decisions[len(res.Decisions)-1]), now)
+	return res, err
+}
+
+// DecisionID is the id of an allocation's latest decision:
+// "dec-<allocationId>-<sequence>".
+func DecisionID(a *Allocation) string { return fmt.Sprintf("dec-%s-%d", a.AllocationID, a.Sequence) }
+
+func (p *Processor) allocate(s Store, req *AllocRequest, now time.Time) (AllocResult, error) {
 	if req.Action == ActionCancel {
 		return p.cancel(s, req.AllocationID, AllocCancelled, ReasonCancelled, now)
 	}
@@ -312,8 +328,9 @@ func (p *Processor) cancel(s Store, id, status, reason string, now time.Time) (A
 	return AllocResult{Allocation: a, Decisions: []Allocation{a}}, nil
 }
 
-// Expire releases the allocations of s whose expiresAt is at or before now.
-func (p *Processor) Expire(s Store, now time.Time) ([]Allocation, error) {
+// Expire releases the allocations of s whose expiresAt is at or before now,
+// returning the decisions and the events of the records released.
+func (p *Processor) Expire(s Store, now time.Time) ([]Allocation, []Event, error) {
 	lo := []byte{tagAllocExpiry}
 	hi := binary.BigEndian.AppendUint64([]byte{tagAllocExpiry}, uint64(now.UnixMilli()+1)^(1<<63))
 	var ids []string
@@ -321,17 +338,26 @@ func (p *Processor) Expire(s Store, now time.Time) ([]Allocation, error) {
 		ids = append(ids, string(k[9:]))
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Allocation
+	var events []Event
 	for _, id := range ids {
-		r, err := p.cancel(s, id, AllocExpired, ReasonExpired, now)
+		ts := track(s)
+		r, err := p.cancel(ts, id, AllocExpired, ReasonExpired, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, r.Decisions...)
+		if len(r.Decisions) > 0 {
+			evs, err := ts.reservationEvents(nil, DecisionID(&r.Decisions[len(r.Decisions)-1]), now)
+			if err != nil {
+				return nil, nil, err
+			}
+			events = append(events, evs...)
+		}
 	}
-	return out, nil
+	return out, events, nil
 }
 
 // reserve adds (sign +1) or releases (-1) lines on their stock records.

@@ -210,7 +210,7 @@ func (st allocStep) run(t *testing.T, p *Processor, s *memStore) (Result, AllocR
 		res := mustAllocate(t, p, s, st.req, st.now)
 		return Result{}, res, res.Decisions
 	default:
-		decs, err := p.Expire(s, st.now)
+		decs, _, err := p.Expire(s, st.now)
 		if err != nil {
 			t.Fatalf("Expire: %v", err)
 		}

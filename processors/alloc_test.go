@@ -422,7 +422,7 @@ func (w *allocWorld) expire(now time.Time) []Allocation {
 	w.t.Helper()
 	before := snapshotAllocs(w.t, w.s, w.ids)
 	w.now = now
-	decs, err := w.p.Expire(w.s, now)
+	decs, _, err := w.p.Expire(w.s, now)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -1183,7 +1183,7 @@ func TestAllocationReportsStoreErrors(t *testing.T) {
 	}{
 		{"allocate", func(s Store) error { _, err := p.Allocate(s, allocReq("Z", 25), now); return err }},
 		{"cancel", func(s Store) error { _, err := p.Allocate(s, cancelReq("X"), now); return err }},
-		{"expire", func(s Store) error { _, err := p.Expire(s, now); return err }},
+		{"expire", func(s Store) error { _, _, err := p.Expire(s, now); return err }},
 		{"pick against an allocation", func(s Store) error {
 			_, err := p.Apply(s, pick("p1", 10, locA, 45, allocation("X")), now)
 			return err

@@ -101,9 +101,21 @@ func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		return Result{Outcome: o, Duplicate: true, Mismatch: !bytes.Equal(o.BodyHash, tx.BodyHash)}, nil
 	}
 
-	res, err := p.apply(s, tx, now)
+	ts := track(s)
+	res, err := p.apply(ts, tx, now)
 	if err != nil {
 		return Result{}, fmt.Errorf("applying transaction %s: %w", tx.TransactionID, err)
+	}
+	if len(res.Events) > 0 {
+		covered := map[string]bool{}
+		for _, e := range res.Events {
+			covered[string(RecordKey(e.WarehouseID, e.ItemID, e.LocationID, e.LotNumber))] = true
+		}
+		extra, err := ts.reservationEvents(covered, tx.TransactionID, now)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Events = append(res.Events, extra...)
 	}
 	res.Outcome.TransactionID = tx.TransactionID
 	res.Outcome.BodyHash = tx.BodyHash

@@ -579,10 +579,32 @@ func checkEvents(t *testing.T, s *memStore, tx *Transaction, res Result, now tim
 	if res.Outcome.AppliedAt != now.UnixMilli() {
 		t.Errorf("%s: AppliedAt %d, want %d", where, res.Outcome.AppliedAt, now.UnixMilli())
 	}
+	legs, reservations := 0, 0
+	for _, e := range res.Events {
+		if e.Type != Reservation {
+			legs++
+		}
+	}
 	for n, e := range res.Events {
 		r, err := loadRecord(s, e.WarehouseID, e.ItemID, e.LocationID, e.LotNumber)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if e.Type == Reservation {
+			// Another record whose reservation the transaction moved
+			// (a shortfall): restated as it stands, after the legs.
+			reservations++
+			if n < legs || e.QuantityChange != 0 || e.TransactionID != tx.TransactionID ||
+				e.EventID != fmt.Sprintf("evt-%s-r%d", tx.TransactionID, reservations) ||
+				e.ResultingOnHand != r.OnHand || e.Version != r.Version || e.Allocated != r.Allocated || e.Available != r.Available() {
+				t.Errorf("%s: reservation event %d %+v does not restate its record %+v", where, n, e, r)
+			}
+			if e.LocationID == tx.LocationID || (tx.Type == Move && e.LocationID == tx.ToLocationID) {
+				if e.LotNumber == tx.LotNumber {
+					t.Errorf("%s: reservation event %d is about a record the legs already report", where, n)
+				}
+			}
+			continue
 		}
 		wantLoc := tx.LocationID
 		if n == 1 {
@@ -598,7 +620,7 @@ func checkEvents(t *testing.T, s *memStore, tx *Transaction, res Result, now tim
 		if r.UpdatedAt != now.UnixMilli() {
 			t.Errorf("%s: record %s updatedAt %d, want %d", where, e.LocationID, r.UpdatedAt, now.UnixMilli())
 		}
-		if e.EventID != EventID(tx.TransactionID, n, len(res.Events)) || e.TransactionID != tx.TransactionID ||
+		if e.EventID != EventID(tx.TransactionID, n, legs) || e.TransactionID != tx.TransactionID ||
 			e.Type != tx.Type || !e.Timestamp.Equal(now) || e.ScannerID != tx.ScannerID || e.UserID != tx.UserID ||
 			!e.DeviceTimestamp.Equal(tx.DeviceTimestamp) || !e.CorrectedTimestamp.Equal(tx.CorrectedTimestamp) ||
 			e.AllocationID != tx.AllocationID {

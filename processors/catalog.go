@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -24,13 +25,24 @@ type Item struct {
 	// MaxTransactionQuantity bounds the quantity of any one transaction
 	// on the item ("quantity reasonable"); 0 means the default limit.
 	MaxTransactionQuantity int64 `json:"maxTransactionQuantity,omitempty"`
+	// AbcClass is "A", "B", "C" or "" (no class): a cycle count of a
+	// classed item whose variance exceeds its class's tolerance is held
+	// for a supervisor's approval.
+	AbcClass string `json:"abcClass,omitempty"`
 }
+
+// DefaultCountTolerances are the variance tolerances of the ABC classes:
+// A items are counted to 1 %, B to 3 %, C to 5 %.
+var DefaultCountTolerances = map[string]float64{"A": 0.01, "B": 0.03, "C": 0.05}
 
 // CatalogDoc is the master data document of PUT/GET /v1/catalog and of the
 // --catalog file.
 type CatalogDoc struct {
 	Warehouses []Warehouse `json:"warehouses"`
 	Items      []Item      `json:"items"`
+	// CountTolerances overrides the tolerance of some ABC classes (a
+	// fraction, e.g. 0.01 for 1 %); absent classes keep the defaults.
+	CountTolerances map[string]float64 `json:"countTolerances,omitempty"`
 }
 
 // ErrInvalidCatalog wraps every problem found in a catalog document.
@@ -86,6 +98,17 @@ func (d CatalogDoc) Validate() error {
 		if it.MaxTransactionQuantity < 0 {
 			add("items[%d] (%s): maxTransactionQuantity must be >= 0, got %d", i, it.ItemID, it.MaxTransactionQuantity)
 		}
+		if it.AbcClass != "" && DefaultCountTolerances[it.AbcClass] == 0 {
+			add("items[%d] (%s): abcClass %q must be A, B or C (or absent)", i, it.ItemID, it.AbcClass)
+		}
+	}
+	for class, tol := range d.CountTolerances {
+		if DefaultCountTolerances[class] == 0 {
+			add("countTolerances: class %q must be A, B or C", class)
+		}
+		if !(tol >= 0 && tol <= 1) {
+			add("countTolerances.%s: %v must be a fraction from 0 to 1 (0.01 is 1 %%)", class, tol)
+		}
 	}
 	if len(errs) == 0 {
 		return nil
@@ -100,6 +123,7 @@ type Catalog struct {
 	mu         sync.RWMutex
 	warehouses map[string]map[string]struct{}
 	items      map[string]Item
+	tolerances map[string]float64
 	limits     Limits
 }
 
@@ -108,6 +132,7 @@ func NewCatalog(lim Limits) *Catalog {
 	return &Catalog{
 		warehouses: map[string]map[string]struct{}{},
 		items:      map[string]Item{},
+		tolerances: maps.Clone(DefaultCountTolerances),
 		limits:     lim.withDefaults(),
 	}
 }
@@ -121,6 +146,26 @@ func (c *Catalog) UpsertWarehouse(w Warehouse) {
 	c.mu.Lock()
 	c.warehouses[w.WarehouseID] = locs
 	c.mu.Unlock()
+}
+
+// SetCountTolerance sets the variance tolerance of an ABC class.
+func (c *Catalog) SetCountTolerance(class string, tol float64) {
+	c.mu.Lock()
+	c.tolerances[class] = tol
+	c.mu.Unlock()
+}
+
+// CountTolerance returns the variance tolerance of an item's class; ok is
+// false for an item without a class (its counts are never held).
+func (c *Catalog) CountTolerance(itemID string) (tol float64, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	it, found := c.items[itemID]
+	if !found || it.AbcClass == "" {
+		return 0, false
+	}
+	tol, ok = c.tolerances[it.AbcClass]
+	return tol, ok
 }
 
 // UpsertItem adds or replaces an item.
@@ -146,6 +191,7 @@ func (c *Catalog) Doc() CatalogDoc {
 	for _, it := range c.items {
 		doc.Items = append(doc.Items, it)
 	}
+	doc.CountTolerances = maps.Clone(c.tolerances)
 	sort.Slice(doc.Warehouses, func(i, j int) bool { return doc.Warehouses[i].WarehouseID < doc.Warehouses[j].WarehouseID })
 	sort.Slice(doc.Items, func(i, j int) bool { return doc.Items[i].ItemID < doc.Items[j].ItemID })
 	return doc

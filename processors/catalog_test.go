@@ -248,7 +248,8 @@ func TestCatalogUpsertReplaces(t *testing.T) {
 			{WarehouseID: "WH-001", Locations: []string{"B-01-01", "D-01-01"}},
 			{WarehouseID: "WH-002", Locations: []string{"C-01-01"}},
 		},
-		Items: []Item{{ItemID: "ITEM-LOT"}, {ItemID: "ITEM-PLAIN"}, {ItemID: "ITEM-SMALL", MaxTransactionQuantity: 5}},
+		Items:           []Item{{ItemID: "ITEM-LOT"}, {ItemID: "ITEM-PLAIN"}, {ItemID: "ITEM-SMALL", MaxTransactionQuantity: 5}},
+		CountTolerances: DefaultCountTolerances,
 	}
 	if !reflect.DeepEqual(doc, want) {
 		t.Errorf("Doc = %+v, want %+v", doc, want)

@@ -1,6 +1,9 @@
 package processors
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // DemoCatalog is the built-in master data used when no --catalog is given:
 // eight warehouses WH-001…WH-008, each with 320 locations named
@@ -8,7 +11,7 @@ import "fmt"
 // every fifth item (ITEM-10000, ITEM-10005, …, ITEM-12345, …) is lot-tracked,
 // every item allows up to 10000 units in one transaction.
 func DemoCatalog() CatalogDoc {
-	var doc CatalogDoc
+	doc := CatalogDoc{CountTolerances: maps.Clone(DefaultCountTolerances)}
 	var locs []string
 	for aisle := 'A'; aisle <= 'H'; aisle++ {
 		for bay := 1; bay <= 20; bay++ {
@@ -41,5 +44,8 @@ func (c *Catalog) Load(doc CatalogDoc) {
 	}
 	for _, it := range doc.Items {
 		c.UpsertItem(it)
+	}
+	for class, tol := range doc.CountTolerances {
+		c.SetCountTolerance(class, tol)
 	}
 }

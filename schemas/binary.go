@@ -201,6 +201,20 @@ func (r *reader) strs(field string) []string {
 	return v
 }
 
+// optDouble reads a ["null", "double"] union.
+func (r *reader) optDouble(field string) *float64 {
+	if r.null(field) || r.err != nil {
+		return nil
+	}
+	if len(r.s)-r.i < 8 {
+		r.fail(field, ErrMalformed, "double needs 8 bytes, %d left", len(r.s)-r.i)
+		return nil
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64([]byte(r.s[r.i : r.i+8])))
+	r.i += 8
+	return &v
+}
+
 // atEnd reports whether the whole payload was read: the fields appended
 // to a schema later (with defaults) are then absent, as in records written
 // before them.

@@ -232,6 +232,7 @@ func (e *CatalogEntry) check() error {
 	c.str("id", e.ID)
 	c.strs("locations", e.Locations)
 	c.str("description", e.Description)
+	c.optStr("abcClass", e.AbcClass)
 	return c.err
 }
 
@@ -247,6 +248,8 @@ func (e *CatalogEntry) native() map[string]any {
 		"description":            e.Description,
 		"lotTracked":             e.LotTracked,
 		"maxTransactionQuantity": e.MaxTransactionQuantity,
+		"abcClass":               optUnion("string", e.AbcClass),
+		"countTolerance":         optUnion("double", e.CountTolerance),
 	}
 }
 
@@ -265,6 +268,9 @@ func (s *Set) DecodeCatalogEntry(b []byte) (CatalogEntry, error) {
 		Description:            r.str("description"),
 		LotTracked:             r.bool("lotTracked"),
 		MaxTransactionQuantity: r.long("maxTransactionQuantity"),
+	}
+	if !r.atEnd() { // added later, with null defaults
+		e.AbcClass, e.CountTolerance = r.optStr("abcClass"), r.optDouble("countTolerance")
 	}
 	if err := r.done(); err != nil {
 		return CatalogEntry{}, fmt.Errorf("decoding catalog entry: %w", err)

@@ -44,9 +44,12 @@ const (
 	// a record the cloud's reconciliation report disagreed with
 	// (quantityChange 0): the warehouse wins.
 	EventReconciliationCorrection EventType = "ReconciliationCorrection"
+	// EventInventoryReservation: an allocation decision changed the
+	// record's allocated quantity (quantityChange 0).
+	EventInventoryReservation EventType = "InventoryReservation"
 )
 
-var eventTypes = []EventType{EventInventoryReceipt, EventInventoryPick, EventInventoryMove, EventInventoryAdjustment, EventCycleCount, EventReconciliationCorrection}
+var eventTypes = []EventType{EventInventoryReceipt, EventInventoryPick, EventInventoryMove, EventInventoryAdjustment, EventCycleCount, EventReconciliationCorrection, EventInventoryReservation}
 
 // Valid reports whether t is one of the schema's symbols.
 func (t EventType) Valid() bool { return slices.Contains(eventTypes, t) }
@@ -58,9 +61,10 @@ type CatalogKind string
 const (
 	KindWarehouse CatalogKind = "WAREHOUSE"
 	KindItem      CatalogKind = "ITEM"
+	KindClass     CatalogKind = "CLASS"
 )
 
-var catalogKinds = []CatalogKind{KindWarehouse, KindItem}
+var catalogKinds = []CatalogKind{KindWarehouse, KindItem, KindClass}
 
 // Valid reports whether k is one of the schema's symbols.
 func (k CatalogKind) Valid() bool { return slices.Contains(catalogKinds, k) }
@@ -161,6 +165,8 @@ type CatalogEntry struct {
 	Description            string
 	LotTracked             bool
 	MaxTransactionQuantity int64
+	AbcClass               *string  // items only
+	CountTolerance         *float64 // classes only
 }
 
 // AllocationRequest asks to allocate stock to an order line or to cancel an
