@@ -133,6 +133,16 @@ type Config struct {
 	// PeerTLS configures HTTPS to the other instances (forwarded reads);
 	// nil for plain HTTP or the system's roots.
 	PeerTLS *tls.Config
+	// Reconciliation: Commands, Recon and CommandResults set together
+	// (reports, discrepancies, held counts), or none; CountTasks with
+	// them for the count-task endpoints.
+	Commands       CommandWriter
+	Recon          ReconReader
+	CommandResults CommandSubscriber
+	CountTasks     CountTaskStore
+	// Partitions is the partition count (reconciliation reads by
+	// partition).
+	Partitions int32
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -251,6 +261,12 @@ func (cfg *Config) validate() error {
 	if n := countSet(cfg.Allocator != nil, cfg.Allocations != nil, cfg.Decisions != nil); n != 0 && n != 3 {
 		errs = append(errs, errors.New("Allocator, Allocations and Decisions are set together or not at all"))
 	}
+	if n := countSet(cfg.Commands != nil, cfg.Recon != nil, cfg.CommandResults != nil); n != 0 && n != 3 {
+		errs = append(errs, errors.New("Commands, Recon and CommandResults are set together or not at all"))
+	}
+	if cfg.Commands != nil && cfg.Partitions <= 0 {
+		errs = append(errs, errors.New("Partitions is required with reconciliation"))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("configuring the HTTP API: %w", errors.Join(errs...))
 	}
@@ -302,6 +318,7 @@ func (s *Server) routes() {
 	}
 	s.allocationRoutes(v1)
 	s.lockRoutes(v1)
+	s.reconciliationRoutes(v1)
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)

@@ -46,8 +46,8 @@ type Config struct {
 	// schema ids (what invsync serve uses without a schema registry); give
 	// one built with the registry's URL when the producers use a registry.
 	Codec *schemas.Set
-	// DiscrepancyDecoder decodes the values of <prefix>discrepancies. That
-	// topic is mirrored only when it exists and a decoder is set.
+	// DiscrepancyDecoder decodes the values of <prefix>discrepancies
+	// (default: the Avro Discrepancy records invsync publishes).
 	DiscrepancyDecoder DiscrepancyDecoder
 
 	// SQLURL is the database: sqlite://<path> (default

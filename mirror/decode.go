@@ -13,13 +13,26 @@ import (
 
 // eventReconciliationCorrection is the event type reconciliation publishes
 // for a record it found out of line (quantityChange 0, the warehouse's
-// resultingOnHand and version). It decodes once the EventType enum of
-// inventory_event.avsc carries the symbol.
-const eventReconciliationCorrection schemas.EventType = "ReconciliationCorrection"
+// resultingOnHand and version).
+const eventReconciliationCorrection = schemas.EventReconciliationCorrection
 
 // topicDiscrepancies is the suffix of the topic reconciliation publishes
 // discrepancies on.
-const topicDiscrepancies = "discrepancies"
+const topicDiscrepancies = schemas.TopicDiscrepancies
+
+// avroDiscrepancy decodes the Avro Discrepancy records invsync publishes.
+func avroDiscrepancy(codec *schemas.Set) DiscrepancyDecoder {
+	return func(v []byte) (Discrepancy, error) {
+		d, err := codec.DecodeDiscrepancy(v)
+		if err != nil {
+			return Discrepancy{}, err
+		}
+		return Discrepancy{DiscrepancyID: d.DiscrepancyID, WarehouseID: d.WarehouseID, ItemID: d.ItemID, LocationID: d.LocationID,
+			LotNumber: d.LotNumber, Kind: d.Kind, WarehouseOnHand: &d.WarehouseOnHand, WarehouseVersion: &d.WarehouseVersion,
+			CloudOnHand: d.CloudOnHand, CloudVersion: d.CloudVersion, Status: d.Status, Assignee: d.Assignee,
+			Resolution: d.Resolution, OpenedAt: d.OpenedAt, UpdatedAt: d.UpdatedAt}, nil
+	}
+}
 
 // errUnstorable: a decoded value that the database cannot hold as it is.
 var errUnstorable = errors.New("value cannot be stored")
@@ -32,6 +45,9 @@ type decoders struct {
 }
 
 func newDecoders(codec *schemas.Set, topics mirroredTopics, discrepancy DiscrepancyDecoder) *decoders {
+	if discrepancy == nil {
+		discrepancy = avroDiscrepancy(codec)
+	}
 	d := &decoders{byTopic: map[string]func([]byte, *batch) error{
 		topics.events: func(v []byte, b *batch) error {
 			e, err := codec.DecodeInventoryEvent(v)

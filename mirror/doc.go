@@ -5,8 +5,7 @@
 //
 // # How it reads
 //
-// It reads <prefix>inventory-events, <prefix>allocation-decisions and, when
-// the topic exists and a DiscrepancyDecoder is configured,
+// It reads <prefix>inventory-events, <prefix>allocation-decisions and
 // <prefix>discrepancies, with isolation level read_committed (records of
 // aborted Kafka transactions are never seen). It uses no consumer group: it
 // assigns itself every partition of those topics, starting each from the

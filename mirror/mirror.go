@@ -24,8 +24,6 @@ type Mirror struct {
 	progress *progress
 	metrics  *metrics
 
-	noDecoderOnce sync.Once
-
 	mu      sync.Mutex
 	running bool
 	cancel  context.CancelFunc

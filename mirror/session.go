@@ -161,7 +161,7 @@ func (m *Mirror) waitForTopics(ctx context.Context, adm *kadm.Client) (map[strin
 			return parts, nil
 		}
 		if !logged {
-			m.log.Info("mirror waiting for the topics to be created", "topics", m.topics.wanted(m.cfg.DiscrepancyDecoder != nil))
+			m.log.Info("mirror waiting for the topics to be created", "topics", m.topics.wanted())
 			logged = true
 		}
 		select {
@@ -173,10 +173,10 @@ func (m *Mirror) waitForTopics(ctx context.Context, adm *kadm.Client) (map[strin
 }
 
 // listPartitions returns the partitions of every mirrored topic that
-// exists. The discrepancies topic is mirrored only with a decoder for it.
+// exists.
 func (m *Mirror) listPartitions(ctx context.Context, adm *kadm.Client) (map[string][]int32, error) {
-	wanted := m.topics.wanted(m.cfg.DiscrepancyDecoder != nil)
-	details, err := adm.ListTopics(ctx, append(wanted, m.topics.discrepancies)...)
+	wanted := m.topics.wanted()
+	details, err := adm.ListTopics(ctx, wanted...)
 	if err != nil {
 		return nil, kafkaError{fmt.Errorf("listing topics: %w", err)}
 	}
@@ -188,11 +188,6 @@ func (m *Mirror) listPartitions(ctx context.Context, adm *kadm.Client) (map[stri
 		}
 		out[t] = d.Partitions.Numbers()
 		slices.Sort(out[t])
-	}
-	if d, ok := details[m.topics.discrepancies]; ok && d.Err == nil && m.cfg.DiscrepancyDecoder == nil {
-		m.noDecoderOnce.Do(func() {
-			m.log.Info("mirror: the discrepancies topic exists but no decoder is configured for it; not mirrored", "topic", m.topics.discrepancies)
-		})
 	}
 	return out, nil
 }

@@ -18,11 +18,7 @@ func newMirroredTopics(prefix string) mirroredTopics {
 	}
 }
 
-// wanted returns the topics to consume: the discrepancies topic only when
-// its values can be decoded.
-func (t mirroredTopics) wanted(withDiscrepancies bool) []string {
-	if withDiscrepancies {
-		return []string{t.events, t.decisions, t.discrepancies}
-	}
-	return []string{t.events, t.decisions}
+// wanted returns the topics to consume.
+func (t mirroredTopics) wanted() []string {
+	return []string{t.events, t.decisions, t.discrepancies}
 }

@@ -19,6 +19,8 @@ func (s *session) applyRecord(ctx context.Context, w *txWork, b *state.Batch, pa
 	switch {
 	case rec.Topic == s.cfg.Topics.AllocationRequests:
 		return s.applyAllocRequest(ctx, w, b, part, rec)
+	case rec.Topic == s.cfg.Topics.Commands:
+		return s.applyCommand(ctx, w, b, part, rec)
 	case isTick(rec):
 		return nil // only wakes the partition's timers (timers.go)
 	default:
@@ -51,6 +53,53 @@ func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Bat
 		return err
 	}
 	return w.decide(ctx, part, res.Decisions)
+}
+
+// applyCommand applies a command (a report piece, a discrepancy change, a
+// decision on a held count) and queues what it publishes.
+func (s *session) applyCommand(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) error {
+	wc, err := s.cfg.Codec.DecodeCommand(rec.Value)
+	if err != nil {
+		s.deadLetter(ctx, w, part, rec, err)
+		return nil
+	}
+	cmd := CommandFromWire(&wc)
+	if msg := checkCommand(&cmd); msg != "" {
+		s.deadLetter(ctx, w, part, rec, errors.New(msg))
+		return nil
+	}
+	res, err := s.cfg.Processor.Command(b, &cmd, w.now)
+	if err != nil {
+		return err
+	}
+	w.resMu.Lock()
+	w.commands = append(w.commands, res)
+	if res.Outcome != nil && !res.Duplicate {
+		w.outcomes = append(w.outcomes, *res.Outcome)
+	}
+	w.resMu.Unlock()
+	if res.Duplicate {
+		return nil
+	}
+	if err := s.emitEvents(ctx, w, part, res.Events, nil); err != nil {
+		return err
+	}
+	return w.publishReconciliation(ctx, part, res.Discrepancies, res.CountTasks)
+}
+
+// checkCommand validates what arrives on the commands topic.
+func checkCommand(c *processors.Command) string {
+	switch {
+	case c.CommandID == "" || c.WarehouseID == "":
+		return "commandId and warehouseId are required"
+	case c.Kind == processors.CommandReportPiece && (c.Report == nil || c.Report.PieceID != c.CommandID):
+		return "a REPORT_PIECE command carries a report piece whose pieceId is the commandId"
+	case c.Kind == processors.CommandDiscrepancyUpdate && (c.Discrepancy == nil || c.Discrepancy.DiscrepancyID == ""):
+		return "a DISCREPANCY_UPDATE command carries a discrepancyId"
+	case c.Kind == processors.CommandCountDecision && (c.Count == nil || c.Count.TransactionID == ""):
+		return "a COUNT_DECISION command carries a transactionId"
+	}
+	return ""
 }
 
 // emitEvents produces events on the events topic's partition part, keyed
@@ -94,6 +143,9 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 		return nil
 	}
 	if err := s.emitEvents(ctx, w, part, res.Events, buf); err != nil {
+		return err
+	}
+	if err := w.publishReconciliation(ctx, part, res.Discrepancies, res.CountTasks); err != nil {
 		return err
 	}
 	return w.decide(ctx, part, res.Decisions)

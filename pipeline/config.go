@@ -38,6 +38,8 @@ type ProcessingConfig struct {
 	Notifier  *Notifier[processors.Outcome]
 	// Decisions receives committed allocation decisions; may be nil.
 	Decisions *Notifier[processors.Allocation]
+	// Commands receives the results of committed commands; may be nil.
+	Commands *Notifier[processors.CommandResult]
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Meter records the processing metrics; nil means no metrics.
@@ -74,6 +76,7 @@ func (cfg *ProcessingConfig) validate() error {
 	}
 	t := cfg.Topics
 	for name, v := range map[string]string{"transactions": t.Transactions, "allocation requests": t.AllocationRequests,
+		"commands": t.Commands, "discrepancies": t.Discrepancies, "count tasks": t.CountTasks,
 		"inventory events": t.InventoryEvents, "changelog": t.Changelog, "allocation decisions": t.AllocationDecisions,
 		"position snapshots": t.PositionSnapshots, "dead letter": t.DeadLetter} {
 		if v == "" {

@@ -82,7 +82,7 @@ func (s *session) settleInputs(ctx context.Context, committed kadm.OffsetRespons
 	for rebuilt := false; ; rebuilt = true {
 		rebuild := false
 		var rewind map[string]int64
-		for _, topic := range []string{s.cfg.Topics.Transactions, s.cfg.Topics.AllocationRequests} {
+		for _, topic := range []string{s.cfg.Topics.Transactions, s.cfg.Topics.AllocationRequests, s.cfg.Topics.Commands} {
 			c, ok := committed.Lookup(topic, part)
 			if !ok || c.Err != nil || c.At < 0 {
 				continue // nothing committed: consumption starts at the log start, reapplying idempotently
@@ -127,12 +127,12 @@ func (s *session) judgeInput(topic string, have, committed int64, rebuilt bool) 
 	switch {
 	case have == committed:
 		return inputAgrees
-	case have < committed && topic != s.cfg.Topics.Transactions:
+	case have < committed && topic == s.cfg.Topics.AllocationRequests:
 		// The cloud may write allocation requests in Kafka
 		// transactions: a commit marker after the last request puts
-		// the committed offset one past the state's. Only ingest
-		// writes the transactions topic, without markers, so a gap
-		// there is real.
+		// the committed offset one past the state's. Only invsync
+		// writes the transactions and commands topics, without
+		// markers, so a gap there is real.
 		return inputAgrees
 	case !rebuilt:
 		return inputRebuild

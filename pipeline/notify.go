@@ -33,6 +33,12 @@ func NewDecisionNotifier() *Notifier[processors.Allocation] {
 	return NewNotifier(func(a processors.Allocation) string { return a.AllocationID })
 }
 
+// NewCommandNotifier publishes command results by commandId (a report
+// piece's command id is its piece id).
+func NewCommandNotifier() *Notifier[processors.CommandResult] {
+	return NewNotifier(func(r processors.CommandResult) string { return r.CommandID })
+}
+
 // OnOutcome registers fn to be called with every published outcome. fn must
 // not block. Register hooks before the pipeline runs.
 func (n *Notifier[T]) OnOutcome(fn func(T)) {

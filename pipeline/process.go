@@ -67,7 +67,7 @@ func (s *session) byPartition(fetches kgo.Fetches) (map[int32][]*kgo.Record, map
 	byPart := map[int32][]*kgo.Record{}
 	lag := map[int32]int64{}
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if (fp.Topic != t.Transactions && fp.Topic != t.AllocationRequests) || len(fp.Records) == 0 {
+		if (fp.Topic != t.Transactions && fp.Topic != t.AllocationRequests && fp.Topic != t.Commands) || len(fp.Records) == 0 {
 			return
 		}
 		byPart[fp.Partition] = append(byPart[fp.Partition], fp.Records...)

@@ -23,6 +23,7 @@ type Producer struct {
 	cl         *kgo.Client
 	topic      string
 	allocTopic string
+	cmdTopic   string
 	codec      *schemas.Set
 	part       kgo.TopicPartitioner
 	timeout    time.Duration
@@ -35,8 +36,18 @@ func NewProducer(brokers []string, topics schemas.Topics, codec *schemas.Set, ti
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	keyed := kgo.StickyKeyPartitioner(nil)
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
+		// Commands name their partition (a report piece is for one
+		// partition); everything else goes by its stock key.
+		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+			if topic == topics.Commands {
+				return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+			}
+			tp := keyed.ForTopic(topic)
+			return func(r *kgo.Record, n int) int { return tp.Partition(r, n) }
+		})),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.RecordDeliveryTimeout(timeout),
@@ -45,7 +56,7 @@ func NewProducer(brokers []string, topics schemas.Topics, codec *schemas.Set, ti
 	if err != nil {
 		return nil, fmt.Errorf("creating producer: %w", err)
 	}
-	return &Producer{cl: cl, topic: topic, allocTopic: topics.AllocationRequests, codec: codec, timeout: timeout,
+	return &Producer{cl: cl, topic: topic, allocTopic: topics.AllocationRequests, cmdTopic: topics.Commands, codec: codec, timeout: timeout,
 		part: kgo.StickyKeyPartitioner(nil).ForTopic(topic)}, nil
 }
 
@@ -106,6 +117,33 @@ func (p *Producer) ProduceAllocation(ctx context.Context, req *processors.AllocR
 	}
 	rec := &kgo.Record{Topic: p.allocTopic, Key: []byte(processors.StockKey(req.WarehouseID, req.ItemID)), Value: v}
 	if err := p.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// PartitionedCommand is a command and the partition it is for.
+type PartitionedCommand struct {
+	Partition int32
+	Command   processors.Command
+}
+
+// ProduceCommands writes commands to the commands topic (acks=all), each on
+// its partition, issued at at by the token named by. An error wraps
+// ErrUnavailable: none of them may be assumed written.
+func (p *Producer) ProduceCommands(ctx context.Context, cmds []PartitionedCommand, by string, at time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	recs := make([]*kgo.Record, 0, len(cmds))
+	for i := range cmds {
+		w := CommandToWire(&cmds[i].Command, at, by)
+		v, err := p.codec.AppendCommand(nil, &w)
+		if err != nil {
+			return fmt.Errorf("encoding command %s: %w", w.CommandID, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: p.cmdTopic, Partition: cmds[i].Partition, Key: []byte(w.CommandID), Value: v})
+	}
+	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil

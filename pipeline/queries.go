@@ -160,3 +160,63 @@ func (q *Queries) eachPartition(fn func(state.Reader) (bool, error)) error {
 	}
 	return firstErr
 }
+
+// Discrepancies returns the discrepancies of a warehouse with one of
+// statuses (none: any) from every partition readable here; it fails with a
+// PartitionError naming the first partition it could not read, with what it
+// found in the others.
+func (q *Queries) Discrepancies(_ context.Context, wh string, statuses []string) ([]processors.Discrepancy, error) {
+	var out []processors.Discrepancy
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		ds, err := processors.Discrepancies(r, wh, statuses...)
+		out = append(out, ds...)
+		return false, err
+	})
+	return out, err
+}
+
+// FindDiscrepancy looks a discrepancy up in every partition.
+func (q *Queries) FindDiscrepancy(_ context.Context, id string) (processors.Discrepancy, bool, error) {
+	var found processors.Discrepancy
+	var ok bool
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		d, hit, err := processors.LookupDiscrepancy(r, id)
+		if hit {
+			found, ok = d, true
+		}
+		return hit, err
+	})
+	if ok {
+		return found, true, nil
+	}
+	return processors.Discrepancy{}, false, err
+}
+
+// HeldCounts returns the held counts of a warehouse with status ("" for
+// any), like Discrepancies.
+func (q *Queries) HeldCounts(_ context.Context, wh, status string) ([]processors.HeldCount, error) {
+	var out []processors.HeldCount
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		hs, err := processors.HeldCounts(r, wh, status)
+		out = append(out, hs...)
+		return false, err
+	})
+	return out, err
+}
+
+// FindHeld looks a held count up by transactionId in every partition.
+func (q *Queries) FindHeld(_ context.Context, txid string) (processors.HeldCount, bool, error) {
+	var found processors.HeldCount
+	var ok bool
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		h, hit, err := processors.LookupHeld(r, txid)
+		if hit {
+			found, ok = h, true
+		}
+		return hit, err
+	})
+	if ok {
+		return found, true, nil
+	}
+	return processors.HeldCount{}, false, err
+}

@@ -58,7 +58,7 @@ func (p *Processing) sessionOpts() []kgo.Opt {
 	t := p.cfg.Topics
 	opts := p.clientOpts(
 		kgo.ConsumerGroup(p.cfg.Group),
-		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests),
+		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests, t.Commands),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

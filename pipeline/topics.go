@@ -46,6 +46,10 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t schemas.Topics, parti
 		{t.Catalog, 1, compact},
 		{t.Locks, 1, compact},
 		{t.Tokens, 1, compact},
+		{t.Commands, partitions, keep},
+		{t.Discrepancies, partitions, keep},
+		{t.CountTasks, 1, compact},
+		{t.CloudPositions, partitions, keep},
 	}
 	for _, w := range want {
 		resp, err := adm.CreateTopic(ctx, w.partitions, replication, w.configs, w.name)

@@ -30,9 +30,10 @@ type txWork struct {
 	prodErr error
 	lastOff map[int32]int64 // partition -> offset of its last changelog record
 
-	resMu     sync.Mutex // guards the three slices below
+	resMu     sync.Mutex // guards the four slices below
 	outcomes  []processors.Outcome
 	decisions []processors.Allocation
+	commands  []processors.CommandResult
 	applied   []appliedTx
 	// snapshotRecords counts the snapshot records published (timers.go).
 	snapshotRecords atomic.Int64
@@ -101,6 +102,29 @@ func (w *txWork) decide(ctx context.Context, part int32, decs []processors.Alloc
 	w.resMu.Lock()
 	w.decisions = append(w.decisions, decs...)
 	w.resMu.Unlock()
+	return nil
+}
+
+// publishReconciliation produces changed discrepancies (on partition part
+// of the discrepancies topic, keyed by id) and count tasks (on the
+// count-tasks topic).
+func (w *txWork) publishReconciliation(ctx context.Context, part int32, ds []processors.Discrepancy, tasks []processors.CountTask) error {
+	for i := range ds {
+		d := DiscrepancyToWire(&ds[i])
+		v, err := w.s.cfg.Codec.AppendDiscrepancy(nil, &d)
+		if err != nil {
+			return fmt.Errorf("encoding discrepancy %s: %w", d.DiscrepancyID, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.s.cfg.Topics.Discrepancies, Partition: part, Key: []byte(d.DiscrepancyID), Value: v})
+	}
+	for i := range tasks {
+		t := CountTaskToWire(&tasks[i])
+		v, err := w.s.cfg.Codec.AppendCountTask(nil, &t)
+		if err != nil {
+			return fmt.Errorf("encoding count task %s: %w", t.CountTaskID, err)
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.s.cfg.Topics.CountTasks, Partition: 0, Key: []byte(t.CountTaskID), Value: v})
+	}
 	return nil
 }
 
@@ -184,6 +208,9 @@ func (s *session) publish(ctx context.Context, w *txWork) {
 	s.cfg.Notifier.Publish(w.outcomes)
 	if s.cfg.Decisions != nil {
 		s.cfg.Decisions.Publish(w.decisions)
+	}
+	if s.cfg.Commands != nil {
+		s.cfg.Commands.Publish(w.commands)
 	}
 }
 

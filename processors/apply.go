@@ -21,6 +21,16 @@ type Config struct {
 	// Locks says who holds a location when a transaction is applied (the
 	// lock rules of Apply); nil means no location is ever locked.
 	Locks Locks
+	// Tolerances says which items' counts may be held for review (the
+	// catalog's ABC classes); nil means none is.
+	Tolerances Tolerances
+	// CountTasks looks up the count task a CYCLE_COUNT completes; nil
+	// means none is known.
+	CountTasks CountTasks
+	// ReconciliationGrace is how long a record may stay behind in the
+	// cloud's reports before it is a STALE discrepancy (default 2
+	// minutes).
+	ReconciliationGrace time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -29,6 +39,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PruneEvery <= 0 {
 		c.PruneEvery = time.Hour
+	}
+	if c.ReconciliationGrace <= 0 {
+		c.ReconciliationGrace = 2 * time.Minute
 	}
 	return c
 }
@@ -83,6 +96,19 @@ type Result struct {
 	// consuming its reservation, a shortfall re-reserving or
 	// backordering), each as it stands after the change, in order.
 	Decisions []Allocation
+	// Discrepancies changed (a count resolving the one that asked for
+	// it), to publish.
+	Discrepancies []Discrepancy
+	// CountTasks changed (completed by a count), to publish.
+	CountTasks []CountTask
+}
+
+// applyOpts modify how a transaction is applied.
+type applyOpts struct {
+	// approved: a held count a supervisor approved. It is applied
+	// whatever its variance, and the checks it passed when it was held
+	// (expected version) are not repeated.
+	approved bool
 }
 
 // Apply applies tx to s as of now (the wall clock of the apply, recorded as
@@ -102,16 +128,12 @@ func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	}
 
 	ts := track(s)
-	res, err := p.apply(ts, tx, now)
+	res, err := p.apply(ts, tx, now, applyOpts{})
 	if err != nil {
 		return Result{}, fmt.Errorf("applying transaction %s: %w", tx.TransactionID, err)
 	}
 	if len(res.Events) > 0 {
-		covered := map[string]bool{}
-		for _, e := range res.Events {
-			covered[string(RecordKey(e.WarehouseID, e.ItemID, e.LocationID, e.LotNumber))] = true
-		}
-		extra, err := ts.reservationEvents(covered, tx.TransactionID, now)
+		extra, err := ts.reservationEvents(coveredBy(res.Events), tx.TransactionID, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -134,7 +156,7 @@ type leg struct {
 	isCount bool
 }
 
-func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, error) {
+func (p *Processor) apply(s Store, tx *Transaction, now time.Time, opts applyOpts) (Result, error) {
 	var legs []leg
 	switch tx.Type {
 	case Receipt:
@@ -173,7 +195,7 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 			ResultingOnHand: recs[0].OnHand, Version: recs[0].Version}}, nil
 	}
 
-	if ev := tx.ExpectedVersion; ev != nil && *ev != recs[0].Version {
+	if ev := tx.ExpectedVersion; ev != nil && *ev != recs[0].Version && !opts.approved {
 		return Result{Outcome: Outcome{Status: StatusRejected, Code: CodeVersionConflict,
 			Message: fmt.Sprintf("expected version %d of %s/%s at %s, the record is at version %d; rescan and retry",
 				*ev, tx.WarehouseID, tx.ItemID, tx.LocationID, recs[0].Version),
@@ -192,6 +214,19 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 				Message: fmt.Sprintf("count taken at %s is older than the %s ledger window; flagged for review, not applied",
 					tx.CorrectedTimestamp.UTC().Format(time.RFC3339), p.cfg.LedgerWindow),
 				ResultingOnHand: r.OnHand, Version: r.Version}}, nil
+		}
+		if !superseded && !opts.approved {
+			// A later count replaces a held one; this one may be held
+			// itself.
+			if err := p.supersedeHeld(s, RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), at, tx.TransactionID, now); err != nil {
+				return Result{}, err
+			}
+			if held, err := p.holdIfOff(s, r, tx, at, now); err != nil || held != nil {
+				if err != nil {
+					return Result{}, err
+				}
+				return Result{Outcome: *held}, nil
+			}
 		}
 	}
 
@@ -270,6 +305,22 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time) (Result, erro
 			AllocationID:       tx.AllocationID,
 			Principal:          tx.Principal,
 		})
+	}
+	if tx.Type == CycleCount {
+		task, disc, warn, err := p.completeCountTask(s, tx, now)
+		if err != nil {
+			return Result{}, err
+		}
+		if task != nil {
+			res.CountTasks = append(res.CountTasks, *task)
+		}
+		if disc != nil {
+			res.Discrepancies = append(res.Discrepancies, *disc)
+		}
+		if warn != "" {
+			res.Outcome.Warnings = append(res.Outcome.Warnings, warn)
+			res.Events[0].Warnings = append(res.Events[0].Warnings, warn)
+		}
 	}
 	// Shortfalls are resolved once every leg is applied, so a MOVE's
 	// reservations can follow the stock to its destination. The events

@@ -251,3 +251,68 @@ func abs(v int64) int64 {
 	}
 	return v
 }
+
+// MaxReportPositions bounds the positions of one cloud report (or page).
+const MaxReportPositions = 10000
+
+// CheckReport validates a cloud report against the catalog: the warehouse,
+// every item and location known, lots only on lot-tracked items, no record
+// twice, versions not negative. It returns nil when it may be compared.
+func (c *Catalog) CheckReport(r *CloudReport) *Rejection {
+	if msg := checkID(r.ReportID, 200); r.ReportID == "" || msg != "" {
+		return reject("INVALID_REPORT", "reportId must be a non-empty printable id of at most 200 bytes")
+	}
+	if len(r.Positions) > MaxReportPositions {
+		return reject("REPORT_TOO_LARGE", "%d positions; a report holds at most %d: send pages, each with its itemFrom..itemTo", len(r.Positions), MaxReportPositions)
+	}
+	if r.ItemFrom != "" && r.ItemTo != "" && r.ItemFrom > r.ItemTo {
+		return reject("INVALID_REPORT", "itemFrom %q is after itemTo %q", r.ItemFrom, r.ItemTo)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	locs, ok := c.warehouses[r.WarehouseID]
+	if !ok {
+		return reject(CodeUnknownWarehouse, "warehouse %q is not in the catalog", r.WarehouseID)
+	}
+	seen := map[[3]string]bool{}
+	for i, p := range r.Positions {
+		it, ok := c.items[p.ItemID]
+		if !ok {
+			return reject(CodeUnknownItem, "positions[%d]: item %q is not in the catalog", i, p.ItemID)
+		}
+		if _, ok := locs[p.LocationID]; !ok {
+			return reject(CodeUnknownLocation, "positions[%d]: location %q is not a location of warehouse %s", i, p.LocationID, r.WarehouseID)
+		}
+		if it.LotTracked != (p.LotNumber != "") {
+			return reject("INVALID_REPORT", "positions[%d]: item %s is %slot-tracked, lotNumber %q", i, p.ItemID, map[bool]string{true: "", false: "not "}[it.LotTracked], p.LotNumber)
+		}
+		if p.Version < 0 {
+			return reject("INVALID_REPORT", "positions[%d]: version %d is negative", i, p.Version)
+		}
+		if r.Complete && ((r.ItemFrom != "" && p.ItemID < r.ItemFrom) || (r.ItemTo != "" && p.ItemID > r.ItemTo)) {
+			return reject("INVALID_REPORT", "positions[%d]: item %s is outside the page's itemFrom..itemTo", i, p.ItemID)
+		}
+		k := [3]string{p.ItemID, p.LocationID, p.LotNumber}
+		if seen[k] {
+			return reject("INVALID_REPORT", "positions[%d]: %s at %s lot %q appears twice", i, p.ItemID, p.LocationID, p.LotNumber)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// CheckLocationItem validates a count task's target against the catalog.
+func (c *Catalog) CheckLocationItem(wh, loc, itemID string) *Rejection {
+	if r := c.CheckLocation(wh, loc); r != nil {
+		return r
+	}
+	if itemID == "" {
+		return nil
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if _, ok := c.items[itemID]; !ok {
+		return reject(CodeUnknownItem, "item %q is not in the catalog", itemID)
+	}
+	return nil
+}

@@ -91,6 +91,10 @@ const (
 	kindPositionSnapshot
 	kindLock
 	kindToken
+	kindCommand
+	kindDiscrepancy
+	kindCountTask
+	kindCloudPositions
 	numKinds
 )
 
@@ -103,6 +107,10 @@ var defs = [numKinds]struct{ name, record, topic string }{
 	{"position_snapshot", "PositionSnapshot", TopicPositionSnapshots},
 	{"lock", "Lock", TopicLocks},
 	{"token", "Token", TopicTokens},
+	{"command", "Command", TopicCommands},
+	{"discrepancy", "Discrepancy", TopicDiscrepancies},
+	{"count_task", "CountTask", TopicCountTasks},
+	{"cloud_positions", "CloudPositionsReport", TopicCloudPositions},
 }
 
 // namespace is the Avro namespace of every record.

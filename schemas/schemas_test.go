@@ -141,6 +141,10 @@ func TestLocalIDs(t *testing.T) {
 		{"position_snapshot", "io.invsync.v1.PositionSnapshot", "invsync.position-snapshots-value"},
 		{"lock", "io.invsync.v1.Lock", "invsync.locks-value"},
 		{"token", "io.invsync.v1.Token", "invsync.tokens-value"},
+		{"command", "io.invsync.v1.Command", "invsync.commands-value"},
+		{"discrepancy", "io.invsync.v1.Discrepancy", "invsync.discrepancies-value"},
+		{"count_task", "io.invsync.v1.CountTask", "invsync.count-tasks-value"},
+		{"cloud_positions", "io.invsync.v1.CloudPositionsReport", "invsync.cloud-positions-value"},
 	}
 	if n := len(a.Schemas()); n != len(want) {
 		t.Errorf("%d schemas, want %d", n, len(want))

@@ -12,6 +12,10 @@ const (
 	TopicAllocationDecisions = "allocation-decisions"
 	TopicPositionSnapshots   = "position-snapshots"
 	TopicTokens              = "tokens"
+	TopicCommands            = "commands"
+	TopicDiscrepancies       = "discrepancies"
+	TopicCountTasks          = "count-tasks"
+	TopicCloudPositions      = "cloud-positions"
 )
 
 // Topics are the names of every topic invsync uses, all under one prefix.
@@ -54,6 +58,23 @@ type Topics struct {
 	// revocation is a second record under its key. Compacted; read whole
 	// by every instance. Holds hashes, never secrets.
 	Tokens string
+	// Commands: requests the processors decide in order with the scans
+	// of their partition (Avro Command): pieces of cloud reports,
+	// changes to discrepancies, decisions on held counts. Written by
+	// the API; partition for partition with Transactions. The
+	// processors' third input.
+	Commands string
+	// Discrepancies: every change of a discrepancy (Avro Discrepancy),
+	// keyed by discrepancyId, on the partition of its stock key.
+	Discrepancies string
+	// CountTasks: count tasks (Avro CountTask), keyed by countTaskId;
+	// completion is a second record under its key. Compacted; read
+	// whole by every instance.
+	CountTasks string
+	// CloudPositions: the cloud's reconciliation reports (Avro
+	// CloudPositionsReport), produced by the cloud, keyed by
+	// warehouseId; every instance splits them into commands.
+	CloudPositions string
 }
 
 // NewTopics returns the topic names for prefix, used as given (an empty
@@ -70,11 +91,16 @@ func NewTopics(prefix string) Topics {
 		AllocationDecisions: prefix + TopicAllocationDecisions,
 		PositionSnapshots:   prefix + TopicPositionSnapshots,
 		Tokens:              prefix + TopicTokens,
+		Commands:            prefix + TopicCommands,
+		Discrepancies:       prefix + TopicDiscrepancies,
+		CountTasks:          prefix + TopicCountTasks,
+		CloudPositions:      prefix + TopicCloudPositions,
 	}
 }
 
 // Partitioned are the topics that must share one partition count: a stock
 // key's input, state and output partitions are the same number.
 func (t Topics) Partitioned() []string {
-	return []string{t.Transactions, t.InventoryEvents, t.Changelog, t.DeadLetter, t.AllocationRequests, t.AllocationDecisions, t.PositionSnapshots}
+	return []string{t.Transactions, t.InventoryEvents, t.Changelog, t.DeadLetter, t.AllocationRequests, t.AllocationDecisions,
+		t.PositionSnapshots, t.Commands, t.Discrepancies}
 }

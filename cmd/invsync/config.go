@@ -36,8 +36,11 @@ type serveConfig struct {
 	LedgerWindow      time.Duration
 	MaxScanAge        time.Duration
 	SnapshotInterval  time.Duration
-	LogLevel          string
-	LogFormat         string
+	// ReconciliationGrace: how long a record may stay behind in the
+	// cloud's reports before it is STALE.
+	ReconciliationGrace time.Duration
+	LogLevel            string
+	LogFormat           string
 	// Now is the domain clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 
@@ -90,6 +93,7 @@ var serveFlags = []flagSpec{
 	{"ledger-window", "INVSYNC_LEDGER_WINDOW", "168h", "how long per-record deltas are kept to rebase late cycle counts; older counts are flagged, not applied"},
 	{"max-scan-age", "INVSYNC_MAX_SCAN_AGE", "720h", "oldest scan timestamp accepted, relative to the upload's sentAt"},
 	{"snapshot-interval", "INVSYNC_SNAPSHOT_INTERVAL", "15m", "how often each partition publishes a reconciliation snapshot of its stock records to the position-snapshots topic, at wall-clock multiples of the interval; at least 1s, or 0 to publish none"},
+	{"reconciliation-grace", "INVSYNC_RECONCILIATION_GRACE", "2m", "how long a record may stay behind in the cloud's reconciliation reports (an event in flight) before it is a STALE discrepancy (an event the cloud lost)"},
 	{"log-level", "INVSYNC_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
 	{"admin-token", "INVSYNC_ADMIN_TOKEN", "", "an admin credential of at least 32 characters, accepted while set (prefer the environment variable: a flag shows in ps); without it, the first start generates one and writes it to <data-dir>/admin-token"},
@@ -194,7 +198,8 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}, {"session-timeout", &c.SessionTimeout}} {
+	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}, {"session-timeout", &c.SessionTimeout},
+		{"reconciliation-grace", &c.ReconciliationGrace}} {
 		if *d.dst, err = time.ParseDuration(*vals[d.name]); err != nil || *d.dst <= 0 {
 			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
 		}

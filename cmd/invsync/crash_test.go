@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestCrashKill9DuringUploads runs `invsync serve` as a child process,
@@ -270,9 +273,65 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond))
 	if len(recs) != legs || lost != 0 || dupIDs != 0 {
 		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
+		diagnoseTopic(t, brokers, prefix+"inventory-events")
 	}
 	if t.Failed() {
 		proc.dumpLog()
+	}
+}
+
+// diagnoseTopic logs, per partition, the end offset, the last stable
+// offset (what a read_committed consumer can reach) and the producers with
+// an open transaction, to tell a stalled consumer from a lost event.
+func diagnoseTopic(t *testing.T, brokers []string, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hwm, _ := adm.ListEndOffsets(ctx, topic)
+	lso, _ := adm.ListCommittedOffsets(ctx, topic)
+	prods, perr := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {}})
+	hwm.Each(func(h kadm.ListedOffset) {
+		l, _ := lso.Lookup(topic, h.Partition)
+		line := fmt.Sprintf("diagnosis %s[%d]: end %d, last stable %d", topic, h.Partition, h.Offset, l.Offset)
+		if perr == nil {
+			if pp, ok := prods[topic].Partitions[h.Partition]; ok {
+				for _, p := range pp.ActiveProducers {
+					if p.CurrentTxnStartOffset >= 0 {
+						line += fmt.Sprintf("; open transaction of producer %d epoch %d from offset %d (last write %s ago)",
+							p.ProducerID, p.ProducerEpoch, p.CurrentTxnStartOffset, time.Since(time.UnixMilli(p.LastTimestamp)).Round(time.Second))
+					}
+				}
+			}
+		}
+		t.Log(line)
+	})
+	for _, iso := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+		c, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(iso),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			return
+		}
+		reached := map[int32]int64{}
+		count := map[int32]int{}
+		rctx, rcancel := context.WithTimeout(context.Background(), 15*time.Second)
+		for rctx.Err() == nil {
+			f := c.PollFetches(rctx)
+			f.EachError(func(_ string, p int32, err error) {
+				if rctx.Err() == nil {
+					t.Logf("diagnosis: fetch error on partition %d: %v", p, err)
+				}
+			})
+			f.EachRecord(func(r *kgo.Record) { reached[r.Partition] = r.Offset; count[r.Partition]++ })
+		}
+		rcancel()
+		c.Close()
+		t.Logf("diagnosis (%v): last offset read per partition %v, records %v", iso, reached, count)
 	}
 }
 

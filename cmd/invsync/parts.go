@@ -33,6 +33,8 @@ type parts struct {
 	catalog  *pipeline.CatalogTable
 	locks    *pipeline.LockTable
 	tokens   *pipeline.TokenTable
+	tasks    *pipeline.CountTaskTable
+	reports  *pipeline.ReportSplitter
 	proc     *pipeline.Processing
 	api      *ingest.Server
 	// handler serves the API and the scanner web app's static files.
@@ -68,7 +70,12 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another invsync using --data-dir %s?)", err, cfg.DataDir)
 	}
-	p.catalog, err = pipeline.NewCatalogTable(s.brokers, topics.Catalog, codec, processors.NewCatalog(processors.Limits{}), s.log, clientOpts...)
+	cat := processors.NewCatalog(processors.Limits{})
+	p.catalog, err = pipeline.NewCatalogTable(s.brokers, topics.Catalog, codec, cat, s.log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	p.tasks, err = pipeline.NewCountTaskTable(s.brokers, topics.CountTasks, codec, s.log, clientOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,17 +101,20 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 	}
 	notifier := pipeline.NewOutcomeNotifier()
 	decisions := pipeline.NewDecisionNotifier()
+	commands := pipeline.NewCommandNotifier()
 	p.proc, err = pipeline.NewProcessing(pipeline.ProcessingConfig{
-		Brokers:          s.brokers,
-		Group:            cfg.Group,
-		SessionTimeout:   cfg.SessionTimeout,
-		TransactionalID:  "invsync-" + instance,
-		Topics:           topics,
-		Store:            p.store,
-		Processor:        processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow, Locks: p.locks.Table()}),
+		Brokers:         s.brokers,
+		Group:           cfg.Group,
+		SessionTimeout:  cfg.SessionTimeout,
+		TransactionalID: "invsync-" + instance,
+		Topics:          topics,
+		Store:           p.store,
+		Processor: processors.New(processors.Config{LedgerWindow: cfg.LedgerWindow, Locks: p.locks.Table(),
+			Tolerances: cat, CountTasks: p.tasks, ReconciliationGrace: cfg.ReconciliationGrace}),
 		Codec:            codec,
 		Notifier:         notifier,
 		Decisions:        decisions,
+		Commands:         commands,
 		Logger:           s.log,
 		Meter:            meter,
 		ClientOpts:       clientOpts,
@@ -120,6 +130,18 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 		schemaSrc = codec
 	}
 	queries := pipeline.NewQueries(p.store, p.proc, p.producer, int32(cfg.Partitions))
+	recon := &pipeline.Reconciliation{Producer: p.producer, Queries: queries, Partitions: int32(cfg.Partitions)}
+	checkReport := func(r *processors.CloudReport) error {
+		if rej := cat.CheckReport(r); rej != nil {
+			return rej
+		}
+		return nil
+	}
+	p.reports, err = pipeline.NewReportSplitter(s.brokers, cfg.Group+"-cloud-reports", topics, int32(cfg.Partitions), codec,
+		p.producer, checkReport, s.log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
 	p.admin, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.brokers...)}, clientOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating admin client: %w", err)
@@ -145,6 +167,12 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 		Tokens:      p.tokens,
 		RateLimit:   cfg.RateLimit,
 		PeerTLS:     s.peerTLS(),
+
+		Commands:       recon,
+		Recon:          recon,
+		CommandResults: commands,
+		CountTasks:     p.tasks,
+		Partitions:     int32(cfg.Partitions),
 	})
 	if err != nil {
 		return nil, err
@@ -174,6 +202,8 @@ func (p *parts) start(ctx context.Context, boot *bootStatus) error {
 	goRun("catalog", p.catalog.Run)
 	goRun("locks", p.locks.Run)
 	goRun("tokens", p.tokens.Run)
+	goRun("count tasks", p.tasks.Run)
+	goRun("cloud reports", p.reports.Run)
 	goRun("processing", func(ctx context.Context) error {
 		// A transaction applied before the locks are loaded could miss
 		// a lock that held when it was received.
@@ -184,6 +214,10 @@ func (p *parts) start(ctx context.Context, boot *bootStatus) error {
 	})
 	boot.set("loading the catalog from Kafka")
 	if err := p.seedCatalog(ctx); err != nil {
+		return err
+	}
+	boot.set("loading the count tasks from Kafka")
+	if err := p.tasks.WaitLoaded(ctx); err != nil {
 		return err
 	}
 	boot.set("loading the location locks from Kafka")
