@@ -43,9 +43,12 @@ type reportPosition struct {
 	Version    int64  `json:"version"`
 }
 
-// reportResponse is the server's answer.
+// reportResponse is the server's answer. Status is COMPARED once every
+// piece of the report has been compared (the figures are then the whole
+// report's), PENDING when the server's wait ran out first.
 type reportResponse struct {
 	ReportID      string   `json:"reportId"`
+	Status        string   `json:"status"`
 	Compared      int64    `json:"compared"`
 	Agreed        int64    `json:"agreed"`
 	Behind        int64    `json:"behind"`
@@ -167,7 +170,11 @@ func (m *Mirror) send(ctx context.Context, r reportRequest) {
 		resp, last = m.post(ctx, body)
 		if last == nil {
 			m.metrics.reports.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "ok")))
-			m.log.Info("mirror report compared", "report_id", r.ReportID, "warehouse", r.WarehouseID,
+			msg := "mirror report compared"
+			if resp.Status == "PENDING" {
+				msg = "mirror report taken, comparison still pending (figures so far)"
+			}
+			m.log.Info(msg, "report_id", r.ReportID, "warehouse", r.WarehouseID,
 				"positions", len(r.Positions), "complete", r.Complete, "item_range", r.ItemRange,
 				"compared", resp.Compared, "agreed", resp.Agreed, "behind", resp.Behind,
 				"discrepancies", len(resp.Discrepancies), "discrepancy_ids", firstN(resp.Discrepancies, 20))
@@ -187,7 +194,9 @@ func (m *Mirror) send(ctx context.Context, r reportRequest) {
 func (m *Mirror) post(ctx context.Context, body []byte) (reportResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(m.cfg.URL, "/")+"/v1/reconciliation/reports", bytes.NewReader(body))
+	// wait=compared: without it the server answers 202 before comparing,
+	// with every figure 0.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(m.cfg.URL, "/")+"/v1/reconciliation/reports?wait=compared", bytes.NewReader(body))
 	if err != nil {
 		return reportResponse{}, err
 	}

@@ -36,6 +36,9 @@ func newReportServer(t *testing.T, statuses ...int) *reportServer {
 			http.NotFound(w, r)
 			return
 		}
+		if r.URL.Query().Get("wait") != "compared" {
+			t.Errorf("report posted without ?wait=compared (%s): the server would answer before comparing", r.URL)
+		}
 		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("Content-Type %q", ct)
 		}
