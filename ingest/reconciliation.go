@@ -3,10 +3,12 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -306,7 +308,7 @@ func (s *Server) collectCommands(ctx context.Context, cmds map[string]int32, own
 			urls = peers
 		}
 		for _, url := range urls {
-			status, _, data, err := s.send(ctx, http.MethodGet, fmt.Sprintf("%s/v1/reconciliation/commands/%s?partition=%d", url, id, part), nil)
+			status, _, data, err := s.send(ctx, http.MethodGet, fmt.Sprintf("%s/v1/reconciliation/commands/%s?partition=%d", url, neturl.PathEscape(id), part), nil)
 			var r processors.CommandResult
 			if err == nil && status == http.StatusOK && json.Unmarshal(data, &r) == nil {
 				out[id] = r
@@ -445,7 +447,7 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 	if err != nil && ownedElsewhere(err) && s.cfg.Router != nil && !forwarded(c) {
 		peers, _ := s.cfg.Router.PeerURLs(c.Request.Context())
 		for _, url := range peers {
-			status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/discrepancies/"+id, nil)
+			status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/discrepancies/"+neturl.PathEscape(id), nil)
 			var v discrepancyView
 			if ferr == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
 				return processors.Discrepancy{DiscrepancyID: v.DiscrepancyID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}, true
@@ -511,7 +513,11 @@ func (s *Server) patchDiscrepancy(c *gin.Context) {
 	if !found || !inScope(c, d.WarehouseID) {
 		return
 	}
-	cmd := processors.Command{CommandID: newCommandID(), Kind: processors.CommandDiscrepancyUpdate, WarehouseID: d.WarehouseID, ItemID: d.ItemID,
+	id, ok := commandID(c)
+	if !ok {
+		return
+	}
+	cmd := processors.Command{CommandID: id, Kind: processors.CommandDiscrepancyUpdate, WarehouseID: d.WarehouseID, ItemID: d.ItemID,
 		Discrepancy: &processors.DiscrepancyUpdate{DiscrepancyID: d.DiscrepancyID, Status: j.Status, Assignee: j.Assignee,
 			Resolution: j.Resolution, Note: deref(j.Note)}}
 	s.runCommand(c, &cmd, func(r processors.CommandResult) {
@@ -546,6 +552,37 @@ func newCommandID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return "cmd-" + hex.EncodeToString(b[:])
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 128
+
+// commandID names the command of a request. With an Idempotency-Key
+// header the name is derived from the key and the token, so a client that
+// resends a request it got no answer to (a timeout, a dropped connection)
+// gets the first request's result instead of a second step: the
+// processor keeps every command's result under its name. Without the
+// header every request is a new command. A malformed key is answered 400.
+func commandID(c *gin.Context) (string, bool) {
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		return newCommandID(), true
+	}
+	if len(key) > maxIdempotencyKey || !printableASCII(key) {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("Idempotency-Key must be 1 to %d printable ASCII characters", maxIdempotencyKey))
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(principal(c).TokenID + "\x00" + key))
+	return "cmd-k-" + hex.EncodeToString(sum[:16]), true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // heldView is a held count as GET /v1/counts shows it.
@@ -647,7 +684,7 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 		if !found && err != nil && ownedElsewhere(err) && !forwarded(c) && s.cfg.Router != nil {
 			peers, _ := s.cfg.Router.PeerURLs(c.Request.Context())
 			for _, url := range peers {
-				status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/counts/"+txid, nil)
+				status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/counts/"+neturl.PathEscape(txid), nil)
 				var v heldView
 				if ferr == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
 					h.Transaction = processors.Transaction{TransactionID: v.TransactionID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}
@@ -666,7 +703,11 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 		case !inScope(c, h.Transaction.WarehouseID):
 			return
 		}
-		cmd := processors.Command{CommandID: newCommandID(), Kind: processors.CommandCountDecision, WarehouseID: h.Transaction.WarehouseID,
+		id, ok := commandID(c)
+		if !ok {
+			return
+		}
+		cmd := processors.Command{CommandID: id, Kind: processors.CommandCountDecision, WarehouseID: h.Transaction.WarehouseID,
 			ItemID: h.Transaction.ItemID, Count: &processors.CountDecision{TransactionID: txid, Approve: approve, Note: note}}
 		s.runCommand(c, &cmd, func(r processors.CommandResult) {
 			out := gin.H{"count": viewOfHeld(r.Held)}

@@ -192,6 +192,15 @@ func TestChaos(t *testing.T) {
 		}
 	}()
 
+	// The cloud reports and a supervisor resolves; counts are held and
+	// approved.
+	recon := newChaosRecon()
+	reconDone := make(chan struct{})
+	go func() {
+		defer close(reconDone)
+		recon.run(seed, insts, done4uploads(&wg), ctx.Done())
+	}()
+
 	// Faults.
 	faults := map[string]int{}
 	var recovery []time.Duration
@@ -324,8 +333,10 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	<-allocDone
+	<-reconDone
 	allocIssues := allocs.verify(t, insts[0].url, insts)
-	legs := probe
+	reconLost, reconDoubled := recon.verify(t, insts)
+	legs := probe + recon.stockEvents()
 	for _, b := range txs {
 		for _, tx := range b.txs {
 			legs++
@@ -334,14 +345,20 @@ func TestChaos(t *testing.T) {
 			}
 		}
 	}
-	recs := consumeAll(t, brokers, prefix+"inventory-events", legs, 2*time.Minute)
+	// Every event once; the stock changes (not the reservation and
+	// correction events, which carry no quantity) one per leg.
+	recs := consumeUntilQuiet(t, brokers, prefix+"inventory-events", legs, 3*time.Second, 2*time.Minute)
 	ids := map[string]int{}
-	dup := 0
+	dup, stock := 0, 0
 	for _, r := range recs {
-		id := decodeViaRegistry(t, insts[0].url, r.Value)["eventId"].(string)
+		e := decodeViaRegistry(t, insts[0].url, r.Value)
+		id := e["eventId"].(string)
 		ids[id]++
 		if ids[id] == 2 {
 			dup++
+		}
+		if typ, _ := e["eventType"].(string); typ != "InventoryReservation" && typ != "ReconciliationCorrection" && ids[id] == 1 {
+			stock++
 		}
 	}
 	lost := 0
@@ -378,8 +395,11 @@ func TestChaos(t *testing.T) {
 	if allocIssues != 0 {
 		t.Errorf("allocation invariants violated %d times", allocIssues)
 	}
-	if lost != 0 || dup != 0 || wrong != 0 || len(recs) != legs {
-		t.Errorf("chaos found lost=%d duplicated=%d wrong positions=%d (events %d, want %d)", lost, dup, wrong, len(recs), legs)
+	if lost != 0 || dup != 0 || wrong != 0 || stock != legs {
+		t.Errorf("chaos found lost=%d duplicated=%d wrong positions=%d (stock events %d, want %d)", lost, dup, wrong, stock, legs)
+	}
+	if reconLost != 0 || reconDoubled != 0 {
+		t.Errorf("chaos found reconciliation inputs lost=%d doubled=%d", reconLost, reconDoubled)
 	}
 	if t.Failed() {
 		for _, c := range insts {

@@ -337,7 +337,8 @@ func diagnoseTopic(t *testing.T, brokers []string, topic string) {
 
 const crashCatalog = `{
   "warehouses": [{"warehouseId": "WH-C1", "locations": ["L1", "L2", "L3", "L4"]}],
-  "items": [{"itemId": "C-1"}, {"itemId": "C-2"}, {"itemId": "C-3"}, {"itemId": "C-4"}, {"itemId": "C-5"}, {"itemId": "C-6"}]
+  "items": [{"itemId": "C-1"}, {"itemId": "C-2"}, {"itemId": "C-3"}, {"itemId": "C-4"}, {"itemId": "C-5"}, {"itemId": "C-6"},
+            {"itemId": "C-7", "lotTracked": true, "abcClass": "A"}]
 }`
 
 type crashBatch struct {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,8 +218,25 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	if d := patch(map[string]any{"status": "INVESTIGATING", "assignee": "supervisor-1", "note": "checking the bin"}, 200); d.Status != "INVESTIGATING" || d.Kind != "UNKNOWN_TO_WAREHOUSE" {
 		t.Fatalf("investigating: %+v", d)
 	}
+	// A note resent with the same Idempotency-Key (the client lost the
+	// first answer) is one step, answered the same both times.
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest("PATCH", in.url+"/v1/discrepancies/"+id, strings.NewReader(`{"note": "bin empty, asking the night shift"}`))
+		req.Header.Set("Authorization", "Bearer "+r.tokens["supervisor"])
+		req.Header.Set("Idempotency-Key", "note-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out discrepancyOut
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || err != nil || len(out.History) != 3 || out.History[2].Note != "bin empty, asking the night shift" {
+			t.Fatalf("note with an Idempotency-Key, send %d: %d %+v %v; want 200 and 3 steps", i+1, resp.StatusCode, out, err)
+		}
+	}
 	d = patch(map[string]any{"status": "RESOLVED", "resolution": "RECOUNT_REQUESTED"}, 200)
-	if d.Status != "RESOLVED" || d.CountTaskID == "" || len(d.History) != 3 {
+	if d.Status != "RESOLVED" || d.CountTaskID == "" || len(d.History) != 4 {
 		t.Fatalf("resolved with a recount: %+v", d)
 	}
 	patch(map[string]any{"status": "INVESTIGATING"}, 409)
