@@ -8,7 +8,7 @@ KAFKA_PORT ?= 39092
 KAFKA_BROKERS_ADDR := 127.0.0.1:$(KAFKA_PORT)
 export KAFKA_PORT
 
-.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down clean
+.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down mirror-e2e-long bench-mirror clean
 
 # Packages with concurrency, run under the race detector by `make test-race` (CI).
 RACE_PKGS ?= ./ingest/... ./pipeline/... ./state/... ./processors/... ./scanner/... ./mirror/... ./schemas/...
@@ -114,6 +114,13 @@ crash: deps
 	CRASH_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestCrashKill9DuringUploads$$' -v ./cmd/invsync > crash.log 2>&1 || rc=$$?; \
 	grep -E 'crash test|round [0-9]|^---|^ok|^FAIL' crash.log || true; \
 	exit $$rc
+
+# The mirror's end-to-end test (uploads through serve, kill -9 of the mirror
+# at random moments, every row compared with the API) with five minutes of
+# load on each database instead of 20 s; MIRROR_E2E_SEED=N reproduces a run.
+mirror-e2e-long: deps test-deps
+	set -o pipefail; POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) MIRROR_E2E_LOAD=$${MIRROR_E2E_LOAD:-5m} \
+		$(GO) test -count=1 -timeout 40m -run '^TestMirrorEndToEnd$$' -v ./cmd/invsync 2>&1 | grep -v '^ *{'
 
 clean:
 	rm -rf bin

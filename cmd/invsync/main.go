@@ -67,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runScanner(args[1:], os.Stdin, stdout, stderr)
 	case "mirror":
 		return runMirror(args[1:], stdout, stderr)
+	case "simulate":
+		return runSimulate(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "invsync", versionString())
 		return 0
@@ -105,6 +107,11 @@ Usage:
   invsync mirror [flags]  keep an SQL copy (SQLite or PostgreSQL) of positions,
                           allocations and discrepancies, exactly once; see
                           mirror --help
+  invsync simulate [flags]
+                          simulate a day of a warehouse fleet against the
+                          real system and report accuracy, oversells,
+                          allocation errors and latency beside
+                          last-write-wins; see simulate --help
   invsync tail TOPIC      print a topic's records as JSON (read_committed,
                           Avro decoded), filtered by warehouse and item;
                           see tail --help
