@@ -40,13 +40,13 @@ var simulateFlags = []flagSpec{
 
 // simulateCommand is `invsync simulate` parsed.
 type simulateCommand struct {
-	cfg        sim.Config
-	url        string
-	json       bool
-	report     string
-	faults     bool
-	keep       bool
-	args       []string
+	cfg    sim.Config
+	url    string
+	json   bool
+	report string
+	faults bool
+	keep   bool
+	args   []string
 }
 
 // runSimulate runs `invsync simulate`. Exit codes: 0 completed, 1 the run
