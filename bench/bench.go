@@ -223,6 +223,8 @@ type bencher struct {
 	clock  clock // nil: the wall clock since epoch
 
 	rssNow, rssMax atomic.Int64
+	// refusals counts uploads refused for back-pressure and resent.
+	refusals atomic.Int64
 }
 
 // now is the time since the run's epoch, in nanoseconds (monotonic).
@@ -357,6 +359,7 @@ func (b *bencher) run(ctx context.Context, rep *Report) error {
 		}
 	}
 	rep.RSSMB = float64(b.rssMax.Load()) / (1 << 20)
+	rep.Refusals = b.refusals.Load()
 
 	// As many records as the largest step offered, and at least a million
 	// so that the baseline runs long enough to be a rate, not a start-up.

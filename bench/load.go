@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -116,11 +117,32 @@ func (b *bencher) upload(ctx context.Context, p *phase, body []byte, n int, buf 
 	return buf, nil
 }
 
-// post sends an upload and returns the body of a 200 answer.
+// post sends an upload and returns the body of a 200 answer. A refusal
+// for back-pressure (503 or 429 with Retry-After: nothing of the request
+// was accepted) is resent after the delay it names, as a device would; the
+// wait counts in the request's latency.
 func (b *bencher) post(ctx context.Context, body, buf []byte) ([]byte, error) {
+	for {
+		out, retry, err := b.postOnce(ctx, body, buf)
+		if retry <= 0 {
+			return out, err
+		}
+		b.refusals.Add(1)
+		buf = out
+		select {
+		case <-ctx.Done():
+			return buf, ctx.Err()
+		case <-time.After(retry):
+		}
+	}
+}
+
+// postOnce sends an upload once; retry > 0 is a back-pressure refusal's
+// Retry-After.
+func (b *bencher) postOnce(ctx context.Context, body, buf []byte) ([]byte, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.cfg.URL+"/v1/transactions", bytes.NewReader(body))
 	if err != nil {
-		return buf, err
+		return buf, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if b.cfg.Token != "" {
@@ -128,19 +150,24 @@ func (b *bencher) post(ctx context.Context, body, buf []byte) ([]byte, error) {
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {
-		return buf, fmt.Errorf("POST /v1/transactions: %w", err)
+		return buf, 0, fmt.Errorf("POST /v1/transactions: %w", err)
 	}
 	defer resp.Body.Close()
 	w := bytes.NewBuffer(buf[:0])
 	_, err = w.ReadFrom(resp.Body)
 	buf = w.Bytes()
 	if err != nil {
-		return buf, fmt.Errorf("reading the answer to POST /v1/transactions: %w", err)
+		return buf, 0, fmt.Errorf("reading the answer to POST /v1/transactions: %w", err)
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			return buf, time.Duration(secs) * time.Second, nil
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return buf, fmt.Errorf("POST /v1/transactions: %s: %s", resp.Status, truncate(buf, 200))
+		return buf, 0, fmt.Errorf("POST /v1/transactions: %s: %s", resp.Status, truncate(buf, 200))
 	}
-	return buf, nil
+	return buf, 0, nil
 }
 
 // countResults counts the accepted (or duplicate) and rejected results of

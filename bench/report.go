@@ -52,12 +52,72 @@ type Report struct {
 	// from preload to the end of the backlog drain, before the baseline;
 	// 0 when unknown.
 	RSSMB float64 `json:"rss_mb"`
+	// Refusals counts uploads the service refused for back-pressure (503
+	// BACKLOG_FULL or 429, with Retry-After) and the bench resent.
+	Refusals int64 `json:"backpressure_refusals"`
+
+	// Peer is the Kafka Streams peer's run of the same load on the same
+	// broker (invsync bench --peer kstreams); nil without it.
+	Peer *PeerSummary `json:"peer,omitempty"`
 
 	Preload  Preload  `json:"preload"`
 	Latency  *Step    `json:"latency"`
 	Steps    []Step   `json:"steps"`
 	Backlog  *Backlog `json:"backlog,omitempty"`
 	Baseline Baseline `json:"baseline"`
+}
+
+// PeerSummary is the peer's figures beside ours: its sustained rate and
+// its latency at the report's LatencyRate.
+type PeerSummary struct {
+	Name         string  `json:"name"`
+	SustainedTPS int     `json:"sustained_tps"`
+	AllStepsHeld bool    `json:"all_steps_held"`
+	LatencyRate  int     `json:"latency_rate"`
+	P50Ms        float64 `json:"p50_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	RSSMB        float64 `json:"rss_mb"`
+	// Steps are the peer's latency steps and search, as run.
+	Steps []PeerStep `json:"steps"`
+	// Error is why the peer's run ended early, if it did.
+	Error string `json:"error,omitempty"`
+}
+
+// SummaryOf is the part of a peer's result a Report carries.
+func SummaryOf(r PeerResult, err error) *PeerSummary {
+	p := &PeerSummary{Name: r.Name, SustainedTPS: r.SustainedTPS, AllStepsHeld: r.AllStepsHeld, LatencyRate: r.LatencyRate,
+		P50Ms: r.P50Ms, P99Ms: r.P99Ms, RSSMB: r.RSSMB, Steps: r.Steps}
+	if err != nil {
+		p.Error = err.Error()
+	}
+	return p
+}
+
+// writePeer prints the peer's steps and its figures beside ours.
+func (r Report) writePeer(w io.Writer) {
+	p := r.Peer
+	fmt.Fprintf(w, "\nPeer %s on the same broker, same load (open loop; intended send → event read), ms\n", p.Name)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\trate tx/s\tapplied tx/s\tp50\tp99\tp99.9\tmax\tholds\t")
+	for _, s := range p.Steps {
+		holds := "yes"
+		if !s.Held {
+			holds = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n", s.Name, s.Rate, s.AppliedTPS, s.P50Ms, s.P99Ms, s.P999Ms, s.MaxMs, holds)
+	}
+	_ = tw.Flush()
+	if p.Error != "" {
+		fmt.Fprintf(w, "  the peer's run ended early: %s\n", p.Error)
+	}
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f×", a/b)
+	}
+	fmt.Fprintf(w, "  sustained: invsync %d tx/s, %s %d tx/s (%s)\n", r.SustainedTPS, p.Name, p.SustainedTPS, ratio(float64(r.SustainedTPS), float64(p.SustainedTPS)))
+	fmt.Fprintf(w, "  p99 at %d tx/s: invsync %.1f ms, %s %.1f ms at %d tx/s (%s)\n", r.LatencyRate, r.P99Ms, p.Name, p.P99Ms, p.LatencyRate, ratio(r.P99Ms, p.P99Ms))
 }
 
 // Latency is an HdrHistogram summary, in milliseconds.
@@ -216,7 +276,13 @@ func (r Report) WriteTable(w io.Writer) {
 	if r.RSSMB > 0 {
 		rss = fmt.Sprintf("%.0f MB", r.RSSMB)
 	}
+	if r.Peer != nil {
+		r.writePeer(w)
+	}
 	fmt.Fprintf(w, "\nPeak RSS of the service: %s\n", rss)
+	if r.Refusals > 0 {
+		fmt.Fprintf(w, "Uploads refused for back-pressure and resent: %d\n", r.Refusals)
+	}
 	fmt.Fprintf(w, "Summary: sustained %d tx/s = %.4f × baseline %.0f rec/s; at %d tx/s p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms\n",
 		r.SustainedTPS, r.Ratio, r.BaselineTPS, r.LatencyRate, r.P50Ms, r.P99Ms, r.P999Ms)
 }

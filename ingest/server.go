@@ -130,6 +130,13 @@ type Config struct {
 	// RateLimit is the requests a second each token may make (bursts of
 	// twice that); 0 means no limit.
 	RateLimit float64
+	// MaxInFlight bounds the transactions accepted here and not yet
+	// applied (default DefaultMaxInFlight). An upload that would pass it
+	// is refused whole, 503 BACKLOG_FULL with Retry-After, before
+	// anything of it is written: when the processors fall behind, the
+	// devices keep their queues instead of this process growing without
+	// bound.
+	MaxInFlight int
 	// PeerTLS configures HTTPS to the other instances (forwarded reads);
 	// nil for plain HTTP or the system's roots.
 	PeerTLS *tls.Config
@@ -157,9 +164,10 @@ type Server struct {
 	pending     map[string]pendingTx
 	pendingSwep time.Time
 
-	results  metric.Int64Counter
-	requests metric.Int64Counter
-	duration metric.Float64Histogram
+	results     metric.Int64Counter
+	requests    metric.Int64Counter
+	duration    metric.Float64Histogram
+	backlogFull metric.Int64Counter
 
 	// open is set once master data is loaded: before it, writes are
 	// answered 503 so a valid scan is never rejected for an item the
@@ -222,6 +230,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, engine: gin.New(), log: cfg.Logger.With("component", "http"), pending: map[string]pendingTx{}}
 	s.results, _ = cfg.Meter.Int64Counter("invsync.transactions.received",
@@ -231,6 +242,14 @@ func New(cfg Config) (*Server, error) {
 	s.duration, _ = cfg.Meter.Float64Histogram("invsync.http.duration", metric.WithUnit("s"),
 		metric.WithDescription("HTTP request handling time by route and method."),
 		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	_, _ = cfg.Meter.Int64ObservableGauge("invsync.ingest.in_flight",
+		metric.WithDescription("Transactions accepted here and not yet applied (bounded by --max-in-flight)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(s.inFlight()))
+			return nil
+		}))
+	s.backlogFull, _ = cfg.Meter.Int64Counter("invsync.ingest.backlog_full",
+		metric.WithDescription("Uploads refused 503 BACKLOG_FULL because --max-in-flight transactions were accepted and not yet applied."))
 	cfg.Outcomes.OnOutcome(func(o processors.Outcome) {
 		s.pendingMu.Lock()
 		delete(s.pending, o.TransactionID)

@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -77,6 +79,15 @@ func (s *Server) postTransactions(c *gin.Context) {
 	if p.Role == auth.RoleScanner && up.ScannerID != p.Name {
 		writeError(c, http.StatusForbidden, "SCANNER_MISMATCH", "this token belongs to scanner "+p.Name+
 			", not "+up.ScannerID+": upload with scannerId "+p.Name+", or enrol the device with its own token")
+		return
+	}
+
+	if n := s.inFlight(); n > 0 && n+len(up.Transactions) > s.cfg.MaxInFlight {
+		s.backlogFull.Add(c.Request.Context(), 1)
+		c.Header("Retry-After", strconv.Itoa(backlogRetryAfter))
+		writeError(c, http.StatusServiceUnavailable, "BACKLOG_FULL", fmt.Sprintf(
+			"%d accepted transactions are not applied yet (limit %d): the processors are behind; nothing of this request was accepted, resend it after %d seconds",
+			n, s.cfg.MaxInFlight, backlogRetryAfter))
 		return
 	}
 
@@ -235,6 +246,22 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 		return StatusDuplicate, -1, nil
 	}
 	return CodeMismatch, -1, nil
+}
+
+// DefaultMaxInFlight is the default bound on transactions accepted and
+// not yet applied: about 15 MB of idempotency entries, and at 10,000 tx/s
+// ten seconds of processing behind.
+const DefaultMaxInFlight = 100_000
+
+// backlogRetryAfter is the Retry-After of BACKLOG_FULL, in seconds.
+const backlogRetryAfter = 2
+
+// inFlight is the number of transactions accepted here and not yet
+// applied (their outcome not yet published here).
+func (s *Server) inFlight() int {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	return len(s.pending)
 }
 
 // pendingTTL bounds how long an accepted transaction is remembered as

@@ -16,7 +16,20 @@ type processingMetrics struct {
 	restored   metric.Int64Counter
 	aborts     metric.Int64Counter
 	snapshots  metric.Int64Counter
+	// cycle is the time of each phase of a poll's transaction: apply
+	// (the records and timers, to the batches), flush (events and
+	// changelog produced and acknowledged), end (offsets and EndTxn).
+	// Their sum is what a transaction waits for behind the poll ahead of
+	// it, and then again for its own.
+	cycle metric.Float64Histogram
 }
+
+// Attributes of invsync.transaction.phase.
+var (
+	phaseApply = metric.WithAttributes(attribute.String("phase", "apply"))
+	phaseFlush = metric.WithAttributes(attribute.String("phase", "flush"))
+	phaseEnd   = metric.WithAttributes(attribute.String("phase", "end"))
+)
 
 // newProcessingMetrics creates the instruments on m, and the gauges that
 // observe p's per-partition lag and restore progress.
@@ -31,6 +44,9 @@ func newProcessingMetrics(m metric.Meter, p *Processing) processingMetrics {
 	pm.restored, _ = m.Int64Counter("invsync.restore.records", metric.WithDescription("Changelog records replayed into local state."))
 	pm.aborts, _ = m.Int64Counter("invsync.transactions.aborted", metric.WithDescription("Kafka transactions aborted (rebalance, fencing, errors); their input is reprocessed."))
 	pm.snapshots, _ = m.Int64Counter("invsync.snapshot.records", metric.WithDescription("Stock records published in reconciliation snapshots."))
+	pm.cycle, _ = m.Float64Histogram("invsync.transaction.phase", metric.WithUnit("s"),
+		metric.WithDescription("Time of each phase of a poll's Kafka transaction: apply, flush (outputs acknowledged), end (offsets and EndTxn)."),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 	gauge := func(name, desc string, read func() map[int32]int64) {
 		_, _ = m.Int64ObservableGauge(name, metric.WithDescription(desc),
 			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {

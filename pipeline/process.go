@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -36,6 +37,7 @@ func (s *session) process(ctx context.Context, fetches kgo.Fetches) error {
 	if len(byPart) == 0 {
 		return nil
 	}
+	began := time.Now()
 	w, err := s.begin()
 	if err != nil {
 		return err
@@ -49,6 +51,7 @@ func (s *session) process(ctx context.Context, fetches kgo.Fetches) error {
 		s.abort(ctx)
 		return err
 	}
+	s.metrics.cycle.Record(ctx, time.Since(began).Seconds(), phaseApply)
 	committed, err := s.commit(ctx, w)
 	s.logPoll(ctx, byPart, committed, err)
 	if err != nil || !committed {

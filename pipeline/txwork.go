@@ -142,9 +142,11 @@ func (s *session) commit(ctx context.Context, w *txWork) (bool, error) {
 			w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.Changelog, Partition: part, Key: m.Key, Value: m.Value})
 		}
 	}
+	flushed := time.Now()
 	if err := s.gs.Client().Flush(ctx); err != nil {
 		return false, fmt.Errorf("flushing transaction: %w", err)
 	}
+	s.metrics.cycle.Record(ctx, time.Since(flushed).Seconds(), phaseFlush)
 	w.mu.Lock()
 	perr := w.prodErr
 	w.mu.Unlock()
@@ -157,7 +159,9 @@ func (s *session) commit(ctx context.Context, w *txWork) (bool, error) {
 		s.log.Warn("a produce in the transaction failed; aborting it", "err", perr)
 		try = kgo.TryAbort
 	}
+	ended := time.Now()
 	committed, err := s.gs.End(ctx, try)
+	s.metrics.cycle.Record(ctx, time.Since(ended).Seconds(), phaseEnd)
 	if err != nil || !committed {
 		s.metrics.aborts.Add(ctx, 1)
 		if err != nil {

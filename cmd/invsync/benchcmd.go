@@ -44,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	noFsync := fs.Bool("embedded-kafka-no-fsync", false, "in-process embedded broker without fsync per produce")
 	asJSON := fs.Bool("json", false, "print one JSON object as the very last line")
 	token := fs.String("token", envOr("INVSYNC_TOKEN", ""), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
+	peer := fs.String("peer", "", "also run a peer on the same broker, with the same load, after invsync's run: kstreams (a Kafka Streams application, exactly_once_v2, RocksDB; needs --brokers of an Apache Kafka, Java 17 and Maven)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
@@ -85,6 +86,14 @@ Flags:
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.Brokers = append(cfg.Brokers, b)
 		}
+	}
+	if *peer != "" && *peer != bench.PeerKStreams {
+		fmt.Fprintf(stderr, "invsync bench: --peer: %q is not a known peer (kstreams)\n", *peer)
+		return 2
+	}
+	if *peer != "" && len(cfg.Brokers) == 0 {
+		fmt.Fprintln(stderr, "invsync bench: --peer kstreams needs --brokers of an Apache Kafka (bash scripts/kafka.sh up starts one on 127.0.0.1:39092): the peer and invsync are measured on the same broker")
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -148,6 +157,15 @@ Flags:
 		return 2
 	}
 	rep, err := bench.Run(ctx, cfg, stderr)
+	if err == nil && *peer != "" {
+		fmt.Fprintf(stderr, "[peer] running %s on %s with the same load\n", *peer, strings.Join(cfg.Brokers, ","))
+		pres, perr := bench.RunPeer(ctx, bench.PeerConfig{Brokers: cfg.Brokers, Partitions: *partitions, Records: *records,
+			BatchSize: *batch, Rates: cfg.Rates, HeadlineRate: *latencyRate, StepDuration: *step, Seed: *seed}, stderr)
+		rep.Peer = bench.SummaryOf(pres, perr)
+		if perr != nil {
+			fmt.Fprintln(stderr, "invsync bench: the peer's run:", perr)
+		}
+	}
 	rep.WriteTable(stdout)
 	if *asJSON {
 		rep.WriteJSON(stdout)

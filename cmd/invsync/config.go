@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/invsync/invsync/ingest"
 	"math"
 	"net"
 	"os"
@@ -48,6 +49,8 @@ type serveConfig struct {
 	AdminToken string
 	// RateLimit is requests a second per token; 0 is unlimited.
 	RateLimit float64
+	// MaxInFlight bounds the transactions accepted and not yet applied.
+	MaxInFlight int
 	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
 	// certificates signed by it.
 	TLSCert, TLSKey, TLSClientCA string
@@ -98,6 +101,7 @@ var serveFlags = []flagSpec{
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
 	{"admin-token", "INVSYNC_ADMIN_TOKEN", "", "an admin credential of at least 32 characters, accepted while set (prefer the environment variable: a flag shows in ps); without it, the first start generates one and writes it to <data-dir>/admin-token"},
 	{"rate-limit", "INVSYNC_RATE_LIMIT", "100", "requests a second each API token may make (bursts of twice that); beyond it 429 RATE_LIMITED with Retry-After; 0 for no limit"},
+	{"max-in-flight", "INVSYNC_MAX_IN_FLIGHT", "100000", "transactions accepted by this instance and not yet applied; an upload beyond it is refused whole, 503 BACKLOG_FULL with Retry-After, so devices keep their queues while the processors are behind"},
 	{"tls-cert", "INVSYNC_TLS_CERT", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key"},
 	{"tls-key", "INVSYNC_TLS_KEY", "", "PEM private key of --tls-cert"},
 	{"tls-client-ca", "INVSYNC_TLS_CLIENT_CA", "", "PEM CA bundle: require every HTTPS client (devices, peers) to present a certificate it signed; needs --tls-cert"},
@@ -221,6 +225,9 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	}
 	if c.RateLimit, err = strconv.ParseFloat(*vals["rate-limit"], 64); err != nil || c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
 		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
+	}
+	if c.MaxInFlight, err = strconv.Atoi(*vals["max-in-flight"]); err != nil || c.MaxInFlight < ingest.MaxTransactions {
+		bad("max-in-flight", "%q is not a number of transactions of at least %d (one full upload)", *vals["max-in-flight"], ingest.MaxTransactions)
 	}
 	c.TLSCert, c.TLSKey, c.TLSClientCA = *vals["tls-cert"], *vals["tls-key"], *vals["tls-client-ca"]
 	if (c.TLSCert == "") != (c.TLSKey == "") {

@@ -166,6 +166,7 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 		Auth:        reg,
 		Tokens:      p.tokens,
 		RateLimit:   cfg.RateLimit,
+		MaxInFlight: cfg.MaxInFlight,
 		PeerTLS:     s.peerTLS(),
 
 		Commands:       recon,
