@@ -122,5 +122,16 @@ mirror-e2e-long: deps test-deps
 	set -o pipefail; POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) MIRROR_E2E_LOAD=$${MIRROR_E2E_LOAD:-5m} \
 		$(GO) test -count=1 -timeout 40m -run '^TestMirrorEndToEnd$$' -v ./cmd/invsync 2>&1 | grep -v '^ *{'
 
+# The mirror's figures (BENCHMARKS.md): events/s it applies into each
+# database catching up on a backlog, then its lag beside `invsync bench` at
+# 10,000 tx/s, on SQLite and, when PostgreSQL can be started, PostgreSQL.
+bench-mirror: build test-deps
+	POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) MIRROR_BENCH_EVENTS=$${MIRROR_BENCH_EVENTS:-200000} \
+		$(GO) test -count=1 -run '^$$' -bench '^BenchmarkMirrorCatchUp$$' -benchtime 1x ./mirror/
+	./bin/invsync bench --mirror sqlite --rates 10000 --backlog=false
+	if bash scripts/postgres.sh status >/dev/null 2>&1; then \
+		./bin/invsync bench --mirror "$$(bash scripts/postgres.sh url)" --rates 10000 --backlog=false; \
+	else echo "bench-mirror: PostgreSQL is not running: its lag is not measured (bash scripts/postgres.sh up)"; fi
+
 clean:
 	rm -rf bin

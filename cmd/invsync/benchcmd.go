@@ -45,6 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON object as the very last line")
 	token := fs.String("token", envOr("INVSYNC_TOKEN", ""), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
 	peer := fs.String("peer", "", "also run a peer on the same broker, with the same load, after invsync's run: kstreams (a Kafka Streams application, exactly_once_v2, RocksDB; needs --brokers of an Apache Kafka, Java 17 and Maven)")
+	mirrorDB := fs.String("mirror", "", "also run `invsync mirror` in-process into sqlite (a temporary file), sqlite://<path> or postgres://... (a schema of its own), and report its lag")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
@@ -156,7 +157,13 @@ Flags:
 		fmt.Fprintln(stderr, "invsync bench: --url needs --brokers (the running invsync's Kafka), to read its events")
 		return 2
 	}
+	finishMirror, err := startBenchMirror(ctx, *mirrorDB, cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "invsync bench:", err)
+		return 1
+	}
 	rep, err := bench.Run(ctx, cfg, stderr)
+	finishMirror(&rep, stdout)
 	if err == nil && *peer != "" {
 		fmt.Fprintf(stderr, "[peer] running %s on %s with the same load\n", *peer, strings.Join(cfg.Brokers, ","))
 		pres, perr := bench.RunPeer(ctx, bench.PeerConfig{Brokers: cfg.Brokers, Partitions: *partitions, Records: *records,
