@@ -92,7 +92,7 @@ func newPlan(cfg Config, w *World) *Plan {
 		for range poisson(rng, r.Receipts*frac) {
 			s := demand(rng)
 			lo, hi := openingRange(w.Items[w.Slots[s].Item].Class)
-			add(Event{At: at(), Kind: Receipt, Slot: s, Qty: lo/2 + rng.Int64N(hi/2-lo/2+1)})
+			add(Event{At: at(), Kind: Receipt, Slot: s, Qty: lo + rng.Int64N(hi-lo+1)})
 		}
 		for range poisson(rng, r.FloorPicks*frac) {
 			add(Event{At: at(), Kind: FloorPick, Slot: demand(rng), Qty: 1 + rng.Int64N(5)})

@@ -280,6 +280,7 @@ func (r *runner) mainLoop(ctx context.Context) (time.Duration, error) {
 func (r *runner) hourly(ctx context.Context, t time.Duration) error {
 	r.clock.pause()
 	defer r.clock.resume()
+	began := time.Now()
 	h, err := r.audit(ctx, t)
 	if err != nil {
 		return err
@@ -288,9 +289,9 @@ func (r *runner) hourly(ctx context.Context, t time.Duration) error {
 	r.statsMu.Lock()
 	st := r.stats
 	r.statsMu.Unlock()
-	fmt.Fprintf(r.cfg.Progress, "simulate: %s  accuracy invsync %.2f%% last-write-wins %.2f%%  scans %d (%d queued offline)  allocations %d, oversells %d, allocation errors %d  discrepancies +%d/-%d\n",
+	fmt.Fprintf(r.cfg.Progress, "simulate: %s  accuracy invsync %.2f%% last-write-wins %.2f%%  scans %d (%d queued offline)  allocations %d, oversells %d, allocation errors %d  discrepancies +%d/-%d  (audit %.1fs)\n",
 		clockOf(t), 100*h.Accuracy, 100*h.LWW, st.scans, h.QueuedOffline, st.allocations, st.oversells, st.allocErrors,
-		h.DiscrepancyOpened, h.DiscrepancyResolved)
+		h.DiscrepancyOpened, h.DiscrepancyResolved, time.Since(began).Seconds())
 	return nil
 }
 

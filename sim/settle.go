@@ -99,6 +99,7 @@ func (r *runner) result(res Result, began time.Time) Result {
 	res.Faults = append([]string(nil), r.faults...)
 	r.faultsMu.Unlock()
 	res.Unsent = r.unsent
+	res.NotFoundAnswers = st.notFound
 	res.Hours = append([]Hour(nil), r.hours...)
 	res.DiscrepancyKinds = map[string]int{}
 	for k, v := range r.discKinds {

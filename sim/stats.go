@@ -14,6 +14,7 @@ type stats struct {
 	oversells, allocErrors                int
 	picked, notPicked                     int
 	held, approved                        int
+	notFound                              int // 404s answered for allocations that exist
 }
 
 // Hour is one audit of the day: both systems against the truth at one
@@ -83,6 +84,7 @@ type Result struct {
 	StaleCopies      int            `json:"stale_copies"`
 	DuplicateAnswers int            `json:"duplicate_answers"`
 	Faults           []string       `json:"faults,omitempty"`
+	NotFoundAnswers  int            `json:"allocation_not_found_answers"`
 	Unsent           int            `json:"unsent"`
 	DiscrepancyKinds map[string]int `json:"discrepancies_opened_by_kind"`
 

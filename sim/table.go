@@ -33,7 +33,11 @@ func WriteTable(w io.Writer, r Result) error {
 		Story.AllocErrorsAfter, Story.AllocErrorsBefore)
 	fmt.Fprintf(tw, "oversells\t%d\t\t\n", r.Oversells)
 	fmt.Fprintf(tw, "scan to cloud p50 / p99\t%.0f / %.0f ms\t\t%.1f s average\n", r.ScanToCloudP50, r.ScanToCloudP99, Story.LatencyS)
-	fmt.Fprintf(tw, "cloud agreement (mirror = warehouse)\t%s\t\t\n", pct(r.CloudAgreement))
+	agreement := pct(r.CloudAgreement)
+	if !r.Completed {
+		agreement = "not measured (measured at the end of the day)"
+	}
+	fmt.Fprintf(tw, "cloud agreement (mirror = warehouse)\t%s\t\t\n", agreement)
 	fmt.Fprintf(tw, "lost / duplicated\t%d / %d\t\t0 data loss\n", r.Lost, r.Duplicated)
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "transactions\t%d (%d while offline)\n", r.Transactions, r.OfflineScans)
@@ -43,6 +47,9 @@ func WriteTable(w io.Writer, r Result) error {
 	fmt.Fprintf(tw, "allocations\t%d decided, %d confirmed; %d order lines backordered by the cloud\n", r.Allocations, r.Confirmed, r.CloudBackorders)
 	fmt.Fprintf(tw, "network\t%d dead-zone spells, %d lost answers, %d stale copies, %d duplicate answers\n",
 		r.DeadZoneSpells, r.LostAnswers, r.StaleCopies, r.DuplicateAnswers)
+	if r.NotFoundAnswers > 0 {
+		fmt.Fprintf(tw, "server\t%d answers 404 for allocations that exist (after a restart), asked again\n", r.NotFoundAnswers)
+	}
 	for _, f := range r.Faults {
 		fmt.Fprintf(tw, "fault\t%s\n", f)
 	}

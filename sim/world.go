@@ -110,14 +110,17 @@ func newWorld(cfg Config) *World {
 	return w
 }
 
+// openingRange is the stock of a slot when the day starts, and the size
+// of a receipt, by class: a pick face holds about two days of demand, so
+// some items run short during a day and the cloud meets real scarcity.
 func openingRange(class int) (int64, int64) {
 	switch class {
 	case 0:
-		return 100, 400
+		return 20, 80
 	case 1:
-		return 40, 150
+		return 8, 40
 	}
-	return 10, 60
+	return 3, 15
 }
 
 // locationName is aisle-bay-level, as "A-05-02": 50 locations an aisle.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -131,4 +130,3 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-var errNoChildren = errors.New("--faults runs serve and the mirror as child processes of this binary")
