@@ -54,7 +54,7 @@ func (c chart) frame(w io.Writer, xTicks []float64, xTick func(float64) string) 
 	}
 	fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s"/>`+"\n", padL, padT+plotH, svgW-padR, padT+plotH, axisColor)
 	fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s"/>`+"\n", padL, padT, padL, padT+plotH, axisColor)
-	fmt.Fprintf(w, `<text x="%d" y="%d" %s font-size="12" text-anchor="middle">%s</text>`+"\n", padL+plotW/2, svgH-22, font, html.EscapeString(c.xLabel))
+	fmt.Fprintf(w, `<text x="%d" y="%d" %s font-size="12" text-anchor="middle">%s</text>`+"\n", padL+plotW/2, svgH-26, font, html.EscapeString(c.xLabel))
 	fmt.Fprintf(w, `<text transform="translate(16,%d) rotate(-90)" %s font-size="12" text-anchor="middle">%s</text>`+"\n", padT+plotH/2, font, html.EscapeString(c.yLabel))
 }
 
@@ -66,8 +66,8 @@ func legend(w io.Writer, ss []series) {
 		if s.dashed {
 			dash = ` stroke-dasharray="6,4"`
 		}
-		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"%s/>`+"\n", x, svgH-6, x+22, svgH-6, s.color, dash)
-		fmt.Fprintf(w, `<text x="%d" y="%d" %s font-size="12">%s</text>`+"\n", x+28, svgH-2, font, html.EscapeString(s.name))
+		fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"%s/>`+"\n", x, svgH-10, x+22, svgH-10, s.color, dash)
+		fmt.Fprintf(w, `<text x="%d" y="%d" %s font-size="12">%s</text>`+"\n", x+28, svgH-6, font, html.EscapeString(s.name))
 		x += 40 + 7*len(s.name)
 	}
 }
