@@ -130,6 +130,9 @@ type Config struct {
 	// RSS, if set, returns the resident set size in bytes of the process
 	// under test; the report gives its peak. Nil reports 0.
 	RSS func() int64
+	// AfterLoad, when set, runs once the load phases end, before the
+	// baseline (e.g. to write a heap profile while the state is loaded).
+	AfterLoad func()
 	// Settings are extra configuration lines for the report's disclosure
 	// (e.g. "fsync": "every produce"), shown as given.
 	Settings map[string]string
@@ -359,6 +362,9 @@ func (b *bencher) run(ctx context.Context, rep *Report) error {
 		}
 	}
 	rep.RSSMB = float64(b.rssMax.Load()) / (1 << 20)
+	if b.cfg.AfterLoad != nil {
+		b.cfg.AfterLoad()
+	}
 	rep.Refusals = b.refusals.Load()
 
 	// As many records as the largest step offered, and at least a million

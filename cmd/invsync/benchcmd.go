@@ -46,6 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", envOr("INVSYNC_TOKEN", ""), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
 	peer := fs.String("peer", "", "also run a peer on the same broker, with the same load, after invsync's run: kstreams (a Kafka Streams application, exactly_once_v2, RocksDB; needs --brokers of an Apache Kafka, Java 17 and Maven)")
 	mirrorDB := fs.String("mirror", "", "also run `invsync mirror` in-process into sqlite (a temporary file), sqlite://<path> or postgres://... (a schema of its own), and report its lag")
+	memProfile := fs.String("memprofile", "", "write a heap profile (in-process pipeline included) to this file at the end of the load, before the baseline")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
@@ -161,6 +162,19 @@ Flags:
 	if err != nil {
 		fmt.Fprintln(stderr, "invsync bench:", err)
 		return 1
+	}
+	if *memProfile != "" {
+		cfg.AfterLoad = func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				fmt.Fprintln(stderr, "invsync bench: --memprofile:", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				fmt.Fprintln(stderr, "invsync bench: --memprofile:", err)
+			}
+		}
 	}
 	rep, err := bench.Run(ctx, cfg, stderr)
 	finishMirror(&rep, stdout)

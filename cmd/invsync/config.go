@@ -51,6 +51,8 @@ type serveConfig struct {
 	RateLimit float64
 	// MaxInFlight bounds the transactions accepted and not yet applied.
 	MaxInFlight int
+	// HeapLimitMiB is the Go heap's soft limit (0: none).
+	HeapLimitMiB int
 	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
 	// certificates signed by it.
 	TLSCert, TLSKey, TLSClientCA string
@@ -101,6 +103,7 @@ var serveFlags = []flagSpec{
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
 	{"admin-token", "INVSYNC_ADMIN_TOKEN", "", "an admin credential of at least 32 characters, accepted while set (prefer the environment variable: a flag shows in ps); without it, the first start generates one and writes it to <data-dir>/admin-token"},
 	{"rate-limit", "INVSYNC_RATE_LIMIT", "100", "requests a second each API token may make (bursts of twice that); beyond it 429 RATE_LIMITED with Retry-After; 0 for no limit"},
+	{"heap-limit", "INVSYNC_HEAP_LIMIT", "160", "soft limit of the Go heap in MiB (Pebble's cache and memtables, 128 MiB, come on top): the collector works harder near it instead of letting garbage double the heap; 0 for none; GOMEMLIMIT, when set, wins"},
 	{"max-in-flight", "INVSYNC_MAX_IN_FLIGHT", "100000", "transactions accepted by this instance and not yet applied; an upload beyond it is refused whole, 503 BACKLOG_FULL with Retry-After, so devices keep their queues while the processors are behind"},
 	{"tls-cert", "INVSYNC_TLS_CERT", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key"},
 	{"tls-key", "INVSYNC_TLS_KEY", "", "PEM private key of --tls-cert"},
@@ -225,6 +228,9 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	}
 	if c.RateLimit, err = strconv.ParseFloat(*vals["rate-limit"], 64); err != nil || c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
 		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
+	}
+	if c.HeapLimitMiB, err = strconv.Atoi(*vals["heap-limit"]); err != nil || c.HeapLimitMiB < 0 || (c.HeapLimitMiB > 0 && c.HeapLimitMiB < 64) {
+		bad("heap-limit", "%q is not a number of MiB of at least 64 (or 0 for no limit)", *vals["heap-limit"])
 	}
 	if c.MaxInFlight, err = strconv.Atoi(*vals["max-in-flight"]); err != nil || c.MaxInFlight < ingest.MaxTransactions {
 		bad("max-in-flight", "%q is not a number of transactions of at least %d (one full upload)", *vals["max-in-flight"], ingest.MaxTransactions)

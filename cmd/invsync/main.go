@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), log)
 		s, err := start(ctx, cfg, log)
 		if err == nil {
 			err = s.run(ctx)
@@ -155,4 +156,18 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// setHeapLimit sets the Go heap's soft limit, unless GOMEMLIMIT does. The
+// live heap of serve is small and bounded (the in-flight set, the
+// absent-key filter, batches); what grows under load is garbage, which the
+// default collector lets double the heap before it runs. A soft limit
+// keeps the resident set near the limit plus Pebble's off-heap memory at
+// the cost of more collection near it (BENCHMARKS.md, Scale and memory).
+func setHeapLimit(mib int, envLimit string, log *slog.Logger) {
+	if envLimit != "" || mib <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(int64(mib) << 20)
+	log.Debug("heap soft limit set", "mib", mib)
 }
