@@ -25,20 +25,22 @@ func TestParseServeDefaultsEnvAndFlags(t *testing.T) {
 		t.Errorf("a bare boolean flag means true")
 	}
 	if cfg.DataDir != "./data" || cfg.TopicPrefix != "invsync." || cfg.EmbeddedKafkaAddr != "127.0.0.1:9092" ||
-		cfg.LedgerWindow != 7*24*time.Hour || cfg.SessionTimeout != 10*time.Second || cfg.Group != "invsync-processors" {
+		cfg.LedgerWindow != 7*24*time.Hour || cfg.SessionTimeout != 10*time.Second || cfg.Group != "invsync-processors" ||
+		cfg.MaxInFlight != 100000 || cfg.HeapLimitMiB != 160 {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
 
 func TestParseServeReportsEveryProblemAtOnce(t *testing.T) {
 	_, err := parseServe([]string{"--partitions", "0", "--http-addr", "nope", "--brokers", "x", "--topic-prefix", "bad prefix",
-		"--ledger-window", "-1h", "--log-level", "loud", "--embedded-kafka-no-fsync=maybe", "--advertise-url", "ftp://x"},
+		"--ledger-window", "-1h", "--log-level", "loud", "--embedded-kafka-no-fsync=maybe", "--advertise-url", "ftp://x",
+		"--max-in-flight", "10", "--heap-limit", "12", "--rate-limit", "-1"},
 		func(string) string { return "" })
 	if err == nil {
 		t.Fatal("want an error")
 	}
 	for _, want := range []string{"--partitions", "--http-addr", "--brokers", "--topic-prefix", "--ledger-window", "--log-level",
-		"--embedded-kafka-no-fsync", "--advertise-url"} {
+		"--embedded-kafka-no-fsync", "--advertise-url", "--max-in-flight", "--heap-limit", "--rate-limit"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
