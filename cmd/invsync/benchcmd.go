@@ -184,7 +184,7 @@ Flags:
 			BatchSize: *batch, Rates: cfg.Rates, HeadlineRate: *latencyRate, StepDuration: *step, Seed: *seed}, stderr)
 		rep.Peer = bench.SummaryOf(pres, perr)
 		if perr != nil {
-			fmt.Fprintln(stderr, "invsync bench: the peer's run:", perr)
+			err = fmt.Errorf("the %s peer's run: %w", *peer, perr)
 		}
 	}
 	rep.WriteTable(stdout)

@@ -132,7 +132,8 @@ final class ApplyTransaction implements Processor<String, Transaction, String, I
             tx.getDeviceTimestamp(),
             tx.getCorrectedTimestamp(),
             warnings,
-            tx.getAllocationId());
+            tx.getAllocationId(),
+            tx.getPrincipal()); // who uploaded it, as invsync's events carry
         String stockKey = tx.getWarehouseId() + "/" + tx.getItemId();
         context.forward(record.withKey(stockKey).withValue(event));
         counters.events.increment();

@@ -61,7 +61,7 @@ class ApplyTransactionTest {
     static Transaction tx(String id, TransactionType type, String item, String location, String lot, long q, String to) {
         Instant t = Instant.parse("2026-11-26T11:00:00Z");
         return new Transaction(id, type, "WH-001", item, location, lot, q, to, null, null, false, "user", null,
-            "SCANNER-01", t, t, t, t, ByteBuffer.wrap(new byte[32]));
+            "SCANNER-01", t, t, t, t, ByteBuffer.wrap(new byte[32]), null, null);
     }
 
     void send(Transaction... txs) {

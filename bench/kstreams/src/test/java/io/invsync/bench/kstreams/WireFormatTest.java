@@ -70,11 +70,11 @@ class WireFormatTest {
         InventoryEvent move = new InventoryEvent("evt-bench.vector.3.7-2", Instant.parse("2026-11-26T10:30:01.250Z"),
             EventType.InventoryMove, "ITEM-00042", "WH-001", "B-02-03", "LOT-1", 12L, 12L, "bench.vector.3.7",
             "SCANNER-08", "user-7", 1L, 0L, 12L, Instant.parse("2026-11-26T10:00:02Z"),
-            Instant.parse("2026-11-26T10:00:02.500Z"), List.of(), null);
+            Instant.parse("2026-11-26T10:00:02.500Z"), List.of(), null, null);
         InventoryEvent pick = new InventoryEvent("evt-bench.vector.3.8-1", Instant.parse("2026-11-26T10:30:02Z"),
             EventType.InventoryPick, "ITEM-00001", "WH-002", "C-10-01", null, -30L, -5L, "bench.vector.3.8",
             "SCANNER-09", "user-8", 4L, 0L, -5L, Instant.parse("2026-11-26T10:01:00Z"),
-            Instant.parse("2026-11-26T10:01:00Z"), List.of("NEGATIVE_ON_HAND"), "ALLOC-9");
+            Instant.parse("2026-11-26T10:01:00Z"), List.of("NEGATIVE_ON_HAND"), "ALLOC-9", null);
         var ser = WireFormat.events(2).serializer();
         assertArrayEquals(vector("event_move.hex"), ser.serialize("e", move));
         // The same serializer again: its reused buffer must not leak bytes of the last record.
