@@ -24,6 +24,12 @@ func (r *runner) systemPositions(ctx context.Context) (map[string]int64, error) 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				mu.Lock()
+				failed := firstErr != nil
+				mu.Unlock()
+				if failed {
+					continue // one failure ends the audit: the rest is not asked
+				}
 				wh, item := r.world.Warehouses[j.wh], r.world.Items[j.item].ID
 				ps, err := r.api.positions(ctx, r.cfg.AdminToken, wh, item)
 				mu.Lock()
