@@ -302,14 +302,21 @@ func (s *Server) getAllocation(c *gin.Context) {
 	if wh, pending := s.pendingAllocWarehouse(c.Param("id")); !found && pending && !inScope(c, wh) {
 		return
 	}
+	relayed, allAnswered := false, false
+	if !found && err != nil {
+		relayed, allAnswered = s.fanOutAll(c, nil)
+	}
 	switch {
 	case found:
 		c.JSON(http.StatusOK, viewOf(&a))
-	case err != nil && s.fanOut(c, nil):
+	case relayed:
 		// Decided on the partition's owner (or tentative there).
 	case s.isPendingAlloc(c.Param("id")):
 		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
-	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
+	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err) || !allAnswered || !s.ownerKnown(c, err)):
+		// A partition no instance could read (restoring, or moving
+		// between instances after one died or restarted): 503 with
+		// Retry-After, never a 404 for an allocation that may exist.
 		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+c.Param("id")+" does not exist")

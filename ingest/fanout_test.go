@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/processors"
 )
 
 type fakeRouter struct{ peers []string }
@@ -59,6 +60,73 @@ func TestLookupsPreferTheOwnersDefiniteAnswer(t *testing.T) {
 			}
 			if r.status != 200 || json.Unmarshal(r.body, &got) != nil || got.Status != c.want {
 				t.Fatalf("GET %s with peers answering in that order: %d %s, want status %s", c.path, r.status, r.body, c.want)
+			}
+		})
+	}
+}
+
+// unreadableAllocations: no allocation is readable here; every lookup
+// names partition 1 as owned elsewhere.
+type unreadableAllocations struct{}
+
+func (unreadableAllocations) Allocation(context.Context, string, string, string) (processors.Allocation, bool, error) {
+	return processors.Allocation{}, false, partitionErr{partition: 1, elsewhere: true}
+}
+func (unreadableAllocations) FindAllocation(context.Context, string) (processors.Allocation, bool, error) {
+	return processors.Allocation{}, false, partitionErr{partition: 1, elsewhere: true}
+}
+func (unreadableAllocations) OrderAllocations(context.Context, string) ([]processors.Allocation, error) {
+	return nil, partitionErr{partition: 1, elsewhere: true}
+}
+
+type noAllocator struct{}
+
+func (noAllocator) ProduceAllocation(context.Context, *processors.AllocRequest) error { return nil }
+
+type noDecisions struct{}
+
+func (noDecisions) Subscribe(string) (<-chan processors.Allocation, func()) {
+	return make(chan processors.Allocation), func() {}
+}
+
+type ownerRouter struct {
+	owner string
+	peers []string
+}
+
+func (r ownerRouter) OwnerURL(context.Context, int32) (string, error) { return r.owner, nil }
+func (r ownerRouter) PeerURLs(context.Context) ([]string, error)      { return r.peers, nil }
+
+// An allocation lookup that no instance could answer is 503 with
+// Retry-After, never a 404: while a partition has no owner (an instance
+// restarted) or a peer does not answer, the allocation may well exist.
+// Only when the partition's owner answered 404 is it a 404.
+func TestAllocationLookupNeverDeniesWhatItCannotSee(t *testing.T) {
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(notFound.Close)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	t.Cleanup(down.Close)
+	for _, c := range []struct {
+		name   string
+		router ownerRouter
+		want   int
+	}{
+		{"no owner yet, no peers", ownerRouter{}, http.StatusServiceUnavailable},
+		{"no owner yet, a peer says 404", ownerRouter{peers: []string{notFound.URL}}, http.StatusServiceUnavailable},
+		{"the owner's peer is failing", ownerRouter{owner: down.URL, peers: []string{down.URL}}, http.StatusServiceUnavailable},
+		{"the owner says 404", ownerRouter{owner: notFound.URL, peers: []string{notFound.URL}}, http.StatusNotFound},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, func(cfg *ingest.Config) {
+				cfg.Router = c.router
+				cfg.Allocator, cfg.Allocations, cfg.Decisions = noAllocator{}, unreadableAllocations{}, noDecisions{}
+			})
+			r := h.do("GET", "/v1/allocations/ALLOC-1", nil)
+			if r.status != c.want {
+				t.Fatalf("GET /v1/allocations/ALLOC-1: %d %s, want %d", r.status, r.body, c.want)
+			}
+			if c.want == http.StatusServiceUnavailable && r.header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After")
 			}
 		})
 	}

@@ -67,17 +67,29 @@ func (s *Server) forwardToOwner(c *gin.Context, err error, body []byte) bool {
 // partition says so, and must not hide the owner's answer). It reports
 // whether anything was relayed.
 func (s *Server) fanOut(c *gin.Context, body []byte) bool {
+	relayed, _ := s.fanOutAll(c, body)
+	return relayed
+}
+
+// fanOutAll is fanOut that also says whether every peer answered (200 or
+// 404): only then is "no peer has it" an answer.
+func (s *Server) fanOutAll(c *gin.Context, body []byte) (relayed, allAnswered bool) {
 	if s.cfg.Router == nil || forwarded(c) {
-		return false
+		return false, false
 	}
 	peers, err := s.cfg.Router.PeerURLs(c.Request.Context())
 	if err != nil {
-		return false
+		return false, false
 	}
 	var held *peerAnswer
+	allAnswered = true
 	for _, url := range peers {
 		status, hdr, data, err := s.send(c.Request.Context(), c.Request.Method, url+c.Request.URL.RequestURI(), body)
-		if err != nil || status == http.StatusNotFound {
+		if err != nil || status >= 500 {
+			allAnswered = false
+			continue
+		}
+		if status == http.StatusNotFound {
 			continue
 		}
 		if status == http.StatusOK && tentative(data) {
@@ -87,13 +99,26 @@ func (s *Server) fanOut(c *gin.Context, body []byte) bool {
 			continue
 		}
 		relay(c, status, hdr, data)
-		return true
+		return true, allAnswered
 	}
 	if held != nil {
 		relay(c, held.status, held.hdr, held.data)
-		return true
+		return true, allAnswered
 	}
-	return false
+	return false, allAnswered
+}
+
+// ownerKnown reports whether the partition err names (a partition not
+// readable here) has an owner among the other instances: while it has
+// none (a rebalance after an instance died or restarted), nobody can say
+// that something on it does not exist.
+func (s *Server) ownerKnown(c *gin.Context, err error) bool {
+	pu, ok := partitionUnavailable(err)
+	if !ok || s.cfg.Router == nil {
+		return false
+	}
+	url, oerr := s.cfg.Router.OwnerURL(c.Request.Context(), pu.PartitionID())
+	return oerr == nil && url != ""
 }
 
 type peerAnswer struct {
