@@ -97,7 +97,7 @@ func abs(x int64) int64 {
 // audit measures one moment of the day (main loop, clock paused).
 func (r *runner) audit(ctx context.Context, t time.Duration) (Hour, error) {
 	h := Hour{At: t, Hour: t.Hours()}
-	left, err := r.fleet.drain(ctx, t, 20*time.Second)
+	left, err := r.fleet.drain(ctx, t, 20*time.Second, r.failed)
 	if err != nil {
 		return h, err
 	}

@@ -84,11 +84,15 @@ func (f *fleet) scan(ctx context.Context, i int, t time.Duration, scans ...scann
 }
 
 // drain waits until every device that can reach the server (all of them
-// once the day is over) has nothing queued, or until timeout; it returns
-// how many scans were still queued then.
-func (f *fleet) drain(ctx context.Context, t time.Duration, timeout time.Duration) (int, error) {
+// once the day is over) has nothing queued, or until timeout, or until
+// failed reports the run's failure; it returns how many scans were still
+// queued then.
+func (f *fleet) drain(ctx context.Context, t time.Duration, timeout time.Duration, failed func() error) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
+		if err := failed(); err != nil {
+			return 0, err
+		}
 		left := 0
 		for i, d := range f.devices {
 			if !f.rec.dayOver() && f.world.Scanners[i].offline(t) {

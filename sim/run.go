@@ -49,6 +49,7 @@ type runner struct {
 	bg      sync.WaitGroup // supervisor rounds, faults
 	failMu  sync.Mutex
 	failErr error
+	failAt  time.Duration // the simulated moment of the first failure
 }
 
 // count changes counters from any goroutine.
@@ -60,9 +61,10 @@ func (r *runner) count(f func(*stats)) {
 
 // fail records the first error of a goroutine; the main loop stops on it.
 func (r *runner) fail(err error) {
+	t := r.clock.now()
 	r.failMu.Lock()
 	if r.failErr == nil {
-		r.failErr = err
+		r.failErr, r.failAt = err, t
 	}
 	r.failMu.Unlock()
 }
@@ -97,6 +99,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	stopAt, err := r.run(ctx)
 	res = r.result(res, began)
 	if err != nil {
+		r.failMu.Lock()
+		if r.failErr != nil && errors.Is(err, r.failErr) {
+			stopAt = clockOf(r.failAt) // where the failure happened, not where the main loop noticed it
+		}
+		r.failMu.Unlock()
 		res.Completed, res.StoppedAt, res.Error = false, stopAt, oneLine(err)
 		return res, fmt.Errorf("the simulation stopped at %s: %w", stopAt, err)
 	}
@@ -121,7 +128,7 @@ func (r *runner) run(ctx context.Context) (string, error) {
 	if err := r.openingStock(ctx); err != nil {
 		return "opening stock", err
 	}
-	if left, err := r.fleet.drain(ctx, 0, 3*time.Minute); err != nil || left > 0 {
+	if left, err := r.fleet.drain(ctx, 0, 3*time.Minute, r.failed); err != nil || left > 0 {
 		return "opening stock", errors.Join(err, fmt.Errorf("%d opening receipts still queued after 3 minutes", left))
 	}
 	r.rec.over.Store(false)
@@ -308,7 +315,7 @@ func (r *runner) endOfDay(ctx context.Context) error {
 	}
 	p("day over: dead zones end; waiting for every queue to drain")
 	r.net.stale.Wait()
-	if left, err := r.fleet.drain(ctx, day, 3*time.Minute); err != nil || left > 0 {
+	if left, err := r.fleet.drain(ctx, day, 3*time.Minute, r.failed); err != nil || left > 0 {
 		return errors.Join(err, fmt.Errorf("%d scans still queued 3 minutes after the day ended", left))
 	}
 	// Work the cloud still had in hand (picks due after the day) is not

@@ -38,7 +38,11 @@ func WriteTable(w io.Writer, r Result) error {
 		agreement = "not measured (measured at the end of the day)"
 	}
 	fmt.Fprintf(tw, "cloud agreement (mirror = warehouse)\t%s\t\t\n", agreement)
-	fmt.Fprintf(tw, "lost / duplicated\t%d / %d\t\t0 data loss\n", r.Lost, r.Duplicated)
+	lostDup := fmt.Sprintf("%d / %d", r.Lost, r.Duplicated)
+	if !r.Completed {
+		lostDup = "not checked (checked at the end of the day)"
+	}
+	fmt.Fprintf(tw, "lost / duplicated\t%s\t\t0 data loss\n", lostDup)
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "transactions\t%d (%d while offline)\n", r.Transactions, r.OfflineScans)
 	fmt.Fprintf(tw, "counts\t%d (%d mis-keyed, %d double, %d recounts; %d held, %d approved)\n",
