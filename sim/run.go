@@ -47,6 +47,7 @@ type runner struct {
 	rngMu sync.Mutex
 
 	bg      sync.WaitGroup // supervisor rounds, faults
+	faultMu sync.Mutex     // faults run one at a time
 	failMu  sync.Mutex
 	failErr error
 	failAt  time.Duration // the simulated moment of the first failure
@@ -237,6 +238,10 @@ func (r *runner) planDay() {
 			r.bg.Add(1)
 			go func() {
 				defer r.bg.Done()
+				// One fault at a time: a restart still under way when the
+				// next fault is due finishes first.
+				r.faultMu.Lock()
+				defer r.faultMu.Unlock()
 				began := time.Now()
 				err := f.Do(ctx)
 				note := fmt.Sprintf("%s at %s: back after %.1fs", f.Name, clockOf(t), time.Since(began).Seconds())

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/invsync/invsync/pipeline/embedded"
 	"github.com/invsync/invsync/sim"
 )
 
@@ -154,6 +155,13 @@ func startSimChildren(ctx context.Context, cfg *sim.Config, dir string, stderr i
 	return func() {
 		mir.stop()
 		serve.stop()
+		// A serve killed with SIGKILL leaves its broker running (that is
+		// the point), and one that takes over a broker and is then killed
+		// hard leaves it again: stop whatever broker holds the data, as
+		// `invsync broker stop` would, before the directory goes.
+		if _, err := embedded.Stop(filepath.Join(dir, "serve", "kafka"), 30*time.Second); err != nil {
+			fmt.Fprintf(stderr, "invsync simulate: stopping the embedded broker: %v\n", err)
+		}
 		serveLog.Close()
 		mirrorLog.Close()
 	}, nil
