@@ -144,6 +144,12 @@ type PeerConfig struct {
 	// "invsync-kstreams-<run>.log" in the system's temporary directory,
 	// kept after the run.
 	LogFile string
+	// Direct, when set, measures invsync's own processors the way the peer
+	// is measured: the load is produced straight into invsync's
+	// transactions topic (no HTTP, JSON, authentication or validation) and
+	// read from its events topic; no JVM runs. The pipeline must be running
+	// on Brokers with Partitions partitions and the demo catalog.
+	Direct *DirectTarget
 	// KeepTopics leaves the run's topics, changelogs and consumer group on
 	// the broker.
 	KeepTopics bool
@@ -199,6 +205,22 @@ func (c PeerConfig) withDefaults() PeerConfig {
 }
 
 // Validate reports every problem of the configuration at once.
+// DirectTarget names invsync's topics for PeerConfig.Direct.
+type DirectTarget struct {
+	TransactionsTopic, EventsTopic string
+}
+
+// PeerDirect is the name of the direct run of invsync's processors.
+const PeerDirect = "invsync-direct"
+
+// name is what the run's progress lines call it.
+func (r *peerRun) name() string {
+	if r.cfg.Direct != nil {
+		return PeerDirect
+	}
+	return PeerKStreams
+}
+
 func (c PeerConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -380,6 +402,11 @@ func RunPeer(ctx context.Context, cfg PeerConfig, progress io.Writer) (PeerResul
 	run := strconv.FormatInt(epoch.UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
 	res := PeerResult{Name: PeerKStreams, RunID: run, Settings: cfg.settings()}
 	r := &peerRun{cfg: cfg, out: progress, topics: newPeerTopics(cfg.TopicPrefix, run)}
+	if cfg.Direct != nil {
+		res.Name = PeerDirect
+		res.Settings = map[string]string{"load": "produced straight into " + cfg.Direct.TransactionsTopic + " (no HTTP ingest), as the peer's"}
+		r.topics.input, r.topics.output = cfg.Direct.TransactionsTopic, cfg.Direct.EventsTopic
+	}
 	r.b = &bencher{
 		cfg: Config{Records: cfg.Records, BatchSize: cfg.BatchSize, StepDuration: cfg.StepDuration,
 			Seed: cfg.Seed, RSS: r.rss},
@@ -418,17 +445,19 @@ func (r *peerRun) run(parent context.Context, res *PeerResult) (err error) {
 	if r.codec, err = schemas.New(ctx, schemas.Config{}); err != nil {
 		return fmt.Errorf("loading the schemas: %w", err)
 	}
-	jar, err := ensurePeerJar(ctx, cfg, r.out)
-	if err != nil {
-		return err
-	}
-
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
 		return fmt.Errorf("creating admin client: %w", err)
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
+	if cfg.Direct != nil {
+		return r.measure(ctx, res, adm)
+	}
+	jar, err := ensurePeerJar(ctx, cfg, r.out)
+	if err != nil {
+		return err
+	}
 	if err := createPeerTopics(ctx, adm, r.topics, int32(cfg.Partitions)); err != nil {
 		return err
 	}
@@ -476,9 +505,24 @@ func (r *peerRun) run(parent context.Context, res *PeerResult) (err error) {
 	}()
 	fmt.Fprintf(r.out, "kstreams peer: pid %d RUNNING after %.1f s\n", r.jvm.pid(), time.Since(t0).Seconds())
 
+	return r.measure(ctx, res, adm)
+}
+
+// measure runs the preload and the steps against r.topics and fills res.
+func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client) (err error) {
+	cfg, b := r.cfg, r.b
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	start := make(map[int32]int64, cfg.Partitions)
 	for p := range int32(cfg.Partitions) {
-		start[p] = 0 // the output topic is new
+		start[p] = 0 // the peer's output topic is new
+	}
+	if cfg.Direct != nil { // invsync's events topic: from its end now
+		ends, err := adm.ListEndOffsets(ctx, r.topics.output)
+		if err != nil {
+			return fmt.Errorf("listing the end offsets of %s: %w", r.topics.output, err)
+		}
+		ends.Each(func(o kadm.ListedOffset) { start[o.Partition] = o.Offset })
 	}
 	if b.reader, err = newEventReader(cfg.Brokers, r.topics.output, start, "bench."+b.work.run+".", b.epoch); err != nil {
 		return err
@@ -524,8 +568,12 @@ func (r *peerRun) run(parent context.Context, res *PeerResult) (err error) {
 		res.SustainedTPS = rate
 		res.AllStepsHeld = i == len(cfg.Rates)-1
 	}
-	fmt.Fprintf(r.out, "[%6.1fs] kstreams peer: sustained %d tx/s; at %d tx/s p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms; JVM RSS now %d MB\n",
-		time.Duration(b.now()).Seconds(), res.SustainedTPS, res.LatencyRate, res.P50Ms, res.P99Ms, res.P999Ms, r.rss()>>20)
+	jvm := ""
+	if r.jvm != nil {
+		jvm = fmt.Sprintf("; JVM RSS now %d MB", r.rss()>>20)
+	}
+	fmt.Fprintf(r.out, "[%6.1fs] %s: sustained %d tx/s; at %d tx/s p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms%s\n",
+		time.Duration(b.now()).Seconds(), res.Name, res.SustainedTPS, res.LatencyRate, res.P50Ms, res.P99Ms, res.P999Ms, jvm)
 	return nil
 }
 

@@ -184,10 +184,10 @@ func (r *peerRun) step(ctx context.Context, label string, rate int) (Step, error
 		}
 		return dst
 	}
-	samples := b.openLoop(ctx, p, nReq, d, "kstreams "+label)
+	samples := b.openLoop(ctx, p, nReq, d, r.name()+" "+label)
 	v := judge(rate, d, samples)
 	drainFor := max(2*time.Minute, 4*d)
-	drained := b.drain(ctx, p, drainFor, "kstreams "+label)
+	drained := b.drain(ctx, p, drainFor, r.name()+" "+label)
 	st := Step{
 		Name: label, Rate: rate, Seconds: d.Seconds(), Offered: int64(p.expected),
 		Accepted: p.acceptedTx.Load(), Failed: p.failedTx.Load(),
@@ -197,13 +197,13 @@ func (r *peerRun) step(ctx context.Context, label string, rate int) (Step, error
 		DuplicateEvents: p.dupEv.Load(),
 	}
 	st.Missing = max(st.Accepted-st.Seen, 0)
-	fmt.Fprintf(b.out, "[%6.1fs] kstreams %s at %d tx/s: applied %.0f tx/s, lag floor %+.0f tx/s, p50 %.1f ms p99 %.1f ms p99.9 %.1f ms: %s\n",
-		time.Duration(b.now()).Seconds(), label, rate, v.Applied, v.Growth, st.Latency.P50, st.Latency.P99, st.Latency.P999, holdsWord(st))
+	fmt.Fprintf(b.out, "[%6.1fs] %s %s at %d tx/s: applied %.0f tx/s, lag floor %+.0f tx/s, p50 %.1f ms p99 %.1f ms p99.9 %.1f ms: %s\n",
+		time.Duration(b.now()).Seconds(), r.name(), label, rate, v.Applied, v.Growth, st.Latency.P50, st.Latency.P99, st.Latency.P999, holdsWord(st))
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
 	if !drained {
-		return st, fmt.Errorf("kstreams %s: %d produced transactions not applied %s after the step", label, st.Missing, drainFor)
+		return st, fmt.Errorf("%s %s: %d produced transactions not applied %s after the step", r.name(), label, st.Missing, drainFor)
 	}
 	return st, nil
 }

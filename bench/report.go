@@ -59,6 +59,10 @@ type Report struct {
 	// Peer is the Kafka Streams peer's run of the same load on the same
 	// broker (invsync bench --peer kstreams); nil without it.
 	Peer *PeerSummary `json:"peer,omitempty"`
+	// Direct is invsync's processors measured as the peer is, the load
+	// produced straight into the transactions topic (invsync bench
+	// --direct); nil without it.
+	Direct *PeerSummary `json:"direct,omitempty"`
 
 	Preload  Preload  `json:"preload"`
 	Latency  *Step    `json:"latency"`
@@ -93,10 +97,10 @@ func SummaryOf(r PeerResult, err error) *PeerSummary {
 	return p
 }
 
-// writePeer prints the peer's steps and its figures beside ours.
-func (r Report) writePeer(w io.Writer) {
-	p := r.Peer
-	fmt.Fprintf(w, "\nPeer %s on the same broker, same load (open loop; intended send → event read), ms\n", p.Name)
+// writePeer prints a peer's steps (or the direct run's) and its figures
+// beside ours.
+func (r Report) writePeer(w io.Writer, p *PeerSummary) {
+	fmt.Fprintf(w, "\n%s on the same broker, same load, produced straight into its input topic (open loop; intended send → event read), ms\n", p.Name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\trate tx/s\tapplied tx/s\tp50\tp99\tp99.9\tmax\tholds\t")
 	for _, s := range p.Steps {
@@ -276,8 +280,10 @@ func (r Report) WriteTable(w io.Writer) {
 	if r.RSSMB > 0 {
 		rss = fmt.Sprintf("%.0f MB", r.RSSMB)
 	}
-	if r.Peer != nil {
-		r.writePeer(w)
+	for _, p := range []*PeerSummary{r.Direct, r.Peer} {
+		if p != nil {
+			r.writePeer(w, p)
+		}
 	}
 	fmt.Fprintf(w, "\nPeak RSS of the service: %s\n", rss)
 	if r.Refusals > 0 {

@@ -46,6 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", envOr("INVSYNC_TOKEN", ""), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
 	peer := fs.String("peer", "", "also run a peer on the same broker, with the same load, after invsync's run: kstreams (a Kafka Streams application, exactly_once_v2, RocksDB; needs --brokers of an Apache Kafka, Java 17 and Maven)")
 	mirrorDB := fs.String("mirror", "", "also run `invsync mirror` in-process into sqlite (a temporary file), sqlite://<path> or postgres://... (a schema of its own), and report its lag")
+	direct := fs.Bool("direct", false, "after invsync's run, measure its processors alone as the peer is measured: the same load produced straight into the transactions topic (no HTTP ingest); needs the in-process pipeline")
 	memProfile := fs.String("memprofile", "", "write a heap profile (in-process pipeline included) to this file at the end of the load, before the baseline")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
@@ -95,6 +96,10 @@ Flags:
 	}
 	if *peer != "" && len(cfg.Brokers) == 0 {
 		fmt.Fprintln(stderr, "invsync bench: --peer kstreams needs --brokers of an Apache Kafka (bash scripts/kafka.sh up starts one on 127.0.0.1:39092): the peer and invsync are measured on the same broker")
+		return 2
+	}
+	if *direct && cfg.URL != "" {
+		fmt.Fprintln(stderr, "invsync bench: --direct measures the in-process pipeline; it cannot be used with --url")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -178,6 +183,16 @@ Flags:
 	}
 	rep, err := bench.Run(ctx, cfg, stderr)
 	finishMirror(&rep, stdout)
+	if err == nil && *direct {
+		fmt.Fprintf(stderr, "[direct] invsync's processors, the load produced straight into %stransactions\n", *prefix)
+		dres, derr := bench.RunPeer(ctx, bench.PeerConfig{Brokers: cfg.Brokers, Partitions: *partitions, Records: *records,
+			BatchSize: *batch, Rates: cfg.Rates, HeadlineRate: *latencyRate, StepDuration: *step, Seed: *seed,
+			Direct: &bench.DirectTarget{TransactionsTopic: *prefix + "transactions", EventsTopic: *prefix + "inventory-events"}}, stderr)
+		rep.Direct = bench.SummaryOf(dres, derr)
+		if derr != nil {
+			err = fmt.Errorf("the direct run: %w", derr)
+		}
+	}
 	if err == nil && *peer != "" {
 		fmt.Fprintf(stderr, "[peer] running %s on %s with the same load\n", *peer, strings.Join(cfg.Brokers, ","))
 		pres, perr := bench.RunPeer(ctx, bench.PeerConfig{Brokers: cfg.Brokers, Partitions: *partitions, Records: *records,
