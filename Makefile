@@ -11,7 +11,7 @@ export KAFKA_PORT
 .PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down mirror-e2e-long bench-mirror clean
 
 # Packages with concurrency, run under the race detector by `make test-race` (CI).
-RACE_PKGS ?= ./ingest/... ./pipeline/... ./state/... ./processors/... ./scanner/... ./mirror/... ./schemas/...
+RACE_PKGS ?= ./ingest/... ./pipeline/... ./state/... ./processors/... ./scanner/... ./mirror/... ./schemas/... ./sim/...
 
 ROUNDS ?= 12
 BROKER_KILLS ?= 1
