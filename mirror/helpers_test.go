@@ -217,12 +217,41 @@ func (k *testKafka) checkNoGroupOffsets(t *testing.T) {
 	}
 }
 
-// endOffsets returns every partition's last stable offset.
+// waitStable waits until every transaction written to topics has its
+// marker (each partition's last stable offset is its high watermark): on
+// Apache Kafka the markers are written after EndTransaction returns.
+func (k *testKafka) waitStable(t *testing.T, topics ...string) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stable, err := k.adm.ListCommittedOffsets(ctx, topics...)
+		if err != nil {
+			return err.Error()
+		}
+		ends := k.endOffsets(t, topics...)
+		var open string
+		stable.Each(func(o kadm.ListedOffset) {
+			if tp := (topicPartition{o.Topic, o.Partition}); o.Err == nil && o.Offset != ends[tp] {
+				open = fmt.Sprintf("%s/%d: last stable offset %d, high watermark %d", o.Topic, o.Partition, o.Offset, ends[tp])
+			}
+		})
+		return open
+	})
+}
+
+// endOffsets returns every partition's high watermark.
 func (k *testKafka) endOffsets(t *testing.T, topics ...string) map[topicPartition]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	listed, err := k.adm.ListCommittedOffsets(ctx, topics...)
+	// The high watermarks, not the last stable offsets: right after
+	// EndTransaction returns, Apache Kafka may not have written the commit
+	// markers yet, and the last stable offset then still stands before the
+	// transaction, so a mirror that reached it has not seen it. The high
+	// watermark includes the marker once written, and a read_committed
+	// mirror gets there only past it.
+	listed, err := k.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ var migrations = []migration{
 // starting together apply each migration once. A database holding a
 // migration this build does not know is ErrSchemaTooNew.
 func migrate(ctx context.Context, db *database, now time.Time) (applied int, err error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := beginMigration(ctx, db)
 	if err != nil {
 		return 0, fmt.Errorf("beginning the migration: %w", err)
 	}
@@ -144,4 +144,24 @@ func migrate(ctx context.Context, db *database, now time.Time) (applied int, err
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return strings.TrimSpace(line)
+}
+
+// beginMigration begins the migration's transaction. SQLite can refuse
+// BEGIN IMMEDIATE with SQLITE_BUSY at once, without waiting out the busy
+// timeout, while another connection is switching the file to WAL or
+// recovering it (a second process opening the same database at the same
+// moment); that is retried for a few seconds rather than failing the start.
+func beginMigration(ctx context.Context, db *database) (*sql.Tx, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tx, err := db.db.BeginTx(ctx, nil)
+		if err == nil || db.dialect.name != "sqlite" || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return tx, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
