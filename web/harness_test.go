@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -13,8 +14,13 @@ import (
 	"github.com/invsync/invsync/web/browsertest"
 )
 
+// updateScreenshots writes the screenshots into testdata/screenshots (the
+// committed ones, to be looked at); without it they go to a temporary
+// directory, so a test run leaves the tree as it was.
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the screenshots into web/testdata/screenshots")
+
 // screenshotDir keeps the screenshots the tests take, to be looked at.
-const screenshotDir = "testdata/screenshots"
+var screenshotDir = filepath.Join(os.TempDir(), "invsync-web-screenshots")
 
 const waitLong = 20 * time.Second
 
@@ -247,6 +253,10 @@ func (h *appHarness) statusLog() string {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *updateScreenshots {
+		screenshotDir = filepath.Join("testdata", "screenshots")
+	}
 	os.MkdirAll(screenshotDir, 0o755)
 	os.Exit(m.Run())
 }
