@@ -130,6 +130,10 @@ type Config struct {
 	// RateLimit is the requests a second each token may make (bursts of
 	// twice that); 0 means no limit.
 	RateLimit float64
+	// Cluster, when set, is what GET /v1/cluster tells an admin: the Kafka
+	// this instance uses, so tools (invsync simulate --url) need only the
+	// URL and a token.
+	Cluster *ClusterInfo
 	// MaxInFlight bounds the transactions accepted here and not yet
 	// applied (default DefaultMaxInFlight). An upload that would pass it
 	// is refused whole, 503 BACKLOG_FULL with Retry-After, before
@@ -325,6 +329,9 @@ func (s *Server) routes() {
 	// by each handler, which knows the warehouse.
 	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
 	v1.GET("/me", s.getMe)
+	if s.cfg.Cluster != nil {
+		v1.GET("/cluster", allow(auth.ManageTokens), func(c *gin.Context) { c.JSON(http.StatusOK, s.cfg.Cluster) })
+	}
 	v1.GET("/catalog", allow(auth.ReadCatalog), s.getCatalog)
 	v1.PUT("/catalog", allow(auth.WriteCatalog), s.requireOpen, s.putCatalog)
 	v1.POST("/transactions", allow(auth.Upload), s.requireOpen, s.postTransactions)
@@ -582,3 +589,11 @@ func (s *Server) subjectVersion(c *gin.Context) {
 
 // bodyHashEqual compares idempotency hashes.
 func bodyHashEqual(a, b []byte) bool { return bytes.Equal(a, b) }
+
+// ClusterInfo is the answer of GET /v1/cluster (admin only): the seed
+// brokers, topic prefix and partitions of the deployment.
+type ClusterInfo struct {
+	Brokers     []string `json:"brokers"`
+	TopicPrefix string   `json:"topicPrefix"`
+	Partitions  int32    `json:"partitions"`
+}

@@ -168,6 +168,7 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 		RateLimit:   cfg.RateLimit,
 		MaxInFlight: cfg.MaxInFlight,
 		PeerTLS:     s.peerTLS(),
+		Cluster:     &ingest.ClusterInfo{Brokers: s.brokers, TopicPrefix: cfg.TopicPrefix, Partitions: int32(cfg.Partitions)},
 
 		Commands:       recon,
 		Recon:          recon,

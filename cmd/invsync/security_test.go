@@ -198,6 +198,7 @@ func TestSecurityFunctionLevelAuthorization(t *testing.T) {
 		{"POST", "/v1/locks", lockBody, []string{"admin", "supervisor", "scanner"}},
 		{"GET", "/v1/locks?warehouseId=WH-T1", nil, []string{"admin", "supervisor", "scanner"}},
 		{"GET", "/v1/tokens", nil, []string{"admin"}},
+		{"GET", "/v1/cluster", nil, []string{"admin"}},
 		{"POST", "/v1/tokens", func(role string) any {
 			return map[string]any{"name": "made-by-" + role, "role": "reader", "warehouses": []string{"WH-T1"}}
 		}, []string{"admin"}},

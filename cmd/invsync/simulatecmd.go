@@ -21,8 +21,8 @@ import (
 var simulateFlags = []flagSpec{
 	{"url", "INVSYNC_URL", "", "base URL of a running invsync to drive; empty starts an in-process serve (embedded broker) and mirror in a temporary directory"},
 	{"admin-token", "INVSYNC_ADMIN_TOKEN", "", "admin token of --url (the simulator creates scanner and cloud tokens with it); prefer the environment variable"},
-	{"brokers", "INVSYNC_BROKERS", "", "with --url: the cluster's Kafka seed brokers (the simulator runs its own mirror on them and reads the events topic)"},
-	{"topic-prefix", "INVSYNC_TOPIC_PREFIX", "invsync.", "with --url: the cluster's topic prefix"},
+	{"brokers", "INVSYNC_BROKERS", "", "with --url: the cluster's Kafka seed brokers (the simulator runs its own mirror on them and reads the events topic); default: what GET /v1/cluster answers"},
+	{"topic-prefix", "INVSYNC_TOPIC_PREFIX", "", "with --url: the cluster's topic prefix; default: what GET /v1/cluster answers"},
 	{"seed", "", "1", "seed of the world and the day: the same seed gives the same truth and the same scans"},
 	{"warehouses", "", "8", "warehouses"},
 	{"scanners-per-warehouse", "", "4", "scanner devices in each warehouse"},
@@ -184,9 +184,6 @@ func parseSimulate(args []string, getenv func(string) string, usageOut io.Writer
 		}
 		if c.cfg.AdminToken == "" {
 			bad("admin-token", "required with --url (or INVSYNC_ADMIN_TOKEN)")
-		}
-		if v("brokers") == "" {
-			bad("brokers", "required with --url: the simulator runs its own mirror on the cluster's Kafka and reads its events topic")
 		}
 		for _, b := range strings.Split(v("brokers"), ",") {
 			if b = strings.TrimSpace(b); b != "" {

@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/mirror"
 	"github.com/invsync/invsync/sim"
 )
@@ -34,6 +38,9 @@ func simulate(ctx context.Context, c simulateCommand, stderr io.Writer) (sim.Res
 	switch {
 	case c.url != "":
 		cfg.URL = c.url
+		if err := discoverCluster(ctx, &cfg); err != nil {
+			return sim.Result{}, err
+		}
 		stop, err = startSimMirror(ctx, &cfg, dir, log)
 	case c.faults:
 		stop, err = startSimChildren(ctx, &cfg, dir, stderr)
@@ -128,4 +135,38 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// discoverCluster fills the brokers and topic prefix not given on the
+// command line from GET /v1/cluster (an admin token may read it).
+func discoverCluster(ctx context.Context, cfg *sim.Config) error {
+	if len(cfg.Brokers) > 0 && cfg.TopicPrefix != "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(cfg.URL, "/")+"/v1/cluster", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("asking %s for its Kafka (GET /v1/cluster): %w; give --brokers and --topic-prefix", cfg.URL, err)
+	}
+	defer resp.Body.Close()
+	var info ingest.ClusterInfo
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("asking %s for its Kafka (GET /v1/cluster): %s; give --brokers and --topic-prefix", cfg.URL, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || len(info.Brokers) == 0 {
+		return fmt.Errorf("asking %s for its Kafka (GET /v1/cluster): no brokers in the answer (%v); give --brokers and --topic-prefix", cfg.URL, err)
+	}
+	if len(cfg.Brokers) == 0 {
+		cfg.Brokers = info.Brokers
+	}
+	if cfg.TopicPrefix == "" {
+		cfg.TopicPrefix = info.TopicPrefix
+	}
+	return nil
 }
