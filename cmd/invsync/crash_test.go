@@ -546,9 +546,35 @@ func killTogether(t *testing.T, proc *child, dataDir string) {
 // stopBroker stops a supervised broker left running (SIGTERM; it flushes
 // and exits).
 func stopBroker(dataDir string) {
-	if pid := brokerPID(dataDir); pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+	pid := brokerPID(dataDir)
+	if pid <= 0 {
+		return
 	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	// Wait for it to be gone before the test's TempDir is removed under
+	// it (it writes its log and state while stopping); SIGKILL after 20 s.
+	deadline := time.Now().Add(20 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			deadline = time.Now().Add(5 * time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processAlive reports whether pid runs: not gone, and not a zombie (the
+// broker is not this process's child, and its parent may never reap it).
+func processAlive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses: "pid (comm) S ...".
+	if i := strings.LastIndexByte(string(data), ')'); i >= 0 && i+2 < len(data) {
+		return data[i+2] != 'Z' && data[i+2] != 'X'
+	}
+	return true
 }
 
 func (c *child) waitReady(timeout time.Duration) {
