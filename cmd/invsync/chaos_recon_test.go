@@ -172,7 +172,7 @@ func (c *chaosRecon) heldCount(rng *rand.Rand, insts []*child, abort <-chan stru
 	c.mu.Unlock()
 	// Wait for the count to be held (an answer may have come before it was
 	// applied), then approve it.
-	for deadline := time.Now().Add(time.Minute); ; {
+	for deadline := time.Now().Add(3 * time.Minute); ; { // a broker kill and the recovery after it fit in this
 		var o outcomeOut
 		if doQuiet("GET", insts[rng.IntN(len(insts))].url+"/v1/transactions/held-c-"+lot, nil, &o) == 200 && o.Status == "held" {
 			break
