@@ -205,12 +205,8 @@ func (s *Server) getLock(c *gin.Context) {
 // acquired on an instance whose clock is ahead). Until the locks are
 // loaded the list could miss some, so it waits for the server to open.
 func (s *Server) listLocks(c *gin.Context) {
-	wh := c.Query("warehouseId")
-	if wh == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
-		return
-	}
-	if !inScope(c, wh) {
+	wh, ok := scopedWarehouse(c)
+	if !ok {
 		return
 	}
 	now := s.cfg.Now()

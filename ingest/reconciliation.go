@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -374,20 +375,16 @@ func viewOfDiscrepancy(d *processors.Discrepancy) discrepancyView {
 var discrepancyStatuses = []string{processors.DiscrepancyOpen, processors.DiscrepancyInvestigating, processors.DiscrepancyResolved}
 
 func (s *Server) listDiscrepancies(c *gin.Context) {
-	wh := c.Query("warehouseId")
-	if wh == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
+	wh, ok := scopedWarehouse(c)
+	if !ok {
 		return
 	}
-	if !inScope(c, wh) {
+	st, ok := queryStatus(c, discrepancyStatuses...)
+	if !ok {
 		return
 	}
 	var statuses []string
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(discrepancyStatuses, st) {
-			writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "status must be OPEN, INVESTIGATING or RESOLVED, got "+st)
-			return
-		}
+	if st != "" {
 		statuses = []string{st}
 	}
 	ds, err := s.cfg.Recon.Discrepancies(c.Request.Context(), wh, statuses)
@@ -614,17 +611,12 @@ func viewOfHeld(h *processors.HeldCount) heldView {
 }
 
 func (s *Server) listHeld(c *gin.Context) {
-	wh := c.Query("warehouseId")
-	if wh == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
+	wh, ok := scopedWarehouse(c)
+	if !ok {
 		return
 	}
-	if !inScope(c, wh) {
-		return
-	}
-	status := c.Query("status")
-	if status != "" && !slices.Contains([]string{processors.HeldPending, processors.HeldApproved, processors.HeldRejected, processors.HeldSuperseded}, status) {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "status must be held, approved, rejected or superseded, got "+status)
+	status, ok := queryStatus(c, processors.HeldPending, processors.HeldApproved, processors.HeldRejected, processors.HeldSuperseded)
+	if !ok {
 		return
 	}
 	hs, err := s.cfg.Recon.HeldCounts(c.Request.Context(), wh, status)
@@ -778,17 +770,12 @@ func (s *Server) postCountTask(c *gin.Context) {
 }
 
 func (s *Server) listCountTasks(c *gin.Context) {
-	wh := c.Query("warehouseId")
-	if wh == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
+	wh, ok := scopedWarehouse(c)
+	if !ok {
 		return
 	}
-	if !inScope(c, wh) {
-		return
-	}
-	status := c.Query("status")
-	if status != "" && status != processors.CountTaskOpen && status != processors.CountTaskDone {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "status must be OPEN or DONE, got "+status)
+	status, ok := queryStatus(c, processors.CountTaskOpen, processors.CountTaskDone)
+	if !ok {
 		return
 	}
 	out := []countTaskView{}
@@ -796,4 +783,35 @@ func (s *Server) listCountTasks(c *gin.Context) {
 		out = append(out, viewOfTask(&t))
 	}
 	c.JSON(http.StatusOK, gin.H{"countTasks": out})
+}
+
+// scopedWarehouse returns the required warehouseId query parameter of a
+// list, answering 400 when it is missing and 403 when it is outside the
+// token's warehouses.
+func scopedWarehouse(c *gin.Context) (string, bool) {
+	wh := c.Query("warehouseId")
+	if wh == "" {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
+		return "", false
+	}
+	return wh, inScope(c, wh)
+}
+
+// queryStatus returns the optional status query parameter of a list,
+// answering 400 when it is none of allowed.
+func queryStatus(c *gin.Context, allowed ...string) (string, bool) {
+	st := c.Query("status")
+	if st != "" && !slices.Contains(allowed, st) {
+		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "status must be "+orList(allowed)+", got "+st)
+		return "", false
+	}
+	return st, true
+}
+
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }

@@ -272,6 +272,11 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Lists refuse a missing warehouse and an unknown status, naming the allowed ones.
+	r.refused("discrepancies without a warehouse", 400, "INVALID_REQUEST", "GET", "/v1/discrepancies", r.tokens["supervisor"], nil)
+	r.refused("unknown discrepancy status", 400, "INVALID_REQUEST", "GET", "/v1/discrepancies?warehouseId=WH-T1&status=NOPE", r.tokens["supervisor"], nil)
+	r.refused("unknown count status", 400, "INVALID_REQUEST", "GET", "/v1/counts?warehouseId=WH-T1&status=NOPE", r.tokens["supervisor"], nil)
+	r.refused("unknown task status", 400, "INVALID_REQUEST", "GET", "/v1/count-tasks?warehouseId=WH-T1&status=NOPE", r.tokens["supervisor"], nil)
 	// Bad reports are refused whole, recording nothing.
 	r.refused("unknown item", 400, "UNKNOWN_ITEM", "POST", "/v1/reconciliation/reports", r.tokens["cloud"],
 		map[string]any{"reportId": "bad-1", "warehouseId": "WH-T1", "complete": false, "positions": []any{map[string]any{"itemId": "NOPE", "locationId": "L1", "onHand": 1, "version": 1}}})
