@@ -49,8 +49,11 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		SentAt       *string           `json:"sentAt"`
 		Transactions []json.RawMessage `json:"transactions"`
 	}
-	if err := strictUnmarshal(body, &env); err != nil {
-		return Upload{}, badRequest("malformed request body: %s", describeJSONError(err))
+	var ok bool
+	if env.ScannerID, env.SentAt, env.Transactions, ok = fastUpload(body); !ok {
+		if err := strictUnmarshal(body, &env); err != nil {
+			return Upload{}, badRequest("malformed request body: %s", describeJSONError(err))
+		}
 	}
 	if env.ScannerID == nil || strings.TrimSpace(*env.ScannerID) == "" {
 		return Upload{}, badRequest("scannerId is required")
@@ -130,10 +133,12 @@ func (b TimeBounds) withDefaults() TimeBounds {
 // the transaction.
 func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bounds TimeBounds) (processors.Transaction, string, *TxRejection) {
 	bounds = bounds.withDefaults()
-	var j txJSON
-	if err := strictUnmarshal(raw, &j); err != nil {
-		return processors.Transaction{}, looseID(raw), &TxRejection{Code: processors.CodeInvalidTransaction,
-			Message: "malformed transaction: " + describeJSONError(err)}
+	j, ok := fastTransaction(raw)
+	if !ok {
+		if err := strictUnmarshal(raw, &j); err != nil {
+			return processors.Transaction{}, looseID(raw), &TxRejection{Code: processors.CodeInvalidTransaction,
+				Message: "malformed transaction: " + describeJSONError(err)}
+		}
 	}
 	id := deref(j.TransactionID)
 	inv := func(format string, args ...any) (processors.Transaction, string, *TxRejection) {

@@ -1,0 +1,322 @@
+package ingest
+
+import (
+	"encoding/json"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// The upload's JSON has a fixed shape, and encoding/json's reflection was
+// the largest single CPU cost of the whole path (BENCHMARKS.md). The
+// scanner below reads only the plain form of that shape: each field at
+// most once, spelt exactly, strings without escapes, quantity and
+// expectedVersion as JSON numbers, override as true or false, no nulls.
+// Anything else, including every malformed body, makes it give up, and
+// the caller decodes with encoding/json as before, so every answer and
+// error message stays that decoder's. FuzzFastDecodeAgrees checks that
+// whatever the scanner accepts encoding/json decodes to the same values.
+
+// fastScanner walks one JSON text. Its methods report false, and stop,
+// at the first byte outside the plain form.
+type fastScanner struct {
+	b []byte
+	i int
+	// text is b as one string, which decoded strings are cut from (one
+	// copy per transaction rather than one per field); "" when the scan
+	// only checks the form.
+	text string
+}
+
+func (s *fastScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// byte consumes c after optional whitespace.
+func (s *fastScanner) byte(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// peek reports whether the next byte after whitespace is c, without
+// consuming it.
+func (s *fastScanner) peek(c byte) bool {
+	s.ws()
+	return s.i < len(s.b) && s.b[s.i] == c
+}
+
+// str reads a string without escapes or control characters, valid UTF-8,
+// and returns where its contents start and end.
+func (s *fastScanner) str() (start, end int, ok bool) {
+	if !s.byte('"') {
+		return 0, 0, false
+	}
+	start, ascii := s.i, true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			end = s.i
+			s.i++
+			if !ascii && !utf8.Valid(s.b[start:end]) {
+				return 0, 0, false // encoding/json would replace the invalid bytes
+			}
+			return start, end, true
+		case c == '\\' || c < 0x20:
+			return 0, 0, false
+		case c >= 0x80:
+			ascii = false
+		}
+		s.i++
+	}
+	return 0, 0, false
+}
+
+// key reads an object key; keys are compared, never kept.
+
+// number reads a JSON number and returns its text.
+func (s *fastScanner) number() ([]byte, bool) {
+	s.ws()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.digits() == 0:
+		return nil, false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return nil, false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return nil, false
+		}
+	}
+	return s.b[start:s.i], true
+}
+
+func (s *fastScanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}
+
+func (s *fastScanner) boolean() (bool, bool) {
+	s.ws()
+	rest := s.b[s.i:]
+	switch {
+	case len(rest) >= 4 && string(rest[:4]) == "true":
+		s.i += 4
+		return true, true
+	case len(rest) >= 5 && string(rest[:5]) == "false":
+		s.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+// object reads {"key": value, ...}, calling field for each key; field
+// reads the value and reports false to give up.
+func (s *fastScanner) object(field func(key []byte) bool) bool {
+	if !s.byte('{') {
+		return false
+	}
+	if s.byte('}') {
+		return true
+	}
+	for {
+		start, end, ok := s.str()
+		if !ok || !s.byte(':') || !field(s.b[start:end]) {
+			return false
+		}
+		if s.byte('}') {
+			return true
+		}
+		if !s.byte(',') {
+			return false
+		}
+	}
+}
+
+// end reports whether only whitespace is left.
+func (s *fastScanner) end() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// fastTransaction decodes one transaction in the plain form. ok is false
+// when raw is anything else; the caller then uses encoding/json.
+func fastTransaction(raw []byte) (j txJSON, ok bool) {
+	s := &fastScanner{b: raw, text: string(raw)}
+	if !s.txObject(&j) || !s.end() {
+		return txJSON{}, false
+	}
+	return j, true
+}
+
+// txObject reads one transaction object into j (only checks its form
+// when s.text is empty).
+func (s *fastScanner) txObject(j *txJSON) bool {
+	var seen uint16
+	var strs *[12]string // the string fields' values: one allocation for all
+	return s.object(func(key []byte) bool {
+		var bit uint16
+		var dst **string
+		var raw **json.RawMessage
+		switch string(key) {
+		case "transactionId":
+			bit, dst = 1<<0, &j.TransactionID
+		case "type":
+			bit, dst = 1<<1, &j.Type
+		case "timestamp":
+			bit, dst = 1<<2, &j.Timestamp
+		case "warehouseId":
+			bit, dst = 1<<3, &j.WarehouseID
+		case "itemId":
+			bit, dst = 1<<4, &j.ItemID
+		case "locationId":
+			bit, dst = 1<<5, &j.LocationID
+		case "lotNumber":
+			bit, dst = 1<<6, &j.LotNumber
+		case "toLocationId":
+			bit, dst = 1<<7, &j.ToLocationID
+		case "allocationId":
+			bit, dst = 1<<8, &j.AllocationID
+		case "userId":
+			bit, dst = 1<<9, &j.UserID
+		case "reasonCode":
+			bit, dst = 1<<10, &j.ReasonCode
+		case "countTaskId":
+			bit, dst = 1<<11, &j.CountTaskID
+		case "quantity":
+			bit, raw = 1<<12, &j.Quantity
+		case "expectedVersion":
+			bit, raw = 1<<13, &j.ExpectedVersion
+		case "override":
+			bit = 1 << 14
+		default:
+			return false // unknown, or a spelling encoding/json would fold
+		}
+		if seen&bit != 0 {
+			return false // encoding/json keeps the last; leave it to it
+		}
+		seen |= bit
+		switch {
+		case dst != nil:
+			start, end, ok := s.str()
+			if !ok || s.text == "" {
+				return ok
+			}
+			if strs == nil {
+				strs = new([12]string)
+			}
+			k := bits.TrailingZeros16(bit)
+			strs[k] = s.text[start:end]
+			*dst = &strs[k]
+			return ok
+		case raw != nil:
+			n, ok := s.number()
+			if !ok || s.text == "" {
+				return ok
+			}
+			m := json.RawMessage(n)
+			*raw = &m
+			return ok
+		}
+		v, ok := s.boolean()
+		if ok && s.text != "" {
+			j.Override = &v
+		}
+		return ok
+	})
+}
+
+// fastUpload decodes an upload's envelope in the plain form, every
+// transaction included (each must be a plain object too, so that the
+// envelope is known to be valid JSON). ok is false otherwise.
+func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, ok bool) {
+	s := &fastScanner{b: body}
+	var seen uint8
+	ok = s.object(func(key []byte) bool {
+		var bit uint8
+		switch string(key) {
+		case "scannerId":
+			bit = 1
+		case "sentAt":
+			bit = 2
+		case "transactions":
+			bit = 4
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if bit == 4 {
+			return s.txArray(&txs)
+		}
+		start, end, ok := s.str()
+		v := string(body[start:end])
+		if bit == 1 {
+			scannerID = &v
+		} else {
+			sentAt = &v
+		}
+		return ok
+	})
+	if !ok || !s.end() {
+		return nil, nil, nil, false
+	}
+	return scannerID, sentAt, txs, true
+}
+
+// txArray reads the transactions array, keeping each element's bytes as
+// encoding/json's RawMessage would (the value, without surrounding space).
+func (s *fastScanner) txArray(txs *[]json.RawMessage) bool {
+	if !s.byte('[') {
+		return false
+	}
+	*txs = []json.RawMessage{}
+	if s.byte(']') {
+		return true
+	}
+	for {
+		s.ws()
+		start := s.i
+		var j txJSON
+		if !s.txObject(&j) {
+			return false
+		}
+		*txs = append(*txs, json.RawMessage(s.b[start:s.i]))
+		if s.byte(']') {
+			return true
+		}
+		if !s.byte(',') {
+			return false
+		}
+	}
+}
