@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/invsync/invsync/bench"
 )
 
@@ -31,7 +34,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", "", "base URL of a running invsync; empty starts one in-process")
 	brokers := fs.String("brokers", "", "Kafka seed brokers (of the running invsync with --url; for the in-process one, empty means the embedded broker)")
-	prefix := fs.String("topic-prefix", "invsync.", "topic prefix of the pipeline")
+	prefix := fs.String("topic-prefix", "invsync.", "topic prefix of the pipeline (with --url: the running service's; in-process on --brokers, unless given: topics of the run's own, invsync.bench-<run>., deleted at the end)")
 	partitions := fs.Int("partitions", 12, "partitions (in-process pipeline and baseline topic)")
 	records := fs.Int("records", 10000, "distinct stock records the load touches (preloaded)")
 	batch := fs.Int("batch", 100, "transactions per HTTP request")
@@ -118,6 +121,17 @@ Flags:
 		defer pprof.StopCPUProfile()
 	}
 
+	group := "invsync-bench"
+	if cfg.URL == "" && len(cfg.Brokers) > 0 && !flagSet(fs, "topic-prefix") {
+		// The in-process pipeline starts from an empty data dir: on topics
+		// an earlier run left on the broker it would first restore their
+		// whole changelog, and measure that. Each run gets topics and a
+		// group of its own, deleted at the end.
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		*prefix, group = *prefix+"bench-"+run+".", group+"-"+run
+		cfg.TopicPrefix = *prefix
+		defer deleteBenchTopics(cfg.Brokers, *prefix, group, stderr)
+	}
 	if cfg.URL == "" {
 		dir, err := os.MkdirTemp("", "invsync-bench-")
 		if err != nil {
@@ -127,7 +141,7 @@ Flags:
 		defer os.RemoveAll(dir)
 		sc := serveConfig{
 			DataDir: dir, HTTPAddr: "127.0.0.1:0", Brokers: cfg.Brokers, EmbeddedKafkaAddr: "127.0.0.1:0",
-			EmbeddedNoFsync: *noFsync, Partitions: *partitions, TopicPrefix: *prefix, Group: "invsync-bench",
+			EmbeddedNoFsync: *noFsync, Partitions: *partitions, TopicPrefix: *prefix, Group: group,
 			SessionTimeout: 10 * time.Second, LedgerWindow: 7 * 24 * time.Hour, MaxScanAge: 30 * 24 * time.Hour,
 			// Every upload is authenticated as in production; the load
 			// is one token, so no per-token rate limit.
@@ -235,4 +249,45 @@ func randomToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// flagSet reports whether the command line set flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// deleteBenchTopics deletes the topics under prefix and the consumer group
+// an in-process run used on an external broker. Best effort: a failure is
+// printed, since the measurements stand without it.
+func deleteBenchTopics(brokers []string, prefix, group string, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		fmt.Fprintln(stderr, "invsync bench: deleting the run's topics:", err)
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topics, err := adm.ListTopics(ctx)
+	if err == nil {
+		var mine []string
+		for _, t := range topics.Names() {
+			if strings.HasPrefix(t, prefix) {
+				mine = append(mine, t)
+			}
+		}
+		var resps kadm.DeleteTopicResponses
+		if resps, err = adm.DeleteTopics(ctx, mine...); err == nil {
+			err = resps.Error()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "invsync bench: deleting the run's topics (%s*): %v\n", prefix, err)
+	}
+	if gr, err := adm.DeleteGroups(ctx, group); err == nil && gr.Error() != nil {
+		fmt.Fprintf(stderr, "invsync bench: deleting consumer group %s: %v\n", group, gr.Error())
+	}
 }
