@@ -23,6 +23,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -110,8 +111,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	// Most point reads miss (a new transaction's idempotency key, a new
 	// stock record): bloom filters answer those without reading blocks.
+	//
+	// Blocks are not compressed: records change with every scan and
+	// outcomes age out, so tables are rewritten soon after they are
+	// written, and snappy on every compaction and block read cost ~7 % of
+	// the whole path's CPU (BENCHMARKS.md). The state is a local copy of
+	// the changelog; disk is the cheaper resource here.
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
