@@ -327,3 +327,7 @@ func (d *decoder) string() string {
 // idempotency keys that a new transaction looks up and misses (see
 // state.Options.AbsentPrefix).
 func OutcomePrefix() []byte { return []byte{tagOutcome} }
+
+// RecordPrefix is the key prefix of every stock record: what every
+// transaction reads, kept hot in memory (state.Options.HotPrefix).
+func RecordPrefix() []byte { return []byte{tagRecord} }

@@ -62,6 +62,11 @@ type Options struct {
 	// almost every new transaction looks up and misses. The filter is
 	// rebuilt at Open by scanning those keys.
 	AbsentPrefix []byte
+	// HotPrefix, when set, is a key prefix whose committed values are kept
+	// in memory once read or written, up to HotBytes (0 means
+	// DefaultHotBytes): the stock records every transaction reads.
+	HotPrefix []byte
+	HotBytes  int64
 }
 
 // Store is a Pebble database partitioned by Kafka partition. It is safe for
@@ -74,17 +79,19 @@ type Store struct {
 	db     *pebble.DB
 	sync   bool
 	absent *absentFilter // nil without Options.AbsentPrefix
+	hot    *hotCache     // nil without Options.HotPrefix
 }
 
-// The default memory of the store: at most 64 MiB of cached blocks and
-// two 32 MiB memtables. The working set of a busy deployment is the
-// records scans touch, a small share of all records; record reads that
-// miss the cache are one seek each (bloom filters skip the sstables that
-// lack the key). Measured in BENCHMARKS.md: the service's peak RSS at a
-// million records.
+// The default memory of the store: 64 MiB of cache, 48 of Pebble's blocks
+// and 16 of hot values (HotPrefix), and two 32 MiB memtables. The working
+// set of a busy deployment is the records scans touch, a small share of
+// all records; record reads that miss both caches are one seek each (bloom
+// filters skip the sstables that lack the key). Measured in BENCHMARKS.md:
+// the service's peak RSS at a million records.
 const (
-	DefaultCacheBytes    = 64 << 20
+	DefaultCacheBytes    = 48 << 20
 	DefaultMemTableBytes = 32 << 20
+	DefaultHotBytes      = 16 << 20
 )
 
 // Open opens (creating if needed) the store in dir.
@@ -126,6 +133,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening state store in %s: %w", dir, err)
 	}
 	s := &Store{db: db, sync: opts.Sync}
+	if len(opts.HotPrefix) > 0 {
+		hot := opts.HotBytes
+		if hot <= 0 {
+			hot = DefaultHotBytes
+		}
+		s.hot = newHotCache(opts.HotPrefix, hot)
+	}
 	if len(opts.AbsentPrefix) > 0 {
 		if s.absent, err = loadAbsentFilter(db, opts.AbsentPrefix); err != nil {
 			db.Close()
@@ -314,8 +328,31 @@ func (r Reader) Get(key []byte) ([]byte, bool, error) {
 	if r.s.absent.covers(key) && !r.s.absent.mayContain(full) {
 		return nil, false, nil
 	}
-	return get(r.s.db, full)
+	return r.s.cachedGet(r.s.db, r.p, key, full)
 }
+
+// cachedGet is get, through the hot cache when it covers key.
+func (s *Store) cachedGet(g getter, p int32, key, full []byte) ([]byte, bool, error) {
+	if !s.hot.covers(key) {
+		return get(g, full)
+	}
+	v, ok, gen := s.hot.get(p, full)
+	if ok {
+		return bytes.Clone(v), true, nil
+	}
+	v, ok, err := get(g, full)
+	if afterHotMiss != nil {
+		afterHotMiss()
+	}
+	if err == nil && ok {
+		s.hot.fill(p, full, v, gen)
+	}
+	return v, ok, err
+}
+
+// afterHotMiss, set only by tests, runs between a hot-cache miss's Pebble
+// read and its fill.
+var afterHotMiss func()
 
 // Scan calls fn, in key order, for each key in [lo, hi); hi nil means the end
 // of the partition. k and v are only valid during the call.
@@ -390,7 +427,8 @@ func (b *Batch) Get(key []byte) ([]byte, bool, error) {
 	if b.s.absent.covers(key) && !b.s.absent.mayContain(full) {
 		return nil, false, nil // never committed, and not written here
 	}
-	return get(b.b, full)
+	// Not written in this batch: the committed value is the answer.
+	return b.s.cachedGet(b.b, b.p, key, full)
 }
 
 // Scan is Reader.Scan over the batch's view.
@@ -462,11 +500,13 @@ func (b *Batch) Commit(nextOffset int64) error {
 		return err
 	}
 	b.s.noteWritten(b.p, b.muts)
+	b.s.hot.writing(b.p)
 	err = b.b.Commit(b.s.writeOpts())
 	b.Discard()
 	if err != nil {
 		return fmt.Errorf("committing partition %d state: %w", b.p, err)
 	}
+	b.s.hot.written(b.p, b.muts)
 	return nil
 }
 
@@ -524,9 +564,11 @@ func (s *Store) Replay(p int32, muts []Mutation, nextOffset int64) error {
 	if err := b.Set(offsetKey(p), be64(nextOffset), nil); err != nil {
 		return err
 	}
+	s.hot.writing(p)
 	if err := b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("replaying changelog into partition %d: %w", p, err)
 	}
+	s.hot.written(p, muts)
 	return nil
 }
 
@@ -548,6 +590,8 @@ func (s *Store) Drop(p int32) error {
 	if err := b.Delete(offsetKey(p), nil); err != nil {
 		return err
 	}
+	s.hot.writing(p)
+	defer s.hot.drop(p) // after the delete, so nothing read before it stays
 	return b.Commit(pebble.Sync)
 }
 

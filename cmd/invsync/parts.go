@@ -66,7 +66,7 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 	if err != nil {
 		return nil, err
 	}
-	p.store, err = state.Open(filepath.Join(cfg.DataDir, "state"), state.Options{Logger: s.log, AbsentPrefix: processors.OutcomePrefix()})
+	p.store, err = state.Open(filepath.Join(cfg.DataDir, "state"), state.Options{Logger: s.log, AbsentPrefix: processors.OutcomePrefix(), HotPrefix: processors.RecordPrefix()})
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another invsync using --data-dir %s?)", err, cfg.DataDir)
 	}
