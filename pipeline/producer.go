@@ -85,22 +85,20 @@ func (p *Producer) Produce(ctx context.Context, txs []processors.Transaction) []
 		}
 		recs[i] = &kgo.Record{Topic: p.topic, Key: []byte(txs[i].StockKey()), Value: v}
 	}
-	done := make(chan struct{}, len(txs))
-	n := 0
+	send := make([]*kgo.Record, 0, len(recs))
+	at := make(map[*kgo.Record]int, len(recs)) // results come in completion order
 	for i, r := range recs {
-		if r == nil {
-			continue
+		if r != nil {
+			send = append(send, r)
+			at[r] = i
 		}
-		n++
-		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				errs[i] = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-			done <- struct{}{}
-		})
 	}
-	for range n {
-		<-done
+	// ProduceSync ends the linger once the request's records are queued:
+	// an upload waits for its acknowledgement, not for the linger too.
+	for _, res := range p.cl.ProduceSync(ctx, send...) {
+		if res.Err != nil {
+			errs[at[res.Record]] = fmt.Errorf("%w: %w", ErrUnavailable, res.Err)
+		}
 	}
 	return errs
 }
