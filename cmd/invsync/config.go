@@ -103,7 +103,7 @@ var serveFlags = []flagSpec{
 	{"log-format", "INVSYNC_LOG_FORMAT", "text", "text or json"},
 	{"admin-token", "INVSYNC_ADMIN_TOKEN", "", "an admin credential of at least 32 characters, accepted while set (prefer the environment variable: a flag shows in ps); without it, the first start generates one and writes it to <data-dir>/admin-token"},
 	{"rate-limit", "INVSYNC_RATE_LIMIT", "100", "requests a second each API token may make (bursts of twice that); beyond it 429 RATE_LIMITED with Retry-After; 0 for no limit"},
-	{"heap-limit", "INVSYNC_HEAP_LIMIT", "160", "soft limit of the Go heap in MiB (Pebble's cache and memtables, 128 MiB, come on top): the collector works harder near it instead of letting garbage double the heap; 0 for none; GOMEMLIMIT, when set, wins"},
+	{"heap-limit", "INVSYNC_HEAP_LIMIT", "160", "soft limit of the Go heap in MiB (it includes the 16 MiB cache of hot stock records; Pebble's block cache and memtables, 112 MiB, come on top): the collector works harder near it instead of letting garbage double the heap; 0 for none; GOMEMLIMIT, when set, wins"},
 	{"max-in-flight", "INVSYNC_MAX_IN_FLIGHT", "100000", "transactions accepted by this instance and not yet applied; an upload beyond it is refused whole, 503 BACKLOG_FULL with Retry-After, so devices keep their queues while the processors are behind"},
 	{"tls-cert", "INVSYNC_TLS_CERT", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key"},
 	{"tls-key", "INVSYNC_TLS_KEY", "", "PEM private key of --tls-cert"},
