@@ -130,6 +130,7 @@ Flags:
 		run := strconv.FormatInt(time.Now().UnixNano(), 36)
 		*prefix, group = *prefix+"bench-"+run+".", group+"-"+run
 		cfg.TopicPrefix = *prefix
+		fmt.Fprintf(stderr, "invsync bench: the run's topics: %s* and group %s, deleted at the end (--topic-prefix to choose)\n", *prefix, group)
 		defer deleteBenchTopics(cfg.Brokers, *prefix, group, stderr)
 	}
 	if cfg.URL == "" {
