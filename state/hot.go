@@ -70,8 +70,10 @@ func (c *hotCache) fill(p int32, full, v []byte, gen uint64) {
 	sh.put(full, bytes.Clone(v), c.perShard)
 }
 
-// written records committed mutations of partition p.
-func (c *hotCache) written(p int32, muts []Mutation) {
+// write runs fn with partition p's shard locked and its generation moved
+// on, so that no fill that read Pebble before lands after; nothing when
+// there is no cache.
+func (c *hotCache) write(p int32, fn func(sh *hotShard)) {
 	if c == nil {
 		return
 	}
@@ -79,46 +81,40 @@ func (c *hotCache) written(p int32, muts []Mutation) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.gen++
-	for _, m := range muts {
-		if !bytes.HasPrefix(m.Key, c.prefix) {
-			continue
+	fn(sh)
+}
+
+// written records committed mutations of partition p.
+func (c *hotCache) written(p int32, muts []Mutation) {
+	c.write(p, func(sh *hotShard) {
+		for _, m := range muts {
+			if !bytes.HasPrefix(m.Key, c.prefix) {
+				continue
+			}
+			full := partKey(p, m.Key)
+			if m.Value == nil {
+				sh.remove(string(full))
+				continue
+			}
+			sh.put(full, bytes.Clone(m.Value), c.perShard)
 		}
-		full := partKey(p, m.Key)
-		if m.Value == nil {
-			sh.remove(string(full))
-			continue
-		}
-		sh.put(full, bytes.Clone(m.Value), c.perShard)
-	}
+	})
 }
 
 // writing marks a write to partition p as begun: fills that read Pebble
 // before it must not land.
-func (c *hotCache) writing(p int32) {
-	if c == nil {
-		return
-	}
-	sh := c.shard(p)
-	sh.mu.Lock()
-	sh.gen++
-	sh.mu.Unlock()
-}
+func (c *hotCache) writing(p int32) { c.write(p, func(*hotShard) {}) }
 
 // drop forgets partition p.
 func (c *hotCache) drop(p int32) {
-	if c == nil {
-		return
-	}
-	sh := c.shard(p)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.gen++
-	lo, hi := partBounds(p)
-	for k := range sh.m {
-		if k >= string(lo) && k < string(hi) {
-			sh.remove(k)
+	c.write(p, func(sh *hotShard) {
+		lo, hi := partBounds(p)
+		for k := range sh.m {
+			if k >= string(lo) && k < string(hi) {
+				sh.remove(k)
+			}
 		}
-	}
+	})
 }
 
 func (sh *hotShard) put(full, v []byte, limit int64) {

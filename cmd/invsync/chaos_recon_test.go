@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"sync"
 	"testing"
@@ -46,25 +43,7 @@ func newChaosRecon() *chaosRecon {
 
 // doKeyed is doQuiet with an Idempotency-Key.
 func doKeyed(method, u, key string, body any, out any) int {
-	data, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, u, bytes.NewReader(data))
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
+	return doWithin(15*time.Second, method, u, key, body, out)
 }
 
 // untilAnswered resends a request to random instances until one answers
@@ -346,11 +325,7 @@ func (c *chaosRecon) stockEvents() int {
 // has at least want records and none came for quiet (or timeout).
 func consumeUntilQuiet(t *testing.T, brokers []string, topic string, want int, quiet, timeout time.Duration) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := committedReader(t, brokers, topic)
 	defer cl.Close()
 	var out []*kgo.Record
 	deadline := time.Now().Add(timeout)

@@ -532,20 +532,27 @@ func (c *chaosAllocs) verify(t *testing.T, url string, insts []*child) int {
 // doQuiet is do without failing the test on a transport error (an instance
 // may be down during chaos); it returns 0 then.
 func doQuiet(method, url string, body any, out any) int {
-	var rd *bytes.Reader
+	return doWithin(12*time.Second, method, url, "", body, out)
+}
+
+// doWithin sends body (none when nil) as JSON with the admin token and,
+// when key is not empty, an Idempotency-Key; it decodes the answer into out
+// and returns its status, or 0 on a transport error or past timeout.
+func doWithin(timeout time.Duration, method, url, key string, body any, out any) int {
+	var data []byte
 	if body != nil {
-		data, _ := json.Marshal(body)
-		rd = bytes.NewReader(data)
-	} else {
-		rd = bytes.NewReader(nil)
+		data, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequest(method, url, rd)
+	req, err := http.NewRequest(method, url, bytes.NewReader(data))
 	if err != nil {
 		return 0
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	resp, err := (&http.Client{Timeout: 12 * time.Second}).Do(req)
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return 0
 	}

@@ -278,15 +278,23 @@ type (
 
 func strp(s string) *string { return &s }
 
-// consumeAll reads every committed record of topic from the start until
-// want records arrived or the timeout passed.
-func consumeAll(t *testing.T, brokers []string, topic string, want int, timeout time.Duration) []*kgo.Record {
+// committedReader reads topic from the start, read_committed; the caller
+// closes it.
+func committedReader(t *testing.T, brokers []string, topic string) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cl
+}
+
+// consumeAll reads every committed record of topic from the start until
+// want records arrived or the timeout passed.
+func consumeAll(t *testing.T, brokers []string, topic string, want int, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	cl := committedReader(t, brokers, topic)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

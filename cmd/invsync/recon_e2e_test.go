@@ -30,11 +30,7 @@ func projection(t *testing.T, in *testInstance) map[string]*cloudRecord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(in.brokers()...), kgo.ConsumeTopics(in.cfg.TopicPrefix+"inventory-events"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := committedReader(t, in.brokers(), in.cfg.TopicPrefix+"inventory-events")
 	defer cl.Close()
 	out := map[string]*cloudRecord{}
 	idle := 0

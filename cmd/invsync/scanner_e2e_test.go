@@ -226,11 +226,7 @@ type receiptEvent struct {
 // each.
 func receiptEvents(t *testing.T, base string, brokers []string, topic string, ids, wait map[string]bool, timeout time.Duration) map[string][]receiptEvent {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := committedReader(t, brokers, topic)
 	defer cl.Close()
 	codecs := map[uint32]*goavro.Codec{}
 	out := map[string][]receiptEvent{}

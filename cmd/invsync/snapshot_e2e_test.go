@@ -118,11 +118,7 @@ type snapshotLog struct {
 
 func readSnapshots(t *testing.T, in *testInstance) *snapshotLog {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(in.brokers()...), kgo.ConsumeTopics(in.cfg.TopicPrefix+"position-snapshots"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := committedReader(t, in.brokers(), in.cfg.TopicPrefix+"position-snapshots")
 	t.Cleanup(cl.Close)
 	return &snapshotLog{t: t, in: in, cl: cl, byID: map[string]map[int32][]snapRecord{}}
 }
