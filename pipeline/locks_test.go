@@ -151,7 +151,11 @@ func TestLockAcquireFirstWriterWins(t *testing.T) {
 		t.Fatalf("after the release: %v %+v %v", granted, h, err)
 	}
 
-	// A new instance replays the log to the same table.
+	// A new instance replays the log to the same table. Instance a is the
+	// reference, so it first reads lock-next, which went through b.
+	if err := a.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
 	c := startLockTable(t, brokers, topic, codec)
 	for _, at := range []time.Time{now, now.Add(time.Second), now.Add(3 * time.Second)} {
 		want, _ := a.Table().HolderAt("WH-1", "L1", at)
