@@ -98,7 +98,16 @@ func TestHTTPS(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.run(t.Context()) }()
-	t.Cleanup(func() { srv.http.Close() })
+	t.Cleanup(func() {
+		// t.Context() has ended: wait for the instance (and its embedded
+		// broker, writing to dir) to stop before dir is removed.
+		srv.http.Close()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			t.Error("invsync did not stop within 60s")
+		}
+	})
 	base := "https://" + srv.httpLn.Addr().String()
 
 	clientCert, clientKey := ca.issue(t, dir, "device")
