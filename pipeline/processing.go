@@ -23,7 +23,8 @@ import (
 // a partition's state to the group's committed offsets), process.go (one
 // poll's records applied in parallel per partition), apply.go (one input
 // record), txwork.go (the Kafka transaction's unit of work and its commit)
-// and timers.go (expiry and snapshots, run inside the same transactions).
+// timers.go (expiry and snapshots, decided inside the same transactions)
+// and snapshots.go (the jobs that publish the snapshots).
 type Processing struct {
 	cfg ProcessingConfig
 	log *slog.Logger
@@ -32,6 +33,7 @@ type Processing struct {
 	ticker *kgo.Client
 
 	own          *ownership
+	snaps        *snapshotJobs
 	metrics      processingMetrics
 	decompressor kgo.Decompressor
 }
@@ -47,6 +49,7 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 	cfg = cfg.withDefaults()
 	p := &Processing{cfg: cfg, log: cfg.Logger.With("component", "processing"), own: newOwnership(),
 		decompressor: kgo.DefaultDecompressor()}
+	p.snaps = newSnapshotJobs(p)
 	p.metrics = newProcessingMetrics(cfg.Meter, p)
 	return p, nil
 }
@@ -75,6 +78,8 @@ func (p *Processing) Run(ctx context.Context) error {
 		return fmt.Errorf("creating tick client: %w", err)
 	}
 	defer p.ticker.Close()
+	p.snaps.run(ctx)
+	defer p.snaps.stop()
 
 	// Back off 0.5 s, 1 s, 2 s, 4 s between failed sessions; a session
 	// that ran for a minute was healthy and starts the sequence again. The

@@ -120,7 +120,11 @@ type member struct {
 }
 
 // start runs a member; dir keeps its store across restarts ("" for new).
-func (r *rig) start(name, dir string) *member {
+func (r *rig) start(name, dir string) *member { return r.startWith(name, dir, nil, nil) }
+
+// startWith is start with cfg changing the member's configuration and
+// before seeing its Processing before it runs (either may be nil).
+func (r *rig) startWith(name, dir string, cfg func(*ProcessingConfig), before func(*Processing)) *member {
 	r.t.Helper()
 	if dir == "" {
 		dir = r.t.TempDir()
@@ -130,13 +134,20 @@ func (r *rig) start(name, dir string) *member {
 		r.t.Fatal(err)
 	}
 	m := &member{r: r, name: name, dir: dir, store: st, outcomes: NewOutcomeNotifier(), done: make(chan struct{})}
-	m.proc, err = NewProcessing(ProcessingConfig{
+	pc := ProcessingConfig{
 		Brokers: r.brokers, Group: r.group, TransactionalID: "rig-" + name, Topics: r.topics,
 		Store: st, Processor: processors.New(processors.Config{}), Codec: r.codec, Notifier: m.outcomes,
 		Logger: r.log.With("member", name), SessionTimeout: 3 * time.Second, MaxPollRecords: 50,
-	})
+	}
+	if cfg != nil {
+		cfg(&pc)
+	}
+	m.proc, err = NewProcessing(pc)
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	if before != nil {
+		before(m.proc)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
@@ -156,7 +167,9 @@ func (m *member) stop() {
 	m.cancel()
 	<-m.done
 	m.cancel = nil
-	_ = m.store.Close()
+	if err := m.store.Close(); err != nil {
+		m.r.t.Errorf("closing %s store: %v", m.name, err)
+	}
 }
 
 // rigTx is the i-th transaction of a workload: receipts, picks and

@@ -32,6 +32,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 		// them: whoever owns them next restores from the changelog.
 		gs.Close()
 		p.own.reset()
+		p.snaps.drop(nil)
 	}()
 
 	// Initialise the transactional producer before restoring anything:
@@ -101,6 +102,7 @@ func (p *Processing) dropPartitions(parts []int32, why string) {
 		return
 	}
 	p.own.drop(parts)
+	p.snaps.drop(parts)
 	p.log.Info("partitions "+why, "partitions", parts)
 }
 

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,7 +18,10 @@ import (
 // the group's offsets (KIP-447): an instance that lost its partitions while
 // paused (a zombie) is refused by the group's generation check and commits
 // none of what its timers did. A transaction of timers alone would carry
-// no offsets and so no such fence.
+// no offsets and so no such fence. (A snapshot is decided and recorded
+// there; its records are published by a job fenced on its own, see
+// snapshots.go, so that a large partition's snapshot does not hold its
+// input.)
 //
 // A partition without input still gets its timers run: while one is due,
 // its owner writes a tick to the partition's transactions partition (an
@@ -49,7 +51,8 @@ func isTick(r *kgo.Record) bool {
 
 // runTimers runs partition part's due timers into the poll's transaction:
 // it releases the reservations of allocations past their expiresAt and,
-// once per snapshot slot, publishes the partition's snapshot.
+// once per snapshot slot, has the partition's snapshot published by a job
+// (snapshots.go) and records the slot once it is.
 func (s *session) runTimers(ctx context.Context, w *txWork, b *state.Batch, part int32) error {
 	decs, events, err := s.cfg.Processor.Expire(b, w.now)
 	if err != nil {
@@ -70,62 +73,16 @@ func (s *session) runTimers(ctx context.Context, w *txWork, b *state.Batch, part
 	if last, ok, err := processors.LastSnapshot(b); err != nil || (ok && !last.Before(slot)) {
 		return err
 	}
-	return s.publishSnapshot(ctx, w, b, part, slot)
-}
-
-// publishSnapshot publishes partition part's snapshot of slot into the
-// poll's transaction: one PositionSnapshot per stock record on the
-// snapshot topic's partition of the same number, and the slot recorded in
-// the partition's state. A read_committed consumer sees a partition's
-// snapshot whole or not at all, and never twice: the slot commits with it.
-// takenAt is the transaction's clock. A partition without stock records
-// publishes nothing (and records nothing, so its first stock is published
-// in the same slot).
-func (s *session) publishSnapshot(ctx context.Context, w *txWork, b *state.Batch, part int32, slot time.Time) error {
-	// Count first, then stream: the header needs the count, and holding a
-	// large partition's records in memory to count them would cost as much
-	// as the partition's state.
-	n := 0
-	if err := processors.EachPosition(b, func(*processors.Record) error { n++; return nil }); err != nil {
-		return fmt.Errorf("reading the snapshot of partition %d: %w", part, err)
-	}
-	if n == 0 {
-		return nil
-	}
-	id := processors.SnapshotID(slot)
-	headers := []kgo.RecordHeader{{Key: SnapshotRecordsHeader, Value: []byte(strconv.Itoa(n))}}
-	sent := 0
-	err := processors.EachPosition(b, func(r *processors.Record) error {
-		sw := snapshotToWire(r, id, part, w.now)
-		v, err := s.cfg.Codec.AppendPositionSnapshot(nil, &sw)
-		if err != nil {
-			return fmt.Errorf("encoding snapshot %s: %w", id, err)
-		}
-		w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.PositionSnapshots, Partition: part,
-			Key: []byte(processors.StockKey(r.WarehouseID, r.ItemID)), Value: v, Headers: headers})
-		sent++
-		return nil
-	})
-	if err == nil && sent != n {
-		err = fmt.Errorf("snapshot %s of partition %d: counted %d stock records, then read %d", id, part, n, sent)
-	}
-	if err != nil {
-		return err
-	}
-	if err := processors.SetLastSnapshot(b, slot); err != nil {
-		return err
-	}
-	w.snapshotRecords.Add(int64(n))
-	s.log.Debug("snapshot published", "snapshot", id, "partition", part, "records", n)
-	return nil
+	return s.snaps.advance(b, part, slot, w.now)
 }
 
 // tickDue writes a tick to every owned, restored partition that has a
 // timer due and has not been ticked in the last tickEvery. Errors are
-// logged: a tick that is not written is written again next time.
+// logged: a tick that is not written is written again next time. Timers
+// fall due by the domain clock; ticks are spaced by the wall clock.
 func (s *session) tickDue(ctx context.Context) {
-	now := s.cfg.Now()
-	for _, part := range s.own.tickCandidates(now, tickEvery) {
+	now, wall := s.cfg.Now(), time.Now()
+	for _, part := range s.own.tickCandidates(wall, tickEvery) {
 		due, err := s.timerDue(part, now)
 		if err != nil {
 			s.log.Warn("cannot read the partition's timers", "partition", part, "err", err)
@@ -134,7 +91,7 @@ func (s *session) tickDue(ctx context.Context) {
 		if !due {
 			continue
 		}
-		s.own.ticked(part, now)
+		s.own.ticked(part, wall)
 		s.ticker.Produce(ctx, &kgo.Record{Topic: s.cfg.Topics.Transactions, Partition: part,
 			Headers: []kgo.RecordHeader{{Key: TickHeader, Value: []byte(now.UTC().Format(time.RFC3339Nano))}}},
 			func(_ *kgo.Record, err error) {

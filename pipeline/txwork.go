@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -35,8 +34,6 @@ type txWork struct {
 	decisions []processors.Allocation
 	commands  []processors.CommandResult
 	applied   []appliedTx
-	// snapshotRecords counts the snapshot records published (timers.go).
-	snapshotRecords atomic.Int64
 }
 
 // appliedTx is what the metrics record of one applied transaction.
@@ -205,9 +202,6 @@ func (s *session) publish(ctx context.Context, w *txWork) {
 		s.metrics.applied.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(a.typ)),
 			attribute.String("status", a.status), attribute.String("code", a.code)))
 		s.metrics.latency.Record(ctx, time.Since(a.received).Seconds())
-	}
-	if n := w.snapshotRecords.Load(); n > 0 {
-		s.metrics.snapshots.Add(ctx, n)
 	}
 	s.cfg.Notifier.Publish(w.outcomes)
 	if s.cfg.Decisions != nil {
