@@ -84,7 +84,8 @@ func TestChaos(t *testing.T) {
 		c := &child{t: t, bin: bin, log: filepath.Join(logDir, fmt.Sprintf("invsync-%d.log", i)), url: "http://" + httpAddr,
 			args: []string{"serve", "--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", i)), "--http-addr", httpAddr,
 				"--brokers", strings.Join(brokers, ","), "--partitions", "6", "--topic-prefix", prefix, "--group", group,
-				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", logLevel, "--rate-limit", "0"}}
+				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", logLevel, "--rate-limit", "0",
+				"--snapshot-interval", chaosSnapshotInterval.String()}}
 		c.start()
 		t.Cleanup(c.kill)
 		insts = append(insts, c)
@@ -336,6 +337,7 @@ func TestChaos(t *testing.T) {
 	<-reconDone
 	allocIssues := allocs.verify(t, insts[0].url, insts)
 	reconLost, reconDoubled := recon.verify(t, insts)
+	snapParts := verifySnapshots(t, brokers, prefix, insts[0].url)
 	legs := probe + recon.stockEvents()
 	for _, b := range txs {
 		for _, tx := range b.txs {
@@ -387,8 +389,8 @@ func TestChaos(t *testing.T) {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
 	}
 	slices.Sort(kinds)
-	line := fmt.Sprintf("chaos: seed=%d rounds=%d faults{%s} transactions=%d requests=%d failed_requests=%d resends=%d events=%d lost=%d duplicated=%d wrong_positions=%d recovery_p50=%s recovery_p99=%s",
-		seed, rounds, strings.Join(kinds, ","), total, sends, failures, resentDup, len(recs), lost, dup, wrong, pct(0.5), pct(0.99))
+	line := fmt.Sprintf("chaos: seed=%d rounds=%d faults{%s} transactions=%d requests=%d failed_requests=%d resends=%d events=%d lost=%d duplicated=%d wrong_positions=%d recovery_p50=%s recovery_p99=%s snapshot_parts=%d",
+		seed, rounds, strings.Join(kinds, ","), total, sends, failures, resentDup, len(recs), lost, dup, wrong, pct(0.5), pct(0.99), snapParts)
 	t.Log(line)
 	fmt.Println(line)
 	t.Logf("chaos: allocations=%d (answered), invariant violations=%d", allocs.count(), allocIssues)

@@ -2,14 +2,11 @@ package main
 
 import (
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/linkedin/goavro/v2"
 )
 
 const testCatalog = `{
@@ -219,17 +216,7 @@ func decodeViaRegistry(t *testing.T, base string, v []byte) map[string]any {
 		t.Fatalf("not Confluent wire format: % x", v[:min(len(v), 8)])
 	}
 	id := binary.BigEndian.Uint32(v[1:5])
-	var sch struct {
-		Schema string `json:"schema"`
-	}
-	if code := do(t, "GET", fmt.Sprintf("%s/schemas/ids/%d", base, id), nil, &sch); code != 200 {
-		t.Fatalf("GET /schemas/ids/%d: %d", id, code)
-	}
-	codec, err := goavro.NewCodec(sch.Schema)
-	if err != nil {
-		t.Fatalf("schema %d: %v", id, err)
-	}
-	native, rest, err := codec.NativeFromBinary(v[5:])
+	native, rest, err := schemaCodec(t, base, id).NativeFromBinary(v[5:])
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("decoding with schema %d: %v (%d bytes left)", id, err, len(rest))
 	}
