@@ -267,7 +267,12 @@ func firstErr(a, b error) error {
 // markers written: what stands there is final. A part is one transaction,
 // so the partition's stable end is its commit or abort marker, just after
 // the part's last record. Jobs go forward slot by slot, so a part aborted
-// at the end means the slot asked about is not published.
+// at the end means the slot asked about is not published. (Not so if the
+// instances' clocks disagree by more than a partition takes to move: a
+// new owner still in an earlier slot than its predecessor's aborted job
+// would publish that slot's part again. The parts are the same records
+// under the same snapshot id, so a consumer that keys them by id is
+// unaffected.)
 func (p *Processing) partPublished(ctx context.Context, part int32, slot time.Time) (bool, error) {
 	topic := p.cfg.Topics.PositionSnapshots
 	ends, err := p.adm.ListCommittedOffsets(ctx, topic)
