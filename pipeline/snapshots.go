@@ -270,9 +270,8 @@ func firstErr(a, b error) error {
 // at the end means the slot asked about is not published. (Not so if the
 // instances' clocks disagree by more than a partition takes to move: a
 // new owner still in an earlier slot than its predecessor's aborted job
-// would publish that slot's part again. The parts are the same records
-// under the same snapshot id, so a consumer that keys them by id is
-// unaffected.)
+// would publish that slot's part again, taken later; a consumer that
+// keeps the last part of each snapshot id and partition is unaffected.)
 func (p *Processing) partPublished(ctx context.Context, part int32, slot time.Time) (bool, error) {
 	topic := p.cfg.Topics.PositionSnapshots
 	ends, err := p.adm.ListCommittedOffsets(ctx, topic)
