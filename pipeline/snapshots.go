@@ -67,7 +67,6 @@ type snapshotJob struct {
 	done   chan struct{}
 	// Set before done is closed.
 	published bool // the slot's part is on the topic, by this job or an earlier one
-	err       error
 	ended     time.Time
 }
 
@@ -143,11 +142,12 @@ func (j *snapshotJobs) advance(b *state.Batch, part int32, slot, now time.Time) 
 			prev.cancel() // an older slot's job, still publishing: it has been superseded
 			<-prev.done
 		}
-		job.published, job.err = j.publish(ctx, view, slot, now)
+		var err error
+		job.published, err = j.publish(ctx, view, slot, now)
 		job.ended = time.Now()
-		if job.err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			j.p.log.Warn("publishing a reconciliation snapshot failed; trying again", "partition", part,
-				"snapshot", processors.SnapshotID(slot), "err", job.err, "in", snapshotRetry)
+				"snapshot", processors.SnapshotID(slot), "err", err, "in", snapshotRetry)
 		}
 	}()
 	return nil

@@ -142,61 +142,28 @@ func (r *rig) stockPartitions(txs []processors.Transaction) map[int32]bool {
 // moment it was taken, and its slot is recorded.
 func TestSnapshotDoesNotHoldInput(t *testing.T) {
 	r := newRig(t)
-	clock := &snapshotClock{}
-	clock.set(processors.SnapshotSlot(time.Now(), time.Hour).Add(time.Minute))
-	held := make(chan int32, rigPartitions)
-	release := make(chan struct{})
-	var armed atomic.Bool
-	m := r.startWith("a", "", withSnapshots(clock), func(p *Processing) {
-		p.snaps.hook = func(ctx context.Context, part int32, stage string) {
-			if stage != "flushed" || !armed.Load() {
-				return
-			}
-			held <- part
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-		}
-	})
-
-	// The first slot: published as soon as there is stock.
-	first := r.produce("one", 0, 60)
-	r.waitApplied(first, m)
-	parts := r.stockPartitions(first)
-	slot0 := processors.SnapshotSlot(clock.now(), time.Hour)
-	r.awaitSlotRecorded(m, slot0, parts)
-
-	// The next slot, with its jobs held in their open transactions.
-	armed.Store(true)
-	clock.add(time.Hour)
-	slot1 := processors.SnapshotSlot(clock.now(), time.Hour)
-	select {
-	case <-held:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no snapshot job started for the next slot")
-	}
+	h := r.holdNextSlot("", "flushed") // the next slot's jobs held in their open transactions
 	second := r.produce("two", 60, 120)
-	r.waitApplied(second, m) // applied and committed while a snapshot is open
-	for part := range parts {
-		if last, _, _ := processors.LastSnapshot(m.store.Partition(part)); !last.Before(slot1) {
+	r.waitApplied(second, h.m) // applied and committed while a snapshot is open
+	for part := range h.parts {
+		if last, _, _ := processors.LastSnapshot(h.m.store.Partition(part)); !last.Before(h.slot) {
 			t.Errorf("partition %d recorded %v before its snapshot was committed", part, last)
 		}
 	}
-	close(release)
-	r.awaitSlotRecorded(m, slot1, parts)
+	close(h.hold.release)
+	r.awaitSlotRecorded(h.m, h.slot, h.parts)
 
 	snaps := r.readSnapshots()
 	// The first slot was taken at the first commit with stock, while the
 	// first workload was still being applied.
-	r.checkSnapshot(snaps[processors.SnapshotID(slot0)], "first", nil)
+	r.checkSnapshot(snaps[processors.SnapshotID(h.first)], "first", nil)
 	// The second slot was taken before the second workload: it has the
 	// first's positions, none of the second's.
-	r.checkSnapshot(snaps[processors.SnapshotID(slot1)], "second", expected(first))
+	r.checkSnapshot(snaps[processors.SnapshotID(h.slot)], "second", expected(h.work))
 	if len(snaps) != 2 {
 		t.Errorf("%d snapshots published, want 2", len(snaps))
 	}
-	r.assertExactlyOnce(append(first, second...), m)
+	r.assertExactlyOnce(append(h.work, second...), h.m)
 }
 
 // holdAt arms a hook that holds the first job reaching stage until ctx
@@ -237,34 +204,57 @@ func (h *holdAt) wait(t *testing.T) int32 {
 	}
 }
 
+// heldSlot is a member whose first snapshot slot is published and
+// recorded, and whose next slot's first job is held at a stage (the
+// others wait for it: jobs publish one at a time).
+type heldSlot struct {
+	m           *member
+	hold        *holdAt
+	clock       *snapshotClock
+	work        []processors.Transaction // applied before the slots
+	parts       map[int32]bool           // the partitions with stock
+	first, slot time.Time                // the recorded slot and the held one
+	part        int32                    // the held job's partition
+}
+
+// holdNextSlot starts member "a" on dir ("" for new) with hourly
+// snapshots, applies a workload, waits until its first slot is recorded,
+// then moves the clock to the next slot and waits until a job of it is
+// held at stage.
+func (r *rig) holdNextSlot(dir, stage string) *heldSlot {
+	r.t.Helper()
+	h := &heldSlot{hold: newHoldAt(stage), clock: &snapshotClock{}}
+	h.clock.set(processors.SnapshotSlot(time.Now(), time.Hour).Add(time.Minute))
+	h.m = r.startWith("a", dir, withSnapshots(h.clock), h.hold.install)
+	h.work = r.produce("one", 0, 60)
+	r.waitApplied(h.work, h.m)
+	h.parts = r.stockPartitions(h.work)
+	h.first = processors.SnapshotSlot(h.clock.now(), time.Hour)
+	r.awaitSlotRecorded(h.m, h.first, h.parts)
+
+	h.hold.armed.Store(true)
+	h.clock.add(time.Hour)
+	h.slot = processors.SnapshotSlot(h.clock.now(), time.Hour)
+	h.part = h.hold.wait(r.t)
+	return h
+}
+
 // TestSnapshotCommittedThenCrashIsNotRepeated: an instance stops after a
 // part of the slot is committed and before the slot is recorded; the
 // restarted instance finds the part on the topic and records the slot
 // without publishing it again.
 func TestSnapshotCommittedThenCrashIsNotRepeated(t *testing.T) {
 	r := newRig(t)
-	clock := &snapshotClock{}
-	clock.set(processors.SnapshotSlot(time.Now(), time.Hour).Add(time.Minute))
-	hold := newHoldAt("committed")
 	dir := t.TempDir()
-	m := r.startWith("a", dir, withSnapshots(clock), hold.install)
-	work := r.produce("one", 0, 60)
-	r.waitApplied(work, m)
-	parts := r.stockPartitions(work)
-	r.awaitSlotRecorded(m, processors.SnapshotSlot(clock.now(), time.Hour), parts)
-
-	hold.armed.Store(true)
-	clock.add(time.Hour)
-	slot := processors.SnapshotSlot(clock.now(), time.Hour)
-	part := hold.wait(t)
-	if last, _, _ := processors.LastSnapshot(m.store.Partition(part)); !last.Before(slot) {
-		t.Fatalf("partition %d recorded the slot while its job was held", part)
+	h := r.holdNextSlot(dir, "committed")
+	if last, _, _ := processors.LastSnapshot(h.m.store.Partition(h.part)); !last.Before(h.slot) {
+		t.Fatalf("partition %d recorded the slot while its job was held", h.part)
 	}
-	m.stop() // the part is committed, the slot not recorded
+	h.m.stop() // the part is committed, the slot not recorded
 
-	m = r.startWith("a", dir, withSnapshots(clock), nil)
-	r.awaitSlotRecorded(m, slot, parts)
-	r.checkSnapshot(r.readSnapshots()[processors.SnapshotID(slot)], "after the restart", expected(work))
+	m := r.startWith("a", dir, withSnapshots(h.clock), nil)
+	r.awaitSlotRecorded(m, h.slot, h.parts)
+	r.checkSnapshot(r.readSnapshots()[processors.SnapshotID(h.slot)], "after the restart", expected(h.work))
 	if r.logs.count("snapshot already published") == 0 {
 		t.Error("the restarted instance did not find the committed part")
 	}
@@ -276,19 +266,8 @@ func TestSnapshotCommittedThenCrashIsNotRepeated(t *testing.T) {
 // visible and its commit fails, and its retry finds the part published.
 func TestSnapshotJobIsFenced(t *testing.T) {
 	r := newRig(t)
-	clock := &snapshotClock{}
-	clock.set(processors.SnapshotSlot(time.Now(), time.Hour).Add(time.Minute))
-	hold := newHoldAt("flushed")
-	m := r.startWith("a", "", withSnapshots(clock), hold.install)
-	work := r.produce("one", 0, 60)
-	r.waitApplied(work, m)
-	parts := r.stockPartitions(work)
-	r.awaitSlotRecorded(m, processors.SnapshotSlot(clock.now(), time.Hour), parts)
-
-	hold.armed.Store(true)
-	clock.add(time.Hour)
-	slot := processors.SnapshotSlot(clock.now(), time.Hour)
-	part := hold.wait(t)
+	h := r.holdNextSlot("", "flushed")
+	m, clock, slot, part := h.m, h.clock, h.slot, h.part
 
 	// The other instance: same group, so same snapshot producer.
 	other, err := NewProcessing(ProcessingConfig{Brokers: r.brokers, Group: r.group, TransactionalID: "rig-other",
@@ -317,9 +296,9 @@ func TestSnapshotJobIsFenced(t *testing.T) {
 		t.Fatalf("the other instance's job, again: published %v, %v", published, err)
 	}
 
-	close(hold.release)
-	r.awaitSlotRecorded(m, slot, parts)
-	r.checkSnapshot(r.readSnapshots()[processors.SnapshotID(slot)], "fenced", expected(work))
+	close(h.hold.release)
+	r.awaitSlotRecorded(m, slot, h.parts)
+	r.checkSnapshot(r.readSnapshots()[processors.SnapshotID(slot)], "fenced", expected(h.work))
 	if r.logs.count("publishing a reconciliation snapshot failed") == 0 {
 		t.Error("the fenced job did not fail")
 	}
