@@ -27,6 +27,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
@@ -154,6 +156,12 @@ type Config struct {
 	// Partitions is the partition count (reconciliation reads by
 	// partition).
 	Partitions int32
+
+	// TracerProvider traces each request (a SERVER span continuing an
+	// incoming traceparent) and an upload's validation; the produce is
+	// traced by the Publisher's own client (pipeline.ProducerTracing),
+	// in the request's trace. Nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -178,6 +186,7 @@ type Server struct {
 	// catalog simply has not loaded yet.
 	open atomic.Bool
 
+	tracer trace.Tracer
 	allocs *allocPending
 	limits *limiters // nil: no rate limit
 	peers  *http.Client
@@ -228,6 +237,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Meter == nil {
 		cfg.Meter = noop.NewMeterProvider().Meter("invsync")
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = tracenoop.NewTracerProvider()
+	}
 	if cfg.MaxWait <= 0 || cfg.MaxWait > 10*time.Second {
 		cfg.MaxWait = 10 * time.Second
 	}
@@ -239,6 +251,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, engine: gin.New(), log: cfg.Logger.With("component", "http"), pending: map[string]pendingTx{}}
+	s.tracer = cfg.TracerProvider.Tracer(tracerName)
 	s.results, _ = cfg.Meter.Int64Counter("invsync.transactions.received",
 		metric.WithDescription("Uploaded transactions by ingest result (accepted, duplicate, rejected) and rejection code."))
 	s.requests, _ = cfg.Meter.Int64Counter("invsync.http.requests",
@@ -312,7 +325,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 func (s *Server) routes() {
 	e := s.engine
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery(), s.countResponses(), securityHeaders)
+	e.Use(s.recovery(), s.traceRequests(), s.countResponses(), securityHeaders)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})

@@ -1,0 +1,73 @@
+package ingest
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/invsync/invsync/telemetry"
+)
+
+// tracerName is the instrumentation scope of the API's spans.
+const tracerName = "github.com/invsync/invsync/ingest"
+
+// traceRequests makes every request a SERVER span named by its route,
+// continuing the caller's W3C traceparent when it sent one (a scanner's
+// upload), with the HTTP semantic conventions' attributes. The span is in
+// the request's context, so what the handler produces to Kafka is in the
+// same trace.
+func (s *Server) traceRequests() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r := c.Request
+		route := c.FullPath()
+		name := r.Method
+		if route != "" {
+			name += " " + route
+		}
+		attrs := []attribute.KeyValue{
+			semconv.HTTPRequestMethodKey.String(r.Method),
+			semconv.URLPath(r.URL.Path),
+			semconv.URLScheme(scheme(r)),
+			semconv.ServerAddress(hostOnly(r.Host)),
+			semconv.ClientAddress(c.ClientIP()),
+		}
+		if route != "" {
+			attrs = append(attrs, semconv.HTTPRoute(route))
+		}
+		if ua := r.UserAgent(); ua != "" {
+			attrs = append(attrs, semconv.UserAgentOriginal(ua))
+		}
+		parent := telemetry.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := s.tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+		defer span.End()
+		c.Request = r.WithContext(ctx)
+		c.Next()
+		status := c.Writer.Status()
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		// A server span is an error for 5xx only: a 4xx is the
+		// caller's mistake, answered as designed.
+		if status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func hostOnly(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.HasSuffix(host, "]") {
+		return host[:i]
+	}
+	return host
+}
