@@ -59,6 +59,7 @@ func newDecoders(codec *schemas.Set, topics mirroredTopics, discrepancy Discrepa
 				return err
 			}
 			b.addPosition(row)
+			b.eventDecoded, b.eventScanned = true, e.CorrectedTimestamp
 			return nil
 		},
 		topics.decisions: func(v []byte, b *batch) error {

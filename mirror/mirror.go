@@ -8,6 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -23,6 +27,8 @@ type Mirror struct {
 	decoders *decoders
 	progress *progress
 	metrics  *metrics
+	tracer   trace.Tracer
+	dbSystem attribute.KeyValue // db.system.name of the spans
 
 	mu      sync.Mutex
 	running bool
@@ -60,6 +66,11 @@ func New(cfg Config) (*Mirror, error) {
 	}
 	m.decoders = newDecoders(cfg.Codec, m.topics, cfg.DiscrepancyDecoder)
 	m.metrics = newMetrics(cfg.Meter, m.progress)
+	m.tracer = cfg.TracerProvider.Tracer(tracerName)
+	m.dbSystem = semconv.DBSystemNameSQLite
+	if isPostgresURL(cfg.SQLURL) {
+		m.dbSystem = semconv.DBSystemNamePostgreSQL
+	}
 	return m, nil
 }
 

@@ -46,6 +46,9 @@ type ProcessingConfig struct {
 	Logger *slog.Logger
 	// Meter records the processing metrics; nil means no metrics.
 	Meter metric.Meter
+	// Partitions is the partition count of the transactions topic, for
+	// the invsync.partitions.total gauge (0: not reported).
+	Partitions int32
 	// TracerProvider traces each input record's processing (a CONSUMER
 	// span in the producer's trace), the events it causes (their
 	// traceparent header) and each Kafka transaction's commit (a span

@@ -74,5 +74,28 @@ func newProcessingMetrics(m metric.Meter, p *Processing) processingMetrics {
 	}
 	gauge("invsync.consumer.lag", "Records of the transactions topic not yet processed, per owned partition.", p.own.lagSnapshot)
 	gauge("invsync.restore.remaining", "Changelog records left to replay before a partition is served.", p.own.restoringSnapshot)
+	// Both states are always observed, 0 included, so "none owned" is a
+	// value an alert can see rather than a missing series.
+	_, _ = m.Int64ObservableGauge("invsync.partitions.owned",
+		metric.WithDescription("Partitions of the transactions topic this instance owns, by state: restoring (state not yet caught up) or serving."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			restoring, serving := p.own.counts()
+			o.Observe(restoring, metric.WithAttributes(attribute.String("state", "restoring")))
+			o.Observe(serving, metric.WithAttributes(attribute.String("state", "serving")))
+			return nil
+		}))
+	if n := p.cfg.Partitions; n > 0 {
+		_, _ = m.Int64ObservableGauge("invsync.partitions.total",
+			metric.WithDescription("Partitions of the transactions topic, as configured: the sum of invsync.partitions.owned over the instances should equal it."),
+			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+				o.Observe(int64(n))
+				return nil
+			}))
+	}
+	// Counters of rare things start at 0, so their series exist (and a
+	// rate or an increase sees the first one) before the first happens.
+	pm.deadLetter.Add(context.Background(), 0)
+	pm.restored.Add(context.Background(), 0)
+	pm.aborts.Add(context.Background(), 0)
 	return pm
 }

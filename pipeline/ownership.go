@@ -227,6 +227,22 @@ func (o *ownership) ticked(part int32, now time.Time) {
 func (o *ownership) lagSnapshot() map[int32]int64 {
 	return o.snapshot(func() map[int32]int64 { return o.lag })
 }
+
+// counts returns how many partitions this instance owns whose state is
+// being restored (not yet processed), and how many it is processing.
+func (o *ownership) counts() (restoring, serving int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, ph := range o.owned {
+		if ph == verified {
+			serving++
+		} else {
+			restoring++
+		}
+	}
+	return restoring, serving
+}
+
 func (o *ownership) restoringSnapshot() map[int32]int64 {
 	return o.snapshot(func() map[int32]int64 { return o.restoring })
 }

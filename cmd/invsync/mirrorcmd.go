@@ -23,6 +23,7 @@ import (
 
 	"github.com/invsync/invsync/mirror"
 	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/telemetry"
 )
 
 // mirrorFlags are the flags of `invsync mirror`, each with its environment
@@ -70,11 +71,24 @@ func runMirror(args []string, stdout, stderr io.Writer) int {
 	opts := &slog.HandlerOptions{Level: cmd.logLevel}
 	var log *slog.Logger
 	if cmd.logFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, opts))
+		log = slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, opts)))
 	} else {
-		log = slog.New(slog.NewTextHandler(stderr, opts))
+		log = slog.New(telemetry.LogHandler(slog.NewTextHandler(stderr, opts)))
 	}
 	cmd.cfg.Logger = log
+	tracing, err := telemetry.NewTracing(ctx, telemetry.Config{ServiceName: "invsync-mirror", Logger: log})
+	if err != nil {
+		log.Error("invsync mirror could not configure tracing", "err", err)
+		return 1
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			log.Warn("invsync mirror: flushing traces", "err", err)
+		}
+	}()
+	cmd.cfg.TracerProvider = tracing.Provider()
 
 	if cmd.registryURL != "" {
 		cmd.cfg.Codec, err = schemas.New(ctx, schemas.Config{TopicPrefix: cmd.cfg.TopicPrefix, RegistryURL: cmd.registryURL})
@@ -199,7 +213,7 @@ func serveMirrorMetrics(addr string, log *slog.Logger) (*sdkmetric.MeterProvider
 		return nil, nil, fmt.Errorf("listening on --metrics-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})) // OpenMetrics carries the exemplars
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

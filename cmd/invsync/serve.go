@@ -28,6 +28,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/invsync/invsync/pipeline/embedded"
+	"github.com/invsync/invsync/telemetry"
 )
 
 // server is one running `invsync serve`. start listens on the HTTP port and
@@ -46,6 +47,7 @@ type server struct {
 
 	metrics *prometheus.Registry
 	meters  *sdkmetric.MeterProvider
+	tracing *telemetry.Tracing
 
 	// Set by run as the parts come up; closed by close in reverse.
 	brokerProc *embedded.Process // the supervised broker process
@@ -74,6 +76,10 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, err
 	}
 	s.httpLn = ln
 	if err := s.newMetrics(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	if s.tracing, err = telemetry.NewTracing(ctx, telemetry.Config{ServiceName: "invsync", Logger: log}); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
@@ -292,6 +298,11 @@ func (s *server) close() {
 	if s.meters != nil {
 		_ = s.meters.Shutdown(context.Background())
 	}
+	traceCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.tracing.Shutdown(traceCtx); err != nil {
+		s.log.Warn("flushing traces", "err", err)
+	}
+	cancel()
 	if s.brokerIn != nil {
 		s.brokerIn.Close()
 	}
