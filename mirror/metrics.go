@@ -19,7 +19,7 @@ type metrics struct {
 	scanToRow  metric.Float64Histogram
 }
 
-func newMetrics(m metric.Meter, p *progress) *metrics {
+func newMetrics(m metric.Meter, p *progress, topics []string) *metrics {
 	var x metrics
 	x.records, _ = m.Int64Counter("invsync.mirror.records",
 		metric.WithDescription("Records committed into the SQL mirror, by topic and outcome (applied, dead_letter)."))
@@ -39,6 +39,13 @@ func newMetrics(m metric.Meter, p *progress) *metrics {
 		metric.WithDescription("Records in the mirrored topics not yet applied to SQL, per topic."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			_, _, _, byTopic := p.snapshot()
+			// Every mirrored topic, 0 included: a caught-up mirror is
+			// a value, not a missing series.
+			for _, t := range topics {
+				if _, ok := byTopic[t]; !ok {
+					byTopic[t] = 0
+				}
+			}
 			for t, l := range byTopic {
 				o.Observe(l, metric.WithAttributes(attribute.String("topic", t)))
 			}

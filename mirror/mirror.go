@@ -65,7 +65,7 @@ func New(cfg Config) (*Mirror, error) {
 		progress: newProgress(),
 	}
 	m.decoders = newDecoders(cfg.Codec, m.topics, cfg.DiscrepancyDecoder)
-	m.metrics = newMetrics(cfg.Meter, m.progress)
+	m.metrics = newMetrics(cfg.Meter, m.progress, m.topics.wanted())
 	m.tracer = cfg.TracerProvider.Tracer(tracerName)
 	m.dbSystem = semconv.DBSystemNameSQLite
 	if isPostgresURL(cfg.SQLURL) {

@@ -73,7 +73,7 @@ func newProcessingMetrics(m metric.Meter, p *Processing) processingMetrics {
 			}))
 	}
 	gauge("invsync.consumer.lag", "Records of the transactions topic not yet processed, per owned partition.", p.own.lagSnapshot)
-	gauge("invsync.restore.remaining", "Changelog records left to replay before a partition is served.", p.own.restoringSnapshot)
+	gauge("invsync.restore.remaining", "Changelog records left to replay before a partition is served, per owned partition (0 once restored).", p.own.restoringSnapshot)
 	// Both states are always observed, 0 included, so "none owned" is a
 	// value an alert can see rather than a missing series.
 	_, _ = m.Int64ObservableGauge("invsync.partitions.owned",

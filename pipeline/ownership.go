@@ -243,8 +243,19 @@ func (o *ownership) counts() (restoring, serving int64) {
 	return restoring, serving
 }
 
+// restoringSnapshot returns, for every owned partition, the changelog
+// records left to replay (0 once restored, so the series exists while the
+// partition is owned).
 func (o *ownership) restoringSnapshot() map[int32]int64 {
-	return o.snapshot(func() map[int32]int64 { return o.restoring })
+	out := o.snapshot(func() map[int32]int64 { return o.restoring })
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for part := range o.owned {
+		if _, ok := out[part]; !ok {
+			out[part] = 0
+		}
+	}
+	return out
 }
 
 func (o *ownership) snapshot(m func() map[int32]int64) map[int32]int64 {
