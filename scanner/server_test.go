@@ -50,11 +50,12 @@ type fakeServer struct {
 }
 
 type recordedRequest struct {
-	status    int
-	scannerID string
-	sentAt    string
-	txs       []json.RawMessage
-	size      int
+	status      int
+	traceparent string
+	scannerID   string
+	sentAt      string
+	txs         []json.RawMessage
+	size        int
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -132,7 +133,7 @@ func (f *fakeServer) post(w http.ResponseWriter, r *http.Request, tokenScanner s
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, int64(maxBody)+1))
-	rr := recordedRequest{size: len(body)}
+	rr := recordedRequest{size: len(body), traceparent: r.Header.Get("traceparent")}
 	if len(body) > maxBody {
 		rr.status = 413
 		record(rr)

@@ -89,10 +89,11 @@ type acceptedTx struct {
 }
 
 type uploadLog struct {
-	scannerID string
-	sentAt    time.Time
-	ids       []string
-	at        time.Time
+	scannerID   string
+	sentAt      time.Time
+	ids         []string
+	at          time.Time
+	traceparent string
 }
 
 type position struct {
@@ -283,7 +284,7 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 		writeErr(w, status, "KAFKA_UNAVAILABLE", "nothing in this request was accepted; keep it queued and retry")
 		return
 	}
-	log := uploadLog{scannerID: up.ScannerID, sentAt: sentAt, at: time.Now()}
+	log := uploadLog{scannerID: up.ScannerID, sentAt: sentAt, at: time.Now(), traceparent: r.Header.Get("traceparent")}
 	results := make([]map[string]any, 0, len(up.Transactions))
 	for _, tx := range up.Transactions {
 		id, _ := tx["transactionId"].(string)
