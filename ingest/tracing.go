@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -16,6 +15,8 @@ import (
 
 // tracerName is the instrumentation scope of the API's spans.
 const tracerName = "github.com/invsync/invsync/ingest"
+
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
 
 // traceRequests makes every request a SERVER span named by its route,
 // continuing the caller's W3C traceparent when it sent one (a scanner's
@@ -30,24 +31,34 @@ func (s *Server) traceRequests() gin.HandlerFunc {
 		if route != "" {
 			name += " " + route
 		}
-		attrs := []attribute.KeyValue{
-			semconv.HTTPRequestMethodKey.String(r.Method),
-			semconv.URLPath(r.URL.Path),
-			semconv.URLScheme(scheme(r)),
-			semconv.ServerAddress(hostOnly(r.Host)),
-			semconv.ClientAddress(c.ClientIP()),
-		}
-		if route != "" {
-			attrs = append(attrs, semconv.HTTPRoute(route))
-		}
-		if ua := r.UserAgent(); ua != "" {
-			attrs = append(attrs, semconv.UserAgentOriginal(ua))
-		}
 		parent := telemetry.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := s.tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+		ctx, span := s.tracer.Start(parent, name, serverKind)
 		defer span.End()
-		c.Request = r.WithContext(ctx)
+		// Attributes only for a recorded span: an untraced request
+		// builds none.
+		recording := span.IsRecording()
+		if recording {
+			span.SetAttributes(
+				semconv.HTTPRequestMethodKey.String(r.Method),
+				semconv.URLPath(r.URL.Path),
+				semconv.URLScheme(scheme(r)),
+				semconv.ServerAddress(hostOnly(r.Host)),
+				semconv.ClientAddress(c.ClientIP()),
+			)
+			if route != "" {
+				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+			if ua := r.UserAgent(); ua != "" {
+				span.SetAttributes(semconv.UserAgentOriginal(ua))
+			}
+		}
+		if trace.SpanContextFromContext(ctx).IsValid() {
+			c.Request = r.WithContext(ctx)
+		}
 		c.Next()
+		if !recording {
+			return
+		}
 		status := c.Writer.Status()
 		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 		// A server span is an error for 5xx only: a 4xx is the

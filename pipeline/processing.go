@@ -37,6 +37,7 @@ type Processing struct {
 	snaps        *snapshotJobs
 	metrics      processingMetrics
 	tracer       trace.Tracer
+	processNames map[string]string // input topic -> its process span's name
 	decompressor kgo.Decompressor
 }
 
@@ -54,6 +55,7 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 	p.snaps = newSnapshotJobs(p)
 	p.metrics = newProcessingMetrics(cfg.Meter, p)
 	p.tracer = cfg.TracerProvider.Tracer(tracerName)
+	p.processNames = processSpanNames(cfg.Topics)
 	return p, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/invsync/invsync/schemas"
 	"github.com/invsync/invsync/telemetry"
 )
 
@@ -36,6 +37,9 @@ func ProducerTracing(tp trace.TracerProvider) kgo.Opt {
 // recordContext is ctx with the trace of rec's traceparent header, if any,
 // as its remote parent.
 func recordContext(ctx context.Context, rec *kgo.Record) context.Context {
+	if len(rec.Headers) == 0 {
+		return ctx // nothing to extract: no carrier built
+	}
 	return telemetry.Propagator.Extract(ctx, kotel.NewRecordCarrier(rec))
 }
 
@@ -47,12 +51,21 @@ func inject(ctx context.Context, rec *kgo.Record) {
 	}
 }
 
+// processKind is the only start option of a process span: its attributes
+// are set once it is known to be recorded, so an unsampled or untraced
+// record costs no attribute building.
+var processKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
 // startProcess starts the CONSUMER span of applying one input record: a
 // child of the record's producing span, in the uploader's trace.
 func (s *session) startProcess(ctx context.Context, rec *kgo.Record) (context.Context, trace.Span) {
-	return s.tracer.Start(recordContext(ctx, rec), "process "+rec.Topic,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
+	name, ok := s.processNames[rec.Topic]
+	if !ok {
+		name = "process " + rec.Topic
+	}
+	ctx, span := s.tracer.Start(recordContext(ctx, rec), name, processKind)
+	if span.IsRecording() {
+		span.SetAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeProcess,
 			semconv.MessagingOperationName("process"),
@@ -60,7 +73,18 @@ func (s *session) startProcess(ctx context.Context, rec *kgo.Record) (context.Co
 			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(rec.Partition))),
 			semconv.MessagingKafkaOffset(int(rec.Offset)),
 			semconv.MessagingConsumerGroupName(s.cfg.Group),
-		))
+		)
+	}
+	return ctx, span
+}
+
+// processSpanNames names the process span of each input topic once.
+func processSpanNames(t schemas.Topics) map[string]string {
+	names := map[string]string{}
+	for _, topic := range []string{t.Transactions, t.AllocationRequests, t.Commands} {
+		names[topic] = "process " + topic
+	}
+	return names
 }
 
 // endProcess ends a process span, marking it failed when err is set.
