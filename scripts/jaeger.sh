@@ -17,6 +17,7 @@
 #   JAEGER_OTLP_HTTP_PORT OTLP/HTTP receiver port (default 34318)
 #   JAEGER_OTLP_GRPC_PORT OTLP/gRPC receiver port (default 34317)
 #   JAEGER_QUERY_PORT     query API and UI port (default 36686)
+#   JAEGER_QUERY_GRPC_PORT query gRPC API port (default 36685)
 #   JAEGER_START_TIMEOUT  seconds to wait for readiness (default 60)
 set -euo pipefail
 
@@ -44,6 +45,7 @@ HOST=127.0.0.1
 OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-34318}"
 OTLP_GRPC_PORT="${JAEGER_OTLP_GRPC_PORT:-34317}"
 QUERY_PORT="${JAEGER_QUERY_PORT:-36686}"
+QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-36685}"
 START_TIMEOUT="${JAEGER_START_TIMEOUT:-60}"
 QUERY_URL="http://$HOST:$QUERY_PORT"
 
@@ -73,7 +75,7 @@ write_config() {
   mkdir -p "$STATE_DIR"
   cat >"$CONF_FILE" <<YAML
 service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  extensions: [jaeger_storage, jaeger_query]
   pipelines:
     traces:
       receivers: [otlp]
@@ -86,17 +88,13 @@ service:
       level: warn
 
 extensions:
-  healthcheckv2:
-    use_v2: true
-    http:
-      endpoint: "$HOST:0"
   jaeger_query:
     storage:
       traces: memstore
     http:
       endpoint: "$HOST:$QUERY_PORT"
     grpc:
-      endpoint: "$HOST:0"
+      endpoint: "$HOST:$QUERY_GRPC_PORT"
   jaeger_storage:
     backends:
       memstore:
