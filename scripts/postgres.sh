@@ -113,9 +113,10 @@ ensure_bin() {
 }
 
 as_pg() {
-  # Runs a program as the cluster's owner.
+  # Runs a program as the cluster's owner; as root from /, since the
+  # postgres user may not be able to enter the current directory.
   if is_root; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
