@@ -287,8 +287,15 @@ do_up() {
 }
 
 wipe_dir() {
-  local d
-  d="$(cd "$1" 2>/dev/null && pwd -P)" || return 0
+  # Deletes one of the cluster's directories. A symlink or a directory of
+  # another owner is refused: /var/tmp is writable by everyone.
+  local d="$1" who have
+  [[ -L "$d" ]] && die "refusing to wipe $d: it is a symlink (remove it by hand if it is yours)"
+  [[ -d "$d" ]] || return 0
+  who="$(owner)"
+  have="$(stat -c %U -- "$d")"
+  [[ "$have" == "$who" ]] || die "refusing to wipe $d: it belongs to '$have', not '$who' (the server's user)"
+  d="$(cd "$d" && pwd -P)"
   case "$d" in
     / | "$HOME" | "$REPO_DIR" | /root | /home | /tmp | /var/tmp | /work | /var | /usr | /etc)
       die "refusing to wipe $d" ;;
