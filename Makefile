@@ -30,7 +30,7 @@ build: deps
 # tests skip, saying why and what to run.
 test-deps:
 	@bash scripts/postgres.sh up >/dev/null || echo "make: PostgreSQL could not be started; the mirror's PostgreSQL tests will skip (run: bash scripts/postgres.sh up)" >&2
-	@bash scripts/chromium.sh ensure >/dev/null || echo "make: Chromium is not available; the browser tests will skip (run: bash scripts/chromium.sh ensure)" >&2
+	@bash scripts/chromium.sh ensure >/dev/null || echo "make: Chromium is missing or cannot start here (see above); the browser tests will skip or fail (run: bash scripts/chromium.sh ensure)" >&2
 
 # gofmt and go vet, as reviewers would.
 check: deps
