@@ -167,6 +167,13 @@ log_tail() {
     tail -n 40 "$LOG_FILE" >&2
     echo "----- end of log -----" >&2
   fi
+  # A full disk is the usual reason a fresh cluster fails: say so.
+  local free
+  free="$(df -Pk -- "$DATA_DIR" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }')"
+  if [[ "$free" =~ ^[0-9]+$ ]] && (( free < 200 )); then
+    log "only ${free} MB free where $DATA_DIR is: free some space or set POSTGRES_STATE_DIR to another filesystem"
+  fi
+  return 0
 }
 
 wait_ready() {
