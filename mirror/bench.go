@@ -102,7 +102,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	defer cleanup()
 
 	prefix := "bench-" + benchID() + "."
-	topics := newMirroredTopics(prefix)
+	topics := schemas.NewTopics(prefix)
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.TransactionalID("invsync-mirror-bench-" + benchID()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5 * time.Millisecond)}, cfg.KafkaOpts...)...)
 	if err != nil {
@@ -110,7 +110,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	for _, t := range []string{topics.events, topics.decisions} {
+	for _, t := range []string{topics.InventoryEvents, topics.AllocationDecisions} {
 		if _, err := adm.CreateTopic(ctx, cfg.Partitions, -1, nil, t); err != nil {
 			return res, fmt.Errorf("creating topic %s: %w", t, err)
 		}
@@ -118,11 +118,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = adm.DeleteTopics(dctx, topics.events, topics.decisions)
+		_, _ = adm.DeleteTopics(dctx, topics.InventoryEvents, topics.AllocationDecisions)
 	}()
 
 	start := time.Now()
-	if err := benchProduce(ctx, cl, prefix, topics.events, cfg); err != nil {
+	if err := benchProduce(ctx, cl, prefix, topics.InventoryEvents, cfg); err != nil {
 		return res, err
 	}
 	res.ProduceSeconds = time.Since(start).Seconds()

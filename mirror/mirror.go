@@ -19,7 +19,6 @@ type Mirror struct {
 	log      *slog.Logger
 	db       *database
 	store    *store
-	topics   mirroredTopics
 	decoders *decoders
 	progress *progress
 	metrics  *metrics
@@ -55,10 +54,9 @@ func New(cfg Config) (*Mirror, error) {
 		log:      cfg.Logger.With("component", "mirror"),
 		db:       db,
 		store:    &store{db: db, now: cfg.Now},
-		topics:   newMirroredTopics(cfg.TopicPrefix),
 		progress: newProgress(),
 	}
-	m.decoders = newDecoders(cfg.Codec, m.topics, cfg.DiscrepancyDecoder)
+	m.decoders = newDecoders(cfg.Codec, schemas.NewTopics(cfg.TopicPrefix), cfg.DiscrepancyDecoder)
 	m.metrics = newMetrics(cfg.Meter, m.progress)
 	return m, nil
 }

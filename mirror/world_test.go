@@ -129,7 +129,7 @@ func (w *world) eventRecord(e schemas.InventoryEvent) *kgo.Record {
 		panic(err)
 	}
 	key := e.WarehouseID + "/" + e.ItemID
-	return &kgo.Record{Topic: w.k.topics.events, Partition: partitionOf(key, w.partitions), Key: []byte(key), Value: v}
+	return &kgo.Record{Topic: w.k.topics.InventoryEvents, Partition: partitionOf(key, w.partitions), Key: []byte(key), Value: v}
 }
 
 // nextDecision returns the next decision of a new or existing allocation,
@@ -174,7 +174,7 @@ func (w *world) decisionRecord(d schemas.AllocationDecision) *kgo.Record {
 	if err != nil {
 		panic(err)
 	}
-	return &kgo.Record{Topic: w.k.topics.decisions, Partition: partitionOf(d.AllocationID, w.partitions), Key: []byte(d.AllocationID), Value: v}
+	return &kgo.Record{Topic: w.k.topics.AllocationDecisions, Partition: partitionOf(d.AllocationID, w.partitions), Key: []byte(d.AllocationID), Value: v}
 }
 
 // garbageRecord returns a record that must become a dead letter.
@@ -188,14 +188,14 @@ func (w *world) garbageRecord(topic string) *kgo.Record {
 	case 2: // a valid record of the wrong schema
 		d := w.nextDecisionLike()
 		v, _ = w.k.codec.AppendAllocationDecision(nil, &d)
-		if topic == w.k.topics.decisions {
+		if topic == w.k.topics.AllocationDecisions {
 			e := w.nextEventLike()
 			v, _ = w.k.codec.AppendInventoryEvent(nil, &e)
 		}
 	case 3: // truncated
 		e := w.nextEventLike()
 		full, _ := w.k.codec.AppendInventoryEvent(nil, &e)
-		if topic == w.k.topics.decisions {
+		if topic == w.k.topics.AllocationDecisions {
 			d := w.nextDecisionLike()
 			full, _ = w.k.codec.AppendAllocationDecision(nil, &d)
 		}
@@ -204,7 +204,7 @@ func (w *world) garbageRecord(topic string) *kgo.Record {
 		e := w.nextEventLike()
 		e.ItemID = "ITEM\x00"
 		v, _ = w.k.codec.AppendInventoryEvent(nil, &e)
-		if topic == w.k.topics.decisions {
+		if topic == w.k.topics.AllocationDecisions {
 			d := w.nextDecisionLike()
 			d.AllocationID = ""
 			v, _ = w.k.codec.AppendAllocationDecision(nil, &d)
@@ -242,9 +242,9 @@ func (w *world) round(t *testing.T, cl *kgo.Client, n, txSize, abortEvery int, g
 		for range size {
 			switch r := w.rnd.IntN(100); {
 			case r < garbagePct:
-				topic := w.k.topics.events
+				topic := w.k.topics.InventoryEvents
 				if w.rnd.IntN(2) == 0 {
-					topic = w.k.topics.decisions
+					topic = w.k.topics.AllocationDecisions
 				}
 				recs = append(recs, w.garbageRecord(topic))
 				metas = append(metas, meta{garbage: true})
