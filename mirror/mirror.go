@@ -189,6 +189,15 @@ func (m *Mirror) probe(ctx context.Context) error {
 	return tx.Rollback()
 }
 
+// Config returns the mirror's configuration, with every default filled in
+// (Codec included).
+func (m *Mirror) Config() Config { return m.cfg }
+
+// CaughtUp returns a channel that is closed once the mirror has applied
+// every record that was on its topics when Run first found them (the
+// moment its log says it caught up); it stays closed.
+func (m *Mirror) CaughtUp() <-chan struct{} { return m.progress.caughtUp }
+
 // Close stops a running Run and waits for it, then closes the database.
 // Safe to call more than once and from any goroutine.
 func (m *Mirror) Close() error {
