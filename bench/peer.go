@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,7 +50,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -399,7 +397,8 @@ func RunPeer(ctx context.Context, cfg PeerConfig, progress io.Writer) (PeerResul
 		progress = io.Discard
 	}
 	epoch := time.Now()
-	run := strconv.FormatInt(epoch.UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
+	work := newWorkload(cfg.Records, cfg.Seed, epoch)
+	run := work.run
 	res := PeerResult{Name: PeerKStreams, RunID: run, Settings: cfg.settings()}
 	r := &peerRun{cfg: cfg, out: progress, topics: newPeerTopics(cfg.TopicPrefix, run)}
 	if cfg.Direct != nil {
@@ -411,7 +410,8 @@ func RunPeer(ctx context.Context, cfg PeerConfig, progress io.Writer) (PeerResul
 		cfg: Config{Records: cfg.Records, BatchSize: cfg.BatchSize, StepDuration: cfg.StepDuration,
 			Seed: cfg.Seed, RSS: r.rss},
 		out: progress, epoch: epoch,
-		work: &workload{space: newCatalogSpace(processors.DemoCatalog()), records: cfg.Records, seed: cfg.Seed, run: run},
+		work: work,
+		mix:  peerMixed, name: r.name(),
 	}
 	err := r.run(ctx, &res)
 	res.DurationSec = time.Since(epoch).Seconds()
@@ -537,10 +537,9 @@ func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { b.reader.run(ctx) })
-	b.jobs = make(chan job)
-	for i := range cfg.Senders {
-		wg.Go(func() { r.sender(ctx, fmt.Sprintf("BENCH-SCANNER-%02d", i+1)) })
-	}
+	b.startWorkers(ctx, &wg, cfg.Senders, func(scanner string) deliver {
+		return func(ctx context.Context, p *phase, txs []scanTx) { r.send(ctx, p, txs, scanner) }
+	})
 	wg.Go(func() { b.sampleRSS(ctx) })
 
 	if res.Preload, err = r.preload(ctx); err != nil {
@@ -548,7 +547,7 @@ func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client
 	}
 
 	for i, rate := range cfg.LatencyRates {
-		st, err := r.step(ctx, fmt.Sprintf("latency %d/%d", i+1, len(cfg.LatencyRates)), rate)
+		st, err := b.step(ctx, fmt.Sprintf("latency %d/%d", i+1, len(cfg.LatencyRates)), rate)
 		res.Steps = append(res.Steps, peerStep(st))
 		res.headline(cfg.HeadlineRate)
 		if err != nil {
@@ -556,7 +555,7 @@ func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client
 		}
 	}
 	for i, rate := range cfg.Rates {
-		st, err := r.step(ctx, fmt.Sprintf("step %d/%d", i+1, len(cfg.Rates)), rate)
+		st, err := b.step(ctx, fmt.Sprintf("step %d/%d", i+1, len(cfg.Rates)), rate)
 		res.Steps = append(res.Steps, peerStep(st))
 		res.headline(cfg.HeadlineRate)
 		if err != nil {
