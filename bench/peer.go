@@ -546,18 +546,20 @@ func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client
 		return err
 	}
 
-	for i, rate := range cfg.LatencyRates {
-		st, err := b.step(ctx, fmt.Sprintf("latency %d/%d", i+1, len(cfg.LatencyRates)), rate)
+	// step runs one step and adds it to the result.
+	step := func(label string, rate int) (Step, error) {
+		st, err := b.step(ctx, label, rate)
 		res.Steps = append(res.Steps, peerStep(st))
 		res.headline(cfg.HeadlineRate)
-		if err != nil {
+		return st, err
+	}
+	for i, rate := range cfg.LatencyRates {
+		if _, err := step(fmt.Sprintf("latency %d/%d", i+1, len(cfg.LatencyRates)), rate); err != nil {
 			return err
 		}
 	}
 	for i, rate := range cfg.Rates {
-		st, err := b.step(ctx, fmt.Sprintf("step %d/%d", i+1, len(cfg.Rates)), rate)
-		res.Steps = append(res.Steps, peerStep(st))
-		res.headline(cfg.HeadlineRate)
+		st, err := step(fmt.Sprintf("step %d/%d", i+1, len(cfg.Rates)), rate)
 		if err != nil {
 			return err
 		}
