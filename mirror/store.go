@@ -246,22 +246,40 @@ func insertSQL(numbered bool, table string, columns []string, n int) string {
 // readOffsets returns the stored next offset of every partition consumed
 // so far.
 func (s *store) readOffsets(ctx context.Context) (map[topicPartition]int64, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT topic, "partition", next_offset FROM consumed_offsets`)
+	type stored struct {
+		tp   topicPartition
+		next int64
+	}
+	list, err := queryRows(ctx, s.db.db, "reading consumed offsets", `SELECT topic, "partition", next_offset FROM consumed_offsets`, nil,
+		func(rows *sql.Rows) (o stored, err error) { return o, rows.Scan(&o.tp.Topic, &o.tp.Partition, &o.next) })
 	if err != nil {
-		return nil, fmt.Errorf("reading consumed offsets: %w", err)
+		return nil, err
+	}
+	out := make(map[topicPartition]int64, len(list))
+	for _, o := range list {
+		out[o.tp] = o.next
+	}
+	return out, nil
+}
+
+// queryRows runs query and returns scan's value of each row; what says
+// what the query was for, in its errors.
+func queryRows[T any](ctx context.Context, db *sql.DB, what, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	out := map[topicPartition]int64{}
+	var out []T
 	for rows.Next() {
-		var tp topicPartition
-		var next int64
-		if err := rows.Scan(&tp.Topic, &tp.Partition, &next); err != nil {
-			return nil, fmt.Errorf("reading consumed offsets: %w", err)
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		out[tp] = next
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading consumed offsets: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
