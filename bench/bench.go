@@ -33,6 +33,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -142,24 +143,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.TopicPrefix == "" {
-		c.TopicPrefix = DefaultTopicPrefix
-	}
-	if c.Records == 0 {
-		c.Records = DefaultRecords
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.Scanners == 0 {
-		c.Scanners = DefaultScanners
-	}
-	if c.LatencyRate == 0 {
-		c.LatencyRate = DefaultLatencyRate
-	}
-	if c.StepDuration == 0 {
-		c.StepDuration = DefaultStepDuration
-	}
+	c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultTopicPrefix)
+	c.Records = cmp.Or(c.Records, DefaultRecords)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.Scanners = cmp.Or(c.Scanners, DefaultScanners)
+	c.LatencyRate = cmp.Or(c.LatencyRate, DefaultLatencyRate)
+	c.StepDuration = cmp.Or(c.StepDuration, DefaultStepDuration)
 	if len(c.Rates) == 0 {
 		c.Rates = DefaultRates
 	}

@@ -36,6 +36,7 @@ package bench
 // embedded broker (kfake) at start-up, when it describes the topics.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -154,51 +155,27 @@ type PeerConfig struct {
 }
 
 func (c PeerConfig) withDefaults() PeerConfig {
-	if c.TopicPrefix == "" {
-		c.TopicPrefix = DefaultPeerTopicPrefix
-	}
-	if c.Partitions == 0 {
-		c.Partitions = DefaultPeerPartitions
-	}
-	if c.Records == 0 {
-		c.Records = DefaultRecords
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.Senders == 0 {
-		c.Senders = DefaultPeerSenders
-	}
+	c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultPeerTopicPrefix)
+	c.Partitions = cmp.Or(c.Partitions, DefaultPeerPartitions)
+	c.Records = cmp.Or(c.Records, DefaultRecords)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.Senders = cmp.Or(c.Senders, DefaultPeerSenders)
 	if c.LatencyRates == nil {
 		c.LatencyRates = DefaultPeerLatencyRates
 	}
 	if c.Rates == nil {
 		c.Rates = DefaultRates
 	}
-	if c.HeadlineRate == 0 {
-		c.HeadlineRate = DefaultLatencyRate
-	}
-	if c.StepDuration == 0 {
-		c.StepDuration = DefaultStepDuration
-	}
-	if c.Java == "" {
-		c.Java = "java"
-	}
-	if c.Maven == "" {
-		c.Maven = "mvn"
-	}
+	c.HeadlineRate = cmp.Or(c.HeadlineRate, DefaultLatencyRate)
+	c.StepDuration = cmp.Or(c.StepDuration, DefaultStepDuration)
+	c.Java = cmp.Or(c.Java, "java")
+	c.Maven = cmp.Or(c.Maven, "mvn")
 	if c.JVMOptions == nil {
 		c.JVMOptions = DefaultPeerJVMOptions
 	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = DefaultPeerCommitInterval
-	}
-	if c.StreamThreads == 0 {
-		c.StreamThreads = DefaultPeerStreamThreads
-	}
-	if c.RocksDBMemory == 0 {
-		c.RocksDBMemory = DefaultPeerRocksDBMemory
-	}
+	c.CommitInterval = cmp.Or(c.CommitInterval, DefaultPeerCommitInterval)
+	c.StreamThreads = cmp.Or(c.StreamThreads, DefaultPeerStreamThreads)
+	c.RocksDBMemory = cmp.Or(c.RocksDBMemory, DefaultPeerRocksDBMemory)
 	return c
 }
 
