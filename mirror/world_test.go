@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -284,6 +285,24 @@ func (w *world) round(t *testing.T, cl *kgo.Client, n, txSize, abortEvery int, g
 	}
 }
 
+// below yields, partition by partition in log order, the records of
+// byTP whose offset is below upTo[partition] (all of them when upTo is
+// nil).
+func below[T any](byTP map[topicPartition][]T, offset func(T) int64, upTo map[topicPartition]int64) iter.Seq2[topicPartition, T] {
+	return func(yield func(topicPartition, T) bool) {
+		for tp, recs := range byTP {
+			for _, r := range recs {
+				if upTo != nil && offset(r) >= upTo[tp] {
+					break
+				}
+				if !yield(tp, r) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // posState is what a positions row holds besides its key.
 type posState struct {
 	OnHand, Allocated, Available, Version int64
@@ -294,23 +313,18 @@ type posState struct {
 // (all of them when upTo is nil) one at a time in log order.
 func (w *world) expectedPositions(upTo map[topicPartition]int64) map[positionKey]posState {
 	out := map[positionKey]posState{}
-	for tp, evs := range w.events {
-		for _, se := range evs {
-			if upTo != nil && se.offset >= upTo[tp] {
-				break
-			}
-			e := se.e
-			key := positionKey{e.WarehouseID, e.ItemID, e.LocationID, ""}
-			if e.LotNumber != nil {
-				key.LotNumber = *e.LotNumber
-			}
-			cur, ok := out[key]
-			correction := e.EventType == eventReconciliationCorrection
-			if ok && !(e.Version > cur.Version || correction && e.Version >= cur.Version) {
-				continue
-			}
-			out[key] = posState{e.ResultingOnHand, e.Allocated, e.Available, e.Version, e.Timestamp.UnixMilli()}
+	for _, se := range below(w.events, func(se sentEvent) int64 { return se.offset }, upTo) {
+		e := se.e
+		key := positionKey{e.WarehouseID, e.ItemID, e.LocationID, ""}
+		if e.LotNumber != nil {
+			key.LotNumber = *e.LotNumber
 		}
+		cur, ok := out[key]
+		correction := e.EventType == eventReconciliationCorrection
+		if ok && !(e.Version > cur.Version || correction && e.Version >= cur.Version) {
+			continue
+		}
+		out[key] = posState{e.ResultingOnHand, e.Allocated, e.Available, e.Version, e.Timestamp.UnixMilli()}
 	}
 	return out
 }
@@ -325,30 +339,21 @@ type allocState struct {
 
 func (w *world) expectedAllocations(upTo map[topicPartition]int64) map[string]allocState {
 	out := map[string]allocState{}
-	for tp, ds := range w.decisions {
-		for _, sd := range ds {
-			if upTo != nil && sd.offset >= upTo[tp] {
-				break
-			}
-			d := sd.d
-			if cur, ok := out[d.AllocationID]; ok && d.Sequence <= cur.Sequence {
-				continue
-			}
-			out[d.AllocationID] = allocState{string(d.Status), d.RequestedQuantity, d.ConfirmedQuantity,
-				d.BackorderQuantity, d.PickedQuantity, d.Sequence, d.DecisionID}
+	for _, sd := range below(w.decisions, func(sd sentDecision) int64 { return sd.offset }, upTo) {
+		d := sd.d
+		if cur, ok := out[d.AllocationID]; ok && d.Sequence <= cur.Sequence {
+			continue
 		}
+		out[d.AllocationID] = allocState{string(d.Status), d.RequestedQuantity, d.ConfirmedQuantity,
+			d.BackorderQuantity, d.PickedQuantity, d.Sequence, d.DecisionID}
 	}
 	return out
 }
 
 func (w *world) expectedDeadLetters(upTo map[topicPartition]int64) []deadLetterID {
 	var out []deadLetterID
-	for tp, offs := range w.garbage {
-		for _, o := range offs {
-			if upTo == nil || o < upTo[tp] {
-				out = append(out, deadLetterID{tp.Topic, tp.Partition, o})
-			}
-		}
+	for tp, o := range below(w.garbage, func(o int64) int64 { return o }, upTo) {
+		out = append(out, deadLetterID{tp.Topic, tp.Partition, o})
 	}
 	slices.SortFunc(out, compareDeadLetterIDs)
 	return out
