@@ -1,7 +1,13 @@
 package pipeline
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/schemas"
 )
@@ -66,6 +72,67 @@ func TestTopicProperties(t *testing.T) {
 	for suffix, w := range want {
 		if should := w.partitions == n && suffix != schemas.TopicCloudPositions; checked[topics.Name(suffix)] != should {
 			t.Errorf("topic %s: partition count checked %v, want %v", suffix, checked[topics.Name(suffix)], should)
+		}
+	}
+}
+
+// TestEnsureTopicsCreatesTheTable: on a broker, EnsureTopics creates every
+// topic of the table with its partition count and configs, and a second
+// run accepts what the first created.
+func TestEnsureTopicsCreatesTheTable(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics := schemas.NewTopics("ensure.")
+	for range 2 {
+		if err := EnsureTopics(ctx, adm, topics, 3, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	for _, spec := range schemas.TopicTable() {
+		names = append(names, topics.Name(spec.Suffix))
+	}
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range schemas.TopicTable() {
+		name := topics.Name(spec.Suffix)
+		if got, want := int32(len(details[name].Partitions)), topicPartitions(spec, 3); got != want {
+			t.Errorf("%s has %d partitions, want %d", name, got, want)
+		}
+		rc, err := configs.On(name, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for key, want := range topicConfigs(spec) {
+			found := false
+			for _, cfg := range rc.Configs {
+				if cfg.Key == key {
+					found = true
+					if cfg.Value == nil || *cfg.Value != *want {
+						t.Errorf("%s: %s = %v, want %s", name, key, cfg.MaybeValue(), *want)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s: no config %s", name, key)
+			}
 		}
 	}
 }
