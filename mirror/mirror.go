@@ -23,12 +23,13 @@ type Mirror struct {
 	log      *slog.Logger
 	db       *database
 	store    *store
-	topics   mirroredTopics
 	decoders *decoders
 	progress *progress
 	metrics  *metrics
 	tracer   trace.Tracer
 	dbSystem attribute.KeyValue // db.system.name of the spans
+	// eventsTopic is <prefix>inventory-events, named in the apply spans.
+	eventsTopic string
 
 	mu      sync.Mutex
 	running bool
@@ -61,11 +62,12 @@ func New(cfg Config) (*Mirror, error) {
 		log:      cfg.Logger.With("component", "mirror"),
 		db:       db,
 		store:    &store{db: db, now: cfg.Now},
-		topics:   newMirroredTopics(cfg.TopicPrefix),
 		progress: newProgress(),
 	}
-	m.decoders = newDecoders(cfg.Codec, m.topics, cfg.DiscrepancyDecoder)
-	m.metrics = newMetrics(cfg.Meter, m.progress, m.topics.wanted())
+	topics := schemas.NewTopics(cfg.TopicPrefix)
+	m.decoders = newDecoders(cfg.Codec, topics, cfg.DiscrepancyDecoder)
+	m.metrics = newMetrics(cfg.Meter, m.progress, m.decoders.topics())
+	m.eventsTopic = topics.InventoryEvents
 	m.tracer = cfg.TracerProvider.Tracer(tracerName)
 	m.dbSystem = semconv.DBSystemNameSQLite
 	if isPostgresURL(cfg.SQLURL) {
@@ -201,6 +203,15 @@ func (m *Mirror) probe(ctx context.Context) error {
 	}
 	return tx.Rollback()
 }
+
+// Config returns the mirror's configuration, with every default filled in
+// (Codec included).
+func (m *Mirror) Config() Config { return m.cfg }
+
+// CaughtUp returns a channel that is closed once the mirror has applied
+// every record that was on its topics when Run first found them (the
+// moment its log says it caught up); it stays closed.
+func (m *Mirror) CaughtUp() <-chan struct{} { return m.progress.caughtUp }
 
 // Close stops a running Run and waits for it, then closes the database.
 // Safe to call more than once and from any goroutine.

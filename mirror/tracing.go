@@ -53,13 +53,13 @@ func (m *Mirror) applied(ctx context.Context, b *batch, start, end time.Time) {
 			sctx, ok := spans[id]
 			if !ok {
 				var span trace.Span
-				sctx, span = m.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, e.parent), "apply "+m.topics.events,
+				sctx, span = m.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, e.parent), "apply "+m.eventsTopic,
 					trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(start),
 					trace.WithAttributes(
 						semconv.MessagingSystemKafka,
 						semconv.MessagingOperationTypeProcess,
 						semconv.MessagingOperationName("apply"),
-						semconv.MessagingDestinationName(m.topics.events),
+						semconv.MessagingDestinationName(m.eventsTopic),
 						semconv.MessagingBatchMessageCount(counts[id]),
 						m.dbSystem,
 						attribute.Int("invsync.mirror.batch_records", b.total),

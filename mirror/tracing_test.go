@@ -62,7 +62,7 @@ func TestApplyContinuesEventTrace(t *testing.T) {
 	eventually(t, 10*time.Second, func() string {
 		applies = applies[:0]
 		for _, s := range spans.Ended() {
-			if s.Name() == "apply "+k.topics.events {
+			if s.Name() == "apply "+k.topics.InventoryEvents {
 				applies = append(applies, s)
 			}
 		}
