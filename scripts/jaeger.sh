@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Jaeger (all in one: OTLP receiver, in-memory storage, query API and UI) on
+# Jaeger (all in one: OTLP receiver, in-memory storage, query API) on
 # loopback, built from its Go module at a pinned version outside invsync's
 # go.mod. Used by the trace test (cmd/invsync, JAEGER_QUERY_URL) and by
-# developers.
+# developers. A build from the Go module carries no UI assets (they are a
+# separate web build): the query API answers, the UI page is a placeholder.
 #
 #   scripts/jaeger.sh build     build the pinned jaeger binary (cached; slow the first time)
 #   scripts/jaeger.sh up        build if needed, start, wait until the query API answers;
@@ -120,7 +121,7 @@ YAML
 }
 
 answering() {
-  curl -fsS -o /dev/null --max-time 2 "$QUERY_URL/api/services"
+  curl -fs -o /dev/null --max-time 2 "$QUERY_URL/api/services" 2>/dev/null
 }
 
 running() {
