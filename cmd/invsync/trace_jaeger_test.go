@@ -161,6 +161,24 @@ func TestTraceInJaeger(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// The scan-to-event histogram's exemplar is this trace (OpenMetrics,
+	// as Prometheus asks for it).
+	mreq, _ := http.NewRequest(http.MethodGet, serve.url+"/metrics", nil)
+	mreq.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	exemplar := false
+	for _, line := range strings.Split(string(metrics), "\n") {
+		exemplar = exemplar || (strings.HasPrefix(line, "invsync_scan_to_event_seconds_bucket") && strings.Contains(line, `trace_id="`+traceID+`"`))
+	}
+	if !exemplar {
+		t.Errorf("no invsync_scan_to_event_seconds bucket has an exemplar of trace %s", traceID)
+	}
+
 	// The trace, once every process has exported its part (their batch
 	// exporters send every few seconds).
 	want := map[string]string{ // what -> operation name
