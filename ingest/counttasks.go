@@ -2,32 +2,18 @@ package ingest
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
 // Count tasks: POST and GET /v1/count-tasks.
 
-// countTaskView is a count task as the API shows it.
-type countTaskView struct {
-	CountTaskID   string     `json:"countTaskId"`
-	WarehouseID   string     `json:"warehouseId"`
-	LocationID    string     `json:"locationId"`
-	ItemID        *string    `json:"itemId"`
-	Reason        string     `json:"reason"`
-	Status        string     `json:"status"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	CreatedBy     string     `json:"createdBy"`
-	DiscrepancyID *string    `json:"discrepancyId"`
-	CompletedAt   *time.Time `json:"completedAt"`
-	CompletedBy   *string    `json:"completedBy"`
-}
-
-func viewOfTask(t *processors.CountTask) countTaskView {
-	return countTaskView{CountTaskID: t.CountTaskID, WarehouseID: t.WarehouseID, LocationID: t.LocationID, ItemID: optStr(t.ItemID),
+// viewOfTask converts the processor's count task to its wire form.
+func viewOfTask(t *processors.CountTask) api.CountTask {
+	return api.CountTask{CountTaskID: t.CountTaskID, WarehouseID: t.WarehouseID, LocationID: t.LocationID, ItemID: optStr(t.ItemID),
 		Reason: t.Reason, Status: t.Status, CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, DiscrepancyID: optStr(t.DiscrepancyID),
 		CompletedAt: t.CompletedAt, CompletedBy: optStr(t.CompletedBy)}
 }
@@ -37,26 +23,20 @@ func (s *Server) postCountTask(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var j struct {
-		WarehouseID   *string `json:"warehouseId"`
-		LocationID    *string `json:"locationId"`
-		ItemID        *string `json:"itemId"`
-		Reason        *string `json:"reason"`
-		DiscrepancyID *string `json:"discrepancyId"`
-	}
+	var j api.CountTaskRequest
 	if err := strictUnmarshal(body, &j); err != nil {
-		writeError(c, http.StatusBadRequest, "INVALID_COUNT_TASK", "malformed count task: "+describeJSONError(err)+" (fields: warehouseId, locationId, itemId, reason, discrepancyId)")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidCountTask, "malformed count task: "+describeJSONError(err)+" (fields: warehouseId, locationId, itemId, reason, discrepancyId)")
 		return
 	}
 	if j.WarehouseID == nil || j.LocationID == nil || j.Reason == nil || *j.Reason == "" || len(*j.Reason) > 500 {
-		writeError(c, http.StatusBadRequest, "INVALID_COUNT_TASK", "warehouseId, locationId and reason (at most 500 bytes) are required")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidCountTask, "warehouseId, locationId and reason (at most 500 bytes) are required")
 		return
 	}
 	if !inScope(c, *j.WarehouseID) {
 		return
 	}
 	if rej := s.cfg.Catalog.Catalog().CheckLocationItem(*j.WarehouseID, *j.LocationID, deref(j.ItemID)); rej != nil {
-		writeError(c, http.StatusBadRequest, rej.Code, rej.Message)
+		writeError(c, http.StatusBadRequest, api.ErrorCode(rej.Code), rej.Message)
 		return
 	}
 	t := processors.CountTask{CountTaskID: "ct-" + newCommandID()[4:], WarehouseID: *j.WarehouseID, LocationID: *j.LocationID,
@@ -78,9 +58,9 @@ func (s *Server) listCountTasks(c *gin.Context) {
 	if !ok {
 		return
 	}
-	out := []countTaskView{}
+	out := []api.CountTask{}
 	for _, t := range s.cfg.CountTasks.List(wh, status) {
 		out = append(out, viewOfTask(&t))
 	}
-	c.JSON(http.StatusOK, gin.H{"countTasks": out})
+	c.JSON(http.StatusOK, api.CountTaskList{CountTasks: out})
 }

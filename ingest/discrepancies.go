@@ -5,47 +5,15 @@ import (
 	"net/http"
 	neturl "net/url"
 	"sort"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
 // Discrepancies: GET /v1/discrepancies, GET and PATCH
 // /v1/discrepancies/{id}.
-
-// discrepancyView is a discrepancy as the API shows it.
-type discrepancyView struct {
-	DiscrepancyID    string          `json:"discrepancyId"`
-	WarehouseID      string          `json:"warehouseId"`
-	ItemID           string          `json:"itemId"`
-	LocationID       string          `json:"locationId"`
-	LotNumber        string          `json:"lotNumber"`
-	Kind             string          `json:"kind"`
-	WarehouseOnHand  int64           `json:"warehouseOnHand"`
-	WarehouseVersion int64           `json:"warehouseVersion"`
-	CloudOnHand      *int64          `json:"cloudOnHand"`
-	CloudVersion     *int64          `json:"cloudVersion"`
-	Status           string          `json:"status"`
-	Assignee         *string         `json:"assignee"`
-	Resolution       *string         `json:"resolution"`
-	ReportID         string          `json:"reportId"`
-	CountTaskID      *string         `json:"countTaskId"`
-	OpenedAt         time.Time       `json:"openedAt"`
-	UpdatedAt        time.Time       `json:"updatedAt"`
-	History          []discrepStepJS `json:"history"`
-}
-
-type discrepStepJS struct {
-	At         time.Time `json:"at"`
-	By         string    `json:"by"`
-	Status     string    `json:"status"`
-	Kind       string    `json:"kind,omitempty"`
-	Assignee   *string   `json:"assignee,omitempty"`
-	Resolution *string   `json:"resolution,omitempty"`
-	Note       string    `json:"note,omitempty"`
-}
 
 func optStr(v string) *string {
 	if v == "" {
@@ -54,14 +22,15 @@ func optStr(v string) *string {
 	return &v
 }
 
-func viewOfDiscrepancy(d *processors.Discrepancy) discrepancyView {
-	v := discrepancyView{DiscrepancyID: d.DiscrepancyID, WarehouseID: d.WarehouseID, ItemID: d.ItemID, LocationID: d.LocationID,
+// viewOfDiscrepancy converts the processor's discrepancy to its wire form.
+func viewOfDiscrepancy(d *processors.Discrepancy) api.Discrepancy {
+	v := api.Discrepancy{DiscrepancyID: d.DiscrepancyID, WarehouseID: d.WarehouseID, ItemID: d.ItemID, LocationID: d.LocationID,
 		LotNumber: d.LotNumber, Kind: d.Kind, WarehouseOnHand: d.WarehouseOnHand, WarehouseVersion: d.WarehouseVersion,
 		CloudOnHand: d.CloudOnHand, CloudVersion: d.CloudVersion, Status: d.Status, Assignee: optStr(d.Assignee),
 		Resolution: optStr(d.Resolution), ReportID: d.ReportID, CountTaskID: optStr(d.CountTaskID), OpenedAt: d.OpenedAt,
-		UpdatedAt: d.UpdatedAt, History: []discrepStepJS{}}
+		UpdatedAt: d.UpdatedAt, History: []api.DiscrepancyStep{}}
 	for _, h := range d.History {
-		v.History = append(v.History, discrepStepJS{At: h.At, By: h.By, Status: h.Status, Kind: h.Kind,
+		v.History = append(v.History, api.DiscrepancyStep{At: h.At, By: h.By, Status: h.Status, Kind: h.Kind,
 			Assignee: optStr(h.Assignee), Resolution: optStr(h.Resolution), Note: h.Note})
 	}
 	return v
@@ -87,14 +56,14 @@ func (s *Server) listDiscrepancies(c *gin.Context) {
 		s.stateError(c, err)
 		return
 	}
-	out := []discrepancyView{}
+	out := []api.Discrepancy{}
 	seen := map[string]bool{}
 	for i := range ds {
 		seen[ds[i].DiscrepancyID] = true
 		out = append(out, viewOfDiscrepancy(&ds[i]))
 	}
 	if err != nil && !forwarded(c) && s.cfg.Router != nil {
-		var peersOut []discrepancyView
+		var peersOut []api.Discrepancy
 		if !s.gatherPeers(c, "discrepancies", &peersOut) {
 			s.stateError(c, err)
 			return
@@ -120,7 +89,7 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 		peers, _ := s.cfg.Router.PeerURLs(c.Request.Context())
 		for _, url := range peers {
 			status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/discrepancies/"+neturl.PathEscape(id), nil)
-			var v discrepancyView
+			var v api.Discrepancy
 			if ferr == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
 				return processors.Discrepancy{DiscrepancyID: v.DiscrepancyID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}, true
 			}
@@ -151,34 +120,26 @@ func (s *Server) getDiscrepancy(c *gin.Context) {
 	}
 }
 
-// patchJSON is the body of PATCH /v1/discrepancies/{id}.
-type patchJSON struct {
-	Status     *string `json:"status"`
-	Assignee   *string `json:"assignee"`
-	Resolution *string `json:"resolution"`
-	Note       *string `json:"note"`
-}
-
 func (s *Server) patchDiscrepancy(c *gin.Context) {
 	body, ok := readBody(c, 64<<10)
 	if !ok {
 		return
 	}
-	var j patchJSON
+	var j api.DiscrepancyPatch
 	if err := strictUnmarshal(body, &j); err != nil {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "malformed discrepancy change: "+describeJSONError(err)+" (fields: status, assignee, resolution, note)")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "malformed discrepancy change: "+describeJSONError(err)+" (fields: status, assignee, resolution, note)")
 		return
 	}
 	if j.Status == nil && j.Assignee == nil && j.Note == nil {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "nothing to change: give status, assignee or note")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "nothing to change: give status, assignee or note")
 		return
 	}
 	if j.Status != nil && *j.Status != processors.DiscrepancyInvestigating && *j.Status != processors.DiscrepancyResolved {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "status must be INVESTIGATING or RESOLVED, got "+*j.Status)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "status must be INVESTIGATING or RESOLVED, got "+*j.Status)
 		return
 	}
 	if r := j.Resolution; r != nil && *r != processors.ResolutionRecountRequested && *r != processors.ResolutionWarehouseConfirm && *r != processors.ResolutionWrittenOff {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "resolution must be RECOUNT_REQUESTED, WAREHOUSE_CONFIRMED or WRITTEN_OFF, got "+*r)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "resolution must be RECOUNT_REQUESTED, WAREHOUSE_CONFIRMED or WRITTEN_OFF, got "+*r)
 		return
 	}
 	d, found := s.findDiscrepancy(c, c.Param("id"))

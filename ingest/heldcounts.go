@@ -5,39 +5,20 @@ import (
 	"net/http"
 	neturl "net/url"
 	"sort"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
 // Held counts: GET /v1/counts, GET /v1/counts/{txid}, POST
 // /v1/counts/{txid}/approve and /reject.
 
-// heldView is a held count as GET /v1/counts shows it.
-type heldView struct {
-	TransactionID string     `json:"transactionId"`
-	WarehouseID   string     `json:"warehouseId"`
-	ItemID        string     `json:"itemId"`
-	LocationID    string     `json:"locationId"`
-	LotNumber     string     `json:"lotNumber"`
-	Counted       int64      `json:"counted"`
-	Expected      int64      `json:"expected"`
-	Tolerance     float64    `json:"tolerance"`
-	Status        string     `json:"status"`
-	ScannerID     string     `json:"scannerId"`
-	UserID        string     `json:"userId"`
-	CountedAt     time.Time  `json:"countedAt"`
-	HeldAt        time.Time  `json:"heldAt"`
-	DecidedAt     *time.Time `json:"decidedAt"`
-	DecidedBy     *string    `json:"decidedBy"`
-	Note          *string    `json:"note"`
-}
-
-func viewOfHeld(h *processors.HeldCount) heldView {
+// viewOfHeld converts the processor's held count to its wire form.
+func viewOfHeld(h *processors.HeldCount) api.HeldCount {
 	t := &h.Transaction
-	return heldView{TransactionID: t.TransactionID, WarehouseID: t.WarehouseID, ItemID: t.ItemID, LocationID: t.LocationID,
+	return api.HeldCount{TransactionID: t.TransactionID, WarehouseID: t.WarehouseID, ItemID: t.ItemID, LocationID: t.LocationID,
 		LotNumber: t.LotNumber, Counted: h.Counted, Expected: h.Expected, Tolerance: h.Tolerance, Status: h.Status,
 		ScannerID: t.ScannerID, UserID: t.UserID, CountedAt: t.CorrectedTimestamp.UTC(), HeldAt: h.HeldAt, DecidedAt: h.DecidedAt,
 		DecidedBy: optStr(h.DecidedBy), Note: optStr(h.Note)}
@@ -57,12 +38,12 @@ func (s *Server) listHeld(c *gin.Context) {
 		s.stateError(c, err)
 		return
 	}
-	out := []heldView{}
+	out := []api.HeldCount{}
 	for i := range hs {
 		out = append(out, viewOfHeld(&hs[i]))
 	}
 	if err != nil && !forwarded(c) && s.cfg.Router != nil {
-		var more []heldView
+		var more []api.HeldCount
 		if !s.gatherPeers(c, "counts", &more) {
 			s.stateError(c, err)
 			return
@@ -84,7 +65,7 @@ func (s *Server) getHeld(c *gin.Context) {
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
 		s.stateError(c, err)
 	default:
-		writeError(c, http.StatusNotFound, "COUNT_NOT_FOUND", "no count "+c.Param("txid")+" was held")
+		writeError(c, http.StatusNotFound, api.CodeCountNotFound, "no count "+c.Param("txid")+" was held")
 	}
 }
 
@@ -95,11 +76,9 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 		if body, ok := readBody(c, 64<<10); !ok {
 			return
 		} else if len(body) > 0 {
-			var j struct {
-				Note *string `json:"note"`
-			}
+			var j api.CountDecision
 			if err := strictUnmarshal(body, &j); err != nil {
-				writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "malformed decision: "+describeJSONError(err)+" (field: note)")
+				writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "malformed decision: "+describeJSONError(err)+" (field: note)")
 				return
 			}
 			note = deref(j.Note)
@@ -110,7 +89,7 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 			peers, _ := s.cfg.Router.PeerURLs(c.Request.Context())
 			for _, url := range peers {
 				status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/counts/"+neturl.PathEscape(txid), nil)
-				var v heldView
+				var v api.HeldCount
 				if ferr == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
 					h.Transaction = processors.Transaction{TransactionID: v.TransactionID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}
 					found = true
@@ -123,7 +102,7 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 			s.stateError(c, err)
 			return
 		case !found:
-			writeError(c, http.StatusNotFound, "COUNT_NOT_FOUND", "no count "+txid+" was held")
+			writeError(c, http.StatusNotFound, api.CodeCountNotFound, "no count "+txid+" was held")
 			return
 		case !inScope(c, h.Transaction.WarehouseID):
 			return
@@ -135,9 +114,9 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 		cmd := processors.Command{CommandID: id, Kind: processors.CommandCountDecision, WarehouseID: h.Transaction.WarehouseID,
 			ItemID: h.Transaction.ItemID, Count: &processors.CountDecision{TransactionID: txid, Approve: approve, Note: note}}
 		s.runCommand(c, &cmd, func(r processors.CommandResult) {
-			out := gin.H{"count": viewOfHeld(r.Held)}
+			out := api.CountDecisionAnswer{Count: viewOfHeld(r.Held)}
 			if r.Outcome != nil {
-				out["outcome"] = outcomeJSON(*r.Outcome)
+				out.Outcome = outcomeJSON(*r.Outcome)
 			}
 			c.JSON(http.StatusOK, out)
 		})

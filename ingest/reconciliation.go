@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
@@ -78,12 +79,12 @@ func (s *Server) reconciliationRoutes(v1 *gin.RouterGroup) {
 func (s *Server) getCommandResult(c *gin.Context) {
 	p := principal(c)
 	if !p.Allows(auth.PostReports) && !p.Allows(auth.WriteDiscrepancies) && !p.Allows(auth.ReviewCounts) {
-		writeError(c, http.StatusForbidden, "FORBIDDEN", "a "+string(p.Role)+" token may not read command results")
+		writeError(c, http.StatusForbidden, api.CodeForbidden, "a "+string(p.Role)+" token may not read command results")
 		return
 	}
 	part, err := strconv.Atoi(c.Query("partition"))
 	if err != nil || part < 0 || part >= int(s.cfg.Partitions) {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "partition must be a partition number")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "partition must be a partition number")
 		return
 	}
 	res, found, err := s.cfg.Recon.CommandResult(c.Request.Context(), c.Param("id"), int32(part))
@@ -91,7 +92,7 @@ func (s *Server) getCommandResult(c *gin.Context) {
 	case err != nil:
 		s.stateError(c, err)
 	case !found:
-		writeError(c, http.StatusNotFound, "COMMAND_NOT_FOUND", "command "+c.Param("id")+" has not been processed")
+		writeError(c, http.StatusNotFound, api.CodeCommandNotFound, "command "+c.Param("id")+" has not been processed")
 	default:
 		c.JSON(http.StatusOK, res)
 	}
@@ -202,11 +203,11 @@ func (s *Server) runCommand(c *gin.Context, cmd *processors.Command, ok func(pro
 	res, done := s.awaitCommands(c.Request.Context(), map[string]int32{cmd.CommandID: part})[cmd.CommandID]
 	switch {
 	case !done:
-		c.JSON(http.StatusAccepted, gin.H{"commandId": cmd.CommandID, "status": "PENDING"})
+		c.JSON(http.StatusAccepted, api.CommandAnswer{CommandID: cmd.CommandID, Status: api.ReportPending})
 	case res.Code == processors.CodeDiscrepancyNotFound || res.Code == processors.CodeCountNotHeld && res.Held == nil:
-		writeError(c, http.StatusNotFound, res.Code, res.Message)
+		writeError(c, http.StatusNotFound, api.ErrorCode(res.Code), res.Message)
 	case res.Code != "":
-		writeError(c, http.StatusConflict, res.Code, res.Message)
+		writeError(c, http.StatusConflict, api.ErrorCode(res.Code), res.Message)
 	default:
 		ok(res)
 	}
@@ -233,7 +234,7 @@ func commandID(c *gin.Context) (string, bool) {
 		return newCommandID(), true
 	}
 	if len(key) > maxIdempotencyKey || !printableASCII(key) {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("Idempotency-Key must be 1 to %d printable ASCII characters", maxIdempotencyKey))
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("Idempotency-Key must be 1 to %d printable ASCII characters", maxIdempotencyKey))
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(principal(c).TokenID + "\x00" + key))
@@ -255,7 +256,7 @@ func printableASCII(s string) bool {
 func scopedWarehouse(c *gin.Context) (string, bool) {
 	wh := c.Query("warehouseId")
 	if wh == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId query parameter is required")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "warehouseId query parameter is required")
 		return "", false
 	}
 	return wh, inScope(c, wh)
@@ -266,7 +267,7 @@ func scopedWarehouse(c *gin.Context) (string, bool) {
 func queryStatus(c *gin.Context, allowed ...string) (string, bool) {
 	st := c.Query("status")
 	if st != "" && !slices.Contains(allowed, st) {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "status must be "+orList(allowed)+", got "+st)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "status must be "+orList(allowed)+", got "+st)
 		return "", false
 	}
 	return st, true

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,36 +9,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
 // Cloud reconciliation reports: POST /v1/reconciliation/reports and
 // GET /v1/reconciliation/reports/{id}.
 
-// reportJSON is the body of POST /v1/reconciliation/reports.
-type reportJSON struct {
-	ReportID    *string `json:"reportId"`
-	WarehouseID *string `json:"warehouseId"`
-	Complete    *bool   `json:"complete"`
-	ItemRange   *struct {
-		From string `json:"from"`
-		To   string `json:"to"`
-	} `json:"itemRange"`
-	Positions []struct {
-		ItemID     *string         `json:"itemId"`
-		LocationID *string         `json:"locationId"`
-		LotNumber  *string         `json:"lotNumber"`
-		OnHand     json.RawMessage `json:"onHand"`
-		Version    json.RawMessage `json:"version"`
-	} `json:"positions"`
-}
-
 // decodeReport validates a report body into a CloudReport.
 func decodeReport(body []byte) (processors.CloudReport, *RequestError) {
 	bad := func(format string, args ...any) (processors.CloudReport, *RequestError) {
-		return processors.CloudReport{}, &RequestError{Status: http.StatusBadRequest, Code: "INVALID_REPORT", Message: fmt.Sprintf(format, args...)}
+		return processors.CloudReport{}, &RequestError{Status: http.StatusBadRequest, Code: api.CodeInvalidReport, Message: fmt.Sprintf(format, args...)}
 	}
-	var j reportJSON
+	var j api.ReportRequest
 	if err := strictUnmarshal(body, &j); err != nil {
 		return bad("malformed report: %s", describeJSONError(err))
 	}
@@ -68,21 +50,9 @@ func decodeReport(body []byte) (processors.CloudReport, *RequestError) {
 	return r, nil
 }
 
-// reportAnswer sums the results of a report's pieces.
-type reportAnswer struct {
-	ReportID      string   `json:"reportId"`
-	Status        string   `json:"status"` // COMPARED, or PENDING while pieces are not compared yet
-	Compared      int      `json:"compared"`
-	Agreed        int      `json:"agreed"`
-	Behind        int      `json:"behind"`
-	Discrepancies []string `json:"discrepancies"`
-	Resolved      []string `json:"resolved"`
-	Pieces        int      `json:"pieces"`
-	PendingPieces int      `json:"pendingPieces"`
-}
-
-func sumReport(id string, pieces int, results map[string]processors.CommandResult) reportAnswer {
-	a := reportAnswer{ReportID: id, Status: "COMPARED", Discrepancies: []string{}, Resolved: []string{}, Pieces: pieces}
+// sumReport sums the results of a report's pieces.
+func sumReport(id string, pieces int, results map[string]processors.CommandResult) api.ReportAnswer {
+	a := api.ReportAnswer{ReportID: id, Status: api.ReportCompared, Discrepancies: []string{}, Resolved: []string{}, Pieces: pieces}
 	for _, r := range results {
 		if r.Report == nil {
 			continue
@@ -97,7 +67,7 @@ func sumReport(id string, pieces int, results map[string]processors.CommandResul
 	sort.Strings(a.Resolved)
 	a.Discrepancies, a.Resolved = slices.Compact(a.Discrepancies), slices.Compact(a.Resolved)
 	if a.PendingPieces = pieces - len(results); a.PendingPieces > 0 {
-		a.Status = "PENDING"
+		a.Status = api.ReportPending
 	}
 	return a
 }
@@ -105,7 +75,7 @@ func sumReport(id string, pieces int, results map[string]processors.CommandResul
 func (s *Server) postReport(c *gin.Context) {
 	wait := c.Query("wait")
 	if wait != "" && wait != "compared" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"compared\" or absent, got "+wait)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \"compared\" or absent, got "+wait)
 		return
 	}
 	body, ok := readBody(c, 8<<20)
@@ -122,10 +92,10 @@ func (s *Server) postReport(c *gin.Context) {
 	}
 	if rej := s.cfg.Catalog.Catalog().CheckReport(&rep); rej != nil {
 		status := http.StatusBadRequest
-		if rej.Code == "REPORT_TOO_LARGE" {
+		if api.ErrorCode(rej.Code) == api.CodeReportTooLarge {
 			status = http.StatusRequestEntityTooLarge
 		}
-		writeError(c, status, rej.Code, rej.Message)
+		writeError(c, status, api.ErrorCode(rej.Code), rej.Message)
 		return
 	}
 	pieces, err := s.cfg.Commands.WriteReport(c.Request.Context(), &rep, principal(c).Name, s.cfg.Now())
@@ -142,7 +112,7 @@ func (s *Server) postReport(c *gin.Context) {
 		c.JSON(http.StatusOK, a)
 		return
 	}
-	a.Status = "PENDING"
+	a.Status = api.ReportPending
 	c.JSON(http.StatusAccepted, a)
 }
 
@@ -157,7 +127,7 @@ func (s *Server) getReport(c *gin.Context) {
 	}
 	results := s.collectCommands(c.Request.Context(), pieces, false)
 	if len(results) == 0 {
-		writeError(c, http.StatusNotFound, "REPORT_NOT_FOUND", "no piece of report "+id+" has been compared (it may still be pending)")
+		writeError(c, http.StatusNotFound, api.CodeReportNotFound, "no piece of report "+id+" has been compared (it may still be pending)")
 		return
 	}
 	a := sumReport(id, len(results), results)
