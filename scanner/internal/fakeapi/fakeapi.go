@@ -1,4 +1,9 @@
-package scanner
+// Package fakeapi is an in-process fake of the upload part of invsync's
+// HTTP API (POST /v1/transactions, GET /v1/transactions/{id}), for the
+// scanner's tests and its command's: hooks inject rejections, outcomes
+// and failures that a real server cannot be made to produce on cue. The
+// contract suite (api/apitest) holds it to the real server's answers.
+package fakeapi
 
 import (
 	"bytes"
@@ -11,61 +16,66 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
-// fakeServer implements the upload contract of POST /v1/transactions and
+// Server implements the upload contract of POST /v1/transactions and
 // GET /v1/transactions/{id} faithfully enough to hold the device to it:
 // bearer tokens bound to a scanner id (401, 403 SCANNER_MISMATCH),
 // idempotency by transactionId over the transaction's fields and the
 // scannerId (duplicate; IDEMPOTENCY_MISMATCH for another body), at most
-// 1000 transactions and maxBody bytes a request (413), ?wait=applied
+// 1000 transactions and MaxBody bytes a request (413), ?wait=applied
 // outcomes. Hooks inject rejections, outcomes and failures.
-type fakeServer struct {
-	t   *testing.T
-	srv *httptest.Server
+type Server struct {
+	HTTP *httptest.Server
 
-	mu      sync.Mutex
-	tokens  map[string]string // token -> the scanner id it may upload as
-	maxBody int
-	stored  map[string]string // transactionId -> canonical body
-	applied map[string]*outcome
-	writes  map[string]int // transactionId -> times written (accepted)
+	// Mu guards the fields below; a test holds it to read or change them.
+	Mu      sync.Mutex
+	Tokens  map[string]string // token -> the scanner id it may upload as
+	MaxBody int
+	Stored  map[string]string // transactionId -> canonical body
+	Applied map[string]*api.Outcome
+	Writes  map[string]int // transactionId -> times written (accepted)
 	byUser  map[string]int // userId -> transactions written (the tests give each scan its own)
 	order   []string       // transactionIds in order of acceptance
-	reqs    []recordedRequest
+	reqs    []Request
 	gets    int
 	dups    int // results answered duplicate
 
-	// reject decides an ingest rejection (code, message) or "".
-	reject func(tx map[string]any) (string, string)
-	// outcomeOf decides the ?wait=applied outcome; nil means applied.
-	outcomeOf func(tx map[string]any) *outcome
-	// fail decides, per request number (from 1), a failure: "503",
+	// Reject decides an ingest rejection (code, message) or "".
+	Reject func(tx map[string]any) (string, string)
+	// OutcomeOf decides the ?wait=applied outcome; nil means applied.
+	OutcomeOf func(tx map[string]any) *api.Outcome
+	// Fail decides, per request number (from 1), a failure: "503",
 	// "500-after" (processed, then 500), "429:N" (Retry-After N s),
 	// "drop-before" (connection closed unread), "drop-after" (processed,
 	// then connection closed without an answer), "garbage-after".
-	fail func(n int) string
-	// delay is slept before answering.
-	delay time.Duration
+	Fail func(n int) string
+	// Delay is slept before answering.
+	Delay time.Duration
 }
 
-type recordedRequest struct {
-	status    int
-	scannerID string
-	sentAt    string
-	txs       []json.RawMessage
-	size      int
+// Request is a request as the fake received it.
+type Request struct {
+	Status    int
+	ScannerID string
+	SentAt    string
+	Txs       []json.RawMessage
+	Size      int
 }
 
-func newFakeServer(t *testing.T) *fakeServer {
-	f := &fakeServer{t: t, tokens: map[string]string{"tok-1": "SCANNER-1"}, maxBody: MaxBodyBytes,
-		stored: map[string]string{}, applied: map[string]*outcome{}, writes: map[string]int{}, byUser: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+// New starts a fake that knows one token, tok-1, of scanner SCANNER-1.
+func New(t testing.TB) *Server {
+	f := &Server{Tokens: map[string]string{"tok-1": "SCANNER-1"}, MaxBody: api.MaxBodyBytes,
+		Stored: map[string]string{}, Applied: map[string]*api.Outcome{}, Writes: map[string]int{}, byUser: map[string]int{}}
+	f.HTTP = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.HTTP.Close)
 	return f
 }
 
-func (f *fakeServer) URL() string { return f.srv.URL }
+// URL is the fake's base URL.
+func (f *Server) URL() string { return f.HTTP.URL }
 
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -73,11 +83,11 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
-func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
-	f.mu.Lock()
-	scanner, ok := f.tokens[strings.TrimPrefix(auth, "Bearer ")]
-	f.mu.Unlock()
+	f.Mu.Lock()
+	scanner, ok := f.Tokens[strings.TrimPrefix(auth, "Bearer ")]
+	f.Mu.Unlock()
 	if !strings.HasPrefix(auth, "Bearer ") || !ok {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeErr(w, http.StatusUnauthorized, "UNAUTHENTICATED", "missing, invalid, expired or revoked token")
@@ -93,11 +103,11 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeServer) get(w http.ResponseWriter, id string) {
-	f.mu.Lock()
+func (f *Server) get(w http.ResponseWriter, id string) {
+	f.Mu.Lock()
 	f.gets++
-	o, ok := f.applied[id]
-	f.mu.Unlock()
+	o, ok := f.Applied[id]
+	f.Mu.Unlock()
 	if !ok {
 		writeErr(w, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "never accepted")
 		return
@@ -112,29 +122,29 @@ func hijackClose(w http.ResponseWriter) {
 	}
 }
 
-func (f *fakeServer) post(w http.ResponseWriter, r *http.Request, tokenScanner string) {
-	f.mu.Lock()
+func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner string) {
+	f.Mu.Lock()
 	n := len(f.reqs) + 1
-	f.reqs = append(f.reqs, recordedRequest{})
+	f.reqs = append(f.reqs, Request{})
 	mode := ""
-	if f.fail != nil {
-		mode = f.fail(n)
+	if f.Fail != nil {
+		mode = f.Fail(n)
 	}
-	maxBody, delay := f.maxBody, f.delay
-	f.mu.Unlock()
-	record := func(rr recordedRequest) {
-		f.mu.Lock()
+	maxBody, delay := f.MaxBody, f.Delay
+	f.Mu.Unlock()
+	record := func(rr Request) {
+		f.Mu.Lock()
 		f.reqs[n-1] = rr
-		f.mu.Unlock()
+		f.Mu.Unlock()
 	}
 	if mode == "drop-before" {
 		hijackClose(w)
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, int64(maxBody)+1))
-	rr := recordedRequest{size: len(body)}
+	rr := Request{Size: len(body)}
 	if len(body) > maxBody {
-		rr.status = 413
+		rr.Status = 413
 		record(rr)
 		writeErr(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "request body over the limit")
 		return
@@ -147,44 +157,44 @@ func (f *fakeServer) post(w http.ResponseWriter, r *http.Request, tokenScanner s
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env); err != nil || env.ScannerID == nil || env.SentAt == nil || len(env.Transactions) == 0 {
-		rr.status = 400
+		rr.Status = 400
 		record(rr)
 		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("malformed request body: %v", err))
 		return
 	}
 	if _, err := time.Parse(time.RFC3339Nano, *env.SentAt); err != nil {
-		rr.status = 400
+		rr.Status = 400
 		record(rr)
 		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", "sentAt: "+err.Error())
 		return
 	}
-	rr.scannerID, rr.sentAt, rr.txs = *env.ScannerID, *env.SentAt, env.Transactions
+	rr.ScannerID, rr.SentAt, rr.Txs = *env.ScannerID, *env.SentAt, env.Transactions
 	switch {
 	case mode == "503":
-		rr.status = 503
+		rr.Status = 503
 		record(rr)
 		writeErr(w, http.StatusServiceUnavailable, "KAFKA_UNAVAILABLE", "nothing was accepted; retry")
 		return
 	case strings.HasPrefix(mode, "429:"):
-		rr.status = 429
+		rr.Status = 429
 		record(rr)
 		w.Header().Set("Retry-After", strings.TrimPrefix(mode, "429:"))
 		writeErr(w, http.StatusTooManyRequests, "RATE_LIMITED", "slow down")
 		return
 	}
 	if *env.ScannerID != tokenScanner {
-		rr.status = 403
+		rr.Status = 403
 		record(rr)
 		writeErr(w, http.StatusForbidden, "SCANNER_MISMATCH", "this token uploads as "+tokenScanner)
 		return
 	}
-	if len(env.Transactions) > MaxBatch {
-		rr.status = 413
+	if len(env.Transactions) > api.MaxTransactions {
+		rr.Status = 413
 		record(rr)
 		writeErr(w, http.StatusRequestEntityTooLarge, "TOO_MANY_TRANSACTIONS", "over 1000 transactions")
 		return
 	}
-	rr.status = 200
+	rr.Status = 200
 	record(rr)
 	results := f.process(*env.ScannerID, env.Transactions)
 	select { // written, not yet answered: a client gone now never learns
@@ -208,9 +218,9 @@ func (f *fakeServer) post(w http.ResponseWriter, r *http.Request, tokenScanner s
 }
 
 // process applies the idempotency contract to each transaction.
-func (f *fakeServer) process(scannerID string, txs []json.RawMessage) []map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Server) process(scannerID string, txs []json.RawMessage) []map[string]any {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	var results []map[string]any
 	for _, raw := range txs {
 		var tx map[string]any
@@ -229,76 +239,76 @@ func (f *fakeServer) process(scannerID string, txs []json.RawMessage) []map[stri
 		}
 		canon, _ := json.Marshal(tx) // sorted keys: the fields, not their order
 		key := scannerID + "\x00" + string(canon)
-		if prev, seen := f.stored[id]; seen {
+		if prev, seen := f.Stored[id]; seen {
 			if prev != key {
 				res["status"], res["code"], res["message"] = "rejected", "IDEMPOTENCY_MISMATCH", "transactionId "+id+" was already accepted with a different body"
 				continue
 			}
-			res["status"], res["outcome"] = "duplicate", f.applied[id]
+			res["status"], res["outcome"] = "duplicate", f.Applied[id]
 			f.dups++
 			continue
 		}
-		if f.reject != nil {
-			if code, msg := f.reject(tx); code != "" {
+		if f.Reject != nil {
+			if code, msg := f.Reject(tx); code != "" {
 				res["status"], res["code"], res["message"] = "rejected", code, msg
 				continue
 			}
 		}
-		f.stored[id] = key
-		f.writes[id]++
+		f.Stored[id] = key
+		f.Writes[id]++
 		if u, ok := tx["userId"].(string); ok {
 			f.byUser[u]++
 		}
 		f.order = append(f.order, id)
-		o := &outcome{Status: outcomeApplied, Warnings: []string{}}
-		if f.outcomeOf != nil {
-			if x := f.outcomeOf(tx); x != nil {
+		o := &api.Outcome{Status: api.OutcomeApplied, Warnings: []string{}}
+		if f.OutcomeOf != nil {
+			if x := f.OutcomeOf(tx); x != nil {
 				o = x
 			}
 		}
-		f.applied[id] = o
+		f.Applied[id] = o
 		res["status"], res["outcome"] = "accepted", o
 	}
 	return results
 }
 
-// accepted returns the transactionIds written, in order.
-func (f *fakeServer) accepted() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// Accepted returns the transactionIds written, in order.
+func (f *Server) Accepted() []string {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	return append([]string(nil), f.order...)
 }
 
-func (f *fakeServer) requests() []recordedRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]recordedRequest(nil), f.reqs...)
+func (f *Server) Requests() []Request {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return append([]Request(nil), f.reqs...)
 }
 
-// assertWrittenOnce fails unless every id in want was written exactly once
+// AssertWrittenOnce fails unless every id in want was written exactly once
 // and nothing else was written.
-func (f *fakeServer) assertWrittenOnce(t *testing.T, want []string) {
+func (f *Server) AssertWrittenOnce(t testing.TB, want []string) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	wantSet := map[string]bool{}
 	for _, id := range want {
 		wantSet[id] = true
-		if n := f.writes[id]; n != 1 {
+		if n := f.Writes[id]; n != 1 {
 			t.Errorf("transaction %s written %d times at the server, want once", id, n)
 		}
 	}
-	for id, n := range f.writes {
+	for id, n := range f.Writes {
 		if !wantSet[id] {
 			t.Errorf("transaction %s written %d times at the server but never queued", id, n)
 		}
 	}
 }
 
-// writesByUser returns how many transactions were written per userId.
-func (f *fakeServer) writesByUser() map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// WritesByUser returns how many transactions were written per userId.
+func (f *Server) WritesByUser() map[string]int {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	m := make(map[string]int, len(f.byUser))
 	for k, v := range f.byUser {
 		m[k] = v
@@ -306,16 +316,14 @@ func (f *fakeServer) writesByUser() map[string]int {
 	return m
 }
 
-func (f *fakeServer) dupCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Server) DupCount() int {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	return f.dups
 }
 
-func (f *fakeServer) getCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Server) GetCount() int {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	return f.gets
 }
-
-func strp(s string) *string { return &s }
