@@ -36,9 +36,10 @@ type Server struct {
 	MaxBody int
 	Stored  map[string]string // transactionId -> canonical body
 	Applied map[string]*api.Outcome
-	Writes  map[string]int // transactionId -> times written (accepted)
-	byUser  map[string]int // userId -> transactions written (the tests give each scan its own)
-	order   []string       // transactionIds in order of acceptance
+	Writes  map[string]int    // transactionId -> times written (accepted)
+	byUser  map[string]int    // userId -> transactions written (the tests give each scan its own)
+	stock   map[string]*stock // warehouse|item|location|lot -> what was applied there
+	order   []string          // transactionIds in order of acceptance
 	reqs    []Request
 	gets    int
 	dups    int // results answered duplicate
@@ -68,7 +69,7 @@ type Request struct {
 // New starts a fake that knows one token, tok-1, of scanner SCANNER-1.
 func New(t testing.TB) *Server {
 	f := &Server{Tokens: map[string]string{"tok-1": "SCANNER-1"}, MaxBody: api.MaxBodyBytes,
-		Stored: map[string]string{}, Applied: map[string]*api.Outcome{}, Writes: map[string]int{}, byUser: map[string]int{}}
+		Stored: map[string]string{}, Applied: map[string]*api.Outcome{}, Writes: map[string]int{}, byUser: map[string]int{}, stock: map[string]*stock{}}
 	f.HTTP = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.HTTP.Close)
 	return f
@@ -77,10 +78,41 @@ func New(t testing.TB) *Server {
 // URL is the fake's base URL.
 func (f *Server) URL() string { return f.HTTP.URL }
 
-func writeErr(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code api.ErrorCode, msg string) {
+	writeJSON(w, status, api.NewError(code, msg))
+}
+
+// stock is a record's quantity and version, as the processors keep them.
+type stock struct{ onHand, version int64 }
+
+// apply is the processors' part, much simplified: a transaction changes
+// its record's quantity and version. f.Mu is held.
+func (f *Server) apply(tx map[string]any) *api.Outcome {
+	str := func(k string) string { s, _ := tx[k].(string); return s }
+	n, _ := tx["quantity"].(json.Number)
+	q, _ := n.Int64()
+	st := f.stock[str("warehouseId")+"|"+str("itemId")+"|"+str("locationId")+"|"+str("lotNumber")]
+	if st == nil {
+		st = &stock{}
+		f.stock[str("warehouseId")+"|"+str("itemId")+"|"+str("locationId")+"|"+str("lotNumber")] = st
+	}
+	switch str("type") {
+	case "RECEIPT", "ADJUSTMENT":
+		st.onHand += q
+	case "PICK", "MOVE":
+		st.onHand -= q
+	case "CYCLE_COUNT":
+		st.onHand = q
+	}
+	st.version++
+	onHand, version := st.onHand, st.version
+	return &api.Outcome{Status: api.OutcomeApplied, ResultingOnHand: &onHand, Version: &version, Warnings: []string{}}
 }
 
 func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -90,7 +122,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f.Mu.Unlock()
 	if !strings.HasPrefix(auth, "Bearer ") || !ok {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeErr(w, http.StatusUnauthorized, "UNAUTHENTICATED", "missing, invalid, expired or revoked token")
+		writeErr(w, http.StatusUnauthorized, api.CodeUnauthenticated, "missing, invalid, expired or revoked token")
 		return
 	}
 	switch {
@@ -99,7 +131,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/transactions/"):
 		f.get(w, strings.TrimPrefix(r.URL.Path, "/v1/transactions/"))
 	default:
-		writeErr(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint")
+		writeErr(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint")
 	}
 }
 
@@ -109,10 +141,12 @@ func (f *Server) get(w http.ResponseWriter, id string) {
 	o, ok := f.Applied[id]
 	f.Mu.Unlock()
 	if !ok {
-		writeErr(w, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "never accepted")
+		writeErr(w, http.StatusNotFound, api.CodeTransactionNotFound, "never accepted")
 		return
 	}
-	json.NewEncoder(w).Encode(o)
+	answer := *o
+	answer.TransactionID = id
+	writeJSON(w, http.StatusOK, answer)
 }
 
 func hijackClose(w http.ResponseWriter) {
@@ -146,7 +180,7 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 	if len(body) > maxBody {
 		rr.Status = 413
 		record(rr)
-		writeErr(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "request body over the limit")
+		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body over the limit")
 		return
 	}
 	var env struct {
@@ -159,13 +193,13 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 	if err := dec.Decode(&env); err != nil || env.ScannerID == nil || env.SentAt == nil || len(env.Transactions) == 0 {
 		rr.Status = 400
 		record(rr)
-		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", fmt.Sprintf("malformed request body: %v", err))
+		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("malformed request body: %v", err))
 		return
 	}
 	if _, err := time.Parse(time.RFC3339Nano, *env.SentAt); err != nil {
 		rr.Status = 400
 		record(rr)
-		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", "sentAt: "+err.Error())
+		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "sentAt: "+err.Error())
 		return
 	}
 	rr.ScannerID, rr.SentAt, rr.Txs = *env.ScannerID, *env.SentAt, env.Transactions
@@ -173,30 +207,30 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 	case mode == "503":
 		rr.Status = 503
 		record(rr)
-		writeErr(w, http.StatusServiceUnavailable, "KAFKA_UNAVAILABLE", "nothing was accepted; retry")
+		writeErr(w, http.StatusServiceUnavailable, api.CodeKafkaUnavailable, "nothing was accepted; retry")
 		return
 	case strings.HasPrefix(mode, "429:"):
 		rr.Status = 429
 		record(rr)
 		w.Header().Set("Retry-After", strings.TrimPrefix(mode, "429:"))
-		writeErr(w, http.StatusTooManyRequests, "RATE_LIMITED", "slow down")
+		writeErr(w, http.StatusTooManyRequests, api.CodeRateLimited, "slow down")
 		return
 	}
 	if *env.ScannerID != tokenScanner {
 		rr.Status = 403
 		record(rr)
-		writeErr(w, http.StatusForbidden, "SCANNER_MISMATCH", "this token uploads as "+tokenScanner)
+		writeErr(w, http.StatusForbidden, api.CodeScannerMismatch, "this token uploads as "+tokenScanner)
 		return
 	}
 	if len(env.Transactions) > api.MaxTransactions {
 		rr.Status = 413
 		record(rr)
-		writeErr(w, http.StatusRequestEntityTooLarge, "TOO_MANY_TRANSACTIONS", "over 1000 transactions")
+		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeTooManyTransactions, "over 1000 transactions")
 		return
 	}
 	rr.Status = 200
 	record(rr)
-	results := f.process(*env.ScannerID, env.Transactions)
+	results := f.process(*env.ScannerID, env.Transactions, r.URL.Query().Get("wait") == "applied")
 	select { // written, not yet answered: a client gone now never learns
 	case <-time.After(delay):
 	case <-r.Context().Done():
@@ -207,18 +241,17 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 		hijackClose(w)
 		return
 	case "500-after":
-		writeErr(w, http.StatusInternalServerError, "INTERNAL", "internal error; the request may be retried")
+		writeErr(w, http.StatusInternalServerError, api.CodeInternal, "internal error; the request may be retried")
 		return
 	case "garbage-after":
 		w.Write([]byte(`{"resu`))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }
 
 // process applies the idempotency contract to each transaction.
-func (f *Server) process(scannerID string, txs []json.RawMessage) []map[string]any {
+func (f *Server) process(scannerID string, txs []json.RawMessage, wait bool) []map[string]any {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	var results []map[string]any
@@ -227,30 +260,33 @@ func (f *Server) process(scannerID string, txs []json.RawMessage) []map[string]a
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&tx); err != nil {
-			results = append(results, map[string]any{"transactionId": "", "status": "rejected", "code": "INVALID_TRANSACTION", "message": err.Error()})
+			results = append(results, map[string]any{"transactionId": "", "status": api.StatusRejected, "code": api.CodeInvalidTransaction, "message": err.Error()})
 			continue
 		}
 		id, _ := tx["transactionId"].(string)
 		res := map[string]any{"transactionId": id, "code": nil, "message": nil}
 		results = append(results, res)
 		if _, ok := tx["timestamp"].(string); !ok || id == "" {
-			res["status"], res["code"], res["message"] = "rejected", "INVALID_TRANSACTION", "transactionId and timestamp are required"
+			res["status"], res["code"], res["message"] = api.StatusRejected, api.CodeInvalidTransaction, "transactionId and timestamp are required"
 			continue
 		}
 		canon, _ := json.Marshal(tx) // sorted keys: the fields, not their order
 		key := scannerID + "\x00" + string(canon)
 		if prev, seen := f.Stored[id]; seen {
 			if prev != key {
-				res["status"], res["code"], res["message"] = "rejected", "IDEMPOTENCY_MISMATCH", "transactionId "+id+" was already accepted with a different body"
+				res["status"], res["code"], res["message"] = api.StatusRejected, api.CodeIdempotencyMismatch, "transactionId "+id+" was already accepted with a different body"
 				continue
 			}
-			res["status"], res["outcome"] = "duplicate", f.Applied[id]
+			res["status"] = api.StatusDuplicate
+			if wait {
+				res["outcome"] = f.Applied[id]
+			}
 			f.dups++
 			continue
 		}
 		if f.Reject != nil {
 			if code, msg := f.Reject(tx); code != "" {
-				res["status"], res["code"], res["message"] = "rejected", code, msg
+				res["status"], res["code"], res["message"] = api.StatusRejected, code, msg
 				continue
 			}
 		}
@@ -260,14 +296,17 @@ func (f *Server) process(scannerID string, txs []json.RawMessage) []map[string]a
 			f.byUser[u]++
 		}
 		f.order = append(f.order, id)
-		o := &api.Outcome{Status: api.OutcomeApplied, Warnings: []string{}}
+		o := f.apply(tx)
 		if f.OutcomeOf != nil {
 			if x := f.OutcomeOf(tx); x != nil {
 				o = x
 			}
 		}
 		f.Applied[id] = o
-		res["status"], res["outcome"] = "accepted", o
+		res["status"] = api.StatusAccepted
+		if wait {
+			res["outcome"] = o
+		}
 	}
 	return results
 }
