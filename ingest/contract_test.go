@@ -44,7 +44,7 @@ func TestContract(t *testing.T) {
 	apitest.Run(t, apitest.Harness{
 		Fixture: fx,
 		Capabilities: []apitest.Capability{apitest.Uploads, apitest.WaitApplied, apitest.TransactionStatus, apitest.CatalogChecks,
-			apitest.Me, apitest.Catalog, apitest.Positions, apitest.Locks, apitest.Roles},
+			apitest.Me, apitest.Catalog, apitest.Positions, apitest.Locks, apitest.Roles, apitest.Versions},
 		New: func(t *testing.T) string {
 			b := newAppliedBackend()
 			srv, err := ingest.New(ingest.Config{

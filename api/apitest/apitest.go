@@ -58,6 +58,9 @@ const (
 	Locks Capability = "locks"
 	// Roles: a token whose role may not upload is answered 403 FORBIDDEN.
 	Roles Capability = "roles"
+	// Versions: a transaction's expectedVersion is checked against its
+	// record when it is applied (outcome rejected VERSION_CONFLICT).
+	Versions Capability = "versions"
 )
 
 // Fixture is what the server under test knows when it starts.
@@ -114,6 +117,7 @@ func Run(t *testing.T, h Harness) {
 		{"Positions", []Capability{Positions, WaitApplied}, positions},
 		{"Locks", []Capability{Locks}, locks},
 		{"Roles", []Capability{Roles}, roles},
+		{"VersionConflict", []Capability{Versions, WaitApplied}, versionConflict},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, need := range c.need {

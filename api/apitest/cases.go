@@ -295,3 +295,23 @@ func locks(t *testing.T, s *session) {
 func roles(t *testing.T, s *session) {
 	s.wantError(s.upload("", s.f.ReaderToken, s.f.ScannerID, s.tx(txID(t, 1), 5)), http.StatusForbidden, api.CodeForbidden)
 }
+
+func versionConflict(t *testing.T, s *session) {
+	first := s.tx(txID(t, 1), 5)
+	r := s.results("?wait=applied", first)[0]
+	if r.Outcome == nil || r.Outcome.Version == nil {
+		t.Fatalf("not applied: %+v", r)
+	}
+	stale := *r.Outcome.Version - 1
+	second := s.tx(txID(t, 2), 1)
+	second.ExpectedVersion = &stale
+	a := s.upload("?wait=applied", s.f.ScannerToken, s.f.ScannerID, second)
+	var out api.UploadResponse
+	s.decode(a, http.StatusOK, &out)
+	got := out.Results[0]
+	wantAcceptedOrDuplicate(t, got, api.StatusAccepted) // accepted at ingest, refused when applied
+	if o := got.Outcome; o == nil || o.Status != api.OutcomeRejected || o.Code == nil || *o.Code != api.CodeVersionConflict ||
+		o.Message == nil || *o.Message == "" {
+		t.Errorf("a stale expectedVersion answered %s, want the outcome rejected VERSION_CONFLICT with a message", a.body)
+	}
+}
