@@ -57,13 +57,8 @@ type fakeAPI struct {
 	hung        chan bool     // receives when an upload hangs
 }
 
-type identity struct {
-	TokenID    string   `json:"tokenId"`
-	Name       string   `json:"name"`
-	Role       string   `json:"role"`
-	Warehouses []string `json:"warehouses"`
-	ExpiresAt  *string  `json:"expiresAt"`
-}
+// identity is who a token is: the answer of GET /v1/me.
+type identity = api.Me
 
 type catalogDoc struct {
 	Warehouses []warehouseDoc `json:"warehouses"`
