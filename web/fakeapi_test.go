@@ -399,7 +399,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 		if v != p.version {
 			return map[string]any{"status": "rejected", "code": "VERSION_CONFLICT",
 				"message":         fmt.Sprintf("expectedVersion %d, the record is at version %d", v, p.version),
-				"resultingOnHand": nil, "version": nil, "warnings": []string{}}
+				"resultingOnHand": p.onHand, "version": p.version, "warnings": []string{}}
 		}
 	}
 	if typ == "CYCLE_COUNT" || typ == "ADJUSTMENT" {
@@ -407,7 +407,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 		for _, l := range f.locks {
 			if l.wh == wh && l.loc == loc && l.scanner != scanner && !l.released && time.Now().Before(l.expires) && !override {
 				return map[string]any{"status": "rejected", "code": "LOCATION_LOCKED",
-					"message": "location " + loc + " is locked by " + l.scanner, "resultingOnHand": nil, "version": nil, "warnings": []string{}}
+					"message": "location " + loc + " is locked by " + l.scanner, "resultingOnHand": p.onHand, "version": p.version, "warnings": []string{}}
 			}
 		}
 	}

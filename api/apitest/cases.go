@@ -302,7 +302,8 @@ func versionConflict(t *testing.T, s *session) {
 	if r.Outcome == nil || r.Outcome.Version == nil {
 		t.Fatalf("not applied: %+v", r)
 	}
-	stale := *r.Outcome.Version - 1
+	current, onHand := *r.Outcome.Version, *r.Outcome.ResultingOnHand
+	stale := current - 1
 	second := s.tx(txID(t, 2), 1)
 	second.ExpectedVersion = &stale
 	a := s.upload("?wait=applied", s.f.ScannerToken, s.f.ScannerID, second)
@@ -313,5 +314,8 @@ func versionConflict(t *testing.T, s *session) {
 	if o := got.Outcome; o == nil || o.Status != api.OutcomeRejected || o.Code == nil || *o.Code != api.CodeVersionConflict ||
 		o.Message == nil || *o.Message == "" {
 		t.Errorf("a stale expectedVersion answered %s, want the outcome rejected VERSION_CONFLICT with a message", a.body)
+	} else if o.Version == nil || *o.Version != current || o.ResultingOnHand == nil || *o.ResultingOnHand != onHand {
+		// A retry needs the version the record is at.
+		t.Errorf("a VERSION_CONFLICT outcome answered version %v and onHand %v, want the record's: %d and %d", o.Version, o.ResultingOnHand, current, onHand)
 	}
 }
