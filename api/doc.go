@@ -6,10 +6,11 @@
 // constants.
 //
 // A body the server decodes strictly, where a missing field must be told
-// from a zero one, is a struct of pointers (UploadTransactionFields,
-// AllocationRequest, LockRequest, TokenRequest, ReportRequest,
-// DiscrepancyPatch, CountTaskRequest): the server checks presence, and a
-// client fills the pointers it sends. A body the server writes is a
+// from a zero one, is a struct of pointers (UploadRequestFields and
+// UploadTransactionFields, the server's views of UploadRequest and
+// Transaction; AllocationRequest, LockRequest, TokenRequest,
+// ReportRequest, DiscrepancyPatch, CountTaskRequest): the server checks
+// presence, and a client fills the pointers it sends. A body the server writes is a
 // struct of values; a field that is null when unset is a pointer without
 // omitempty, and a field left out when unset has omitempty. Field order
 // is the order of the bytes on the wire (api_test.go pins them): a body

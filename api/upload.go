@@ -21,6 +21,16 @@ type UploadRequest struct {
 	Transactions []Transaction `json:"transactions"`
 }
 
+// UploadRequestFields is UploadRequest as the server decodes it: a pointer
+// tells a missing field from an empty one, and each transaction is kept
+// raw, to be decoded on its own (UploadTransactionFields) so that one bad
+// transaction is rejected without failing the batch.
+type UploadRequestFields struct {
+	ScannerID    *string           `json:"scannerId"`
+	SentAt       *string           `json:"sentAt"`
+	Transactions []json.RawMessage `json:"transactions"`
+}
+
 // Transaction is one transaction of an upload as a client sends it.
 // Optional fields are left out when unset (the server reads a missing
 // field as null).

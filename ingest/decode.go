@@ -45,11 +45,7 @@ func badRequest(format string, args ...any) *RequestError {
 // and decoded on its own (DecodeTransaction), so one bad transaction is
 // rejected without failing the batch.
 func DecodeUpload(body []byte) (Upload, *RequestError) {
-	var env struct {
-		ScannerID    *string           `json:"scannerId"`
-		SentAt       *string           `json:"sentAt"`
-		Transactions []json.RawMessage `json:"transactions"`
-	}
+	var env api.UploadRequestFields
 	var ok bool
 	if env.ScannerID, env.SentAt, env.Transactions, ok = fastUpload(body); !ok {
 		if err := strictUnmarshal(body, &env); err != nil {

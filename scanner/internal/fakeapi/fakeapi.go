@@ -183,11 +183,7 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body over the limit")
 		return
 	}
-	var env struct {
-		ScannerID    *string           `json:"scannerId"`
-		SentAt       *string           `json:"sentAt"`
-		Transactions []json.RawMessage `json:"transactions"`
-	}
+	var env api.UploadRequestFields
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env); err != nil || env.ScannerID == nil || env.SentAt == nil || len(env.Transactions) == 0 {
