@@ -180,7 +180,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	}
 	if found {
 		if !bodyHashEqual(existing.BodyHash, req.BodyHash) {
-			writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+			writeError(c, http.StatusConflict, api.CodeIdempotencyMismatch,
 				"allocationId "+req.AllocationID+" already exists with a different request; use a new allocationId for a new reservation")
 			return
 		}
@@ -191,7 +191,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	p, inFlight := s.allocs.m[req.AllocationID]
 	if inFlight && !p.hash.equal(req.BodyHash) {
 		s.allocs.mu.Unlock()
-		writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+		writeError(c, http.StatusConflict, api.CodeIdempotencyMismatch,
 			"allocationId "+req.AllocationID+" is being decided for a different request")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -32,6 +33,7 @@ func TestContract(t *testing.T) {
 		{&fx.ScannerToken, "SCANNER-1", auth.RoleScanner},
 		{&fx.OtherScannerToken, "SCANNER-2", auth.RoleScanner},
 		{&fx.ReaderToken, "READER-1", auth.RoleReader},
+		{&fx.CloudToken, "CLOUD-1", auth.RoleCloud},
 	} {
 		tk, secret, err := auth.New(auth.Request{Name: tok.name, Role: tok.role, Warehouses: []string{wh1}, CreatedBy: "contract"}, now)
 		if err != nil {
@@ -44,13 +46,14 @@ func TestContract(t *testing.T) {
 	apitest.Run(t, apitest.Harness{
 		Fixture: fx,
 		Capabilities: []apitest.Capability{apitest.Uploads, apitest.WaitApplied, apitest.TransactionStatus, apitest.CatalogChecks,
-			apitest.Me, apitest.Catalog, apitest.Positions, apitest.Locks, apitest.Roles, apitest.Versions},
+			apitest.Me, apitest.Catalog, apitest.Positions, apitest.Locks, apitest.Roles, apitest.Versions, apitest.Allocations},
 		New: func(t *testing.T) string {
 			b := newAppliedBackend()
 			srv, err := ingest.New(ingest.Config{
 				Publisher: b, Catalog: newFakeCatalog(testCatalogDoc()), State: b, Outcomes: b.outcomes,
 				Ready: &fakeReady{ok: true}, Auth: reg, MaxWait: 2 * time.Second,
-				Locks: &fakeLocker{table: processors.NewLockTable()},
+				Locks:     &fakeLocker{table: processors.NewLockTable()},
+				Allocator: b, Allocations: b, Decisions: b,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -63,19 +66,64 @@ func TestContract(t *testing.T) {
 	})
 }
 
-// appliedBackend publishes by applying: each produced transaction is
-// applied by the processors at once and its outcome delivered, as the
-// pipeline does after Kafka.
+// appliedBackend publishes by applying: each produced transaction or
+// allocation request is decided by the processors at once and its outcome
+// or decision delivered, as the pipeline does after Kafka.
 type appliedBackend struct {
 	mu       sync.Mutex
 	store    *memStore
 	proc     *processors.Processor
 	outcomes *fakeOutcomes
+	decided  map[string][]chan processors.Allocation // allocationId -> subscribers
 }
 
 func newAppliedBackend() *appliedBackend {
 	return &appliedBackend{store: &memStore{m: map[string][]byte{}}, proc: processors.New(processors.Config{}),
-		outcomes: newFakeOutcomes(newFakeState())}
+		outcomes: newFakeOutcomes(newFakeState()), decided: map[string][]chan processors.Allocation{}}
+}
+
+func (b *appliedBackend) ProduceAllocation(_ context.Context, req *processors.AllocRequest) error {
+	b.mu.Lock()
+	res, err := b.proc.Allocate(b.store, req, time.Now())
+	subs := slices.Clone(b.decided[req.AllocationID])
+	b.mu.Unlock()
+	if err == nil && !res.Duplicate {
+		for _, ch := range subs {
+			select {
+			case ch <- res.Allocation:
+			default:
+			}
+		}
+	}
+	return err
+}
+
+func (b *appliedBackend) Subscribe(id string) (<-chan processors.Allocation, func()) {
+	ch := make(chan processors.Allocation, 1)
+	b.mu.Lock()
+	b.decided[id] = append(b.decided[id], ch)
+	b.mu.Unlock()
+	return ch, func() {
+		b.mu.Lock()
+		b.decided[id] = slices.DeleteFunc(b.decided[id], func(c chan processors.Allocation) bool { return c == ch })
+		b.mu.Unlock()
+	}
+}
+
+func (b *appliedBackend) Allocation(ctx context.Context, _, _, id string) (processors.Allocation, bool, error) {
+	return b.FindAllocation(ctx, id)
+}
+
+func (b *appliedBackend) FindAllocation(_ context.Context, id string) (processors.Allocation, bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return processors.LookupAllocation(b.store, id)
+}
+
+func (b *appliedBackend) OrderAllocations(_ context.Context, orderID string) ([]processors.Allocation, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return processors.OrderAllocations(b.store, orderID)
 }
 
 func (b *appliedBackend) Produce(_ context.Context, txs []processors.Transaction) []error {

@@ -101,7 +101,7 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 		s.stateError(c, err)
 		return processors.Discrepancy{}, false
 	}
-	writeError(c, http.StatusNotFound, processors.CodeDiscrepancyNotFound, "discrepancy "+id+" does not exist")
+	writeError(c, http.StatusNotFound, api.CodeDiscrepancyNotFound, "discrepancy "+id+" does not exist")
 	return processors.Discrepancy{}, false
 }
 
@@ -116,7 +116,7 @@ func (s *Server) getDiscrepancy(c *gin.Context) {
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
 		s.stateError(c, err)
 	default:
-		writeError(c, http.StatusNotFound, processors.CodeDiscrepancyNotFound, "discrepancy "+c.Param("id")+" does not exist")
+		writeError(c, http.StatusNotFound, api.CodeDiscrepancyNotFound, "discrepancy "+c.Param("id")+" does not exist")
 	}
 }
 

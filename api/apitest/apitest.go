@@ -61,6 +61,9 @@ const (
 	// Versions: a transaction's expectedVersion is checked against its
 	// record when it is applied (outcome rejected VERSION_CONFLICT).
 	Versions Capability = "versions"
+	// Allocations: POST /v1/allocations (with ?wait=decided), GET
+	// /v1/allocations/{id} and ?orderId=, with the cloud's token.
+	Allocations Capability = "allocations"
 )
 
 // Fixture is what the server under test knows when it starts.
@@ -78,6 +81,9 @@ type Fixture struct {
 	OtherScannerToken, OtherScannerID string
 	// ReaderToken is a token whose role may not upload (Roles).
 	ReaderToken string
+	// CloudToken is the cloud's token, which allocates stock of
+	// Warehouse (Allocations).
+	CloudToken string
 }
 
 // Harness is a server under test.
@@ -118,6 +124,7 @@ func Run(t *testing.T, h Harness) {
 		{"Locks", []Capability{Locks}, locks},
 		{"Roles", []Capability{Roles}, roles},
 		{"VersionConflict", []Capability{Versions, WaitApplied}, versionConflict},
+		{"Allocations", []Capability{Allocations, WaitApplied}, allocations},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, need := range c.need {

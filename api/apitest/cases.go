@@ -319,3 +319,46 @@ func versionConflict(t *testing.T, s *session) {
 		t.Errorf("a VERSION_CONFLICT outcome answered version %v and onHand %v, want the record's: %d and %d", o.Version, o.ResultingOnHand, current, onHand)
 	}
 }
+
+func allocations(t *testing.T, s *session) {
+	if r := s.results("?wait=applied", s.tx(txID(t, 1), 5))[0]; r.Outcome == nil || r.Outcome.Status != api.OutcomeApplied {
+		t.Fatalf("not applied: %+v", r)
+	}
+	order := "order-" + txID(t, 2)
+	request := func(id string, qty int64) []byte {
+		line, n := int32(1), json.RawMessage(strconv.FormatInt(qty, 10))
+		return mustJSON(t, api.AllocationRequest{AllocationID: &id, OrderID: &order, OrderLine: &line, WarehouseID: &s.f.Warehouse,
+			ItemID: &s.f.Item, Quantity: &n})
+	}
+	id := "alloc-" + txID(t, 3)
+	var a api.Allocation
+	s.decode(s.do(http.MethodPost, "/v1/allocations?wait=decided", s.f.CloudToken, request(id, 2)), http.StatusOK, &a)
+	if a.AllocationID != id || a.OrderID != order || a.Status != "CONFIRMED" || a.RequestedQuantity != 2 || a.ConfirmedQuantity != 2 ||
+		len(a.Lines) != 1 || a.Lines[0].LocationID != s.f.Location || a.Lines[0].Quantity != 2 || len(a.History) == 0 {
+		t.Errorf("allocation %+v, want CONFIRMED 2 at %s", a, s.f.Location)
+	}
+	var again api.Allocation
+	s.decode(s.do(http.MethodGet, "/v1/allocations/"+url.PathEscape(id), s.f.CloudToken, nil), http.StatusOK, &again)
+	if again.AllocationID != id || again.Status != a.Status {
+		t.Errorf("GET answered %+v, want %s %s", again, id, a.Status)
+	}
+	var list api.AllocationList
+	s.decode(s.do(http.MethodGet, "/v1/allocations?orderId="+url.QueryEscape(order), s.f.CloudToken, nil), http.StatusOK, &list)
+	if list.OrderID != order || len(list.Allocations) != 1 || list.Allocations[0].AllocationID != id {
+		t.Errorf("the order's allocations: %+v", list)
+	}
+	s.wantError(s.do(http.MethodPost, "/v1/allocations", s.f.CloudToken, request(id, 3)), http.StatusConflict, api.CodeIdempotencyMismatch)
+	s.wantError(s.do(http.MethodGet, "/v1/allocations/no-such-allocation", s.f.CloudToken, nil), http.StatusNotFound, api.CodeAllocationNotFound)
+	s.wantError(s.do(http.MethodPost, "/v1/allocations", s.f.ScannerToken, request("alloc-"+txID(t, 4), 1)), http.StatusForbidden, api.CodeForbidden)
+	var tentative api.AllocationAnswer
+	s.decode(s.do(http.MethodPost, "/v1/allocations", s.f.CloudToken, request("alloc-"+txID(t, 5), 1)), http.StatusAccepted, &tentative)
+	if tentative.Status != "TENTATIVE" || tentative.Cancellation != "" {
+		t.Errorf("an allocation not waited for answered %+v, want TENTATIVE", tentative)
+	}
+	var pos api.Positions
+	s.decode(s.do(http.MethodGet, "/v1/positions?warehouseId="+url.QueryEscape(s.f.Warehouse)+"&itemId="+url.QueryEscape(s.f.Item), s.f.ScannerToken, nil),
+		http.StatusOK, &pos)
+	if pos.Totals.OnHand != 5 || pos.Totals.Allocated != 3 || pos.Totals.Available != 2 {
+		t.Errorf("after allocating 2 and 1 of 5, totals %+v", pos.Totals)
+	}
+}
