@@ -19,7 +19,9 @@ import (
 // are the server's (spec "Scanner upload"): quantity > 0 for RECEIPT, PICK
 // and MOVE, a signed delta ≠ 0 for ADJUSTMENT, the counted quantity ≥ 0 for
 // CYCLE_COUNT; toLocationId only (and always) on MOVE; allocationId only on
-// PICK; countTaskId only on CYCLE_COUNT.
+// PICK; countTaskId only on CYCLE_COUNT. Scan is the library's input, not a
+// wire shape: encodeScan turns it into the api.Transaction that is stored
+// and sent.
 type Scan struct {
 	Type            string `json:"type"`
 	WarehouseID     string `json:"warehouseId"`
