@@ -93,9 +93,9 @@
 //
 // # The command
 //
-// `invsync scanner` (scanner/cli.Main) reads scans from standard input (one JSON
-// transaction per line, without transactionId and timestamp), acknowledges
-// each on standard output once it is durable, and syncs; status,
+// `invsync scanner` (scanner/cli.Main) reads scans from standard input
+// (one JSON transaction per line, without transactionId and timestamp),
+// acknowledges each on standard output once it is durable, and syncs; status,
 // rejections, dismiss, retry and correct serve the operator. `invsync
 // scanner --help` documents flags, environment variables and exit codes.
 package scanner
