@@ -149,15 +149,7 @@ func expiryKey(a *Allocation) []byte {
 }
 
 func loadAllocation(s Reader, id string) (Allocation, bool, error) {
-	v, ok, err := s.Get(AllocationKey(id))
-	if err != nil || !ok {
-		return Allocation{}, false, err
-	}
-	var a Allocation
-	if err := json.Unmarshal(v, &a); err != nil {
-		return Allocation{}, false, fmt.Errorf("%w: allocation %q: %v", errCorrupt, id, err)
-	}
-	return a, true, nil
+	return getJSON[Allocation](s, AllocationKey(id), "allocation", id)
 }
 
 func saveAllocation(s Store, a *Allocation) error {

@@ -108,15 +108,7 @@ func discrepancyID(reportID string, recKey []byte) string {
 }
 
 func loadDiscrepancy(s Reader, id string) (Discrepancy, bool, error) {
-	v, ok, err := s.Get(DiscrepancyKey(id))
-	if err != nil || !ok {
-		return Discrepancy{}, false, err
-	}
-	var d Discrepancy
-	if err := json.Unmarshal(v, &d); err != nil {
-		return Discrepancy{}, false, fmt.Errorf("%w: discrepancy %s: %v", errCorrupt, id, err)
-	}
-	return d, true, nil
+	return getJSON[Discrepancy](s, DiscrepancyKey(id), "discrepancy", id)
 }
 
 // LookupDiscrepancy returns a discrepancy by id.

@@ -76,15 +76,7 @@ func variance(counted, expected int64) float64 {
 }
 
 func loadHeld(s Reader, txid string) (HeldCount, bool, error) {
-	v, ok, err := s.Get(heldKey(txid))
-	if err != nil || !ok {
-		return HeldCount{}, false, err
-	}
-	var h HeldCount
-	if err := json.Unmarshal(v, &h); err != nil {
-		return HeldCount{}, false, fmt.Errorf("%w: held count %s: %v", errCorrupt, txid, err)
-	}
-	return h, true, nil
+	return getJSON[HeldCount](s, heldKey(txid), "held count", txid)
 }
 
 // LookupHeld returns a held count (whatever became of it) by transactionId.

@@ -86,15 +86,9 @@ type behind struct {
 
 // CompareReport compares a report piece with the partition's state at now.
 func (p *Processor) CompareReport(s Store, piece *ReportPiece, now time.Time) (ReportResult, error) {
-	if v, ok, err := s.Get(processedKey(piece.PieceID)); err != nil {
-		return ReportResult{}, err
-	} else if ok {
-		var res ReportResult
-		if err := json.Unmarshal(v, &res); err != nil {
-			return ReportResult{}, fmt.Errorf("%w: report piece %s: %v", errCorrupt, piece.PieceID, err)
-		}
-		res.Duplicate = true
-		return res, nil
+	if res, ok, err := getJSON[ReportResult](s, processedKey(piece.PieceID), "report piece", piece.PieceID); err != nil || ok {
+		res.Duplicate = ok
+		return res, err
 	}
 	c := comparison{p: p, s: s, piece: piece, now: now, res: ReportResult{PieceID: piece.PieceID, ReportID: piece.ReportID,
 		Opened: []string{}, Resolved: []string{}}}
