@@ -153,11 +153,7 @@ func loadAllocation(s Reader, id string) (Allocation, bool, error) {
 }
 
 func saveAllocation(s Store, a *Allocation) error {
-	v, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	if err := s.Set(AllocationKey(a.AllocationID), v); err != nil {
+	if err := setJSON(s, AllocationKey(a.AllocationID), a); err != nil {
 		return err
 	}
 	if a.Active() {

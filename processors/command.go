@@ -103,11 +103,7 @@ func (p *Processor) Command(s Store, cmd *Command, now time.Time) (CommandResult
 	default:
 		return CommandResult{}, fmt.Errorf("command %s: kind %q without its payload", cmd.CommandID, cmd.Kind)
 	}
-	v, err := json.Marshal(res)
-	if err != nil {
-		return CommandResult{}, err
-	}
-	return res, s.Set(processedKey(cmd.CommandID), v)
+	return res, setJSON(s, processedKey(cmd.CommandID), res)
 }
 
 // LookupCommandResult returns the stored result of a processed command (a

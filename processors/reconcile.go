@@ -106,11 +106,7 @@ func (p *Processor) CompareReport(s Store, piece *ReportPiece, now time.Time) (R
 			return ReportResult{}, err
 		}
 	}
-	v, err := json.Marshal(c.res)
-	if err != nil {
-		return ReportResult{}, err
-	}
-	return c.res, s.Set(processedKey(piece.PieceID), v)
+	return c.res, setJSON(s, processedKey(piece.PieceID), c.res)
 }
 
 // comparison is one piece being compared.
@@ -172,12 +168,8 @@ func (c *comparison) behind(key []byte, r *Record, cp *CloudPosition) error {
 	if !ok || cp.Version >= b.Target {
 		// First seen behind, or caught up with what it missed then and
 		// behind again: the grace starts now.
-		enc, err := json.Marshal(behind{Since: now, Target: r.Version})
-		if err != nil {
-			return err
-		}
 		c.res.Behind++
-		return c.s.Set(behindKey(key), enc)
+		return setJSON(c.s, behindKey(key), behind{Since: now, Target: r.Version})
 	}
 	if now-b.Since <= c.p.cfg.ReconciliationGrace.Milliseconds() {
 		c.res.Behind++

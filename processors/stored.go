@@ -20,3 +20,30 @@ func getJSON[T any](s Reader, key []byte, what, id string) (T, bool, error) {
 	}
 	return v, true, nil
 }
+
+// setJSON stores v at key as JSON.
+func setJSON(s Store, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.Set(key, b)
+}
+
+// scanJSON returns the JSON values stored under the one-byte tag for which
+// keep is true, in key order; what names them in errors.
+func scanJSON[T any](s Reader, tag byte, what string, keep func(*T) bool) ([]T, error) {
+	lo := []byte{tag}
+	var out []T
+	err := s.Scan(lo, PrefixEnd(lo), func(_, b []byte) error {
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("%w: %s: %v", errCorrupt, what, err)
+		}
+		if keep(&v) {
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -2,6 +2,9 @@ package schemas
 
 import "github.com/linkedin/goavro/v2"
 
+// The codecs of the allocation requests and decisions, encoded through goavro
+// and decoded by hand.
+
 // AppendAllocationRequest appends a to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendAllocationRequest(dst []byte, a *AllocationRequest) ([]byte, error) {
