@@ -274,6 +274,15 @@ func (c *checker) str(field, s string) {
 	}
 }
 
+// strField is a string field and its name, for strFields.
+type strField struct{ name, v string }
+
+func (c *checker) strFields(fs []strField) {
+	for _, f := range fs {
+		c.str(f.name, f.v)
+	}
+}
+
 func (c *checker) optStr(field string, s *string) {
 	if s != nil {
 		c.str(field, *s)

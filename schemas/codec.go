@@ -39,16 +39,20 @@ func optMillis(t *time.Time) any {
 	return goavro.Union("long.timestamp-millis", millis(*t))
 }
 
-// encodedNatively is a record encoded through goavro: check says what is
-// wrong with it, native gives goavro's form of it.
-type encodedNatively interface {
+// encodedNatively is a record encoded through goavro, by pointer: check
+// says what is wrong with it, native gives goavro's form of it.
+type encodedNatively[T any] interface {
+	*T
 	check() error
 	native() map[string]any
 }
 
-// appendRecord checks rec and appends it to dst as kind k, naming what in
-// its errors.
-func (s *Set) appendRecord(dst []byte, k kind, what string, rec encodedNatively) ([]byte, error) {
+// appendRecord checks rec (nil is refused) and appends it to dst as kind k,
+// naming what in its errors.
+func appendRecord[T any, P encodedNatively[T]](s *Set, dst []byte, k kind, what string, rec P) ([]byte, error) {
+	if rec == nil {
+		return dst, fmt.Errorf("encoding %s: %w", what, errNilRecord)
+	}
 	if err := rec.check(); err != nil {
 		return dst, fmt.Errorf("encoding %s: %w", what, err)
 	}
@@ -116,12 +120,10 @@ func (t *Transaction) check() error {
 	}
 	var c checker
 	checkEnum(&c, "type", t.Type, transactionTypes)
-	for _, f := range [...]struct{ name, v string }{
+	c.strFields([]strField{
 		{"transactionId", t.TransactionID}, {"warehouseId", t.WarehouseID}, {"itemId", t.ItemID},
 		{"locationId", t.LocationID}, {"lotNumber", t.LotNumber}, {"userId", t.UserID}, {"scannerId", t.ScannerID},
-	} {
-		c.str(f.name, f.v)
-	}
+	})
 	c.optStr("toLocationId", t.ToLocationID)
 	c.optStr("allocationId", t.AllocationID)
 	c.optStr("reasonCode", t.ReasonCode)
@@ -208,12 +210,10 @@ func (e *InventoryEvent) check() error {
 	}
 	var c checker
 	checkEnum(&c, "eventType", e.EventType, eventTypes)
-	for _, f := range [...]struct{ name, v string }{
+	c.strFields([]strField{
 		{"eventId", e.EventID}, {"itemId", e.ItemID}, {"warehouseId", e.WarehouseID}, {"locationId", e.LocationID},
 		{"transactionId", e.TransactionID}, {"scannerId", e.ScannerID}, {"userId", e.UserID},
-	} {
-		c.str(f.name, f.v)
-	}
+	})
 	c.optStr("lotNumber", e.LotNumber)
 	c.strs("warnings", e.Warnings)
 	c.optStr("allocationId", e.AllocationID)
@@ -262,20 +262,15 @@ func (s *Set) DecodeInventoryEvent(b []byte) (InventoryEvent, error) {
 // AppendPositionSnapshot appends p to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendPositionSnapshot(dst []byte, p *PositionSnapshot) ([]byte, error) {
-	return s.appendRecord(dst, kindPositionSnapshot, "position snapshot", p)
+	return appendRecord(s, dst, kindPositionSnapshot, "position snapshot", p)
 }
 
 func (p *PositionSnapshot) check() error {
-	if p == nil {
-		return errNilRecord
-	}
 	var c checker
-	for _, f := range [...]struct{ name, v string }{
+	c.strFields([]strField{
 		{"snapshotId", p.SnapshotID}, {"warehouseId", p.WarehouseID}, {"itemId", p.ItemID},
 		{"locationId", p.LocationID}, {"lotNumber", p.LotNumber},
-	} {
-		c.str(f.name, f.v)
-	}
+	})
 	return c.err
 }
 

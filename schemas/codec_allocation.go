@@ -8,20 +8,15 @@ import "github.com/linkedin/goavro/v2"
 // AppendAllocationRequest appends a to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendAllocationRequest(dst []byte, a *AllocationRequest) ([]byte, error) {
-	return s.appendRecord(dst, kindAllocationRequest, "allocation request", a)
+	return appendRecord(s, dst, kindAllocationRequest, "allocation request", a)
 }
 
 func (a *AllocationRequest) check() error {
-	if a == nil {
-		return errNilRecord
-	}
 	var c checker
 	checkEnum(&c, "action", a.Action, allocationActions)
-	for _, f := range [...]struct{ name, v string }{
+	c.strFields([]strField{
 		{"allocationId", a.AllocationID}, {"orderId", a.OrderID}, {"warehouseId", a.WarehouseID}, {"itemId", a.ItemID},
-	} {
-		c.str(f.name, f.v)
-	}
+	})
 	c.optStr("locationId", a.LocationID)
 	c.optStr("lotNumber", a.LotNumber)
 	return c.err
@@ -75,21 +70,16 @@ func (s *Set) DecodeAllocationRequest(b []byte) (AllocationRequest, error) {
 // AppendAllocationDecision appends d to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendAllocationDecision(dst []byte, d *AllocationDecision) ([]byte, error) {
-	return s.appendRecord(dst, kindAllocationDecision, "allocation decision", d)
+	return appendRecord(s, dst, kindAllocationDecision, "allocation decision", d)
 }
 
 func (d *AllocationDecision) check() error {
-	if d == nil {
-		return errNilRecord
-	}
 	var c checker
 	checkEnum(&c, "status", d.Status, allocationStatuses)
-	for _, f := range [...]struct{ name, v string }{
+	c.strFields([]strField{
 		{"decisionId", d.DecisionID}, {"allocationId", d.AllocationID}, {"orderId", d.OrderID},
 		{"warehouseId", d.WarehouseID}, {"itemId", d.ItemID},
-	} {
-		c.str(f.name, f.v)
-	}
+	})
 	for _, l := range d.Lines {
 		c.str("lines.locationId", l.LocationID)
 		c.str("lines.lotNumber", l.LotNumber)

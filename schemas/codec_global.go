@@ -14,13 +14,10 @@ import (
 // AppendCatalogEntry appends e to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendCatalogEntry(dst []byte, e *CatalogEntry) ([]byte, error) {
-	return s.appendRecord(dst, kindCatalogEntry, "catalog entry", e)
+	return appendRecord(s, dst, kindCatalogEntry, "catalog entry", e)
 }
 
 func (e *CatalogEntry) check() error {
-	if e == nil {
-		return errNilRecord
-	}
 	var c checker
 	checkEnum(&c, "kind", e.Kind, catalogKinds)
 	c.str("id", e.ID)
@@ -69,19 +66,14 @@ func (s *Set) DecodeCatalogEntry(b []byte) (CatalogEntry, error) {
 // AppendLock appends l to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendLock(dst []byte, l *Lock) ([]byte, error) {
-	return s.appendRecord(dst, kindLock, "lock", l)
+	return appendRecord(s, dst, kindLock, "lock", l)
 }
 
 func (l *Lock) check() error {
-	if l == nil {
-		return errNilRecord
-	}
 	var c checker
-	for _, f := range [...]struct{ name, v string }{
+	c.strFields([]strField{
 		{"lockId", l.LockID}, {"warehouseId", l.WarehouseID}, {"locationId", l.LocationID}, {"scannerId", l.ScannerID},
-	} {
-		c.str(f.name, f.v)
-	}
+	})
 	return c.err
 }
 
@@ -121,13 +113,10 @@ func (s *Set) DecodeLock(b []byte) (Lock, error) {
 // AppendToken appends t to dst in wire format,
 // under the Append contract in the package documentation.
 func (s *Set) AppendToken(dst []byte, t *Token) ([]byte, error) {
-	return s.appendRecord(dst, kindToken, "token", t)
+	return appendRecord(s, dst, kindToken, "token", t)
 }
 
 func (t *Token) check() error {
-	if t == nil {
-		return errNilRecord
-	}
 	var c checker
 	c.str("tokenId", t.TokenID)
 	c.str("name", t.Name)
