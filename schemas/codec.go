@@ -32,6 +32,18 @@ func optUnion[T any](branch string, v *T) any {
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
+// nativeArray is xs as a goavro array, each item given by item (asAny for
+// strings).
+func nativeArray[T any](xs []T, item func(T) any) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = item(x)
+	}
+	return out
+}
+
+func asAny[T any](v T) any { return v }
+
 func optMillis(t *time.Time) any {
 	if t == nil {
 		return nil

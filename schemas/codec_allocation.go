@@ -89,10 +89,9 @@ func (d *AllocationDecision) check() error {
 }
 
 func (d *AllocationDecision) native() map[string]any {
-	lines := make([]any, len(d.Lines))
-	for i, l := range d.Lines {
-		lines[i] = map[string]any{"locationId": l.LocationID, "lotNumber": l.LotNumber, "quantity": l.Quantity}
-	}
+	lines := nativeArray(d.Lines, func(l AllocationLine) any {
+		return map[string]any{"locationId": l.LocationID, "lotNumber": l.LotNumber, "quantity": l.Quantity}
+	})
 	return map[string]any{
 		"decisionId":        d.DecisionID,
 		"allocationId":      d.AllocationID,

@@ -28,14 +28,10 @@ func (e *CatalogEntry) check() error {
 }
 
 func (e *CatalogEntry) native() map[string]any {
-	locations := make([]any, len(e.Locations))
-	for i, l := range e.Locations {
-		locations[i] = l
-	}
 	return map[string]any{
 		"kind":                   string(e.Kind),
 		"id":                     e.ID,
-		"locations":              locations,
+		"locations":              nativeArray(e.Locations, asAny),
 		"description":            e.Description,
 		"lotTracked":             e.LotTracked,
 		"maxTransactionQuantity": e.MaxTransactionQuantity,
@@ -129,15 +125,11 @@ func (t *Token) check() error {
 }
 
 func (t *Token) native() map[string]any {
-	whs := make([]any, len(t.Warehouses))
-	for i, w := range t.Warehouses {
-		whs[i] = w
-	}
 	return map[string]any{
 		"tokenId":    t.TokenID,
 		"name":       t.Name,
 		"role":       t.Role,
-		"warehouses": whs,
+		"warehouses": nativeArray(t.Warehouses, asAny),
 		"expiresAt":  optMillis(t.ExpiresAt),
 		"createdAt":  millis(t.CreatedAt),
 		"createdBy":  t.CreatedBy,
