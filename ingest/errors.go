@@ -3,10 +3,7 @@ package ingest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,22 +13,6 @@ import (
 // writeError writes the API's error body.
 func writeError(c *gin.Context, status int, code api.ErrorCode, msg string) {
 	c.AbortWithStatusJSON(status, api.NewError(code, msg))
-}
-
-// readBody reads at most limit bytes; more is a 413.
-func readBody(c *gin.Context, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(c, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge,
-				"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes: split it into smaller requests")
-			return nil, false
-		}
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "reading request body: "+err.Error())
-		return nil, false
-	}
-	return body, true
 }
 
 func (s *Server) unavailable(c *gin.Context, err error) {
