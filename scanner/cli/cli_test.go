@@ -241,6 +241,20 @@ func TestCLIRetryAnswersAVersionConflict(t *testing.T) {
 	}
 }
 
+// wantExitOK requires mainWith, running in the background, to send
+// ExitOK on done within d.
+func wantExitOK(t *testing.T, done <-chan int, d time.Duration, stderr *syncBuffer, what string) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != scanner.ExitOK {
+			t.Fatalf("exit %d %s\n%s", code, what, stderr.String())
+		}
+	case <-time.After(d):
+		t.Fatalf("no exit within %v %s", d, what)
+	}
+}
+
 func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
 	srv := fakeapi.New(t)
 	dir := t.TempDir()
@@ -254,14 +268,7 @@ func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
 	waitFor(t, func() bool { return len(srv.Accepted()) == 1 }, "the first scan uploaded while stdin stays open")
 	io.WriteString(pw, lineMove+"\n")
 	pw.Close()
-	select {
-	case code := <-done:
-		if code != scanner.ExitOK {
-			t.Fatalf("exit %d\n%s", code, errb.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not exit after stdin closed and the queue emptied")
-	}
+	wantExitOK(t, done, 10*time.Second, &errb, "after stdin closed and the queue emptied")
 	as := acks(t, out.String())
 	srv.AssertWrittenOnce(t, []string{as[0].TransactionID, as[1].TransactionID})
 }
@@ -280,14 +287,7 @@ func TestCLIInterruptExitsCleanlyAndKeepsTheQueue(t *testing.T) {
 	io.WriteString(pw, lineCount+"\n"+lineMove+"\n")
 	waitFor(t, func() bool { return strings.Count(out.String(), "\n") == 2 }, "two acknowledgements")
 	cancel()
-	select {
-	case code := <-done:
-		if code != scanner.ExitOK {
-			t.Fatalf("exit %d after interrupt\n%s", code, errb.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("did not stop on interrupt")
-	}
+	wantExitOK(t, done, 5*time.Second, &errb, "after interrupt")
 	if !strings.Contains(errb.String(), "interrupted") {
 		t.Fatalf("stderr: %s", errb.String())
 	}
