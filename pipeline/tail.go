@@ -1,16 +1,12 @@
-package main
+package pipeline
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -20,108 +16,23 @@ import (
 	"github.com/invsync/invsync/schemas"
 )
 
-// tailConfig is what `invsync tail` was told.
-type tailConfig struct {
-	topic, prefix, registry string
-	brokers                 []string
-	follow                  bool
-	fromEnd                 bool
-	warehouse, item         string
-	limit                   int
+// TailConfig is what `invsync tail` was told.
+type TailConfig struct {
+	// Topic is the full topic name; Prefix the deployment's topic prefix
+	// and Registry its schema registry, if any, for decoding.
+	Topic, Prefix, Registry string
+	Brokers                 []string
+	// Follow keeps printing new records; FromEnd starts at the end.
+	Follow  bool
+	FromEnd bool
+	// Warehouse and Item, when set, keep only the records about them.
+	Warehouse, Item string
+	// Limit stops after that many records (0: no limit).
+	Limit int
 }
 
-// runTail prints the records of one invsync topic as JSON, one per line,
-// read_committed: the way to watch decoded events with nothing but invsync.
-func runTail(args []string, stdout, stderr io.Writer) int {
-	cfg, code := parseTail(args, stderr)
-	if code >= 0 {
-		return code
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := tail(ctx, cfg, stdout); err != nil && ctx.Err() == nil {
-		fmt.Fprintln(stderr, "invsync tail:", err)
-		return 1
-	}
-	return 0
-}
-
-// parseTail returns the configuration, or an exit code >= 0 to stop with.
-func parseTail(args []string, stderr io.Writer) (tailConfig, int) {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", envOr("INVSYNC_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers (default: the embedded broker of a local invsync serve) (INVSYNC_BROKERS)")
-	prefix := fs.String("topic-prefix", envOr("INVSYNC_TOPIC_PREFIX", schemas.DefaultTopicPrefix), "prefix of invsync's topics (INVSYNC_TOPIC_PREFIX)")
-	registry := fs.String("schema-registry-url", envOr("INVSYNC_SCHEMA_REGISTRY_URL", ""), "the registry invsync registered its schemas in, if any (INVSYNC_SCHEMA_REGISTRY_URL)")
-	follow := fs.Bool("follow", false, "keep printing new records as they are committed (stop with Ctrl-C)")
-	fromEnd := fs.Bool("from-end", false, "start at the end of the topic rather than its beginning (with --follow: only new records)")
-	warehouse := fs.String("warehouse", "", "only records whose warehouseId is this")
-	item := fs.String("item", "", "only records whose itemId is this")
-	limit := fs.Int("limit", 0, "stop after printing this many records (0: no limit)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: invsync tail [flags] TOPIC
-
-Prints the records of an invsync topic as JSON, one object per line
-({"partition", "offset", "key", "timestamp", "value"}), decoding the Avro
-values, with isolation level read_committed: what a consumer of the topic
-sees. TOPIC is the name without the prefix (%s) or the full
-name. Without --follow it stops at the end of the topic as it was when it
-started.
-
-Example: invsync tail inventory-events --warehouse WH-001 --item ITEM-12345
-
-Flags:
-`, strings.Join(tailTopics(), ", "))
-		fs.PrintDefaults()
-	}
-	// The topic may come before the flags, as in the example.
-	var topic string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		topic, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return tailConfig{}, 0
-		}
-		return tailConfig{}, 2
-	}
-	if topic == "" && fs.NArg() > 0 {
-		topic = fs.Arg(0)
-	}
-	var problems []string
-	if topic == "" || fs.NArg() > 1 {
-		problems = append(problems, "give exactly one TOPIC, e.g. invsync tail inventory-events")
-	}
-	cfg := tailConfig{topic: topic, prefix: *prefix, registry: *registry, follow: *follow, fromEnd: *fromEnd,
-		warehouse: *warehouse, item: *item, limit: *limit}
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			cfg.brokers = append(cfg.brokers, b)
-		}
-	}
-	if len(cfg.brokers) == 0 {
-		problems = append(problems, "--brokers is empty")
-	}
-	if *limit < 0 {
-		problems = append(problems, "--limit must not be negative")
-	}
-	if *fromEnd && !*follow {
-		problems = append(problems, "--from-end without --follow would print nothing; add --follow")
-	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(stderr, "invsync tail:", p)
-		}
-		return tailConfig{}, 2
-	}
-	if !strings.HasPrefix(cfg.topic, cfg.prefix) {
-		cfg.topic = cfg.prefix + cfg.topic
-	}
-	return cfg, -1
-}
-
-// tailTopics are the short names of the topics tail can decode.
-func tailTopics() []string {
+// TailTopics are the short names of the topics tail can decode.
+func TailTopics() []string {
 	return []string{schemas.TopicInventoryEvents, schemas.TopicAllocationDecisions, schemas.TopicPositionSnapshots,
 		schemas.TopicTransactions, schemas.TopicAllocationRequests, schemas.TopicCatalog, schemas.TopicLocks, schemas.TopicDeadLetter}
 }
@@ -137,32 +48,35 @@ type tailRecord struct {
 	Error     string         `json:"error,omitempty"`
 }
 
-func tail(ctx context.Context, cfg tailConfig, stdout io.Writer) error {
-	codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: cfg.prefix, RegistryURL: cfg.registry})
+// Tail prints the records of cfg.Topic to stdout as JSON, one per line,
+// read_committed and decoded; without Follow it stops at the end of the
+// topic as it was when it started.
+func Tail(ctx context.Context, cfg TailConfig, stdout io.Writer) error {
+	codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: cfg.Prefix, RegistryURL: cfg.Registry})
 	if err != nil {
 		return err
 	}
 	start := kgo.NewOffset().AtStart()
-	if cfg.fromEnd {
+	if cfg.FromEnd {
 		start = kgo.NewOffset().AtEnd()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.ConsumeTopics(cfg.topic), kgo.ConsumeResetOffset(start),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Topic), kgo.ConsumeResetOffset(start),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	var ends map[int32]int64
-	if !cfg.follow {
-		if ends, err = committedEnds(ctx, cl, cfg.topic); err != nil {
+	if !cfg.Follow {
+		if ends, err = committedEnds(ctx, cl, cfg.Topic); err != nil {
 			return err
 		}
 	}
 	enc := json.NewEncoder(stdout)
 	printed, seen := 0, false
-	for !caughtUp(ends, cfg.follow) {
+	for !caughtUp(ends, cfg.Follow) {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if !cfg.follow {
+		if !cfg.Follow {
 			// A partition whose log ends in a commit marker or an aborted
 			// transaction never shows a record at its end offset: once
 			// records flow, a second without any means the rest is
@@ -183,7 +97,7 @@ func tail(ctx context.Context, cfg tailConfig, stdout io.Writer) error {
 			return nil
 		}
 		if err := fetches.Err0(); err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("reading %s: %w", cfg.topic, err)
+			return fmt.Errorf("reading %s: %w", cfg.Topic, err)
 		}
 		var out []tailRecord
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -204,7 +118,7 @@ func tail(ctx context.Context, cfg tailConfig, stdout io.Writer) error {
 			if err := enc.Encode(tr); err != nil {
 				return err
 			}
-			if printed++; cfg.limit > 0 && printed >= cfg.limit {
+			if printed++; cfg.Limit > 0 && printed >= cfg.Limit {
 				return nil
 			}
 		}
@@ -242,7 +156,7 @@ func committedEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32
 }
 
 // tailLine decodes r and applies the filters.
-func tailLine(codec *schemas.Set, r *kgo.Record, cfg tailConfig) (tailRecord, bool) {
+func tailLine(codec *schemas.Set, r *kgo.Record, cfg TailConfig) (tailRecord, bool) {
 	tr := tailRecord{Partition: r.Partition, Offset: r.Offset, Key: string(r.Key), Timestamp: r.Timestamp.UTC()}
 	for _, h := range r.Headers {
 		if tr.Headers == nil {
@@ -267,7 +181,7 @@ func tailLine(codec *schemas.Set, r *kgo.Record, cfg tailConfig) (tailRecord, bo
 		if v != nil {
 			return v[field] == want
 		}
-		return strings.HasPrefix(string(r.Key), cfg.warehouse+"/") // undecodable: by stock key
+		return strings.HasPrefix(string(r.Key), cfg.Warehouse+"/") // undecodable: by stock key
 	}
-	return tr, match("warehouseId", cfg.warehouse) && match("itemId", cfg.item)
+	return tr, match("warehouseId", cfg.Warehouse) && match("itemId", cfg.Item)
 }

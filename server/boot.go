@@ -1,8 +1,9 @@
-package main
+package server
 
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 )
 
@@ -47,4 +48,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// bootStatus is what the service is waiting for while it starts, for
+// /readyz.
+type bootStatus struct {
+	mu     sync.Mutex
+	reason string
+}
+
+func newBootStatus() *bootStatus { return &bootStatus{reason: "starting"} }
+
+func (b *bootStatus) set(reason string) {
+	b.mu.Lock()
+	b.reason = reason
+	b.mu.Unlock()
+}
+
+func (b *bootStatus) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reason
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/tls"
@@ -13,18 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// kafkaSecurityFlags are the flags every command that talks to Kafka takes;
-// the SASL password comes only from INVSYNC_KAFKA_SASL_PASSWORD.
-var kafkaSecurityFlags = []flagSpec{
-	{"kafka-tls", "INVSYNC_KAFKA_TLS", "false", "connect to Kafka over TLS"},
-	{"kafka-tls-ca", "INVSYNC_KAFKA_TLS_CA", "", "PEM file of the CA that signed the brokers' certificates (default: the system's; implies --kafka-tls)"},
-	{"kafka-sasl-mechanism", "INVSYNC_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the password comes from INVSYNC_KAFKA_SASL_PASSWORD only (never a flag). Without --brokers the embedded broker then requires this user"},
-	{"kafka-sasl-user", "INVSYNC_KAFKA_SASL_USER", "", "SASL user name"},
-}
-
-// kafkaSecurityOpts turns the Kafka security flags (shared by serve, mirror,
-// tail, token and bench) into client options, reporting every problem.
-func kafkaSecurityOpts(useTLS, caFile, mechanism, user, password string) ([]kgo.Opt, []string) {
+// KafkaSecurityOpts turns the Kafka security flags (shared by serve, mirror,
+// tail, token and bench: --kafka-tls, --kafka-tls-ca, --kafka-sasl-mechanism,
+// --kafka-sasl-user and the password from INVSYNC_KAFKA_SASL_PASSWORD) into
+// client options, reporting every problem, each naming its flag.
+func KafkaSecurityOpts(useTLS, caFile, mechanism, user, password string) ([]kgo.Opt, []string) {
 	var opts []kgo.Opt
 	var errs []string
 	on, err := strconv.ParseBool(useTLS)

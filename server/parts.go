@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 // parts are the service's components once Kafka answers: the state store,
 // the shared tables, the producer, the processors and the HTTP API.
 type parts struct {
-	s        *server
+	s        *Server
 	store    *state.Store
 	producer *pipeline.Producer
 	catalog  *pipeline.CatalogTable
@@ -47,7 +47,7 @@ type parts struct {
 }
 
 // newParts constructs every component; nothing runs yet.
-func newParts(ctx context.Context, s *server, instance string) (p *parts, err error) {
+func newParts(ctx context.Context, s *Server, instance string) (p *parts, err error) {
 	cfg := s.cfg
 	p = &parts{s: s, errc: make(chan error, 8)}
 	defer func() {
@@ -257,7 +257,7 @@ func (p *parts) wait(ctx context.Context, httpErr <-chan error, brokerExited <-c
 }
 
 // adminTokenFile is where the first start writes the admin token it made.
-const adminTokenFile = "admin-token"
+const adminTokenFile = auth.AdminTokenFile
 
 // bootstrapAdmin makes the first admin token when there is no way in:
 // no --admin-token and no active admin token stored. The token goes to

@@ -1,11 +1,19 @@
-package main
+// Package server is one invsync instance as a value: the HTTP API, ingest,
+// the partitioned processors, the shared tables and (unless Options.Brokers
+// is set) the embedded Kafka broker, brought up and shut down in order.
+//
+//	s, err := server.New(opts) // validates, listens on the HTTP port
+//	go s.Run(ctx)              // brings up the rest, serves until ctx ends
+//	<-s.Ready()                // HTTP listening, every owned partition restored
+//	s.Shutdown(ctx)
+//
+// `invsync serve` is a thin main around it; the benchmark, the simulator
+// and the end-to-end tests start servers the same way.
+package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,20 +30,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/pipeline/embedded"
 )
 
-// server is one running `invsync serve`. start listens on the HTTP port and
-// answers /healthz and /readyz from the first moment; run brings up the
+// Server is one running invsync instance. New listens on the HTTP port and
+// answers /healthz and /readyz from the first moment; Run brings up the
 // rest (the embedded broker, Kafka, the state, the processors), serves the
-// API once everything is up, and shuts down in order when ctx ends.
-type server struct {
-	cfg  serveConfig
+// API once everything is up, and shuts down in order when its context ends
+// or Shutdown is called. Its methods are safe for concurrent use.
+type Server struct {
+	cfg  Options
 	log  *slog.Logger
 	boot *bootStatus
 
@@ -47,30 +55,43 @@ type server struct {
 	metrics *prometheus.Registry
 	meters  *sdkmetric.MeterProvider
 
-	// Set by run as the parts come up; closed by close in reverse.
+	// Set by Run as the parts come up; closed by close in reverse.
 	brokerProc *embedded.Process // the supervised broker process
 	brokerIn   *embedded.Broker  // the in-process broker (tests, bench)
 	brokers    []string
 	parts      *parts
 	// up is closed once every part is up (brokers and parts are set);
-	// ended once run has returned.
-	up, ended chan struct{}
+	// ready once, after up, every owned partition was restored; ended
+	// once Run has returned.
+	up, ready, ended chan struct{}
+
+	runOnce  sync.Once
+	mu       sync.Mutex
+	cancel   context.CancelFunc // ends Run; set when Run starts
+	shutdown bool
+	closed   sync.Once
 }
 
-// start validates what can be checked without Kafka and listens on the HTTP
-// port. Every error is one line saying what to do.
-func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating --data-dir %s: %w", cfg.DataDir, err)
+// New validates opts and listens on the HTTP port. Every error is one line
+// saying what to do.
+func New(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
 	}
-	s := &server{cfg: cfg, log: log, boot: newBootStatus(), httpErr: make(chan error, 1),
-		up: make(chan struct{}), ended: make(chan struct{})}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating --data-dir %s: %w", opts.DataDir, err)
+	}
+	s := &Server{cfg: opts, log: opts.Logger, boot: newBootStatus(), httpErr: make(chan error, 1),
+		up: make(chan struct{}), ready: make(chan struct{}), ended: make(chan struct{})}
+	ln, err := net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("--http-addr %s is in use by another process; choose another with --http-addr", cfg.HTTPAddr)
+			return nil, fmt.Errorf("--http-addr %s is in use by another process; choose another with --http-addr", opts.HTTPAddr)
 		}
-		return nil, fmt.Errorf("listening on --http-addr %s: %w", cfg.HTTPAddr, err)
+		return nil, fmt.Errorf("listening on --http-addr %s: %w", opts.HTTPAddr, err)
 	}
 	s.httpLn = ln
 	if err := s.newMetrics(); err != nil {
@@ -82,9 +103,9 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, err
 	// 10 s, a whole request (body included, 1 MiB at most) in a minute.
 	s.http = &http.Server{Handler: &s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if cfg.TLSCert != "" {
-		tlsCfg, err := serverTLS(cfg)
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if opts.TLSCert != "" {
+		tlsCfg, err := serverTLS(opts)
 		if err != nil {
 			_ = ln.Close()
 			return nil, err
@@ -101,38 +122,7 @@ func start(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, err
 	return s, nil
 }
 
-// serverTLS loads the HTTPS certificate and, with --tls-client-ca, requires
-// client certificates signed by that CA.
-func serverTLS(cfg serveConfig) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("loading --tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
-	}
-	t := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if cfg.TLSClientCA != "" {
-		pool, err := loadPool(cfg.TLSClientCA)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-client-ca: %w", err)
-		}
-		t.ClientCAs, t.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	}
-	return t, nil
-}
-
-// loadPool reads a PEM bundle into a certificate pool.
-func loadPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return pool, nil
-}
-
-func (s *server) newMetrics() error {
+func (s *Server) newMetrics() error {
 	s.metrics = prometheus.NewRegistry()
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	exp, err := otelprom.New(otelprom.WithRegisterer(s.metrics), otelprom.WithoutScopeInfo())
@@ -143,11 +133,25 @@ func (s *server) newMetrics() error {
 	return nil
 }
 
-// run brings the service up and serves until ctx ends. A shutdown during
-// start-up is clean (nil error).
-func (s *server) run(ctx context.Context) error {
+// Run brings the service up and serves until ctx ends or Shutdown is
+// called, then shuts down in order. A shutdown during start-up is clean
+// (nil error). Run may be called once.
+func (s *Server) Run(ctx context.Context) error {
+	ran := false
+	s.runOnce.Do(func() { ran = true })
+	if !ran {
+		return errors.New("server: Run called twice")
+	}
 	defer close(s.ended)
 	defer s.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.cancel = cancel
+	if s.shutdown {
+		cancel()
+	}
+	s.mu.Unlock()
 	err := s.bringUp(ctx)
 	if ctx.Err() != nil {
 		s.log.Info("stopped during start-up")
@@ -159,15 +163,39 @@ func (s *server) run(ctx context.Context) error {
 	close(s.up)
 	s.log.Info("invsync serving", "http", s.httpLn.Addr().String(), "brokers", strings.Join(s.brokers, ","),
 		"partitions", s.cfg.Partitions, "data_dir", s.cfg.DataDir)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.watchReady(ctx) }()
 	err = s.parts.wait(ctx, s.httpErr, s.brokerExited())
-	if ctx.Err() != nil {
+	stopped := ctx.Err() != nil
+	cancel()
+	wg.Wait()
+	if stopped {
 		return nil
 	}
 	return err
 }
 
+// watchReady closes ready the first time every owned partition is
+// restored, as /readyz reports it.
+func (s *Server) watchReady(ctx context.Context) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if ok, _ := s.Readiness(); ok {
+			close(s.ready)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // bringUp starts every part in order, telling /readyz what it waits for.
-func (s *server) bringUp(ctx context.Context) error {
+func (s *Server) bringUp(ctx context.Context) error {
 	instance, err := instanceID(s.cfg.DataDir)
 	if err != nil {
 		return err
@@ -188,9 +216,42 @@ func (s *server) bringUp(ctx context.Context) error {
 	return s.parts.start(ctx, s.boot)
 }
 
-// waitUp waits until the server is up, for callers in other goroutines
+// Ready is closed the first time the server is ready, as /readyz would
+// answer 200: the HTTP port listens, the API is open and every partition
+// this instance owns is restored. Readiness can be lost later (a
+// rebalance); Readiness tells the present.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed once Run has returned.
+func (s *Server) Done() <-chan struct{} { return s.ended }
+
+// WaitReady waits for Ready, returning an error if Run ends first or ctx
+// ends.
+func (s *Server) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-s.ended:
+		return errors.New("invsync stopped before it was ready")
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for invsync to be ready (%s): %w", s.boot.get(), ctx.Err())
+	}
+}
+
+// Readiness reports whether the server is ready now, and if not what it
+// waits for (the text of /readyz).
+func (s *Server) Readiness() (bool, string) {
+	select {
+	case <-s.up:
+	default:
+		return false, s.boot.get()
+	}
+	return s.parts.proc.Ready()
+}
+
+// waitUp waits until every part is up, for callers in other goroutines
 // that need its brokers or parts.
-func (s *server) waitUp(ctx context.Context) error {
+func (s *Server) waitUp(ctx context.Context) error {
 	select {
 	case <-s.up:
 		return nil
@@ -201,277 +262,99 @@ func (s *server) waitUp(ctx context.Context) error {
 	}
 }
 
-// startBroker starts the embedded broker unless --brokers is set.
-func (s *server) startBroker(ctx context.Context) error {
-	if len(s.cfg.Brokers) > 0 {
-		s.brokers = s.cfg.Brokers
-		return nil
-	}
-	s.boot.set("starting the embedded Kafka broker")
-	dir := filepath.Join(s.cfg.DataDir, "kafka")
-	if s.cfg.EmbeddedInProcess {
-		b, err := embedded.Start(embedded.Config{Addr: s.cfg.EmbeddedKafkaAddr, DataDir: dir,
-			NoSync: s.cfg.EmbeddedNoFsync, Partitions: int32(s.cfg.Partitions), Logger: s.log, SASL: s.embeddedSASL()})
-		if err != nil {
-			return err
+// Shutdown ends Run and waits for it to return, or for ctx to end. It is
+// idempotent; on a server whose Run was never called it closes the HTTP
+// listener.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel == nil {
+		ran := false
+		s.runOnce.Do(func() { ran = true })
+		if ran {
+			// Run was never called and now never will be.
+			s.close()
+			close(s.ended)
+			return nil
 		}
-		s.brokerIn, s.brokers = b, []string{b.Addr()}
-		s.log.Info("embedded Kafka broker listening in this process", "addr", b.Addr(), "fsync", !s.cfg.EmbeddedNoFsync)
+		// Run is starting: it sees shutdown set.
+	} else {
+		cancel()
+	}
+	select {
+	case <-s.ended:
 		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for invsync to stop: %w", ctx.Err())
 	}
-	p, err := s.superviseBroker(ctx, dir)
-	if err != nil {
-		return err
-	}
-	s.brokerProc, s.brokers = p, []string{p.Addr()}
-	return nil
 }
 
-func (s *server) superviseBroker(ctx context.Context, dir string) (*embedded.Process, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding this executable to run the embedded broker: %w", err)
+// Addr is the HTTP API's listening address (host:port).
+func (s *Server) Addr() string { return s.httpLn.Addr().String() }
+
+// URL is the HTTP API's base URL (https with Options.TLSCert).
+func (s *Server) URL() string {
+	if s.cfg.TLSCert != "" {
+		return "https://" + s.Addr()
 	}
-	cmd := []string{exe, "broker", "--supervised", "--data-dir", s.cfg.DataDir,
-		"--embedded-kafka-addr", s.cfg.EmbeddedKafkaAddr, "--partitions", fmt.Sprint(s.cfg.Partitions),
-		"--log-level", s.cfg.LogLevel, "--log-format", s.cfg.LogFormat}
-	if s.cfg.EmbeddedNoFsync {
-		cmd = append(cmd, "--embedded-kafka-no-fsync")
-	}
-	if sasl := s.embeddedSASL(); sasl != nil {
-		// The password reaches the broker through its environment
-		// (inherited), never its command line.
-		cmd = append(cmd, "--kafka-sasl-mechanism", sasl.Mechanism, "--kafka-sasl-user", sasl.User)
-	}
-	if host, _, _ := net.SplitHostPort(s.cfg.EmbeddedKafkaAddr); s.embeddedSASL() == nil && !isLoopbackHost(host) {
-		return nil, fmt.Errorf("--embedded-kafka-addr %s is not a loopback address: the embedded broker listens beyond this machine only when it requires SASL (set --kafka-sasl-mechanism, --kafka-sasl-user and INVSYNC_KAFKA_SASL_PASSWORD)", s.cfg.EmbeddedKafkaAddr)
-	}
-	return embedded.Supervise(ctx, embedded.SuperviseConfig{DataDir: dir, Addr: s.cfg.EmbeddedKafkaAddr, Command: cmd, Logger: s.log})
+	return "http://" + s.Addr()
 }
 
-// embeddedSASL is the user the embedded broker requires: the client's own
-// SASL settings, so serve and its broker agree.
-func (s *server) embeddedSASL() *embedded.SASLUser {
-	if s.cfg.Kafka.Mechanism == "" {
-		return nil
+// Brokers are the Kafka seed brokers in use: Options.Brokers or the
+// embedded broker's address. It waits until the server is up, or ctx ends.
+func (s *Server) Brokers(ctx context.Context) ([]string, error) {
+	if err := s.waitUp(ctx); err != nil {
+		return nil, err
 	}
-	return &embedded.SASLUser{Mechanism: s.cfg.Kafka.Mechanism, User: s.cfg.Kafka.User, Password: s.cfg.Kafka.Password}
+	return s.brokers, nil
 }
 
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
+// AdminTokenPath is the file the first start writes the admin token it
+// generated to (when Options.AdminToken is empty and none is stored).
+func (s *Server) AdminTokenPath() string { return filepath.Join(s.cfg.DataDir, adminTokenFile) }
+
+// Options returns the options the server was created with.
+func (s *Server) Options() Options { return s.cfg }
+
+// Partition reports an input partition as this instance sees it (owned,
+// restored); the zero status before the server is up.
+func (s *Server) Partition(p int32) pipeline.PartitionStatus {
+	select {
+	case <-s.up:
+		return s.parts.proc.Partition(p)
+	default:
+		return pipeline.PartitionStatus{}
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
-// brokerExited is closed when the supervised broker process dies, which
-// ends serve with an error (Kafka is gone); nil otherwise.
-func (s *server) brokerExited() <-chan struct{} {
-	if s.brokerProc == nil {
-		return nil
-	}
-	return s.brokerProc.Exited()
-}
-
-// clientOpts are the options every Kafka client of this process uses.
-func (s *server) clientOpts() []kgo.Opt {
-	return append([]kgo.Opt{kgo.WithLogger(kgoLogger{s.log})}, s.cfg.Kafka.Opts...)
+// PartitionOf is the input partition of a stock key ("warehouse/item").
+// It must be called once the server is up.
+func (s *Server) PartitionOf(stockKey string) int32 {
+	return s.parts.producer.Partition(stockKey, int32(s.cfg.Partitions))
 }
 
 // close shuts down in reverse order: the HTTP server, the parts, the
-// metrics, the broker. Safe at any point of start-up.
-func (s *server) close() {
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_ = s.http.Shutdown(shutCtx)
-	cancel()
-	if s.parts != nil {
-		s.parts.close()
-	}
-	if s.meters != nil {
-		_ = s.meters.Shutdown(context.Background())
-	}
-	if s.brokerIn != nil {
-		s.brokerIn.Close()
-	}
-	if s.brokerProc != nil {
-		if err := s.brokerProc.Stop(30 * time.Second); err != nil {
-			s.log.Warn("stopping the embedded broker", "err", err)
+// metrics, the broker. Safe at any point of start-up, and once only.
+func (s *Server) close() {
+	s.closed.Do(func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.http.Shutdown(shutCtx)
+		cancel()
+		if s.parts != nil {
+			s.parts.close()
 		}
-	}
-}
-
-// waitForKafka creates the topics, waiting as long as it takes for a
-// broker that is not there yet (with the reason on /readyz and in the log),
-// until ctx ends. A partition-count disagreement and refused credentials
-// are fatal: waiting does not help.
-func waitForKafka(ctx context.Context, brokers []string, opts []kgo.Opt, cfg serveConfig, boot *bootStatus, log *slog.Logger) error {
-	var lastLog time.Time
-	closedOnUs := 0
-	for {
-		refused, err := saslRefused(ctx, brokers, opts, cfg, &closedOnUs)
-		if refused != nil {
-			return refused
+		if s.meters != nil {
+			_ = s.meters.Shutdown(context.Background())
 		}
-		if err == nil {
-			err = ensureTopics(ctx, brokers, opts, cfg)
+		if s.brokerIn != nil {
+			s.brokerIn.Close()
 		}
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if errors.Is(err, errTopicsDisagree) {
-			return err
-		}
-		reason := fmt.Sprintf("waiting for Kafka at %s: %v", strings.Join(brokers, ","), err)
-		boot.set(reason)
-		if time.Since(lastLog) > 10*time.Second {
-			lastLog = time.Now()
-			log.Warn(reason)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// saslRefused, with SASL configured, asks the brokers once whether they
-// take our credentials: it returns a fatal error when they do not, or the
-// error of the attempt (nil when they answered). A broker refuses with
-// SASL_AUTHENTICATION_FAILED (Apache Kafka) or by closing the connection
-// during authentication (the embedded broker); the latter counts after
-// three times in a row, as a broker restarting refuses connections rather
-// than closing them.
-func saslRefused(ctx context.Context, brokers []string, opts []kgo.Opt, cfg serveConfig, closedOnUs *int) (refused, err error) {
-	if cfg.Kafka.Mechanism == "" {
-		return nil, nil
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err = cl.Ping(pctx)
-	switch {
-	case err == nil:
-		*closedOnUs = 0
-		return nil, nil
-	case errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism):
-	case errors.Is(err, io.EOF):
-		if *closedOnUs++; *closedOnUs < 3 {
-			return nil, fmt.Errorf("the broker closed the connection during %s", cfg.Kafka.describe())
-		}
-	default:
-		*closedOnUs = 0
-		return nil, err
-	}
-	return fmt.Errorf("Kafka at %s refused %s (%v): check --kafka-sasl-mechanism, --kafka-sasl-user and INVSYNC_KAFKA_SASL_PASSWORD",
-		strings.Join(brokers, ","), cfg.Kafka.describe(), err), nil
-}
-
-// instanceID returns this data dir's stable identity, creating it once. It
-// names the instance's transactional producer, so a restart of the same
-// instance fences its predecessor.
-func instanceID(dir string) (string, error) {
-	path := filepath.Join(dir, "instance-id")
-	if b, err := os.ReadFile(path); err == nil {
-		if id := strings.TrimSpace(string(b)); id != "" {
-			return id, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	id := hex.EncodeToString(b[:])
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("writing instance id: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("writing instance id: %w", err)
-	}
-	return id, nil
-}
-
-// bootStatus is what the service is waiting for while it starts, for
-// /readyz.
-type bootStatus struct {
-	mu     sync.Mutex
-	reason string
-}
-
-func newBootStatus() *bootStatus { return &bootStatus{reason: "starting"} }
-
-func (b *bootStatus) set(reason string) {
-	b.mu.Lock()
-	b.reason = reason
-	b.mu.Unlock()
-}
-
-func (b *bootStatus) get() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.reason
-}
-
-// kgoLogger passes the Kafka client's warnings and errors to the log, and
-// with --log-level debug its informational lines too (group joins,
-// assignments, the offsets each transaction commits), logged at debug.
-type kgoLogger struct{ l *slog.Logger }
-
-func (k kgoLogger) Level() kgo.LogLevel {
-	if k.l.Enabled(context.Background(), slog.LevelDebug) {
-		return kgo.LogLevelInfo
-	}
-	return kgo.LogLevelWarn
-}
-
-func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		k.l.Error(msg, append(kv, "component", "kafka-client")...)
-	case kgo.LogLevelWarn:
-		k.l.Warn(msg, append(kv, "component", "kafka-client")...)
-	case kgo.LogLevelInfo:
-		k.l.Debug(msg, append(kv, "component", "kafka-client")...)
-	}
-}
-
-// peerTLS is how this instance calls its peers over HTTPS: it trusts the
-// system's roots, its own certificate (instances often share one) and the
-// client CA, and presents its own certificate where peers require one. Nil
-// without --tls-cert.
-func (s *server) peerTLS() *tls.Config {
-	srv := s.http.TLSConfig
-	if srv == nil {
-		return nil
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	for _, c := range srv.Certificates {
-		for _, der := range c.Certificate {
-			if cert, err := x509.ParseCertificate(der); err == nil {
-				pool.AddCert(cert)
+		if s.brokerProc != nil {
+			if err := s.brokerProc.Stop(30 * time.Second); err != nil {
+				s.log.Warn("stopping the embedded broker", "err", err)
 			}
 		}
-	}
-	if s.cfg.TLSClientCA != "" {
-		if pem, err := os.ReadFile(s.cfg.TLSClientCA); err == nil {
-			pool.AppendCertsFromPEM(pem)
-		}
-	}
-	out := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
-	if srv.ClientAuth == tls.RequireAndVerifyClientCert {
-		out.Certificates = srv.Certificates
-	}
-	return out
+	})
 }

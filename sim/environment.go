@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"context"
@@ -16,88 +16,97 @@ import (
 
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/mirror"
-	"github.com/invsync/invsync/sim"
+	"github.com/invsync/invsync/server"
 )
 
-// simulate sets up the system the command drives (in-process, child
-// processes, or --url), runs the day and tears down what it started.
-func simulate(ctx context.Context, c simulateCommand, stderr io.Writer) (sim.Result, error) {
+// Setup is where Simulate runs the day beyond Config.
+type Setup struct {
+	// Faults runs serve and the mirror as child processes of this
+	// executable (which must be the invsync command), killed -9 during
+	// the day and restarted; not with Config.URL.
+	Faults bool
+	// Keep keeps the temporary directory (serve's state, the mirror's
+	// database, the scanners' queues) and prints where it is.
+	Keep bool
+}
+
+// Simulate sets up the system the day runs against (cfg.URL, or a server
+// and a mirror it starts in-process, or as child processes with
+// setup.Faults), runs the day and tears down what it started. Progress
+// goes to stderr.
+func Simulate(ctx context.Context, cfg Config, setup Setup, stderr io.Writer) (Result, error) {
 	dir, err := os.MkdirTemp("", "invsync-simulate-")
 	if err != nil {
-		return sim.Result{}, fmt.Errorf("creating a temporary directory: %w", err)
+		return Result{}, fmt.Errorf("creating a temporary directory: %w", err)
 	}
-	if c.keep {
+	if setup.Keep {
 		fmt.Fprintf(stderr, "invsync simulate: keeping %s\n", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	cfg := c.cfg
 	cfg.Progress, cfg.WorkDir = stderr, filepath.Join(dir, "sim")
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var stop func()
 	switch {
-	case c.url != "":
-		cfg.URL = c.url
+	case cfg.URL != "":
 		if err := discoverCluster(ctx, &cfg); err != nil {
-			return sim.Result{}, err
+			return Result{}, err
 		}
-		stop, err = startSimMirror(ctx, &cfg, dir, log)
-	case c.faults:
-		stop, err = startSimChildren(ctx, &cfg, dir, stderr)
+		stop, err = StartMirror(ctx, &cfg, dir, log)
+	case setup.Faults:
+		stop, err = startChildren(ctx, &cfg, dir, stderr)
 	default:
-		stop, err = startSimInProcess(ctx, &cfg, dir, log)
+		stop, err = startInProcess(ctx, &cfg, dir, log)
 	}
 	if err != nil {
-		return sim.Result{}, err
+		return Result{}, err
 	}
 	defer stop()
-	return sim.Run(ctx, cfg)
+	return Run(ctx, cfg)
 }
 
-// simServeConfig is the serve of a simulation: loopback ports chosen by
-// the OS, no rate limit (the whole fleet is one machine), reconciliation
-// snapshots every 15 simulated minutes.
-func simServeConfig(dir string, speed float64) serveConfig {
-	return serveConfig{
-		DataDir: filepath.Join(dir, "serve"), HTTPAddr: "127.0.0.1:0", EmbeddedKafkaAddr: "127.0.0.1:0",
-		EmbeddedInProcess: true, Partitions: 12, TopicPrefix: "invsync.", Group: "invsync-processors",
-		SessionTimeout: 10 * time.Second, LedgerWindow: 7 * 24 * time.Hour, MaxScanAge: 30 * 24 * time.Hour,
-		SnapshotInterval:    reportInterval(speed),
-		ReconciliationGrace: 2 * time.Minute,
-		LogLevel:            "warn", LogFormat: "text", AdminToken: "sim-" + randomHex(24),
-	}
+// serveOptions are the server of a simulation: loopback ports chosen by
+// the OS, the embedded broker in this process, no rate limit (the whole
+// fleet is one machine), reconciliation snapshots every 15 simulated
+// minutes.
+func serveOptions(dir string, speed float64, log *slog.Logger) server.Options {
+	o := server.DefaultOptions()
+	o.DataDir, o.HTTPAddr, o.EmbeddedKafkaAddr, o.EmbeddedInProcess = filepath.Join(dir, "serve"), "127.0.0.1:0", "127.0.0.1:0", true
+	o.LedgerWindow, o.MaxScanAge = 7*24*time.Hour, 30*24*time.Hour
+	o.SnapshotInterval, o.ReconciliationGrace = reportInterval(speed), 2*time.Minute
+	o.LogLevel, o.Logger, o.AdminToken, o.RateLimit = "warn", log, "sim-"+randomHex(24), 0
+	return o
 }
 
 // reportInterval is 15 simulated minutes in real time (at least a second).
 func reportInterval(speed float64) time.Duration {
-	return max(time.Second, time.Duration(float64(sim.ReconcileEvery)/speed).Round(time.Second))
+	return max(time.Second, time.Duration(float64(ReconcileEvery)/speed).Round(time.Second))
 }
 
-// startSimInProcess starts serve (and its embedded broker) and a mirror
-// in this process.
-func startSimInProcess(ctx context.Context, cfg *sim.Config, dir string, log *slog.Logger) (func(), error) {
-	sc := simServeConfig(dir, cfg.Speed)
-	ctx, cancel := context.WithCancel(ctx)
-	srv, err := start(ctx, sc, log)
+// startInProcess starts serve (and its embedded broker) and a mirror in
+// this process.
+func startInProcess(ctx context.Context, cfg *Config, dir string, log *slog.Logger) (func(), error) {
+	sc := serveOptions(dir, cfg.Speed, log)
+	srv, err := server.New(sc)
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("starting serve: %w", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx) }()
+	go func() { done <- srv.Run(ctx) }()
 	stopServe := func() {
-		cancel()
+		_ = srv.Shutdown(context.Background())
 		if err := <-done; err != nil {
 			log.Warn("serve stopped with an error", "err", err)
 		}
 	}
-	if err := srv.waitUp(ctx); err != nil {
+	brokers, err := srv.Brokers(ctx)
+	if err != nil {
 		stopServe()
 		return nil, fmt.Errorf("starting serve: %w", err)
 	}
-	cfg.URL, cfg.AdminToken = "http://"+srv.httpLn.Addr().String(), sc.AdminToken
-	cfg.Brokers, cfg.TopicPrefix = srv.brokers, sc.TopicPrefix
-	stopMirror, err := startSimMirror(ctx, cfg, dir, log)
+	cfg.URL, cfg.AdminToken = srv.URL(), sc.AdminToken
+	cfg.Brokers, cfg.TopicPrefix = brokers, sc.TopicPrefix
+	stopMirror, err := StartMirror(ctx, cfg, dir, log)
 	if err != nil {
 		stopServe()
 		return nil, err
@@ -105,10 +114,11 @@ func startSimInProcess(ctx context.Context, cfg *sim.Config, dir string, log *sl
 	return func() { stopMirror(); stopServe() }, nil
 }
 
-// startSimMirror runs a mirror in this process on cfg's Kafka, reporting
-// to cfg.URL with a cloud token of its own, in dir.
-func startSimMirror(ctx context.Context, cfg *sim.Config, dir string, log *slog.Logger) (func(), error) {
-	token, err := sim.CreateToken(ctx, cfg.URL, cfg.AdminToken, cfg.IDPrefix+"sim-mirror", "cloud", []string{"*"})
+// StartMirror runs a mirror in this process on cfg's Kafka, reporting to
+// cfg.URL with a cloud token of its own, in dir; it sets cfg.MirrorDB.
+// The returned func stops it.
+func StartMirror(ctx context.Context, cfg *Config, dir string, log *slog.Logger) (func(), error) {
+	token, err := CreateToken(ctx, cfg.URL, cfg.AdminToken, cfg.IDPrefix+"sim-mirror", "cloud", []string{"*"})
 	if err != nil {
 		return nil, fmt.Errorf("creating the mirror's token: %w", err)
 	}
@@ -139,7 +149,7 @@ func randomHex(n int) string {
 
 // discoverCluster fills the brokers and topic prefix not given on the
 // command line from GET /v1/cluster (an admin token may read it).
-func discoverCluster(ctx context.Context, cfg *sim.Config) error {
+func discoverCluster(ctx context.Context, cfg *Config) error {
 	if len(cfg.Brokers) > 0 && cfg.TopicPrefix != "" {
 		return nil
 	}

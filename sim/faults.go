@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/pipeline/embedded"
-	"github.com/invsync/invsync/sim"
 )
 
 // With --faults, serve and the mirror run as child processes of this
@@ -28,9 +27,9 @@ import (
 
 var errNoChildren = errors.New("--faults runs serve and the mirror as child processes of this binary")
 
-// simChild is one supervised child process, restartable with the same
+// child is one supervised child process, restartable with the same
 // arguments and environment.
-type simChild struct {
+type child struct {
 	name string
 	args []string
 	env  []string
@@ -41,7 +40,7 @@ type simChild struct {
 	done chan struct{}
 }
 
-func (c *simChild) start() error {
+func (c *child) start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cmd := exec.Command(c.args[0], c.args[1:]...)
@@ -56,7 +55,7 @@ func (c *simChild) start() error {
 }
 
 // signal sends sig and waits up to wait for the process to end.
-func (c *simChild) signal(sig syscall.Signal, wait time.Duration) bool {
+func (c *child) signal(sig syscall.Signal, wait time.Duration) bool {
 	c.mu.Lock()
 	cmd, done := c.cmd, c.done
 	c.mu.Unlock()
@@ -73,15 +72,15 @@ func (c *simChild) signal(sig syscall.Signal, wait time.Duration) bool {
 }
 
 // stop ends the child gently (SIGTERM), and with SIGKILL if it lingers.
-func (c *simChild) stop() {
+func (c *child) stop() {
 	if !c.signal(syscall.SIGTERM, 30*time.Second) {
 		c.signal(syscall.SIGKILL, 10*time.Second)
 	}
 }
 
-// startSimChildren starts serve and the mirror as child processes and
+// startChildren starts serve and the mirror as child processes and
 // plans the kills.
-func startSimChildren(ctx context.Context, cfg *sim.Config, dir string, stderr io.Writer) (func(), error) {
+func startChildren(ctx context.Context, cfg *Config, dir string, stderr io.Writer) (func(), error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("%w: finding this executable: %v", errNoChildren, err)
@@ -102,7 +101,7 @@ func startSimChildren(ctx context.Context, cfg *sim.Config, dir string, stderr i
 	if err != nil {
 		return nil, err
 	}
-	serve := &simChild{name: "serve", log: serveLog, env: append(os.Environ(), "INVSYNC_ADMIN_TOKEN="+admin),
+	serve := &child{name: "serve", log: serveLog, env: append(os.Environ(), "INVSYNC_ADMIN_TOKEN="+admin),
 		args: []string{exe, "serve", "--data-dir", filepath.Join(dir, "serve"), "--http-addr", "127.0.0.1:" + strconv.Itoa(httpPort),
 			"--embedded-kafka-addr", cfg.Brokers[0], "--rate-limit", "0", "--snapshot-interval", interval, "--log-level", "warn"}}
 	if err := serve.start(); err != nil {
@@ -112,7 +111,7 @@ func startSimChildren(ctx context.Context, cfg *sim.Config, dir string, stderr i
 		serve.stop()
 		return nil, fmt.Errorf("serve (log in %s): %w", serveLog.Name(), err)
 	}
-	token, err := sim.CreateToken(ctx, cfg.URL, admin, "sim-mirror", "cloud", []string{"*"})
+	token, err := CreateToken(ctx, cfg.URL, admin, "sim-mirror", "cloud", []string{"*"})
 	if err != nil {
 		serve.stop()
 		return nil, fmt.Errorf("creating the mirror's token: %w", err)
@@ -123,14 +122,14 @@ func startSimChildren(ctx context.Context, cfg *sim.Config, dir string, stderr i
 		return nil, err
 	}
 	cfg.MirrorDB = filepath.Join(dir, "mirror", "mirror.db")
-	mir := &simChild{name: "mirror", log: mirrorLog, env: append(os.Environ(), "INVSYNC_TOKEN="+token),
+	mir := &child{name: "mirror", log: mirrorLog, env: append(os.Environ(), "INVSYNC_TOKEN="+token),
 		args: []string{exe, "mirror", "--embedded-kafka-addr", cfg.Brokers[0], "--data-dir", filepath.Join(dir, "mirror"),
 			"--url", cfg.URL, "--report-interval", interval, "--log-level", "warn"}}
 	if err := mir.start(); err != nil {
 		serve.stop()
 		return nil, err
 	}
-	kill := func(c *simChild, ready func(context.Context) error) func(context.Context) error {
+	kill := func(c *child, ready func(context.Context) error) func(context.Context) error {
 		return func(ctx context.Context) error {
 			if !c.signal(syscall.SIGKILL, 30*time.Second) {
 				return fmt.Errorf("%s did not die of SIGKILL within 30s", c.name)
@@ -145,7 +144,7 @@ func startSimChildren(ctx context.Context, cfg *sim.Config, dir string, stderr i
 		}
 	}
 	serveReady := func(ctx context.Context) error { return waitReady(ctx, cfg.URL, 2*time.Minute) }
-	cfg.Faults = []sim.Fault{
+	cfg.Faults = []Fault{
 		{Name: "kill -9 serve", At: 0.30, Do: kill(serve, serveReady)},
 		{Name: "kill -9 mirror", At: 0.50, Do: kill(mir, nil)},
 		{Name: "kill -9 serve", At: 0.75, Do: kill(serve, serveReady)},

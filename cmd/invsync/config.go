@@ -4,77 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/invsync/invsync/ingest"
-	"math"
-	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/server"
 )
-
-// serveConfig is everything `invsync serve` can be told, by flag or by
-// environment variable (the flag wins).
-type serveConfig struct {
-	DataDir           string
-	HTTPAddr          string
-	AdvertiseURL      string
-	Brokers           []string
-	EmbeddedKafkaAddr string
-	EmbeddedNoFsync   bool
-	// EmbeddedInProcess runs the embedded broker inside this process
-	// rather than in a supervised process of its own: a kill -9 can then
-	// tear a Kafka transaction (for tests and benchmarks).
-	EmbeddedInProcess bool
-	Catalog           string
-	Partitions        int
-	TopicPrefix       string
-	SchemaRegistryURL string
-	Group             string
-	SessionTimeout    time.Duration
-	LedgerWindow      time.Duration
-	MaxScanAge        time.Duration
-	SnapshotInterval  time.Duration
-	// ReconciliationGrace: how long a record may stay behind in the
-	// cloud's reports before it is STALE.
-	ReconciliationGrace time.Duration
-	LogLevel            string
-	LogFormat           string
-	// Now is the domain clock (tests inject one); nil means time.Now.
-	Now func() time.Time
-
-	// AdminToken, when set, is an admin credential for as long as it is.
-	AdminToken string
-	// RateLimit is requests a second per token; 0 is unlimited.
-	RateLimit float64
-	// MaxInFlight bounds the transactions accepted and not yet applied.
-	MaxInFlight int
-	// HeapLimitMiB is the Go heap's soft limit (0: none).
-	HeapLimitMiB int
-	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
-	// certificates signed by it.
-	TLSCert, TLSKey, TLSClientCA string
-	// Kafka is the client security (TLS, SASL) for every Kafka client.
-	Kafka kafkaSecurity
-}
-
-// kafkaSecurity is the Kafka client security configuration.
-type kafkaSecurity struct {
-	Opts      []kgo.Opt
-	Mechanism string
-	User      string
-	Password  string // from INVSYNC_KAFKA_SASL_PASSWORD only
-}
-
-// describe names the credentials for error messages (never the password).
-func (k kafkaSecurity) describe() string {
-	if k.Mechanism == "" {
-		return "no SASL"
-	}
-	return "SASL " + k.Mechanism + " user " + strconv.Quote(k.User)
-}
 
 // flagSpec is one flag with its environment variable and help.
 type flagSpec struct {
@@ -110,11 +47,20 @@ var serveFlags = []flagSpec{
 	{"tls-client-ca", "INVSYNC_TLS_CLIENT_CA", "", "PEM CA bundle: require every HTTPS client (devices, peers) to present a certificate it signed; needs --tls-cert"},
 }
 
+// kafkaSecurityFlags are the flags every command that talks to Kafka takes;
+// the SASL password comes only from INVSYNC_KAFKA_SASL_PASSWORD.
+var kafkaSecurityFlags = []flagSpec{
+	{"kafka-tls", "INVSYNC_KAFKA_TLS", "false", "connect to Kafka over TLS"},
+	{"kafka-tls-ca", "INVSYNC_KAFKA_TLS_CA", "", "PEM file of the CA that signed the brokers' certificates (default: the system's; implies --kafka-tls)"},
+	{"kafka-sasl-mechanism", "INVSYNC_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the password comes from INVSYNC_KAFKA_SASL_PASSWORD only (never a flag). Without --brokers the embedded broker then requires this user"},
+	{"kafka-sasl-user", "INVSYNC_KAFKA_SASL_USER", "", "SASL user name"},
+}
+
 func init() { serveFlags = append(serveFlags, kafkaSecurityFlags...) }
 
 // parseServe parses args (after "serve") with env fallbacks and validates
 // the result, reporting every problem at once.
-func parseServe(args []string, getenv func(string) string) (serveConfig, error) {
+func parseServe(args []string, getenv func(string) string) (server.Options, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	vals := map[string]*string{}
@@ -134,130 +80,82 @@ func parseServe(args []string, getenv func(string) string) (serveConfig, error) 
 	}
 	fs.Usage = func() { serveUsage(fs.Output()) }
 	if err := fs.Parse(args); err != nil {
-		return serveConfig{}, err
+		return server.Options{}, err
 	}
 	if fs.NArg() > 0 {
-		return serveConfig{}, fmt.Errorf("unexpected argument %q (flags take the form --name=value)", fs.Arg(0))
+		return server.Options{}, fmt.Errorf("unexpected argument %q (flags take the form --name=value)", fs.Arg(0))
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("--%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	c := serveConfig{
-		DataDir:           *vals["data-dir"],
-		HTTPAddr:          *vals["http-addr"],
-		AdvertiseURL:      strings.TrimRight(*vals["advertise-url"], "/"),
-		EmbeddedKafkaAddr: *vals["embedded-kafka-addr"],
-		Catalog:           *vals["catalog"],
-		TopicPrefix:       *vals["topic-prefix"],
-		SchemaRegistryURL: *vals["schema-registry-url"],
-		Group:             *vals["group"],
-		LogLevel:          *vals["log-level"],
-		LogFormat:         *vals["log-format"],
-	}
-	if c.DataDir == "" {
-		bad("data-dir", "must not be empty")
-	}
-	for _, name := range []string{"http-addr", "embedded-kafka-addr"} {
-		if _, port, err := net.SplitHostPort(*vals[name]); err != nil {
-			bad(name, "%q is not host:port", *vals[name])
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			bad(name, "port %q is not a number from 0 to 65535", port)
-		}
-	}
+	// A value that does not parse is reported here and leaves the
+	// default in place; Validate then reports what is out of range.
+	c := server.DefaultOptions()
+	c.DataDir, c.HTTPAddr, c.EmbeddedKafkaAddr = *vals["data-dir"], *vals["http-addr"], *vals["embedded-kafka-addr"]
+	c.AdvertiseURL = strings.TrimRight(*vals["advertise-url"], "/")
+	c.Catalog, c.TopicPrefix, c.SchemaRegistryURL = *vals["catalog"], *vals["topic-prefix"], *vals["schema-registry-url"]
+	c.Group, c.LogLevel, c.LogFormat, c.AdminToken = *vals["group"], *vals["log-level"], *vals["log-format"], *vals["admin-token"]
+	c.TLSCert, c.TLSKey, c.TLSClientCA = *vals["tls-cert"], *vals["tls-key"], *vals["tls-client-ca"]
 	for _, b := range strings.Split(*vals["brokers"], ",") {
-		if b = strings.TrimSpace(b); b == "" {
-			continue
+		if b = strings.TrimSpace(b); b != "" {
+			c.Brokers = append(c.Brokers, b)
 		}
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			bad("brokers", "%q is not host:port", b)
-		}
-		c.Brokers = append(c.Brokers, b)
 	}
-	var err error
 	for _, b := range []struct {
 		name string
 		dst  *bool
 	}{{"embedded-kafka-no-fsync", &c.EmbeddedNoFsync}, {"embedded-kafka-in-process", &c.EmbeddedInProcess}} {
-		if *b.dst, err = strconv.ParseBool(*vals[b.name]); err != nil {
+		v, err := strconv.ParseBool(*vals[b.name])
+		if err != nil {
 			bad(b.name, "%q is not true or false", *vals[b.name])
 		}
+		*b.dst = v
 	}
-	if c.Partitions, err = strconv.Atoi(*vals["partitions"]); err != nil || c.Partitions < 1 || c.Partitions > 1000 {
-		bad("partitions", "%q is not a number from 1 to 1000", *vals["partitions"])
-	}
-	if c.TopicPrefix != "" && strings.ContainsFunc(c.TopicPrefix, func(r rune) bool {
-		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) {
-		bad("topic-prefix", "%q may only contain letters, digits, '.', '_' and '-' (Kafka topic names)", c.TopicPrefix)
-	}
-	if c.AdvertiseURL != "" && !strings.HasPrefix(c.AdvertiseURL, "http://") && !strings.HasPrefix(c.AdvertiseURL, "https://") {
-		bad("advertise-url", "%q must start with http:// or https://", c.AdvertiseURL)
-	}
-	if c.Group == "" {
-		bad("group", "must not be empty")
-	}
-	if c.Catalog != "" {
-		if _, err := os.Stat(c.Catalog); err != nil {
-			bad("catalog", "cannot read %s: %v", c.Catalog, err)
+	for _, n := range []struct {
+		name, want string
+		dst        *int
+	}{{"partitions", "a number from 1 to 1000", &c.Partitions}, {"heap-limit", "a number of MiB of at least 64 (or 0 for no limit)", &c.HeapLimitMiB},
+		{"max-in-flight", fmt.Sprintf("a number of transactions of at least %d (one full upload)", ingest.MaxTransactions), &c.MaxInFlight}} {
+		if v, err := strconv.Atoi(*vals[n.name]); err != nil {
+			bad(n.name, "%q is not %s", *vals[n.name], n.want)
+		} else {
+			*n.dst = v
 		}
+	}
+	if v, err := strconv.ParseFloat(*vals["rate-limit"], 64); err != nil {
+		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
+	} else {
+		c.RateLimit = v
 	}
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
 	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}, {"session-timeout", &c.SessionTimeout},
 		{"reconciliation-grace", &c.ReconciliationGrace}} {
-		if *d.dst, err = time.ParseDuration(*vals[d.name]); err != nil || *d.dst <= 0 {
+		if v, err := time.ParseDuration(*vals[d.name]); err != nil {
 			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
+		} else {
+			*d.dst = v
 		}
 	}
-	if c.SnapshotInterval, err = time.ParseDuration(*vals["snapshot-interval"]); err != nil || (c.SnapshotInterval != 0 && c.SnapshotInterval < time.Second) {
+	if v, err := time.ParseDuration(*vals["snapshot-interval"]); err != nil {
 		bad("snapshot-interval", "%q is not a duration of at least 1s such as 15m, or 0 to publish no snapshots", *vals["snapshot-interval"])
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("log-format", "%q is not text or json", c.LogFormat)
-	}
-	c.AdminToken = *vals["admin-token"]
-	if c.AdminToken != "" && (len(c.AdminToken) < 32 || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
-		bad("admin-token", "must be at least 32 characters without spaces (e.g. openssl rand -hex 32)")
-	}
-	if c.RateLimit, err = strconv.ParseFloat(*vals["rate-limit"], 64); err != nil || c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
-		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
-	}
-	if c.HeapLimitMiB, err = strconv.Atoi(*vals["heap-limit"]); err != nil || c.HeapLimitMiB < 0 || (c.HeapLimitMiB > 0 && c.HeapLimitMiB < 64) {
-		bad("heap-limit", "%q is not a number of MiB of at least 64 (or 0 for no limit)", *vals["heap-limit"])
-	}
-	if c.MaxInFlight, err = strconv.Atoi(*vals["max-in-flight"]); err != nil || c.MaxInFlight < ingest.MaxTransactions {
-		bad("max-in-flight", "%q is not a number of transactions of at least %d (one full upload)", *vals["max-in-flight"], ingest.MaxTransactions)
-	}
-	c.TLSCert, c.TLSKey, c.TLSClientCA = *vals["tls-cert"], *vals["tls-key"], *vals["tls-client-ca"]
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		bad("tls-cert", "--tls-cert and --tls-key are given together")
-	}
-	if c.TLSClientCA != "" && c.TLSCert == "" {
-		bad("tls-client-ca", "requires --tls-cert and --tls-key (client certificates are checked over HTTPS)")
-	}
-	for _, f := range []string{"tls-cert", "tls-key", "tls-client-ca"} {
-		if v := *vals[f]; v != "" {
-			if _, err := os.Stat(v); err != nil {
-				bad(f, "cannot read %s: %v", v, err)
-			}
-		}
+	} else {
+		c.SnapshotInterval = v
 	}
 	c.Kafka.Mechanism, c.Kafka.User = strings.ToUpper(*vals["kafka-sasl-mechanism"]), *vals["kafka-sasl-user"]
 	c.Kafka.Password = getenv("INVSYNC_KAFKA_SASL_PASSWORD")
 	var kerrs []string
-	c.Kafka.Opts, kerrs = kafkaSecurityOpts(*vals["kafka-tls"], *vals["kafka-tls-ca"], c.Kafka.Mechanism, c.Kafka.User, c.Kafka.Password)
+	c.Kafka.Opts, kerrs = server.KafkaSecurityOpts(*vals["kafka-tls"], *vals["kafka-tls-ca"], c.Kafka.Mechanism, c.Kafka.User, c.Kafka.Password)
 	for _, e := range kerrs {
 		errs = append(errs, errors.New(e))
 	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
+	}
 	if len(errs) > 0 {
-		return serveConfig{}, fmt.Errorf("invalid configuration (see invsync serve --help):\n  %w", joinIndented(errs))
+		return server.Options{}, fmt.Errorf("invalid configuration (see invsync serve --help):\n  %w", joinIndented(errs))
 	}
 	return c, nil
 }

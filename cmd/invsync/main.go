@@ -18,6 +18,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/invsync/invsync/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -44,11 +46,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), log)
-		s, err := start(ctx, cfg, log)
+		cfg.Logger = newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), cfg.Logger)
+		s, err := server.New(cfg)
 		if err == nil {
-			err = s.run(ctx)
+			err = s.Run(ctx)
 		}
 		if err != nil {
 			// One line, naming the cause and what to do.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/invsync/invsync/mirror"
 	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/server"
 )
 
 // mirrorFlags are the flags of `invsync mirror`, each with its environment
@@ -174,7 +175,7 @@ func parseMirror(args []string, getenv func(string) string, usageOut io.Writer) 
 	if c.logFormat != "text" && c.logFormat != "json" {
 		bad("log-format", "%q is not text or json", c.logFormat)
 	}
-	kafkaOpts, kafkaErrs := kafkaSecurityOpts(v("kafka-tls"), v("kafka-tls-ca"), v("kafka-sasl-mechanism"), v("kafka-sasl-user"), getenv("INVSYNC_KAFKA_SASL_PASSWORD"))
+	kafkaOpts, kafkaErrs := server.KafkaSecurityOpts(v("kafka-tls"), v("kafka-tls-ca"), v("kafka-sasl-mechanism"), v("kafka-sasl-user"), getenv("INVSYNC_KAFKA_SASL_PASSWORD"))
 	errs = append(errs, kafkaErrs...)
 	c.cfg.KafkaOpts = kafkaOpts
 	if err := c.cfg.Validate(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/signal"
@@ -62,7 +63,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := simulate(ctx, cmd, stderr)
+	cfg := cmd.cfg
+	cfg.URL = cmd.url
+	res, err := sim.Simulate(ctx, cfg, sim.Setup{Faults: cmd.faults, Keep: cmd.keep}, stderr)
 	if res.Seed != 0 || res.Warehouses != 0 {
 		if werr := sim.WriteTable(stdout, res); werr != nil {
 			fmt.Fprintln(stderr, "invsync simulate: writing the table:", werr)
@@ -194,7 +197,7 @@ func parseSimulate(args []string, getenv func(string) string, usageOut io.Writer
 			bad("faults", "kills processes this command started: not with --url (kill the cluster's yourself, the figures tell what it did)")
 		}
 		if c.cfg.IDPrefix == "" && seed != 0 {
-			c.cfg.IDPrefix = fmt.Sprintf("sim%d-%s-", seed, randomHex(3))
+			c.cfg.IDPrefix = fmt.Sprintf("sim%d-%06x-", seed, rand.Uint32N(1<<24))
 		}
 	} else {
 		set := map[string]bool{}
