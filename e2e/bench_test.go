@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ func TestBenchOnBrokersUsesTopicsOfItsOwn(t *testing.T) {
 	before := topicsNow()
 	for run := range 2 {
 		var stdout, stderr bytes.Buffer
-		rc := runBench([]string{"--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40",
+		rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40",
 			"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--json"}, &stdout, &stderr)
 		if rc != 0 {
 			t.Fatalf("run %d: exit %d\n%s\n%s", run, rc, stdout.String(), stderr.String())

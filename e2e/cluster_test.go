@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	for _, in := range []*testInstance{a, b} {
 		n := 0
 		for p := int32(0); p < int32(base.Partitions); p++ {
-			if in.srv.parts.proc.Partition(p).Owned {
+			if in.srv.Partition(p).Owned {
 				n++
 			}
 		}
@@ -115,7 +115,7 @@ func waitOwnership(t *testing.T, insts ...*testInstance) {
 		owned := 0
 		for p := int32(0); p < int32(insts[0].cfg.Partitions); p++ {
 			for _, in := range insts {
-				if st := in.srv.parts.proc.Partition(p); st.Owned && st.Restored {
+				if st := in.srv.Partition(p); st.Owned && st.Restored {
 					owned++
 					break
 				}

@@ -1,207 +1,145 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/server"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/invsync/invsync/pipeline/embedded"
 )
 
-// The pipeline tests run on the embedded broker, or on a real Kafka when
+// The end-to-end tests run on the embedded broker, or on a real Kafka when
 // KAFKA_BROKERS is set (CI sets it to an Apache Kafka 4.x broker started by
 // scripts/kafka.sh). Each test uses its own topic prefix and group, so runs
 // never see each other's records.
-func externalBrokers() []string {
-	if v := os.Getenv("KAFKA_BROKERS"); v != "" {
-		return strings.Split(v, ",")
-	}
-	return nil
-}
+func externalBrokers() []string { return testkit.ExternalBrokers() }
 
 func TestMain(m *testing.M) {
-	if b := externalBrokers(); b != nil {
-		fmt.Fprintf(os.Stderr, "pipeline tests: running against the Kafka at KAFKA_BROKERS=%s\n", strings.Join(b, ","))
-	} else {
-		fmt.Fprintln(os.Stderr, "pipeline tests: KAFKA_BROKERS is not set, running on the embedded broker (kfake); set it to run the same tests against a real Kafka (make test-kafka)")
-	}
+	testkit.SayWhichKafka("end-to-end tests")
 	os.Exit(m.Run())
 }
 
-func randomName(prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
+func randomName(prefix string) string { return testkit.RandomName(prefix) }
 
-// testInstance is one in-process `invsync serve`.
+// testInstance is one in-process invsync server.
 type testInstance struct {
-	t      *testing.T
-	cfg    serveConfig
-	srv    *server
-	url    string
-	cancel context.CancelFunc
-	done   chan error
+	t   *testing.T
+	cfg server.Options
+	srv *server.Server
+	url string
+	// done receives Run's error once it returns.
+	done    chan error
+	stopped bool
 }
 
-// testConfig returns a serve configuration for a fresh deployment: its own
-// data dir, topic prefix and group, loopback ports chosen by the OS.
-func testConfig(t *testing.T) serveConfig {
+// testConfig returns the options of a fresh deployment: its own data dir,
+// topic prefix and group, loopback ports chosen by the OS, the embedded
+// broker in this process (or KAFKA_BROKERS), no snapshots.
+func testConfig(t *testing.T) server.Options {
 	t.Helper()
-	return serveConfig{
-		DataDir:           t.TempDir(),
-		HTTPAddr:          "127.0.0.1:0",
-		Brokers:           externalBrokers(),
-		EmbeddedKafkaAddr: "127.0.0.1:0",
-		EmbeddedInProcess: true,
-		Partitions:        4,
-		TopicPrefix:       randomName("t") + ".",
-		Group:             randomName("g"),
-		SessionTimeout:    6 * time.Second,
-		LedgerWindow:      7 * 24 * time.Hour,
-		MaxScanAge:        30 * 24 * time.Hour,
-		LogLevel:          "warn",
-		LogFormat:         "text",
-		AdminToken:        testAdminToken,
-		RateLimit:         0,
-	}
+	o := server.DefaultOptions()
+	o.DataDir, o.HTTPAddr, o.Brokers = t.TempDir(), "127.0.0.1:0", externalBrokers()
+	o.EmbeddedKafkaAddr, o.EmbeddedInProcess = "127.0.0.1:0", true
+	o.Partitions, o.TopicPrefix, o.Group = 4, randomName("t")+".", randomName("g")
+	o.SessionTimeout, o.LedgerWindow, o.MaxScanAge, o.SnapshotInterval = 6*time.Second, 7*24*time.Hour, 30*24*time.Hour, 0
+	o.LogLevel, o.AdminToken, o.RateLimit = "warn", testAdminToken, 0
+	return o
 }
 
-// testAdminToken is the --admin-token of every instance the tests start.
+// testAdminToken is the admin token of every instance the tests start.
 const testAdminToken = "test-admin-token-0123456789abcdef0123456789"
 
 // sharedBrokers returns brokers that several instances of one test can
 // share and that outlive any one of them: KAFKA_BROKERS when set, else an
 // embedded broker started for the test.
-func sharedBrokers(t *testing.T) []string {
-	t.Helper()
-	if brokers := externalBrokers(); brokers != nil {
-		return brokers
-	}
-	b, err := embedded.Start(embedded.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return []string{b.Addr()}
+func sharedBrokers(t *testing.T) []string { return testkit.Brokers(t) }
+
+// testLogger logs through t at cfg's level (warn unless set).
+func testLogger(t *testing.T, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: lv}))
 }
 
-// startInstance starts cfg and waits until /readyz answers 200.
-func startInstance(t *testing.T, cfg serveConfig) *testInstance {
+// newInstance creates an instance of cfg and runs it, without waiting for
+// it to be ready; it is stopped at the end of the test.
+func newInstance(t *testing.T, cfg server.Options) *testInstance {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := start(ctx, cfg, log)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t, cfg.LogLevel)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
-		cancel()
 		t.Fatalf("starting invsync: %v", err)
 	}
-	in := &testInstance{t: t, cfg: cfg, srv: srv, url: "http://" + srv.httpLn.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { in.done <- srv.run(ctx) }()
+	in := &testInstance{t: t, cfg: cfg, srv: srv, url: srv.URL(), done: make(chan error, 1)}
+	go func() { in.done <- srv.Run(context.Background()) }()
 	t.Cleanup(in.stop)
-	in.waitReady(60 * time.Second)
-	if err := in.srv.waitUp(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return in
 }
 
+// startInstance starts cfg and waits until it is ready (/readyz 200).
+func startInstance(t *testing.T, cfg server.Options) *testInstance {
+	t.Helper()
+	in := newInstance(t, cfg)
+	in.waitReady(60 * time.Second)
+	return in
+}
+
+// stop shuts the instance down and checks it stopped cleanly.
 func (in *testInstance) stop() {
-	if in.cancel == nil {
+	if in.stopped {
 		return
 	}
-	in.cancel()
-	select {
-	case err := <-in.done:
-		if err != nil {
-			in.t.Errorf("invsync stopped with: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		in.t.Errorf("invsync did not stop within 60s")
+	in.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := in.srv.Shutdown(ctx); err != nil {
+		in.t.Errorf("invsync did not stop within 60s: %v", err)
+		return
 	}
-	in.cancel = nil
+	if err := <-in.done; err != nil {
+		in.t.Errorf("invsync stopped with: %v", err)
+	}
 }
 
 func (in *testInstance) brokers() []string {
 	in.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := in.srv.waitUp(ctx); err != nil {
+	b, err := in.srv.Brokers(ctx)
+	if err != nil {
 		in.t.Fatalf("instance not up: %v", err)
 	}
-	return in.srv.brokers
+	return b
 }
 
+// waitReady waits until the instance is ready now (/readyz 200: the API
+// open and every partition it owns restored), which it may stop being
+// for a while after a rebalance.
 func (in *testInstance) waitReady(timeout time.Duration) {
 	in.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(in.url + "/readyz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-			last = string(b)
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := in.srv.WaitReady(ctx); err != nil {
+		in.t.Fatalf("not ready: %v", err)
 	}
-	in.t.Fatalf("not ready after %s: %s", timeout, last)
+	testkit.Eventually(in.t, timeout, testkit.Ready(nil, in.url), "invsync at %s", in.url)
 }
 
-// do sends a JSON request and decodes a JSON answer into out (if non-nil),
-// returning the status.
+// do sends a JSON request with the admin token and decodes a JSON answer
+// into out (if non-nil), returning the status.
 func do(t *testing.T, method, url string, body any, out any) int {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: decoding %q: %v", method, url, data, err)
-		}
-	}
-	return resp.StatusCode
+	return testkit.Do(t, method, url, testAdminToken, body, out)
 }
 
 type testWriter struct{ t *testing.T }
@@ -309,4 +247,21 @@ func consumeAll(t *testing.T, brokers []string, topic string, want int, timeout 
 	f := cl.PollFetches(ctx2)
 	f.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	return out
+}
+
+// invsync runs the built command with args and returns its exit code and
+// output, as a user at a shell would.
+func invsync(t *testing.T, args []string, stdout, stderr io.Writer) int {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("running invsync %v: %v", args, err)
+	}
+	return 0
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/server"
 )
 
 // The security negative suite, organised by the OWASP API Security Top 10
@@ -38,7 +39,7 @@ const secCatalog = `{
   "items": [{"itemId": "IT-A"}, {"itemId": "IT-B", "lotTracked": true}]
 }`
 
-func newSecRig(t *testing.T, cfg serveConfig) *secRig {
+func newSecRig(t *testing.T, cfg server.Options) *secRig {
 	t.Helper()
 	in := startInstance(t, cfg)
 	if code := do(t, "PUT", in.url+"/v1/catalog", secCatalog, nil); code != 200 {

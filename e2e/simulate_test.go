@@ -1,14 +1,10 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
-	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +24,7 @@ func simulateSmall(t *testing.T, inst *testInstance, prefix string, rates sim.Ra
 		Brokers: inst.brokers(), TopicPrefix: inst.cfg.TopicPrefix, WorkDir: filepath.Join(dir, "sim"),
 		Progress: testWriter{t}}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	stop, err := startSimMirror(ctx, &cfg, dir, log)
+	stop, err := sim.StartMirror(ctx, &cfg, dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +98,3 @@ func TestSimulateAccounting(t *testing.T) {
 		}
 	})
 }
-

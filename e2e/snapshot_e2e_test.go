@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/server"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -43,7 +44,7 @@ func snapshotCatalog(t *testing.T) string {
 	return string(b)
 }
 
-func startSnapshotInstance(t *testing.T, cfg serveConfig) *testInstance {
+func startSnapshotInstance(t *testing.T, cfg server.Options) *testInstance {
 	t.Helper()
 	in := startInstance(t, cfg)
 	if code := do(t, "PUT", in.url+"/v1/catalog", snapshotCatalog(t), nil); code != 200 {
@@ -153,7 +154,7 @@ func (l *snapshotLog) poll() {
 		if string(kr.Key) != key {
 			t.Errorf("snapshot record keyed %q, want the stock key %q", kr.Key, key)
 		}
-		if r.v["partition"] != kr.Partition || l.in.srv.parts.producer.Partition(key, int32(l.in.cfg.Partitions)) != kr.Partition {
+		if r.v["partition"] != kr.Partition || l.in.srv.PartitionOf(key) != kr.Partition {
 			t.Errorf("snapshot record of %s names partition %v, read from %d", key, r.v["partition"], kr.Partition)
 		}
 		if r.count < 1 {
@@ -210,7 +211,7 @@ func (l *snapshotLog) awaitFull(after time.Time, want map[string]positionOut) st
 	t.Helper()
 	var parts []int32
 	for _, p := range want {
-		part := l.in.srv.parts.producer.Partition(p.WarehouseID+"/"+p.ItemID, int32(l.in.cfg.Partitions))
+		part := l.in.srv.PartitionOf(p.WarehouseID + "/" + p.ItemID)
 		if !slices.Contains(parts, part) {
 			parts = append(parts, part)
 		}
@@ -349,7 +350,7 @@ func TestSnapshotOncePerSlotAcrossRestarts(t *testing.T) {
 	var parts []int32
 	for i := 1; i <= 12 && len(items) < 3; i++ {
 		it := fmt.Sprintf("S-%02d", i)
-		if part := in.srv.parts.producer.Partition(snapWH+"/"+it, int32(cfg.Partitions)); i != 3 && !slices.Contains(parts, part) {
+		if part := in.srv.PartitionOf(snapWH + "/" + it); i != 3 && !slices.Contains(parts, part) {
 			items, parts = append(items, it), append(parts, part)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func TestTailPrintsDecodedEvents(t *testing.T) {
 		t.Helper()
 		var out, errOut bytes.Buffer
 		args = append(args, "--brokers", strings.Join(in.brokers(), ","), "--topic-prefix", cfg.TopicPrefix)
-		if code := runTail(args, &out, &errOut); code != 0 {
+		if code := invsync(t, append([]string{"tail"}, args...), &out, &errOut); code != 0 {
 			t.Fatalf("tail %v: exit %d: %s", args, code, errOut.String())
 		}
 		var lines []map[string]any
@@ -71,10 +71,10 @@ func TestTailPrintsDecodedEvents(t *testing.T) {
 		t.Errorf("full topic name with --limit 3 printed %d events", n)
 	}
 	var out, errOut bytes.Buffer
-	if code := runTail([]string{"no-such-topic", "--brokers", strings.Join(in.brokers(), ","), "--topic-prefix", cfg.TopicPrefix}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "does not exist") {
+	if code := invsync(t, []string{"tail", "no-such-topic", "--brokers", strings.Join(in.brokers(), ","), "--topic-prefix", cfg.TopicPrefix}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "does not exist") {
 		t.Errorf("unknown topic: exit %d, %q", code, errOut.String())
 	}
-	if code := runTail([]string{"--from-end"}, &out, &errOut); code != 2 {
+	if code := invsync(t, []string{"tail", "--from-end"}, &out, &errOut); code != 2 {
 		t.Errorf("no topic and --from-end without --follow: exit %d, want 2", code)
 	}
 }

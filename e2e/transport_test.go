@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/ecdsa"
@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline/embedded"
+	"github.com/invsync/invsync/server"
 )
 
 // testCA is a throwaway certificate authority for the transport tests.
@@ -91,24 +93,11 @@ func TestHTTPS(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA = certPath, keyPath, caPath
-	log := newLogger(testWriter{t}, "warn", "text")
-	srv, err := start(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
+	in := newInstance(t, cfg)
+	base := in.url
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("the URL of an instance with --tls-cert is %s", base)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.run(t.Context()) }()
-	t.Cleanup(func() {
-		// t.Context() has ended: wait for the instance (and its embedded
-		// broker, writing to dir) to stop before dir is removed.
-		srv.http.Close()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			t.Error("invsync did not stop within 60s")
-		}
-	})
-	base := "https://" + srv.httpLn.Addr().String()
 
 	clientCert, clientKey := ca.issue(t, dir, "device")
 	pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
@@ -116,20 +105,7 @@ func TestHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool(), Certificates: []tls.Certificate{pair}}}}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := withCert.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("HTTPS instance not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Eventually(t, 60*time.Second, testkit.Ready(withCert, base), "HTTPS instance not ready")
 	req, _ := http.NewRequest("GET", base+"/v1/me", nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := withCert.Do(req)
@@ -142,7 +118,7 @@ func TestHTTPS(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("a client without a certificate was served")
 	}
-	if resp, err := http.Get("http://" + srv.httpLn.Addr().String() + "/healthz"); err == nil {
+	if resp, err := http.Get("http://" + in.srv.Addr() + "/healthz"); err == nil {
 		resp.Body.Close()
 		if resp.StatusCode == 200 {
 			t.Fatal("plain HTTP was served on the HTTPS port")
@@ -177,24 +153,25 @@ func TestKafkaSASL(t *testing.T) {
 		bad := testConfig(t)
 		bad.Brokers = []string{b.Addr()}
 		bad.Kafka = saslConfig(t, mech, "invsync", "wrong")
-		srv, err := start(t.Context(), bad, newLogger(testWriter{t}, "error", "text"))
+		bad.Logger = testLogger(t, "error")
+		srv, err := server.New(bad)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = srv.run(t.Context())
+		err = srv.Run(t.Context())
 		if err == nil || !strings.Contains(err.Error(), mech) || !strings.Contains(err.Error(), `"invsync"`) || !strings.Contains(err.Error(), "INVSYNC_KAFKA_SASL_PASSWORD") {
 			t.Fatalf("%s with a wrong password: %v, want a start-up error naming the mechanism, the user and the password variable", mech, err)
 		}
 	}
 }
 
-func saslConfig(t *testing.T, mech, user, pass string) kafkaSecurity {
+func saslConfig(t *testing.T, mech, user, pass string) server.KafkaSecurity {
 	t.Helper()
-	opts, errs := kafkaSecurityOpts("false", "", mech, user, pass)
+	opts, errs := server.KafkaSecurityOpts("false", "", mech, user, pass)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	return kafkaSecurity{Opts: opts, Mechanism: mech, User: user, Password: pass}
+	return server.KafkaSecurity{Opts: opts, Mechanism: mech, User: user, Password: pass}
 }
 
 // secUploadIT is one receipt of the test catalog's item.
