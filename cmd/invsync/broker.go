@@ -110,10 +110,3 @@ func runBrokerStop(args []string, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "invsync broker stop: stopped the broker of %s\n", *dataDir)
 	return 0
 }
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}

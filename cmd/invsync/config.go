@@ -1,23 +1,17 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/server"
 )
 
-// flagSpec is one flag with its environment variable and help.
-type flagSpec struct {
-	name, env, def, help string
-}
-
+// serveFlags are the flags of `invsync serve`; their defaults are
+// server.DefaultOptions (a test checks they agree).
 var serveFlags = []flagSpec{
 	{"data-dir", "INVSYNC_DATA_DIR", "./data", "directory for the Pebble state (state/) and, with the embedded broker, its log (kafka/)"},
 	{"http-addr", "INVSYNC_HTTP_ADDR", "127.0.0.1:8080", "host:port of the HTTP API"},
@@ -47,128 +41,46 @@ var serveFlags = []flagSpec{
 	{"tls-client-ca", "INVSYNC_TLS_CLIENT_CA", "", "PEM CA bundle: require every HTTPS client (devices, peers) to present a certificate it signed; needs --tls-cert"},
 }
 
-// kafkaSecurityFlags are the flags every command that talks to Kafka takes;
-// the SASL password comes only from INVSYNC_KAFKA_SASL_PASSWORD.
-var kafkaSecurityFlags = []flagSpec{
-	{"kafka-tls", "INVSYNC_KAFKA_TLS", "false", "connect to Kafka over TLS"},
-	{"kafka-tls-ca", "INVSYNC_KAFKA_TLS_CA", "", "PEM file of the CA that signed the brokers' certificates (default: the system's; implies --kafka-tls)"},
-	{"kafka-sasl-mechanism", "INVSYNC_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the password comes from INVSYNC_KAFKA_SASL_PASSWORD only (never a flag). Without --brokers the embedded broker then requires this user"},
-	{"kafka-sasl-user", "INVSYNC_KAFKA_SASL_USER", "", "SASL user name"},
-}
-
 func init() { serveFlags = append(serveFlags, kafkaSecurityFlags...) }
 
 // parseServe parses args (after "serve") with env fallbacks and validates
 // the result, reporting every problem at once.
 func parseServe(args []string, getenv func(string) string) (server.Options, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	vals := map[string]*string{}
-	for _, f := range serveFlags {
-		def := f.def
-		if v := getenv(f.env); v != "" {
-			def = v
-		}
-		v := def
-		vals[f.name] = &v
-		if f.def == "true" || f.def == "false" {
-			// A boolean flag may be given bare (--name) or as --name=false.
-			fs.Var((*boolString)(&v), f.name, f.help)
-		} else {
-			fs.StringVar(&v, f.name, def, f.help)
-		}
-	}
-	fs.Usage = func() { serveUsage(fs.Output()) }
-	if err := fs.Parse(args); err != nil {
+	_, get, err := parseSpecs("serve", serveFlags, args, getenv, os.Stderr, serveUsage)
+	if err != nil {
 		return server.Options{}, err
-	}
-	if fs.NArg() > 0 {
-		return server.Options{}, fmt.Errorf("unexpected argument %q (flags take the form --name=value)", fs.Arg(0))
-	}
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("--%s: %s", name, fmt.Sprintf(format, args...)))
 	}
 	// A value that does not parse is reported here and leaves the
 	// default in place; Validate then reports what is out of range.
+	v := &values{get: get}
 	c := server.DefaultOptions()
-	c.DataDir, c.HTTPAddr, c.EmbeddedKafkaAddr = *vals["data-dir"], *vals["http-addr"], *vals["embedded-kafka-addr"]
-	c.AdvertiseURL = strings.TrimRight(*vals["advertise-url"], "/")
-	c.Catalog, c.TopicPrefix, c.SchemaRegistryURL = *vals["catalog"], *vals["topic-prefix"], *vals["schema-registry-url"]
-	c.Group, c.LogLevel, c.LogFormat, c.AdminToken = *vals["group"], *vals["log-level"], *vals["log-format"], *vals["admin-token"]
-	c.TLSCert, c.TLSKey, c.TLSClientCA = *vals["tls-cert"], *vals["tls-key"], *vals["tls-client-ca"]
-	for _, b := range strings.Split(*vals["brokers"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.Brokers = append(c.Brokers, b)
-		}
-	}
-	for _, b := range []struct {
-		name string
-		dst  *bool
-	}{{"embedded-kafka-no-fsync", &c.EmbeddedNoFsync}, {"embedded-kafka-in-process", &c.EmbeddedInProcess}} {
-		v, err := strconv.ParseBool(*vals[b.name])
-		if err != nil {
-			bad(b.name, "%q is not true or false", *vals[b.name])
-		}
-		*b.dst = v
-	}
-	for _, n := range []struct {
-		name, want string
-		dst        *int
-	}{{"partitions", "a number from 1 to 1000", &c.Partitions}, {"heap-limit", "a number of MiB of at least 64 (or 0 for no limit)", &c.HeapLimitMiB},
-		{"max-in-flight", fmt.Sprintf("a number of transactions of at least %d (one full upload)", ingest.MaxTransactions), &c.MaxInFlight}} {
-		if v, err := strconv.Atoi(*vals[n.name]); err != nil {
-			bad(n.name, "%q is not %s", *vals[n.name], n.want)
-		} else {
-			*n.dst = v
-		}
-	}
-	if v, err := strconv.ParseFloat(*vals["rate-limit"], 64); err != nil {
-		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
-	} else {
-		c.RateLimit = v
-	}
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}, {"session-timeout", &c.SessionTimeout},
-		{"reconciliation-grace", &c.ReconciliationGrace}} {
-		if v, err := time.ParseDuration(*vals[d.name]); err != nil {
-			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
-		} else {
-			*d.dst = v
-		}
-	}
-	if v, err := time.ParseDuration(*vals["snapshot-interval"]); err != nil {
-		bad("snapshot-interval", "%q is not a duration of at least 1s such as 15m, or 0 to publish no snapshots", *vals["snapshot-interval"])
-	} else {
-		c.SnapshotInterval = v
-	}
-	c.Kafka.Mechanism, c.Kafka.User = strings.ToUpper(*vals["kafka-sasl-mechanism"]), *vals["kafka-sasl-user"]
-	c.Kafka.Password = getenv("INVSYNC_KAFKA_SASL_PASSWORD")
-	var kerrs []string
-	c.Kafka.Opts, kerrs = server.KafkaSecurityOpts(*vals["kafka-tls"], *vals["kafka-tls-ca"], c.Kafka.Mechanism, c.Kafka.User, c.Kafka.Password)
-	for _, e := range kerrs {
-		errs = append(errs, errors.New(e))
-	}
+	c.DataDir, c.HTTPAddr, c.EmbeddedKafkaAddr = get("data-dir"), get("http-addr"), get("embedded-kafka-addr")
+	c.AdvertiseURL, c.Brokers = strings.TrimRight(get("advertise-url"), "/"), v.list("brokers")
+	c.Catalog, c.TopicPrefix, c.SchemaRegistryURL = get("catalog"), get("topic-prefix"), get("schema-registry-url")
+	c.Group, c.LogLevel, c.LogFormat, c.AdminToken = get("group"), get("log-level"), get("log-format"), get("admin-token")
+	c.TLSCert, c.TLSKey, c.TLSClientCA = get("tls-cert"), get("tls-key"), get("tls-client-ca")
+	v.bool("embedded-kafka-no-fsync", &c.EmbeddedNoFsync)
+	v.bool("embedded-kafka-in-process", &c.EmbeddedInProcess)
+	v.int("partitions", "a number from 1 to 1000", &c.Partitions)
+	v.int("heap-limit", "a number of MiB of at least 64 (or 0 for no limit)", &c.HeapLimitMiB)
+	v.int("max-in-flight", fmt.Sprintf("a number of transactions of at least %d (one full upload)", ingest.MaxTransactions), &c.MaxInFlight)
+	v.float("rate-limit", "a number of requests a second (0 for no limit)", &c.RateLimit)
+	v.duration("ledger-window", "a positive duration such as 168h", &c.LedgerWindow)
+	v.duration("max-scan-age", "a positive duration such as 720h", &c.MaxScanAge)
+	v.duration("session-timeout", "a positive duration such as 10s", &c.SessionTimeout)
+	v.duration("reconciliation-grace", "a positive duration such as 2m", &c.ReconciliationGrace)
+	v.duration("snapshot-interval", "a duration of at least 1s such as 15m, or 0 to publish no snapshots", &c.SnapshotInterval)
+	c.Kafka = v.kafka(getenv)
 	if err := c.Validate(); err != nil {
-		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
+		v.errs = append(v.errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
-	if len(errs) > 0 {
-		return server.Options{}, fmt.Errorf("invalid configuration (see invsync serve --help):\n  %w", joinIndented(errs))
+	if len(v.errs) > 0 {
+		return server.Options{}, invalid("serve", v.errs)
 	}
 	return c, nil
 }
 
-func joinIndented(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return errors.New(strings.Join(msgs, "\n  "))
-}
-
-func serveUsage(w interface{ Write([]byte) (int, error) }) {
+func serveUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: invsync serve [flags]
 
 Runs the whole pipeline in one process: the HTTP API scanners and the cloud
@@ -180,19 +92,5 @@ each with its own --data-dir, to share the partitions among them.
 
 Flags (each can also be set by the environment variable shown):
 `)
-	for _, f := range serveFlags {
-		def := f.def
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", f.name, f.env, def, f.help)
-	}
+	printSpecs(w, serveFlags)
 }
-
-// boolString is a string flag that may be given bare, like a bool flag;
-// the value is validated with the others in parseServe.
-type boolString string
-
-func (b *boolString) String() string     { return string(*b) }
-func (b *boolString) Set(v string) error { *b = boolString(v); return nil }
-func (b *boolString) IsBoolFlag() bool   { return true }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/server"
 )
 
 func TestParseServeDefaultsEnvAndFlags(t *testing.T) {
@@ -90,5 +93,17 @@ func TestParseServeSnapshotInterval(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--snapshot-interval") || !strings.Contains(err.Error(), "at least 1s") {
 			t.Errorf("--snapshot-interval=%q: want an error naming the flag and the bound, got %v", v, err)
 		}
+	}
+}
+
+// TestServeFlagDefaultsAreTheServerDefaults: the help's defaults and
+// server.DefaultOptions are one set of values.
+func TestServeFlagDefaultsAreTheServerDefaults(t *testing.T) {
+	got, err := parseServe(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := server.DefaultOptions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("serve's flag defaults:\n%+v\nserver.DefaultOptions:\n%+v", got, want)
 	}
 }
