@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -130,12 +131,13 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 		"expiresAt": time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)}, &ex); code != 200 || ex.Status != "CONFIRMED" {
 		t.Fatalf("expiring allocation: %d %+v", code, ex)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for ex.Status != "EXPIRED" && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-		do(t, "GET", in.url+"/v1/allocations/EXP-1", nil, &ex)
-	}
-	if ex.Status != "EXPIRED" || len(ex.Lines) != 0 {
+	testkit.Eventually(t, 15*time.Second, func() error {
+		if do(t, "GET", in.url+"/v1/allocations/EXP-1", nil, &ex); ex.Status != "EXPIRED" {
+			return testkit.Not("allocation EXP-1 is %s, not EXPIRED", ex.Status)
+		}
+		return nil
+	})
+	if len(ex.Lines) != 0 {
 		t.Errorf("after expiresAt: %+v", ex)
 	}
 	var l2 positionsOut

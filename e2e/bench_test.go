@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -64,22 +65,18 @@ func TestBenchOnBrokersUsesTopicsOfItsOwn(t *testing.T) {
 		}
 	}
 	// Topic deletion completes asynchronously on some brokers.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		var left []string
 		for _, name := range topicsNow() {
 			if strings.HasPrefix(name, "invsync.bench-") && !slices.Contains(before, name) {
 				left = append(left, name)
 			}
 		}
-		if len(left) == 0 {
-			break
+		if len(left) > 0 {
+			return testkit.Not("topics the runs left behind: %v", left)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("topics the runs left behind: %v", left)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 	// The shared topics are invsync.<name>; tests of other packages on the
 	// same broker meanwhile use invsync.<something>.<name> of their own.
 	for _, name := range topicsNow() {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/web/browsertest"
 )
 
@@ -535,18 +536,11 @@ func browserRejectedScan(t *testing.T, in *testInstance, exe string) {
 		MaxTransactionQuantity int64  `json:"maxTransactionQuantity"`
 	}
 	lowered := func(it catalogItem) bool { return it.ItemID == item && it.MaxTransactionQuantity == 10 }
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Eventually(t, 10*time.Second, testkit.True(func() bool {
 		var cat struct{ Items []catalogItem }
 		do(t, "GET", in.url+"/v1/catalog?warehouseId="+e2eWarehouse, nil, &cat)
-		if slices.ContainsFunc(cat.Items, lowered) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the lowered limit never showed in GET /v1/catalog")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return slices.ContainsFunc(cat.Items, lowered)
+	}, "the lowered limit never showed in GET /v1/catalog"))
 
 	a.scan(e2eScan{location: "A-03-01", item: item, qty: 50})
 	a.waitCounts(1, 0)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -151,18 +152,15 @@ func (c *chaosRecon) heldCount(rng *rand.Rand, insts []*child, abort <-chan stru
 	c.mu.Unlock()
 	// Wait for the count to be held (an answer may have come before it was
 	// applied), then approve it.
-	for deadline := time.Now().Add(3 * time.Minute); ; { // a broker kill and the recovery after it fit in this
+	// A broker kill and the recovery after it fit in 3 minutes.
+	if testkit.Within(3*time.Minute, testkit.True(func() bool {
 		var o outcomeOut
-		if doQuiet("GET", insts[rng.IntN(len(insts))].url+"/v1/transactions/held-c-"+lot, nil, &o) == 200 && o.Status == "held" {
-			break
-		}
-		if time.Now().After(deadline) {
-			c.mu.Lock()
-			c.neverHeld = append(c.neverHeld, lot)
-			c.mu.Unlock()
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+		return doQuiet("GET", insts[rng.IntN(len(insts))].url+"/v1/transactions/held-c-"+lot, nil, &o) == 200 && o.Status == "held"
+	}, "not held")) != nil {
+		c.mu.Lock()
+		c.neverHeld = append(c.neverHeld, lot)
+		c.mu.Unlock()
+		return
 	}
 	if untilAnswered(rng, insts, abort, []int{200}, func(base string) int {
 		return doKeyed("POST", base+"/v1/counts/held-c-"+lot+"/approve", "approve-"+lot, map[string]any{"note": "chaos"}, nil)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -284,24 +285,20 @@ func TestChaos(t *testing.T) {
 	stuck := 0
 	for _, b := range txs {
 		for _, tx := range b.txs {
-			for {
-				var o outcomeOut
-				code := do(t, "GET", insts[0].url+"/v1/transactions/"+tx.TransactionID, nil, &o)
-				if code == 200 && o.Status == "applied" {
-					break
+			var o outcomeOut
+			var code int
+			if testkit.Within(time.Until(deadline), testkit.True(func() bool {
+				code = do(t, "GET", insts[0].url+"/v1/transactions/"+tx.TransactionID, nil, &o)
+				return code == 200 && o.Status == "applied"
+			}, "not applied")) != nil {
+				stuck++
+				t.Errorf("%s (stock key WH-C1/%s) not applied: %d %+v; answers: %v", tx.TransactionID, tx.ItemID, code, o, answerers[tx.TransactionID])
+				for _, c := range insts {
+					var o2 outcomeOut
+					code := doQuiet("GET", c.url+"/v1/transactions/"+tx.TransactionID, nil, &o2)
+					t.Logf("diagnose %s: %s answers %d %+v", tx.TransactionID, c.url, code, o2)
 				}
-				if time.Now().After(deadline) {
-					stuck++
-					t.Errorf("%s (stock key WH-C1/%s) not applied: %d %+v; answers: %v", tx.TransactionID, tx.ItemID, code, o, answerers[tx.TransactionID])
-					for _, c := range insts {
-						var o2 outcomeOut
-						code := doQuiet("GET", c.url+"/v1/transactions/"+tx.TransactionID, nil, &o2)
-						t.Logf("diagnose %s: %s answers %d %+v", tx.TransactionID, c.url, code, o2)
-					}
-					diagnoseStuck(t, brokers, prefix, group, tx.TransactionID)
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
+				diagnoseStuck(t, brokers, prefix, group, tx.TransactionID)
 			}
 		}
 	}
@@ -410,14 +407,6 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-func (c *child) signal(sig syscall.Signal) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd != nil {
-		_ = c.cmd.Process.Signal(sig)
-	}
-}
-
 // done4uploads is closed once every scanner has uploaded its backlog.
 func done4uploads(wg *sync.WaitGroup) <-chan struct{} {
 	ch := make(chan struct{})
@@ -486,16 +475,12 @@ func (c *chaosAllocs) verify(t *testing.T, url string, insts []*child) int {
 	deadline := time.Now().Add(time.Minute)
 	for _, id := range ids {
 		var a allocOut
-		for {
-			code := doQuiet("GET", url+"/v1/allocations/"+id, nil, &a)
-			if code == 200 && a.Status != "TENTATIVE" {
-				break
-			}
-			if time.Now().After(deadline) {
-				report("allocation %s answered but not decided: %d %+v", id, code, a)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		var code int
+		if testkit.Within(time.Until(deadline), testkit.True(func() bool {
+			code = doQuiet("GET", url+"/v1/allocations/"+id, nil, &a)
+			return code == 200 && a.Status != "TENTATIVE"
+		}, "not decided")) != nil {
+			report("allocation %s answered but not decided: %d %+v", id, code, a)
 		}
 		var lines int64
 		for _, l := range a.Lines {

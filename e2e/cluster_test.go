@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // TestClusterSharesPartitionsAndAnswersAnyKey runs two instances in one
@@ -110,8 +112,7 @@ func clusterCatalog() string {
 // each restored, so reads anywhere can be answered.
 func waitOwnership(t *testing.T, insts ...*testInstance) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		owned := 0
 		for p := int32(0); p < int32(insts[0].cfg.Partitions); p++ {
 			for _, in := range insts {
@@ -121,10 +122,9 @@ func waitOwnership(t *testing.T, insts ...*testInstance) {
 				}
 			}
 		}
-		if owned == insts[0].cfg.Partitions {
-			return
+		if owned < insts[0].cfg.Partitions {
+			return testkit.Not("%d of %d partitions owned and restored", owned, insts[0].cfg.Partitions)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("partitions not all owned and restored within 60s")
+		return nil
+	})
 }

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -198,20 +196,17 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for _, b := range txs {
 		for _, tx := range b.txs {
-			for {
+			testkit.Eventually(t, time.Until(deadline), func() error {
 				var o outcomeOut
-				code := do(t, "GET", proc.url+"/v1/transactions/"+tx.TransactionID, nil, &o)
-				if code == 200 && o.Status == "applied" {
-					break
+				switch code := do(t, "GET", proc.url+"/v1/transactions/"+tx.TransactionID, nil, &o); {
+				case code == 200 && o.Status == "applied":
+					return nil
+				case code == 200 && o.Status == "rejected":
+					return fmt.Errorf("%w: %s rejected by the processor: %+v", testkit.ErrStop, tx.TransactionID, o)
+				default:
+					return testkit.Not("%s not applied: %d %+v", tx.TransactionID, code, o)
 				}
-				if code == 200 && o.Status == "rejected" {
-					t.Fatalf("%s rejected by the processor: %+v", tx.TransactionID, o)
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s not applied: %d %+v", tx.TransactionID, code, o)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			})
 		}
 	}
 
@@ -461,64 +456,38 @@ func send(c *http.Client, base, scanner string, txs []txIn) (uploadOut, error) {
 	return out, nil
 }
 
-// child is an invsync process the test can kill -9 and restart.
+// child is an invsync process the test can kill -9 and restart, with the
+// tests' admin token.
 type child struct {
 	t    *testing.T
 	bin  string
 	args []string
 	log  string
 	url  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	once sync.Once
+	p    testkit.Process
+}
+
+func (c *child) proc() *testkit.Process {
+	c.once.Do(func() {
+		c.p = testkit.Process{Bin: c.bin, Args: c.args, Log: c.log, Env: []string{"INVSYNC_ADMIN_TOKEN=" + testAdminToken}}
+	})
+	return &c.p
 }
 
 func (c *child) start() {
 	c.t.Helper()
-	f, err := os.OpenFile(c.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	cmd := exec.Command(c.bin, c.args...)
-	cmd.Env = append(os.Environ(), "INVSYNC_ADMIN_TOKEN="+testAdminToken)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	f.Close()
-	c.mu.Lock()
-	c.cmd = cmd
-	c.mu.Unlock()
+	c.proc().Start(c.t)
 }
 
-func (c *child) kill() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd == nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	_ = c.cmd.Wait()
-	c.cmd = nil
-}
+// kill kill -9s the process and waits for it.
+func (c *child) kill() { c.proc().Kill() }
 
 // stop ends the process cleanly (SIGTERM), killing it after 30 s.
-func (c *child) stop() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd == nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
-	c.cmd = nil
-}
+func (c *child) stop() { c.proc().Stop() }
+
+// signal sends sig without waiting.
+func (c *child) signal(sig syscall.Signal) { c.proc().Signal(sig, 0) }
 
 // brokerPID reads the pid of the broker process serve supervises.
 func brokerPID(dataDir string) int {
@@ -554,45 +523,19 @@ func stopBroker(dataDir string) {
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	// Wait for it to be gone before the test's TempDir is removed under
 	// it (it writes its log and state while stopping); SIGKILL after 20 s.
-	deadline := time.Now().Add(20 * time.Second)
-	for processAlive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			deadline = time.Now().Add(5 * time.Second)
-		}
-		time.Sleep(50 * time.Millisecond)
+	gone := testkit.True(func() bool { return !testkit.Alive(pid) }, "running")
+	if testkit.Within(20*time.Second, gone) != nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = testkit.Within(5*time.Second, gone)
 	}
-}
-
-// processAlive reports whether pid runs: not gone, and not a zombie (the
-// broker is not this process's child, and its parent may never reap it).
-func processAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses: "pid (comm) S ...".
-	if i := strings.LastIndexByte(string(data), ')'); i >= 0 && i+2 < len(data) {
-		return data[i+2] != 'Z' && data[i+2] != 'X'
-	}
-	return true
 }
 
 func (c *child) waitReady(timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(c.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := testkit.Within(timeout, testkit.Ready(nil, c.url)); err != nil {
+		c.dumpLog()
+		c.t.Fatalf("invsync not ready: %v", err)
 	}
-	c.dumpLog()
-	c.t.Fatalf("invsync not ready after %s", timeout)
 }
 
 func (c *child) dumpLog() {
@@ -610,15 +553,7 @@ func buildBinary(t *testing.T) string {
 	return testkit.Build(t, "./cmd/invsync")
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testkit.FreeAddr(t) }
 
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
@@ -91,18 +92,14 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 		res.Results[0].Status != "accepted" {
 		t.Fatalf("upload after the restart: %d %+v", code, res)
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	for _, tx := range append(skipped, processors.Transaction{TransactionID: next.TransactionID}) {
-		for {
+		testkit.Eventually(t, 60*time.Second, func() error {
 			var o outcomeOut
-			if code := do(t, "GET", a.url+"/v1/transactions/"+tx.TransactionID, nil, &o); code == 200 && o.Status == "applied" {
-				break
+			if code := do(t, "GET", a.url+"/v1/transactions/"+tx.TransactionID, nil, &o); code != 200 || o.Status != "applied" {
+				return testkit.Not("GET /v1/transactions/%s: %d %s", tx.TransactionID, code, o.Status)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s, skipped by the group's offset, was never applied", tx.TransactionID)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return nil
+		}, "%s, skipped by the group's offset, was never applied", tx.TransactionID)
 	}
 	var pos positionsOut
 	do(t, "GET", a.url+"/v1/positions?warehouseId=WH-K&itemId=K-00", nil, &pos)

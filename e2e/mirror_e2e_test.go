@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -324,9 +325,8 @@ func waitMirrorCaughtUp(t *testing.T, db *sql.DB, brokers, topics []string, time
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(timeout)
 	var behind []string
-	for {
+	testkit.Eventually(t, timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		ends, err := adm.ListEndOffsets(ctx, topics...)
 		cancel()
@@ -359,13 +359,10 @@ func waitMirrorCaughtUp(t *testing.T, db *sql.DB, brokers, topics []string, time
 			}
 		})
 		if err == nil && len(behind) == 0 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the mirror has not caught up %s after the load (query error %v): %s", timeout, err, strings.Join(behind, ", "))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return testkit.Not("the mirror has not caught up after the load (query error %v): %s", err, strings.Join(behind, ", "))
+	})
 }
 
 // apiPositions reads every position of the world from GET /v1/positions.
@@ -487,8 +484,7 @@ type mirrorReportLine struct {
 // logged must have found no discrepancy.
 func checkMirrorReports(t *testing.T, logPath string, caughtUp time.Time, records map[string]int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testkit.Eventually(t, timeout, func() error {
 		data, err := os.ReadFile(logPath)
 		if err != nil {
 			t.Fatal(err)
@@ -513,18 +509,15 @@ func checkMirrorReports(t *testing.T, logPath string, caughtUp time.Time, record
 		}
 		if len(agreeing) == len(records) {
 			t.Logf("mirror e2e: %d reports compared by the server, none with a discrepancy; after the catch-up every record agreed: %+v", len(all), agreeing)
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			var last []mirrorReportLine
-			if len(all) > 0 {
-				last = all[max(0, len(all)-4):]
-			}
-			t.Fatalf("no report agreeing on every record (%v) of every warehouse within %s of the catch-up; %d reports logged, the last: %+v",
-				records, timeout, len(all), last)
+		var last []mirrorReportLine
+		if len(all) > 0 {
+			last = all[max(0, len(all)-4):]
 		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return testkit.Not("no report agreeing on every record (%v) of every warehouse after the catch-up; %d reports logged, the last: %+v",
+			records, len(all), last)
+	})
 }
 
 // mirrorE2EDiscrepancy is a discrepancy as GET /v1/discrepancies shows it.
@@ -561,9 +554,7 @@ func checkMirroredDiscrepancy(t *testing.T, db *sql.DB, base, cloud string, api 
 		t.Fatalf("a report with onHand %d for %s at version %d: %d %s, want one discrepancy", p.OnHand+7, positionKey(p), p.Version, code, data)
 	}
 	id := rep.Discrepancies[0]
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	err := testkit.Within(30*time.Second, func() error {
 		var want mirrorE2EDiscrepancy
 		if code := do(t, "GET", base+"/v1/discrepancies/"+id, nil, &want); code != 200 {
 			t.Fatalf("GET /v1/discrepancies/%s: %d", id, code)
@@ -580,12 +571,13 @@ func checkMirroredDiscrepancy(t *testing.T, db *sql.DB, base, cloud string, api 
 		gotJSON, _ := json.Marshal(got)
 		if err == nil && string(gotJSON) == string(wantJSON) && want.Status == "RESOLVED" {
 			t.Logf("mirror e2e: discrepancy %s mirrored: %s", id, gotJSON)
-			return
+			return nil
 		}
-		last = fmt.Sprintf("SQL %s (err %v), API %s", gotJSON, err, wantJSON)
-		time.Sleep(250 * time.Millisecond)
+		return testkit.Not("SQL %s (err %v), API %s", gotJSON, err, wantJSON)
+	})
+	if err != nil {
+		t.Errorf("discrepancy %s: the mirror's table and the API did not agree on its resolved state: %v", id, err)
 	}
-	t.Errorf("discrepancy %s: the mirror's table and the API did not agree on its resolved state within 30s: %s", id, last)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -239,35 +240,28 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	var tasks struct {
 		CountTasks []struct{ CountTaskID, Status, LocationID string } `json:"countTasks"`
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
 		if status == 200 && json.Unmarshal(data, &tasks) == nil && slices.ContainsFunc(tasks.CountTasks, func(x struct{ CountTaskID, Status, LocationID string }) bool {
 			return x.CountTaskID == d.CountTaskID
 		}) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the recount task never listed for the scanner: %s", data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return testkit.Not("the recount task not listed for the scanner: %s", data)
+	})
 	cnt := map[string]any{"transactionId": "rc-recount", "type": "CYCLE_COUNT", "timestamp": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano),
 		"warehouseId": "WH-T1", "itemId": "IT-B", "locationId": "L2", "lotNumber": "LOT-9", "quantity": 5, "countTaskId": d.CountTaskID}
 	if status, _, data := call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
 		map[string]any{"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": []any{cnt}}); status != 200 {
 		t.Fatalf("recount: %d %s", status, data)
 	}
-	for {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=DONE", r.tokens["supervisor"], nil)
 		if status == 200 && json.Unmarshal(data, &tasks) == nil && len(tasks.CountTasks) == 1 && tasks.CountTasks[0].CountTaskID == d.CountTaskID {
-			break
+			return nil
 		}
-		if time.Now().After(deadline.Add(10 * time.Second)) {
-			t.Fatalf("the count did not complete its task: %s", data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return testkit.Not("the count did not complete its task: %s", data)
+	})
 	// Lists refuse a missing warehouse and an unknown status, naming the allowed ones.
 	r.refused("discrepancies without a warehouse", 400, "INVALID_REQUEST", "GET", "/v1/discrepancies", r.tokens["supervisor"], nil)
 	r.refused("unknown discrepancy status", 400, "INVALID_REQUEST", "GET", "/v1/discrepancies?warehouseId=WH-T1&status=NOPE", r.tokens["supervisor"], nil)
@@ -372,17 +366,13 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep reportOut
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		status, _, data := call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)
 		if status == 200 && json.Unmarshal(data, &rep) == nil {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the topic report was never compared: %d %s", status, data)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return testkit.Not("the topic report not compared: %d %s", status, data)
+	})
 	if rep.Compared != 1 || len(rep.Discrepancies) != 1 {
 		t.Errorf("topic report: %+v, want 1 compared and a MISMATCH", rep)
 	}

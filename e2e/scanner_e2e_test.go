@@ -27,6 +27,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner"
 )
 
@@ -185,8 +186,7 @@ func waitApplied(t *testing.T, base string, ids map[string]bool, timeout time.Du
 	for id := range ids {
 		left[id] = true
 	}
-	deadline := time.Now().Add(timeout)
-	for {
+	_ = testkit.Within(timeout, func() error { // what is left is returned
 		for id := range left {
 			var o outcomeOut
 			code := do(t, "GET", base+"/v1/transactions/"+id, nil, &o)
@@ -198,11 +198,11 @@ func waitApplied(t *testing.T, base string, ids map[string]bool, timeout time.Du
 				delete(left, id)
 			}
 		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
+		if len(left) > 0 {
+			return testkit.Not("%d scans not applied", len(left))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	out := make([]string, 0, len(left))
 	for id := range left {
 		out = append(out, id)
@@ -319,17 +319,12 @@ func revokeToken(t *testing.T, base, id, token string) {
 	if status, _, data := call(t, "DELETE", base+"/v1/tokens/"+id, testAdminToken, nil); status/100 != 2 {
 		t.Fatalf("DELETE /v1/tokens/%s: %d %s", id, status, data)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, _, _ := call(t, "GET", base+"/v1/me", token, nil)
-		if status == 401 {
-			return
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if status, _, _ := call(t, "GET", base+"/v1/me", token, nil); status != 401 {
+			return testkit.Not("the revoked token still answers %d on GET /v1/me", status)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the revoked token still answers %d on GET /v1/me after 10 s", status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // e2eSeed is SCANNER_E2E_SEED or the clock, logged so a run can be
@@ -677,19 +672,17 @@ func (p *scannerProc) send(lines []string) {
 // waitAcks waits for n acknowledgements in all and returns them.
 func (p *scannerProc) waitAcks(n int, timeout time.Duration) []scanAck {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var got []scanAck
+	testkit.Eventually(p.t, timeout, func() error {
 		p.mu.Lock()
-		got := append([]scanAck(nil), p.acks...)
+		got = append([]scanAck(nil), p.acks...)
 		p.mu.Unlock()
-		if len(got) >= n {
-			return got
+		if len(got) < n {
+			return testkit.Not("%d of %d lines acknowledged; scanner log:\n%s", len(got), n, lastLines(p.log, 20))
 		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%d of %d lines acknowledged after %s; scanner log:\n%s", len(got), n, timeout, lastLines(p.log, 20))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }
 
 // wait closes standard input and waits for the exit code.
@@ -817,7 +810,8 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 	t.Logf("kill -9 of invsync scanner: %s kills=%d killed_with_upload_in_flight=%d took=%s", f, kills, inFlight, time.Since(start).Round(time.Millisecond))
 }
 
-// waitFor polls cond every 5 ms until it holds, failing after timeout.
+// waitFor polls cond every 5 ms until it holds, failing after timeout:
+// finer than testkit.Eventually, to catch an upload while it is in flight.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

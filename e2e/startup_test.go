@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // startServe runs `invsync serve` with args as a child process, its output
@@ -123,16 +125,15 @@ func TestStartupWaitsForKafkaVisibly(t *testing.T) {
 		base := "http://" + httpAddr
 		waitStatus(t, base+"/healthz", http.StatusOK, 20*time.Second)
 		var ready errorOut
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(ready.Error.Message, "waiting for Kafka at "+brokers) {
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz never named the Kafka it waits for; last: %+v", ready)
-			}
-			time.Sleep(200 * time.Millisecond)
+		testkit.Eventually(t, 30*time.Second, func() error {
 			if code := getJSON(t, base+"/readyz", &ready); code != http.StatusServiceUnavailable {
 				t.Fatalf("/readyz answered %d while Kafka is missing", code)
 			}
-		}
+			if !strings.Contains(ready.Error.Message, "waiting for Kafka at "+brokers) {
+				return testkit.Not("/readyz does not name the Kafka it waits for: %+v", ready)
+			}
+			return nil
+		})
 		var starting errorOut
 		if code := getJSON(t, base+"/v1/catalog", &starting); code != http.StatusServiceUnavailable || starting.Error.Code != "STARTING" {
 			t.Errorf("/v1/catalog while starting: %d %+v, want 503 STARTING", code, starting)
@@ -155,13 +156,12 @@ func TestStartupRefusesSecondServeOnSameDataDir(t *testing.T) {
 	dir := t.TempDir()
 	first, out1 := startServe(t, "--data-dir", dir, "--http-addr", freeAddr(t), "--embedded-kafka-addr", freeAddr(t), "--partitions", "2")
 	t.Cleanup(func() { _ = first.Process.Signal(syscall.SIGTERM); _ = first.Wait(); stopBroker(dir) })
-	deadline := time.Now().Add(60 * time.Second)
-	for brokerPID(dir) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("first serve never started its broker:\n%s", out1)
+	testkit.Eventually(t, 60*time.Second, func() error {
+		if brokerPID(dir) == 0 {
+			return testkit.Not("first serve has not started its broker:\n%s", out1)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	second, out2 := startServe(t, "--data-dir", dir, "--http-addr", freeAddr(t), "--embedded-kafka-addr", freeAddr(t), "--partitions", "2")
 	if code := exitWithin(t, second, 30*time.Second); code != 1 {
 		t.Fatalf("second serve: exit code %d, want 1; output:\n%s", code, out2)
@@ -171,20 +171,17 @@ func TestStartupRefusesSecondServeOnSameDataDir(t *testing.T) {
 
 func waitStatus(t *testing.T, url string, want int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testkit.Eventually(t, timeout, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer %d within %s (last: %v)", url, want, timeout, err)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return testkit.Not("%s answered %d, want %d", url, resp.StatusCode, want)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func getJSON(t *testing.T, url string, out any) int {
