@@ -14,9 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/invsync/invsync/server"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/server"
 )
 
 // Drive is `invsync bench`: it runs the load against cfg.URL, or against a

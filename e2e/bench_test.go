@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // TestBenchOnBrokersUsesTopicsOfItsOwn: `invsync bench --brokers` starts its

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // The reconciliation inputs of the chaos suite: while the scanners upload

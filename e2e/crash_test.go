@@ -17,9 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // TestCrashKill9DuringUploads runs `invsync serve` as a child process,

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/server"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The end-to-end tests run on the embedded broker, or on a real Kafka when

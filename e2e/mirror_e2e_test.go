@@ -17,9 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invsync/invsync/internal/testkit"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // The mirror end-to-end test's world: two warehouses, every item stocked

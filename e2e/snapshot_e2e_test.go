@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invsync/invsync/server"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/server"
 )
 
 // Reconciliation snapshots end to end: what lands on <prefix>position-snapshots,
