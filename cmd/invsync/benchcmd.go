@@ -45,17 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	memProfile := fs.String("memprofile", "", "write a heap profile (in-process pipeline included) to this file at the end of the load, before the baseline")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
-
-Measures the pipeline the way a scanner fleet loads it: open-loop batched
-uploads at fixed rates (latency from each request's scheduled send time to
-its event on the events topic), rate steps until the consumer falls behind,
-an offline-backlog drain, and a raw franz-go produce->consume baseline on the
-same broker in the same run. Progress goes to stderr; the table (and with
---json one JSON line) to stdout.
-
-Flags:
-`)
+		fmt.Fprint(fs.Output(), help("bench"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

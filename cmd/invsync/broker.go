@@ -43,21 +43,7 @@ func runBroker(args []string, stderr io.Writer) int {
 	saslMech := fs.String("kafka-sasl-mechanism", env("INVSYNC_KAFKA_SASL_MECHANISM", ""), "require SASL of clients: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, with the one user --kafka-sasl-user and the password in INVSYNC_KAFKA_SASL_PASSWORD (INVSYNC_KAFKA_SASL_MECHANISM)")
 	saslUser := fs.String("kafka-sasl-user", env("INVSYNC_KAFKA_SASL_USER", ""), "the SASL user clients log in as (INVSYNC_KAFKA_SASL_USER)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: invsync broker [flags]
-       invsync broker stop [--data-dir DIR]
-
-Runs only the embedded Kafka broker (franz-go's kfake with disk persistence).
-
-"invsync serve" without --brokers starts one of these itself, as a process
-of its own that outlives a crash of serve (so a kill -9 of serve never tears
-a Kafka transaction), reuses it when it restarts, and stops it on a clean
-shutdown. Start one by hand for several "invsync serve --brokers ADDR"
-processes to share on one machine. For production use a real Kafka cluster.
-
-"invsync broker stop" stops the broker running on a data dir.
-
-Flags:
-`)
+		fmt.Fprint(fs.Output(), help("broker"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

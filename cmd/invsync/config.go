@@ -81,16 +81,6 @@ func parseServe(args []string, getenv func(string) string) (server.Options, erro
 }
 
 func serveUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: invsync serve [flags]
-
-Runs the whole pipeline in one process: the HTTP API scanners and the cloud
-call, the ingest producer, the partitioned processors (exactly-once, state in
-Pebble) and, unless --brokers is set, an embedded Kafka broker.
-
-Start several "invsync serve" processes with the same --brokers and --group,
-each with its own --data-dir, to share the partitions among them.
-
-Flags (each can also be set by the environment variable shown):
-`)
+	fmt.Fprint(w, help("serve"))
 	printSpecs(w, serveFlags)
 }

@@ -107,3 +107,21 @@ func TestServeFlagDefaultsAreTheServerDefaults(t *testing.T) {
 		t.Errorf("serve's flag defaults:\n%+v\nserver.DefaultOptions:\n%+v", got, want)
 	}
 }
+
+// TestEveryCommandHasHelp: each command's help text is in help/, and its
+// --help exits 0 (serve prints its help to the process's standard error).
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, name := range []string{"invsync", "serve", "mirror", "simulate", "bench", "broker", "tail", "token"} {
+		if text := help(name); !strings.Contains(text, "invsync") || len(text) < 200 {
+			t.Errorf("help(%q) = %q", name, text)
+		}
+		args := []string{name, "--help"}
+		if name == "invsync" {
+			args = []string{"help"}
+		}
+		var out, errOut strings.Builder
+		if code := run(args, &out, &errOut); code != 0 {
+			t.Errorf("invsync %v: exit %d", args, code)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -161,4 +162,18 @@ func (v *values) kafka(getenv func(string) string) server.KafkaSecurity {
 		v.errs = append(v.errs, errors.New(e))
 	}
 	return k
+}
+
+// helpTexts are the commands' help, help/<command>.txt.
+//
+//go:embed help/*.txt
+var helpTexts embed.FS
+
+// help is the help text of command.
+func help(command string) string {
+	b, err := helpTexts.ReadFile("help/" + command + ".txt")
+	if err != nil {
+		panic("invsync: no help for " + command) // a file missing from help/: a build mistake
+	}
+	return string(b)
 }

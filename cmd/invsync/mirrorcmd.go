@@ -106,17 +106,6 @@ func parseMirror(args []string, getenv func(string) string, usageOut io.Writer) 
 }
 
 func mirrorUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: invsync mirror [flags]
-
-Keeps an SQL copy (SQLite by default, or PostgreSQL) of every position,
-allocation and discrepancy, exactly once: it reads the inventory-events,
-allocation-decisions and (when it exists) discrepancies topics with
-read_committed, without a consumer group, and commits each batch of rows
-together with the Kafka offsets it reflects. With --url and --token it
-reports its positions for reconciliation once caught up and every
---report-interval. Tables and example queries: go doc ./mirror.
-
-Flags (each can also be set by the environment variable shown):
-`)
+	fmt.Fprint(w, help("mirror"))
 	printSpecs(w, mirrorFlags)
 }

@@ -183,43 +183,6 @@ func parseSimulate(args []string, getenv func(string) string, usageOut io.Writer
 }
 
 func simulateUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: invsync simulate [flags]
-
-Simulates a day of a warehouse fleet against the real system and reports
-inventory accuracy, oversells, allocation errors and scan-to-cloud latency,
-beside a last-write-wins-by-timestamp system fed the very same transactions
-(the rule of the story invsync answers).
-
-The simulator owns the physical truth: receipts, picks and moves (scanned),
-shrinkage and damage (not scanned), cycle counts (some mis-keyed, some
-counted twice by two scanners). Scanners are scanner-package devices with
-durable queues; dead zones take them offline for minutes to 8 hours, some
-clocks are off by up to 2 minutes and one by 3 hours, answers are lost and
-requests arrive late. The cloud allocates order lines two-phase against what
-the SQL mirror shows available and picks what was confirmed; the mirror
-reports to reconciliation every 15 simulated minutes; a supervisor answers
-held counts with recounts. Each simulated hour every record is audited.
-
-Time: the day runs --speed times faster than real time, and is laid in the
-window that ends when the run starts (scan timestamps are in the past, as
-if the day had just happened); each device's clock error stays constant,
-so the server's skew correction recovers the true moments. What the server
-times itself runs on real time: allocations expire 4 simulated hours after
-they are made (4h/speed real), reconciliation's grace stays 2 real minutes.
-
-Without --url it starts serve (embedded broker, in this process) and the
-mirror (SQLite) in a temporary directory; with --faults it runs both as
-child processes of this binary instead and kills them with SIGKILL during
-the day. With --url it drives a running invsync: give --admin-token and
---brokers; it creates its own scanner and cloud tokens and runs its own
-mirror on the cluster's Kafka.
-
-Output: progress on standard error, then a table; with --json the last
-line of standard output is one JSON object (shares as fractions 0-1). Exit
-status 0 when the day completed, 1 when it stopped (the table says where,
-and what it had measured), 2 for bad usage.
-
-Flags (some can also be set by the environment variable shown):
-`)
+	fmt.Fprint(w, help("simulate"))
 	printSpecs(w, simulateFlags)
 }

@@ -44,19 +44,7 @@ func parseTail(args []string, stderr io.Writer) (pipeline.TailConfig, int) {
 	item := fs.String("item", "", "only records whose itemId is this")
 	limit := fs.Int("limit", 0, "stop after printing this many records (0: no limit)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: invsync tail [flags] TOPIC
-
-Prints the records of an invsync topic as JSON, one object per line
-({"partition", "offset", "key", "timestamp", "value"}), decoding the Avro
-values, with isolation level read_committed: what a consumer of the topic
-sees. TOPIC is the name without the prefix (%s) or the full
-name. Without --follow it stops at the end of the topic as it was when it
-started.
-
-Example: invsync tail inventory-events --warehouse WH-001 --item ITEM-12345
-
-Flags:
-`, strings.Join(pipeline.TailTopics(), ", "))
+		fmt.Fprintf(fs.Output(), help("tail"), strings.Join(pipeline.TailTopics(), ", "))
 		fs.PrintDefaults()
 	}
 	// The topic may come before the flags, as in the example.

@@ -147,21 +147,5 @@ func splitList(s string) []string {
 	return out
 }
 func tokenUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: invsync token create --name NAME --role ROLE --warehouses WH[,WH...]|* [--expires-in 720h]
-       invsync token list
-       invsync token revoke TOKEN_ID
-
-Manages the API's bearer tokens through a running invsync (--url). The admin
-credential comes from INVSYNC_ADMIN_TOKEN, or from <data-dir>/admin-token,
-which the first start of invsync serve writes. A token is shown once, when
-created; only its hash is stored. A revocation reaches every instance within
-seconds.
-
-Roles: admin (everything), supervisor (reads, locks, discrepancies, count
-tasks, held counts), scanner (uploads as itself, its warehouse's positions,
-catalog and count tasks, its own locks), cloud (allocations, positions,
-reconciliation reports), reader (reads of positions, allocations,
-discrepancies, catalog). A scanner token's name is the device's scannerId;
-"create" prints the link that enrols a device in the scanner web app.
-`)
+	fmt.Fprint(w, help("token"))
 }
