@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,6 +104,25 @@ func Drive(ctx context.Context, cfg Config, o DriveOptions, stdout, stderr io.Wr
 		rep.WriteJSON(stdout)
 	}
 	return err
+}
+
+// Validate reports every problem of o with cfg at once, each naming the
+// `invsync bench` flag at fault.
+func (o DriveOptions) Validate(cfg Config) error {
+	var errs []error
+	if o.Peer != "" && o.Peer != PeerKStreams {
+		errs = append(errs, fmt.Errorf("--peer: %q is not a known peer (kstreams)", o.Peer))
+	}
+	if o.Peer != "" && len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("--peer kstreams needs --brokers of an Apache Kafka (bash scripts/kafka.sh up starts one on 127.0.0.1:39092): the peer and invsync are measured on the same broker"))
+	}
+	if o.Direct && cfg.URL != "" {
+		errs = append(errs, errors.New("--direct measures the in-process pipeline; it cannot be used with --url"))
+	}
+	if cfg.URL != "" && len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("--url needs --brokers (the running invsync's Kafka), to read its events"))
+	}
+	return errors.Join(errs...)
 }
 
 // DriveOptions are the runs of `invsync bench` beyond the load.

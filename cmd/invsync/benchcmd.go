@@ -75,20 +75,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			cfg.Brokers = append(cfg.Brokers, b)
 		}
 	}
-	if *peer != "" && *peer != bench.PeerKStreams {
-		fmt.Fprintf(stderr, "invsync bench: --peer: %q is not a known peer (kstreams)\n", *peer)
-		return 2
-	}
-	if *peer != "" && len(cfg.Brokers) == 0 {
-		fmt.Fprintln(stderr, "invsync bench: --peer kstreams needs --brokers of an Apache Kafka (bash scripts/kafka.sh up starts one on 127.0.0.1:39092): the peer and invsync are measured on the same broker")
-		return 2
-	}
-	if *direct && cfg.URL != "" {
-		fmt.Fprintln(stderr, "invsync bench: --direct measures the in-process pipeline; it cannot be used with --url")
-		return 2
-	}
-	if cfg.URL != "" && len(cfg.Brokers) == 0 {
-		fmt.Fprintln(stderr, "invsync bench: --url needs --brokers (the running invsync's Kafka), to read its events")
+	opts := bench.DriveOptions{NoFsync: *noFsync, Peer: *peer, Mirror: *mirrorDB, Direct: *direct,
+		OwnTopics: cfg.URL == "" && len(cfg.Brokers) > 0 && !flagSet(fs, "topic-prefix"), JSON: *asJSON}
+	if err := opts.Validate(cfg); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "invsync bench:", line)
+		}
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -119,9 +111,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	err := bench.Drive(ctx, cfg, bench.DriveOptions{NoFsync: *noFsync, Peer: *peer, Mirror: *mirrorDB, Direct: *direct,
-		OwnTopics: cfg.URL == "" && len(cfg.Brokers) > 0 && !flagSet(fs, "topic-prefix"), JSON: *asJSON}, stdout, stderr)
-	if err != nil {
+	if err := bench.Drive(ctx, cfg, opts, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "invsync bench:", err)
 		return 1
 	}
