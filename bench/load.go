@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // job is one request of a phase for a worker to send.
@@ -205,14 +207,7 @@ func countResults(body []byte, n int) (accepted, rejected int, why string, err e
 		bytes.Count(body, []byte(`"status":"accepted"`)) == n {
 		return n, 0, "", nil
 	}
-	var out struct {
-		Results []struct {
-			TransactionID string  `json:"transactionId"`
-			Status        string  `json:"status"`
-			Code          *string `json:"code"`
-			Message       *string `json:"message"`
-		} `json:"results"`
-	}
+	var out api.UploadResponse
 	if err := json.Unmarshal(body, &out); err != nil {
 		return 0, 0, "", fmt.Errorf("decoding the answer to POST /v1/transactions: %w: %s", err, truncate(body, 200))
 	}
@@ -221,14 +216,14 @@ func countResults(body []byte, n int) (accepted, rejected int, why string, err e
 	}
 	for _, r := range out.Results {
 		switch r.Status {
-		case "accepted", "duplicate":
+		case api.StatusAccepted, api.StatusDuplicate:
 			accepted++
 		default:
 			rejected++
 			if why == "" {
-				why = r.TransactionID + " " + r.Status
+				why = r.TransactionID + " " + string(r.Status)
 				if r.Code != nil {
-					why += " " + *r.Code
+					why += " " + string(*r.Code)
 				}
 				if r.Message != nil {
 					why += ": " + *r.Message

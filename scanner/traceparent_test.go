@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 var traceparentFormat = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
@@ -14,7 +16,7 @@ var traceparentFormat = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
 // TestUploadsSendTraceparent: every upload request carries a W3C
 // traceparent, each its own trace, and the caller's span when it has one.
 func TestUploadsSendTraceparent(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	cfg.BatchSize = 2
@@ -23,16 +25,16 @@ func TestUploadsSendTraceparent(t *testing.T) {
 	if _, err := d.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3 batches", len(reqs))
 	}
 	seen := map[string]bool{}
 	for i, r := range reqs {
-		if !traceparentFormat.MatchString(r.traceparent) {
-			t.Fatalf("request %d traceparent %q", i, r.traceparent)
+		if !traceparentFormat.MatchString(r.Traceparent) {
+			t.Fatalf("request %d traceparent %q", i, r.Traceparent)
 		}
-		id := r.traceparent[3:35]
+		id := r.Traceparent[3:35]
 		if seen[id] {
 			t.Errorf("request %d reuses trace %s", i, id)
 		}
@@ -45,9 +47,9 @@ func TestUploadsSendTraceparent(t *testing.T) {
 	if _, err := d.Sync(trace.ContextWithSpanContext(context.Background(), sc)); err != nil {
 		t.Fatal(err)
 	}
-	reqs = srv.requests()
+	reqs = srv.Requests()
 	want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
-	if got := reqs[len(reqs)-1].traceparent; got != want {
+	if got := reqs[len(reqs)-1].Traceparent; got != want {
 		t.Errorf("with the caller's span: traceparent %q, want %q", got, want)
 	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Jaeger (all in one: OTLP receiver, in-memory storage, query API) on
 # loopback, built from its Go module at a pinned version outside invsync's
-# go.mod. Used by the trace test (cmd/invsync, JAEGER_QUERY_URL) and by
+# go.mod. Used by the trace test (e2e, JAEGER_QUERY_URL) and by
 # developers. A build from the Go module carries no UI assets (they are a
 # separate web build): the query API answers, the UI page is a placeholder.
 #
