@@ -435,12 +435,32 @@ type (
 	}
 
 	pidLogEntry struct {
-		Type    string `json:"type"` // init, endtx, timeout
+		Type    string `json:"type"` // init, endtx, timeout, prepare
 		PID     int64  `json:"pid"`
 		Epoch   int16  `json:"epoch"`
 		TxID    string `json:"txid,omitempty"`
 		Timeout int32  `json:"timeout,omitempty"`
 		Commit  *bool  `json:"commit,omitempty"`
+
+		// prepare: the partitions and group offsets of a transaction
+		// whose commit was decided; an endtx for the same producer
+		// says it completed.
+		Parts   []pidLogPart   `json:"parts,omitempty"`
+		Offsets []pidLogOffset `json:"offsets,omitempty"`
+	}
+
+	pidLogPart struct {
+		Topic string `json:"t"`
+		Part  int32  `json:"p"`
+	}
+
+	pidLogOffset struct {
+		Group       string  `json:"g"`
+		Topic       string  `json:"t"`
+		Part        int32   `json:"p"`
+		Offset      int64   `json:"o"`
+		LeaderEpoch int32   `json:"e"`
+		Metadata    *string `json:"m,omitempty"`
 	}
 )
 
@@ -1066,26 +1086,20 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	// then topics (needed by partitions), then partitions (may
 	// detect crash-aborted PIDs).
 	var (
-		crashAbortedMu   sync.Mutex
-		crashAbortedPIDs = make(map[int64]struct{})
+		crashAbortedMu sync.Mutex
+		crashOpen      []openTxn
 	)
 	if err := errors.Join(
 		c.loadBrokerConfigs(fsys, dir),
 		c.loadTopics(fsys, dir),
-		c.loadPartitions(fsys, dir, &crashAbortedMu, crashAbortedPIDs),
+		c.loadPartitions(fsys, dir, &crashAbortedMu, &crashOpen),
 	); err != nil {
 		return false, err
 	}
 
-	// Load PIDs, then bump epoch for PIDs that had in-flight
-	// transactions at crash time.
-	if err := c.loadPIDsLog(fsys, dir); err != nil {
+	prepared, err := c.loadPIDsLog(fsys, dir)
+	if err != nil {
 		return false, err
-	}
-	for pid := range crashAbortedPIDs {
-		if pidinf, ok := c.pids.ids[pid]; ok {
-			pidinf.epoch++
-		}
 	}
 
 	if err := errors.Join(
@@ -1097,6 +1111,11 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	); err != nil {
 		return false, err
 	}
+
+	// Complete the transactions a crash interrupted: a recorded commit
+	// decision is carried out on every partition, anything else is
+	// aborted whole.
+	c.completeCrashedTxns(crashOpen, prepared)
 
 	if err := c.loadSessionState(); err != nil {
 		c.cfg.logger.Logf(LogLevelWarn, "load session state: %v", err)
@@ -1156,13 +1175,13 @@ func (c *Cluster) loadTopics(fsys fs, dir string) error {
 	return nil
 }
 
-func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
+func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn) error {
 	return c.forEachPartition(func(topic string, part int32, pd *partData) error {
-		return c.loadPartition(fsys, dir, topic, part, pd, crashAbortedMu, crashAbortedPIDs)
+		return c.loadPartition(fsys, dir, topic, part, pd, crashAbortedMu, crashOpen)
 	})
 }
 
-func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *partData, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
+func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *partData, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn) error {
 	pdir := partDir(dir, topic, part)
 
 	// Try snapshot first
@@ -1203,7 +1222,7 @@ func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *part
 	}
 
 	// Full replay - scan all segments
-	return c.loadPartitionFullReplay(pd, segFiles, fsys, pdir, crashAbortedMu, crashAbortedPIDs)
+	return c.loadPartitionFullReplay(pd, segFiles, fsys, pdir, crashAbortedMu, crashOpen)
 }
 
 func snapshotMatchesSegments(snap persistPartSnapshot, segFiles []int64, fsys fs, pdir string) bool {
@@ -1294,7 +1313,7 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 	return nil
 }
 
-func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
+func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn) error {
 	// Load segments, getting full batches for crash recovery txn state.
 	var batches []*partBatch
 	for _, base := range segFiles {
@@ -1370,27 +1389,19 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 		delete(activeTxns, b.ProducerID)
 	}
 
-	// Implicitly abort in-flight transactions. Any producer still in
-	// activeTxns had a transaction open when the crash happened. We
-	// treat these as aborted so the LSO is not stuck forever.
+	// Any producer still in activeTxns had a transaction open on this
+	// partition when the crash happened: completeCrashedTxns ends it
+	// with a marker once the recorded decisions are known.
 	if len(activeTxns) > 0 {
 		crashAbortedMu.Lock()
 		for pid, firstOff := range activeTxns {
-			last := firstOff
+			var epoch int16
 			for _, b := range batches {
-				if b.ProducerID == pid && b.inTx {
-					end := b.FirstOffset + int64(b.LastOffsetDelta)
-					if end > last {
-						last = end
-					}
+				if b.ProducerID == pid && b.inTx && b.FirstOffset >= firstOff {
+					epoch = b.ProducerEpoch
 				}
 			}
-			pd.abortedTxns = append(pd.abortedTxns, abortedTxnEntry{
-				producerID:  pid,
-				firstOffset: firstOff,
-				lastOffset:  last,
-			})
-			crashAbortedPIDs[pid] = struct{}{}
+			*crashOpen = append(*crashOpen, openTxn{pd: pd, pid: pid, epoch: epoch, firstOffset: firstOff})
 		}
 		crashAbortedMu.Unlock()
 	}
@@ -1476,6 +1487,7 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 
 	// Parse RecordBatch entries from segment file.
 	var result []*partBatch
+	var missingIdx []byte // index entries the crash lost, rebuilt
 	pos := 0
 	batchIdx := 0
 	for {
@@ -1504,6 +1516,16 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 		idxOff := batchIdx * indexEntrySize
 		if idxOff+indexEntrySize <= len(idxRaw) {
 			epoch, _, inTx, _ = decodeIndexEntry(idxRaw[idxOff : idxOff+indexEntrySize])
+		} else {
+			// The segment was synced and the index was not (they
+			// are written and synced one after the other). The
+			// batch itself says what the entry held: a data batch
+			// of a transaction is written in it, with the
+			// partition's epoch as its leader epoch.
+			epoch = rb.PartitionLeaderEpoch
+			inTx = rb.Attributes&0x0010 != 0 && rb.Attributes&0x0020 == 0
+			entry := encodeIndexEntry(epoch, rb.MaxTimestamp, inTx)
+			missingIdx = append(missingIdx, entry[:]...)
 		}
 
 		batch := &partBatch{
@@ -1537,6 +1559,31 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 		}
 	}
 
+	// Restore index entries lost with the crash, so that the entries
+	// appended from now on line up with their batches again.
+	if len(missingIdx) > 0 {
+		idxPath := filepath.Join(pdir, indexFileName(base))
+		if f, err := fsys.OpenFile(idxPath, os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
+			c.cfg.logger.Logf(LogLevelWarn, "partition %s-%d segment %d: open index to restore it: %v", pd.t, pd.p, base, err)
+		} else {
+			_, err := f.Seek(int64(len(idxRaw)/indexEntrySize*indexEntrySize), io.SeekStart)
+			if err == nil {
+				err = f.Truncate(int64(len(idxRaw) / indexEntrySize * indexEntrySize))
+			}
+			if err == nil {
+				_, err = f.Write(missingIdx)
+			}
+			if err == nil && c.cfg.syncWrites {
+				err = f.Sync()
+			}
+			if err != nil {
+				c.cfg.logger.Logf(LogLevelWarn, "partition %s-%d segment %d: restore index: %v", pd.t, pd.p, base, err)
+			}
+			f.Close()
+		}
+		idxRaw = append(idxRaw[:len(idxRaw)/indexEntrySize*indexEntrySize], missingIdx...)
+	}
+
 	// Truncate orphaned index entries that may remain from a prior
 	// crash where the index write succeeded but the segment did not.
 	expectedIdxBytes := int64(batchIdx * indexEntrySize)
@@ -1551,13 +1598,14 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 	return result, nil
 }
 
-func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
+func (c *Cluster) loadPIDsLog(fsys fs, dir string) (map[int64]*pidLogEntry, error) {
+	prepared := make(map[int64]*pidLogEntry)
 	raw, err := fsys.ReadFile(filepath.Join(dir, "pids.log"))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil
+			return prepared, nil
 		}
-		return err
+		return nil, err
 	}
 	c.pidsLogSize = int64(len(raw))
 
@@ -1572,7 +1620,10 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
 			continue
 		}
 		switch entry.Type {
+		case "prepare":
+			prepared[entry.PID] = &entry
 		case "init":
+			delete(prepared, entry.PID)
 			pidinf := &pidinfo{
 				pids:       &c.pids,
 				id:         entry.PID,
@@ -1589,6 +1640,7 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
 				c.pids.byTxid[entry.TxID] = pidinf
 			}
 		case "endtx":
+			delete(prepared, entry.PID)
 			pidinf, ok := c.pids.ids[entry.PID]
 			if ok {
 				pidinf.epoch = entry.Epoch
@@ -1598,6 +1650,7 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
 				}
 			}
 		case "timeout":
+			delete(prepared, entry.PID)
 			pidinf, ok := c.pids.ids[entry.PID]
 			if ok {
 				pidinf.epoch = entry.Epoch
@@ -1605,7 +1658,91 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
 			}
 		}
 	}
-	return nil
+	return prepared, nil
+}
+
+// openTxn is a transaction found open (data without an end marker) on a
+// partition by a full replay after a crash.
+type openTxn struct {
+	pd          *partData
+	pid         int64
+	epoch       int16
+	firstOffset int64
+}
+
+// completeCrashedTxns ends every transaction a crash left open. One whose
+// commit was recorded (a prepare entry without a later endtx) is committed
+// on every partition still lacking its marker, and its group offsets are
+// applied; any other is aborted on every partition. The markers are
+// written to the log like any other (durably, with SyncWrites), and the end
+// is recorded in pids.log, so a later restart finds the transaction ended
+// instead of open again. Before, an open transaction was aborted in memory
+// only: the next restart reopened it, and a later commit marker of the
+// same producer swallowed the aborted data into the committed range; and
+// without an abort marker, a read_committed client dropped every later
+// batch of that producer in the same fetch response.
+func (c *Cluster) completeCrashedTxns(open []openTxn, prepared map[int64]*pidLogEntry) {
+	slices.SortFunc(open, func(a, b openTxn) int {
+		return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.pd.t, b.pd.t), cmp.Compare(a.pd.p, b.pd.p))
+	})
+	ended := make(map[int64]bool) // pid -> committed
+	for _, o := range open {
+		prep := prepared[o.pid]
+		commit := prep != nil && prep.Commit != nil && *prep.Commit
+		epoch := o.epoch
+		if commit {
+			epoch = prep.Epoch
+		}
+		b, nbytes := txnMarkerBatch(o.pid, epoch, commit, 0)
+		off := c.pushBatch(o.pd, nbytes, b, false)
+		if off < 0 {
+			c.cfg.logger.Logf(LogLevelError, "partition %s-%d: recovery could not write the end marker of producer %d", o.pd.t, o.pd.p, o.pid)
+			off = o.pd.highWatermark - 1
+		}
+		if !commit {
+			o.pd.abortedTxns = append(o.pd.abortedTxns, abortedTxnEntry{producerID: o.pid, firstOffset: o.firstOffset, lastOffset: off})
+			slices.SortFunc(o.pd.abortedTxns, func(a, b abortedTxnEntry) int { return cmp.Compare(a.lastOffset, b.lastOffset) })
+		}
+		o.pd.recalculateLSO()
+		ended[o.pid] = commit
+		c.cfg.logger.Logf(LogLevelInfo, "partition %s-%d: recovery ended producer %d's open transaction (commit %v)", o.pd.t, o.pd.p, o.pid, commit)
+	}
+	// A recorded commit whose markers were all written may still lack
+	// its group offsets.
+	for pid, prep := range prepared {
+		if prep.Commit == nil || !*prep.Commit {
+			continue
+		}
+		if _, ok := ended[pid]; !ok {
+			ended[pid] = true
+		}
+	}
+	pids := slices.Sorted(maps.Keys(ended))
+	for _, pid := range pids {
+		commit := ended[pid]
+		if prep := prepared[pid]; commit && prep != nil {
+			for _, o := range prep.Offsets {
+				g := c.groups.gs[o.Group]
+				if g == nil {
+					g = c.groups.newGroup(o.Group)
+					c.groups.gs[o.Group] = g
+				}
+				g.commitAndPersist(o.Topic, o.Part, offsetCommit{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata})
+			}
+		}
+		pidinf, ok := c.pids.ids[pid]
+		if !ok {
+			continue
+		}
+		// Fence the producer of the interrupted transaction: its next
+		// request must come with the epoch after it, as after an
+		// EndTxn (a retried EndTxn of the same outcome succeeds).
+		pidinf.inTx = false
+		pidinf.lastWasCommit = commit
+		c.persistPIDEntry(pidLogEntry{Type: "endtx", PID: pid, Epoch: pidinf.epoch, Commit: &commit})
+		pidinf.epoch++
+		c.persistPIDEntry(pidLogEntry{Type: "init", PID: pid, Epoch: pidinf.epoch, TxID: pidinf.txid, Timeout: pidinf.txTimeout, Commit: &commit})
+	}
 }
 
 func (c *Cluster) loadGroupsLog(fsys fs, dir string) error {
@@ -1939,6 +2076,43 @@ func (c *Cluster) persistPIDEntry(entry pidLogEntry) error {
 	if c.pidsLogSize >= c.stateLogCompactBytes() {
 		c.compactPIDsLog()
 	}
+	return nil
+}
+
+// persistPrepareCommit records, synced, that pidinf's transaction commits:
+// its partitions and group offsets. It does not compact the log, which
+// would drop the record before the transaction completes.
+func (c *Cluster) persistPrepareCommit(pidinf *pidinfo) error {
+	if !c.persist() || c.dead.Load() {
+		return nil
+	}
+	commit := true
+	entry := pidLogEntry{Type: "prepare", PID: pidinf.id, Epoch: pidinf.epoch, TxID: pidinf.txid, Commit: &commit}
+	pidinf.txParts.each(func(t string, p int32, _ *partData) {
+		entry.Parts = append(entry.Parts, pidLogPart{Topic: t, Part: p})
+	})
+	for _, g := range pidinf.txGroups {
+		offs := pidinf.txOffsets[g]
+		offs.each(func(t string, p int32, oc *offsetCommit) {
+			entry.Offsets = append(entry.Offsets, pidLogOffset{Group: g, Topic: t, Part: p, Offset: oc.offset, LeaderEpoch: oc.leaderEpoch, Metadata: oc.metadata})
+		})
+	}
+	if c.pidsLogFile == nil {
+		f, err := c.fs.OpenFile(filepath.Join(c.cfg.dataDir, "pids.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			c.cfg.logger.Logf(LogLevelError, "persist commit decision open: %v", err)
+			return err
+		}
+		c.pidsLogFile = f
+	}
+	n, err := appendLogEntry(c.pidsLogFile, entry, c.cfg.syncWrites)
+	if err != nil {
+		c.cfg.logger.Logf(LogLevelError, "persist commit decision: %v", err)
+		c.pidsLogFile.Close()
+		c.pidsLogFile = nil
+		return err
+	}
+	c.pidsLogSize += int64(n)
 	return nil
 }
 

@@ -585,6 +585,18 @@ func (pids *pids) doEnd(creq *clientReq) kmsg.Response {
 		return resp
 	}
 
+	// The commit decision is recorded durably before any marker is
+	// written, as a real coordinator's PREPARE_COMMIT: a crash between
+	// markers then completes the commit on restart instead of aborting
+	// the partitions that lack one. An abort needs no record: recovery
+	// aborts every transaction without a recorded commit.
+	if req.Commit {
+		if err := pids.c.persistPrepareCommit(pidinf); err != nil {
+			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			return resp
+		}
+	}
+
 	nBatches, nGroups := pidinf.txBatchCount, len(pidinf.txGroups)
 	endTxStart := time.Now()
 	pidinf.endTx(req.Commit)
