@@ -4,13 +4,15 @@
 //
 // The broker can run in the process that uses it (Start), or, as `invsync
 // serve` does by default, in a process of its own that serve starts and
-// supervises (Supervise, and RunProcess on the broker's side). The second is
-// what keeps the exactly-once promise through a crash of serve: kfake writes
-// a transaction's commit markers partition by partition before it records
-// the commit decision, and when the process hosting it is killed in the
-// middle, its recovery aborts the partitions without a marker, tearing the
-// transaction. A broker process that survives the crash of its user never
-// recovers, so nothing is torn; a restarted serve finds it and reuses it.
+// supervises (Supervise, and RunProcess on the broker's side). A broker
+// process that survives the crash of its user needs no recovery at all; a
+// restarted serve finds it and reuses it.
+//
+// When the broker dies too (a power cut), its recovery keeps the
+// transactions whole: the kfake under third_party/kfake records a commit
+// decision, synced, before it writes any marker, and on restart commits the
+// transactions whose commit was recorded on every partition and aborts the
+// others whole, with markers on disk (third_party/kfake/PATCHES.md).
 package embedded
 
 import (
@@ -102,8 +104,6 @@ type Broker struct {
 }
 
 // Start starts the broker in this process and returns once it listens.
-// Killing this process while the broker commits a transaction can tear the
-// transaction (see the package doc); `invsync serve` runs it apart.
 func Start(cfg Config) (*Broker, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:9092"
