@@ -71,10 +71,15 @@ type (
 		// Always set: "/kfake" for in-memory (memFS) or the user's
 		// DataDir path for on-disk persistence. State files (topics.json,
 		// groups.log, pids.log, etc.) only write when persist().
-		storageDir         string
-		fs                 fs
-		groupsLogFile      file
-		pidsLogFile        file
+		storageDir    string
+		fs            fs
+		groupsLogFile file
+		pidsLogFile   file
+
+		// Group commit (SyncWrites): files written by the request
+		// being handled, and the syncer its response waits in.
+		dirty              map[file]int
+		gsync              *groupSync
 		groupsLogSize      int64
 		pidsLogSize        int64
 		needsGroupsCompact bool
@@ -319,6 +324,9 @@ func NewCluster(opts ...Opt) (*Cluster, error) {
 		}
 	}
 
+	if c.persist() && cfg.syncWrites {
+		c.gsync = newGroupSync(c)
+	}
 	go c.run()
 
 	return c, nil
@@ -778,8 +786,12 @@ outer:
 			continue
 		}
 
+		resp := clientResp{kresp: kresp, corr: creq.corr, err: err}
+		if c.gsync != nil && c.gsync.maybeHold(creq, kreq, resp) {
+			continue
+		}
 		select {
-		case creq.cc.respCh <- clientResp{kresp: kresp, corr: creq.corr, err: err}:
+		case creq.cc.respCh <- resp:
 		case <-creq.cc.done:
 		case <-c.die:
 			return

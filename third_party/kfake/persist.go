@@ -442,9 +442,10 @@ type (
 		Timeout int32  `json:"timeout,omitempty"`
 		Commit  *bool  `json:"commit,omitempty"`
 
-		// prepare: the partitions and group offsets of a transaction
-		// whose commit was decided; an endtx for the same producer
-		// says it completed.
+		// prepare: the partitions (with the transaction's first
+		// offset on each) and group offsets of a transaction whose
+		// commit was decided. Recovery keeps the latest per producer
+		// and commits an open transaction that it names.
 		Parts   []pidLogPart   `json:"parts,omitempty"`
 		Offsets []pidLogOffset `json:"offsets,omitempty"`
 	}
@@ -452,6 +453,10 @@ type (
 	pidLogPart struct {
 		Topic string `json:"t"`
 		Part  int32  `json:"p"`
+		// First is the transaction's first offset on the
+		// partition (-1: it wrote nothing there): recovery commits
+		// the open transaction that starts there, and no other.
+		First int64 `json:"f"`
 	}
 
 	pidLogOffset struct {
@@ -1623,7 +1628,6 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) (map[int64]*pidLogEntry, erro
 		case "prepare":
 			prepared[entry.PID] = &entry
 		case "init":
-			delete(prepared, entry.PID)
 			pidinf := &pidinfo{
 				pids:       &c.pids,
 				id:         entry.PID,
@@ -1640,7 +1644,6 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) (map[int64]*pidLogEntry, erro
 				c.pids.byTxid[entry.TxID] = pidinf
 			}
 		case "endtx":
-			delete(prepared, entry.PID)
 			pidinf, ok := c.pids.ids[entry.PID]
 			if ok {
 				pidinf.epoch = entry.Epoch
@@ -1650,7 +1653,6 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) (map[int64]*pidLogEntry, erro
 				}
 			}
 		case "timeout":
-			delete(prepared, entry.PID)
 			pidinf, ok := c.pids.ids[entry.PID]
 			if ok {
 				pidinf.epoch = entry.Epoch
@@ -1671,9 +1673,11 @@ type openTxn struct {
 }
 
 // completeCrashedTxns ends every transaction a crash left open. One whose
-// commit was recorded (a prepare entry without a later endtx) is committed
-// on every partition still lacking its marker, and its group offsets are
-// applied; any other is aborted on every partition. The markers are
+// commit was recorded (the producer's latest prepare entry names the
+// partition and the transaction's first offset there) is committed on every
+// partition still lacking its marker, and its group offsets are applied
+// again (a group commit syncs offsets before markers, so a marker missing
+// may mean offsets missing); any other is aborted on every partition. The markers are
 // written to the log like any other (durably, with SyncWrites), and the end
 // is recorded in pids.log, so a later restart finds the transaction ended
 // instead of open again. Before, an open transaction was aborted in memory
@@ -1688,7 +1692,14 @@ func (c *Cluster) completeCrashedTxns(open []openTxn, prepared map[int64]*pidLog
 	ended := make(map[int64]bool) // pid -> committed
 	for _, o := range open {
 		prep := prepared[o.pid]
-		commit := prep != nil && prep.Commit != nil && *prep.Commit
+		commit := false
+		if prep != nil && prep.Commit != nil && *prep.Commit {
+			for _, part := range prep.Parts {
+				if part.Topic == o.pd.t && part.Part == o.pd.p && part.First == o.firstOffset {
+					commit = true
+				}
+			}
+		}
 		epoch := o.epoch
 		if commit {
 			epoch = prep.Epoch
@@ -1706,16 +1717,6 @@ func (c *Cluster) completeCrashedTxns(open []openTxn, prepared map[int64]*pidLog
 		o.pd.recalculateLSO()
 		ended[o.pid] = commit
 		c.cfg.logger.Logf(LogLevelInfo, "partition %s-%d: recovery ended producer %d's open transaction (commit %v)", o.pd.t, o.pd.p, o.pid, commit)
-	}
-	// A recorded commit whose markers were all written may still lack
-	// its group offsets.
-	for pid, prep := range prepared {
-		if prep.Commit == nil || !*prep.Commit {
-			continue
-		}
-		if _, ok := ended[pid]; !ok {
-			ended[pid] = true
-		}
 	}
 	pids := slices.Sorted(maps.Keys(ended))
 	for _, pid := range pids {
@@ -2013,8 +2014,12 @@ func (c *Cluster) persistBatchToSegment(pd *partData, b *partBatch) int64 {
 	// Without it, we rely on the OS page cache and sync only on
 	// segment roll and shutdown (like real Kafka's default).
 	if c.cfg.syncWrites {
-		pd.activeSegFile.Sync()
-		pd.activeIdxFile.Sync()
+		if !c.deferSync(pd.activeSegFile, syncPhaseSegments) {
+			pd.activeSegFile.Sync()
+		}
+		if !c.deferSync(pd.activeIdxFile, syncPhaseSegments) {
+			pd.activeIdxFile.Sync()
+		}
 	}
 
 	active.size += batchSize
@@ -2036,7 +2041,10 @@ func (c *Cluster) persistGroupEntry(entry groupLogEntry) error {
 		}
 		c.groupsLogFile = f
 	}
-	n, err := appendLogEntry(c.groupsLogFile, entry, c.cfg.syncWrites)
+	n, err := appendLogEntry(c.groupsLogFile, entry, c.cfg.syncWrites && c.gsync == nil)
+	if err == nil && c.cfg.syncWrites {
+		c.deferSync(c.groupsLogFile, syncPhaseGroups)
+	}
 	if err != nil {
 		c.cfg.logger.Logf(LogLevelWarn, "persist group entry write: %v", err)
 		c.groupsLogFile.Close()
@@ -2065,7 +2073,10 @@ func (c *Cluster) persistPIDEntry(entry pidLogEntry) error {
 		}
 		c.pidsLogFile = f
 	}
-	n, err := appendLogEntry(c.pidsLogFile, entry, c.cfg.syncWrites)
+	n, err := appendLogEntry(c.pidsLogFile, entry, c.cfg.syncWrites && c.gsync == nil)
+	if err == nil && c.cfg.syncWrites {
+		c.deferSync(c.pidsLogFile, syncPhasePIDs)
+	}
 	if err != nil {
 		c.cfg.logger.Logf(LogLevelWarn, "persist pid entry write: %v", err)
 		c.pidsLogFile.Close()
@@ -2089,7 +2100,13 @@ func (c *Cluster) persistPrepareCommit(pidinf *pidinfo) error {
 	commit := true
 	entry := pidLogEntry{Type: "prepare", PID: pidinf.id, Epoch: pidinf.epoch, TxID: pidinf.txid, Commit: &commit}
 	pidinf.txParts.each(func(t string, p int32, _ *partData) {
-		entry.Parts = append(entry.Parts, pidLogPart{Topic: t, Part: p})
+		first := int64(-1)
+		if pd, ok := c.data.tps.getp(t, p); ok {
+			if off, ok := pd.uncommittedPIDs[pidinf.id]; ok {
+				first = off
+			}
+		}
+		entry.Parts = append(entry.Parts, pidLogPart{Topic: t, Part: p, First: first})
 	})
 	for _, g := range pidinf.txGroups {
 		offs := pidinf.txOffsets[g]
