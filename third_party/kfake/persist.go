@@ -448,6 +448,7 @@ type (
 		// and commits an open transaction that it names.
 		Parts   []pidLogPart   `json:"parts,omitempty"`
 		Offsets []pidLogOffset `json:"offsets,omitempty"`
+		Seq     int64          `json:"-"` // order of the prepare entries
 	}
 
 	pidLogPart struct {
@@ -994,6 +995,14 @@ func (c *Cluster) savePIDsLog(fsys fs, dir string) error {
 			return err
 		}
 	}
+	// The latest commit decision of each producer, in their order:
+	// recovery applies their offsets again (see completeCrashedTxns).
+	preps := slices.SortedFunc(maps.Values(c.pids.prepares), func(a, b *pidLogEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, e := range preps {
+		if _, err := appendLogEntry(f, e, c.cfg.syncWrites); err != nil {
+			return err
+		}
+	}
 	return fsys.Rename(tmpPath, path)
 }
 
@@ -1093,11 +1102,12 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	var (
 		crashAbortedMu sync.Mutex
 		crashOpen      []openTxn
+		crashReplayed  bool // a partition had no snapshot matching its log: not a clean restart
 	)
 	if err := errors.Join(
 		c.loadBrokerConfigs(fsys, dir),
 		c.loadTopics(fsys, dir),
-		c.loadPartitions(fsys, dir, &crashAbortedMu, &crashOpen),
+		c.loadPartitions(fsys, dir, &crashAbortedMu, &crashOpen, &crashReplayed),
 	); err != nil {
 		return false, err
 	}
@@ -1106,6 +1116,7 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	c.pids.prepares = prepared
 
 	if err := errors.Join(
 		c.loadGroupsLog(fsys, dir),
@@ -1120,7 +1131,7 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	// Complete the transactions a crash interrupted: a recorded commit
 	// decision is carried out on every partition, anything else is
 	// aborted whole.
-	c.completeCrashedTxns(crashOpen, prepared)
+	c.completeCrashedTxns(crashReplayed, crashOpen, prepared)
 
 	if err := c.loadSessionState(); err != nil {
 		c.cfg.logger.Logf(LogLevelWarn, "load session state: %v", err)
@@ -1180,13 +1191,13 @@ func (c *Cluster) loadTopics(fsys fs, dir string) error {
 	return nil
 }
 
-func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn) error {
+func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn, crashReplayed *bool) error {
 	return c.forEachPartition(func(topic string, part int32, pd *partData) error {
-		return c.loadPartition(fsys, dir, topic, part, pd, crashAbortedMu, crashOpen)
+		return c.loadPartition(fsys, dir, topic, part, pd, crashAbortedMu, crashOpen, crashReplayed)
 	})
 }
 
-func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *partData, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn) error {
+func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *partData, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn, crashReplayed *bool) error {
 	pdir := partDir(dir, topic, part)
 
 	// Try snapshot first
@@ -1227,7 +1238,7 @@ func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *part
 	}
 
 	// Full replay - scan all segments
-	return c.loadPartitionFullReplay(pd, segFiles, fsys, pdir, crashAbortedMu, crashOpen)
+	return c.loadPartitionFullReplay(pd, segFiles, fsys, pdir, crashAbortedMu, crashOpen, crashReplayed)
 }
 
 func snapshotMatchesSegments(snap persistPartSnapshot, segFiles []int64, fsys fs, pdir string) bool {
@@ -1318,7 +1329,13 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 	return nil
 }
 
-func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn) error {
+func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashOpen *[]openTxn, crashReplayed *bool) error {
+	if len(segFiles) > 0 {
+		crashAbortedMu.Lock()
+		*crashReplayed = true
+		crashAbortedMu.Unlock()
+	}
+
 	// Load segments, getting full batches for crash recovery txn state.
 	var batches []*partBatch
 	for _, base := range segFiles {
@@ -1626,6 +1643,8 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) (map[int64]*pidLogEntry, erro
 		}
 		switch entry.Type {
 		case "prepare":
+			c.pids.prepareSeq++
+			entry.Seq = c.pids.prepareSeq
 			prepared[entry.PID] = &entry
 		case "init":
 			pidinf := &pidinfo{
@@ -1685,24 +1704,49 @@ type openTxn struct {
 // same producer swallowed the aborted data into the committed range; and
 // without an abort marker, a read_committed client dropped every later
 // batch of that producer in the same fetch response.
-func (c *Cluster) completeCrashedTxns(open []openTxn, prepared map[int64]*pidLogEntry) {
+func (c *Cluster) completeCrashedTxns(crashed bool, open []openTxn, prepared map[int64]*pidLogEntry) {
 	slices.SortFunc(open, func(a, b openTxn) int {
 		return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.pd.t, b.pd.t), cmp.Compare(a.pd.p, b.pd.p))
 	})
 	ended := make(map[int64]bool) // pid -> committed
-	for _, o := range open {
+	commits := make([]bool, len(open))
+	for i, o := range open {
 		prep := prepared[o.pid]
-		commit := false
 		if prep != nil && prep.Commit != nil && *prep.Commit {
 			for _, part := range prep.Parts {
 				if part.Topic == o.pd.t && part.Part == o.pd.p && part.First == o.firstOffset {
-					commit = true
+					commits[i] = true
 				}
 			}
 		}
+		ended[o.pid] = ended[o.pid] || commits[i]
+	}
+	pids := slices.Sorted(maps.Keys(ended))
+	// The offsets of every producer's latest commit decision, in the
+	// order the decisions were made, before any marker: a group commit
+	// may have synced a transaction's markers (written into a file a
+	// running round was syncing) before its offsets, so a transaction
+	// that looks complete may still lack its offsets; and a later
+	// decision's offsets win over an earlier one's.
+	latest := slices.SortedFunc(maps.Values(prepared), func(a, b *pidLogEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, prep := range latest {
+		if !crashed || prep.Commit == nil || !*prep.Commit {
+			continue
+		}
+		for _, o := range prep.Offsets {
+			g := c.groups.gs[o.Group]
+			if g == nil {
+				g = c.groups.newGroup(o.Group)
+				c.groups.gs[o.Group] = g
+			}
+			g.commitAndPersist(o.Topic, o.Part, offsetCommit{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata})
+		}
+	}
+	for i, o := range open {
+		commit := commits[i]
 		epoch := o.epoch
 		if commit {
-			epoch = prep.Epoch
+			epoch = prepared[o.pid].Epoch
 		}
 		b, nbytes := txnMarkerBatch(o.pid, epoch, commit, 0)
 		off := c.pushBatch(o.pd, nbytes, b, false)
@@ -1715,22 +1759,10 @@ func (c *Cluster) completeCrashedTxns(open []openTxn, prepared map[int64]*pidLog
 			slices.SortFunc(o.pd.abortedTxns, func(a, b abortedTxnEntry) int { return cmp.Compare(a.lastOffset, b.lastOffset) })
 		}
 		o.pd.recalculateLSO()
-		ended[o.pid] = commit
 		c.cfg.logger.Logf(LogLevelInfo, "partition %s-%d: recovery ended producer %d's open transaction (commit %v)", o.pd.t, o.pd.p, o.pid, commit)
 	}
-	pids := slices.Sorted(maps.Keys(ended))
 	for _, pid := range pids {
 		commit := ended[pid]
-		if prep := prepared[pid]; commit && prep != nil {
-			for _, o := range prep.Offsets {
-				g := c.groups.gs[o.Group]
-				if g == nil {
-					g = c.groups.newGroup(o.Group)
-					c.groups.gs[o.Group] = g
-				}
-				g.commitAndPersist(o.Topic, o.Part, offsetCommit{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata})
-			}
-		}
 		pidinf, ok := c.pids.ids[pid]
 		if !ok {
 			continue
@@ -2122,6 +2154,12 @@ func (c *Cluster) persistPrepareCommit(pidinf *pidinfo) error {
 		}
 		c.pidsLogFile = f
 	}
+	c.pids.prepareSeq++
+	entry.Seq = c.pids.prepareSeq
+	if c.pids.prepares == nil {
+		c.pids.prepares = make(map[int64]*pidLogEntry)
+	}
+	c.pids.prepares[pidinf.id] = &entry
 	n, err := appendLogEntry(c.pidsLogFile, entry, c.cfg.syncWrites)
 	if err != nil {
 		c.cfg.logger.Logf(LogLevelError, "persist commit decision: %v", err)

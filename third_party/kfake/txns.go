@@ -42,6 +42,11 @@ type (
 		txs     map[*pidinfo]struct{} // active transactions being tracked for timeout
 		txTimer *time.Timer
 		c       *Cluster
+
+		// prepares: each producer's latest recorded commit decision,
+		// kept through pids.log compaction; prepareSeq orders them.
+		prepares   map[int64]*pidLogEntry
+		prepareSeq int64
 	}
 
 	// Seq/txn info for a given individual producer ID.
