@@ -19,8 +19,26 @@ func (r *runner) scanOf(typ string, s int, q int64) scanner.Scan {
 		LocationID: sl.Loc, Quantity: q, UserID: "sim-worker"}
 }
 
-// physical runs one planned event at simulated moment t.
+// physical runs one planned event at simulated moment t, in invsync's
+// world and in each story system's.
 func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
+	if e.Kind == OrderLine {
+		if down, end := r.cloudDown(t); down {
+			// The cloud is out: the order line waits for it, in every
+			// system.
+			r.sched.add(end, "order line after an outage", func(ctx context.Context, t time.Duration) error {
+				return r.physical(ctx, e, t)
+			})
+			return nil
+		}
+	}
+	for _, s := range r.stories {
+		if e.Kind == OrderLine {
+			s.order(e, t) // the story's cloud is out at the same moments: not again
+			continue
+		}
+		s.physical(e, t)
+	}
 	tr := r.truth
 	switch e.Kind {
 	case Receipt:
@@ -38,13 +56,16 @@ func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
 			return r.scan(ctx, e.Scanner, t, s)
 		}
 	case Count:
-		if err := r.countSlot(ctx, e.Slot, e.Scanner, t, e.MisKey, e.Digit); err != nil {
+		if err := r.planCount(ctx, e.Slot, e.Scanner, t, e.MisKey, e.Digit); err != nil {
 			return err
 		}
 		if e.Second >= 0 {
 			r.sched.add(t+e.Again, "second count", func(ctx context.Context, t time.Duration) error {
 				r.stats.doubleCounts++
-				return r.countSlot(ctx, e.Slot, e.Second, t, KeyedRight, 0)
+				for _, s := range r.stories {
+					s.secondCount(e.Slot, e.Second, t)
+				}
+				return r.planCount(ctx, e.Slot, e.Second, t, KeyedRight, 0)
 			})
 		}
 	case Shrink:
@@ -59,6 +80,17 @@ func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
 	return nil
 }
 
+// planCount is a count of the plan: measured against what invsync holds
+// just before it (count accuracy), then counted.
+func (r *runner) planCount(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) error {
+	held, err := r.heldNow(ctx, s)
+	if err != nil {
+		return err
+	}
+	r.inv.counted(r.world, s, misKey(r.truth.onHand[s], m, digit), held)
+	return r.countSlot(ctx, s, i, t, m, digit)
+}
+
 // countSlot has scanner i count slot s at t: it reads the truth, and types it
 // in, rightly or not.
 func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) error {
@@ -68,6 +100,7 @@ func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m Mis
 		r.stats.misKeys++
 	}
 	r.stats.counts++
+	r.inv.lastCount[s] = [2]int64{typed, q}
 	delete(r.truth.unseen, s)
 	return r.scan(ctx, i, t, r.scanOf("CYCLE_COUNT", s, typed))
 }
