@@ -14,24 +14,24 @@ import (
 
 // runner is one run: the world, its truth, the systems and the books.
 type runner struct {
-	cfg    Config
-	world  *World
-	plan   *Plan
-	clock  *clock
-	truth  *truth
+	cfg   Config
+	world *World
+	plan  *Plan
+	clock *clock
+	truth *truth
 	// stories are the story's after and before, in this order.
 	stories []*storySys
 	inv     invBooks
-	rec    *recorder
-	net    *network
-	fleet  *fleet
-	api    *api
-	mirror *mirrorView
-	tap    *tap
-	cloud  *cloud
-	super  *supervisor
-	watch  *latencyWatch
-	sched  schedule
+	rec     *recorder
+	net     *network
+	fleet   *fleet
+	api     *api
+	mirror  *mirrorView
+	tap     *tap
+	cloud   *cloud
+	super   *supervisor
+	watch   *latencyWatch
+	sched   schedule
 
 	stats     stats // main-loop counters, and the others under statsMu
 	statsMu   sync.Mutex
