@@ -1,15 +1,12 @@
 package sim
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // invBooks are invsync's figures the story's measures need beyond the
 // v2 ones: count accuracy, allocation errors by hour and their causes.
 // Main loop only.
 type invBooks struct {
-	counts, exact, tolerant int
+	planCounts              []planCount
 	errorsByHour            []int
 	allocCauses             map[string]int
 	// lastCount is each slot's latest count: typed, and what was there.
@@ -21,15 +18,43 @@ func newInvBooks(cfg Config, w *World) invBooks {
 		lastCount: map[int][2]int64{}}
 }
 
-// counted books a count of the plan against what invsync held.
-func (b *invBooks) counted(w *World, slot int, typed, held int64) {
-	b.counts++
-	if typed == held {
-		b.exact++
+// planCount is a count of the plan as queued on its device.
+type planCount struct {
+	id   string
+	slot int
+}
+
+// countAccuracy measures the plan's counts against what invsync held when
+// it took each: a count applied at once left an event whose change is
+// the counted quantity less what was held; a count held for review was
+// beyond the item's tolerance of it. Counts not answered, or rejected,
+// are not measured.
+func (r *runner) countAccuracy() (n, exact, tolerant int) {
+	txs, _, _ := r.rec.snapshot()
+	for _, c := range r.inv.planCounts {
+		tx, ok := txs[c.id]
+		if !ok || !tx.accepted {
+			continue
+		}
+		switch tx.outcome {
+		case "held":
+			n++
+		case "applied":
+			ref, ok := r.tap.ref(c.id)
+			if !ok {
+				continue
+			}
+			n++
+			held := ref.onHand - ref.change
+			if ref.change == 0 {
+				exact++
+			}
+			if withinTolerance(r.world, c.slot, ref.onHand, held) {
+				tolerant++
+			}
+		}
 	}
-	if withinTolerance(w, slot, typed, held) {
-		b.tolerant++
-	}
+	return n, exact, tolerant
 }
 
 // allocError books an allocation invsync confirmed and the picker could
@@ -58,21 +83,6 @@ func (b *invBooks) wrongRecord(tr *truth, slot int, held int64) string {
 	return CauseNotAttribute
 }
 
-// heldNow reads invsync's on-hand of slot (its warehouse's record).
-func (r *runner) heldNow(ctx context.Context, slot int) (int64, error) {
-	sl := r.world.Slots[slot]
-	ps, err := r.api.positions(ctx, r.cfg.AdminToken, r.world.Warehouses[sl.WH], r.world.Items[sl.Item].ID)
-	if err != nil {
-		return 0, err
-	}
-	for _, p := range ps {
-		if p.LotNumber == "" && p.LocationID == sl.Loc {
-			return p.OnHand, nil
-		}
-	}
-	return 0, nil
-}
-
 // cloudDown reports whether the cloud is out at t, and when it is back.
 func (r *runner) cloudDown(t time.Duration) (bool, time.Duration) {
 	for _, o := range r.plan.Outages {
@@ -88,12 +98,16 @@ func (r *runner) invsyncResult(res Result, st stats) SystemResult {
 	out := SystemResult{RecordAccuracy: res.RecordAccuracy, RecordAccuracyTolerance: res.RecordAccuracyTolerance,
 		AllocationErrors: res.AllocationErrors, Oversells: res.Oversells, ScanToCloudP50: res.ScanToCloudP50,
 		ScanToCloudP99: res.ScanToCloudP99, Lost: res.Lost, Duplicated: res.Duplicated, CloudAgreement: res.CloudAgreement,
-		Causes: map[string]int{}, Counts: r.inv.counts, Allocations: res.Allocations, Confirmed: res.Confirmed,
+		Causes: map[string]int{}, Allocations: res.Allocations, Confirmed: res.Confirmed,
 		Backorders: res.CloudBackorders, Rejected: st.allocRejected,
 		AllocationErrorsByHour: append([]int(nil), r.inv.errorsByHour...)}
-	if r.inv.counts > 0 {
-		out.CountAccuracy = float64(r.inv.exact) / float64(r.inv.counts)
-		out.CountAccuracyTolerance = float64(r.inv.tolerant) / float64(r.inv.counts)
+	if r.tap != nil {
+		n, exact, tolerant := r.countAccuracy()
+		out.Counts = n
+		if n > 0 {
+			out.CountAccuracy = float64(exact) / float64(n)
+			out.CountAccuracyTolerance = float64(tolerant) / float64(n)
+		}
 	}
 	for s := range r.world.Slots {
 		held, ok := r.lastSys[r.slotKey(s)]

@@ -80,20 +80,16 @@ func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
 	return nil
 }
 
-// planCount is a count of the plan: measured against what invsync holds
-// just before it (count accuracy), then counted.
+// planCount is a count of the plan (count accuracy is measured on these).
 func (r *runner) planCount(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) error {
-	held, err := r.heldNow(ctx, s)
-	if err != nil {
-		return err
-	}
-	r.inv.counted(r.world, s, misKey(r.truth.onHand[s], m, digit), held)
-	return r.countSlot(ctx, s, i, t, m, digit)
+	id, err := r.countSlot(ctx, s, i, t, m, digit)
+	r.inv.planCounts = append(r.inv.planCounts, planCount{id: id, slot: s})
+	return err
 }
 
 // countSlot has scanner i count slot s at t: it reads the truth, and types it
 // in, rightly or not.
-func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) error {
+func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) (string, error) {
 	q := r.truth.onHand[s]
 	typed := misKey(q, m, digit)
 	if typed != q {
@@ -102,19 +98,29 @@ func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m Mis
 	r.stats.counts++
 	r.inv.lastCount[s] = [2]int64{typed, q}
 	delete(r.truth.unseen, s)
-	return r.scan(ctx, i, t, r.scanOf("CYCLE_COUNT", s, typed))
+	ids, err := r.fleet.scan(ctx, i, t, r.scanOf("CYCLE_COUNT", s, typed))
+	if err != nil {
+		return "", err
+	}
+	r.counted(i, t, 1)
+	return ids[0], nil
 }
 
 // scan queues scans on scanner i and counts them.
 func (r *runner) scan(ctx context.Context, i int, t time.Duration, scans ...scanner.Scan) error {
 	_, err := r.fleet.scan(ctx, i, t, scans...)
 	if err == nil {
-		r.stats.scans += len(scans)
-		if r.world.Scanners[i].offline(t) {
-			r.stats.offlineScans += len(scans)
-		}
+		r.counted(i, t, len(scans))
 	}
 	return err
+}
+
+// counted adds n scans of scanner i at t to the counters.
+func (r *runner) counted(i int, t time.Duration, n int) {
+	r.stats.scans += n
+	if r.world.Scanners[i].offline(t) {
+		r.stats.offlineScans += n
+	}
 }
 
 // openingStock puts the day's opening stock away: a receipt per slot,

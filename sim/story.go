@@ -285,18 +285,9 @@ func (s *storySys) take(slot int, q int64) int64 {
 	return q
 }
 
-// count is a cycle count of the plan, measured against what the
-// warehouse record holds just before it.
+// count is a cycle count of the plan.
 func (s *storySys) count(slot, scanner int, t time.Duration, m MisKey, digit int) {
 	typed := misKey(s.phys[slot], m, digit)
-	held := s.rec[slot].onHand
-	s.m.counts++
-	if typed == held {
-		s.m.countsExact++
-	}
-	if withinTolerance(s.world, slot, typed, held) {
-		s.m.countsTolerant++
-	}
 	s.send(&storyOp{seq: s.seq, scanner: scanner, at: t, count: true, slot: slot, typed: typed, trueQty: s.phys[slot], planCount: true})
 }
 
@@ -381,6 +372,17 @@ func (s *storySys) apply(op *storyOp, now time.Duration) {
 		return
 	}
 	slot, r := op.slot, &s.rec[op.slot]
+	if op.planCount {
+		// Count accuracy: the count against what the record holds when
+		// the count reaches it.
+		s.m.counts++
+		if op.typed == r.onHand {
+			s.m.countsExact++
+		}
+		if withinTolerance(s.world, slot, op.typed, r.onHand) {
+			s.m.countsTolerant++
+		}
+	}
 	if s.kind == storyAfter && !op.offline && op.scanner >= 0 {
 		// Location locks: another scanner counting here in the last 30
 		// minutes holds a soft lock; this counter is warned and stops.
