@@ -6,9 +6,9 @@ import "time"
 // v2 ones: count accuracy, allocation errors by hour and their causes.
 // Main loop only.
 type invBooks struct {
-	planCounts              []planCount
-	errorsByHour            []int
-	allocCauses             map[string]int
+	planCounts   []planCount
+	errorsByHour []int
+	allocCauses  map[string]int
 	// lastCount is each slot's latest count: typed, and what was there.
 	lastCount map[int][2]int64
 }
