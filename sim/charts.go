@@ -133,10 +133,12 @@ func causesChart(r Result) ([]byte, error) {
 	p := newPlot("What the wrong records and allocation errors are owed to", "", "wrong records + allocation errors")
 	causes := causeNames(r)
 	var below *plotter.BarChart
+	top := make([]float64, len(Systems))
 	for i, c := range causes {
 		vs := make(plotter.Values, len(Systems))
 		for j, name := range Systems {
 			vs[j] = float64(r.Systems[name].Causes[c])
+			top[j] += vs[j]
 		}
 		b, err := plotter.NewBarChart(vs, vg.Centimeter*2.5)
 		if err != nil {
@@ -156,7 +158,12 @@ func causesChart(r Result) ([]byte, error) {
 	}
 	p.NominalX(names...)
 	p.Y.Min = 0
-	p.Legend.Top, p.Legend.Left = true, true
+	// Room above the bars for the legend.
+	p.Y.Max = 1
+	for _, t := range top {
+		p.Y.Max = math.Max(p.Y.Max, t*(1.2+0.07*float64(len(causes))))
+	}
+	p.Legend.Top = true
 	return svgOf(p, 20*vg.Centimeter, 14*vg.Centimeter)
 }
 

@@ -222,8 +222,12 @@ func simulateUsage(w io.Writer) {
 
 Simulates a day of a warehouse fleet against the real system and reports
 inventory accuracy, oversells, allocation errors and scan-to-cloud latency,
-beside a last-write-wins-by-timestamp system fed the very same transactions
-(the rule of the story invsync answers).
+beside models of the story's two systems on the same day: its before (REST
+webhooks lost while the cloud is out, dead-zone scans keyed in from paper,
+no warehouse confirmation) and its after (durable events, last-write-wins
+by timestamp, location locks, two-phase allocation, reconciliation every 15
+minutes), each with its own stock, records, cloud view and allocations, and
+what each system's wrong records and allocation errors are owed to.
 
 The simulator owns the physical truth: receipts, picks and moves (scanned),
 shrinkage and damage (not scanned), cycle counts (some mis-keyed, some
