@@ -27,8 +27,8 @@ type planCount struct {
 // countAccuracy measures the plan's counts against what invsync held when
 // it took each: a count applied at once left an event whose change is
 // the counted quantity less what was held; a count held for review was
-// beyond the item's tolerance of it. Counts not answered, or rejected,
-// are not measured.
+// beyond the item's tolerance of it. Counts not answered, rejected, or
+// accepted as pending and never applied, are not measured.
 func (r *runner) countAccuracy() (n, exact, tolerant int) {
 	txs, _, _ := r.rec.snapshot()
 	for _, c := range r.inv.planCounts {
@@ -39,7 +39,9 @@ func (r *runner) countAccuracy() (n, exact, tolerant int) {
 		switch tx.outcome {
 		case "held":
 			n++
-		case "applied":
+		case "applied", "pending":
+			// pending: accepted before its outcome was known (a restart
+			// under way); its event, if any, tells.
 			ref, ok := r.tap.ref(c.id)
 			if !ok {
 				continue
