@@ -31,3 +31,24 @@ func TestTruth(t *testing.T) {
 		t.Errorf("vanish: %d, unseen %v, free %d/%d", got, tr.unseen, tr.free(0), tr.free(1))
 	}
 }
+
+// What invsync's wrong records are put down to, in order: a mis-keyed
+// count it applied, shrinkage uncounted since, a right count still held.
+func TestInvsyncWrongRecord(t *testing.T) {
+	tr := &truth{onHand: []int64{8, 8, 8, 8}, unseen: map[int]bool{1: true}}
+	b := invBooks{lastCount: map[int]lastCount{
+		0: {id: "k", typed: 80, there: 8},
+		2: {id: "h", typed: 8, there: 8},
+		3: {id: "a", typed: 8, there: 8},
+	}}
+	txs := map[string]txRecord{"k": {outcome: "applied"}, "h": {outcome: "held"}, "a": {outcome: "applied"}}
+	for _, c := range []struct {
+		slot int
+		held int64
+		want string
+	}{{0, 80, CauseMisKeyed}, {1, 10, CauseUnscanned}, {2, 10, CauseHeld}, {3, 10, CauseNotAttribute}} {
+		if got := b.wrongRecord(tr, txs, c.slot, c.held); got != c.want {
+			t.Errorf("slot %d holding %d: %q, want %q", c.slot, c.held, got, c.want)
+		}
+	}
+}

@@ -9,13 +9,20 @@ type invBooks struct {
 	planCounts   []planCount
 	errorsByHour []int
 	allocCauses  map[string]int
-	// lastCount is each slot's latest count: typed, and what was there.
-	lastCount map[int][2]int64
+	// lastCount is each slot's latest count.
+	lastCount map[int]lastCount
 }
 
 func newInvBooks(cfg Config, w *World) invBooks {
 	return invBooks{errorsByHour: make([]int, int(cfg.Hours+0.999999)), allocCauses: map[string]int{},
-		lastCount: map[int][2]int64{}}
+		lastCount: map[int]lastCount{}}
+}
+
+// lastCount is a slot's latest count: its transaction, what was typed
+// and what was there.
+type lastCount struct {
+	id           string
+	typed, there int64
 }
 
 // planCount is a count of the plan as queued on its device.
@@ -74,13 +81,17 @@ func (b *invBooks) allocError(tr *truth, slot int, t time.Duration) {
 
 // wrongRecord names what a record invsync holds wrong at the end owes its
 // error to: a mis-keyed count it applied, shrinkage nobody counted since,
-// or (neither) nothing the simulator can tell.
-func (b *invBooks) wrongRecord(tr *truth, slot int, held int64) string {
-	if c, ok := b.lastCount[slot]; ok && c[0] != c[1] && held == c[0] {
+// a count (right) still held for review, or (none of these) nothing the
+// simulator can tell.
+func (b *invBooks) wrongRecord(tr *truth, txs map[string]txRecord, slot int, held int64) string {
+	c, counted := b.lastCount[slot]
+	switch {
+	case counted && c.typed != c.there && held == c.typed:
 		return CauseMisKeyed
-	}
-	if tr.unseen[slot] {
+	case tr.unseen[slot]:
 		return CauseUnscanned
+	case counted && txs[c.id].outcome == "held" && held != c.typed:
+		return CauseHeld
 	}
 	return CauseNotAttribute
 }
@@ -111,10 +122,11 @@ func (r *runner) invsyncResult(res Result, st stats) SystemResult {
 			out.CountAccuracyTolerance = float64(tolerant) / float64(n)
 		}
 	}
+	txs, _, _ := r.rec.snapshot()
 	for s := range r.world.Slots {
 		held, ok := r.lastSys[r.slotKey(s)]
 		if ok && held != r.truth.onHand[s] || !ok && r.truth.onHand[s] != 0 {
-			out.Causes[r.inv.wrongRecord(r.truth, s, held)]++
+			out.Causes[r.inv.wrongRecord(r.truth, txs, s, held)]++
 		}
 	}
 	for k, v := range r.inv.allocCauses {

@@ -96,12 +96,12 @@ func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m Mis
 		r.stats.misKeys++
 	}
 	r.stats.counts++
-	r.inv.lastCount[s] = [2]int64{typed, q}
 	delete(r.truth.unseen, s)
 	ids, err := r.fleet.scan(ctx, i, t, r.scanOf("CYCLE_COUNT", s, typed))
 	if err != nil {
 		return "", err
 	}
+	r.inv.lastCount[s] = lastCount{id: ids[0], typed: typed, there: q}
 	r.counted(i, t, 1)
 	return ids[0], nil
 }
