@@ -34,7 +34,7 @@ func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
 	}
 	for _, s := range r.stories {
 		if e.Kind == OrderLine {
-			s.order(e, t) // the story's cloud is out at the same moments: not again
+			s.order(e, t) // the outage was waited for above
 			continue
 		}
 		s.physical(e, t)
