@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/invsync/invsync/api"
 )
 
 // plainTransaction is a transaction in the plain form, every field set.
@@ -39,7 +41,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if fast, ok := fastTransaction(b); ok {
-			var slow txJSON
+			var slow api.UploadTransactionFields
 			if err := strictUnmarshal(b, &slow); err != nil {
 				t.Fatalf("fast path accepted a transaction encoding/json refuses (%v): %q", err, b)
 			}
@@ -48,11 +50,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 			}
 		}
 		if sc, sent, txs, ok := fastUpload(b); ok {
-			var slow struct {
-				ScannerID    *string           `json:"scannerId"`
-				SentAt       *string           `json:"sentAt"`
-				Transactions []json.RawMessage `json:"transactions"`
-			}
+			var slow api.UploadRequestFields
 			if err := strictUnmarshal(b, &slow); err != nil {
 				t.Fatalf("fast path accepted an envelope encoding/json refuses (%v): %q", err, b)
 			}
@@ -63,7 +61,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	})
 }
 
-func show(j txJSON) string {
+func show(j api.UploadTransactionFields) string {
 	b, _ := json.Marshal(j)
 	return string(b)
 }
@@ -131,16 +129,12 @@ func BenchmarkDecodeUpload(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var env struct {
-				ScannerID    *string           `json:"scannerId"`
-				SentAt       *string           `json:"sentAt"`
-				Transactions []json.RawMessage `json:"transactions"`
-			}
+			var env api.UploadRequestFields
 			if err := strictUnmarshal(body, &env); err != nil {
 				b.Fatal(err)
 			}
 			for _, raw := range env.Transactions {
-				var j txJSON
+				var j api.UploadTransactionFields
 				if err := strictUnmarshal(raw, &j); err != nil {
 					b.Fatal(err)
 				}

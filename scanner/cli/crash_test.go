@@ -1,4 +1,4 @@
-package scanner
+package cli
 
 import (
 	"bufio"
@@ -16,11 +16,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/scanner"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 // The kill -9 tests run the scanner as a child process: the invsync binary
 // when cmd/invsync builds and has the scanner command wired, else
-// internal/scannermain (the same scanner.Main).
+// internal/scannermain (the same Main).
 var (
 	binOnce   sync.Once
 	binPath   string
@@ -47,7 +50,7 @@ func scannerBinary(t *testing.T) (string, []string) {
 		full := filepath.Join(dir, "invsync")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		build := exec.CommandContext(ctx, goBin, "build", "-o", full, "../cmd/invsync")
+		build := exec.CommandContext(ctx, goBin, "build", "-o", full, "../../cmd/invsync")
 		if out, err := build.CombinedOutput(); err == nil {
 			if exec.Command(full, "scanner", "--help").Run() == nil {
 				binPath, binPrefix = full, []string{"scanner"}
@@ -121,6 +124,23 @@ func startChild(t *testing.T, bin string, args []string, token string) *child {
 	return c
 }
 
+// waitExit requires the child to exit cleanly within d; past d it is
+// killed and the test fails.
+func (c *child) waitExit(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("%s: exit %v\n%s", what, err, c.stderr.String())
+		}
+	case <-time.After(d):
+		c.cmd.Process.Kill()
+		t.Fatalf("%s: no exit within %v\n%s", what, d, c.stderr.String())
+	}
+}
+
 func (c *child) ackCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -129,8 +149,8 @@ func (c *child) ackCount() int {
 
 func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 	bin, prefix := scannerBinary(t)
-	srv := newFakeServer(t)
-	srv.delay = 15 * time.Millisecond // a wide window between writing and answering
+	srv := fakeapi.New(t)
+	srv.Delay = 15 * time.Millisecond // a wide window between writing and answering
 	dir := t.TempDir()
 	args := append(append([]string{}, prefix...), "--url", srv.URL(), "--scanner-id", "SCANNER-1", "--data-dir", dir,
 		"--sync-every", "50ms", "--batch-size", "20", "--log-level", "error")
@@ -146,7 +166,7 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 	fedUnacked := 0
 	next := 0
 	kills := 0
-	for round := 0; round < rounds || (round < 3*rounds && srv.dupCount() == 0); round++ {
+	for round := 0; round < rounds || (round < 3*rounds && srv.DupCount() == 0); round++ {
 		c := startChild(t, bin, args, "tok-1")
 		first := next
 		stop := make(chan struct{})
@@ -197,27 +217,17 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 		io.WriteString(c.stdin, line(i))
 	}
 	c.stdin.Close()
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- c.cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Fatalf("final run: %v\n%s", err, c.stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		c.cmd.Process.Kill()
-		t.Fatalf("final run did not drain the queue\n%s", c.stderr.String())
-	}
+	c.waitExit(t, 30*time.Second, "final run (draining the queue)")
 	<-c.done
 	t.Logf("final run took %v", time.Since(finalStart))
 	for ln, id := range c.acks {
 		acked[first+ln-1] = id
 	}
 
-	byUser := srv.writesByUser()
-	srv.mu.Lock()
-	writes := srv.writes
-	srv.mu.Unlock()
+	byUser := srv.WritesByUser()
+	srv.Mu.Lock()
+	writes := srv.Writes
+	srv.Mu.Unlock()
 	for i, id := range acked {
 		if n := writes[id]; n != 1 {
 			t.Errorf("line %d acknowledged as %s: written %d times at the server, want once", i, id, n)
@@ -238,11 +248,11 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 		t.Errorf("%d scans at the server were never acknowledged, but only %d lines went unacknowledged", notAcked, fedUnacked)
 	}
 	t.Logf("%d kill -9s; %d lines acknowledged, %d fed but unacknowledged (%d of those were queued before the kill and synced); %d answered duplicate after restarts",
-		kills, len(acked), fedUnacked, notAcked, srv.dupCount())
-	if srv.dupCount() == 0 {
+		kills, len(acked), fedUnacked, notAcked, srv.DupCount())
+	if srv.DupCount() == 0 {
 		t.Error("no kill landed between the server writing a batch and the scanner recording it: the resend-after-crash path went untested")
 	}
-	if s := cliStatus(t, dir); s.Status != Green || s.Queued != 0 {
+	if s := cliStatus(t, dir); s.Status != scanner.Green || s.Queued != 0 {
 		t.Errorf("final status %+v", s)
 	}
 	if t.Failed() {
@@ -252,25 +262,15 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 
 func TestSIGTERMExitsCleanlyWithTheQueueKept(t *testing.T) {
 	bin, prefix := scannerBinary(t)
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	url := srv.URL()
-	srv.srv.Close()
+	srv.HTTP.Close()
 	dir := t.TempDir()
 	c := startChild(t, bin, append(append([]string{}, prefix...), "--url", url, "--scanner-id", "SCANNER-1", "--data-dir", dir), "tok-1")
 	io.WriteString(c.stdin, lineCount+"\n"+lineMove+"\n")
 	waitFor(t, func() bool { return c.ackCount() == 2 }, "two acknowledgements")
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- c.cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, c.stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
-		t.Fatal("no exit after SIGTERM")
-	}
+	c.waitExit(t, 5*time.Second, "after SIGTERM")
 	if s := cliStatus(t, dir); s.Queued != 2 {
 		t.Fatalf("status after SIGTERM %+v, want 2 queued", s)
 	}
