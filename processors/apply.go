@@ -87,7 +87,7 @@ func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		return Result{}, fmt.Errorf("applying transaction %s: %w", tx.TransactionID, err)
 	}
 	if len(res.Events) > 0 {
-		extra, err := ts.reservationEvents(coveredBy(res.Events), tx.TransactionID, now)
+		extra, err := ts.reservationEvents(res.Events, tx.TransactionID, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -428,10 +428,15 @@ func loadRecord(s Reader, wh, item, loc, lot string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("reading record %q: %w", key, err)
 	}
+	r := Record{WarehouseID: wh, ItemID: item, LocationID: loc, LotNumber: lot}
 	if !ok {
-		return Record{WarehouseID: wh, ItemID: item, LocationID: loc, LotNumber: lot}, nil
+		return r, nil
 	}
-	return decodeRecord(key, v)
+	// The key was made from the identifiers: only the value is decoded.
+	if err := r.decodeValue(key, v); err != nil {
+		return Record{}, err
+	}
+	return r, nil
 }
 
 // Positions returns the records of an item in a warehouse, optionally only

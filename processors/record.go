@@ -71,6 +71,28 @@ func joinKey(tag byte, parts ...string) []byte {
 // RecordKey is the key of one stock record.
 func RecordKey(wh, item, loc, lot string) []byte { return joinKey(tagRecord, wh, item, loc, lot) }
 
+// isRecordKey reports whether k is RecordKey(wh, item, loc, lot), without
+// making the key.
+func isRecordKey(k []byte, wh, item, loc, lot string) bool {
+	if len(k) != 4+len(wh)+len(item)+len(loc)+len(lot) || k[0] != tagRecord {
+		return false
+	}
+	k = k[1:]
+	for i, p := range [4]string{wh, item, loc, lot} {
+		if i > 0 {
+			if k[0] != 0 {
+				return false
+			}
+			k = k[1:]
+		}
+		if string(k[:len(p)]) != p {
+			return false
+		}
+		k = k[len(p):]
+	}
+	return true
+}
+
 // recordPrefix covers every record of an item in a warehouse, or of one
 // location of it when loc is given.
 func recordPrefix(wh, item string, loc *string) []byte {
@@ -166,14 +188,33 @@ func decodeRecord(key, v []byte) (Record, error) {
 	if len(key) == 0 || key[0] != tagRecord {
 		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
 	}
-	parts := strings.Split(string(key[1:]), "\x00")
-	if len(parts) != 4 {
+	// One string for the whole key; the four identifiers share it.
+	var parts [4]string
+	rest := string(key[1:])
+	for i := range parts[:3] {
+		j := strings.IndexByte(rest, 0)
+		if j < 0 {
+			return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
+		}
+		parts[i], rest = rest[:j], rest[j+1:]
+	}
+	if strings.IndexByte(rest, 0) >= 0 {
 		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
 	}
+	parts[3] = rest
 	r := Record{WarehouseID: parts[0], ItemID: parts[1], LocationID: parts[2], LotNumber: parts[3]}
+	if err := r.decodeValue(key, v); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// decodeValue fills r's quantities from v, the stored value at key; the
+// identifiers are the caller's.
+func (r *Record) decodeValue(key, v []byte) error {
 	d := decoder{b: v}
 	if d.byte() != recordFormat {
-		return Record{}, fmt.Errorf("%w: record %q has an unknown format", errCorrupt, key)
+		return fmt.Errorf("%w: record %q has an unknown format", errCorrupt, key)
 	}
 	r.OnHand, r.Allocated, r.Version, r.UpdatedAt = d.varint(), d.varint(), d.varint(), d.varint()
 	switch d.byte() {
@@ -186,9 +227,9 @@ func decodeRecord(key, v []byte) (Record, error) {
 	}
 	r.PrunedBefore, r.LastPruneAt = d.varint(), d.varint()
 	if d.err != nil || len(d.b) != 0 {
-		return Record{}, fmt.Errorf("%w: record %q", errCorrupt, key)
+		return fmt.Errorf("%w: record %q", errCorrupt, key)
 	}
-	return r, nil
+	return nil
 }
 
 // Outcome is what became of an accepted transaction; it is also the
