@@ -1209,3 +1209,15 @@ func TestIsRecordKey(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordLedgerKey(t *testing.T) {
+	for _, r := range []Record{{}, {WarehouseID: "WH-1", ItemID: "SKU-1", LocationID: "A-01", LotNumber: "L7"}, {ItemID: "x"}} {
+		for _, at := range []int64{-1, 0, 1_700_000_000_000} {
+			for _, txid := range []string{"", "tx-1"} {
+				if got, want := recordLedgerKey(&r, at, txid), ledgerKey(ledgerPrefix(&r), at, txid); !bytes.Equal(got, want) {
+					t.Errorf("recordLedgerKey(%+v, %d, %q) = %q, want %q", r, at, txid, got, want)
+				}
+			}
+		}
+	}
+}

@@ -52,12 +52,23 @@ const (
 	tagSnapshot = 's'
 )
 
+// joinKey makes the key of tag and parts, with room for a byte more (the
+// 0 that makes it a prefix: recordPrefix, ledgerPrefix).
 func joinKey(tag byte, parts ...string) []byte {
+	return appendKey(make([]byte, 0, keyLen(parts...)+1), tag, parts...)
+}
+
+// keyLen is the length of a key of parts.
+func keyLen(parts ...string) int {
 	n := 1
 	for _, p := range parts {
 		n += len(p) + 1
 	}
-	k := make([]byte, 0, n)
+	return n - 1
+}
+
+// appendKey appends the key of tag and parts to k.
+func appendKey(k []byte, tag byte, parts ...string) []byte {
 	k = append(k, tag)
 	for i, p := range parts {
 		if i > 0 {
@@ -109,12 +120,24 @@ func ledgerPrefix(r *Record) []byte {
 	return append(joinKey(tagLedger, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), 0)
 }
 
+// recordLedgerKey is ledgerKey(ledgerPrefix(r), at, txid) in one allocation.
+func recordLedgerKey(r *Record, at int64, txid string) []byte {
+	k := make([]byte, 0, keyLen(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)+1+8+len(txid))
+	k = appendKey(k, tagLedger, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)
+	return appendLedgerKey(append(k, 0), at, txid)
+}
+
 // ledgerKey orders a record's deltas by (corrected time, transactionId), the
 // order the conflict rules use. The time is biased so negative Unix
 // milliseconds (never expected, but representable) still sort.
 func ledgerKey(prefix []byte, at int64, txid string) []byte {
 	k := make([]byte, 0, len(prefix)+8+len(txid))
-	k = append(k, prefix...)
+	return appendLedgerKey(append(k, prefix...), at, txid)
+}
+
+// appendLedgerKey appends a ledger entry's time and transaction to its
+// record's ledger prefix k.
+func appendLedgerKey(k []byte, at int64, txid string) []byte {
 	k = binary.BigEndian.AppendUint64(k, uint64(at)^(1<<63))
 	return append(k, txid...)
 }
