@@ -66,8 +66,9 @@ type Options struct {
 	// rebuilt at Open by scanning those keys.
 	AbsentPrefix []byte
 	// HotPrefix, when set, is a key prefix whose committed values are kept
-	// in memory once read or written, up to HotBytes (0 means
-	// DefaultHotBytes): the stock records every transaction reads.
+	// in memory once read or written, up to HotBytes (0 means HotBytesFor
+	// the process's memory limit): the stock records every transaction
+	// reads.
 	HotPrefix []byte
 	HotBytes  int64
 }
@@ -86,22 +87,26 @@ type Store struct {
 }
 
 // The default memory of the store: 64 MiB of cache, 48 of Pebble's blocks
-// (more or less with the memory limit, CacheBytesFor) and 16 of hot values
-// (HotPrefix), and two 32 MiB memtables. The working
-// set of a busy deployment is the records scans touch, a small share of
-// all records; record reads that miss both caches are one seek each (bloom
-// filters skip the sstables that lack the key). Measured in BENCHMARKS.md:
-// the service's peak RSS at a million records.
+// and 16 of hot values (HotPrefix) at the service's default heap limit
+// (more or less with other limits: CacheBytesFor, HotBytesFor), and two
+// 32 MiB memtables. The working set of a busy deployment is the records
+// scans touch, a small share of all records; record reads that miss both
+// caches are one point lookup each (a Get, so bloom filters skip the
+// sstables that lack the key). Measured in BENCHMARKS.md: the service's
+// peak RSS at a million records.
 const (
 	DefaultCacheBytes    = 48 << 20
 	DefaultMemTableBytes = 32 << 20
 	DefaultHotBytes      = 16 << 20
 )
 
-// Bounds of the block cache sized from the memory limit (CacheBytesFor).
+// Bounds of the caches sized from the memory limit (CacheBytesFor,
+// HotBytesFor).
 const (
 	MinCacheBytes = 8 << 20
 	MaxCacheBytes = 1 << 30
+	MinHotBytes   = 4 << 20
+	MaxHotBytes   = 512 << 20
 )
 
 // CacheBytesFor is the block cache Open gives a store when Options does not
@@ -116,6 +121,18 @@ func CacheBytesFor(limit int64) int64 {
 		return DefaultCacheBytes
 	}
 	return min(max(limit/10*3, MinCacheBytes), MaxCacheBytes)
+}
+
+// HotBytesFor is the hot-value cache Open gives a store when Options does
+// not set one, for a process whose Go memory limit is limit bytes: a tenth
+// of it (the cache is Go heap, inside the limit), at least MinHotBytes and
+// at most MaxHotBytes. The default 160 MiB heap limit, and no limit, yield
+// DefaultHotBytes.
+func HotBytesFor(limit int64) int64 {
+	if limit <= 0 || limit == math.MaxInt64 {
+		return DefaultHotBytes
+	}
+	return min(max(limit/10, MinHotBytes), MaxHotBytes)
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -160,7 +177,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if len(opts.HotPrefix) > 0 {
 		hot := opts.HotBytes
 		if hot <= 0 {
-			hot = DefaultHotBytes
+			hot = HotBytesFor(debug.SetMemoryLimit(-1))
 		}
 		s.hot = newHotCache(opts.HotPrefix, hot)
 	}

@@ -615,3 +615,20 @@ func TestCacheBytesFor(t *testing.T) {
 		}
 	}
 }
+
+func TestHotBytesFor(t *testing.T) {
+	for _, c := range []struct {
+		limit, want int64
+	}{
+		{math.MaxInt64, DefaultHotBytes},
+		{0, DefaultHotBytes},
+		{160 << 20, DefaultHotBytes},
+		{1 << 30, (1 << 30) / 10},
+		{10 << 20, MinHotBytes},
+		{1 << 40, MaxHotBytes},
+	} {
+		if got := HotBytesFor(c.limit); got != c.want {
+			t.Errorf("HotBytesFor(%d) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+}
