@@ -15,10 +15,10 @@
 # Environment:
 #   JAEGER_VERSION        pinned below
 #   JAEGER_CACHE_DIR      build cache (default $HOME/.cache/invsync/jaeger-<version>)
-#   JAEGER_OTLP_HTTP_PORT OTLP/HTTP receiver port (default 34318)
-#   JAEGER_OTLP_GRPC_PORT OTLP/gRPC receiver port (default 34317)
-#   JAEGER_QUERY_PORT     query API and UI port (default 36686)
-#   JAEGER_QUERY_GRPC_PORT query gRPC API port (default 36685)
+#   JAEGER_OTLP_HTTP_PORT OTLP/HTTP receiver port (default 31318)
+#   JAEGER_OTLP_GRPC_PORT OTLP/gRPC receiver port (default 31317)
+#   JAEGER_QUERY_PORT     query API and UI port (default 31686)
+#   JAEGER_QUERY_GRPC_PORT query gRPC API port (default 31685)
 #   JAEGER_START_TIMEOUT  seconds to wait for readiness (default 60)
 set -euo pipefail
 
@@ -43,10 +43,10 @@ CACHE_DIR="${JAEGER_CACHE_DIR:-$HOME/.cache/invsync/jaeger-$JAEGER_VERSION}"
 BIN="$CACHE_DIR/bin/jaeger"
 
 HOST=127.0.0.1
-OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-34318}"
-OTLP_GRPC_PORT="${JAEGER_OTLP_GRPC_PORT:-34317}"
-QUERY_PORT="${JAEGER_QUERY_PORT:-36686}"
-QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-36685}"
+OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-31318}"
+OTLP_GRPC_PORT="${JAEGER_OTLP_GRPC_PORT:-31317}"
+QUERY_PORT="${JAEGER_QUERY_PORT:-31686}"
+QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-31685}"
 START_TIMEOUT="${JAEGER_START_TIMEOUT:-60}"
 QUERY_URL="http://$HOST:$QUERY_PORT"
 
@@ -66,7 +66,7 @@ build() {
     [[ -f go.mod ]] || go mod init invsync.local/jaeger-build >/dev/null 2>&1
     go mod edit -replace "$SARAMA_REPLACE"
     go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
-    go build -p "${JAEGER_BUILD_JOBS:-1}" -o "$BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+    go build -p "${JAEGER_BUILD_JOBS:-2}" -o "$BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
     mv "$BIN.tmp" "$BIN"
   )
   log "built $BIN"
