@@ -8,7 +8,7 @@ KAFKA_PORT ?= 39092
 KAFKA_BROKERS_ADDR := 127.0.0.1:$(KAFKA_PORT)
 export KAFKA_PORT
 
-.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down mirror-e2e-long bench-mirror clean
+.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down jaeger-up jaeger-down check-alerts test-trace mirror-e2e-long bench-mirror clean
 
 # Packages with concurrency, run under the race detector by `make test-race` (CI).
 RACE_PKGS ?= ./ingest/... ./pipeline/... ./state/... ./processors/... ./scanner/... ./mirror/... ./schemas/... ./sim/...
@@ -59,6 +59,28 @@ fuzz: deps
 		done; \
 	done <<< "$$targets"; \
 	echo "fuzz: $$n target(s) passed"
+
+# The alert rules: promtool check rules and promtool test rules (each
+# alert's unit test, deploy/prometheus/alerts_test.yml). Installs Debian's
+# prometheus package for promtool when missing.
+check-alerts:
+	bash scripts/promtool.sh check
+
+jaeger-up:
+	bash scripts/jaeger.sh up
+
+jaeger-down:
+	bash scripts/jaeger.sh down
+
+# The trace test against a real Jaeger on loopback (built by
+# scripts/jaeger.sh the first time: minutes), stopped afterwards.
+test-trace: deps
+	bash scripts/jaeger.sh up
+	@rc=0; \
+	eval "$$(bash scripts/jaeger.sh env)"; \
+	$(GO) test -count=1 -timeout 10m -run '^TestTraceInJaeger$$' -v ./e2e || rc=$$?; \
+	bash scripts/jaeger.sh down || true; \
+	exit $$rc
 
 postgres-up:
 	bash scripts/postgres.sh up

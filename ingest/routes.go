@@ -12,7 +12,7 @@ import (
 func (s *Server) routes() {
 	e := s.engine
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery(), s.countResponses(), securityHeaders)
+	e.Use(s.recovery(), s.traceRequests(), s.countResponses(), securityHeaders)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})

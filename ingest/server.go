@@ -20,6 +20,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
@@ -147,6 +149,12 @@ type Config struct {
 	// Partitions is the partition count (reconciliation reads by
 	// partition).
 	Partitions int32
+
+	// TracerProvider traces each request (a SERVER span continuing an
+	// incoming traceparent) and an upload's validation; the produce is
+	// traced by the Publisher's own client (pipeline.ProducerTracing),
+	// in the request's trace. Nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -171,6 +179,7 @@ type Server struct {
 	// catalog simply has not loaded yet.
 	open atomic.Bool
 
+	tracer trace.Tracer
 	allocs *allocPending
 	limits *limiters // nil: no rate limit
 	peers  *http.Client
@@ -191,6 +200,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Meter == nil {
 		cfg.Meter = noop.NewMeterProvider().Meter("invsync")
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = tracenoop.NewTracerProvider()
+	}
 	if cfg.MaxWait <= 0 || cfg.MaxWait > 10*time.Second {
 		cfg.MaxWait = 10 * time.Second
 	}
@@ -202,6 +214,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, engine: gin.New(), log: cfg.Logger.With("component", "http"), pending: map[string]pendingTx{}}
+	s.tracer = cfg.TracerProvider.Tracer(tracerName)
 	s.results, _ = cfg.Meter.Int64Counter("invsync.transactions.received",
 		metric.WithDescription("Uploaded transactions by ingest result (accepted, duplicate, rejected) and rejection code."))
 	s.requests, _ = cfg.Meter.Int64Counter("invsync.http.requests",

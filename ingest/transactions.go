@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
@@ -72,6 +73,8 @@ func (s *Server) postTransactions(c *gin.Context) {
 	var reserved []string        // ids this request added to pending, to undo on failure
 	remote := map[string]int32{} // ids whose partition another instance owns
 	ctx := c.Request.Context()
+	vctx, validation := s.tracer.Start(ctx, "validate", trace.WithAttributes(attribute.Int("invsync.transactions", len(up.Transactions))))
+	defer validation.End() // on the early returns; ended below otherwise
 	for i, raw := range up.Transactions {
 		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
 		results[i].TransactionID = id
@@ -91,7 +94,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 			continue
 		}
 		seen[id] = tx.BodyHash
-		status, remotePart, err := s.reserve(ctx, &tx)
+		status, remotePart, err := s.reserve(vctx, &tx)
 		if remotePart >= 0 {
 			remote[id] = remotePart
 		}
@@ -115,6 +118,8 @@ func (s *Server) postTransactions(c *gin.Context) {
 			results[i].Message = ptr("transactionId " + id + " was already accepted with a different body; a new scan needs a new transactionId")
 		}
 	}
+	validation.SetAttributes(attribute.Int("invsync.transactions.accepted", len(accepted)))
+	validation.End()
 
 	// Subscribe before producing so an outcome committed before we start
 	// waiting is not missed.

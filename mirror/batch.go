@@ -1,6 +1,8 @@
 package mirror
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -17,6 +19,13 @@ type batch struct {
 	// records counts the data records (control records excluded) per topic.
 	records map[string]int
 	total   int
+	// events are the inventory events applied, for their traces and
+	// latencies. The events decoder sets eventDecoded and eventScanned
+	// (the corrected scan time, zero when no scan is behind the event)
+	// for add.
+	events       []eventTrace
+	eventDecoded bool
+	eventScanned time.Time
 }
 
 // offsetRange is the part of a partition a batch covers: from its first
@@ -49,11 +58,16 @@ func (b *batch) add(r *kgo.Record, dec *decoders) {
 	}
 	b.records[r.Topic]++
 	b.total++
+	b.eventDecoded, b.eventScanned = false, time.Time{}
 	if err := dec.decode(r.Topic, r.Value, b); err != nil {
 		b.deadLetters = append(b.deadLetters, deadLetter{
 			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
 			Err: sanitizeText(err.Error()), Key: r.Key, Value: r.Value,
 		})
+		return
+	}
+	if b.eventDecoded {
+		b.events = append(b.events, newEventTrace(r, b.eventScanned))
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/invsync/invsync/schemas"
 )
@@ -90,6 +92,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Meter records the metrics (default: none).
 	Meter metric.Meter
+	// TracerProvider traces the SQL apply of each event: a span in the
+	// trace of the transaction that caused it, from the event's
+	// traceparent header (default: none).
+	TracerProvider trace.TracerProvider
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -119,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Meter == nil {
 		c.Meter = noop.NewMeterProvider().Meter("invsync/mirror")
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = tracenoop.NewTracerProvider()
 	}
 	if c.Now == nil {
 		c.Now = time.Now

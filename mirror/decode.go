@@ -60,6 +60,7 @@ func newDecoders(codec *schemas.Set, topics schemas.Topics, discrepancy Discrepa
 				return err
 			}
 			b.addPosition(row)
+			b.eventDecoded, b.eventScanned = true, e.CorrectedTimestamp
 			return nil
 		},
 		topics.AllocationDecisions: func(v []byte, b *batch) error {

@@ -8,6 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -22,6 +26,10 @@ type Mirror struct {
 	decoders *decoders
 	progress *progress
 	metrics  *metrics
+	tracer   trace.Tracer
+	dbSystem attribute.KeyValue // db.system.name of the spans
+	// eventsTopic is <prefix>inventory-events, named in the apply spans.
+	eventsTopic string
 
 	mu      sync.Mutex
 	running bool
@@ -56,8 +64,15 @@ func New(cfg Config) (*Mirror, error) {
 		store:    &store{db: db, now: cfg.Now},
 		progress: newProgress(),
 	}
-	m.decoders = newDecoders(cfg.Codec, schemas.NewTopics(cfg.TopicPrefix), cfg.DiscrepancyDecoder)
-	m.metrics = newMetrics(cfg.Meter, m.progress)
+	topics := schemas.NewTopics(cfg.TopicPrefix)
+	m.decoders = newDecoders(cfg.Codec, topics, cfg.DiscrepancyDecoder)
+	m.metrics = newMetrics(cfg.Meter, m.progress, m.decoders.topics())
+	m.eventsTopic = topics.InventoryEvents
+	m.tracer = cfg.TracerProvider.Tracer(tracerName)
+	m.dbSystem = semconv.DBSystemNameSQLite
+	if isPostgresURL(cfg.SQLURL) {
+		m.dbSystem = semconv.DBSystemNamePostgreSQL
+	}
 	return m, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/invsync/invsync/schemas"
+	"github.com/invsync/invsync/telemetry"
 )
 
 // ServeOptions are what `invsync mirror` adds to a Config.
@@ -29,10 +30,23 @@ type ServeOptions struct {
 }
 
 // Serve is `invsync mirror`: it runs a mirror of cfg until ctx ends, with
-// the schemas of o.RegistryURL and metrics on o.MetricsAddr, and closes
+// the schemas of o.RegistryURL, metrics on o.MetricsAddr and traces
+// configured by the OTEL_* environment (telemetry.NewTracing), and closes
 // it. cfg.Logger must be set.
 func Serve(ctx context.Context, cfg Config, o ServeOptions) error {
 	log := cfg.Logger
+	tracing, err := telemetry.NewTracing(ctx, telemetry.Config{ServiceName: "invsync-mirror", Logger: log})
+	if err != nil {
+		return fmt.Errorf("configuring tracing: %w", err)
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			log.Warn("invsync mirror: flushing traces", "err", err)
+		}
+	}()
+	cfg.TracerProvider = tracing.Provider()
 	if o.RegistryURL != "" {
 		codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: cfg.TopicPrefix, RegistryURL: o.RegistryURL})
 		if err != nil {
@@ -74,7 +88,7 @@ func serveMetrics(addr string, log *slog.Logger) (*sdkmetric.MeterProvider, func
 		return nil, nil, fmt.Errorf("listening on --metrics-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})) // OpenMetrics carries the exemplars
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

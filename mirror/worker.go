@@ -52,7 +52,9 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			return dbError{fmt.Errorf("applying a batch of %d records: %w", b.total, err)}
 		}
-		w.m.metrics.committed(ctx, b, time.Since(start).Seconds())
+		end := time.Now()
+		w.m.metrics.committed(ctx, b, end.Sub(start).Seconds())
+		w.m.applied(ctx, b, start, end)
 		w.m.progress.committed(b)
 	}
 }

@@ -28,7 +28,10 @@ func (s *session) applyRecord(ctx context.Context, w *txWork, b *state.Batch, pa
 	}
 }
 
-func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) error {
+func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) (err error) {
+	ctx, span := s.startProcess(ctx, rec)
+	defer func() { endProcess(span, err) }()
+	w.links.add(ctx)
 	wr, err := s.cfg.Codec.DecodeAllocationRequest(rec.Value)
 	if err != nil {
 		s.deadLetter(ctx, w, part, rec, err)
@@ -57,7 +60,10 @@ func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Bat
 
 // applyCommand applies a command (a report piece, a discrepancy change, a
 // decision on a held count) and queues what it publishes.
-func (s *session) applyCommand(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) error {
+func (s *session) applyCommand(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) (err error) {
+	ctx, span := s.startProcess(ctx, rec)
+	defer func() { endProcess(span, err) }()
+	w.links.add(ctx)
 	wc, err := s.cfg.Codec.DecodeCommand(rec.Value)
 	if err != nil {
 		s.deadLetter(ctx, w, part, rec, err)
@@ -103,7 +109,9 @@ func checkCommand(c *processors.Command) string {
 }
 
 // emitEvents produces events on the events topic's partition part, keyed
-// by stock key; buf is reused between encodings (nil allocates).
+// by stock key; buf is reused between encodings (nil allocates). Each
+// carries the traceparent of the span in ctx: the transaction that caused
+// it.
 func (s *session) emitEvents(ctx context.Context, w *txWork, part int32, events []processors.Event, buf *[]byte) error {
 	if buf == nil {
 		buf = new([]byte)
@@ -116,12 +124,17 @@ func (s *session) emitEvents(ctx context.Context, w *txWork, part int32, events 
 			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
 		}
 		key := processors.StockKey(events[i].WarehouseID, events[i].ItemID)
-		w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: []byte(key), Value: append([]byte(nil), (*buf)...)})
+		rec := &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: []byte(key), Value: append([]byte(nil), (*buf)...)}
+		inject(ctx, rec)
+		w.produce(ctx, rec)
 	}
 	return nil
 }
 
-func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) error {
+func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) (err error) {
+	ctx, span := s.startProcess(ctx, rec)
+	defer func() { endProcess(span, err) }()
+	w.links.add(ctx)
 	wtx, err := s.cfg.Codec.DecodeTransaction(rec.Value)
 	if err != nil {
 		s.deadLetter(ctx, w, part, rec, err)
@@ -135,7 +148,8 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 	w.resMu.Lock()
 	w.outcomes = append(w.outcomes, res.Outcome)
 	if !res.Duplicate {
-		w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt})
+		w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt,
+			scanned: tx.CorrectedTimestamp, events: len(res.Events) > 0, span: span.SpanContext()})
 	}
 	w.resMu.Unlock()
 	if res.Duplicate {

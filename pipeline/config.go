@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
@@ -44,6 +46,14 @@ type ProcessingConfig struct {
 	Logger *slog.Logger
 	// Meter records the processing metrics; nil means no metrics.
 	Meter metric.Meter
+	// Partitions is the partition count of the transactions topic, for
+	// the invsync.partitions.total gauge (0: not reported).
+	Partitions int32
+	// TracerProvider traces each input record's processing (a CONSUMER
+	// span in the producer's trace), the events it causes (their
+	// traceparent header) and each Kafka transaction's commit (a span
+	// linked to what it commits). Nil traces nothing.
+	TracerProvider trace.TracerProvider
 	// SessionTimeout is how long the group waits for a silent member
 	// before moving its partitions (default 10 s; Kafka's minimum is 6 s).
 	SessionTimeout time.Duration
@@ -105,6 +115,9 @@ func (cfg ProcessingConfig) withDefaults() ProcessingConfig {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = tracenoop.NewTracerProvider()
 	}
 	if cfg.Meter == nil {
 		cfg.Meter = noop.NewMeterProvider().Meter("invsync")

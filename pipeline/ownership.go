@@ -227,8 +227,35 @@ func (o *ownership) ticked(part int32, now time.Time) {
 func (o *ownership) lagSnapshot() map[int32]int64 {
 	return o.snapshot(func() map[int32]int64 { return o.lag })
 }
+
+// counts returns how many partitions this instance owns whose state is
+// being restored (not yet processed), and how many it is processing.
+func (o *ownership) counts() (restoring, serving int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, ph := range o.owned {
+		if ph == verified {
+			serving++
+		} else {
+			restoring++
+		}
+	}
+	return restoring, serving
+}
+
+// restoringSnapshot returns, for every owned partition, the changelog
+// records left to replay (0 once restored, so the series exists while the
+// partition is owned).
 func (o *ownership) restoringSnapshot() map[int32]int64 {
-	return o.snapshot(func() map[int32]int64 { return o.restoring })
+	out := o.snapshot(func() map[int32]int64 { return o.restoring })
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for part := range o.owned {
+		if _, ok := out[part]; !ok {
+			out[part] = 0
+		}
+	}
+	return out
 }
 
 func (o *ownership) snapshot(m func() map[int32]int64) map[int32]int64 {

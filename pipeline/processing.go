@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Processing consumes the transactions and allocation-requests topics in a
@@ -35,6 +36,8 @@ type Processing struct {
 	own          *ownership
 	snaps        *snapshotJobs
 	metrics      processingMetrics
+	tracer       trace.Tracer
+	processNames map[string]string // input topic -> its process span's name
 	decompressor kgo.Decompressor
 }
 
@@ -51,6 +54,8 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 		decompressor: kgo.DefaultDecompressor()}
 	p.snaps = newSnapshotJobs(p)
 	p.metrics = newProcessingMetrics(cfg.Meter, p)
+	p.tracer = cfg.TracerProvider.Tracer(tracerName)
+	p.processNames = processSpanNames(cfg.Topics)
 	return p, nil
 }
 

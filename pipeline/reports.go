@@ -117,6 +117,9 @@ func (r *ReportSplitter) Run(ctx context.Context) error {
 
 // split turns one record into commands (or a dead letter).
 func (r *ReportSplitter) split(ctx context.Context, rec *kgo.Record) error {
+	// The pieces continue the report's trace when it came with one (the
+	// producer's tracing makes each piece a child of it).
+	ctx = recordContext(ctx, rec)
 	w, err := r.codec.DecodeCloudPositionsReport(rec.Value)
 	rep := processors.CloudReport{ReportID: w.ReportID, WarehouseID: w.WarehouseID, Complete: w.Complete,
 		ItemFrom: deref(w.ItemFrom), ItemTo: deref(w.ItemTo)}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/state"
@@ -34,6 +35,9 @@ type txWork struct {
 	decisions []processors.Allocation
 	commands  []processors.CommandResult
 	applied   []appliedTx
+
+	// links are the process spans of the inputs this transaction commits.
+	links spanLinks
 }
 
 // appliedTx is what the metrics record of one applied transaction.
@@ -42,6 +46,11 @@ type appliedTx struct {
 	status   string
 	code     string
 	received time.Time
+	// scanned is the corrected device time; events whether it caused
+	// any; span its process span (the metrics' exemplar).
+	scanned time.Time
+	events  bool
+	span    trace.SpanContext
 }
 
 // begin starts a Kafka transaction.
@@ -94,7 +103,9 @@ func (w *txWork) decide(ctx context.Context, part int32, decs []processors.Alloc
 		if err != nil {
 			return fmt.Errorf("encoding decision %s: %w", d.DecisionID, err)
 		}
-		w.produce(ctx, &kgo.Record{Topic: w.s.cfg.Topics.AllocationDecisions, Partition: part, Key: []byte(d.AllocationID), Value: v})
+		rec := &kgo.Record{Topic: w.s.cfg.Topics.AllocationDecisions, Partition: part, Key: []byte(d.AllocationID), Value: v}
+		inject(ctx, rec) // the request's trace continues to its decision
+		w.produce(ctx, rec)
 	}
 	w.resMu.Lock()
 	w.decisions = append(w.decisions, decs...)
@@ -133,7 +144,12 @@ var ErrFenced = errors.New("transactional producer fenced")
 // commit produces every batch's changelog, ends the Kafka transaction and,
 // once committed, writes the batches to the store and publishes results. It
 // reports false when the transaction was aborted (its input is read again).
-func (s *session) commit(ctx context.Context, w *txWork) (bool, error) {
+func (s *session) commit(ctx context.Context, w *txWork) (ok bool, err error) {
+	ctx, span := s.startCommit(ctx, w)
+	defer func() {
+		span.SetAttributes(attribute.Bool("invsync.committed", ok))
+		endProcess(span, err)
+	}()
 	for part, b := range w.batches {
 		for _, m := range b.Mutations() {
 			w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.Changelog, Partition: part, Key: m.Key, Value: m.Value})
@@ -170,7 +186,7 @@ func (s *session) commit(ctx context.Context, w *txWork) (bool, error) {
 	if err := s.writeCommitted(w); err != nil {
 		return false, err
 	}
-	s.publish(ctx, w)
+	s.publish(ctx, w, time.Now())
 	return true, nil
 }
 
@@ -195,13 +211,21 @@ func (s *session) writeCommitted(w *txWork) error {
 	return nil
 }
 
-// publish records the metrics of a committed transaction and hands its
-// outcomes and decisions to whoever waits for them.
-func (s *session) publish(ctx context.Context, w *txWork) {
+// publish records the metrics of a transaction committed at committed and
+// hands its outcomes and decisions to whoever waits for them.
+func (s *session) publish(ctx context.Context, w *txWork, committed time.Time) {
 	for _, a := range w.applied {
 		s.metrics.applied.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(a.typ)),
 			attribute.String("status", a.status), attribute.String("code", a.code)))
-		s.metrics.latency.Record(ctx, time.Since(a.received).Seconds())
+		s.metrics.latency.Record(ctx, committed.Sub(a.received).Seconds())
+		if a.events {
+			// The exemplar is the transaction's own trace, not the commit's.
+			tctx := trace.ContextWithSpanContext(ctx, a.span)
+			s.metrics.uploadToEvent.Record(tctx, committed.Sub(a.received).Seconds())
+			if !a.scanned.IsZero() {
+				s.metrics.scanToEvent.Record(tctx, max(committed.Sub(a.scanned).Seconds(), 0))
+			}
+		}
 	}
 	s.cfg.Notifier.Publish(w.outcomes)
 	if s.cfg.Decisions != nil {

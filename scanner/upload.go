@@ -72,6 +72,7 @@ func (d *Device) call(parent context.Context, method, path string, body []byte) 
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "invsync-scanner")
+	setTraceparent(parent, req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

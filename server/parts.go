@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,7 +91,8 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 	if err != nil {
 		return nil, err
 	}
-	p.producer, err = pipeline.NewProducer(s.brokers, topics, codec, 10*time.Second, clientOpts...)
+	tracer := s.tracing.Provider()
+	p.producer, err = pipeline.NewProducer(s.brokers, topics, codec, 10*time.Second, append(slices.Clip(clientOpts), pipeline.ProducerTracing(tracer))...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +118,8 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 		Commands:         commands,
 		Logger:           s.log,
 		Meter:            meter,
+		TracerProvider:   tracer,
+		Partitions:       int32(cfg.Partitions),
 		ClientOpts:       clientOpts,
 		SessionOpts:      []kgo.Opt{kgo.WithHooks(kmetrics), kgo.ClientID(pipeline.ClientID(advertise))},
 		SnapshotInterval: cfg.SnapshotInterval,
@@ -157,7 +161,7 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 		Router:      pipeline.NewOwners(kadm.NewClient(p.admin), cfg.Group, topics.Transactions, advertise),
 		Ready:       p.proc,
 		Schemas:     schemaSrc,
-		Metrics:     promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}),
+		Metrics:     promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{EnableOpenMetrics: true}), // OpenMetrics carries the exemplars
 		Meter:       meter,
 		Logger:      s.log,
 		TimeBounds:  ingest.TimeBounds{MaxAge: cfg.MaxScanAge},
@@ -174,6 +178,7 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 		CommandResults: commands,
 		CountTasks:     p.tasks,
 		Partitions:     int32(cfg.Partitions),
+		TracerProvider: tracer,
 	})
 	if err != nil {
 		return nil, err

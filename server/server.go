@@ -35,6 +35,7 @@ import (
 
 	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/pipeline/embedded"
+	"github.com/invsync/invsync/telemetry"
 )
 
 // Server is one running invsync instance. New listens on the HTTP port and
@@ -54,6 +55,7 @@ type Server struct {
 
 	metrics *prometheus.Registry
 	meters  *sdkmetric.MeterProvider
+	tracing *telemetry.Tracing
 
 	// Set by Run as the parts come up; closed by close in reverse.
 	brokerProc *embedded.Process // the supervised broker process
@@ -95,6 +97,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.httpLn = ln
 	if err := s.newMetrics(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	if s.tracing, err = telemetry.NewTracing(context.Background(), telemetry.Config{ServiceName: "invsync", Logger: s.log}); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
@@ -348,6 +354,11 @@ func (s *Server) close() {
 		if s.meters != nil {
 			_ = s.meters.Shutdown(context.Background())
 		}
+		traceCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.tracing.Shutdown(traceCtx); err != nil {
+			s.log.Warn("flushing traces", "err", err)
+		}
+		cancel()
 		if s.brokerIn != nil {
 			s.brokerIn.Close()
 		}

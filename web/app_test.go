@@ -187,6 +187,19 @@ func TestOfflineScansSurviveAReloadAndSyncExactlyOnce(t *testing.T) {
 	if s.duplicates != 0 {
 		t.Errorf("%d duplicates: a scan was sent twice with no reason", s.duplicates)
 	}
+	// Each request carries a W3C traceparent of its own trace, which
+	// the server continues (README, "Observability").
+	traceparent := regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
+	traces := map[string]bool{}
+	for i, u := range s.uploads {
+		if !traceparent.MatchString(u.traceparent) {
+			t.Errorf("upload %d: traceparent %q", i, u.traceparent)
+		} else if traces[u.traceparent[3:35]] {
+			t.Errorf("upload %d reuses trace %s", i, u.traceparent[3:35])
+		} else {
+			traces[u.traceparent[3:35]] = true
+		}
+	}
 	// Each scan carries its scan time, set before the upload; each request
 	// its own sentAt.
 	for _, u := range s.uploads {

@@ -71,10 +71,11 @@ type acceptedTx struct {
 }
 
 type uploadLog struct {
-	scannerID string
-	sentAt    time.Time
-	ids       []string
-	at        time.Time
+	scannerID   string
+	sentAt      time.Time
+	ids         []string
+	at          time.Time
+	traceparent string
 }
 
 type position struct {
@@ -272,7 +273,7 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 		apitest.WriteError(w, status, api.CodeKafkaUnavailable, "nothing in this request was accepted; keep it queued and retry")
 		return
 	}
-	log := uploadLog{scannerID: up.ScannerID, sentAt: sentAt, at: time.Now()}
+	log := uploadLog{scannerID: up.ScannerID, sentAt: sentAt, at: time.Now(), traceparent: r.Header.Get("traceparent")}
 	results := make([]map[string]any, 0, len(up.Transactions))
 	wait := r.URL.Query().Get("wait") == "applied"
 	for _, tx := range up.Transactions {

@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/invsync/invsync/server"
+	"github.com/invsync/invsync/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -126,9 +127,9 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // setHeapLimit sets the Go heap's soft limit, unless GOMEMLIMIT does. The

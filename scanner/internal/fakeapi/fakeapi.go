@@ -60,11 +60,12 @@ type Server struct {
 
 // Request is a request as the fake received it.
 type Request struct {
-	Status    int
-	ScannerID string
-	SentAt    string
-	Txs       []json.RawMessage
-	Size      int
+	Status      int
+	Traceparent string
+	ScannerID   string
+	SentAt      string
+	Txs         []json.RawMessage
+	Size        int
 }
 
 // New starts a fake that knows one token, tok-1, of scanner SCANNER-1.
@@ -160,7 +161,7 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, int64(maxBody)+1))
-	rr := Request{Size: len(body)}
+	rr := Request{Size: len(body), Traceparent: r.Header.Get("traceparent")}
 	if len(body) > maxBody {
 		rr.Status = 413
 		record(rr)

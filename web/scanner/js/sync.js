@@ -20,6 +20,7 @@
 import * as api from "./api.js";
 import * as store from "./store.js";
 import { changed } from "./bus.js";
+import { traceparent } from "./ids.js";
 
 export const MAX_BATCH = 1000;
 export const INTERVAL_MS = 30000;
@@ -179,6 +180,7 @@ async function pass(force) {
 async function upload(device, batch) {
   const res = await api.call("POST", "transactions", { wait: "applied" }, {
     token: device.token,
+    headers: { traceparent: traceparent() },
     timeoutMs: UPLOAD_TIMEOUT_MS,
     body: { scannerId: device.scannerId, sentAt: new Date().toISOString(), transactions: batch.map((s) => s.tx) },
   });

@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// jaegerTrace is the part of Jaeger's query API answer
+// (GET /api/traces/{id}) the test reads.
+type jaegerTrace struct {
+	TraceID string `json:"traceID"`
+	Spans   []struct {
+		TraceID       string `json:"traceID"`
+		SpanID        string `json:"spanID"`
+		OperationName string `json:"operationName"`
+		ProcessID     string `json:"processID"`
+		References    []struct {
+			RefType string `json:"refType"`
+			TraceID string `json:"traceID"`
+			SpanID  string `json:"spanID"`
+		} `json:"references"`
+		Tags []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+	} `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+func jaegerGet(t *testing.T, u string) []jaegerTrace {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+	}
+	var out struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	return out.Data
+}
+
+func randomHexID(t *testing.T, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// TestTraceInJaeger follows one upload through a real Jaeger: `invsync
+// serve` (with its embedded broker as a separate process) and `invsync
+// mirror` run as child processes exporting OTLP to the collector at
+// OTEL_EXPORTER_OTLP_ENDPOINT; an upload carries a known traceparent; once
+// its event is committed and its row is in the mirror's SQLite, Jaeger's
+// query API (JAEGER_QUERY_URL) must hold one trace with the upload's
+// server span (child of the traceparent), the produce (PRODUCER), the
+// processing (CONSUMER, child of the produce) and the mirror's apply
+// (child of the processing), and a commit span linking to the processing.
+// Skipped, saying how to run it, without a Jaeger (make test-trace).
+func TestTraceInJaeger(t *testing.T) {
+	query, endpoint := os.Getenv("JAEGER_QUERY_URL"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if query == "" || endpoint == "" {
+		t.Skip("SKIPPED: JAEGER_QUERY_URL and OTEL_EXPORTER_OTLP_ENDPOINT are not set: no Jaeger to send traces to. " +
+			"Run `make test-trace`, or `bash scripts/jaeger.sh up` and export the two variables it prints")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs child processes; skipped with -short")
+	}
+	query = strings.TrimRight(query, "/")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	dataDir := filepath.Join(dir, "data")
+	prefix := randomName("trace") + "."
+	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--embedded-kafka-addr", kafkaAddr,
+		"--partitions", "2", "--topic-prefix", prefix, "--group", randomName("trace"), "--log-level", "info", "--rate-limit", "0"}
+	brokers := []string{kafkaAddr}
+	if b := externalBrokers(); b != nil {
+		args = append(args, "--brokers", strings.Join(b, ","))
+		brokers = b
+	}
+	serve := &child{t: t, bin: bin, args: args, log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
+	serve.start()
+	t.Cleanup(func() { serve.stop(); stopBroker(dataDir) })
+	defer func() {
+		if t.Failed() {
+			serve.dumpLog()
+		}
+	}()
+	serve.waitReady(90 * time.Second)
+	if code := do(t, "PUT", serve.url+"/v1/catalog", mirrorCatalog, nil); code != 200 {
+		t.Fatalf("PUT /v1/catalog: %d", code)
+	}
+	sqlURL := "sqlite://" + filepath.Join(dir, "mirror.db")
+	mir := &child{t: t, bin: bin, log: filepath.Join(dir, "mirror.log"), args: []string{"mirror",
+		"--brokers", strings.Join(brokers, ","), "--topic-prefix", prefix, "--sql-url", sqlURL, "--log-level", "info"}}
+	mir.start()
+	t.Cleanup(mir.stop)
+	defer func() {
+		if t.Failed() {
+			mir.dumpLog()
+		}
+	}()
+
+	traceID, parentID := randomHexID(t, 16), randomHexID(t, 8)
+	up := upload{ScannerID: "SCANNER-TRACE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{{
+		TransactionID: "trace-" + traceID[:12], Type: "RECEIPT", Timestamp: time.Now().Add(-2 * time.Second).UTC().Format(time.RFC3339Nano),
+		WarehouseID: "WH-M2", ItemID: "M-7", LocationID: "L3", Quantity: 4, UserID: "u1"}}}
+	body, _ := json.Marshal(up)
+	req, _ := http.NewRequest(http.MethodPost, serve.url+"/v1/transactions?wait=applied", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res uploadOut
+	_ = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, res)
+	}
+
+	// The event's row in the mirror.
+	db := openMirrorDB(t, sqlURL)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var onHand int64
+		err := db.QueryRow(`SELECT on_hand FROM positions WHERE warehouse_id = 'WH-M2' AND item_id = 'M-7' AND location_id = 'L3'`).Scan(&onHand)
+		if err == nil && onHand == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mirror has no row of the upload after 60 s (last: %v, onHand %d)", err, onHand)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The scan-to-event histogram's exemplar is this trace (OpenMetrics,
+	// as Prometheus asks for it).
+	mreq, _ := http.NewRequest(http.MethodGet, serve.url+"/metrics", nil)
+	mreq.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	exemplar := false
+	for _, line := range strings.Split(string(metrics), "\n") {
+		exemplar = exemplar || (strings.HasPrefix(line, "invsync_scan_to_event_seconds_bucket") && strings.Contains(line, `trace_id="`+traceID+`"`))
+	}
+	if !exemplar {
+		t.Errorf("no invsync_scan_to_event_seconds bucket has an exemplar of trace %s", traceID)
+	}
+
+	// The trace, once every process has exported its part (their batch
+	// exporters send every few seconds).
+	want := map[string]string{ // what -> operation name
+		"server":  "POST /v1/transactions",
+		"produce": prefix + "transactions publish",
+		"process": "process " + prefix + "transactions",
+		"apply":   "apply " + prefix + "inventory-events",
+	}
+	var tr jaegerTrace
+	found := map[string]int{} // what -> span index
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		traces := jaegerGet(t, query+"/api/traces/"+traceID)
+		clear(found)
+		if len(traces) == 1 {
+			tr = traces[0]
+			for i, s := range tr.Spans {
+				for what, op := range want {
+					if s.OperationName == op {
+						found[what] = i
+					}
+				}
+			}
+		}
+		if len(found) == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			var ops []string
+			for _, s := range tr.Spans {
+				ops = append(ops, s.OperationName)
+			}
+			t.Fatalf("trace %s in Jaeger after 90 s has %d spans %q; want %v", traceID, len(tr.Spans), ops, want)
+		}
+		time.Sleep(time.Second)
+	}
+	parent := func(what string) string {
+		for _, r := range tr.Spans[found[what]].References {
+			if r.RefType == "CHILD_OF" {
+				return r.SpanID
+			}
+		}
+		return ""
+	}
+	span := func(what string) string { return tr.Spans[found[what]].SpanID }
+	if p := parent("server"); p != parentID {
+		t.Errorf("server span's parent %q, want the uploaded traceparent's span %s", p, parentID)
+	}
+	if p := parent("process"); p != span("produce") {
+		t.Errorf("process span's parent %q, want the produce span %s", p, span("produce"))
+	}
+	if p := parent("apply"); p != span("process") {
+		t.Errorf("the mirror's apply span's parent %q, want the process span %s", p, span("process"))
+	}
+	services := map[string]bool{}
+	for what := range want {
+		services[tr.Processes[tr.Spans[found[what]].ProcessID].ServiceName] = true
+	}
+	if os.Getenv("OTEL_SERVICE_NAME") == "" && (!services["invsync"] || !services["invsync-mirror"]) {
+		t.Errorf("services in the trace: %v, want invsync and invsync-mirror", services)
+	}
+
+	// The commit that made the event visible is a span of its own trace,
+	// linked to the processing.
+	commitOp := "commit " + prefix + "transactions"
+	processSpan := span("process")
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		u := query + "/api/traces?" + url.Values{"service": {tr.Processes[tr.Spans[found["process"]].ProcessID].ServiceName},
+			"operation": {commitOp}, "lookback": {"1h"}, "limit": {"200"}}.Encode()
+		linked := false
+		for _, c := range jaegerGet(t, u) {
+			for _, s := range c.Spans {
+				for _, r := range s.References {
+					linked = linked || (s.OperationName == commitOp && r.TraceID == traceID && r.SpanID == processSpan)
+				}
+			}
+		}
+		if linked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q span in Jaeger links to the process span %s of trace %s", commitOp, processSpan, traceID)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("trace %s: %d spans in Jaeger (%s), commit linked: see %s/trace/%s", traceID, len(tr.Spans),
+		fmt.Sprint(services), query, traceID)
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Jaeger (all in one: OTLP receiver, in-memory storage, query API) on
+# loopback, built from its Go module at a pinned version outside invsync's
+# go.mod. Used by the trace test (e2e, JAEGER_QUERY_URL) and by
+# developers. A build from the Go module carries no UI assets (they are a
+# separate web build): the query API answers, the UI page is a placeholder.
+#
+#   scripts/jaeger.sh build     build the pinned jaeger binary (cached; slow the first time)
+#   scripts/jaeger.sh up        build if needed, start, wait until the query API answers;
+#                               prints the variables to export
+#   scripts/jaeger.sh down      stop (SIGTERM, then SIGKILL after 15 s)
+#   scripts/jaeger.sh status    exit 0 if running and answering, 3 otherwise
+#   scripts/jaeger.sh env       print the variables that point invsync and the test at it
+#
+# Environment:
+#   JAEGER_VERSION        pinned below
+#   JAEGER_CACHE_DIR      build cache (default $HOME/.cache/invsync/jaeger-<version>)
+#   JAEGER_OTLP_HTTP_PORT OTLP/HTTP receiver port (default 34318)
+#   JAEGER_OTLP_GRPC_PORT OTLP/gRPC receiver port (default 34317)
+#   JAEGER_QUERY_PORT     query API and UI port (default 36686)
+#   JAEGER_QUERY_GRPC_PORT query gRPC API port (default 36685)
+#   JAEGER_START_TIMEOUT  seconds to wait for readiness (default 60)
+set -euo pipefail
+
+if [[ -z "${HOME:-}" ]]; then
+  HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
+  export HOME
+fi
+
+JAEGER_VERSION="${JAEGER_VERSION:-v1.75.0}"
+# jaeger's go.mod pins sarama with a replace directive, which `go install
+# module@version` refuses; a throwaway module repeats it.
+SARAMA_REPLACE="github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0"
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+STATE_DIR="$REPO_DIR/.jaeger"
+PID_FILE="$STATE_DIR/jaeger.pid"
+LOG_FILE="$STATE_DIR/jaeger.log"
+CONF_FILE="$STATE_DIR/config.yaml"
+
+CACHE_DIR="${JAEGER_CACHE_DIR:-$HOME/.cache/invsync/jaeger-$JAEGER_VERSION}"
+BIN="$CACHE_DIR/bin/jaeger"
+
+HOST=127.0.0.1
+OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-34318}"
+OTLP_GRPC_PORT="${JAEGER_OTLP_GRPC_PORT:-34317}"
+QUERY_PORT="${JAEGER_QUERY_PORT:-36686}"
+QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-36685}"
+START_TIMEOUT="${JAEGER_START_TIMEOUT:-60}"
+QUERY_URL="http://$HOST:$QUERY_PORT"
+
+log() { echo "jaeger.sh: $*" >&2; }
+die() { echo "jaeger.sh: ERROR: $*" >&2; exit 1; }
+
+build() {
+  [[ -x "$BIN" ]] && return 0
+  command -v go >/dev/null 2>&1 || die "'go' not found on PATH"
+  local mod="$CACHE_DIR/build"
+  mkdir -p "$mod" "$CACHE_DIR/bin"
+  log "building github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION (several minutes the first time)"
+  (
+    cd "$mod"
+    # GOFLAGS from the caller (e.g. -mod=vendor) must not leak into this module.
+    export GOFLAGS=-buildvcs=false GOWORK=off
+    [[ -f go.mod ]] || go mod init invsync.local/jaeger-build >/dev/null 2>&1
+    go mod edit -replace "$SARAMA_REPLACE"
+    go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
+    go build -p "${JAEGER_BUILD_JOBS:-1}" -o "$BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+    mv "$BIN.tmp" "$BIN"
+  )
+  log "built $BIN"
+}
+
+write_config() {
+  mkdir -p "$STATE_DIR"
+  cat >"$CONF_FILE" <<YAML
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+
+extensions:
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: "$HOST:$QUERY_PORT"
+    grpc:
+      endpoint: "$HOST:$QUERY_GRPC_PORT"
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: "$HOST:$OTLP_GRPC_PORT"
+      http:
+        endpoint: "$HOST:$OTLP_HTTP_PORT"
+
+processors:
+  batch:
+    timeout: 200ms
+
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+YAML
+}
+
+answering() {
+  curl -fs -o /dev/null --max-time 2 "$QUERY_URL/api/services" 2>/dev/null
+}
+
+running() {
+  [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
+}
+
+print_env() {
+  echo "export OTEL_EXPORTER_OTLP_ENDPOINT=http://$HOST:$OTLP_HTTP_PORT"
+  echo "export JAEGER_QUERY_URL=$QUERY_URL"
+}
+
+up() {
+  if running && answering; then
+    log "already running (pid $(cat "$PID_FILE"))"
+    print_env
+    return 0
+  fi
+  build
+  write_config
+  log "starting: OTLP http $HOST:$OTLP_HTTP_PORT grpc $HOST:$OTLP_GRPC_PORT, query $QUERY_URL"
+  nohup "$BIN" --config "$CONF_FILE" >"$LOG_FILE" 2>&1 &
+  echo $! >"$PID_FILE"
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until answering; do
+    if ! running; then
+      tail -20 "$LOG_FILE" >&2 || true
+      die "jaeger exited during start-up (log: $LOG_FILE)"
+    fi
+    if ((SECONDS > deadline)); then
+      die "jaeger did not answer on $QUERY_URL within ${START_TIMEOUT}s (log: $LOG_FILE)"
+    fi
+    sleep 0.5
+  done
+  log "ready (pid $(cat "$PID_FILE"))"
+  print_env
+}
+
+down() {
+  if ! running; then
+    rm -f "$PID_FILE"
+    log "not running"
+    return 0
+  fi
+  local pid
+  pid="$(cat "$PID_FILE")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PID_FILE"
+  log "stopped"
+}
+
+case "${1:-}" in
+  build) build ;;
+  up) up ;;
+  down) down ;;
+  status)
+    if running && answering; then
+      log "running (pid $(cat "$PID_FILE")), query API $QUERY_URL"
+      exit 0
+    fi
+    log "not running"
+    exit 3
+    ;;
+  env) print_env ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac
