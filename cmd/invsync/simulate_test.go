@@ -36,8 +36,8 @@ func TestSimulateFlags(t *testing.T) {
 		}
 		return ""
 	}, io.Discard)
-	if err != nil || c.cfg.AdminToken != "from-the-environment" || c.url != "http://x:1" || c.cfg.Seed != 1 || c.cfg.Warehouses != 8 ||
-		!strings.HasPrefix(c.cfg.IDPrefix, "sim1-") {
-		t.Errorf("defaults with --url: %+v, %v", c.cfg, err)
+	if err != nil || c.Config.AdminToken != "from-the-environment" || c.Config.URL != "http://x:1" || c.Config.Seed != 1 || c.Config.Warehouses != 8 ||
+		!strings.HasPrefix(c.Config.IDPrefix, "sim1-") {
+		t.Errorf("defaults with --url: %+v, %v", c.Config, err)
 	}
 }
