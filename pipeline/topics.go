@@ -50,6 +50,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t schemas.Topics, parti
 		{t.Discrepancies, partitions, keep},
 		{t.CountTasks, 1, compact},
 		{t.CloudPositions, partitions, keep},
+		{t.ScannerStatus, 1, compact},
 	}
 	for _, w := range want {
 		resp, err := adm.CreateTopic(ctx, w.partitions, replication, w.configs, w.name)

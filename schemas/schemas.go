@@ -95,6 +95,7 @@ const (
 	kindDiscrepancy
 	kindCountTask
 	kindCloudPositions
+	kindScannerStatus
 	numKinds
 )
 
@@ -111,6 +112,7 @@ var defs = [numKinds]struct{ name, record, topic string }{
 	{"discrepancy", "Discrepancy", TopicDiscrepancies},
 	{"count_task", "CountTask", TopicCountTasks},
 	{"cloud_positions", "CloudPositionsReport", TopicCloudPositions},
+	{"scanner_status", "ScannerStatus", TopicScannerStatus},
 }
 
 // namespace is the Avro namespace of every record.

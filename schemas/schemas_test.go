@@ -145,6 +145,7 @@ func TestLocalIDs(t *testing.T) {
 		{"discrepancy", "io.invsync.v1.Discrepancy", "invsync.discrepancies-value"},
 		{"count_task", "io.invsync.v1.CountTask", "invsync.count-tasks-value"},
 		{"cloud_positions", "io.invsync.v1.CloudPositionsReport", "invsync.cloud-positions-value"},
+		{"scanner_status", "io.invsync.v1.ScannerStatus", "invsync.scanner-status-value"},
 	}
 	if n := len(a.Schemas()); n != len(want) {
 		t.Errorf("%d schemas, want %d", n, len(want))

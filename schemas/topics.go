@@ -16,6 +16,7 @@ const (
 	TopicDiscrepancies       = "discrepancies"
 	TopicCountTasks          = "count-tasks"
 	TopicCloudPositions      = "cloud-positions"
+	TopicScannerStatus       = "scanner-status"
 )
 
 // Topics are the names of every topic invsync uses, all under one prefix.
@@ -75,6 +76,10 @@ type Topics struct {
 	// CloudPositionsReport), produced by the cloud, keyed by
 	// warehouseId; every instance splits them into commands.
 	CloudPositions string
+	// ScannerStatus: each scanner's last report about its queue (Avro
+	// ScannerStatus), keyed by scannerId. Compacted; read whole by
+	// every instance.
+	ScannerStatus string
 }
 
 // NewTopics returns the topic names for prefix, used as given (an empty
@@ -95,6 +100,7 @@ func NewTopics(prefix string) Topics {
 		Discrepancies:       prefix + TopicDiscrepancies,
 		CountTasks:          prefix + TopicCountTasks,
 		CloudPositions:      prefix + TopicCloudPositions,
+		ScannerStatus:       prefix + TopicScannerStatus,
 	}
 }
 
