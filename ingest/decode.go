@@ -25,6 +25,10 @@ type Upload struct {
 	ScannerID    string
 	SentAt       time.Time
 	Transactions []json.RawMessage
+	// DeviceRaw is the optional "device" object (a device report, as a
+	// heartbeat's body); Device is it decoded (decodeUploadDevice).
+	DeviceRaw json.RawMessage
+	Device    *processors.DeviceReport
 }
 
 // RequestError is a whole-request failure: the status and the error body.
@@ -48,6 +52,7 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		ScannerID    *string           `json:"scannerId"`
 		SentAt       *string           `json:"sentAt"`
 		Transactions []json.RawMessage `json:"transactions"`
+		Device       json.RawMessage   `json:"device"`
 	}
 	var ok bool
 	if env.ScannerID, env.SentAt, env.Transactions, ok = fastUpload(body); !ok {
@@ -78,7 +83,7 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		return Upload{}, &RequestError{Status: 413, Code: "TOO_MANY_TRANSACTIONS",
 			Message: fmt.Sprintf("%d transactions in one request; the limit is %d: split the backlog into several requests", len(env.Transactions), MaxTransactions)}
 	}
-	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions}, nil
+	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device}, nil
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -154,6 +154,9 @@ type Config struct {
 	// Partitions is the partition count (reconciliation reads by
 	// partition).
 	Partitions int32
+	// Fleet keeps the devices' reports (heartbeats, GET /v1/scanners);
+	// needs Tokens. Nil leaves the endpoints out.
+	Fleet Fleet
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -263,6 +266,9 @@ func New(cfg Config) (*Server, error) {
 		s.limits = newLimiters(cfg.RateLimit)
 	}
 	s.peers = newPeerClient(cfg.PeerTLS)
+	if cfg.Fleet != nil {
+		s.registerFleetMetrics()
+	}
 	s.routes()
 	return s, nil
 }
@@ -286,6 +292,9 @@ func (cfg *Config) validate() error {
 	}
 	if n := countSet(cfg.Commands != nil, cfg.Recon != nil, cfg.CommandResults != nil); n != 0 && n != 3 {
 		errs = append(errs, errors.New("Commands, Recon and CommandResults are set together or not at all"))
+	}
+	if cfg.Fleet != nil && cfg.Tokens == nil {
+		errs = append(errs, errors.New("Fleet needs Tokens (the scanners are the scanner tokens)"))
 	}
 	if cfg.Commands != nil && cfg.Partitions <= 0 {
 		errs = append(errs, errors.New("Partitions is required with reconciliation"))
@@ -345,6 +354,7 @@ func (s *Server) routes() {
 	s.allocationRoutes(v1)
 	s.lockRoutes(v1)
 	s.reconciliationRoutes(v1)
+	s.fleetRoutes(v1)
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)
