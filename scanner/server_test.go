@@ -47,6 +47,8 @@ type fakeServer struct {
 	fail func(n int) string
 	// delay is slept before answering.
 	delay time.Duration
+	// beats are the heartbeat bodies received, in order.
+	beats []deviceReport
 }
 
 type recordedRequest struct {
@@ -55,6 +57,7 @@ type recordedRequest struct {
 	sentAt    string
 	txs       []json.RawMessage
 	size      int
+	device    *deviceReport
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -86,6 +89,8 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/transactions":
 		f.post(w, r, scanner)
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/scanners/"+scanner+"/heartbeat":
+		f.heartbeat(w, r)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/transactions/"):
 		f.get(w, strings.TrimPrefix(r.URL.Path, "/v1/transactions/"))
 	default:
@@ -143,6 +148,7 @@ func (f *fakeServer) post(w http.ResponseWriter, r *http.Request, tokenScanner s
 		ScannerID    *string           `json:"scannerId"`
 		SentAt       *string           `json:"sentAt"`
 		Transactions []json.RawMessage `json:"transactions"`
+		Device       *deviceReport     `json:"device"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -158,7 +164,7 @@ func (f *fakeServer) post(w http.ResponseWriter, r *http.Request, tokenScanner s
 		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", "sentAt: "+err.Error())
 		return
 	}
-	rr.scannerID, rr.sentAt, rr.txs = *env.ScannerID, *env.SentAt, env.Transactions
+	rr.scannerID, rr.sentAt, rr.txs, rr.device = *env.ScannerID, *env.SentAt, env.Transactions, env.Device
 	switch {
 	case mode == "503":
 		rr.status = 503
