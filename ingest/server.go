@@ -184,6 +184,9 @@ type Server struct {
 	allocs *allocPending
 	limits *limiters // nil: no rate limit
 	peers  *http.Client
+
+	// overview holds the console's samples of /metrics.
+	overview overview
 }
 
 // Open starts accepting uploads and catalog changes. Until then they are
@@ -355,6 +358,7 @@ func (s *Server) routes() {
 	s.lockRoutes(v1)
 	s.reconciliationRoutes(v1)
 	s.fleetRoutes(v1)
+	s.overviewRoutes(v1)
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)

@@ -212,6 +212,7 @@ func (p *parts) start(ctx context.Context, boot *bootStatus) error {
 	goRun("tokens", p.tokens.Run)
 	goRun("count tasks", p.tasks.Run)
 	goRun("scanner status", p.fleet.Run)
+	goRun("console sampler", p.api.RunSampler)
 	goRun("cloud reports", p.reports.Run)
 	goRun("processing", func(ctx context.Context) error {
 		// A transaction applied before the locks are loaded could miss
