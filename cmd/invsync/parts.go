@@ -189,6 +189,9 @@ func newParts(ctx context.Context, s *server, instance string) (p *parts, err er
 	app := web.Scanner()
 	mux.Handle("/scanner/", app)
 	mux.Handle("/scanner", app)
+	console := web.Console()
+	mux.Handle("/console/", console)
+	mux.Handle("/console", console)
 	mux.Handle("/", p.api)
 	p.handler = mux
 	return p, nil
