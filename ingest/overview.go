@@ -228,8 +228,13 @@ func point(a, b *metricSample) overviewPoint {
 	if secs > 0 {
 		p.TPS, p.AppliedPS = max(0, (b.accepted-a.accepted)/secs), max(0, (b.applied-a.applied)/secs)
 	}
-	if a.latencyName == b.latencyName {
+	switch {
+	case a.latencyName == b.latencyName:
 		p.P50, p.P99 = finite(quantile(0.5, a.buckets, b.buckets)), finite(quantile(0.99, a.buckets, b.buckets))
+	case a.latencyName == "":
+		// A histogram appears on /metrics with its first observation:
+		// everything in it is newer than a.
+		p.P50, p.P99 = finite(quantile(0.5, nil, b.buckets)), finite(quantile(0.99, nil, b.buckets))
 	}
 	for _, l := range b.lag {
 		p.Lag += l
