@@ -245,12 +245,20 @@ func (s *Server) listScanners(c *gin.Context) {
 	if one && !inScope(c, wh) {
 		return
 	}
+	offset, limit, paged, ok := pageQuery(c)
+	if !ok {
+		return
+	}
 	list := s.fleet(s.cfg.Now(), func(whs []string) bool {
 		if one {
 			return covers(whs, wh)
 		}
 		return visible(c, whs)
 	})
+	if paged {
+		c.JSON(http.StatusOK, gin.H{"scanners": page(list, offset, limit), "total": len(list), "offset": offset})
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"scanners": list})
 }
 

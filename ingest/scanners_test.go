@@ -400,3 +400,37 @@ func TestFleetMetrics(t *testing.T) {
 		t.Logf("/metrics:\n%s", text)
 	}
 }
+
+func TestScannerListPages(t *testing.T) {
+	f := newFleetHarness(t)
+	ids := func(body []byte) ([]string, int) {
+		var out struct {
+			Scanners []scannerOut `json:"scanners"`
+			Total    int          `json:"total"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, x := range out.Scanners {
+			s = append(s, x.ScannerID)
+		}
+		return s, out.Total
+	}
+	all := f.as("sup-1", http.MethodGet, "/v1/scanners", nil)
+	whole, _ := ids(all.body)
+	if len(whole) != 4 || strings.Contains(string(all.body), `"total"`) {
+		t.Fatalf("unpaged list: %s", all.body)
+	}
+	r := f.as("sup-1", http.MethodGet, "/v1/scanners?limit=2&offset=1", nil)
+	got, total := ids(r.body)
+	if r.status != http.StatusOK || total != 4 || strings.Join(got, ",") != strings.Join(whole[1:3], ",") {
+		t.Fatalf("page 2 of 2 a page from 1: %d %s, want %v of %v", r.status, r.body, whole[1:3], whole)
+	}
+	if r := f.as("sup-1", http.MethodGet, "/v1/scanners?limit=2&offset=9", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"scanners":[]`) {
+		t.Fatalf("a page past the end: %d %s", r.status, r.body)
+	}
+	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=2", "?limit=2&offset=-1"} {
+		assertError(t, f.as("sup-1", http.MethodGet, "/v1/scanners"+q, nil), http.StatusBadRequest, "INVALID_REQUEST")
+	}
+}

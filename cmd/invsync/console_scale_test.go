@@ -78,12 +78,22 @@ func TestConsoleDataAtScale(t *testing.T) {
 	if err := json.Unmarshal(call("GET", "/v1/scanners?warehouseId="+consoleWH, sup, nil, 200), &fleet); err != nil || len(fleet.Scanners) != scanners {
 		t.Fatalf("%d scanners listed (%v), want %d", len(fleet.Scanners), err, scanners)
 	}
+	var paged struct {
+		Discrepancies []json.RawMessage
+		Total         int
+	}
+	if err := json.Unmarshal(call("GET", "/v1/discrepancies?warehouseId="+consoleWH+"&status=OPEN&limit=50&offset=1975", sup, nil, 200), &paged); err != nil ||
+		len(paged.Discrepancies) != 25 || paged.Total != discrepancies {
+		t.Fatalf("the last page: %d of %d (%v), want 25 of %d", len(paged.Discrepancies), paged.Total, err, discrepancies)
+	}
 	t.Logf("setup (500 scanner tokens and heartbeats, 2,000 records, a report of 2,000 mismatches): %s", time.Since(setup).Round(time.Millisecond))
 	for _, ep := range []struct{ name, path string }{
 		{"overview", "/v1/console/overview"},
 		{"scanners", "/v1/scanners?warehouseId=" + consoleWH},
 		{"one scanner", "/v1/scanners/SCALE-250"},
 		{"open discrepancies", "/v1/discrepancies?warehouseId=" + consoleWH + "&status=OPEN"},
+		{"a page of them", "/v1/discrepancies?warehouseId=" + consoleWH + "&status=OPEN&limit=50&offset=1000"},
+		{"a page of scanners", "/v1/scanners?warehouseId=" + consoleWH + "&limit=50&offset=250"},
 	} {
 		var ds []time.Duration
 		size := 0

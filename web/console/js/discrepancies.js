@@ -1,5 +1,6 @@
 // Discrepancies: the worklist of the chosen warehouse (GET
-// /v1/discrepancies), filtered by status, paged, refreshed every 3 s; a
+// /v1/discrepancies), filtered by status, 50 a page (the server pages),
+// oldest first, refreshed every 3 s; a
 // discrepancy's detail with its history and, for supervisors and admins,
 // investigate and resolve (PATCH, with an Idempotency-Key).
 
@@ -11,6 +12,7 @@ const RESOLUTIONS = ["RECOUNT_REQUESTED", "WAREHOUSE_CONFIRMED", "WRITTEN_OFF"];
 export async function render(ctx) {
   let page = 0;
   let list = [];
+  let total = 0;
   const status = h("select", { id: "d-status" }, ["", "OPEN", "INVESTIGATING", "RESOLVED"].map((s) =>
     h("option", { value: s, selected: s === "OPEN" }, s || "any status")));
   const body = h("div", { "aria-live": "polite" });
@@ -18,19 +20,22 @@ export async function render(ctx) {
     h("div", { class: "bar" }, h("label", { for: "d-status" }, "Status", status), h("span", { class: "muted" }, "Warehouse " + (ctx.warehouse || "—"))),
     body);
   const draw = () => {
-    const rows = list.slice(page * 50, page * 50 + 50).map((d) => h("tr", { "data-discrepancy-id": d.discrepancyId },
+    const rows = list.map((d) => h("tr", { "data-discrepancy-id": d.discrepancyId },
       h("td", {}, h("a", { href: "#/discrepancies/" + encodeURIComponent(d.discrepancyId) }, d.discrepancyId)),
       h("td", {}, d.kind), h("td", {}, d.status), h("td", {}, d.itemId), h("td", {}, d.locationId),
       h("td", { class: "num" }, d.warehouseOnHand), h("td", { class: "num" }, d.cloudOnHand ?? "—"),
       h("td", {}, d.assignee || "—"), h("td", {}, when(d.openedAt))));
     fill(body, table("Discrepancies", ["Id", "Kind", "Status", "Item", "Location", "Warehouse on hand", "Cloud on hand", "Assignee", "Opened"], rows, "No discrepancies."),
-      list.length > 50 ? pager(list.length, page, 50, (p) => { page = p; draw(); }) : null);
+      total > 50 ? pager(total, page, 50, (p) => { page = p; load().catch((e) => toast(e.message)); }) : null);
   };
   const load = async () => {
     if (!ctx.warehouse) { fill(body, h("p", {}, "No warehouse in scope.")); return; }
-    const out = await api.get("discrepancies", { warehouseId: ctx.warehouse, status: status.value });
+    // One page at a time, oldest first: the worklist's order.
+    const out = await api.get("discrepancies", { warehouseId: ctx.warehouse, status: status.value, limit: 50, offset: page * 50 });
     if (!ctx.current()) return;
-    list = (out.discrepancies || []).slice().reverse(); // newest first
+    list = out.discrepancies || [];
+    total = out.total ?? list.length;
+    if (list.length === 0 && page > 0) { page = Math.max(0, Math.ceil(total / 50) - 1); return load(); }
     draw();
   };
   status.addEventListener("change", () => { page = 0; load().catch((e) => toast(e.message)); });

@@ -20,6 +20,9 @@ export async function render(ctx) {
   const parts = h("section", { "aria-labelledby": "parts-h" });
   fill(ctx.main, h("h1", {}, "Overview"), tiles, charts, parts);
   const plots = {};
+  let lastSeries = [];
+  const onResize = () => { if (ctx.current()) drawCharts(plots, chartDefs, lastSeries); else removeEventListener("resize", onResize); };
+  addEventListener("resize", onResize);
   const chartDefs = [
     ["tps", "Transactions per second", [["accepted", "#0b5cad"], ["applied", "#1a7f37"]]],
     ["lat", "Latency (ms)", [["p50", "#0b5cad"], ["p99", "#b42318"]]],
@@ -52,7 +55,8 @@ export async function render(ctx) {
       h("td", { class: "num" }, p.lag === null || p.lag === undefined ? "—" : p.lag),
       h("td", {}, p.restoring ? h("span", { class: "status yellow", "data-restoring": "" }, `restoring (${p.restoreRemaining} left)`) : "serving")));
     fill(parts, h("h2", { id: "parts-h" }, "Partitions"), table("Partitions", ["Partition", "Owner", "Lag", "State"], rows, "No partitions known yet."));
-    drawCharts(plots, chartDefs, o.series || []);
+    lastSeries = o.series || [];
+    drawCharts(plots, chartDefs, lastSeries);
   }, 5000);
 }
 
