@@ -55,7 +55,7 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		Device       json.RawMessage   `json:"device"`
 	}
 	var ok bool
-	if env.ScannerID, env.SentAt, env.Transactions, ok = fastUpload(body); !ok {
+	if env.ScannerID, env.SentAt, env.Transactions, env.Device, ok = fastEnvelope(body); !ok {
 		if err := strictUnmarshal(body, &env); err != nil {
 			return Upload{}, badRequest("malformed request body: %s", describeJSONError(err))
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -432,5 +433,37 @@ func TestScannerListPages(t *testing.T) {
 	}
 	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=2", "?limit=2&offset=-1"} {
 		assertError(t, f.as("sup-1", http.MethodGet, "/v1/scanners"+q, nil), http.StatusBadRequest, "INVALID_REQUEST")
+	}
+}
+
+// An upload's device object keeps the envelope on the fast decoder, and
+// decodes to what encoding/json decodes.
+func TestUploadDeviceDecodesAlike(t *testing.T) {
+	tx1 := string(encode(t, tx("c0ffee00-0000-4000-8000-0000000000aa")))
+	for _, dev := range []string{
+		`{"sentAt":"` + sentAt + `","queued":2,"oldestQueuedAt":"` + scanTime + `","rejected":0,"appVersion":"web 3"}`,
+		`{ "sentAt" : "` + sentAt + `", "queued": 0, "oldestQueuedAt": null, "rejected": 1 }`,
+	} {
+		body := `{"scannerId":"` + scannerID + `","sentAt":"` + sentAt + `","transactions":[` + tx1 + `],"device":` + dev + `}`
+		fast, rerr := ingest.DecodeUpload([]byte(body))
+		if rerr != nil {
+			t.Fatalf("%s: %v", dev, rerr)
+		}
+		// The same body with a space the fast decoder gives up on.
+		slow, rerr := ingest.DecodeUpload([]byte(strings.Replace(body, `"transactions"`, `"transactions" `, 1) + "\n"))
+		if rerr != nil {
+			t.Fatalf("%s: %v", dev, rerr)
+		}
+		var a, b map[string]any
+		if json.Unmarshal(fast.DeviceRaw, &a) != nil || json.Unmarshal(slow.DeviceRaw, &b) != nil || !reflect.DeepEqual(a, b) || len(a) == 0 {
+			t.Fatalf("device %s: fast %s, encoding/json %s", dev, fast.DeviceRaw, slow.DeviceRaw)
+		}
+	}
+	for _, bad := range []string{`{"queued":[1]}`, `{"queued":1,"queued":2}`, `[]`, `{"a":{"b":1}}`} {
+		body := `{"scannerId":"` + scannerID + `","sentAt":"` + sentAt + `","transactions":[` + tx1 + `],"device":` + bad + `}`
+		up, rerr := ingest.DecodeUpload([]byte(body))
+		if rerr == nil && string(up.DeviceRaw) != bad {
+			t.Errorf("device %s decoded as %s", bad, up.DeviceRaw)
+		}
 	}
 }
