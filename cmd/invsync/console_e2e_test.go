@@ -390,6 +390,24 @@ func TestConsoleE2E(t *testing.T) {
 	if status, data := consoleCall(t, "GET", base+"/v1/me", tok, nil); status != 200 || json.Unmarshal(data, &me) != nil || me.Name != "SCANNER-ENROL" || me.Role != "scanner" {
 		t.Fatalf("the enrolled token: %d %s", status, data)
 	}
+	// The enrolled app reports to the fleet view (its heartbeat after a sync pass).
+	deadline = time.Now().Add(45 * time.Second)
+	for {
+		var sc struct {
+			LastSeenAt *time.Time
+			AppVersion *string
+			Status     string
+		}
+		status, data = consoleCall(t, "GET", base+"/v1/scanners/SCANNER-ENROL", testAdminToken, nil)
+		if status == 200 && json.Unmarshal(data, &sc) == nil && sc.LastSeenAt != nil && sc.AppVersion != nil &&
+			strings.HasPrefix(*sc.AppVersion, "invsync-scanner-web") && sc.Status == "green" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the enrolled scanner app never reported: %d %s", status, data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// Back in the console the tab is still signed in (sessionStorage);
 	// a revoked token sends it back to sign-in.
 	p.must(b.Navigate(base + "/console/"))
