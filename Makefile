@@ -30,7 +30,7 @@ build: deps
 # tests skip, saying why and what to run.
 test-deps:
 	@bash scripts/postgres.sh up >/dev/null || echo "make: PostgreSQL could not be started; the mirror's PostgreSQL tests will skip (run: bash scripts/postgres.sh up)" >&2
-	@bash scripts/chromium.sh ensure >/dev/null || echo "make: Chromium is not available; the browser tests will skip (run: bash scripts/chromium.sh ensure)" >&2
+	@bash scripts/chromium.sh ensure >/dev/null || echo "make: Chromium is missing or cannot start here (see above); the browser tests will skip or fail (run: bash scripts/chromium.sh ensure)" >&2
 
 # gofmt and go vet, as reviewers would.
 check: deps
@@ -127,7 +127,7 @@ mirror-e2e-long: deps test-deps
 # 10,000 tx/s, on SQLite and, when PostgreSQL can be started, PostgreSQL.
 bench-mirror: build test-deps
 	POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) MIRROR_BENCH_EVENTS=$${MIRROR_BENCH_EVENTS:-200000} \
-		$(GO) test -count=1 -run '^$$' -bench '^BenchmarkMirrorCatchUp$$' -benchtime 1x ./mirror/
+		$(GO) test -count=1 -run '^$$' -bench '^BenchmarkMirrorCatchUp$$' -benchtime 1x ./bench/
 	./bin/invsync bench --mirror sqlite --rates 10000 --backlog=false
 	if bash scripts/postgres.sh status >/dev/null 2>&1; then \
 		./bin/invsync bench --mirror "$$(bash scripts/postgres.sh url)" --rates 10000 --backlog=false; \

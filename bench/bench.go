@@ -33,6 +33,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -142,24 +143,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.TopicPrefix == "" {
-		c.TopicPrefix = DefaultTopicPrefix
-	}
-	if c.Records == 0 {
-		c.Records = DefaultRecords
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.Scanners == 0 {
-		c.Scanners = DefaultScanners
-	}
-	if c.LatencyRate == 0 {
-		c.LatencyRate = DefaultLatencyRate
-	}
-	if c.StepDuration == 0 {
-		c.StepDuration = DefaultStepDuration
-	}
+	c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultTopicPrefix)
+	c.Records = cmp.Or(c.Records, DefaultRecords)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.Scanners = cmp.Or(c.Scanners, DefaultScanners)
+	c.LatencyRate = cmp.Or(c.LatencyRate, DefaultLatencyRate)
+	c.StepDuration = cmp.Or(c.StepDuration, DefaultStepDuration)
 	if len(c.Rates) == 0 {
 		c.Rates = DefaultRates
 	}
@@ -224,6 +213,10 @@ type bencher struct {
 	jobs   chan job
 	next   int   // next phase id
 	clock  clock // nil: the wall clock since epoch
+	// mix appends one transaction of a step (nil: (*workload).mixed);
+	// name leads a step's progress lines (empty: none).
+	mix  func(w *workload, dst []scanTx, rng *rand.Rand, phase, seq int, at time.Time, user string) []scanTx
+	name string
 
 	rssNow, rssMax atomic.Int64
 	// refusals counts uploads refused for back-pressure and resent.
@@ -248,6 +241,13 @@ func (b *bencher) newPhase(name string, nTx, batch, rate int, start time.Duratio
 	return p
 }
 
+// newWorkload returns the workload of a run started at epoch over the
+// demo catalog, with a run id of its own.
+func newWorkload(records int, seed uint64, epoch time.Time) *workload {
+	return &workload{space: newCatalogSpace(processors.DemoCatalog()), records: records, seed: seed,
+		run: strconv.FormatInt(epoch.UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)}
+}
+
 // Run benchmarks the invsync at cfg.URL, printing a progress line to
 // progress (nil: none) every second. On error, the report holds what was
 // measured before it.
@@ -260,8 +260,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		progress = io.Discard
 	}
 	b := &bencher{cfg: cfg, out: progress, epoch: time.Now(), http: cfg.HTTPClient}
-	b.work = &workload{space: newCatalogSpace(processors.DemoCatalog()), records: cfg.Records, seed: cfg.Seed,
-		run: strconv.FormatInt(b.epoch.UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)}
+	b.work = newWorkload(cfg.Records, cfg.Seed, b.epoch)
 	if b.http == nil {
 		b.http = &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 			MaxIdleConns: 0, MaxIdleConnsPerHost: cfg.Scanners + backlogScanners,
@@ -319,10 +318,7 @@ func (b *bencher) run(ctx context.Context, rep *Report) error {
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { b.reader.run(ctx) })
-	b.jobs = make(chan job)
-	for i := range cfg.Scanners {
-		wg.Go(func() { b.worker(ctx, fmt.Sprintf("BENCH-SCANNER-%02d", i+1)) })
-	}
+	b.startWorkers(ctx, &wg, cfg.Scanners, b.uploader)
 	if cfg.RSS != nil {
 		wg.Go(func() { b.sampleRSS(ctx) })
 	}
@@ -455,13 +451,12 @@ func (b *bencher) sampleRSS(ctx context.Context) {
 	}
 }
 
-// preload sends one RECEIPT per stock record, closed loop: uploads of 1000
-// from up to 8 scanners, each retrying a failed upload, then waits for
-// every event.
-func (b *bencher) preload(ctx context.Context) (Preload, error) {
-	n := b.cfg.Records
-	nReq := (n + maxUpload - 1) / maxUpload
-	p := b.newPhase("preload", n, maxUpload, 0, time.Duration(b.now()), false, false)
+// preloadPhase is the preload's phase: one RECEIPT for each of the n stock
+// records, in nReq requests of up to maxUpload.
+func (b *bencher) preloadPhase() (p *phase, n, nReq int) {
+	n = b.cfg.Records
+	nReq = (n + maxUpload - 1) / maxUpload
+	p = b.newPhase("preload", n, maxUpload, 0, time.Duration(b.now()), false, false)
 	p.gen = func(dst []scanTx, req int, at time.Time) []scanTx {
 		rng := b.work.rng(p.id, req)
 		for i := req * maxUpload; i < min(n, (req+1)*maxUpload); i++ {
@@ -469,6 +464,14 @@ func (b *bencher) preload(ctx context.Context) (Preload, error) {
 		}
 		return dst
 	}
+	return p, n, nReq
+}
+
+// preload sends one RECEIPT per stock record, closed loop: uploads of 1000
+// from up to 8 scanners, each retrying a failed upload, then waits for
+// every event.
+func (b *bencher) preload(ctx context.Context) (Preload, error) {
+	p, n, nReq := b.preloadPhase()
 	t0 := time.Now()
 	var next atomic.Int64
 	var retries atomic.Int64
@@ -542,7 +545,9 @@ func (b *bencher) sendClosedLoop(ctx context.Context, p *phase, next *atomic.Int
 	}
 }
 
-// step runs one open-loop step at rate, judges it, and drains it.
+// step runs one open-loop step at rate, judges it, and drains it. The
+// transactions are b.mix's (the service's mix by default); b.name, if
+// set, leads the step's progress lines.
 func (b *bencher) step(ctx context.Context, label string, rate int) (Step, error) {
 	d := b.cfg.StepDuration
 	batch := min(b.cfg.BatchSize, rate)
@@ -552,17 +557,26 @@ func (b *bencher) step(ctx context.Context, label string, rate int) (Step, error
 	for i := range users {
 		users[i] = fmt.Sprintf("bench-user-%02d", i+1)
 	}
+	mix := b.mix
+	if mix == nil {
+		mix = (*workload).mixed
+	}
 	p.gen = func(dst []scanTx, req int, at time.Time) []scanTx {
 		rng := b.work.rng(p.id, req)
 		user := users[req%len(users)]
 		for k := range batch {
-			dst = b.work.mixed(dst, rng, p.id, req*batch+k, at, user)
+			dst = mix(b.work, dst, rng, p.id, req*batch+k, at, user)
 		}
 		return dst
 	}
-	samples := b.openLoop(ctx, p, nReq, d, label)
+	who := label
+	if b.name != "" {
+		who = b.name + " " + label
+	}
+	samples := b.openLoop(ctx, p, nReq, d, who)
 	v := judge(rate, d, samples)
-	drained := b.drain(ctx, p, max(2*time.Minute, 4*d), label)
+	drainFor := max(2*time.Minute, 4*d)
+	drained := b.drain(ctx, p, drainFor, who)
 	st := Step{
 		Name: label, Rate: rate, Seconds: d.Seconds(), Offered: int64(p.expected),
 		Accepted: p.acceptedTx.Load(), Rejected: p.rejectedTx.Load(), Failed: p.failedTx.Load(),
@@ -573,13 +587,13 @@ func (b *bencher) step(ctx context.Context, label string, rate int) (Step, error
 	}
 	st.Missing = max(st.Accepted-st.Seen, 0)
 	fmt.Fprintf(b.out, "[%6.1fs] %s at %d tx/s: applied %.0f tx/s, lag floor %+.0f tx/s, p50 %.1f ms p99 %.1f ms p99.9 %.1f ms: %s\n",
-		time.Duration(b.now()).Seconds(), label, rate, v.Applied, v.Growth, st.Latency.P50, st.Latency.P99, st.Latency.P999, holdsWord(st))
+		time.Duration(b.now()).Seconds(), who, rate, v.Applied, v.Growth, st.Latency.P50, st.Latency.P99, st.Latency.P999, holdsWord(st))
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
 	if !drained {
 		// What is still in the service would distort what follows.
-		return st, fmt.Errorf("%s: %d accepted transactions not applied %s after the step", label, st.Missing, max(2*time.Minute, 4*d))
+		return st, fmt.Errorf("%s: %d accepted transactions not applied %s after the step", who, st.Missing, drainFor)
 	}
 	return st, nil
 }

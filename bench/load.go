@@ -9,7 +9,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // job is one request of a phase for a worker to send.
@@ -50,10 +53,27 @@ func (b *bencher) schedule(ctx context.Context, p *phase, nReq int) {
 	}
 }
 
-// worker is one scanner connection: it sends the jobs it is handed.
-func (b *bencher) worker(ctx context.Context, scanner string) {
+// deliver sends the transactions of one scheduled request of p, generated
+// for its intended time, and counts what became of them on p. It may
+// return before they are answered, as long as p counts them in flight.
+type deliver func(ctx context.Context, p *phase, txs []scanTx)
+
+// startWorkers starts n workers in wg, scanners BENCH-SCANNER-01 and on,
+// each delivering with what newDeliver returns for its scanner; they stop
+// when ctx ends.
+func (b *bencher) startWorkers(ctx context.Context, wg *sync.WaitGroup, n int, newDeliver func(scanner string) deliver) {
+	b.jobs = make(chan job)
+	for i := range n {
+		send := newDeliver(fmt.Sprintf("BENCH-SCANNER-%02d", i+1))
+		wg.Go(func() { b.worker(ctx, send) })
+	}
+}
+
+// worker is one scanner connection: it takes the jobs the schedule hands
+// out, generates each request's transactions at its intended time and
+// delivers them.
+func (b *bencher) worker(ctx context.Context, send deliver) {
 	var txs []scanTx
-	var body, resp []byte
 	for {
 		var j job
 		select {
@@ -68,10 +88,19 @@ func (b *bencher) worker(ctx context.Context, scanner string) {
 		}
 		txs = p.gen(txs[:0], j.req, b.wall(at))
 		p.expect(j.req, txs)
+		send(ctx, p, txs)
+	}
+}
+
+// uploader is the delivery of a scanner over HTTP: one upload per request,
+// not retried (open loop: a failed upload's transactions are lost to the
+// step).
+func (b *bencher) uploader(scanner string) deliver {
+	var body, resp []byte
+	return func(ctx context.Context, p *phase, txs []scanTx) {
 		body = appendUpload(body[:0], scanner, time.Now(), txs)
 		var err error
 		if resp, err = b.upload(ctx, p, body, len(txs), resp); err != nil {
-			// Open loop: no retry; these transactions are lost to the step.
 			p.sentTx.Add(int64(len(txs)))
 			p.failedTx.Add(int64(len(txs)))
 			p.failedReq.Add(1)
@@ -178,14 +207,7 @@ func countResults(body []byte, n int) (accepted, rejected int, why string, err e
 		bytes.Count(body, []byte(`"status":"accepted"`)) == n {
 		return n, 0, "", nil
 	}
-	var out struct {
-		Results []struct {
-			TransactionID string  `json:"transactionId"`
-			Status        string  `json:"status"`
-			Code          *string `json:"code"`
-			Message       *string `json:"message"`
-		} `json:"results"`
-	}
+	var out api.UploadResponse
 	if err := json.Unmarshal(body, &out); err != nil {
 		return 0, 0, "", fmt.Errorf("decoding the answer to POST /v1/transactions: %w: %s", err, truncate(body, 200))
 	}
@@ -194,14 +216,14 @@ func countResults(body []byte, n int) (accepted, rejected int, why string, err e
 	}
 	for _, r := range out.Results {
 		switch r.Status {
-		case "accepted", "duplicate":
+		case api.StatusAccepted, api.StatusDuplicate:
 			accepted++
 		default:
 			rejected++
 			if why == "" {
-				why = r.TransactionID + " " + r.Status
+				why = r.TransactionID + " " + string(r.Status)
 				if r.Code != nil {
-					why += " " + *r.Code
+					why += " " + string(*r.Code)
 				}
 				if r.Message != nil {
 					why += ": " + *r.Message

@@ -2,17 +2,11 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -89,13 +83,10 @@ type MirrorPhase struct {
 
 // MirrorWatch is a mirror running into a database, and the watch on it.
 type MirrorWatch struct {
-	cfg     MirrorConfig
-	m       *mirror.Mirror
-	db      *sql.DB
-	topic   string
-	cleanup func()
-	dbName  string
-	workers int
+	cfg   MirrorConfig
+	m     *mirror.Mirror
+	db    *mirrorDB
+	topic string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -140,40 +131,26 @@ func StartMirror(ctx context.Context, cfg MirrorConfig) (*MirrorWatch, error) {
 	if cfg.TopicPrefix == "" {
 		cfg.TopicPrefix = DefaultTopicPrefix
 	}
-	sqlURL, cleanup, err := mirrorDatabase(ctx, cfg.Database)
+	db, err := openMirrorDB(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	w := &MirrorWatch{cfg: cfg, cleanup: cleanup, topic: schemas.NewTopics(cfg.TopicPrefix).InventoryEvents,
+	w := &MirrorWatch{cfg: cfg, db: db, topic: schemas.NewTopics(cfg.TopicPrefix).InventoryEvents,
 		pending: map[int32][]pendingEvent{}, read: map[int32]int64{}, applied: map[int32]int64{}, phase: -1}
 	for i := range w.stats {
 		w.stats[i] = newLagStats()
 	}
 	fail := func(err error) (*MirrorWatch, error) {
-		if w.db != nil {
-			w.db.Close()
+		if w.m != nil {
+			_ = w.m.Close()
 		}
-		cleanup()
+		db.close()
 		return nil, err
 	}
 	w.m, err = mirror.New(mirror.Config{Brokers: cfg.Brokers, KafkaOpts: cfg.KafkaOpts, TopicPrefix: cfg.TopicPrefix,
-		SQLURL: sqlURL, Workers: cfg.Workers, Logger: cfg.Logger})
+		SQLURL: db.url, Workers: cfg.Workers, Logger: cfg.Logger})
 	if err != nil {
 		return fail(err)
-	}
-	w.dbName, w.workers = "sqlite", cfg.Workers
-	if path, ok := strings.CutPrefix(sqlURL, "sqlite://"); ok {
-		w.db, err = sql.Open("sqlite", path+"?"+url.Values{"_busy_timeout": {"5000"}}.Encode())
-		w.workers = max(w.workers, 1)
-	} else {
-		w.dbName = "postgres"
-		w.db, err = sql.Open("pgx", sqlURL)
-		if w.workers == 0 {
-			w.workers = mirror.DefaultPostgresWorkers
-		}
-	}
-	if err != nil {
-		return fail(fmt.Errorf("opening the mirror's database: %w", err))
 	}
 
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.KafkaOpts...)...)
@@ -284,7 +261,7 @@ func (w *MirrorWatch) pollOffsets(ctx context.Context) {
 func (w *MirrorWatch) storedOffsets(ctx context.Context) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := w.db.QueryContext(ctx, `SELECT "partition", next_offset FROM consumed_offsets WHERE topic = $1`, w.topic)
+	rows, err := w.db.db.QueryContext(ctx, `SELECT "partition", next_offset FROM consumed_offsets WHERE topic = $1`, w.topic)
 	if err != nil {
 		return nil, err
 	}
@@ -325,12 +302,11 @@ func (w *MirrorWatch) Stop(rep Report, timeout time.Duration) MirrorLag {
 	w.cancel()
 	w.wg.Wait()
 	_ = w.m.Close()
-	w.db.Close()
-	w.cleanup()
+	w.db.close()
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := MirrorLag{Database: w.dbName, Workers: w.workers, PollMs: float64(w.cfg.Poll) / float64(time.Millisecond),
+	out := MirrorLag{Database: w.db.name, Workers: w.m.Config().Workers, PollMs: float64(w.cfg.Poll) / float64(time.Millisecond),
 		All: w.stats[maxPhases].summary("all")}
 	out.Events = out.All.Lag.Count
 	for _, q := range w.pending {
@@ -410,43 +386,6 @@ func benchPhase(value []byte) int {
 		return -1
 	}
 	return ph
-}
-
-// mirrorDatabase returns the mirror's SQL URL for a MirrorConfig.Database
-// and what drops what was created for it.
-func mirrorDatabase(ctx context.Context, spec string) (string, func(), error) {
-	switch {
-	case spec == "sqlite":
-		dir, err := os.MkdirTemp("", "invsync-bench-mirror-")
-		if err != nil {
-			return "", nil, err
-		}
-		return "sqlite://" + filepath.Join(dir, "mirror.db"), func() { os.RemoveAll(dir) }, nil
-	case strings.HasPrefix(spec, "sqlite://"):
-		return spec, func() {}, nil
-	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		schema := "bench_mirror_" + hex.EncodeToString(b[:])
-		admin, err := sql.Open("pgx", spec)
-		if err != nil {
-			return "", nil, err
-		}
-		if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-			admin.Close()
-			return "", nil, fmt.Errorf("creating schema %s for the mirror: %w", schema, err)
-		}
-		sep := "?"
-		if strings.Contains(spec, "?") {
-			sep = "&"
-		}
-		return spec + sep + "search_path=" + schema, func() {
-			_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			admin.Close()
-		}, nil
-	default:
-		return "", nil, errors.New(`the mirror's database must be "sqlite", sqlite://<path> or postgres://...`)
-	}
 }
 
 // Summary is the lag in one line, for the report's settings.

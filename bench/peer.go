@@ -36,11 +36,11 @@ package bench
 // embedded broker (kfake) at start-up, when it describes the topics.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,7 +51,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -156,51 +155,27 @@ type PeerConfig struct {
 }
 
 func (c PeerConfig) withDefaults() PeerConfig {
-	if c.TopicPrefix == "" {
-		c.TopicPrefix = DefaultPeerTopicPrefix
-	}
-	if c.Partitions == 0 {
-		c.Partitions = DefaultPeerPartitions
-	}
-	if c.Records == 0 {
-		c.Records = DefaultRecords
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.Senders == 0 {
-		c.Senders = DefaultPeerSenders
-	}
+	c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultPeerTopicPrefix)
+	c.Partitions = cmp.Or(c.Partitions, DefaultPeerPartitions)
+	c.Records = cmp.Or(c.Records, DefaultRecords)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
+	c.Senders = cmp.Or(c.Senders, DefaultPeerSenders)
 	if c.LatencyRates == nil {
 		c.LatencyRates = DefaultPeerLatencyRates
 	}
 	if c.Rates == nil {
 		c.Rates = DefaultRates
 	}
-	if c.HeadlineRate == 0 {
-		c.HeadlineRate = DefaultLatencyRate
-	}
-	if c.StepDuration == 0 {
-		c.StepDuration = DefaultStepDuration
-	}
-	if c.Java == "" {
-		c.Java = "java"
-	}
-	if c.Maven == "" {
-		c.Maven = "mvn"
-	}
+	c.HeadlineRate = cmp.Or(c.HeadlineRate, DefaultLatencyRate)
+	c.StepDuration = cmp.Or(c.StepDuration, DefaultStepDuration)
+	c.Java = cmp.Or(c.Java, "java")
+	c.Maven = cmp.Or(c.Maven, "mvn")
 	if c.JVMOptions == nil {
 		c.JVMOptions = DefaultPeerJVMOptions
 	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = DefaultPeerCommitInterval
-	}
-	if c.StreamThreads == 0 {
-		c.StreamThreads = DefaultPeerStreamThreads
-	}
-	if c.RocksDBMemory == 0 {
-		c.RocksDBMemory = DefaultPeerRocksDBMemory
-	}
+	c.CommitInterval = cmp.Or(c.CommitInterval, DefaultPeerCommitInterval)
+	c.StreamThreads = cmp.Or(c.StreamThreads, DefaultPeerStreamThreads)
+	c.RocksDBMemory = cmp.Or(c.RocksDBMemory, DefaultPeerRocksDBMemory)
 	return c
 }
 
@@ -399,7 +374,8 @@ func RunPeer(ctx context.Context, cfg PeerConfig, progress io.Writer) (PeerResul
 		progress = io.Discard
 	}
 	epoch := time.Now()
-	run := strconv.FormatInt(epoch.UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
+	work := newWorkload(cfg.Records, cfg.Seed, epoch)
+	run := work.run
 	res := PeerResult{Name: PeerKStreams, RunID: run, Settings: cfg.settings()}
 	r := &peerRun{cfg: cfg, out: progress, topics: newPeerTopics(cfg.TopicPrefix, run)}
 	if cfg.Direct != nil {
@@ -411,7 +387,8 @@ func RunPeer(ctx context.Context, cfg PeerConfig, progress io.Writer) (PeerResul
 		cfg: Config{Records: cfg.Records, BatchSize: cfg.BatchSize, StepDuration: cfg.StepDuration,
 			Seed: cfg.Seed, RSS: r.rss},
 		out: progress, epoch: epoch,
-		work: &workload{space: newCatalogSpace(processors.DemoCatalog()), records: cfg.Records, seed: cfg.Seed, run: run},
+		work: work,
+		mix:  peerMixed, name: r.name(),
 	}
 	err := r.run(ctx, &res)
 	res.DurationSec = time.Since(epoch).Seconds()
@@ -537,28 +514,29 @@ func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { b.reader.run(ctx) })
-	b.jobs = make(chan job)
-	for i := range cfg.Senders {
-		wg.Go(func() { r.sender(ctx, fmt.Sprintf("BENCH-SCANNER-%02d", i+1)) })
-	}
+	b.startWorkers(ctx, &wg, cfg.Senders, func(scanner string) deliver {
+		return func(ctx context.Context, p *phase, txs []scanTx) { r.send(ctx, p, txs, scanner) }
+	})
 	wg.Go(func() { b.sampleRSS(ctx) })
 
 	if res.Preload, err = r.preload(ctx); err != nil {
 		return err
 	}
 
-	for i, rate := range cfg.LatencyRates {
-		st, err := r.step(ctx, fmt.Sprintf("latency %d/%d", i+1, len(cfg.LatencyRates)), rate)
+	// step runs one step and adds it to the result.
+	step := func(label string, rate int) (Step, error) {
+		st, err := b.step(ctx, label, rate)
 		res.Steps = append(res.Steps, peerStep(st))
 		res.headline(cfg.HeadlineRate)
-		if err != nil {
+		return st, err
+	}
+	for i, rate := range cfg.LatencyRates {
+		if _, err := step(fmt.Sprintf("latency %d/%d", i+1, len(cfg.LatencyRates)), rate); err != nil {
 			return err
 		}
 	}
 	for i, rate := range cfg.Rates {
-		st, err := r.step(ctx, fmt.Sprintf("step %d/%d", i+1, len(cfg.Rates)), rate)
-		res.Steps = append(res.Steps, peerStep(st))
-		res.headline(cfg.HeadlineRate)
+		st, err := step(fmt.Sprintf("step %d/%d", i+1, len(cfg.Rates)), rate)
 		if err != nil {
 			return err
 		}

@@ -57,29 +57,6 @@ func peerWire(t *scanTx, scanner string, now time.Time) schemas.Transaction {
 	return w
 }
 
-// sender is the peer's counterpart of bencher.worker: it takes the
-// scheduled sends from b.jobs and produces their transactions.
-func (r *peerRun) sender(ctx context.Context, scanner string) {
-	b := r.b
-	var txs []scanTx
-	for {
-		var j job
-		select {
-		case j = <-b.jobs:
-		case <-ctx.Done():
-			return
-		}
-		p := j.p
-		at := p.intended(j.req)
-		late := b.now() - at
-		for cur := p.maxLateNs.Load(); late > cur && !p.maxLateNs.CompareAndSwap(cur, late); cur = p.maxLateNs.Load() {
-		}
-		txs = p.gen(txs[:0], j.req, b.wall(at))
-		p.expect(j.req, txs)
-		r.send(ctx, p, txs, scanner)
-	}
-}
-
 // send produces txs, one record each, keyed by stock key. It returns once
 // they are buffered; the phase's request stays in flight until every
 // record is acknowledged. An acknowledged record counts as accepted, a
@@ -132,16 +109,7 @@ func peerMixed(w *workload, dst []scanTx, rng *rand.Rand, phase, seq int, at tim
 // records and quantities as Run's preload.
 func (r *peerRun) preload(ctx context.Context) (Preload, error) {
 	b := r.b
-	n := r.cfg.Records
-	nReq := (n + maxUpload - 1) / maxUpload
-	p := b.newPhase("preload", n, maxUpload, 0, time.Duration(b.now()), false, false)
-	p.gen = func(dst []scanTx, req int, at time.Time) []scanTx {
-		rng := b.work.rng(p.id, req)
-		for i := req * maxUpload; i < min(n, (req+1)*maxUpload); i++ {
-			dst = b.work.receipt(dst, rng, p.id, i, at)
-		}
-		return dst
-	}
+	p, n, nReq := b.preloadPhase()
 	t0 := time.Now()
 	stop := everySecond(func() { b.progressLine("preload", p, int64(n)) })
 	var txs []scanTx
@@ -162,48 +130,4 @@ func (r *peerRun) preload(ctx context.Context) (Preload, error) {
 	fmt.Fprintf(b.out, "[%6.1fs] preload: %d RECEIPTs applied in %.1f s (%.0f tx/s)\n",
 		time.Duration(b.now()).Seconds(), p.seenTx.Load(), pre.Seconds, pre.TPS)
 	return pre, err
-}
-
-// step runs one open-loop step at rate as bencher.step does (same
-// schedule, judge and drain), with the peer's mix, and reports it.
-func (r *peerRun) step(ctx context.Context, label string, rate int) (Step, error) {
-	b := r.b
-	d := b.cfg.StepDuration
-	batch := min(b.cfg.BatchSize, rate)
-	nReq := requestsFor(rate, batch, d)
-	p := b.newPhase(label, nReq*batch, batch, rate, time.Duration(b.now())+50*time.Millisecond, true, true)
-	users := make([]string, 16)
-	for i := range users {
-		users[i] = fmt.Sprintf("bench-user-%02d", i+1)
-	}
-	p.gen = func(dst []scanTx, req int, at time.Time) []scanTx {
-		rng := b.work.rng(p.id, req)
-		user := users[req%len(users)]
-		for k := range batch {
-			dst = peerMixed(b.work, dst, rng, p.id, req*batch+k, at, user)
-		}
-		return dst
-	}
-	samples := b.openLoop(ctx, p, nReq, d, r.name()+" "+label)
-	v := judge(rate, d, samples)
-	drainFor := max(2*time.Minute, 4*d)
-	drained := b.drain(ctx, p, drainFor, r.name()+" "+label)
-	st := Step{
-		Name: label, Rate: rate, Seconds: d.Seconds(), Offered: int64(p.expected),
-		Accepted: p.acceptedTx.Load(), Failed: p.failedTx.Load(),
-		Behind: p.behind.Load(), MaxLateMs: float64(p.maxLateNs.Load()) / 1e6,
-		Seen: p.seenTx.Load(), AppliedTPS: v.Applied, EventsPerSec: v.Events, BacklogGrowth: v.Growth,
-		Delivered: v.Delivery, Holds: v.Holds, Reason: v.Reason, FirstError: p.error(), Latency: p.latency(),
-		DuplicateEvents: p.dupEv.Load(),
-	}
-	st.Missing = max(st.Accepted-st.Seen, 0)
-	fmt.Fprintf(b.out, "[%6.1fs] %s %s at %d tx/s: applied %.0f tx/s, lag floor %+.0f tx/s, p50 %.1f ms p99 %.1f ms p99.9 %.1f ms: %s\n",
-		time.Duration(b.now()).Seconds(), r.name(), label, rate, v.Applied, v.Growth, st.Latency.P50, st.Latency.P99, st.Latency.P999, holdsWord(st))
-	if err := ctx.Err(); err != nil {
-		return st, err
-	}
-	if !drained {
-		return st, fmt.Errorf("%s %s: %d produced transactions not applied %s after the step", r.name(), label, st.Missing, drainFor)
-	}
-	return st, nil
 }

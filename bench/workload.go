@@ -130,7 +130,10 @@ func scatter(k int) int {
 	return int(x >> 1)
 }
 
-// scanTx is one generated scanner transaction, as the HTTP API takes it.
+// scanTx is one generated scanner transaction: the generator's record,
+// sent over HTTP as an api.Transaction (appendUpload, which
+// TestAppendUploadIsTheAPIsUpload holds to that type) and by the peer
+// straight to Kafka as a schemas.Transaction (peerWire).
 type scanTx struct {
 	ID         string
 	Type       processors.TxType

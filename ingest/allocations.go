@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
@@ -39,43 +40,19 @@ type allocPending struct {
 	wh map[string]string    // the warehouse of each, for scope checks
 }
 
-type allocationJSON struct {
-	AllocationID *string          `json:"allocationId"`
-	OrderID      *string          `json:"orderId"`
-	OrderLine    *int32           `json:"orderLine"`
-	WarehouseID  *string          `json:"warehouseId"`
-	ItemID       *string          `json:"itemId"`
-	Quantity     *json.RawMessage `json:"quantity"`
-	LocationID   *string          `json:"locationId"`
-	LotNumber    *string          `json:"lotNumber"`
-	AllowPartial *bool            `json:"allowPartial"`
-	ExpiresAt    *string          `json:"expiresAt"`
-}
-
-// allocationView is the API's shape of an allocation.
-type allocationView struct {
-	AllocationID      string                    `json:"allocationId"`
-	OrderID           string                    `json:"orderId"`
-	OrderLine         int32                     `json:"orderLine"`
-	WarehouseID       string                    `json:"warehouseId"`
-	ItemID            string                    `json:"itemId"`
-	Status            string                    `json:"status"`
-	RequestedQuantity int64                     `json:"requestedQuantity"`
-	ConfirmedQuantity int64                     `json:"confirmedQuantity"`
-	BackorderQuantity int64                     `json:"backorderQuantity"`
-	PickedQuantity    int64                     `json:"pickedQuantity"`
-	Lines             []processors.AllocLine    `json:"lines"`
-	Reason            *string                   `json:"reason"`
-	ExpiresAt         *time.Time                `json:"expiresAt,omitempty"`
-	History           []processors.AllocHistory `json:"history"`
-}
-
-func viewOf(a *processors.Allocation) allocationView {
-	v := allocationView{AllocationID: a.AllocationID, OrderID: a.OrderID, OrderLine: a.OrderLine,
+// viewOf converts the processor's allocation to its wire form.
+func viewOf(a *processors.Allocation) api.Allocation {
+	v := api.Allocation{AllocationID: a.AllocationID, OrderID: a.OrderID, OrderLine: a.OrderLine,
 		WarehouseID: a.WarehouseID, ItemID: a.ItemID, Status: a.Status, RequestedQuantity: a.RequestedQuantity,
 		ConfirmedQuantity: a.ConfirmedQuantity, BackorderQuantity: a.BackorderQuantity, PickedQuantity: a.PickedQuantity,
-		Lines: append([]processors.AllocLine{}, a.Lines...), ExpiresAt: a.ExpiresAt,
-		History: append([]processors.AllocHistory{}, a.History...)}
+		Lines: make([]api.AllocationLine, len(a.Lines)), ExpiresAt: a.ExpiresAt,
+		History: make([]api.AllocationHistory, len(a.History))}
+	for i, l := range a.Lines {
+		v.Lines[i] = api.AllocationLine(l)
+	}
+	for i, h := range a.History {
+		v.History[i] = api.AllocationHistory(h)
+	}
 	if a.Reason != "" {
 		v.Reason = ptr(a.Reason)
 	}
@@ -95,35 +72,35 @@ func (s *Server) allocationRoutes(v1 *gin.RouterGroup) {
 
 // decodeAllocation validates an allocation request body.
 func (s *Server) decodeAllocation(body []byte, now time.Time) (processors.AllocRequest, *RequestError) {
-	var j allocationJSON
+	var j api.AllocationRequest
 	if err := strictUnmarshal(body, &j); err != nil {
-		return processors.AllocRequest{}, &RequestError{Status: 400, Code: "INVALID_ALLOCATION", Message: "malformed allocation request: " + describeJSONError(err)}
+		return processors.AllocRequest{}, &RequestError{Status: 400, Code: api.CodeInvalidAllocation, Message: "malformed allocation request: " + describeJSONError(err)}
 	}
-	bad := func(code, format string, args ...any) (processors.AllocRequest, *RequestError) {
+	bad := func(code api.ErrorCode, format string, args ...any) (processors.AllocRequest, *RequestError) {
 		return processors.AllocRequest{}, &RequestError{Status: 400, Code: code, Message: fmt.Sprintf(format, args...)}
 	}
 	for name, v := range map[string]*string{"allocationId": j.AllocationID, "orderId": j.OrderID, "warehouseId": j.WarehouseID, "itemId": j.ItemID} {
 		if v == nil {
-			return bad("INVALID_ALLOCATION", "%s is required", name)
+			return bad(api.CodeInvalidAllocation, "%s is required", name)
 		}
 		if msg := processors.ValidAllocationID(name, *v); msg != "" {
-			return bad("INVALID_ALLOCATION", "%s", msg)
+			return bad(api.CodeInvalidAllocation, "%s", msg)
 		}
 	}
 	if j.Quantity == nil {
-		return bad("INVALID_ALLOCATION", "quantity is required")
+		return bad(api.CodeInvalidAllocation, "quantity is required")
 	}
 	qty, rej := parseInteger("quantity", *j.Quantity)
 	if rej != nil {
-		return bad(rej.Code, "%s", rej.Message)
+		return bad(api.ErrorCode(rej.Code), "%s", rej.Message)
 	}
 	if qty <= 0 {
-		return bad("INVALID_ALLOCATION", "quantity must be > 0, got %d", qty)
+		return bad(api.CodeInvalidAllocation, "quantity must be > 0, got %d", qty)
 	}
 	line := int32(1)
 	if j.OrderLine != nil {
 		if *j.OrderLine < 0 {
-			return bad("INVALID_ALLOCATION", "orderLine must be >= 0, got %d", *j.OrderLine)
+			return bad(api.CodeInvalidAllocation, "orderLine must be >= 0, got %d", *j.OrderLine)
 		}
 		line = *j.OrderLine
 	}
@@ -136,10 +113,10 @@ func (s *Server) decodeAllocation(body []byte, now time.Time) (processors.AllocR
 	if j.ExpiresAt != nil {
 		t, err := parseTime(*j.ExpiresAt)
 		if err != nil {
-			return bad("INVALID_ALLOCATION", "expiresAt: %v", err)
+			return bad(api.CodeInvalidAllocation, "expiresAt: %v", err)
 		}
 		if !t.After(now) {
-			return bad("INVALID_ALLOCATION", "expiresAt %s is not in the future", *j.ExpiresAt)
+			return bad(api.CodeInvalidAllocation, "expiresAt %s is not in the future", *j.ExpiresAt)
 		}
 		t = t.Truncate(time.Millisecond)
 		req.ExpiresAt = &t
@@ -153,9 +130,9 @@ func (s *Server) decodeAllocation(body []byte, now time.Time) (processors.AllocR
 		probe.LocationID = anyLocation(cat, req.WarehouseID)
 	}
 	if r := cat.Check(&probe); r != nil && r.Code != processors.CodeInvalidTransaction {
-		return bad(r.Code, "%s", r.Message)
+		return bad(api.ErrorCode(r.Code), "%s", r.Message)
 	} else if r != nil && req.LotNumber != "" {
-		return bad("INVALID_ALLOCATION", "%s", r.Message)
+		return bad(api.CodeInvalidAllocation, "%s", r.Message)
 	}
 	req.BodyHash = req.Hash()
 	return req, nil
@@ -173,7 +150,7 @@ func anyLocation(cat *processors.Catalog, wh string) string {
 func (s *Server) postAllocation(c *gin.Context) {
 	wait := c.Query("wait")
 	if wait != "" && wait != "decided" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"decided\" or absent, got "+wait)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \"decided\" or absent, got "+wait)
 		return
 	}
 	body, ok := readBody(c, MaxBodyBytes)
@@ -203,7 +180,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	}
 	if found {
 		if !bodyHashEqual(existing.BodyHash, req.BodyHash) {
-			writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+			writeError(c, http.StatusConflict, api.CodeIdempotencyMismatch,
 				"allocationId "+req.AllocationID+" already exists with a different request; use a new allocationId for a new reservation")
 			return
 		}
@@ -214,7 +191,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	p, inFlight := s.allocs.m[req.AllocationID]
 	if inFlight && !p.hash.equal(req.BodyHash) {
 		s.allocs.mu.Unlock()
-		writeError(c, http.StatusConflict, processors.CodeIdempotencyMismatch,
+		writeError(c, http.StatusConflict, api.CodeIdempotencyMismatch,
 			"allocationId "+req.AllocationID+" is being decided for a different request")
 		return
 	}
@@ -291,7 +268,7 @@ func (s *Server) tentativeOrDecided(c *gin.Context, req *processors.AllocRequest
 		case <-ctx.Done():
 		}
 	}
-	c.JSON(http.StatusAccepted, gin.H{"allocationId": req.AllocationID, "status": processors.AllocTentative})
+	c.JSON(http.StatusAccepted, api.AllocationAnswer{AllocationID: req.AllocationID, Status: processors.AllocTentative})
 }
 
 func (s *Server) getAllocation(c *gin.Context) {
@@ -312,14 +289,14 @@ func (s *Server) getAllocation(c *gin.Context) {
 	case relayed:
 		// Decided on the partition's owner (or tentative there).
 	case s.isPendingAlloc(c.Param("id")):
-		c.JSON(http.StatusOK, gin.H{"allocationId": c.Param("id"), "status": processors.AllocTentative})
+		c.JSON(http.StatusOK, api.AllocationAnswer{AllocationID: c.Param("id"), Status: processors.AllocTentative})
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err) || !allAnswered || !s.ownerKnown(c, err)):
 		// A partition no instance could read (restoring, or moving
 		// between instances after one died or restarted): 503 with
 		// Retry-After, never a 404 for an allocation that may exist.
 		s.stateError(c, err)
 	default:
-		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+c.Param("id")+" does not exist")
+		writeError(c, http.StatusNotFound, api.CodeAllocationNotFound, "allocation "+c.Param("id")+" does not exist")
 	}
 }
 
@@ -340,7 +317,7 @@ func (s *Server) pendingAllocWarehouse(id string) (string, bool) {
 func (s *Server) listAllocations(c *gin.Context) {
 	order := c.Query("orderId")
 	if order == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "orderId query parameter is required")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "orderId query parameter is required")
 		return
 	}
 	as, err := s.cfg.Allocations.OrderAllocations(c.Request.Context(), order)
@@ -348,7 +325,7 @@ func (s *Server) listAllocations(c *gin.Context) {
 		s.stateError(c, err)
 		return
 	}
-	out := make([]allocationView, 0, len(as))
+	out := make([]api.Allocation, 0, len(as))
 	for i := range as {
 		if mayAccess(c, as[i].WarehouseID) { // others' warehouses are left out
 			out = append(out, viewOf(&as[i]))
@@ -363,9 +340,7 @@ func (s *Server) listAllocations(c *gin.Context) {
 		}
 		for _, url := range peers {
 			status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+c.Request.URL.RequestURI(), nil)
-			var part struct {
-				Allocations []allocationView `json:"allocations"`
-			}
+			var part api.AllocationList
 			if ferr != nil || status != http.StatusOK || json.Unmarshal(data, &part) != nil {
 				s.stateError(c, err)
 				return
@@ -373,7 +348,7 @@ func (s *Server) listAllocations(c *gin.Context) {
 			out = append(out, part.Allocations...)
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"orderId": order, "allocations": out})
+	c.JSON(http.StatusOK, api.AllocationList{OrderID: order, Allocations: out})
 }
 
 // deleteAllocation cancels an allocation and answers its state after the
@@ -390,7 +365,7 @@ func (s *Server) deleteAllocation(c *gin.Context) {
 			s.stateError(c, err)
 			return
 		}
-		writeError(c, http.StatusNotFound, "ALLOCATION_NOT_FOUND", "allocation "+id+" does not exist")
+		writeError(c, http.StatusNotFound, api.CodeAllocationNotFound, "allocation "+id+" does not exist")
 		return
 	}
 	if !inScope(c, a.WarehouseID) {
@@ -418,7 +393,7 @@ func (s *Server) deleteAllocation(c *gin.Context) {
 				return
 			}
 		case <-wctx.Done():
-			c.JSON(http.StatusAccepted, gin.H{"allocationId": id, "status": a.Status, "cancellation": "pending"})
+			c.JSON(http.StatusAccepted, api.AllocationAnswer{AllocationID: id, Status: a.Status, Cancellation: "pending"})
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 )
 
@@ -55,7 +56,7 @@ func (s *Server) authenticate(c *gin.Context) {
 
 func (s *Server) unauthenticated(c *gin.Context, msg string) {
 	c.Header("WWW-Authenticate", `Bearer realm="invsync"`)
-	writeError(c, http.StatusUnauthorized, "UNAUTHENTICATED", msg)
+	writeError(c, http.StatusUnauthorized, api.CodeUnauthenticated, msg)
 }
 
 // principal is the authenticated caller of c.
@@ -75,7 +76,7 @@ func allow(a auth.Action) gin.HandlerFunc {
 			if p != nil {
 				role = string(p.Role)
 			}
-			writeError(c, http.StatusForbidden, "FORBIDDEN", "a "+role+" token may not do this ("+string(a)+")")
+			writeError(c, http.StatusForbidden, api.CodeForbidden, "a "+role+" token may not do this ("+string(a)+")")
 		}
 	}
 }
@@ -86,7 +87,7 @@ func inScope(c *gin.Context, wh string) bool {
 	if p := principal(c); p != nil && (p.Role == auth.RoleAdmin || p.MayAccess(wh)) {
 		return true
 	}
-	writeError(c, http.StatusForbidden, "FORBIDDEN", "this token may not act on warehouse "+wh)
+	writeError(c, http.StatusForbidden, api.CodeForbidden, "this token may not act on warehouse "+wh)
 	return false
 }
 
@@ -107,10 +108,10 @@ func credential(ctx context.Context) string {
 // token's name) and warehouses from it.
 func (s *Server) getMe(c *gin.Context) {
 	p := principal(c)
-	out := gin.H{"tokenId": p.TokenID, "name": p.Name, "role": p.Role, "warehouses": p.Warehouses, "expiresAt": nil}
+	out := api.Me{TokenID: p.TokenID, Name: p.Name, Role: p.Role, Warehouses: p.Warehouses}
 	if s.cfg.Tokens != nil {
 		if t, ok := s.cfg.Tokens.Get(p.TokenID); ok && t.ExpiresAt != nil {
-			out["expiresAt"] = t.ExpiresAt.UTC()
+			out.ExpiresAt = ptr(t.ExpiresAt.UTC())
 		}
 	}
 	c.JSON(http.StatusOK, out)

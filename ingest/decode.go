@@ -9,15 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
 // Limits of one upload.
 const (
 	// MaxBodyBytes bounds a POST /v1/transactions body (413 beyond).
-	MaxBodyBytes = 1 << 20
+	MaxBodyBytes = api.MaxBodyBytes
 	// MaxTransactions bounds the transactions of one upload (413 beyond).
-	MaxTransactions = 1000
+	MaxTransactions = api.MaxTransactions
 )
 
 // Upload is the decoded envelope of POST /v1/transactions.
@@ -34,26 +35,21 @@ type Upload struct {
 // RequestError is a whole-request failure: the status and the error body.
 type RequestError struct {
 	Status  int
-	Code    string
+	Code    api.ErrorCode
 	Message string
 }
 
-func (e *RequestError) Error() string { return e.Code + ": " + e.Message }
+func (e *RequestError) Error() string { return string(e.Code) + ": " + e.Message }
 
 func badRequest(format string, args ...any) *RequestError {
-	return &RequestError{Status: 400, Code: "INVALID_REQUEST", Message: fmt.Sprintf(format, args...)}
+	return &RequestError{Status: 400, Code: api.CodeInvalidRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 // DecodeUpload parses and checks the envelope. Each transaction is left raw
 // and decoded on its own (DecodeTransaction), so one bad transaction is
 // rejected without failing the batch.
 func DecodeUpload(body []byte) (Upload, *RequestError) {
-	var env struct {
-		ScannerID    *string           `json:"scannerId"`
-		SentAt       *string           `json:"sentAt"`
-		Transactions []json.RawMessage `json:"transactions"`
-		Device       json.RawMessage   `json:"device"`
-	}
+	var env api.UploadRequestFields
 	var ok bool
 	if env.ScannerID, env.SentAt, env.Transactions, env.Device, ok = fastEnvelope(body); !ok {
 		if err := strictUnmarshal(body, &env); err != nil {
@@ -63,7 +59,7 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 	if env.ScannerID == nil || strings.TrimSpace(*env.ScannerID) == "" {
 		return Upload{}, badRequest("scannerId is required")
 	}
-	if len(*env.ScannerID) > 128 || strings.ContainsFunc(*env.ScannerID, isControl) {
+	if !api.PrintableID(*env.ScannerID) {
 		return Upload{}, badRequest("scannerId must be a printable id of at most 128 bytes")
 	}
 	if env.SentAt == nil {
@@ -80,32 +76,10 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		return Upload{}, badRequest("transactions is empty: send 1 to %d transactions", MaxTransactions)
 	}
 	if len(env.Transactions) > MaxTransactions {
-		return Upload{}, &RequestError{Status: 413, Code: "TOO_MANY_TRANSACTIONS",
+		return Upload{}, &RequestError{Status: 413, Code: api.CodeTooManyTransactions,
 			Message: fmt.Sprintf("%d transactions in one request; the limit is %d: split the backlog into several requests", len(env.Transactions), MaxTransactions)}
 	}
 	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device}, nil
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-// txJSON is one transaction as the device sends it. Pointers tell a
-// missing field from a zero one.
-type txJSON struct {
-	TransactionID   *string          `json:"transactionId"`
-	Type            *string          `json:"type"`
-	Timestamp       *string          `json:"timestamp"`
-	WarehouseID     *string          `json:"warehouseId"`
-	ItemID          *string          `json:"itemId"`
-	LocationID      *string          `json:"locationId"`
-	LotNumber       *string          `json:"lotNumber"`
-	Quantity        *json.RawMessage `json:"quantity"`
-	ToLocationID    *string          `json:"toLocationId"`
-	ExpectedVersion *json.RawMessage `json:"expectedVersion"`
-	AllocationID    *string          `json:"allocationId"`
-	Override        *bool            `json:"override"`
-	UserID          *string          `json:"userId"`
-	ReasonCode      *string          `json:"reasonCode"`
-	CountTaskID     *string          `json:"countTaskId"`
 }
 
 // TxRejection is a per-transaction rejection decided at ingest.
@@ -132,8 +106,8 @@ func (b TimeBounds) withDefaults() TimeBounds {
 	return b
 }
 
-// DecodeTransaction decodes one raw transaction of an upload into the
-// domain form, with its corrected time and body hash. It returns the
+// DecodeTransaction decodes one raw transaction of an upload (its wire
+// form, api.UploadTransactionFields) into the domain form, with its corrected time and body hash. It returns the
 // transactionId it could read even when it rejects, so the result can name
 // the transaction.
 func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bounds TimeBounds) (processors.Transaction, string, *TxRejection) {
@@ -205,11 +179,8 @@ func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bo
 		tx.ExpectedVersion = &v
 	}
 	if j.CountTaskID != nil {
-		switch {
-		case tx.Type != processors.CycleCount:
-			return inv("countTaskId is only for a CYCLE_COUNT (the count that completes the task), not a %s", tx.Type)
-		case *j.CountTaskID == "" || len(*j.CountTaskID) > 128 || strings.ContainsFunc(*j.CountTaskID, isControl):
-			return inv("countTaskId must be a printable id of at most 128 bytes")
+		if msg := api.CheckCountTaskID(string(tx.Type), *j.CountTaskID); msg != "" {
+			return inv("%s", msg)
 		}
 		tx.CountTaskID = *j.CountTaskID
 	}

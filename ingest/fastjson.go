@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math/bits"
 	"unicode/utf8"
+
+	"github.com/invsync/invsync/api"
 )
 
 // The upload's JSON has a fixed shape, and encoding/json's reflection was
@@ -169,17 +171,17 @@ func (s *fastScanner) end() bool {
 
 // fastTransaction decodes one transaction in the plain form. ok is false
 // when raw is anything else; the caller then uses encoding/json.
-func fastTransaction(raw []byte) (j txJSON, ok bool) {
+func fastTransaction(raw []byte) (j api.UploadTransactionFields, ok bool) {
 	s := &fastScanner{b: raw, text: string(raw)}
 	if !s.txObject(&j) || !s.end() {
-		return txJSON{}, false
+		return api.UploadTransactionFields{}, false
 	}
 	return j, true
 }
 
 // txObject reads one transaction object into j (only checks its form
 // when s.text is empty).
-func (s *fastScanner) txObject(j *txJSON) bool {
+func (s *fastScanner) txObject(j *api.UploadTransactionFields) bool {
 	var seen uint16
 	var strs *[12]string // the string fields' values: one allocation for all
 	return s.object(func(key []byte) bool {
@@ -352,7 +354,7 @@ func (s *fastScanner) txArray(txs *[]json.RawMessage) bool {
 	for {
 		s.ws()
 		start := s.i
-		var j txJSON
+		var j api.UploadTransactionFields
 		if !s.txObject(&j) {
 			return false
 		}

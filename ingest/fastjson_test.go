@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/invsync/invsync/api"
 )
 
 // plainTransaction is a transaction in the plain form, every field set.
@@ -39,7 +41,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if fast, ok := fastTransaction(b); ok {
-			var slow txJSON
+			var slow api.UploadTransactionFields
 			if err := strictUnmarshal(b, &slow); err != nil {
 				t.Fatalf("fast path accepted a transaction encoding/json refuses (%v): %q", err, b)
 			}
@@ -63,7 +65,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	})
 }
 
-func show(j txJSON) string {
+func show(j api.UploadTransactionFields) string {
 	b, _ := json.Marshal(j)
 	return string(b)
 }
@@ -140,7 +142,7 @@ func BenchmarkDecodeUpload(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, raw := range env.Transactions {
-				var j txJSON
+				var j api.UploadTransactionFields
 				if err := strictUnmarshal(raw, &j); err != nil {
 					b.Fatal(err)
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -166,7 +167,7 @@ func relay(c *gin.Context, status int, hdr http.Header, data []byte) {
 
 // remoteOutcome polls the owner of partition for a transaction's outcome
 // until it is no longer pending or ctx ends.
-func (s *Server) remoteOutcome(ctx context.Context, partition int32, txid string) (*OutcomeJSON, bool) {
+func (s *Server) remoteOutcome(ctx context.Context, partition int32, txid string) (*api.Outcome, bool) {
 	if s.cfg.Router == nil {
 		return nil, false
 	}
@@ -175,7 +176,7 @@ func (s *Server) remoteOutcome(ctx context.Context, partition int32, txid string
 		if err == nil && url != "" {
 			status, _, data, err := s.send(ctx, http.MethodGet, url+"/v1/transactions/"+txid, nil)
 			if err == nil && status == http.StatusOK {
-				var o OutcomeJSON
+				var o api.Outcome
 				if json.Unmarshal(data, &o) == nil && o.Status != "pending" {
 					return &o, true
 				}

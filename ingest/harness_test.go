@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
@@ -143,14 +144,14 @@ func (h *harness) post(query string, body any) response {
 }
 
 // upload posts and requires a 200 with one result per transaction.
-func (h *harness) upload(query string, body any) []ingest.Result {
+func (h *harness) upload(query string, body any) []api.Result {
 	h.t.Helper()
 	r := h.post(query, body)
 	if r.status != http.StatusOK {
 		h.t.Fatalf("POST /v1/transactions%s: status %d, want 200: %s", query, r.status, r.body)
 	}
 	var out struct {
-		Results []ingest.Result `json:"results"`
+		Results []api.Result `json:"results"`
 	}
 	if err := json.Unmarshal(r.body, &out); err != nil {
 		h.t.Fatalf("decoding upload response %s: %v", r.body, err)
@@ -260,12 +261,12 @@ func assertError(t *testing.T, r response, status int, code string, parts ...str
 }
 
 // assertRejected checks one result.
-func assertRejected(t *testing.T, r ingest.Result, id, code string, parts ...string) {
+func assertRejected(t *testing.T, r api.Result, id, code string, parts ...string) {
 	t.Helper()
 	if r.TransactionID != id {
 		t.Errorf("transactionId %q, want %q", r.TransactionID, id)
 	}
-	if r.Status != ingest.StatusRejected {
+	if r.Status != api.StatusRejected {
 		t.Errorf("%s: status %q, want rejected (code %s)", id, r.Status, deref(r.Code))
 		return
 	}
@@ -284,18 +285,18 @@ func assertRejected(t *testing.T, r ingest.Result, id, code string, parts ...str
 }
 
 // assertStatuses checks the ids and statuses of results, in order.
-func assertStatuses(t *testing.T, got []ingest.Result, want ...string) {
+func assertStatuses(t *testing.T, got []api.Result, want ...string) {
 	t.Helper()
 	if len(got) != len(want)/2 {
 		t.Fatalf("%d results, want %d: %+v", len(got), len(want)/2, got)
 	}
 	for i := range got {
 		id, st := want[2*i], want[2*i+1]
-		if got[i].TransactionID != id || got[i].Status != st {
+		if got[i].TransactionID != id || string(got[i].Status) != st {
 			t.Errorf("result %d = %s %s (code %s: %s), want %s %s", i, got[i].TransactionID, got[i].Status,
 				deref(got[i].Code), deref(got[i].Message), id, st)
 		}
-		if st == ingest.StatusAccepted || st == ingest.StatusDuplicate {
+		if st == string(api.StatusAccepted) || st == string(api.StatusDuplicate) {
 			if got[i].Code != nil || got[i].Message != nil {
 				t.Errorf("result %d (%s) has code %q message %q", i, st, deref(got[i].Code), deref(got[i].Message))
 			}
@@ -340,11 +341,11 @@ func (h *harness) assertUntouched(t *testing.T, ids ...string) {
 	}
 }
 
-func deref(s *string) string {
+func deref[S ~string](s *S) string {
 	if s == nil {
 		return ""
 	}
-	return *s
+	return string(*s)
 }
 
 func mustTime(t *testing.T, s string) time.Time {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
@@ -30,38 +30,19 @@ type Locker interface {
 // needing no master data.
 const codeInvalidLock = "INVALID_LOCK"
 
-type lockRequestJSON struct {
-	WarehouseID *string          `json:"warehouseId"`
-	LocationID  *string          `json:"locationId"`
-	ScannerID   *string          `json:"scannerId"`
-	TTLSeconds  *json.RawMessage `json:"ttlSeconds"`
-}
-
-// lockView is the API's shape of a lock.
-type lockView struct {
-	LockID      string     `json:"lockId"`
-	WarehouseID string     `json:"warehouseId"`
-	LocationID  string     `json:"locationId"`
-	ScannerID   string     `json:"scannerId"`
-	AcquiredAt  time.Time  `json:"acquiredAt"`
-	ExpiresAt   time.Time  `json:"expiresAt"`
-	ReleasedAt  *time.Time `json:"releasedAt"`
-	// Status is ACTIVE, RELEASED or EXPIRED as of the answer.
-	Status string `json:"status"`
-}
-
-func lockViewOf(l *processors.Lock, now time.Time) lockView {
-	v := lockView{LockID: l.LockID, WarehouseID: l.WarehouseID, LocationID: l.LocationID, ScannerID: l.ScannerID,
-		AcquiredAt: l.AcquiredAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), Status: "ACTIVE"}
+// lockViewOf converts the processor's lock to its wire form.
+func lockViewOf(l *processors.Lock, now time.Time) api.Lock {
+	v := api.Lock{LockID: l.LockID, WarehouseID: l.WarehouseID, LocationID: l.LocationID, ScannerID: l.ScannerID,
+		AcquiredAt: l.AcquiredAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), Status: api.LockActive}
 	if l.ReleasedAt != nil {
 		rel := l.ReleasedAt.UTC()
 		v.ReleasedAt = &rel
 	}
 	switch {
 	case l.ReleasedAt != nil && !now.Before(*l.ReleasedAt) && !l.ReleasedAt.After(l.ExpiresAt):
-		v.Status = "RELEASED"
+		v.Status = api.LockReleased
 	case !now.Before(l.ExpiresAt):
-		v.Status = "EXPIRED"
+		v.Status = api.LockExpired
 	}
 	return v
 }
@@ -79,10 +60,10 @@ func (s *Server) lockRoutes(v1 *gin.RouterGroup) {
 // decodeLock validates a lock request body and builds the lock it asks
 // for, acquired now.
 func (s *Server) decodeLock(body []byte, now time.Time) (processors.Lock, *RequestError) {
-	bad := func(code, format string, args ...any) (processors.Lock, *RequestError) {
+	bad := func(code api.ErrorCode, format string, args ...any) (processors.Lock, *RequestError) {
 		return processors.Lock{}, &RequestError{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
 	}
-	var j lockRequestJSON
+	var j api.LockRequest
 	if err := strictUnmarshal(body, &j); err != nil {
 		return bad(codeInvalidLock, "malformed lock request: %s", describeJSONError(err))
 	}
@@ -109,11 +90,11 @@ func (s *Server) decodeLock(body []byte, now time.Time) (processors.Lock, *Reque
 		ttl = time.Duration(secs) * time.Second
 	}
 	if r := s.cfg.Catalog.Catalog().CheckLocation(*j.WarehouseID, *j.LocationID); r != nil {
-		return bad(r.Code, "%s", r.Message)
+		return bad(api.ErrorCode(r.Code), "%s", r.Message)
 	}
 	id, err := newLockID()
 	if err != nil {
-		return processors.Lock{}, &RequestError{Status: http.StatusInternalServerError, Code: "INTERNAL", Message: err.Error()}
+		return processors.Lock{}, &RequestError{Status: http.StatusInternalServerError, Code: api.CodeInternal, Message: err.Error()}
 	}
 	acquired := now.UTC().Truncate(time.Millisecond)
 	return processors.Lock{LockID: id, WarehouseID: *j.WarehouseID, LocationID: *j.LocationID, ScannerID: *j.ScannerID,
@@ -147,7 +128,7 @@ func (s *Server) postLock(c *gin.Context) {
 		return
 	}
 	if p := principal(c); !p.Allows(auth.ReleaseOthersLocks) && req.ScannerID != p.Name {
-		writeError(c, http.StatusForbidden, "SCANNER_MISMATCH", "this token belongs to scanner "+p.Name+
+		writeError(c, http.StatusForbidden, api.CodeScannerMismatch, "this token belongs to scanner "+p.Name+
 			"; it may lock locations for itself only (scannerId "+p.Name+")")
 		return
 	}
@@ -157,13 +138,14 @@ func (s *Server) postLock(c *gin.Context) {
 		return
 	}
 	if !granted {
-		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": gin.H{
-			"code": processors.CodeLocationLocked,
-			"message": fmt.Sprintf("location %s of %s is locked by %s until %s", holder.LocationID, holder.WarehouseID,
-				holder.ScannerID, holder.End().UTC().Format(time.RFC3339)),
-			"holder":    holder.ScannerID,
-			"expiresAt": holder.End().UTC(),
-			"lockId":    holder.LockID,
+		end := holder.End().UTC()
+		c.AbortWithStatusJSON(http.StatusConflict, api.ErrorBody{Error: api.Error{
+			Code: api.CodeLocationLocked,
+			Message: fmt.Sprintf("location %s of %s is locked by %s until %s", holder.LocationID, holder.WarehouseID,
+				holder.ScannerID, end.Format(time.RFC3339)),
+			Holder:    holder.ScannerID,
+			ExpiresAt: &end,
+			LockID:    holder.LockID,
 		}})
 		return
 	}
@@ -182,7 +164,7 @@ func (s *Server) deleteLock(c *gin.Context) {
 	case err != nil:
 		s.unavailable(c, err)
 	case !found:
-		writeError(c, http.StatusNotFound, "LOCK_NOT_FOUND", "lock "+c.Param("id")+" does not exist")
+		writeError(c, http.StatusNotFound, api.CodeLockNotFound, "lock "+c.Param("id")+" does not exist")
 	default:
 		c.JSON(http.StatusOK, lockViewOf(&l, now))
 	}
@@ -192,7 +174,7 @@ func (s *Server) deleteLock(c *gin.Context) {
 func (s *Server) getLock(c *gin.Context) {
 	l, ok := s.cfg.Locks.Get(c.Param("id"))
 	if !ok {
-		writeError(c, http.StatusNotFound, "LOCK_NOT_FOUND", "lock "+c.Param("id")+" does not exist")
+		writeError(c, http.StatusNotFound, api.CodeLockNotFound, "lock "+c.Param("id")+" does not exist")
 		return
 	}
 	if !s.mayTouchLock(c, &l) {
@@ -211,13 +193,13 @@ func (s *Server) listLocks(c *gin.Context) {
 	}
 	now := s.cfg.Now()
 	p := principal(c)
-	out := []lockView{}
+	out := []api.Lock{}
 	for _, l := range s.cfg.Locks.Active(wh, now) {
 		if p.Allows(auth.ReleaseOthersLocks) || l.ScannerID == p.Name { // a scanner sees its own
 			out = append(out, lockViewOf(&l, now))
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"warehouseId": wh, "locks": out})
+	c.JSON(http.StatusOK, api.LockList{WarehouseID: wh, Locks: out})
 }
 
 // mayTouchLock answers 403 and reports false unless the caller may see and
@@ -227,7 +209,7 @@ func (s *Server) mayTouchLock(c *gin.Context, l *processors.Lock) bool {
 		return false
 	}
 	if p := principal(c); !p.Allows(auth.ReleaseOthersLocks) && l.ScannerID != p.Name {
-		writeError(c, http.StatusForbidden, "FORBIDDEN", "lock "+l.LockID+" belongs to another scanner; a supervisor may release it")
+		writeError(c, http.StatusForbidden, api.CodeForbidden, "lock "+l.LockID+" belongs to another scanner; a supervisor may release it")
 		return false
 	}
 	return true

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/invsync/invsync/api"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -18,7 +20,7 @@ func (s *Server) requireOpen(c *gin.Context) {
 		return
 	}
 	c.Header("Retry-After", "1")
-	writeError(c, http.StatusServiceUnavailable, "STARTING", "invsync is starting (loading the catalog and locks); nothing was accepted, retry shortly")
+	writeError(c, http.StatusServiceUnavailable, api.CodeStarting, "invsync is starting (loading the catalog and locks); nothing was accepted, retry shortly")
 }
 
 // countResponses counts every response by route, method and status, and

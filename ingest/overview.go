@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
@@ -103,7 +104,7 @@ func (s *Server) scrape() metricSample {
 		}
 		switch name {
 		case "invsync_transactions_received_total":
-			if labels["result"] == StatusAccepted {
+			if labels["result"] == string(api.StatusAccepted) {
 				m.accepted += v
 			}
 		case "invsync_transactions_applied_total":

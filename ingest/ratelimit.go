@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/invsync/invsync/api"
 	"golang.org/x/time/rate"
 )
 
@@ -70,7 +72,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 	if wait := s.limits.reserve(p.TokenID, s.cfg.Now()); wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Header("Retry-After", strconv.Itoa(secs))
-		writeError(c, http.StatusTooManyRequests, "RATE_LIMITED",
+		writeError(c, http.StatusTooManyRequests, api.CodeRateLimited,
 			"this token sent more than "+strconv.FormatFloat(float64(s.limits.perSecond), 'f', -1, 64)+
 				" requests a second; nothing of this request was processed: retry after "+strconv.Itoa(secs)+" s")
 	}

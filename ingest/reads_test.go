@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
 )
@@ -53,7 +54,7 @@ func TestWaitApplied(t *testing.T) {
 			t.Errorf("%d subscriptions left open", n)
 		}
 		// Visible afterwards, no longer pending.
-		var got ingest.OutcomeJSON
+		var got api.Outcome
 		getJSON(t, h, "/v1/transactions/t-1", http.StatusOK, &got)
 		if got.Status != "applied" || got.TransactionID != "t-1" {
 			t.Errorf("GET t-1 = %+v, want applied", got)
@@ -79,7 +80,7 @@ func TestWaitApplied(t *testing.T) {
 		// Applied later: GET reports it.
 		published, _ := h.pub.byID("t-1")
 		h.outcomes.emit(appliedOutcome(published, 5, 1))
-		var got ingest.OutcomeJSON
+		var got api.Outcome
 		getJSON(t, h, "/v1/transactions/t-1", http.StatusOK, &got)
 		if got.Status != "applied" {
 			t.Errorf("GET t-1 after its outcome: %+v", got)
@@ -165,7 +166,7 @@ func TestGetTransaction(t *testing.T) {
 	assertError(t, h.do(http.MethodGet, "/v1/transactions/never-sent", nil), http.StatusNotFound, "TRANSACTION_NOT_FOUND", "never-sent")
 
 	h.upload("", envelope(tx("t-1"), tx("t-2", "itemId", "ITEM-99999")))
-	var o ingest.OutcomeJSON
+	var o api.Outcome
 	getJSON(t, h, "/v1/transactions/t-1", http.StatusOK, &o)
 	if o.TransactionID != "t-1" || o.Status != "pending" || o.Code != nil || o.Warnings == nil {
 		t.Errorf("pending = %+v", o)

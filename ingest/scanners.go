@@ -84,7 +84,7 @@ func DecodeDevice(raw []byte, id string, now time.Time) (processors.DeviceReport
 		return r, badRequest("oldestQueuedAt is required when queued is more than 0")
 	}
 	if j.AppVersion != nil {
-		if len(*j.AppVersion) > 64 || strings.ContainsFunc(*j.AppVersion, isControl) {
+		if len(*j.AppVersion) > 64 || strings.ContainsFunc(*j.AppVersion, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return r, badRequest("appVersion must be printable and at most 64 bytes")
 		}
 		r.AppVersion = *j.AppVersion

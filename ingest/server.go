@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
@@ -326,12 +327,12 @@ func (s *Server) routes() {
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recovery(), s.countResponses(), securityHeaders)
 	e.NoRoute(func(c *gin.Context) {
-		writeError(c, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+		writeError(c, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
 	e.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", c.Request.Method+" is not supported on "+c.Request.URL.Path)
+		writeError(c, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, c.Request.Method+" is not supported on "+c.Request.URL.Path)
 	})
-	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, api.Status{Status: "ok"}) })
 	e.GET("/readyz", s.readyz)
 	if s.cfg.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
@@ -367,8 +368,8 @@ func (s *Server) routes() {
 }
 
 // writeError writes the API's error body.
-func writeError(c *gin.Context, status int, code, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": msg}})
+func writeError(c *gin.Context, status int, code api.ErrorCode, msg string) {
+	c.AbortWithStatusJSON(status, api.NewError(code, msg))
 }
 
 func (s *Server) recovery() gin.HandlerFunc {
@@ -377,7 +378,7 @@ func (s *Server) recovery() gin.HandlerFunc {
 			if r := recover(); r != nil {
 				ref := newRef()
 				s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", r, "ref", ref)
-				writeError(c, http.StatusInternalServerError, "INTERNAL", "internal error (reference "+ref+" in the server log); the request may be retried")
+				writeError(c, http.StatusInternalServerError, api.CodeInternal, "internal error (reference "+ref+" in the server log); the request may be retried")
 			}
 		}()
 		c.Next()
@@ -387,15 +388,15 @@ func (s *Server) recovery() gin.HandlerFunc {
 func (s *Server) readyz(c *gin.Context) {
 	if !s.cfg.Catalog.Loaded() || !s.open.Load() {
 		c.Header("Retry-After", "1")
-		writeError(c, http.StatusServiceUnavailable, "NOT_READY", "loading the catalog from Kafka")
+		writeError(c, http.StatusServiceUnavailable, api.CodeNotReady, "loading the catalog from Kafka")
 		return
 	}
 	if ok, why := s.cfg.Ready.Ready(); !ok {
 		c.Header("Retry-After", "1")
-		writeError(c, http.StatusServiceUnavailable, "NOT_READY", why)
+		writeError(c, http.StatusServiceUnavailable, api.CodeNotReady, why)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	c.JSON(http.StatusOK, api.Status{Status: "ready"})
 }
 
 // readBody reads at most limit bytes; more is a 413.
@@ -404,11 +405,11 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(c, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE",
+			writeError(c, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge,
 				"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes: split it into smaller requests")
 			return nil, false
 		}
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "reading request body: "+err.Error())
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "reading request body: "+err.Error())
 		return nil, false
 	}
 	return body, true
@@ -432,7 +433,7 @@ func (s *Server) getCatalog(c *gin.Context) {
 	}
 	doc.Warehouses = kept
 	if one && len(kept) == 0 {
-		writeError(c, http.StatusNotFound, processors.CodeUnknownWarehouse, "warehouse "+wh+" is not in the catalog")
+		writeError(c, http.StatusNotFound, api.CodeUnknownWarehouse, "warehouse "+wh+" is not in the catalog")
 		return
 	}
 	body, err := json.Marshal(doc)
@@ -460,7 +461,7 @@ func (s *Server) putCatalog(c *gin.Context) {
 	}
 	doc, err := processors.ParseCatalog(body)
 	if err != nil {
-		writeError(c, http.StatusBadRequest, "INVALID_CATALOG", err.Error())
+		writeError(c, http.StatusBadRequest, api.CodeInvalidCatalog, err.Error())
 		return
 	}
 	if err := s.cfg.Catalog.Publish(c.Request.Context(), doc); err != nil {
@@ -468,14 +469,14 @@ func (s *Server) putCatalog(c *gin.Context) {
 		return
 	}
 	w, i := s.cfg.Catalog.Catalog().Size()
-	c.JSON(http.StatusOK, gin.H{"upserted": gin.H{"warehouses": len(doc.Warehouses), "items": len(doc.Items)},
-		"catalog": gin.H{"warehouses": w, "items": i}})
+	c.JSON(http.StatusOK, api.CatalogAnswer{Upserted: api.CatalogSize{Warehouses: len(doc.Warehouses), Items: len(doc.Items)},
+		Catalog: api.CatalogSize{Warehouses: w, Items: i}})
 }
 
 func (s *Server) unavailable(c *gin.Context, err error) {
 	s.log.Warn("kafka unavailable", "err", err)
 	c.Header("Retry-After", "5")
-	writeError(c, http.StatusServiceUnavailable, "KAFKA_UNAVAILABLE",
+	writeError(c, http.StatusServiceUnavailable, api.CodeKafkaUnavailable,
 		"could not write to Kafka: nothing in this request was accepted; keep it queued and retry")
 }
 
@@ -483,9 +484,9 @@ func (s *Server) unavailable(c *gin.Context, err error) {
 func (s *Server) stateError(c *gin.Context, err error) {
 	if pu, ok := partitionUnavailable(err); ok {
 		c.Header("Retry-After", "1")
-		code := "PARTITION_RESTORING"
+		code := api.CodePartitionRestoring
 		if pu.OwnedElsewhere() {
-			code = "PARTITION_NOT_OWNED"
+			code = api.CodePartitionNotOwned
 		}
 		writeError(c, http.StatusServiceUnavailable, code, err.Error()+"; retry shortly")
 		return
@@ -498,7 +499,7 @@ func (s *Server) stateError(c *gin.Context, err error) {
 func (s *Server) internalError(c *gin.Context, what string, err error) {
 	ref := newRef()
 	s.log.Error(what, "err", err, "ref", ref, "path", c.Request.URL.Path)
-	writeError(c, http.StatusInternalServerError, "INTERNAL", "internal error while "+what+" (reference "+ref+" in the server log); the request may be retried")
+	writeError(c, http.StatusInternalServerError, api.CodeInternal, "internal error while "+what+" (reference "+ref+" in the server log); the request may be retried")
 }
 
 // newRef is a short random reference tying an error answer to its log line.
@@ -519,28 +520,10 @@ func securityHeaders(c *gin.Context) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-type positionJSON struct {
-	WarehouseID string    `json:"warehouseId"`
-	ItemID      string    `json:"itemId"`
-	LocationID  string    `json:"locationId"`
-	LotNumber   string    `json:"lotNumber"`
-	OnHand      int64     `json:"onHand"`
-	Allocated   int64     `json:"allocated"`
-	Available   int64     `json:"available"`
-	Version     int64     `json:"version"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-}
-
-type totalsJSON struct {
-	OnHand    int64 `json:"onHand"`
-	Allocated int64 `json:"allocated"`
-	Available int64 `json:"available"`
-}
-
 func (s *Server) getPositions(c *gin.Context) {
 	wh, item := c.Query("warehouseId"), c.Query("itemId")
 	if wh == "" || item == "" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "warehouseId and itemId query parameters are required")
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "warehouseId and itemId query parameters are required")
 		return
 	}
 	if !inScope(c, wh) {
@@ -561,12 +544,9 @@ func (s *Server) getPositions(c *gin.Context) {
 		s.stateError(c, err)
 		return
 	}
-	out := struct {
-		Positions []positionJSON `json:"positions"`
-		Totals    totalsJSON     `json:"totals"`
-	}{Positions: []positionJSON{}}
+	out := api.Positions{Positions: []api.Position{}}
 	for _, r := range recs {
-		out.Positions = append(out.Positions, positionJSON{
+		out.Positions = append(out.Positions, api.Position{
 			WarehouseID: r.WarehouseID, ItemID: r.ItemID, LocationID: r.LocationID, LotNumber: r.LotNumber,
 			OnHand: r.OnHand, Allocated: r.Allocated, Available: r.Available(), Version: r.Version,
 			UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
@@ -583,7 +563,7 @@ func (s *Server) schemaByID(c *gin.Context) {
 	text, ok := s.cfg.Schemas.SchemaByID(id)
 	if err != nil || !ok {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error_code": 40403, "message": "Schema " + c.Param("id") + " not found",
-			"error": gin.H{"code": "SCHEMA_NOT_FOUND", "message": "no schema with id " + c.Param("id")}})
+			"error": gin.H{"code": api.CodeSchemaNotFound, "message": "no schema with id " + c.Param("id")}})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"schema": text})
@@ -595,7 +575,7 @@ func (s *Server) subjectVersion(c *gin.Context) {
 	sv, ok := s.cfg.Schemas.SubjectVersion(c.Param("subject"), c.Param("version"))
 	if !ok {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error_code": 40401, "message": "Subject or version not found",
-			"error": gin.H{"code": "SUBJECT_NOT_FOUND", "message": "no version " + c.Param("version") + " of subject " + c.Param("subject")}})
+			"error": gin.H{"code": api.CodeSubjectNotFound, "message": "no version " + c.Param("version") + " of subject " + c.Param("subject")}})
 		return
 	}
 	c.JSON(http.StatusOK, sv)
@@ -604,10 +584,5 @@ func (s *Server) subjectVersion(c *gin.Context) {
 // bodyHashEqual compares idempotency hashes.
 func bodyHashEqual(a, b []byte) bool { return bytes.Equal(a, b) }
 
-// ClusterInfo is the answer of GET /v1/cluster (admin only): the seed
-// brokers, topic prefix and partitions of the deployment.
-type ClusterInfo struct {
-	Brokers     []string `json:"brokers"`
-	TopicPrefix string   `json:"topicPrefix"`
-	Partitions  int32    `json:"partitions"`
-}
+// ClusterInfo is the answer of GET /v1/cluster (admin only).
+type ClusterInfo = api.Cluster

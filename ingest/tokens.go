@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 )
 
@@ -22,35 +23,15 @@ type TokenStore interface {
 
 // tokenRequestJSON is the body of POST /v1/tokens; nothing else may be
 // set by the caller (the id, hash and times are the server's).
-type tokenRequestJSON struct {
-	Name       *string    `json:"name"`
-	Role       *string    `json:"role"`
-	Warehouses []string   `json:"warehouses"`
-	ExpiresAt  *time.Time `json:"expiresAt"`
-}
-
-// tokenView is a token as the API shows it: never its secret or hash.
-type tokenView struct {
-	TokenID    string     `json:"tokenId"`
-	Token      string     `json:"token,omitempty"`
-	Name       string     `json:"name"`
-	Role       auth.Role  `json:"role"`
-	Warehouses []string   `json:"warehouses"`
-	ExpiresAt  *time.Time `json:"expiresAt"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	CreatedBy  string     `json:"createdBy"`
-	RevokedAt  *time.Time `json:"revokedAt"`
-	Status     string     `json:"status"`
-}
-
-func viewOfToken(t *auth.Token, now time.Time) tokenView {
-	v := tokenView{TokenID: t.TokenID, Name: t.Name, Role: t.Role, Warehouses: t.Warehouses, ExpiresAt: t.ExpiresAt,
-		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, RevokedAt: t.RevokedAt, Status: "ACTIVE"}
+// viewOfToken is a token's wire form: never its secret or hash.
+func viewOfToken(t *auth.Token, now time.Time) api.Token {
+	v := api.Token{TokenID: t.TokenID, Name: t.Name, Role: t.Role, Warehouses: t.Warehouses, ExpiresAt: t.ExpiresAt,
+		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, RevokedAt: t.RevokedAt, Status: api.TokenActive}
 	switch {
 	case t.RevokedAt != nil:
-		v.Status = "REVOKED"
+		v.Status = api.TokenRevoked
 	case !t.Active(now):
-		v.Status = "EXPIRED"
+		v.Status = api.TokenExpired
 	}
 	return v
 }
@@ -60,9 +41,9 @@ func (s *Server) postToken(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var j tokenRequestJSON
+	var j api.TokenRequest
 	if err := strictUnmarshal(body, &j); err != nil {
-		writeError(c, http.StatusBadRequest, "INVALID_TOKEN_REQUEST", "malformed token request: "+describeJSONError(err)+
+		writeError(c, http.StatusBadRequest, api.CodeInvalidTokenRequest, "malformed token request: "+describeJSONError(err)+
 			` (fields: name, role, warehouses, expiresAt)`)
 		return
 	}
@@ -75,13 +56,13 @@ func (s *Server) postToken(c *gin.Context) {
 	}
 	now := s.cfg.Now()
 	if req.Role == auth.RoleAdmin && (len(req.Warehouses) != 1 || req.Warehouses[0] != auth.AllWarehouses) {
-		writeError(c, http.StatusBadRequest, "INVALID_TOKEN_REQUEST", `an admin token acts on every warehouse: give "warehouses": ["*"]`)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidTokenRequest, `an admin token acts on every warehouse: give "warehouses": ["*"]`)
 		return
 	}
 	tok, secret, err := auth.New(req, now)
 	if err != nil {
 		if errors.Is(err, auth.ErrInvalid) {
-			writeError(c, http.StatusBadRequest, "INVALID_TOKEN_REQUEST", err.Error())
+			writeError(c, http.StatusBadRequest, api.CodeInvalidTokenRequest, err.Error())
 			return
 		}
 		s.internalError(c, "creating a token", err)
@@ -99,11 +80,11 @@ func (s *Server) postToken(c *gin.Context) {
 
 func (s *Server) listTokens(c *gin.Context) {
 	now := s.cfg.Now()
-	out := []tokenView{}
+	out := []api.Token{}
 	for _, t := range s.cfg.Tokens.List() {
 		out = append(out, viewOfToken(&t, now))
 	}
-	c.JSON(http.StatusOK, gin.H{"tokens": out})
+	c.JSON(http.StatusOK, api.TokenList{Tokens: out})
 }
 
 func (s *Server) deleteToken(c *gin.Context) {
@@ -113,7 +94,7 @@ func (s *Server) deleteToken(c *gin.Context) {
 	case err != nil:
 		s.unavailable(c, err)
 	case !found:
-		writeError(c, http.StatusNotFound, "TOKEN_NOT_FOUND", "token "+c.Param("id")+" does not exist")
+		writeError(c, http.StatusNotFound, api.CodeTokenNotFound, "token "+c.Param("id")+" does not exist")
 	default:
 		s.log.Info("token revoked", "tokenId", t.TokenID, "name", t.Name, "by", principal(c).Name)
 		c.JSON(http.StatusOK, viewOfToken(&t, now))

@@ -11,51 +11,25 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
 
 // CodeWarehouseNotPermitted rejects a transaction of an upload for a
 // warehouse outside the token's scope (the rest of the batch goes on).
-const CodeWarehouseNotPermitted = "WAREHOUSE_NOT_PERMITTED"
+const CodeWarehouseNotPermitted = string(api.CodeWarehouseNotPermitted)
 
-// Per-transaction ingest statuses.
-const (
-	StatusAccepted  = "accepted"
-	StatusDuplicate = "duplicate"
-	StatusRejected  = "rejected"
-)
-
-// Result is one transaction's answer in an upload response.
-type Result struct {
-	TransactionID string       `json:"transactionId"`
-	Status        string       `json:"status"`
-	Code          *string      `json:"code"`
-	Message       *string      `json:"message"`
-	Outcome       *OutcomeJSON `json:"outcome,omitempty"`
-}
-
-// OutcomeJSON is what the processors did with a transaction.
-type OutcomeJSON struct {
-	TransactionID   string   `json:"transactionId,omitempty"`
-	Status          string   `json:"status"` // pending, applied, rejected
-	Code            *string  `json:"code"`
-	Message         *string  `json:"message,omitempty"`
-	ResultingOnHand *int64   `json:"resultingOnHand"`
-	Version         *int64   `json:"version"`
-	Warnings        []string `json:"warnings"`
-}
-
-func outcomeJSON(o processors.Outcome) *OutcomeJSON {
-	j := &OutcomeJSON{Status: o.Status, Warnings: append([]string{}, o.Warnings...)}
+// outcomeJSON is the wire form of a processor's outcome: the domain type
+// converts to api.Outcome here, at the API's edge.
+func outcomeJSON(o processors.Outcome) *api.Outcome {
+	j := &api.Outcome{Status: api.OutcomeStatus(o.Status), Warnings: append([]string{}, o.Warnings...)}
 	if o.Code != "" {
-		j.Code, j.Message = ptr(o.Code), ptr(o.Message)
+		j.Code, j.Message = ptr(api.ErrorCode(o.Code)), ptr(o.Message)
 	}
 	j.ResultingOnHand, j.Version = ptr(o.ResultingOnHand), ptr(o.Version)
 	return j
 }
-
-func pendingOutcome() *OutcomeJSON { return &OutcomeJSON{Status: "pending", Warnings: []string{}} }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -63,7 +37,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 	receivedAt := s.cfg.Now()
 	wait := c.Query("wait")
 	if wait != "" && wait != "applied" {
-		writeError(c, http.StatusBadRequest, "INVALID_REQUEST", "wait must be \"applied\" or absent, got "+wait)
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \"applied\" or absent, got "+wait)
 		return
 	}
 	body, ok := readBody(c, MaxBodyBytes)
@@ -77,7 +51,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 	}
 	p := principal(c)
 	if p.Role == auth.RoleScanner && up.ScannerID != p.Name {
-		writeError(c, http.StatusForbidden, "SCANNER_MISMATCH", "this token belongs to scanner "+p.Name+
+		writeError(c, http.StatusForbidden, api.CodeScannerMismatch, "this token belongs to scanner "+p.Name+
 			", not "+up.ScannerID+": upload with scannerId "+p.Name+", or enrol the device with its own token")
 		return
 	}
@@ -89,13 +63,13 @@ func (s *Server) postTransactions(c *gin.Context) {
 	if n := s.inFlight(); n > 0 && n+len(up.Transactions) > s.cfg.MaxInFlight {
 		s.backlogFull.Add(c.Request.Context(), 1)
 		c.Header("Retry-After", strconv.Itoa(backlogRetryAfter))
-		writeError(c, http.StatusServiceUnavailable, "BACKLOG_FULL", fmt.Sprintf(
+		writeError(c, http.StatusServiceUnavailable, api.CodeBacklogFull, fmt.Sprintf(
 			"%d accepted transactions are not applied yet (limit %d): the processors are behind; nothing of this request was accepted, resend it after %d seconds",
 			n, s.cfg.MaxInFlight, backlogRetryAfter))
 		return
 	}
 
-	results := make([]Result, len(up.Transactions))
+	results := make([]api.Result, len(up.Transactions))
 	var accepted []processors.Transaction
 	var acceptedIdx []int
 	seen := map[string][]byte{}  // transactionId -> body hash of its first valid appearance in this request
@@ -113,7 +87,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 		}
 		tx.Principal = p.Name
 		if rej != nil {
-			results[i].Status, results[i].Code, results[i].Message = StatusRejected, ptr(rej.Code), ptr(rej.Message)
+			results[i].Status, results[i].Code, results[i].Message = api.StatusRejected, ptr(api.ErrorCode(rej.Code)), ptr(rej.Message)
 			continue
 		}
 		if h, dup := seen[id]; dup {
@@ -131,17 +105,17 @@ func (s *Server) postTransactions(c *gin.Context) {
 			return
 		}
 		switch status {
-		case StatusAccepted, statusInFlight:
-			if status == StatusAccepted {
+		case reserveNew, reserveInFlight:
+			if status == reserveNew {
 				reserved = append(reserved, id)
 			}
 			accepted = append(accepted, tx)
 			acceptedIdx = append(acceptedIdx, i)
-			results[i].Status = StatusAccepted
-		case StatusDuplicate:
-			results[i].Status = StatusDuplicate
+			results[i].Status = api.StatusAccepted
+		case reserveDuplicate:
+			results[i].Status = api.StatusDuplicate
 		default:
-			results[i].Status, results[i].Code = StatusRejected, ptr(processors.CodeIdempotencyMismatch)
+			results[i].Status, results[i].Code = api.StatusRejected, ptr(api.CodeIdempotencyMismatch)
 			results[i].Message = ptr("transactionId " + id + " was already accepted with a different body; a new scan needs a new transactionId")
 		}
 	}
@@ -177,38 +151,54 @@ func (s *Server) postTransactions(c *gin.Context) {
 	for i := range results {
 		code := ""
 		if results[i].Code != nil {
-			code = *results[i].Code
+			code = string(*results[i].Code)
 		}
-		s.results.Add(c, 1, metric.WithAttributes(attribute.String("result", results[i].Status), attribute.String("code", code)))
+		s.results.Add(c, 1, metric.WithAttributes(attribute.String("result", string(results[i].Status)), attribute.String("code", code)))
 	}
 	if wait == "applied" {
 		s.awaitOutcomes(ctx, results, acceptedIdx, subs, remote)
 	}
-	c.JSON(http.StatusOK, gin.H{"results": results})
+	c.JSON(http.StatusOK, api.UploadResponse{Results: results})
 }
 
-func (s *Server) answerRepeat(r *Result, same bool) {
+func (s *Server) answerRepeat(r *api.Result, same bool) {
 	if same {
-		r.Status = StatusDuplicate
+		r.Status = api.StatusDuplicate
 		return
 	}
-	r.Status, r.Code = StatusRejected, ptr(processors.CodeIdempotencyMismatch)
+	r.Status, r.Code = api.StatusRejected, ptr(api.CodeIdempotencyMismatch)
 	r.Message = ptr("transactionId " + r.TransactionID + " appears twice in this request with different bodies")
 }
 
+// reservation is reserve's answer.
+type reservation int
+
+const (
+	reserveFailed reservation = iota
+	// reserveNew: not seen before; now pending here.
+	reserveNew
+	// reserveInFlight: another request is writing it right now: it is
+	// written again and answered accepted.
+	reserveInFlight
+	// reserveDuplicate: accepted before with the same body.
+	reserveDuplicate
+	// reserveMismatch: accepted before with another body.
+	reserveMismatch
+)
+
 // reserve decides whether tx is new (and marks it pending), a duplicate of
 // an accepted transaction, or a reuse of its id with another body.
-func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (string, int32, error) {
+func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (reservation, int32, error) {
 	s.pendingMu.Lock()
 	if p, ok := s.pending[tx.TransactionID]; ok {
 		s.pendingMu.Unlock()
 		switch {
 		case !p.hash.equal(tx.BodyHash):
-			return CodeMismatch, -1, nil
+			return reserveMismatch, -1, nil
 		case p.acked:
-			return StatusDuplicate, -1, nil
+			return reserveDuplicate, -1, nil
 		default:
-			return statusInFlight, -1, nil
+			return reserveInFlight, -1, nil
 		}
 	}
 	now := time.Now()
@@ -236,21 +226,21 @@ func (s *Server) reserve(ctx context.Context, tx *processors.Transaction) (strin
 		if pu, ok := partitionUnavailable(err); ok {
 			if pu.OwnedElsewhere() {
 				s.unreserve([]string{tx.TransactionID})
-				return StatusAccepted, pu.PartitionID(), nil
+				return reserveNew, pu.PartitionID(), nil
 			}
-			return StatusAccepted, -1, nil
+			return reserveNew, -1, nil
 		}
 		s.unreserve([]string{tx.TransactionID})
-		return "", -1, err
+		return reserveFailed, -1, err
 	}
 	if !found {
-		return StatusAccepted, -1, nil
+		return reserveNew, -1, nil
 	}
 	s.unreserve([]string{tx.TransactionID})
 	if bodyHashEqual(o.BodyHash, tx.BodyHash) {
-		return StatusDuplicate, -1, nil
+		return reserveDuplicate, -1, nil
 	}
-	return CodeMismatch, -1, nil
+	return reserveMismatch, -1, nil
 }
 
 // DefaultMaxInFlight is the default bound on transactions accepted and
@@ -273,13 +263,6 @@ func (s *Server) inFlight() int {
 // pending without an outcome published here.
 const pendingTTL = 10 * time.Minute
 
-// statusInFlight is reserve's answer for a transaction another request is
-// writing right now: it is written again and answered accepted.
-const statusInFlight = "in-flight"
-
-// CodeMismatch is reserve's answer for a reused transactionId.
-const CodeMismatch = processors.CodeIdempotencyMismatch
-
 func (s *Server) unreserve(ids []string) {
 	s.pendingMu.Lock()
 	for _, id := range ids {
@@ -290,7 +273,7 @@ func (s *Server) unreserve(ids []string) {
 
 // awaitOutcomes fills each accepted result's outcome, waiting at most
 // MaxWait in all; duplicates get their stored outcome when it is known.
-func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int, subs []<-chan processors.Outcome, remote map[string]int32) {
+func (s *Server) awaitOutcomes(ctx context.Context, results []api.Result, idx []int, subs []<-chan processors.Outcome, remote map[string]int32) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
 	defer cancel()
 	for k, ch := range subs {
@@ -301,7 +284,7 @@ func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int,
 				o.TransactionID = ""
 				r.Outcome = o
 			} else {
-				r.Outcome = pendingOutcome()
+				r.Outcome = api.PendingOutcome()
 			}
 			continue
 		}
@@ -319,11 +302,11 @@ func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int,
 			// Committed in the meantime but published before we
 			// subscribed cannot happen (we subscribed first); this is a
 			// real timeout.
-			r.Outcome = pendingOutcome()
+			r.Outcome = api.PendingOutcome()
 		}
 	}
 	for i := range results {
-		if results[i].Status != StatusDuplicate {
+		if results[i].Status != api.StatusDuplicate {
 			continue
 		}
 		if o, ok, err := s.cfg.State.FindOutcome(ctx, results[i].TransactionID); err == nil && ok {
@@ -333,10 +316,10 @@ func (s *Server) awaitOutcomes(ctx context.Context, results []Result, idx []int,
 				o.TransactionID = ""
 				results[i].Outcome = o
 			} else {
-				results[i].Outcome = pendingOutcome()
+				results[i].Outcome = api.PendingOutcome()
 			}
 		} else {
-			results[i].Outcome = pendingOutcome()
+			results[i].Outcome = api.PendingOutcome()
 		}
 	}
 }
@@ -359,7 +342,7 @@ func (s *Server) getTransaction(c *gin.Context) {
 		// Applied on a partition another instance owns (it may have
 		// moved since this instance accepted the transaction).
 	case pending:
-		j := pendingOutcome()
+		j := api.PendingOutcome()
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
@@ -367,8 +350,8 @@ func (s *Server) getTransaction(c *gin.Context) {
 		// answer is not known yet.
 		s.stateError(c, err)
 	case err != nil && forwarded(c):
-		writeError(c, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "transaction "+id+" is not in this instance's partitions")
+		writeError(c, http.StatusNotFound, api.CodeTransactionNotFound, "transaction "+id+" is not in this instance's partitions")
 	default:
-		writeError(c, http.StatusNotFound, "TRANSACTION_NOT_FOUND", "transaction "+id+" was never accepted")
+		writeError(c, http.StatusNotFound, api.CodeTransactionNotFound, "transaction "+id+" was never accepted")
 	}
 }

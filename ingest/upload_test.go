@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
@@ -109,7 +110,7 @@ func TestUploadSizeLimitsInclusive(t *testing.T) {
 		for i := range ingest.MaxTransactions {
 			id := fmt.Sprintf("t-%04d", i)
 			txs = append(txs, tx(id))
-			want = append(want, id, ingest.StatusAccepted)
+			want = append(want, id, string(api.StatusAccepted))
 		}
 		assertStatuses(t, h.upload("", envelope(txs...)), want...)
 		if n := len(h.pub.ids()); n != ingest.MaxTransactions {
@@ -120,7 +121,7 @@ func TestUploadSizeLimitsInclusive(t *testing.T) {
 		h := newHarness(t)
 		valid := string(encode(t, envelope(tx("t-1"))))
 		body := valid + strings.Repeat(" ", ingest.MaxBodyBytes-len(valid))
-		assertStatuses(t, h.upload("", body), "t-1", ingest.StatusAccepted)
+		assertStatuses(t, h.upload("", body), "t-1", string(api.StatusAccepted))
 	})
 }
 
@@ -155,7 +156,7 @@ func checkRejected(t *testing.T, c rejectCase) {
 	if len(res) != 3 {
 		t.Fatalf("%d results, want 3", len(res))
 	}
-	assertStatuses(t, []ingest.Result{res[0], res[2]}, okBefore, ingest.StatusAccepted, okAfter, ingest.StatusAccepted)
+	assertStatuses(t, []api.Result{res[0], res[2]}, okBefore, string(api.StatusAccepted), okAfter, string(api.StatusAccepted))
 	assertRejected(t, res[1], c.id, c.code, c.msg...)
 	h.assertPublished(t, okBefore, okAfter)
 }
@@ -281,11 +282,11 @@ func TestUploadWholeQuantityWithDecimalPoint(t *testing.T) {
 			h := newHarness(t)
 			res := h.upload("", envelope(tx("t-1", "quantity", raw(c.lit))))
 			switch res[0].Status {
-			case ingest.StatusAccepted:
+			case api.StatusAccepted:
 				if got, _ := h.pub.byID("t-1"); got.Quantity != c.want {
 					t.Errorf("accepted with quantity %d, want %d", got.Quantity, c.want)
 				}
-			case ingest.StatusRejected:
+			case api.StatusRejected:
 				if deref(res[0].Code) != processors.CodeInvalidTransaction {
 					t.Errorf("quantity %s rejected %s (%q), want accepted or INVALID_TRANSACTION", c.lit, deref(res[0].Code), deref(res[0].Message))
 				}
@@ -309,7 +310,7 @@ func TestUploadTimestampsAccepted(t *testing.T) {
 	} {
 		t.Run(ts, func(t *testing.T) {
 			h := newHarness(t)
-			assertStatuses(t, h.upload("", envelope(tx("t-1", "timestamp", ts))), "t-1", ingest.StatusAccepted)
+			assertStatuses(t, h.upload("", envelope(tx("t-1", "timestamp", ts))), "t-1", string(api.StatusAccepted))
 			got, _ := h.pub.byID("t-1")
 			if want := mustTime(t, ts); !got.DeviceTimestamp.Equal(want) {
 				t.Errorf("DeviceTimestamp %v, want %v", got.DeviceTimestamp, want)
@@ -337,7 +338,7 @@ func TestUploadClockSkewCorrected(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
 			body := override(envelope(tx("t-1", "timestamp", c.ts)), "sentAt", c.sentAt)
-			assertStatuses(t, h.upload("", body), "t-1", ingest.StatusAccepted)
+			assertStatuses(t, h.upload("", body), "t-1", string(api.StatusAccepted))
 			got, ok := h.pub.byID("t-1")
 			if !ok {
 				t.Fatal("not published")
@@ -496,13 +497,13 @@ func TestUploadDuplicates(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				r := h.post("", body)
-				var out struct{ Results []ingest.Result }
+				var out struct{ Results []api.Result }
 				if err := json.Unmarshal(r.body, &out); err != nil || r.status != http.StatusOK {
 					t.Errorf("status %d: %s", r.status, r.body)
 				}
 				mu.Lock()
 				for _, r := range out.Results {
-					count[r.TransactionID+" "+r.Status]++
+					count[r.TransactionID+" "+string(r.Status)]++
 				}
 				mu.Unlock()
 			})

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,38 +97,22 @@ type Config struct {
 // withDefaults returns c with every zero field set to its default (Codec
 // excepted: building it can fail, so New does that).
 func (c Config) withDefaults() Config {
-	if c.TopicPrefix == "" {
-		c.TopicPrefix = DefaultTopicPrefix
-	}
-	if c.DataDir == "" {
-		c.DataDir = DefaultDataDir
-	}
-	if c.SQLURL == "" {
-		c.SQLURL = "sqlite://" + filepath.Join(c.DataDir, "mirror.db")
-	}
+	c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultTopicPrefix)
+	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
+	c.SQLURL = cmp.Or(c.SQLURL, "sqlite://"+filepath.Join(c.DataDir, "mirror.db"))
 	if c.Workers == 0 {
 		c.Workers = 1
 		if isPostgresURL(c.SQLURL) {
 			c.Workers = DefaultPostgresWorkers
 		}
 	}
-	if c.BatchRecords == 0 {
-		c.BatchRecords = DefaultBatchRecords
-	}
-	if c.ReportInterval == 0 {
-		c.ReportInterval = DefaultReportInterval
-	}
+	c.BatchRecords = cmp.Or(c.BatchRecords, DefaultBatchRecords)
+	c.ReportInterval = cmp.Or(c.ReportInterval, DefaultReportInterval)
+	c.ProgressInterval = cmp.Or(c.ProgressInterval, DefaultProgressInterval)
+	c.RefreshInterval = cmp.Or(c.RefreshInterval, DefaultRefreshInterval)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, DefaultMaxBackoff)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 60 * time.Second}
-	}
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = DefaultProgressInterval
-	}
-	if c.RefreshInterval == 0 {
-		c.RefreshInterval = DefaultRefreshInterval
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = DefaultMaxBackoff
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

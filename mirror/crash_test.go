@@ -130,7 +130,7 @@ func TestMirrorKill9(t *testing.T) {
 			child.kill9(t)
 
 			stored := checkAtStoredOffsets(t, w, db)
-			ends := k.endOffsets(t, k.topics.events, k.topics.decisions)
+			ends := k.endOffsets(t, k.topics.InventoryEvents, k.topics.AllocationDecisions)
 			behind := 0
 			for tp, end := range ends {
 				if stored[tp] < end {

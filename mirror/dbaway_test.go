@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"maps"
 	"os"
@@ -64,7 +63,7 @@ func TestMirrorStopsWhileSQLiteIsLocked(t *testing.T) {
 	if _, err := locker.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
 		t.Fatal(err)
 	}
-	before := readOffsetsOn(t, locker)
+	before := readStoredOffsets(t, locker)
 	applied, _, _, _ := m.progress.snapshot()
 	w.round(t, prod, 300, 100, 0, 1)
 	eventually(t, 10*time.Second, func() string {
@@ -74,7 +73,7 @@ func TestMirrorStopsWhileSQLiteIsLocked(t *testing.T) {
 		return ""
 	})
 	time.Sleep(time.Second)
-	if after := readOffsetsOn(t, locker); !maps.Equal(before, after) {
+	if after := readStoredOffsets(t, locker); !maps.Equal(before, after) {
 		t.Fatalf("offsets moved while the database was locked: %v -> %v", before, after)
 	}
 	if now, _, _, _ := m.progress.snapshot(); now != applied {
@@ -87,25 +86,6 @@ func TestMirrorStopsWhileSQLiteIsLocked(t *testing.T) {
 	if !logs.contains("mirror database answers again") {
 		t.Error("no log line says the database is back")
 	}
-}
-
-func readOffsetsOn(t *testing.T, c *sql.Conn) map[topicPartition]int64 {
-	t.Helper()
-	rows, err := c.QueryContext(context.Background(), `SELECT topic, "partition", next_offset FROM consumed_offsets`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[topicPartition]int64{}
-	for rows.Next() {
-		var tp topicPartition
-		var o int64
-		if err := rows.Scan(&tp.Topic, &tp.Partition, &o); err != nil {
-			t.Fatal(err)
-		}
-		out[tp] = o
-	}
-	return out
 }
 
 // postgresScript runs scripts/postgres.sh, and skips the test (loudly)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,10 +17,6 @@ import (
 // for a record it found out of line (quantityChange 0, the warehouse's
 // resultingOnHand and version).
 const eventReconciliationCorrection = schemas.EventReconciliationCorrection
-
-// topicDiscrepancies is the suffix of the topic reconciliation publishes
-// discrepancies on.
-const topicDiscrepancies = schemas.TopicDiscrepancies
 
 // avroDiscrepancy decodes the Avro Discrepancy records invsync publishes.
 func avroDiscrepancy(codec *schemas.Set) DiscrepancyDecoder {
@@ -44,12 +42,15 @@ type decoders struct {
 	byTopic map[string]func(value []byte, b *batch) error
 }
 
-func newDecoders(codec *schemas.Set, topics mirroredTopics, discrepancy DiscrepancyDecoder) *decoders {
+// newDecoders returns the decoders of the mirrored topics: inventory
+// events into positions, allocation decisions into allocations,
+// discrepancies into discrepancies.
+func newDecoders(codec *schemas.Set, topics schemas.Topics, discrepancy DiscrepancyDecoder) *decoders {
 	if discrepancy == nil {
 		discrepancy = avroDiscrepancy(codec)
 	}
 	d := &decoders{byTopic: map[string]func([]byte, *batch) error{
-		topics.events: func(v []byte, b *batch) error {
+		topics.InventoryEvents: func(v []byte, b *batch) error {
 			e, err := codec.DecodeInventoryEvent(v)
 			if err != nil {
 				return err
@@ -61,7 +62,7 @@ func newDecoders(codec *schemas.Set, topics mirroredTopics, discrepancy Discrepa
 			b.addPosition(row)
 			return nil
 		},
-		topics.decisions: func(v []byte, b *batch) error {
+		topics.AllocationDecisions: func(v []byte, b *batch) error {
 			dec, err := codec.DecodeAllocationDecision(v)
 			if err != nil {
 				return err
@@ -75,7 +76,7 @@ func newDecoders(codec *schemas.Set, topics mirroredTopics, discrepancy Discrepa
 		},
 	}}
 	if discrepancy != nil {
-		d.byTopic[topics.discrepancies] = func(v []byte, b *batch) error {
+		d.byTopic[topics.Discrepancies] = func(v []byte, b *batch) error {
 			x, err := discrepancy(v)
 			if err != nil {
 				return fmt.Errorf("decoding discrepancy: %w", err)
@@ -89,6 +90,10 @@ func newDecoders(codec *schemas.Set, topics mirroredTopics, discrepancy Discrepa
 	}
 	return d
 }
+
+// topics returns the topics the mirror reads: those it has a decoder for,
+// sorted.
+func (d *decoders) topics() []string { return slices.Sorted(maps.Keys(d.byTopic)) }
 
 func (d *decoders) decode(topic string, value []byte, b *batch) error {
 	f, ok := d.byTopic[topic]

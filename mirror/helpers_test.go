@@ -108,7 +108,7 @@ func openTestDB(t *testing.T, d testDB) *database {
 type testKafka struct {
 	brokers []string
 	prefix  string
-	topics  mirroredTopics
+	topics  schemas.Topics
 	codec   *schemas.Set
 	adm     *kadm.Client
 }
@@ -139,11 +139,11 @@ func newTestKafka(t *testing.T, partitions int32, withDisc bool) *testKafka {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &testKafka{brokers: brokers, prefix: prefix, topics: newMirroredTopics(prefix), codec: codec, adm: kadm.NewClient(cl)}
-	k.createTopic(t, k.topics.events, partitions)
-	k.createTopic(t, k.topics.decisions, partitions)
+	k := &testKafka{brokers: brokers, prefix: prefix, topics: schemas.NewTopics(prefix), codec: codec, adm: kadm.NewClient(cl)}
+	k.createTopic(t, k.topics.InventoryEvents, partitions)
+	k.createTopic(t, k.topics.AllocationDecisions, partitions)
 	if withDisc {
-		k.createTopic(t, k.topics.discrepancies, partitions)
+		k.createTopic(t, k.topics.Discrepancies, partitions)
 	}
 	return k
 }

@@ -19,7 +19,6 @@ type Mirror struct {
 	log      *slog.Logger
 	db       *database
 	store    *store
-	topics   mirroredTopics
 	decoders *decoders
 	progress *progress
 	metrics  *metrics
@@ -55,10 +54,9 @@ func New(cfg Config) (*Mirror, error) {
 		log:      cfg.Logger.With("component", "mirror"),
 		db:       db,
 		store:    &store{db: db, now: cfg.Now},
-		topics:   newMirroredTopics(cfg.TopicPrefix),
 		progress: newProgress(),
 	}
-	m.decoders = newDecoders(cfg.Codec, m.topics, cfg.DiscrepancyDecoder)
+	m.decoders = newDecoders(cfg.Codec, schemas.NewTopics(cfg.TopicPrefix), cfg.DiscrepancyDecoder)
 	m.metrics = newMetrics(cfg.Meter, m.progress)
 	return m, nil
 }
@@ -190,6 +188,15 @@ func (m *Mirror) probe(ctx context.Context) error {
 	}
 	return tx.Rollback()
 }
+
+// Config returns the mirror's configuration, with every default filled in
+// (Codec included).
+func (m *Mirror) Config() Config { return m.cfg }
+
+// CaughtUp returns a channel that is closed once the mirror has applied
+// every record that was on its topics when Run first found them (the
+// moment its log says it caught up); it stays closed.
+func (m *Mirror) CaughtUp() <-chan struct{} { return m.progress.caughtUp }
 
 // Close stops a running Run and waits for it, then closes the database.
 // Safe to call more than once and from any goroutine.

@@ -25,7 +25,7 @@ func waitMirrored(t *testing.T, k *testKafka, w *world, db *database, timeout ti
 		// Listed again every time: a partition's last stable offset moves
 		// past a committed transaction only once the broker has written
 		// its commit marker, which may be after EndTransaction returned.
-		ends := k.endOffsets(t, k.topics.events, k.topics.decisions)
+		ends := k.endOffsets(t, k.topics.InventoryEvents, k.topics.AllocationDecisions)
 		stored := readStoredOffsets(t, db.db)
 		for tp, end := range ends {
 			if end > 0 && stored[tp] != end {
@@ -112,10 +112,10 @@ func TestMirrorDeadLetters(t *testing.T) {
 		good1 := w.nextEvent()
 		recs := []*kgo.Record{w.eventRecord(good1)}
 		for range 5 {
-			recs = append(recs, w.garbageRecord(k.topics.events))
+			recs = append(recs, w.garbageRecord(k.topics.InventoryEvents))
 		}
 		good2 := w.nextEvent()
-		recs = append(recs, w.eventRecord(good2), w.garbageRecord(k.topics.decisions))
+		recs = append(recs, w.eventRecord(good2), w.garbageRecord(k.topics.AllocationDecisions))
 		nilValue := w.eventRecord(good1)
 		nilValue.Value = nil
 		recs = append(recs, nilValue)
@@ -124,7 +124,7 @@ func TestMirrorDeadLetters(t *testing.T) {
 		_, stop := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, Logger: testLogger(t)})
 		db := openTestDB(t, d)
 		eventually(t, 30*time.Second, func() string {
-			ends := k.endOffsets(t, k.topics.events, k.topics.decisions)
+			ends := k.endOffsets(t, k.topics.InventoryEvents, k.topics.AllocationDecisions)
 			if got := readStoredOffsets(t, db.db); !maps.Equal(got, ends) {
 				return fmt.Sprintf("stored offsets %v, want %v", got, ends)
 			}
@@ -202,7 +202,7 @@ func TestMirrorResumesFromStoredOffsets(t *testing.T) {
 		}
 		stop()
 
-		tp := topicPartition{k.topics.events, 1}
+		tp := topicPartition{k.topics.InventoryEvents, 1}
 		if _, err := db.db.Exec(`UPDATE consumed_offsets SET next_offset = 0 WHERE topic = $1 AND "partition" = $2`, tp.Topic, tp.Partition); err != nil {
 			t.Fatal(err)
 		}
@@ -255,18 +255,18 @@ func TestMirrorDiscrepanciesTopic(t *testing.T) {
 			RefreshInterval: cfg.RefreshInterval, Logger: cfg.Logger})
 		waitMirrored(t, k, w, db, 30*time.Second)
 
-		k.createTopic(t, k.topics.discrepancies, 2)
+		k.createTopic(t, k.topics.Discrepancies, 2)
 		body := `{"discrepancyId": "d-1", "warehouseId": "WH-001", "itemId": "ITEM-12345", "locationId": "A-05-02",
 			"lotNumber": "", "kind": "MISMATCH", "warehouseOnHand": 95, "warehouseVersion": 18, "cloudOnHand": 100,
 			"cloudVersion": 18, "status": "OPEN", "assignee": null, "resolution": null, "openedAt": "2026-11-26T10:15:00Z",
 			"history": [{"at": "2026-11-26T10:15:00Z", "by": "cloud-1", "status": "OPEN"}]}`
 		recs := produceTx(t, prod, []*kgo.Record{
-			{Topic: k.topics.discrepancies, Partition: 1, Key: []byte("d-1"), Value: []byte(body)},
-			{Topic: k.topics.discrepancies, Partition: 1, Key: []byte("d-2"), Value: []byte("{not json")},
+			{Topic: k.topics.Discrepancies, Partition: 1, Key: []byte("d-1"), Value: []byte(body)},
+			{Topic: k.topics.Discrepancies, Partition: 1, Key: []byte("d-2"), Value: []byte("{not json")},
 		}, true)
 		time.Sleep(500 * time.Millisecond) // several refreshes
 		for tp := range readStoredOffsets(t, db.db) {
-			if tp.Topic == k.topics.discrepancies {
+			if tp.Topic == k.topics.Discrepancies {
 				t.Fatalf("the discrepancies topic was consumed without a decoder")
 			}
 		}
@@ -275,7 +275,7 @@ func TestMirrorDiscrepanciesTopic(t *testing.T) {
 		cfg.DiscrepancyDecoder = discrepancyJSON
 		_, stop = startMirror(t, cfg)
 		eventually(t, 30*time.Second, func() string {
-			if got := readStoredOffsets(t, db.db)[topicPartition{k.topics.discrepancies, 1}]; got != recs[1].Offset+2 {
+			if got := readStoredOffsets(t, db.db)[topicPartition{k.topics.Discrepancies, 1}]; got != recs[1].Offset+2 {
 				return fmt.Sprintf("discrepancies/1 stored offset %d, want %d (after the commit marker)", got, recs[1].Offset+2)
 			}
 			return ""
@@ -290,7 +290,7 @@ func TestMirrorDiscrepanciesTopic(t *testing.T) {
 			t.Fatalf("discrepancy d-1 is %s/%s/%d", kind, status, cloud)
 		}
 		ids, _ := readDeadLetters(t, db.db)
-		if len(ids) != 1 || ids[0].Topic != k.topics.discrepancies || ids[0].Offset != recs[1].Offset {
+		if len(ids) != 1 || ids[0].Topic != k.topics.Discrepancies || ids[0].Offset != recs[1].Offset {
 			t.Fatalf("dead letters %v, want the one bad discrepancy", ids)
 		}
 	})
@@ -312,7 +312,7 @@ func TestMirrorCorrectionFromKafka(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return &kgo.Record{Topic: k.topics.events, Key: []byte(e.WarehouseID + "/" + e.ItemID), Value: v}
+			return &kgo.Record{Topic: k.topics.InventoryEvents, Key: []byte(e.WarehouseID + "/" + e.ItemID), Value: v}
 		}
 		produceTx(t, prod, []*kgo.Record{
 			rec(event("WH-001", "ITEM-12345", "A-05-02", schemas.EventCycleCount, 100, 18, t0)),

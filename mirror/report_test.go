@@ -227,7 +227,7 @@ func TestMirrorReportsAfterCatchingUp(t *testing.T) {
 	k := newTestKafka(t, 2, false)
 	w := newWorld(k, 9, 2, 2, 10, 2)
 	w.round(t, k.producer(t), 300, 100, 0, 0)
-	k.waitStable(t, k.topics.events, k.topics.decisions) // the first report must see it all
+	k.waitStable(t, k.topics.InventoryEvents, k.topics.AllocationDecisions) // the first report must see it all
 	srv := newReportServer(t)
 	startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, URL: srv.URL, Token: testToken,
 		ReportInterval: time.Second, Logger: testLogger(t)})

@@ -2,27 +2,16 @@ package mirror
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
 	"slices"
 )
 
 // warehouses returns the warehouses that have positions, in byte order.
 func (s *store) warehouses(ctx context.Context) ([]string, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT DISTINCT warehouse_id FROM positions`)
+	out, err := queryRows(ctx, s.db.db, "listing warehouses", `SELECT DISTINCT warehouse_id FROM positions`, nil,
+		func(rows *sql.Rows) (w string, err error) { return w, rows.Scan(&w) })
 	if err != nil {
-		return nil, fmt.Errorf("listing warehouses: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var w string
-		if err := rows.Scan(&w); err != nil {
-			return nil, fmt.Errorf("listing warehouses: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing warehouses: %w", err)
+		return nil, err
 	}
 	slices.Sort(out)
 	return out, nil
@@ -46,21 +35,7 @@ func (s *store) itemPositions(ctx context.Context, wh, item string) ([]reportPos
 }
 
 func (s *store) queryReport(ctx context.Context, query string, args ...any) ([]reportPosition, error) {
-	rows, err := s.db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading positions to report: %w", err)
-	}
-	defer rows.Close()
-	var out []reportPosition
-	for rows.Next() {
-		var p reportPosition
-		if err := rows.Scan(&p.ItemID, &p.LocationID, &p.LotNumber, &p.OnHand, &p.Version); err != nil {
-			return nil, fmt.Errorf("reading positions to report: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading positions to report: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.db.db, "reading positions to report", query, args, func(rows *sql.Rows) (p reportPosition, err error) {
+		return p, rows.Scan(&p.ItemID, &p.LocationID, &p.LotNumber, &p.OnHand, &p.Version)
+	})
 }

@@ -161,7 +161,7 @@ func (m *Mirror) waitForTopics(ctx context.Context, adm *kadm.Client) (map[strin
 			return parts, nil
 		}
 		if !logged {
-			m.log.Info("mirror waiting for the topics to be created", "topics", m.topics.wanted())
+			m.log.Info("mirror waiting for the topics to be created", "topics", m.decoders.topics())
 			logged = true
 		}
 		select {
@@ -175,7 +175,7 @@ func (m *Mirror) waitForTopics(ctx context.Context, adm *kadm.Client) (map[strin
 // listPartitions returns the partitions of every mirrored topic that
 // exists.
 func (m *Mirror) listPartitions(ctx context.Context, adm *kadm.Client) (map[string][]int32, error) {
-	wanted := m.topics.wanted()
+	wanted := m.decoders.topics()
 	details, err := adm.ListTopics(ctx, wanted...)
 	if err != nil {
 		return nil, kafkaError{fmt.Errorf("listing topics: %w", err)}

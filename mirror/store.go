@@ -86,6 +86,26 @@ func (s *store) advance(ctx context.Context, tx *sql.Tx, tp topicPartition, rg o
 	return nil
 }
 
+// replaceOnConflict is the clause of an insert into a table whose first
+// nKey columns are its primary key: a row whose key is already stored
+// replaces every other column of it.
+func replaceOnConflict(columns []string, nKey int) string {
+	set := make([]string, 0, len(columns)-nKey)
+	for _, c := range columns[nKey:] {
+		set = append(set, c+" = excluded."+c)
+	}
+	return " ON CONFLICT (" + strings.Join(columns[:nKey], ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
+}
+
+// valuesByKey returns the values of m in the order of their keys.
+func valuesByKey[K cmp.Ordered, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
 var positionColumns = []string{"warehouse_id", "item_id", "location_id", "lot_number", "on_hand", "allocated", "available", "version", "updated_at"}
 
 // upsertPositions writes each row unless the stored row is at a later
@@ -99,9 +119,7 @@ func (s *store) upsertPositions(ctx context.Context, tx *sql.Tx, rows map[positi
 			normal = append(normal, r)
 		}
 	}
-	const set = ` ON CONFLICT (warehouse_id, item_id, location_id, lot_number) DO UPDATE SET
-		on_hand = excluded.on_hand, allocated = excluded.allocated, available = excluded.available,
-		version = excluded.version, updated_at = excluded.updated_at`
+	set := replaceOnConflict(positionColumns, 4)
 	for _, g := range []struct {
 		rows  []positionRow
 		where string
@@ -127,17 +145,8 @@ var allocationColumns = []string{"allocation_id", "order_id", "order_line", "war
 // upsertAllocations writes each decision unless the stored one is of the
 // same or a later sequence.
 func (s *store) upsertAllocations(ctx context.Context, tx *sql.Tx, rows map[string]allocationRow) error {
-	list := make([]allocationRow, 0, len(rows))
-	for _, k := range slices.Sorted(maps.Keys(rows)) {
-		list = append(list, rows[k])
-	}
-	err := insertChunks(ctx, tx, s.db.dialect, "allocations", allocationColumns, ` ON CONFLICT (allocation_id) DO UPDATE SET
-		order_id = excluded.order_id, order_line = excluded.order_line, warehouse_id = excluded.warehouse_id,
-		item_id = excluded.item_id, status = excluded.status, requested_quantity = excluded.requested_quantity,
-		confirmed_quantity = excluded.confirmed_quantity, backorder_quantity = excluded.backorder_quantity,
-		picked_quantity = excluded.picked_quantity, lines = excluded.lines, reason = excluded.reason,
-		decision_id = excluded.decision_id, decision_sequence = excluded.decision_sequence, updated_at = excluded.updated_at
-		WHERE allocations.decision_sequence < excluded.decision_sequence`, list, func(r allocationRow, args []any) []any {
+	err := insertChunks(ctx, tx, s.db.dialect, "allocations", allocationColumns, replaceOnConflict(allocationColumns, 1)+`
+		WHERE allocations.decision_sequence < excluded.decision_sequence`, valuesByKey(rows), func(r allocationRow, args []any) []any {
 		return append(args, r.AllocationID, r.OrderID, r.OrderLine, r.WarehouseID, r.ItemID, r.Status,
 			r.Requested, r.Confirmed, r.Backorder, r.Picked, r.LinesJSON, r.Reason,
 			r.DecisionID, r.Sequence, s.db.dialect.timestamp(r.UpdatedAt))
@@ -155,17 +164,8 @@ var discrepancyColumns = []string{"discrepancy_id", "warehouse_id", "item_id", "
 // upsertDiscrepancies writes each discrepancy unless the stored state is
 // more recent.
 func (s *store) upsertDiscrepancies(ctx context.Context, tx *sql.Tx, rows map[string]Discrepancy) error {
-	list := make([]Discrepancy, 0, len(rows))
-	for _, k := range slices.Sorted(maps.Keys(rows)) {
-		list = append(list, rows[k])
-	}
-	err := insertChunks(ctx, tx, s.db.dialect, "discrepancies", discrepancyColumns, ` ON CONFLICT (discrepancy_id) DO UPDATE SET
-		warehouse_id = excluded.warehouse_id, item_id = excluded.item_id, location_id = excluded.location_id,
-		lot_number = excluded.lot_number, kind = excluded.kind, warehouse_on_hand = excluded.warehouse_on_hand,
-		warehouse_version = excluded.warehouse_version, cloud_on_hand = excluded.cloud_on_hand,
-		cloud_version = excluded.cloud_version, status = excluded.status, assignee = excluded.assignee,
-		resolution = excluded.resolution, opened_at = excluded.opened_at, updated_at = excluded.updated_at
-		WHERE discrepancies.updated_at <= excluded.updated_at`, list, func(d Discrepancy, args []any) []any {
+	err := insertChunks(ctx, tx, s.db.dialect, "discrepancies", discrepancyColumns, replaceOnConflict(discrepancyColumns, 1)+`
+		WHERE discrepancies.updated_at <= excluded.updated_at`, valuesByKey(rows), func(d Discrepancy, args []any) []any {
 		ts := s.db.dialect.timestamp
 		return append(args, d.DiscrepancyID, d.WarehouseID, d.ItemID, d.LocationID, d.LotNumber, d.Kind,
 			d.WarehouseOnHand, d.WarehouseVersion, d.CloudOnHand, d.CloudVersion, d.Status, d.Assignee, d.Resolution,
@@ -246,22 +246,40 @@ func insertSQL(numbered bool, table string, columns []string, n int) string {
 // readOffsets returns the stored next offset of every partition consumed
 // so far.
 func (s *store) readOffsets(ctx context.Context) (map[topicPartition]int64, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT topic, "partition", next_offset FROM consumed_offsets`)
+	type stored struct {
+		tp   topicPartition
+		next int64
+	}
+	list, err := queryRows(ctx, s.db.db, "reading consumed offsets", `SELECT topic, "partition", next_offset FROM consumed_offsets`, nil,
+		func(rows *sql.Rows) (o stored, err error) { return o, rows.Scan(&o.tp.Topic, &o.tp.Partition, &o.next) })
 	if err != nil {
-		return nil, fmt.Errorf("reading consumed offsets: %w", err)
+		return nil, err
+	}
+	out := make(map[topicPartition]int64, len(list))
+	for _, o := range list {
+		out[o.tp] = o.next
+	}
+	return out, nil
+}
+
+// queryRows runs query and returns scan's value of each row; what says
+// what the query was for, in its errors.
+func queryRows[T any](ctx context.Context, db *sql.DB, what, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	out := map[topicPartition]int64{}
+	var out []T
 	for rows.Next() {
-		var tp topicPartition
-		var next int64
-		if err := rows.Scan(&tp.Topic, &tp.Partition, &next); err != nil {
-			return nil, fmt.Errorf("reading consumed offsets: %w", err)
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		out[tp] = next
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading consumed offsets: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -129,7 +130,7 @@ func (w *world) eventRecord(e schemas.InventoryEvent) *kgo.Record {
 		panic(err)
 	}
 	key := e.WarehouseID + "/" + e.ItemID
-	return &kgo.Record{Topic: w.k.topics.events, Partition: partitionOf(key, w.partitions), Key: []byte(key), Value: v}
+	return &kgo.Record{Topic: w.k.topics.InventoryEvents, Partition: partitionOf(key, w.partitions), Key: []byte(key), Value: v}
 }
 
 // nextDecision returns the next decision of a new or existing allocation,
@@ -174,7 +175,7 @@ func (w *world) decisionRecord(d schemas.AllocationDecision) *kgo.Record {
 	if err != nil {
 		panic(err)
 	}
-	return &kgo.Record{Topic: w.k.topics.decisions, Partition: partitionOf(d.AllocationID, w.partitions), Key: []byte(d.AllocationID), Value: v}
+	return &kgo.Record{Topic: w.k.topics.AllocationDecisions, Partition: partitionOf(d.AllocationID, w.partitions), Key: []byte(d.AllocationID), Value: v}
 }
 
 // garbageRecord returns a record that must become a dead letter.
@@ -188,14 +189,14 @@ func (w *world) garbageRecord(topic string) *kgo.Record {
 	case 2: // a valid record of the wrong schema
 		d := w.nextDecisionLike()
 		v, _ = w.k.codec.AppendAllocationDecision(nil, &d)
-		if topic == w.k.topics.decisions {
+		if topic == w.k.topics.AllocationDecisions {
 			e := w.nextEventLike()
 			v, _ = w.k.codec.AppendInventoryEvent(nil, &e)
 		}
 	case 3: // truncated
 		e := w.nextEventLike()
 		full, _ := w.k.codec.AppendInventoryEvent(nil, &e)
-		if topic == w.k.topics.decisions {
+		if topic == w.k.topics.AllocationDecisions {
 			d := w.nextDecisionLike()
 			full, _ = w.k.codec.AppendAllocationDecision(nil, &d)
 		}
@@ -204,7 +205,7 @@ func (w *world) garbageRecord(topic string) *kgo.Record {
 		e := w.nextEventLike()
 		e.ItemID = "ITEM\x00"
 		v, _ = w.k.codec.AppendInventoryEvent(nil, &e)
-		if topic == w.k.topics.decisions {
+		if topic == w.k.topics.AllocationDecisions {
 			d := w.nextDecisionLike()
 			d.AllocationID = ""
 			v, _ = w.k.codec.AppendAllocationDecision(nil, &d)
@@ -242,9 +243,9 @@ func (w *world) round(t *testing.T, cl *kgo.Client, n, txSize, abortEvery int, g
 		for range size {
 			switch r := w.rnd.IntN(100); {
 			case r < garbagePct:
-				topic := w.k.topics.events
+				topic := w.k.topics.InventoryEvents
 				if w.rnd.IntN(2) == 0 {
-					topic = w.k.topics.decisions
+					topic = w.k.topics.AllocationDecisions
 				}
 				recs = append(recs, w.garbageRecord(topic))
 				metas = append(metas, meta{garbage: true})
@@ -284,6 +285,24 @@ func (w *world) round(t *testing.T, cl *kgo.Client, n, txSize, abortEvery int, g
 	}
 }
 
+// below yields, partition by partition in log order, the records of
+// byTP whose offset is below upTo[partition] (all of them when upTo is
+// nil).
+func below[T any](byTP map[topicPartition][]T, offset func(T) int64, upTo map[topicPartition]int64) iter.Seq2[topicPartition, T] {
+	return func(yield func(topicPartition, T) bool) {
+		for tp, recs := range byTP {
+			for _, r := range recs {
+				if upTo != nil && offset(r) >= upTo[tp] {
+					break
+				}
+				if !yield(tp, r) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // posState is what a positions row holds besides its key.
 type posState struct {
 	OnHand, Allocated, Available, Version int64
@@ -294,23 +313,18 @@ type posState struct {
 // (all of them when upTo is nil) one at a time in log order.
 func (w *world) expectedPositions(upTo map[topicPartition]int64) map[positionKey]posState {
 	out := map[positionKey]posState{}
-	for tp, evs := range w.events {
-		for _, se := range evs {
-			if upTo != nil && se.offset >= upTo[tp] {
-				break
-			}
-			e := se.e
-			key := positionKey{e.WarehouseID, e.ItemID, e.LocationID, ""}
-			if e.LotNumber != nil {
-				key.LotNumber = *e.LotNumber
-			}
-			cur, ok := out[key]
-			correction := e.EventType == eventReconciliationCorrection
-			if ok && !(e.Version > cur.Version || correction && e.Version >= cur.Version) {
-				continue
-			}
-			out[key] = posState{e.ResultingOnHand, e.Allocated, e.Available, e.Version, e.Timestamp.UnixMilli()}
+	for _, se := range below(w.events, func(se sentEvent) int64 { return se.offset }, upTo) {
+		e := se.e
+		key := positionKey{e.WarehouseID, e.ItemID, e.LocationID, ""}
+		if e.LotNumber != nil {
+			key.LotNumber = *e.LotNumber
 		}
+		cur, ok := out[key]
+		correction := e.EventType == eventReconciliationCorrection
+		if ok && !(e.Version > cur.Version || correction && e.Version >= cur.Version) {
+			continue
+		}
+		out[key] = posState{e.ResultingOnHand, e.Allocated, e.Available, e.Version, e.Timestamp.UnixMilli()}
 	}
 	return out
 }
@@ -325,30 +339,21 @@ type allocState struct {
 
 func (w *world) expectedAllocations(upTo map[topicPartition]int64) map[string]allocState {
 	out := map[string]allocState{}
-	for tp, ds := range w.decisions {
-		for _, sd := range ds {
-			if upTo != nil && sd.offset >= upTo[tp] {
-				break
-			}
-			d := sd.d
-			if cur, ok := out[d.AllocationID]; ok && d.Sequence <= cur.Sequence {
-				continue
-			}
-			out[d.AllocationID] = allocState{string(d.Status), d.RequestedQuantity, d.ConfirmedQuantity,
-				d.BackorderQuantity, d.PickedQuantity, d.Sequence, d.DecisionID}
+	for _, sd := range below(w.decisions, func(sd sentDecision) int64 { return sd.offset }, upTo) {
+		d := sd.d
+		if cur, ok := out[d.AllocationID]; ok && d.Sequence <= cur.Sequence {
+			continue
 		}
+		out[d.AllocationID] = allocState{string(d.Status), d.RequestedQuantity, d.ConfirmedQuantity,
+			d.BackorderQuantity, d.PickedQuantity, d.Sequence, d.DecisionID}
 	}
 	return out
 }
 
 func (w *world) expectedDeadLetters(upTo map[topicPartition]int64) []deadLetterID {
 	var out []deadLetterID
-	for tp, offs := range w.garbage {
-		for _, o := range offs {
-			if upTo == nil || o < upTo[tp] {
-				out = append(out, deadLetterID{tp.Topic, tp.Partition, o})
-			}
-		}
+	for tp, o := range below(w.garbage, func(o int64) int64 { return o }, upTo) {
+		out = append(out, deadLetterID{tp.Topic, tp.Partition, o})
 	}
 	slices.SortFunc(out, compareDeadLetterIDs)
 	return out

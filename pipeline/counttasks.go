@@ -94,9 +94,5 @@ func (c *CountTaskTable) Create(ctx context.Context, t processors.CountTask) err
 	if err != nil {
 		return err
 	}
-	res := c.cl.ProduceSync(ctx, &kgo.Record{Topic: c.topic, Partition: 0, Key: []byte(t.CountTaskID), Value: v})
-	if err := res.FirstErr(); err != nil {
-		return fmt.Errorf("%w: writing count task %s: %w", ErrUnavailable, t.CountTaskID, err)
-	}
-	return c.waitFor(ctx, res[0].Record.Offset+1)
+	return c.publish(ctx, "writing count task "+t.CountTaskID, t.CountTaskID, v)
 }

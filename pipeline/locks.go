@@ -136,11 +136,7 @@ func (t *LockTable) write(ctx context.Context, l *processors.Lock) error {
 	if err != nil {
 		return err
 	}
-	res := t.cl.ProduceSync(ctx, &kgo.Record{Topic: t.topic, Key: []byte(l.LockID), Value: v})
-	if err := res.FirstErr(); err != nil {
-		return fmt.Errorf("%w: writing lock %s: %w", ErrUnavailable, l.LockID, err)
-	}
-	return t.waitFor(ctx, res[0].Record.Offset+1)
+	return t.publish(ctx, "writing lock "+l.LockID, l.LockID, v)
 }
 
 func lockToWire(l *processors.Lock) schemas.Lock {

@@ -81,19 +81,7 @@ func (q *Queries) Outcome(_ context.Context, stockKey, txid string) (processors.
 // the id. It fails with a PartitionError when some partition cannot be
 // searched, unless the outcome was found elsewhere.
 func (q *Queries) FindOutcome(_ context.Context, txid string) (processors.Outcome, bool, error) {
-	var found processors.Outcome
-	var ok bool
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		o, hit, err := processors.LookupOutcome(r, txid)
-		if hit {
-			found, ok = o, true
-		}
-		return hit, err
-	})
-	if ok {
-		return found, true, nil
-	}
-	return processors.Outcome{}, false, err
+	return findAnywhere(q, func(r state.Reader) (processors.Outcome, bool, error) { return processors.LookupOutcome(r, txid) })
 }
 
 // Allocation returns an allocation whose stock key is known.
@@ -107,31 +95,13 @@ func (q *Queries) Allocation(_ context.Context, wh, item, id string) (processors
 
 // FindAllocation looks an allocation up in every partition.
 func (q *Queries) FindAllocation(_ context.Context, id string) (processors.Allocation, bool, error) {
-	var found processors.Allocation
-	var ok bool
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		a, hit, err := processors.LookupAllocation(r, id)
-		if hit {
-			found, ok = a, true
-		}
-		return hit, err
-	})
-	if ok {
-		return found, true, nil
-	}
-	return processors.Allocation{}, false, err
+	return findAnywhere(q, func(r state.Reader) (processors.Allocation, bool, error) { return processors.LookupAllocation(r, id) })
 }
 
 // OrderAllocations returns every allocation of an order, from every
 // partition; it fails if a partition cannot be read here.
 func (q *Queries) OrderAllocations(_ context.Context, orderID string) ([]processors.Allocation, error) {
-	var out []processors.Allocation
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		as, err := processors.OrderAllocations(r, orderID)
-		out = append(out, as...)
-		return false, err
-	})
-	return out, err
+	return collectAll(q, func(r state.Reader) ([]processors.Allocation, error) { return processors.OrderAllocations(r, orderID) })
 }
 
 // eachPartition calls fn on every readable partition until it reports
@@ -161,62 +131,61 @@ func (q *Queries) eachPartition(fn func(state.Reader) (bool, error)) error {
 	return firstErr
 }
 
+// findAnywhere looks a record up with lookup in every partition until it is
+// found. It fails with a PartitionError when some partition cannot be
+// searched, unless the record was found elsewhere.
+func findAnywhere[T any](q *Queries, lookup func(state.Reader) (T, bool, error)) (T, bool, error) {
+	var found T
+	var ok bool
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		v, hit, err := lookup(r)
+		if hit {
+			found, ok = v, true
+		}
+		return hit, err
+	})
+	if ok {
+		return found, true, nil
+	}
+	var zero T
+	return zero, false, err
+}
+
+// collectAll gathers what list returns from every partition readable here;
+// it fails with a PartitionError naming the first partition it could not
+// read, with what it found in the others.
+func collectAll[T any](q *Queries, list func(state.Reader) ([]T, error)) ([]T, error) {
+	var out []T
+	err := q.eachPartition(func(r state.Reader) (bool, error) {
+		vs, err := list(r)
+		out = append(out, vs...)
+		return false, err
+	})
+	return out, err
+}
+
 // Discrepancies returns the discrepancies of a warehouse with one of
 // statuses (none: any) from every partition readable here; it fails with a
 // PartitionError naming the first partition it could not read, with what it
 // found in the others.
 func (q *Queries) Discrepancies(_ context.Context, wh string, statuses []string) ([]processors.Discrepancy, error) {
-	var out []processors.Discrepancy
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		ds, err := processors.Discrepancies(r, wh, statuses...)
-		out = append(out, ds...)
-		return false, err
+	return collectAll(q, func(r state.Reader) ([]processors.Discrepancy, error) {
+		return processors.Discrepancies(r, wh, statuses...)
 	})
-	return out, err
 }
 
 // FindDiscrepancy looks a discrepancy up in every partition.
 func (q *Queries) FindDiscrepancy(_ context.Context, id string) (processors.Discrepancy, bool, error) {
-	var found processors.Discrepancy
-	var ok bool
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		d, hit, err := processors.LookupDiscrepancy(r, id)
-		if hit {
-			found, ok = d, true
-		}
-		return hit, err
-	})
-	if ok {
-		return found, true, nil
-	}
-	return processors.Discrepancy{}, false, err
+	return findAnywhere(q, func(r state.Reader) (processors.Discrepancy, bool, error) { return processors.LookupDiscrepancy(r, id) })
 }
 
 // HeldCounts returns the held counts of a warehouse with status ("" for
 // any), like Discrepancies.
 func (q *Queries) HeldCounts(_ context.Context, wh, status string) ([]processors.HeldCount, error) {
-	var out []processors.HeldCount
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		hs, err := processors.HeldCounts(r, wh, status)
-		out = append(out, hs...)
-		return false, err
-	})
-	return out, err
+	return collectAll(q, func(r state.Reader) ([]processors.HeldCount, error) { return processors.HeldCounts(r, wh, status) })
 }
 
 // FindHeld looks a held count up by transactionId in every partition.
 func (q *Queries) FindHeld(_ context.Context, txid string) (processors.HeldCount, bool, error) {
-	var found processors.HeldCount
-	var ok bool
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		h, hit, err := processors.LookupHeld(r, txid)
-		if hit {
-			found, ok = h, true
-		}
-		return hit, err
-	})
-	if ok {
-		return found, true, nil
-	}
-	return processors.HeldCount{}, false, err
+	return findAnywhere(q, func(r state.Reader) (processors.HeldCount, bool, error) { return processors.LookupHeld(r, txid) })
 }

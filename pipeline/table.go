@@ -95,6 +95,16 @@ func (t *topicTable) waitFor(ctx context.Context, offset int64) error {
 	}
 }
 
+// publish writes value under key with acks=all and waits until the table
+// has read it; what names the record in the error.
+func (t *topicTable) publish(ctx context.Context, what, key string, value []byte) error {
+	res := t.cl.ProduceSync(ctx, &kgo.Record{Topic: t.topic, Partition: 0, Key: []byte(key), Value: value})
+	if err := res.FirstErr(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+	}
+	return t.waitFor(ctx, res[0].Record.Offset+1)
+}
+
 // catchUp waits until the table has read every record written to the
 // topic before the call.
 func (t *topicTable) catchUp(ctx context.Context) error {

@@ -61,11 +61,7 @@ func (t *TokenTable) Publish(ctx context.Context, tok auth.Token) error {
 	if err != nil {
 		return err
 	}
-	res := t.cl.ProduceSync(ctx, &kgo.Record{Topic: t.topic, Partition: 0, Key: []byte(tok.TokenID), Value: v})
-	if err := res.FirstErr(); err != nil {
-		return fmt.Errorf("%w: publishing token: %w", ErrUnavailable, err)
-	}
-	return t.waitFor(ctx, res[0].Record.Offset+1)
+	return t.publish(ctx, "publishing token", tok.TokenID, v)
 }
 
 // Revoke publishes the revocation of token id at now; it reports false

@@ -23,42 +23,20 @@ import (
 // partition count than the deployment's. Waiting does not help.
 var ErrPartitionsDisagree = errors.New("topic partition count disagrees with --partitions")
 
-// EnsureTopics creates any missing topic with the given partition count and
-// replication factor (-1: the broker's default), and checks that the
-// partitioned topics that already exist agree on their partition count.
+// EnsureTopics creates any missing topic of the topic table
+// (schemas.TopicTable) with its partitioning, cleanup policy and retention,
+// using the given partition count and replication factor (-1: the broker's
+// default), and checks that the partitioned topics that already exist agree
+// on their partition count.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t schemas.Topics, partitions int32, replication int16) error {
-	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
-	want := []struct {
-		name       string
-		partitions int32
-		configs    map[string]*string
-	}{
-		{t.Transactions, partitions, keep},
-		{t.InventoryEvents, partitions, keep},
-		{t.Changelog, partitions, compact},
-		{t.DeadLetter, partitions, keep},
-		{t.AllocationRequests, partitions, keep},
-		{t.AllocationDecisions, partitions, keep},
-		// Each snapshot supersedes the one before: the broker's
-		// default retention, not forever.
-		{t.PositionSnapshots, partitions, nil},
-		{t.Catalog, 1, compact},
-		{t.Locks, 1, compact},
-		{t.Tokens, 1, compact},
-		{t.Commands, partitions, keep},
-		{t.Discrepancies, partitions, keep},
-		{t.CountTasks, 1, compact},
-		{t.CloudPositions, partitions, keep},
-		{t.ScannerStatus, 1, compact},
-	}
-	for _, w := range want {
-		resp, err := adm.CreateTopic(ctx, w.partitions, replication, w.configs, w.name)
+	for _, spec := range schemas.TopicTable() {
+		name := t.Name(spec.Suffix)
+		resp, err := adm.CreateTopic(ctx, topicPartitions(spec, partitions), replication, topicConfigs(spec), name)
 		if err == nil {
 			err = resp.Err
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", w.name, err)
+			return fmt.Errorf("creating topic %s: %w", name, err)
 		}
 	}
 	details, err := adm.ListTopics(ctx, t.Partitioned()...)
@@ -74,6 +52,26 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t schemas.Topics, parti
 			return fmt.Errorf("%w: topic %s has %d partitions but --partitions is %d: every invsync instance and every partitioned topic must agree (use --partitions %d, or another --topic-prefix)",
 				ErrPartitionsDisagree, name, got, partitions, got)
 		}
+	}
+	return nil
+}
+
+// topicPartitions is the partition count spec is created with.
+func topicPartitions(spec schemas.TopicSpec, partitions int32) int32 {
+	if spec.Partitioning == schemas.PartitionSingle {
+		return 1
+	}
+	return partitions
+}
+
+// topicConfigs are the topic configs spec is created with: the ones its
+// cleanup policy and retention set; the broker's defaults for the rest.
+func topicConfigs(spec schemas.TopicSpec) map[string]*string {
+	if spec.Cleanup == schemas.CleanupCompact {
+		return map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	}
+	if spec.Retention == schemas.RetainForever {
+		return map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 	}
 	return nil
 }

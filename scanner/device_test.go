@@ -10,10 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	d, err := Open(cfg)
@@ -41,7 +44,7 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 	if _, err := d.Scan(context.Background(), countScan(9)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Scan after Close: %v, want ErrClosed", err)
 	}
-	if len(srv.requests()) != 0 {
+	if len(srv.Requests()) != 0 {
 		t.Fatal("nothing may be sent without a Sync")
 	}
 
@@ -51,18 +54,18 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 	if _, err := d2.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := srv.requests()
-	if len(reqs) != 1 || len(reqs[0].txs) != 3 {
+	reqs := srv.Requests()
+	if len(reqs) != 1 || len(reqs[0].Txs) != 3 {
 		t.Fatalf("want one request of 3 transactions, got %d requests", len(reqs))
 	}
-	for i, raw := range reqs[0].txs {
+	for i, raw := range reqs[0].Txs {
 		var tx struct{ TransactionID, Timestamp string }
 		json.Unmarshal(raw, &tx)
-		if tx.TransactionID != got[i].TransactionID || tx.Timestamp != formatTime(got[i].Timestamp) {
-			t.Errorf("sent #%d = %s at %s, queued as %s at %s", i, tx.TransactionID, tx.Timestamp, got[i].TransactionID, formatTime(got[i].Timestamp))
+		if tx.TransactionID != got[i].TransactionID || tx.Timestamp != api.FormatTime(got[i].Timestamp) {
+			t.Errorf("sent #%d = %s at %s, queued as %s at %s", i, tx.TransactionID, tx.Timestamp, got[i].TransactionID, api.FormatTime(got[i].Timestamp))
 		}
 	}
-	srv.assertWrittenOnce(t, ids(got))
+	srv.AssertWrittenOnce(t, ids(got))
 	wantStatus(t, d2, Green, 0, 0)
 }
 
@@ -98,7 +101,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 }
 
 func TestUploadsOldestFirstInBatchesOfAtMost1000(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	d := openT(t, testConfig(t, srv.URL(), clk))
 	qs := queueN(t, d, clk, 0, 2500)
@@ -110,20 +113,20 @@ func TestUploadsOldestFirstInBatchesOfAtMost1000(t *testing.T) {
 		t.Fatalf("report %+v, want 2500 accepted in 3 requests", rep)
 	}
 	var sizes []int
-	for _, r := range srv.requests() {
-		sizes = append(sizes, len(r.txs))
+	for _, r := range srv.Requests() {
+		sizes = append(sizes, len(r.Txs))
 	}
 	if !slices.Equal(sizes, []int{1000, 1000, 500}) {
 		t.Fatalf("batch sizes %v, want [1000 1000 500]", sizes)
 	}
-	if got := srv.accepted(); !slices.Equal(got, ids(qs)) {
+	if got := srv.Accepted(); !slices.Equal(got, ids(qs)) {
 		t.Fatal("the server did not receive the scans in the order they were scanned")
 	}
 	wantStatus(t, d, Green, 0, 0)
 }
 
 func TestBatchesStayUnderTheBodyLimit(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	d := openT(t, testConfig(t, srv.URL(), clk))
 	long := strings.Repeat("x", 128)
@@ -139,13 +142,13 @@ func TestBatchesStayUnderTheBodyLimit(t *testing.T) {
 	if _, err := d.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := srv.requests()
+	reqs := srv.Requests()
 	total := 0
 	for _, r := range reqs {
-		if r.status != 200 || r.size > MaxBodyBytes {
-			t.Fatalf("request of %d bytes answered %d: the device must keep bodies under 1 MiB", r.size, r.status)
+		if r.Status != 200 || r.Size > MaxBodyBytes {
+			t.Fatalf("request of %d bytes answered %d: the device must keep bodies under 1 MiB", r.Size, r.Status)
 		}
-		total += len(r.txs)
+		total += len(r.Txs)
 	}
 	if len(reqs) < 2 || total != 1000 {
 		t.Fatalf("%d requests carrying %d scans; 1000 scans this large need at least two", len(reqs), total)
@@ -153,8 +156,8 @@ func TestBatchesStayUnderTheBodyLimit(t *testing.T) {
 }
 
 func TestA413HalvesTheBatch(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.maxBody = 40 << 10 // a server with a smaller limit than the device's
+	srv := fakeapi.New(t)
+	srv.MaxBody = 40 << 10 // a server with a smaller limit than the device's
 	clk := newClock()
 	d := openT(t, testConfig(t, srv.URL(), clk))
 	qs := queueN(t, d, clk, 0, 1000)
@@ -166,13 +169,13 @@ func TestA413HalvesTheBatch(t *testing.T) {
 		t.Fatalf("report %+v, want all 1000 accepted", rep)
 	}
 	saw413 := false
-	for _, r := range srv.requests() {
-		saw413 = saw413 || r.status == 413
+	for _, r := range srv.Requests() {
+		saw413 = saw413 || r.Status == 413
 	}
 	if !saw413 {
 		t.Fatal("the server never answered 413: the test does not test splitting")
 	}
-	srv.assertWrittenOnce(t, ids(qs))
+	srv.AssertWrittenOnce(t, ids(qs))
 }
 
 func TestInvalidScanIsNotQueued(t *testing.T) {
@@ -188,7 +191,7 @@ func TestInvalidScanIsNotQueued(t *testing.T) {
 }
 
 func TestScannerIDAndLockBindTheDataDirectory(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	d := openT(t, cfg)
@@ -213,7 +216,7 @@ func TestScannerIDAndLockBindTheDataDirectory(t *testing.T) {
 }
 
 func TestConcurrentScansWhileRunSyncs(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	cfg.SyncEvery = 20 * time.Millisecond
@@ -250,11 +253,11 @@ func TestConcurrentScansWhileRunSyncs(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	wantStatus(t, d, Green, 0, 0)
-	srv.assertWrittenOnce(t, all)
+	srv.AssertWrittenOnce(t, all)
 }
 
 func TestRunStopsOnCloseAndIsSingle(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	d, err := Open(testConfig(t, srv.URL(), newClock()))
 	if err != nil {
 		t.Fatal(err)
@@ -277,8 +280,8 @@ func TestRunStopsOnCloseAndIsSingle(t *testing.T) {
 }
 
 func TestCloseAbortsAnUploadInFlightAndKeepsTheScans(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.delay = 3 * time.Second
+	srv := fakeapi.New(t)
+	srv.Delay = 3 * time.Second
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	d, err := Open(cfg)
@@ -291,7 +294,7 @@ func TestCloseAbortsAnUploadInFlightAndKeepsTheScans(t *testing.T) {
 		_, err := d.Sync(context.Background())
 		syncErr <- err
 	}()
-	waitFor(t, func() bool { return len(srv.requests()) == 1 }, "the upload to reach the server")
+	waitFor(t, func() bool { return len(srv.Requests()) == 1 }, "the upload to reach the server")
 	start := time.Now()
 	if err := d.Close(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package scanner is the device side of invsync: a durable queue of scans
 // and the uploads that bring them to the server, for programs that act as a
-// scanner (fixed-mount scanners, integrations, a fleet simulator), and the
-// `invsync scanner` command built on it (Main).
+// scanner (fixed-mount scanners, integrations, a fleet simulator). The
+// `invsync scanner` command built on it is package scanner/cli.
 //
 // # Contract
 //
@@ -93,9 +93,9 @@
 //
 // # The command
 //
-// Main is `invsync scanner`: it reads scans from standard input (one JSON
-// transaction per line, without transactionId and timestamp), acknowledges
-// each on standard output once it is durable, and syncs; status,
+// `invsync scanner` (scanner/cli.Main) reads scans from standard input
+// (one JSON transaction per line, without transactionId and timestamp),
+// acknowledges each on standard output once it is durable, and syncs; status,
 // rejections, dismiss, retry and correct serve the operator. `invsync
 // scanner --help` documents flags, environment variables and exit codes.
 package scanner

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 // A simulator runs hundreds of Devices in one process: each costs a
@@ -15,9 +17,9 @@ import (
 // one connection pool, and closing them gives everything back.
 func TestAFleetOfDevicesInOneProcess(t *testing.T) {
 	const n = 200
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	for i := range n {
-		srv.tokens[fmt.Sprintf("tok-%d", i)] = fmt.Sprintf("SCANNER-%d", i)
+		srv.Tokens[fmt.Sprintf("tok-%d", i)] = fmt.Sprintf("SCANNER-%d", i)
 	}
 	clk := newClock()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
@@ -48,7 +50,7 @@ func TestAFleetOfDevicesInOneProcess(t *testing.T) {
 		}
 		all = append(all, q.TransactionID)
 	}
-	waitFor(t, func() bool { return len(srv.accepted()) == n }, "every device's scan uploaded by its Run")
+	waitFor(t, func() bool { return len(srv.Accepted()) == n }, "every device's scan uploaded by its Run")
 	perDevice := float64(runtime.NumGoroutine()-base) / n
 	t.Logf("%d running devices: %.2f goroutines each beyond the baseline", n, perDevice)
 	if perDevice > 3 {
@@ -60,6 +62,6 @@ func TestAFleetOfDevicesInOneProcess(t *testing.T) {
 		d.Close()
 	}
 	client.CloseIdleConnections()
-	srv.assertWrittenOnce(t, all)
+	srv.AssertWrittenOnce(t, all)
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= base+2 }, "the goroutines to end after Close")
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+
+	"github.com/invsync/invsync/api"
 )
 
 // AppVersion is what the device says it runs, in its reports.
@@ -14,24 +16,16 @@ const AppVersion = "invsync-scanner"
 // few numbers and times, well under it).
 const maxDeviceJSON = 256
 
-// deviceJSON is the device's report about its queue: the body of a
-// heartbeat and the "device" object of an upload (spec, "Console and
-// fleet"): queued counts the scans not yet answered accepted or
-// duplicate, rejected those waiting for the operator.
+// deviceJSON is the device's report about its queue (api.DeviceReport):
+// the body of a heartbeat and the "device" object of an upload.
 func (d *Device) deviceJSON(ctx context.Context) ([]byte, error) {
 	c, err := d.counts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rep := struct {
-		SentAt         string  `json:"sentAt"`
-		Queued         int     `json:"queued"`
-		OldestQueuedAt *string `json:"oldestQueuedAt"`
-		Rejected       int     `json:"rejected"`
-		AppVersion     string  `json:"appVersion"`
-	}{SentAt: formatTime(d.cfg.Now()), Queued: c.queued, Rejected: c.rejected, AppVersion: AppVersion}
+	rep := api.DeviceReport{SentAt: api.FormatTime(d.cfg.Now()), Queued: c.queued, Rejected: c.rejected, AppVersion: AppVersion}
 	if c.queued > 0 {
-		at := formatTime(c.oldest)
+		at := api.FormatTime(c.oldest)
 		rep.OldestQueuedAt = &at
 	}
 	return json.Marshal(rep)

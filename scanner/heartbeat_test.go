@@ -1,82 +1,52 @@
 package scanner
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
-
-// deviceReport is a heartbeat's body and an upload's device object, as
-// the server reads them (unknown fields refused).
-type deviceReport struct {
-	SentAt         string  `json:"sentAt"`
-	Queued         *int    `json:"queued"`
-	OldestQueuedAt *string `json:"oldestQueuedAt"`
-	Rejected       *int    `json:"rejected"`
-	AppVersion     string  `json:"appVersion"`
-}
-
-func (f *fakeServer) heartbeat(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var rep deviceReport
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil || rep.Queued == nil || rep.Rejected == nil || rep.SentAt == "" {
-		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", "bad heartbeat")
-		return
-	}
-	f.mu.Lock()
-	f.beats = append(f.beats, rep)
-	f.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (f *fakeServer) heartbeats() []deviceReport {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]deviceReport(nil), f.beats...)
-}
 
 // TestDeviceReportsItsQueue: every upload carries the queue as it stood
 // when sent, and a heartbeat after the sync says what is left.
 func TestDeviceReportsItsQueue(t *testing.T) {
-	f := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
-	cfg := testConfig(t, f.URL(), clk)
+	cfg := testConfig(t, srv.URL(), clk)
 	cfg.BatchSize = 2
 	d := openT(t, cfg)
 	qs := queueN(t, d, clk, 0, 3)
-	f.reject = func(tx map[string]any) (string, string) {
+	srv.Mu.Lock()
+	srv.Reject = func(tx map[string]any) (string, string) {
 		if tx["userId"] == "u-2" {
 			return "UNKNOWN_ITEM", "no such item"
 		}
 		return "", ""
 	}
+	srv.Mu.Unlock()
 	if _, err := d.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
+	reqs := srv.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d uploads, want 2", len(reqs))
 	}
-	first := reqs[0].device
-	oldest := formatTime(qs[0].Timestamp)
-	if first == nil || *first.Queued != 3 || *first.Rejected != 0 || first.OldestQueuedAt == nil || *first.OldestQueuedAt != oldest ||
+	first := reqs[0].Device
+	oldest := api.FormatTime(qs[0].Timestamp)
+	if first == nil || first.Queued != 3 || first.Rejected != 0 || first.OldestQueuedAt == nil || *first.OldestQueuedAt != oldest ||
 		first.AppVersion != AppVersion {
 		t.Fatalf("first upload's device = %+v, want 3 queued since %s", first, oldest)
 	}
-	if second := reqs[1].device; second == nil || *second.Queued != 1 || second.OldestQueuedAt == nil {
+	if second := reqs[1].Device; second == nil || second.Queued != 1 || second.OldestQueuedAt == nil {
 		t.Fatalf("second upload's device = %+v, want 1 queued", second)
 	}
-	beats := f.heartbeats()
+	beats := srv.Heartbeats()
 	if len(beats) != 1 {
 		t.Fatalf("%d heartbeats after one sync, want 1", len(beats))
 	}
-	if b := beats[0]; *b.Queued != 0 || b.OldestQueuedAt != nil || *b.Rejected != 1 || b.SentAt != clk.Now().Format(timeLayout) {
+	if b := beats[0]; b.Queued != 0 || b.OldestQueuedAt != nil || b.Rejected != 1 || b.SentAt != api.FormatTime(clk.Now()) {
 		t.Fatalf("heartbeat after the sync = %+v, want nothing queued, 1 rejected", b)
 	}
 
@@ -85,16 +55,16 @@ func TestDeviceReportsItsQueue(t *testing.T) {
 	if _, err := d.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.heartbeats()); n != 2 {
+	if n := len(srv.Heartbeats()); n != 2 {
 		t.Fatalf("%d heartbeats after two syncs, want 2", n)
 	}
 	// Offline: the sync fails as before, and no heartbeat follows it.
-	f.srv.Close()
+	srv.HTTP.Close()
 	queueN(t, d, clk, 10, 1)
 	if _, err := d.Sync(context.Background()); err == nil {
 		t.Fatal("sync against a closed server succeeded")
 	}
-	if n := len(f.heartbeats()); n != 2 {
+	if n := len(srv.Heartbeats()); n != 2 {
 		t.Fatalf("%d heartbeats, want still 2", n)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // testClock is an injected device clock that moves only when told.
@@ -98,3 +100,25 @@ func wantStatus(t *testing.T, d *Device, colour string, queued, rejected int) St
 	}
 	return st
 }
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func codep(c api.ErrorCode) *api.ErrorCode { return &c }
+func strp(s string) *string                { return &s }
+
+// Scan lines in the input form (ParseScan).
+const (
+	lineCount  = `{"type":"CYCLE_COUNT","warehouseId":"WH-001","itemId":"ITEM-12345","locationId":"A-05-02","quantity":95,"userId":"u1"}`
+	lineMove   = `{"type":"MOVE","warehouseId":"WH-001","itemId":"ITEM-12345","locationId":"A-05-02","toLocationId":"B-01-01","quantity":5,"userId":"u2"}`
+	lineBad    = `{"type":"PICK","warehouseId":"WH-001","itemId":"ITEM-12345","locationId":"A-05-02","quantity":0}`
+	lineUnknow = `{"type":"RECEIPT","warehouseId":"WH-001","itemId":"NOPE","locationId":"A-05-02","quantity":1,"userId":"u3"}`
+)

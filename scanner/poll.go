@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // Polling of unsettled outcomes: a scan synced with outcome pending (the
@@ -47,7 +49,7 @@ func (d *Device) pollPending(ctx, dbCtx context.Context) (late int, err error) {
 	rows.Close()
 	for _, id := range ids {
 		data, _, err := d.call(ctx, http.MethodGet, "/v1/transactions/"+url.PathEscape(id), nil)
-		var o outcome
+		var o api.Outcome
 		if err == nil && json.Unmarshal(data, &o) != nil {
 			err = errors.New("malformed outcome")
 		}
@@ -79,13 +81,13 @@ func (d *Device) pollPending(ctx, dbCtx context.Context) (late int, err error) {
 
 // settle records a polled outcome; a rejection moves the scan back to the
 // queue, waiting for the operator.
-func (d *Device) settle(ctx context.Context, id string, o outcome, now time.Time) (rejected bool, err error) {
+func (d *Device) settle(ctx context.Context, id string, o api.Outcome, now time.Time) (rejected bool, err error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("settling %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	if o.Status == outcomeRejected {
+	if o.Status == api.OutcomeRejected {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO queue (seq, id, scanned_at, body, state, result, code, message, outcome, rejected_at, replaces)
 			SELECT seq, id, scanned_at, body, 'rejected', result, COALESCE(?, 'REJECTED'), ?, 'rejected', ?, replaces FROM history WHERE id = ?`,
 			nullStr(deref(o.Code)), nullStr(deref(o.Message)), now.UnixMilli(), id); err != nil {
@@ -105,7 +107,7 @@ func (d *Device) settle(ctx context.Context, id string, o outcome, now time.Time
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE history SET outcome = ?, code = ?, message = ?,
 			resulting_on_hand = COALESCE(?, resulting_on_hand), version = COALESCE(?, version), polled_at = ? WHERE id = ?`,
-			nullStr(o.Status), nullStr(deref(o.Code)), nullStr(deref(o.Message)), onHand, version, now.UnixMilli(), id); err != nil {
+			nullStr(string(o.Status)), nullStr(deref(o.Code)), nullStr(deref(o.Message)), onHand, version, now.UnixMilli(), id); err != nil {
 			return false, fmt.Errorf("recording outcome of %s: %w", id, err)
 		}
 	}

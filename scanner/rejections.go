@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/invsync/invsync/api"
+
 	"github.com/google/uuid"
 
 	"github.com/invsync/invsync/processors"
@@ -60,7 +62,7 @@ func (d *Device) Rejections() ([]Rejection, error) {
 		r.Timestamp, r.Scan.At = r.Scan.At, time.Time{}
 		r.RejectedAt = time.UnixMilli(at).UTC()
 		r.Stage = "ingest"
-		if outcome == outcomeRejected {
+		if outcome == string(api.OutcomeRejected) {
 			r.Stage = "apply"
 		}
 		out = append(out, r)

@@ -6,11 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 func TestRejectionStaysVisibleUntilDismissed(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.reject = func(tx map[string]any) (string, string) {
+	srv := fakeapi.New(t)
+	srv.Reject = func(tx map[string]any) (string, string) {
 		if tx["itemId"] == "NOPE" {
 			return "UNKNOWN_ITEM", `item "NOPE" is not in the catalog`
 		}
@@ -34,7 +37,7 @@ func TestRejectionStaysVisibleUntilDismissed(t *testing.T) {
 	if rep.Accepted != 4 || rep.Rejected != 1 || rep.Rejections != 1 {
 		t.Fatalf("report %+v: the rejected scan must not block the rest", rep)
 	}
-	srv.assertWrittenOnce(t, append(ids(good), ids(more)...))
+	srv.AssertWrittenOnce(t, append(ids(good), ids(more)...))
 	st := wantStatus(t, d, Red, 0, 1)
 	if !strings.Contains(st.Message, "1 rejected scan") {
 		t.Fatalf("message %q", st.Message)
@@ -49,11 +52,11 @@ func TestRejectionStaysVisibleUntilDismissed(t *testing.T) {
 		t.Fatalf("rejection %+v", r)
 	}
 	// A rejected scan is not resent.
-	before := len(srv.requests())
+	before := len(srv.Requests())
 	if _, err := d.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(srv.requests()) != before {
+	if len(srv.Requests()) != before {
 		t.Fatal("a rejected scan was sent again")
 	}
 	if err := d.Dismiss("no-such-id"); !errors.Is(err, ErrNotFound) {
@@ -70,8 +73,8 @@ func TestRejectionStaysVisibleUntilDismissed(t *testing.T) {
 }
 
 func TestCorrectReplacesARejectedScan(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.reject = func(tx map[string]any) (string, string) {
+	srv := fakeapi.New(t)
+	srv.Reject = func(tx map[string]any) (string, string) {
 		if tx["locationId"] == "Z-99" {
 			return "UNKNOWN_LOCATION", "location Z-99 is not a location of warehouse WH-001"
 		}
@@ -100,14 +103,14 @@ func TestCorrectReplacesARejectedScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, d, Green, 0, 0)
-	srv.assertWrittenOnce(t, []string{qc.TransactionID})
+	srv.AssertWrittenOnce(t, []string{qc.TransactionID})
 }
 
 func TestVersionConflictIsRetriedWithAFreshVersion(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.outcomeOf = func(tx map[string]any) *outcome {
+	srv := fakeapi.New(t)
+	srv.OutcomeOf = func(tx map[string]any) *api.Outcome {
 		if v, ok := tx["expectedVersion"]; ok && v.(interface{ String() string }).String() != "18" {
-			return &outcome{Status: outcomeRejected, Code: strp("VERSION_CONFLICT"), Message: strp("expectedVersion 17, record is at 18")}
+			return &api.Outcome{Status: api.OutcomeRejected, Code: codep("VERSION_CONFLICT"), Message: strp("expectedVersion 17, record is at 18")}
 		}
 		return nil
 	}
@@ -144,16 +147,16 @@ func TestVersionConflictIsRetriedWithAFreshVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, d, Green, 0, 0)
-	reqs := srv.requests()
-	last := string(reqs[len(reqs)-1].txs[0])
+	reqs := srv.Requests()
+	last := string(reqs[len(reqs)-1].Txs[0])
 	if !strings.Contains(last, `"expectedVersion":18`) || !strings.Contains(last, qr.TransactionID) {
 		t.Fatalf("the retry sent %s", last)
 	}
 }
 
 func TestRetryWithVersionOnlyAnswersVersionConflicts(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.reject = func(map[string]any) (string, string) { return "UNKNOWN_ITEM", "no" }
+	srv := fakeapi.New(t)
+	srv.Reject = func(map[string]any) (string, string) { return "UNKNOWN_ITEM", "no" }
 	clk := newClock()
 	d := openT(t, testConfig(t, srv.URL(), clk))
 	q, _ := d.Scan(context.Background(), countScan(1))
@@ -169,8 +172,10 @@ func TestRetryWithVersionOnlyAnswersVersionConflicts(t *testing.T) {
 }
 
 func TestPendingOutcomeIsSyncedAndALateRejectionShows(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.outcomeOf = func(map[string]any) *outcome { return &outcome{Status: outcomePending, Warnings: []string{}} }
+	srv := fakeapi.New(t)
+	srv.OutcomeOf = func(map[string]any) *api.Outcome {
+		return &api.Outcome{Status: api.OutcomePending, Warnings: []string{}}
+	}
 	clk := newClock()
 	d := openT(t, testConfig(t, srv.URL(), clk))
 	ctx := context.Background()
@@ -179,11 +184,11 @@ func TestPendingOutcomeIsSyncedAndALateRejectionShows(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, d, Green, 0, 0)
-	srv.mu.Lock()
-	srv.applied[q.TransactionID] = &outcome{Status: outcomeRejected, Code: strp("LOCATION_LOCKED"), Message: strp("A-05-02 is locked by SCANNER-3")}
-	srv.mu.Unlock()
-	if rep, _ := d.Sync(ctx); rep.LateRejected != 0 || srv.getCount() != 0 {
-		t.Fatalf("polled before PollEvery passed: %+v, %d GETs", rep, srv.getCount())
+	srv.Mu.Lock()
+	srv.Applied[q.TransactionID] = &api.Outcome{Status: api.OutcomeRejected, Code: codep("LOCATION_LOCKED"), Message: strp("A-05-02 is locked by SCANNER-3")}
+	srv.Mu.Unlock()
+	if rep, _ := d.Sync(ctx); rep.LateRejected != 0 || srv.GetCount() != 0 {
+		t.Fatalf("polled before PollEvery passed: %+v, %d GETs", rep, srv.GetCount())
 	}
 	clk.Add(DefaultPollEvery)
 	rep, err := d.Sync(ctx)
@@ -198,15 +203,15 @@ func TestPendingOutcomeIsSyncedAndALateRejectionShows(t *testing.T) {
 }
 
 func TestAnIDReusedWithAnotherBodyIsRejectedMismatch(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	d := openT(t, testConfig(t, srv.URL(), clk))
 	q, _ := d.Scan(context.Background(), countScan(1))
 	// The server already holds this id with another body (a restored
 	// backup of another device's queue, say).
-	srv.mu.Lock()
-	srv.stored[q.TransactionID] = "something else"
-	srv.mu.Unlock()
+	srv.Mu.Lock()
+	srv.Stored[q.TransactionID] = "something else"
+	srv.Mu.Unlock()
 	d.Sync(context.Background())
 	rs, _ := d.Rejections()
 	if len(rs) != 1 || rs[0].Code != "IDEMPOTENCY_MISMATCH" {

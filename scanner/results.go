@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // applyResults records a batch's answers and the successful attempt in one
@@ -12,9 +14,9 @@ import (
 // accepted-but-not-applied (outcome rejected), stay in the queue for the
 // operator. A scan without a result in the answer stays queued: nothing is
 // assumed about it.
-func (d *Device) applyResults(ctx context.Context, batch []queuedRow, res []result, now time.Time) (Progress, error) {
+func (d *Device) applyResults(ctx context.Context, batch []queuedRow, res []api.Result, now time.Time) (Progress, error) {
 	var p Progress
-	byID := make(map[string]*result, len(res))
+	byID := make(map[string]*api.Result, len(res))
 	for i := range res {
 		if _, seen := byID[res[i].TransactionID]; !seen {
 			byID[res[i].TransactionID] = &res[i]
@@ -33,18 +35,18 @@ func (d *Device) applyResults(ctx context.Context, batch []queuedRow, res []resu
 			continue
 		}
 		switch {
-		case (r.Status == statusAccepted || r.Status == statusDuplicate) && r.Outcome != nil && r.Outcome.Status == outcomeRejected:
-			err = markRejected(ctx, tx, row.id, r.Status, r.Outcome.Code, r.Outcome.Message, outcomeRejected, ms)
+		case (r.Status == api.StatusAccepted || r.Status == api.StatusDuplicate) && r.Outcome != nil && r.Outcome.Status == api.OutcomeRejected:
+			err = markRejected(ctx, tx, row.id, r.Status, r.Outcome.Code, r.Outcome.Message, api.OutcomeRejected, ms)
 			p.Rejected++
-		case r.Status == statusAccepted || r.Status == statusDuplicate:
+		case r.Status == api.StatusAccepted || r.Status == api.StatusDuplicate:
 			err = moveToHistory(ctx, tx, row.id, r, ms)
-			if r.Status == statusAccepted {
+			if r.Status == api.StatusAccepted {
 				p.Accepted++
 			} else {
 				p.Duplicate++
 			}
-		case r.Status == statusRejected:
-			err = markRejected(ctx, tx, row.id, statusRejected, r.Code, r.Message, "", ms)
+		case r.Status == api.StatusRejected:
+			err = markRejected(ctx, tx, row.id, api.StatusRejected, r.Code, r.Message, "", ms)
 			p.Rejected++
 		default:
 			d.cfg.Logger.Warn("unknown result status; the scan stays queued", "transactionId", row.id, "status", r.Status)
@@ -64,24 +66,25 @@ func (d *Device) applyResults(ctx context.Context, batch []queuedRow, res []resu
 	return p, nil
 }
 
-func markRejected(ctx context.Context, x execer, id, status string, code, msg *string, outcomeStatus string, ms int64) error {
+// markRejected keeps a rejected scan in the queue for the operator.
+func markRejected(ctx context.Context, x execer, id string, status api.UploadStatus, code *api.ErrorCode, msg *string, outcomeStatus api.OutcomeStatus, ms int64) error {
 	c, m := deref(code), deref(msg)
 	if c == "" {
 		c = "REJECTED"
 	}
 	_, err := x.ExecContext(ctx, `UPDATE queue SET state = 'rejected', result = ?, code = ?, message = ?, outcome = ?, rejected_at = ?
-		WHERE id = ?`, status, c, nullStr(m), nullStr(outcomeStatus), ms, id)
+		WHERE id = ?`, string(status), c, nullStr(m), nullStr(string(outcomeStatus)), ms, id)
 	if err != nil {
 		return fmt.Errorf("recording rejection of %s: %w", id, err)
 	}
 	return nil
 }
 
-func moveToHistory(ctx context.Context, x execer, id string, r *result, ms int64) error {
+func moveToHistory(ctx context.Context, x execer, id string, r *api.Result, ms int64) error {
 	var oStatus, oCode, oMsg string
 	var onHand, version sql.NullInt64
 	if o := r.Outcome; o != nil {
-		oStatus, oCode, oMsg = o.Status, deref(o.Code), deref(o.Message)
+		oStatus, oCode, oMsg = string(o.Status), deref(o.Code), deref(o.Message)
 		if o.ResultingOnHand != nil {
 			onHand = sql.NullInt64{Int64: *o.ResultingOnHand, Valid: true}
 		}
@@ -92,7 +95,7 @@ func moveToHistory(ctx context.Context, x execer, id string, r *result, ms int64
 	if _, err := x.ExecContext(ctx, `INSERT INTO history
 		(seq, id, scanned_at, body, resolution, result, code, message, outcome, resulting_on_hand, version, replaces, done_at)
 		SELECT seq, id, scanned_at, body, 'synced', ?, ?, ?, ?, ?, ?, replaces, ? FROM queue WHERE id = ?`,
-		r.Status, nullStr(oCode), nullStr(oMsg), nullStr(oStatus), onHand, version, ms, id); err != nil {
+		string(r.Status), nullStr(oCode), nullStr(oMsg), nullStr(oStatus), onHand, version, ms, id); err != nil {
 		return fmt.Errorf("moving %s to history: %w", id, err)
 	}
 	if _, err := x.ExecContext(ctx, `DELETE FROM queue WHERE id = ?`, id); err != nil {
@@ -101,9 +104,9 @@ func moveToHistory(ctx context.Context, x execer, id string, r *result, ms int64
 	return nil
 }
 
-func deref(s *string) string {
+func deref[S ~string](s *S) string {
 	if s == nil {
 		return ""
 	}
-	return *s
+	return string(*s)
 }

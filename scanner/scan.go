@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -18,7 +19,9 @@ import (
 // are the server's (spec "Scanner upload"): quantity > 0 for RECEIPT, PICK
 // and MOVE, a signed delta ≠ 0 for ADJUSTMENT, the counted quantity ≥ 0 for
 // CYCLE_COUNT; toLocationId only (and always) on MOVE; allocationId only on
-// PICK; countTaskId only on CYCLE_COUNT.
+// PICK; countTaskId only on CYCLE_COUNT. Scan is the library's input, not a
+// wire shape: encodeScan turns it into the api.Transaction that is stored
+// and sent.
 type Scan struct {
 	Type            string `json:"type"`
 	WarehouseID     string `json:"warehouseId"`
@@ -49,41 +52,15 @@ type Queued struct {
 	Timestamp time.Time
 }
 
-// wireTx is a transaction exactly as uploaded. Its encoding is computed
-// once, when the scan is queued, and stored: every resend carries the same
-// bytes. Optional fields are left out when unset (the server reads a
-// missing field as null).
-type wireTx struct {
-	TransactionID   string `json:"transactionId"`
-	Type            string `json:"type"`
-	Timestamp       string `json:"timestamp"`
-	WarehouseID     string `json:"warehouseId"`
-	ItemID          string `json:"itemId"`
-	LocationID      string `json:"locationId"`
-	LotNumber       string `json:"lotNumber,omitempty"`
-	Quantity        int64  `json:"quantity"`
-	ToLocationID    string `json:"toLocationId,omitempty"`
-	ExpectedVersion *int64 `json:"expectedVersion,omitempty"`
-	AllocationID    string `json:"allocationId,omitempty"`
-	Override        bool   `json:"override,omitempty"`
-	UserID          string `json:"userId,omitempty"`
-	ReasonCode      string `json:"reasonCode,omitempty"`
-	CountTaskID     string `json:"countTaskId,omitempty"`
-}
-
-// timeLayout is the wire form of device times: UTC, milliseconds (the
-// server keeps milliseconds; a finer time would not survive the round trip).
-const timeLayout = "2006-01-02T15:04:05.000Z"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// encodeScan validates s and returns its wire encoding with id and at.
+// encodeScan validates s and returns its wire encoding (api.Transaction)
+// with id and at. The encoding is computed once, when the scan is queued,
+// and stored: every resend carries the same bytes.
 func encodeScan(s Scan, id string, at time.Time) ([]byte, error) {
 	if err := s.validate(id); err != nil {
 		return nil, err
 	}
-	w := wireTx{
-		TransactionID: id, Type: s.Type, Timestamp: formatTime(at),
+	w := api.Transaction{
+		TransactionID: id, Type: s.Type, Timestamp: api.FormatTime(at),
 		WarehouseID: s.WarehouseID, ItemID: s.ItemID, LocationID: s.LocationID, LotNumber: s.LotNumber,
 		Quantity: s.Quantity, ToLocationID: s.ToLocationID, ExpectedVersion: s.ExpectedVersion,
 		AllocationID: s.AllocationID, Override: s.Override, UserID: s.UserID, ReasonCode: s.ReasonCode,
@@ -98,7 +75,7 @@ func encodeScan(s Scan, id string, at time.Time) ([]byte, error) {
 
 // decodeScan reads a stored wire encoding back.
 func decodeScan(body []byte) (Scan, error) {
-	var w wireTx
+	var w api.Transaction
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Scan{}, fmt.Errorf("decoding stored scan: %w", err)
 	}
@@ -132,11 +109,8 @@ func (s Scan) validate(id string) error {
 		p = append(p, r.Message)
 	}
 	if s.CountTaskID != "" {
-		if msg := checkPrintable(s.CountTaskID, 128); msg != "" {
-			p = append(p, "countTaskId "+msg)
-		}
-		if s.Type != string(processors.CycleCount) {
-			p = append(p, "countTaskId is only allowed on a CYCLE_COUNT, not on a "+s.Type)
+		if msg := api.CheckCountTaskID(s.Type, s.CountTaskID); msg != "" {
+			p = append(p, msg)
 		}
 	}
 	if !s.At.IsZero() && (s.At.Year() < 2000 || s.At.Year() > 2200) {
@@ -148,24 +122,15 @@ func (s Scan) validate(id string) error {
 	return nil
 }
 
-// scanLine is a scan as read from a line of input. Pointers tell a missing
-// field from a zero one: a CYCLE_COUNT without quantity must not count 0.
+// scanLine is a scan as read from a line of input: the upload's
+// transaction as the server decodes it (pointers tell a missing field from
+// a zero one: a CYCLE_COUNT without quantity must not count 0), with the
+// two fields the Device sets read as any JSON at all, to refuse them
+// whatever they hold.
 type scanLine struct {
-	TransactionID   json.RawMessage  `json:"transactionId"`
-	Timestamp       json.RawMessage  `json:"timestamp"`
-	Type            *string          `json:"type"`
-	WarehouseID     *string          `json:"warehouseId"`
-	ItemID          *string          `json:"itemId"`
-	LocationID      *string          `json:"locationId"`
-	LotNumber       *string          `json:"lotNumber"`
-	Quantity        *json.RawMessage `json:"quantity"`
-	ToLocationID    *string          `json:"toLocationId"`
-	ExpectedVersion *json.RawMessage `json:"expectedVersion"`
-	AllocationID    *string          `json:"allocationId"`
-	Override        *bool            `json:"override"`
-	UserID          *string          `json:"userId"`
-	ReasonCode      *string          `json:"reasonCode"`
-	CountTaskID     *string          `json:"countTaskId"`
+	api.UploadTransactionFields
+	TransactionID json.RawMessage `json:"transactionId"`
+	Timestamp     json.RawMessage `json:"timestamp"`
 }
 
 // ParseScan reads one scan from JSON in the upload's transaction shape

@@ -23,7 +23,7 @@ func TestParseScan(t *testing.T) {
 		{`{"type":"RECEIPT","warehouseId":"W","itemId":"I","locationId":"A","quantity":1,"transactionId":"x","timestamp":"2026-01-01T00:00:00Z"}`, "transactionId is set by the scanner"},
 		{`{"type":"RECEIPT","warehouseId":"W","itemId":"I","locationId":"A","quantity":1,"colour":"red"}`, `unknown field "colour"`},
 		{`{"type":"TELEPORT","warehouseId":"W","itemId":"I","locationId":"A","quantity":1}`, "TELEPORT"},
-		{`{"type":"RECEIPT","warehouseId":"W","itemId":"I","locationId":"A","quantity":1,"countTaskId":"c"}`, "only allowed on a CYCLE_COUNT"},
+		{`{"type":"RECEIPT","warehouseId":"W","itemId":"I","locationId":"A","quantity":1,"countTaskId":"c"}`, "only for a CYCLE_COUNT"},
 		{`{"type":"RECEIPT"`, "not valid JSON"},
 		{`{"type":"RECEIPT","warehouseId":"W","itemId":"I","locationId":"A","quantity":1} {}`, "more than one"},
 		{`{"warehouseId":5}`, "warehouseId must be a string"},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // SyncReport says what one Sync did.
@@ -94,7 +96,7 @@ func (d *Device) sync(ctx context.Context) (SyncReport, error) {
 			// One scan alone is too large for the server: no resend
 			// can succeed, so the operator must see it.
 			msg := "this scan alone is larger than the server accepts in one request (HTTP 413)"
-			if err := markRejected(dbCtx, d.db, batch[0].id, statusRejected, &tooLarge, &msg, "", d.cfg.Now().UnixMilli()); err != nil {
+			if err := markRejected(dbCtx, d.db, batch[0].id, api.StatusRejected, &tooLarge, &msg, "", d.cfg.Now().UnixMilli()); err != nil {
 				return rep, err
 			}
 			rep.Rejected++
@@ -141,7 +143,7 @@ func (d *Device) sync(ctx context.Context) (SyncReport, error) {
 
 // tooLarge is the local rejection code of a scan the server answers 413
 // on its own.
-var tooLarge = "TOO_LARGE"
+var tooLarge api.ErrorCode = "TOO_LARGE"
 
 // finish fills the report's counts and passes err through.
 func (d *Device) finish(ctx context.Context, rep SyncReport, err error) (SyncReport, error) {

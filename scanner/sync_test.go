@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
 	for _, mode := range []string{"503", "500-after", "drop-before", "drop-after", "garbage-after"} {
 		t.Run(mode, func(t *testing.T) {
-			srv := newFakeServer(t)
-			srv.fail = func(n int) string {
+			srv := fakeapi.New(t)
+			srv.Fail = func(n int) string {
 				if n == 1 {
 					return mode
 				}
@@ -33,21 +35,21 @@ func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("second Sync: %v", err)
 			}
-			reqs := srv.requests()
+			reqs := srv.Requests()
 			if len(reqs) != 2 {
 				t.Fatalf("%d requests, want 2", len(reqs))
 			}
 			if mode != "drop-before" { // a request dropped unread was not recorded
-				if len(reqs[0].txs) != 5 || len(reqs[1].txs) != 5 {
-					t.Fatalf("requests carried %d and %d transactions, want 5 and 5", len(reqs[0].txs), len(reqs[1].txs))
+				if len(reqs[0].Txs) != 5 || len(reqs[1].Txs) != 5 {
+					t.Fatalf("requests carried %d and %d transactions, want 5 and 5", len(reqs[0].Txs), len(reqs[1].Txs))
 				}
-				for i := range reqs[0].txs {
-					if !bytes.Equal(reqs[0].txs[i], reqs[1].txs[i]) {
-						t.Fatalf("transaction %d resent changed:\n%s\n%s", i, reqs[0].txs[i], reqs[1].txs[i])
+				for i := range reqs[0].Txs {
+					if !bytes.Equal(reqs[0].Txs[i], reqs[1].Txs[i]) {
+						t.Fatalf("transaction %d resent changed:\n%s\n%s", i, reqs[0].Txs[i], reqs[1].Txs[i])
 					}
 				}
-				if reqs[0].sentAt == reqs[1].sentAt {
-					t.Fatalf("sentAt %s reused: it must be the clock when each request is sent", reqs[0].sentAt)
+				if reqs[0].SentAt == reqs[1].SentAt {
+					t.Fatalf("sentAt %s reused: it must be the clock when each request is sent", reqs[0].SentAt)
 				}
 			}
 			wantDup := 0
@@ -57,7 +59,7 @@ func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
 			if rep.Duplicate != wantDup || rep.Accepted != 5-wantDup {
 				t.Fatalf("second sync %+v, want %d duplicate and %d accepted", rep, wantDup, 5-wantDup)
 			}
-			srv.assertWrittenOnce(t, ids(qs))
+			srv.AssertWrittenOnce(t, ids(qs))
 			st := wantStatus(t, d, Green, 0, 0)
 			if st.LastSyncAt == nil || !st.LastSyncAt.Equal(clk.Now()) {
 				t.Fatalf("lastSyncAt %v, want %v", st.LastSyncAt, clk.Now())
@@ -67,9 +69,9 @@ func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
 }
 
 func TestOfflineIsYellowAndNeverRed(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	url := srv.URL()
-	srv.srv.Close() // nothing listens there now
+	srv.HTTP.Close() // nothing listens there now
 	clk := newClock()
 	d := openT(t, testConfig(t, url, clk))
 	queueN(t, d, clk, 0, 2)
@@ -86,9 +88,9 @@ func TestOfflineIsYellowAndNeverRed(t *testing.T) {
 }
 
 func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.delay = 5 * time.Millisecond
-	proxy := newFaultProxy(t, srv.srv.Listener.Addr().String(), 7)
+	srv := fakeapi.New(t)
+	srv.Delay = 5 * time.Millisecond
+	proxy := newFaultProxy(t, srv.HTTP.Listener.Addr().String(), 7)
 	proxy.set(0.2, 0.25, 0.15, 400*time.Millisecond)
 	clk := newClock()
 	cfg := testConfig(t, "http://"+proxy.addr(), clk)
@@ -114,8 +116,8 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 		t.Fatal("the proxy injected no fault: the test tests nothing")
 	}
 	wantStatus(t, d, Green, 0, 0)
-	srv.assertWrittenOnce(t, ids(all))
-	for user, n := range srv.writesByUser() {
+	srv.AssertWrittenOnce(t, ids(all))
+	for user, n := range srv.WritesByUser() {
 		if n != 1 {
 			t.Errorf("scan %s written %d times", user, n)
 		}
@@ -129,8 +131,8 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.fail = func(n int) string {
+	srv := fakeapi.New(t)
+	srv.Fail = func(n int) string {
 		if n == 1 {
 			return "429:60"
 		}
@@ -147,7 +149,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrDeferred) || !errors.As(err, &ue) || ue.RetryAfter != 30*time.Second {
 		t.Fatalf("Sync within Retry-After: %v, want ErrDeferred with 30s left", err)
 	}
-	if n := len(srv.requests()); n != 1 {
+	if n := len(srv.Requests()); n != 1 {
 		t.Fatalf("%d requests: nothing may be sent before Retry-After passes", n)
 	}
 	if w := d.nextWait(); w != 30*time.Second {
@@ -160,9 +162,9 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	failing := true
-	srv.fail = func(int) string {
+	srv.Fail = func(int) string {
 		if failing {
 			return "503"
 		}
@@ -184,9 +186,9 @@ func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
 	if !bytes.Contains([]byte(st.Message), []byte("no successful sync for 5m0s")) {
 		t.Fatalf("red message %q does not say why", st.Message)
 	}
-	srv.mu.Lock()
+	srv.Mu.Lock()
 	failing = false
-	srv.mu.Unlock()
+	srv.Mu.Unlock()
 	if _, err := d.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
 }
 
 func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	cfg.Token = "revoked"
@@ -212,7 +214,7 @@ func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrTokenRefused) {
 		t.Fatalf("second Sync: %v", err)
 	}
-	if n := len(srv.requests()); n != 0 {
+	if n := len(srv.Requests()); n != 0 {
 		t.Fatalf("%d uploads reached the upload handler; a refused token must stop syncing", n)
 	}
 	// The operator view in another process sees red too.
@@ -230,8 +232,8 @@ func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
 }
 
 func TestTokenOfAnotherScannerIs403Red(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.tokens["tok-2"] = "SCANNER-2"
+	srv := fakeapi.New(t)
+	srv.Tokens["tok-2"] = "SCANNER-2"
 	clk := newClock()
 	cfg := testConfig(t, srv.URL(), clk)
 	cfg.Token = "tok-2"
@@ -259,7 +261,7 @@ func TestTokenOfAnotherScannerIs403Red(t *testing.T) {
 }
 
 func TestBadRequestIsRed(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	clk := newClock()
 	cfg := testConfig(t, srv.URL()+"/wrong-prefix", clk)
 	d := openT(t, cfg)

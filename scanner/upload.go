@@ -12,38 +12,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-)
 
-// result is one transaction's answer in an upload response.
-type result struct {
-	TransactionID string   `json:"transactionId"`
-	Status        string   `json:"status"`
-	Code          *string  `json:"code"`
-	Message       *string  `json:"message"`
-	Outcome       *outcome `json:"outcome"`
-}
-
-// outcome is what the processors did with an accepted transaction
-// (?wait=applied, or GET /v1/transactions/{id}).
-type outcome struct {
-	Status          string   `json:"status"` // applied, rejected, pending, held
-	Code            *string  `json:"code"`
-	Message         *string  `json:"message"`
-	ResultingOnHand *int64   `json:"resultingOnHand"`
-	Version         *int64   `json:"version"`
-	Warnings        []string `json:"warnings"`
-}
-
-// Per-transaction statuses and outcome statuses of the upload contract.
-const (
-	statusAccepted  = "accepted"
-	statusDuplicate = "duplicate"
-	statusRejected  = "rejected"
-
-	outcomeApplied  = "applied"
-	outcomeRejected = "rejected"
-	outcomePending  = "pending"
-	outcomeHeld     = "held"
+	"github.com/invsync/invsync/api"
 )
 
 // maxAnswerBytes bounds what is read of an answer (1000 results with
@@ -62,7 +32,7 @@ func envelope(scannerID string, sentAt time.Time, txs [][]byte) []byte {
 	b = append(b, `{"scannerId":`...)
 	b = append(b, id...)
 	b = append(b, `,"sentAt":"`...)
-	b = append(b, formatTime(sentAt)...)
+	b = append(b, api.FormatTime(sentAt)...)
 	b = append(b, `","transactions":[`...)
 	for i, t := range txs {
 		if i > 0 {
@@ -75,7 +45,7 @@ func envelope(scannerID string, sentAt time.Time, txs [][]byte) []byte {
 
 // envelopeOverhead is the size of an envelope with no transactions.
 func envelopeOverhead(scannerIDJSONLen int) int {
-	return len(`{"scannerId":,"sentAt":"","transactions":[]}`) + scannerIDJSONLen + len(timeLayout) + len(`,"device":`) + maxDeviceJSON
+	return len(`{"scannerId":,"sentAt":"","transactions":[]}`) + scannerIDJSONLen + len(api.TimeLayout) + len(`,"device":`) + maxDeviceJSON
 }
 
 // call makes one HTTP request to the server and classifies the answer.
@@ -153,13 +123,13 @@ func (d *Device) call(parent context.Context, method, path string, body []byte) 
 // upload posts one batch and decodes the per-transaction results. A 200
 // whose body is not a results list is an unanswered request: nothing in it
 // is assumed accepted.
-func (d *Device) upload(ctx context.Context, body []byte) ([]result, error) {
+func (d *Device) upload(ctx context.Context, body []byte) ([]api.Result, error) {
 	data, resp, err := d.call(ctx, http.MethodPost, "/v1/transactions?wait=applied", body)
 	if err != nil {
 		return nil, err
 	}
 	var ans struct {
-		Results *[]result `json:"results"`
+		Results *[]api.Result `json:"results"`
 	}
 	if err := json.Unmarshal(data, &ans); err != nil || ans.Results == nil {
 		if err == nil {

@@ -3,11 +3,14 @@
 // format: a zero magic byte, the schema id as a 4-byte big-endian integer, then
 // the Avro binary encoding of the record.
 //
-// A [Set] assigns each schema its id, either locally (1..7 in the fixed order
+// A [Set] assigns each schema its id, either locally (1..13 in the fixed order
 // transaction, inventory_event, catalog_entry, allocation_request,
-// allocation_decision, position_snapshot, lock; version 1 each) or by registering
-// it with a Confluent-compatible schema registry, and answers the read-only
-// lookups a registry client needs so invsync can serve them itself.
+// allocation_decision, position_snapshot, lock, token, command, discrepancy,
+// count_task, cloud_positions, scanner_status; version 1 each) or by registering it with a
+// Confluent-compatible schema registry, and answers the read-only lookups a
+// registry client needs so invsync can serve them itself. The topic each
+// schema's values are written to, and how every topic is created, is the
+// topic table ([TopicTable]).
 //
 // Each record type T has a pair of methods on Set, AppendT and DecodeT.
 //
@@ -99,20 +102,22 @@ const (
 	numKinds
 )
 
-var defs = [numKinds]struct{ name, record, topic string }{
-	{"transaction", "Transaction", TopicTransactions},
-	{"inventory_event", "InventoryEvent", TopicInventoryEvents},
-	{"catalog_entry", "CatalogEntry", TopicCatalog},
-	{"allocation_request", "AllocationRequest", TopicAllocationRequests},
-	{"allocation_decision", "AllocationDecision", TopicAllocationDecisions},
-	{"position_snapshot", "PositionSnapshot", TopicPositionSnapshots},
-	{"lock", "Lock", TopicLocks},
-	{"token", "Token", TopicTokens},
-	{"command", "Command", TopicCommands},
-	{"discrepancy", "Discrepancy", TopicDiscrepancies},
-	{"count_task", "CountTask", TopicCountTasks},
-	{"cloud_positions", "CloudPositionsReport", TopicCloudPositions},
-	{"scanner_status", "ScannerStatus", TopicScannerStatus},
+// defs are the schemas by kind: the .avsc file name and the Avro record
+// name. The topic of each is the topic table's row with its name.
+var defs = [numKinds]struct{ name, record string }{
+	{"transaction", "Transaction"},
+	{"inventory_event", "InventoryEvent"},
+	{"catalog_entry", "CatalogEntry"},
+	{"allocation_request", "AllocationRequest"},
+	{"allocation_decision", "AllocationDecision"},
+	{"position_snapshot", "PositionSnapshot"},
+	{"lock", "Lock"},
+	{"token", "Token"},
+	{"command", "Command"},
+	{"discrepancy", "Discrepancy"},
+	{"count_task", "CountTask"},
+	{"cloud_positions", "CloudPositionsReport"},
+	{"scanner_status", "ScannerStatus"},
 }
 
 // namespace is the Avro namespace of every record.
@@ -145,7 +150,7 @@ type Config struct {
 	// DefaultTopicPrefix.
 	TopicPrefix string
 	// RegistryURL is the base URL of a Confluent-compatible schema registry.
-	// Empty means ids are assigned locally (1..7, version 1 each) and invsync
+	// Empty means ids are assigned locally (1..12, version 1 each) and invsync
 	// serves the lookups itself.
 	RegistryURL string
 	// RegistryOpts are passed to sr.NewClient after sr.URLs(RegistryURL), so
@@ -201,11 +206,15 @@ func New(ctx context.Context, cfg Config) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing schema %s: %w", d.name, err)
 		}
-		topic := prefix + d.topic
+		suffix := topicOfSchema(d.name)
+		if suffix == "" {
+			return nil, fmt.Errorf("schema %s has no topic in the topic table", d.name)
+		}
+		topic := prefix + suffix
 		sc := Schema{
 			Name:        d.name,
 			FullName:    namespace + "." + d.record,
-			TopicSuffix: d.topic,
+			TopicSuffix: suffix,
 			Topic:       topic,
 			Subject:     topic + "-value",
 			ID:          int(k) + 1,

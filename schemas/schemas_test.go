@@ -270,51 +270,142 @@ func sampleAllocationDecision() AllocationDecision {
 
 func TestRoundTrip(t *testing.T) {
 	s := newSet(t)
+	// Every kind must be round-tripped below: note records the kind of
+	// each encoded value, and the end of the test checks none is missing.
+	covered := map[kind]bool{}
+	note := func(b []byte) {
+		covered[s.byID[binary.BigEndian.Uint32(b[1:5])]] = true
+	}
 	extremes := []time.Time{{}, ms(0), ms(-1), ms(math.MinInt64), ms(math.MaxInt64)}
 
 	tx := sampleTransaction()
-	roundTrip(t, tx, s.AppendTransaction, s.DecodeTransaction)
-	roundTrip(t, Transaction{Type: TxReceipt}, s.AppendTransaction, s.DecodeTransaction) // all empty and null
+	note(roundTrip(t, tx, s.AppendTransaction, s.DecodeTransaction))
+	note(roundTrip(t, Transaction{Type: TxReceipt}, s.AppendTransaction, s.DecodeTransaction)) // all empty and null
 	for _, ts := range extremes {
 		tx := Transaction{TransactionID: "Ωmega-🚚", Type: TxAdjustment, Quantity: math.MinInt64, ExpectedVersion: ptr(int64(math.MaxInt64)),
 			ToLocationID: ptr(""), DeviceTimestamp: ts, CorrectedTimestamp: ts, SentAt: ts, ReceivedAt: ts}
-		roundTrip(t, tx, s.AppendTransaction, s.DecodeTransaction)
+		note(roundTrip(t, tx, s.AppendTransaction, s.DecodeTransaction))
 	}
 
-	roundTrip(t, sampleInventoryEvent(), s.AppendInventoryEvent, s.DecodeInventoryEvent)
-	roundTrip(t, InventoryEvent{EventType: EventCycleCount, QuantityChange: math.MinInt64, ResultingOnHand: -1, Timestamp: extremes[3]},
-		s.AppendInventoryEvent, s.DecodeInventoryEvent)
+	note(roundTrip(t, sampleInventoryEvent(), s.AppendInventoryEvent, s.DecodeInventoryEvent))
+	note(roundTrip(t, InventoryEvent{EventType: EventCycleCount, QuantityChange: math.MinInt64, ResultingOnHand: -1, Timestamp: extremes[3]},
+		s.AppendInventoryEvent, s.DecodeInventoryEvent))
 
-	roundTrip(t, CatalogEntry{Kind: KindWarehouse, ID: "WH1", Locations: []string{"A-01", "", "Ü-1"}, Description: "main"},
-		s.AppendCatalogEntry, s.DecodeCatalogEntry)
-	roundTrip(t, CatalogEntry{Kind: KindItem, ID: "SKU-1", LotTracked: true, MaxTransactionQuantity: math.MaxInt64},
-		s.AppendCatalogEntry, s.DecodeCatalogEntry)
+	note(roundTrip(t, CatalogEntry{Kind: KindWarehouse, ID: "WH1", Locations: []string{"A-01", "", "Ü-1"}, Description: "main"},
+		s.AppendCatalogEntry, s.DecodeCatalogEntry))
+	note(roundTrip(t, CatalogEntry{Kind: KindItem, ID: "SKU-1", LotTracked: true, MaxTransactionQuantity: math.MaxInt64},
+		s.AppendCatalogEntry, s.DecodeCatalogEntry))
 
-	roundTrip(t, sampleAllocationRequest(), s.AppendAllocationRequest, s.DecodeAllocationRequest)
-	roundTrip(t, AllocationRequest{Action: ActionCancel, OrderLine: math.MinInt32, Quantity: -5, ExpiresAt: ptr(time.Time{})},
-		s.AppendAllocationRequest, s.DecodeAllocationRequest)
-	roundTrip(t, AllocationRequest{Action: ActionAllocate, OrderLine: math.MaxInt32}, s.AppendAllocationRequest, s.DecodeAllocationRequest)
+	note(roundTrip(t, sampleAllocationRequest(), s.AppendAllocationRequest, s.DecodeAllocationRequest))
+	note(roundTrip(t, AllocationRequest{Action: ActionCancel, OrderLine: math.MinInt32, Quantity: -5, ExpiresAt: ptr(time.Time{})},
+		s.AppendAllocationRequest, s.DecodeAllocationRequest))
+	note(roundTrip(t, AllocationRequest{Action: ActionAllocate, OrderLine: math.MaxInt32}, s.AppendAllocationRequest, s.DecodeAllocationRequest))
 
-	roundTrip(t, sampleAllocationDecision(), s.AppendAllocationDecision, s.DecodeAllocationDecision)
-	roundTrip(t, AllocationDecision{Status: StatusExpired, PickedQuantity: -1, Sequence: 1}, s.AppendAllocationDecision, s.DecodeAllocationDecision)
+	note(roundTrip(t, sampleAllocationDecision(), s.AppendAllocationDecision, s.DecodeAllocationDecision))
+	note(roundTrip(t, AllocationDecision{Status: StatusExpired, PickedQuantity: -1, Sequence: 1}, s.AppendAllocationDecision, s.DecodeAllocationDecision))
 
-	roundTrip(t, PositionSnapshot{SnapshotID: "snap", Partition: 7, TakenAt: ms(5), WarehouseID: "WH1", ItemID: "SKU",
+	note(roundTrip(t, PositionSnapshot{SnapshotID: "snap", Partition: 7, TakenAt: ms(5), WarehouseID: "WH1", ItemID: "SKU",
 		LocationID: "A", LotNumber: "日本", OnHand: -2, Allocated: 3, Available: -5, Version: 9, UpdatedAt: ms(4)},
-		s.AppendPositionSnapshot, s.DecodePositionSnapshot)
-	roundTrip(t, PositionSnapshot{Partition: -1}, s.AppendPositionSnapshot, s.DecodePositionSnapshot)
+		s.AppendPositionSnapshot, s.DecodePositionSnapshot))
+	note(roundTrip(t, PositionSnapshot{Partition: -1}, s.AppendPositionSnapshot, s.DecodePositionSnapshot))
 
-	roundTrip(t, sampleLock(), s.AppendLock, s.DecodeLock)
+	note(roundTrip(t, sampleLock(), s.AppendLock, s.DecodeLock))
 	released := sampleLock()
 	released.ReleasedAt = ptr(ms(1_700_000_900_000))
-	roundTrip(t, released, s.AppendLock, s.DecodeLock)
+	note(roundTrip(t, released, s.AppendLock, s.DecodeLock))
 	for _, ts := range extremes {
-		roundTrip(t, Lock{LockID: "Ωmega-🔒", AcquiredAt: ts, ExpiresAt: ts, ReleasedAt: ptr(ts)}, s.AppendLock, s.DecodeLock)
+		note(roundTrip(t, Lock{LockID: "Ωmega-🔒", AcquiredAt: ts, ExpiresAt: ts, ReleasedAt: ptr(ts)}, s.AppendLock, s.DecodeLock))
+	}
+
+	note(roundTrip(t, sampleToken(), s.AppendToken, s.DecodeToken))
+	for _, role := range tokenRoles {
+		note(roundTrip(t, Token{TokenID: "Ωmega-🔑", Role: role}, s.AppendToken, s.DecodeToken))
+	}
+	revoked := sampleToken()
+	revoked.ExpiresAt, revoked.RevokedAt = ptr(extremes[3]), ptr(extremes[4])
+	note(roundTrip(t, revoked, s.AppendToken, s.DecodeToken))
+
+	for _, c := range sampleCommands() {
+		note(roundTrip(t, c, s.AppendCommand, s.DecodeCommand))
+	}
+	for _, ts := range extremes {
+		note(roundTrip(t, Command{CommandID: "Ωmega", Kind: "COUNT_DECISION", IssuedAt: ts, Count: &HeldCountDecision{}},
+			s.AppendCommand, s.DecodeCommand))
+	}
+	note(roundTrip(t, Command{Kind: "DISCREPANCY_UPDATE", Discrepancy: &DiscrepancyChange{Status: ptr(""), Assignee: ptr("日本")}},
+		s.AppendCommand, s.DecodeCommand))
+	note(roundTrip(t, Command{Kind: "REPORT_PIECE", Report: &ReportPiece{}}, s.AppendCommand, s.DecodeCommand))
+
+	note(roundTrip(t, sampleDiscrepancy(), s.AppendDiscrepancy, s.DecodeDiscrepancy))
+	note(roundTrip(t, Discrepancy{Kind: "MISMATCH", Status: "OPEN", WarehouseOnHand: math.MinInt64, WarehouseVersion: math.MaxInt64,
+		CloudOnHand: ptr(int64(math.MaxInt64)), Assignee: ptr(""), Resolution: ptr("Ü"), CountTaskID: ptr("ct"),
+		OpenedAt: extremes[3], UpdatedAt: extremes[4], Sequence: -1},
+		s.AppendDiscrepancy, s.DecodeDiscrepancy))
+
+	note(roundTrip(t, sampleCountTask(), s.AppendCountTask, s.DecodeCountTask))
+	for _, ts := range extremes {
+		note(roundTrip(t, CountTask{CountTaskID: "Ωmega", Status: "OPEN", CreatedAt: ts, DiscrepancyID: ptr(""), CompletedAt: ptr(ts)},
+			s.AppendCountTask, s.DecodeCountTask))
+	}
+
+	note(roundTrip(t, sampleCloudPositionsReport(), s.AppendCloudPositionsReport, s.DecodeCloudPositionsReport))
+	note(roundTrip(t, CloudPositionsReport{ItemFrom: ptr(""), Positions: []CloudPosition{{OnHand: math.MinInt64, Version: math.MaxInt64}}},
+		s.AppendCloudPositionsReport, s.DecodeCloudPositionsReport))
+
+	note(roundTrip(t, ScannerStatus{ScannerID: "Ωmega-📟", ReceivedAt: ms(5), SentAt: ms(4), Queued: math.MaxInt64, OldestQueuedAt: ptr(extremes[3]),
+		Rejected: -1, AppVersion: "web 3", LastUploadAt: ptr(ms(3))}, s.AppendScannerStatus, s.DecodeScannerStatus))
+	for _, ts := range extremes {
+		note(roundTrip(t, ScannerStatus{ScannerID: "S", ReceivedAt: ts, SentAt: ts}, s.AppendScannerStatus, s.DecodeScannerStatus))
+	}
+
+	for k := range numKinds {
+		if !covered[k] {
+			t.Errorf("kind %s has no round trip", defs[k].name)
+		}
 	}
 }
 
 func sampleLock() Lock {
 	return Lock{LockID: "lock-1", WarehouseID: "WH1", LocationID: "A-01", ScannerID: "SCANNER-03",
 		AcquiredAt: ms(1_700_000_000_000), ExpiresAt: ms(1_700_001_800_000)}
+}
+
+func sampleToken() Token {
+	return Token{TokenID: "tok-1", Name: "dock scanners", Role: "scanner", Warehouses: []string{"WH1", "WH2"},
+		ExpiresAt: ptr(ms(1_800_000_000_000)), CreatedAt: ms(1_700_000_000_000), CreatedBy: "admin", Hash: []byte{0, 1, 0xfe, 0xff}}
+}
+
+func sampleCommands() []Command {
+	at := ms(1_700_000_000_000)
+	ps := []CloudPosition{{ItemID: "I", LocationID: "L", LotNumber: "", OnHand: 95, Version: 18},
+		{ItemID: "J", LocationID: "M", LotNumber: "LOT", OnHand: -1, Version: 0}}
+	return []Command{
+		{CommandID: "c1", Kind: "REPORT_PIECE", WarehouseID: "WH", IssuedAt: at, By: "cloud-1",
+			Report: &ReportPiece{PieceID: "r#3", ReportID: "r", Complete: true, ItemFrom: ptr("A"), ItemTo: ptr("Z"), Positions: ps}},
+		{CommandID: "c2", Kind: "DISCREPANCY_UPDATE", WarehouseID: "WH", ItemID: "I", IssuedAt: at, By: "sup",
+			Discrepancy: &DiscrepancyChange{DiscrepancyID: "d-1", Status: ptr("RESOLVED"), Resolution: ptr("WRITTEN_OFF"), Note: "n"}},
+		{CommandID: "c3", Kind: "COUNT_DECISION", WarehouseID: "WH", ItemID: "I", IssuedAt: at, By: "sup",
+			Count: &HeldCountDecision{TransactionID: "tx", Approve: true, Note: "recounted"}},
+	}
+}
+
+func sampleDiscrepancy() Discrepancy {
+	at := ms(1_700_000_000_000)
+	return Discrepancy{DiscrepancyID: "d-1", WarehouseID: "WH", ItemID: "I", LocationID: "L", LotNumber: "LOT", Kind: "MISMATCH",
+		WarehouseOnHand: 95, WarehouseVersion: 18, CloudOnHand: ptr(int64(100)), CloudVersion: ptr(int64(18)), Status: "OPEN",
+		ReportID: "r", OpenedAt: at, UpdatedAt: at, Sequence: 1,
+		History: []DiscrepancyStep{{At: at, By: "cloud-1", Status: "OPEN", Note: "found"}, {At: at, By: "sup", Status: "INVESTIGATING"}}}
+}
+
+func sampleCountTask() CountTask {
+	at := ms(1_700_000_000_000)
+	return CountTask{CountTaskID: "ct-1", WarehouseID: "WH", LocationID: "L", ItemID: ptr("I"), Reason: "r", Status: "DONE",
+		CreatedAt: at, CreatedBy: "sup", DiscrepancyID: ptr("d-1"), CompletedAt: &at, CompletedBy: ptr("tx")}
+}
+
+func sampleCloudPositionsReport() CloudPositionsReport {
+	return CloudPositionsReport{ReportID: "r", WarehouseID: "WH", Complete: true, ItemFrom: ptr("A"), ItemTo: ptr("Z"),
+		Positions: sampleCommands()[0].Report.Positions}
 }
 
 func TestTimePrecision(t *testing.T) {

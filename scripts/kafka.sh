@@ -13,12 +13,18 @@
 #
 # Environment:
 #   KAFKA_VERSION           pinned below; 4.x only
-#   KAFKA_CACHE_DIR         jar cache (default $HOME/.cache/invsync/kafka-<version>)
+#   KAFKA_CACHE_DIR         jar cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/invsync/kafka-<version>;
+#                           <repo>/.kafka/cache-<version> when the home directory is not writable)
 #   KAFKA_PORT              PLAINTEXT listener port (default 39092)
 #   KAFKA_CONTROLLER_PORT   CONTROLLER listener port (default 39093)
-#   KAFKA_DATA_DIR          log.dirs (default <repo>/.kafka/data)
+#   KAFKA_STATE_DIR         pid file, log, generated configuration (default <repo>/.kafka)
+#   KAFKA_DATA_DIR          log.dirs (default $KAFKA_STATE_DIR/data)
 #   KAFKA_START_TIMEOUT     seconds to wait for readiness (default 60)
 #   KAFKA_HEAP_OPTS         default "-Xms256m -Xmx768m"
+#
+# The broker runs as the calling user, so its files stay in the checkout; only
+# the jars are shared between checkouts. A cache that is already fetched may
+# be read-only. $TMPDIR is not used (the JVM keeps to java.io.tmpdir, /tmp).
 set -euo pipefail
 
 if [[ -z "${HOME:-}" ]]; then
@@ -34,15 +40,34 @@ DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
-STATE_DIR="$REPO_DIR/.kafka"
+STATE_DIR="${KAFKA_STATE_DIR:-$REPO_DIR/.kafka}"
 PID_FILE="$STATE_DIR/kafka.pid"
 LOG_FILE="$STATE_DIR/kafka.log"
 PROPS_FILE="$STATE_DIR/server.properties"
 CLIENT_PROPS_FILE="$STATE_DIR/client.properties"
+LOG4J_CONF="$STATE_DIR/log4j2.properties"
 
-CACHE_DIR="${KAFKA_CACHE_DIR:-$HOME/.cache/invsync/kafka-$KAFKA_VERSION}"
+default_cache_dir() {
+  # The user's cache when it is (or can be made) writable; the checkout's
+  # state directory otherwise (a read-only or missing home directory). A
+  # missing home directory is never created.
+  local base="${XDG_CACHE_HOME:-$HOME/.cache}" d
+  d="$base/invsync/kafka-$KAFKA_VERSION"
+  if [[ -f "$d/.fetched-$KAFKA_VERSION" ]]; then
+    echo "$d"
+    return
+  fi
+  local p="$d"
+  while [[ ! -e "$p" ]]; do p="$(dirname -- "$p")"; done
+  if [[ -d "$HOME" && -d "$p" && -w "$p" ]]; then
+    echo "$d"
+  else
+    echo "$STATE_DIR/cache-$KAFKA_VERSION"
+  fi
+}
+
+CACHE_DIR="${KAFKA_CACHE_DIR:-$(default_cache_dir)}"
 LIB_DIR="$CACHE_DIR/libs"
-LOG4J_CONF="$CACHE_DIR/log4j2.properties"
 READY_MARKER="$CACHE_DIR/.fetched-$KAFKA_VERSION"
 
 HOST=127.0.0.1
@@ -59,6 +84,19 @@ die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
 need() {
   command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"
 }
+
+# make_dir DIR WHAT HINT: mkdir -p with an error that says what to do.
+make_dir() {
+  mkdir -p -- "$1" 2>/dev/null && [[ -w "$1" ]] ||
+    die "cannot create or write $2 $1; $3"
+}
+
+state_dir() {
+  make_dir "$STATE_DIR" "the state directory" "set KAFKA_STATE_DIR to a writable directory"
+}
+
+# A value for a Java properties file: backslashes escaped.
+prop_value() { printf '%s' "${1//\\/\\\\}"; }
 
 case "$KAFKA_VERSION" in
   4.*) ;;
@@ -77,7 +115,9 @@ java_run() {
 
 write_log4j_conf() {
   # WARN and above to stderr (the broker's stderr goes to .kafka/kafka.log),
-  # plus the one INFO line that says the server finished starting.
+  # plus the one INFO line that says the server finished starting. Kept in
+  # the state directory, so a shared jar cache may be read-only.
+  state_dir
   local tmp="$LOG4J_CONF.tmp.$$"
   cat > "$tmp" <<'EOF'
 status = warn
@@ -110,6 +150,14 @@ do_fetch_locked() {
   local work="$CACHE_DIR/fetch"
   rm -rf "$work" "$LIB_DIR.tmp"
   mkdir -p "$work"
+  # Maven keeps its repository in ~/.m2 of the passwd entry (not $HOME); when
+  # that is not writable, use one in the work directory, deleted afterwards.
+  local m2=() pwhome
+  pwhome="$(getent passwd "$(id -u)" | cut -d: -f6)"
+  if ! { mkdir -p -- "$pwhome/.m2/repository" 2>/dev/null && [[ -w "$pwhome/.m2/repository" ]]; }; then
+    log "$pwhome/.m2 is not writable: Maven's repository goes to $work/m2 for this fetch"
+    m2=("-Dmaven.repo.local=$work/m2")
+  fi
   cat > "$work/pom.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -149,7 +197,7 @@ do_fetch_locked() {
 EOF
   local attempt ok=0
   for attempt in 1 2 3; do
-    if mvn -B -q -Dstyle.color=never -f "$work/pom.xml" \
+    if mvn -B -q -Dstyle.color=never -f "$work/pom.xml" "${m2[@]}" \
         -Dmaven.wagon.http.retryHandler.count=3 \
         "$DEPENDENCY_PLUGIN:copy-dependencies" \
         -DincludeScope=runtime -DoutputDirectory="$LIB_DIR.tmp" \
@@ -163,7 +211,7 @@ EOF
   done
   [[ $ok == 1 ]] || die "could not fetch Kafka $KAFKA_VERSION from Maven Central (see $work/mvn.log)"
 
-  rm -rf "$LIB_DIR"
+  rm -rf "$LIB_DIR" "$work/m2"
   mv "$LIB_DIR.tmp" "$LIB_DIR"
   write_log4j_conf
 
@@ -179,11 +227,11 @@ EOF
 }
 
 do_fetch() {
+  write_log4j_conf # cheap; keeps the config in step with this script
   if fetched; then
-    write_log4j_conf # cheap; keeps the cached config in step with this script
     return 0
   fi
-  mkdir -p "$CACHE_DIR"
+  make_dir "$CACHE_DIR" "the jar cache" "set KAFKA_CACHE_DIR to a writable directory (about 50 MB)"
   if command -v flock >/dev/null 2>&1; then
     (
       flock 9
@@ -212,6 +260,7 @@ port_open() {
 }
 
 write_client_props() {
+  state_dir
   cat > "$CLIENT_PROPS_FILE" <<EOF
 request.timeout.ms=5000
 default.api.timeout.ms=10000
@@ -241,7 +290,7 @@ random_cluster_id() {
 }
 
 write_server_props() {
-  mkdir -p "$STATE_DIR"
+  state_dir
   cat > "$PROPS_FILE" <<EOF
 # Generated by scripts/kafka.sh; rewritten on every 'up'.
 process.roles=broker,controller
@@ -252,7 +301,7 @@ advertised.listeners=PLAINTEXT://$HOST:$PORT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-log.dirs=$DATA_DIR
+log.dirs=$(prop_value "$DATA_DIR")
 num.partitions=1
 default.replication.factor=1
 auto.create.topics.enable=false
@@ -294,7 +343,7 @@ wait_ready() {
 }
 
 do_up() {
-  mkdir -p "$STATE_DIR"
+  state_dir
   local pid
   if pid="$(running_pid)"; then
     do_fetch
@@ -316,7 +365,7 @@ do_up() {
   done
 
   write_server_props
-  mkdir -p "$DATA_DIR"
+  make_dir "$DATA_DIR" "the data directory" "set KAFKA_DATA_DIR to a writable directory"
   if [[ ! -f "$DATA_DIR/meta.properties" ]]; then
     local cid out
     cid="$(random_cluster_id)"
@@ -431,7 +480,7 @@ do_status() {
 # ---------------------------------------------------------------- main
 
 usage() {
-  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"

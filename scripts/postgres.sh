@@ -5,44 +5,81 @@
 #   scripts/postgres.sh up              install Debian's postgresql if needed (as root), initdb if
 #                                       needed, start, wait until it answers, create the database;
 #                                       prints POSTGRES_URL=...
-#   scripts/postgres.sh down [--wipe]   stop (fast shutdown); --wipe deletes the cluster's data
+#   scripts/postgres.sh down [--wipe]   stop (fast shutdown); --wipe deletes the cluster's directory
+#                                       (data, log and socket)
 #   scripts/postgres.sh status          exit 0 if running and answering, 3 otherwise
 #   scripts/postgres.sh restart [--immediate]
 #                                       stop and start again on the same data (fast shutdown, or an
 #                                       immediate one, which is a crash followed by recovery)
-#   scripts/postgres.sh url             print the URL (whether or not it is running)
+#   scripts/postgres.sh url             print the URL of this checkout's cluster if it is running
+#                                       and answering; otherwise print nothing and exit 3, so
+#                                       POSTGRES_URL=$(bash scripts/postgres.sh url) is empty and
+#                                       the PostgreSQL tests skip
+#
+# One cluster per checkout, outside it. As root the server runs as the
+# `postgres` OS user, which cannot enter a private checkout (root's home and
+# every `mktemp -d` are 0700), so the cluster's directory is
+# /var/tmp/invsync-postgres-<hash> (/tmp when /var/tmp is not writable), where
+# <hash> is the first 12 hex digits of the SHA-256 of the checkout's absolute
+# path. It is owned by the server's user with mode 0700 and holds data/,
+# postgres.log and sock/ (the Unix socket). $TMPDIR is not used: it is often a
+# private directory the `postgres` user cannot reach.
+#
+# Ports: two checkouts on one machine may run their tests at once, so each
+# gets its own default port, 20000 + (<hash> mod 10000), below Linux's
+# ephemeral range. POSTGRES_PORT overrides it (and is the answer when another
+# program holds the derived port); a cluster keeps the port it was last
+# started on until `up` is given another. `url` and `status` report the port
+# the running cluster actually listens on.
 #
 # Environment:
-#   POSTGRES_PORT           TCP port on 127.0.0.1 (default 35432)
+#   POSTGRES_PORT           TCP port on 127.0.0.1 (default derived from the checkout's path, above)
 #   POSTGRES_DB             database created by `up` (default invsync_test)
-#   POSTGRES_DATA_DIR       cluster directory (default <repo>/.postgres/data)
+#   POSTGRES_STATE_DIR      the cluster's directory (default /var/tmp/invsync-postgres-<hash>);
+#                           the `postgres` user must be able to reach it when run as root
+#   POSTGRES_DATA_DIR       data directory (default $POSTGRES_STATE_DIR/data)
 #   POSTGRES_START_TIMEOUT  seconds to wait for readiness (default 60)
 #
 # The cluster trusts every connection from loopback (no password) and listens
-# on 127.0.0.1 only; it is for tests, never for data anyone keeps. As root it
-# runs as the `postgres` OS user, since PostgreSQL refuses to run as root.
+# on 127.0.0.1 only; it is for tests, never for data anyone keeps.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
-STATE_DIR="$REPO_DIR/.postgres"
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd -P)"
+REPO_HASH="$(printf '%s' "$REPO_DIR" | sha256sum | cut -c1-12)"
+
+default_state_dir() {
+  local base=/var/tmp
+  [[ -d "$base" && -w "$base" ]] || base=/tmp
+  echo "$base/invsync-postgres-$REPO_HASH"
+}
+
+STATE_DIR="${POSTGRES_STATE_DIR:-$(default_state_dir)}"
 DATA_DIR="${POSTGRES_DATA_DIR:-$STATE_DIR/data}"
 LOG_FILE="$STATE_DIR/postgres.log"
 SOCKET_DIR="$STATE_DIR/sock"
 
 HOST=127.0.0.1
-PORT="${POSTGRES_PORT:-35432}"
+PORT="${POSTGRES_PORT:-$((20000 + 16#${REPO_HASH:0:8} % 10000))}"
 DB="${POSTGRES_DB:-invsync_test}"
 START_TIMEOUT="${POSTGRES_START_TIMEOUT:-60}"
-URL="postgres://postgres@$HOST:$PORT/$DB?sslmode=disable"
 
 log() { echo "postgres.sh: $*" >&2; }
 die() { echo "postgres.sh: ERROR: $*" >&2; exit 1; }
 
-[[ "$PORT" =~ ^[0-9]+$ ]] || die "POSTGRES_PORT=$PORT is not a number"
+[[ "$PORT" =~ ^[0-9]+$ ]] && (( PORT > 0 && PORT < 65536 )) || die "POSTGRES_PORT=$PORT is not a TCP port number"
 [[ "$DB" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "POSTGRES_DB=$DB: use letters, digits and '_' only"
+[[ "$STATE_DIR" == /* ]] || die "POSTGRES_STATE_DIR=$STATE_DIR: give an absolute path"
+[[ "$DATA_DIR" == /* ]] || die "POSTGRES_DATA_DIR=$DATA_DIR: give an absolute path"
 
 is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# The OS user the server runs as, and so the owner of its directories.
+owner() {
+  if is_root; then echo postgres; else id -un; fi
+}
+
+url() { echo "postgres://postgres@$HOST:$PORT/$DB?sslmode=disable"; }
 
 # ---------------------------------------------------------------- binaries
 
@@ -56,12 +93,12 @@ find_bin() {
     PG_BIN="$(dirname "$(readlink -f "$p")")"
     return 0
   fi
-  for p in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -V -r); do
+  while IFS= read -r p; do
     if [[ -x "$p/initdb" && -x "$p/pg_ctl" ]]; then
       PG_BIN="$p"
       return 0
     fi
-  done
+  done < <(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -V -r)
   return 1
 }
 
@@ -76,9 +113,10 @@ ensure_bin() {
 }
 
 as_pg() {
-  # Runs a PostgreSQL server program as the cluster's owner.
+  # Runs a program as the cluster's owner; as root from /, since the
+  # postgres user may not be able to enter the current directory.
   if is_root; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -91,12 +129,31 @@ psql_run() {
 # ---------------------------------------------------------------- helpers
 
 port_open() {
-  timeout 2 bash -c "</dev/tcp/$HOST/$PORT" >/dev/null 2>&1
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$PORT" >/dev/null 2>&1
 }
 
 running() {
   [[ -f "$DATA_DIR/postmaster.pid" ]] || return 1
   as_pg "$PG_BIN/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1
+}
+
+use_configured_port() {
+  # Without POSTGRES_PORT, a cluster keeps the port it was last started on
+  # (so `restart` after `POSTGRES_PORT=... up` does not move it).
+  [[ -z "${POSTGRES_PORT:-}" ]] || return 0
+  local p
+  p="$(sed -n 's/^port = \([0-9][0-9]*\)$/\1/p' "$DATA_DIR/invsync.conf" 2>/dev/null || true)"
+  [[ "$p" =~ ^[0-9]+$ ]] && PORT="$p"
+  return 0
+}
+
+use_running_port() {
+  # The running cluster's port (line 4 of postmaster.pid), which is the one
+  # to report even if POSTGRES_PORT now says otherwise.
+  local p
+  p="$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)"
+  [[ "$p" =~ ^[0-9]+$ ]] && PORT="$p"
+  return 0
 }
 
 answers() {
@@ -110,6 +167,13 @@ log_tail() {
     tail -n 40 "$LOG_FILE" >&2
     echo "----- end of log -----" >&2
   fi
+  # A full disk is the usual reason a fresh cluster fails: say so.
+  local free
+  free="$(df -Pk -- "$DATA_DIR" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }')"
+  if [[ "$free" =~ ^[0-9]+$ ]] && (( free < 200 )); then
+    log "only ${free} MB free where $DATA_DIR is: free some space or set POSTGRES_STATE_DIR to another filesystem"
+  fi
+  return 0
 }
 
 wait_ready() {
@@ -123,16 +187,36 @@ wait_ready() {
   die "PostgreSQL did not answer on $HOST:$PORT within ${START_TIMEOUT}s"
 }
 
-prepare_dirs() {
-  mkdir -p "$STATE_DIR" "$SOCKET_DIR" "$DATA_DIR"
-  touch "$LOG_FILE"
-  if is_root; then
-    chown postgres:postgres "$SOCKET_DIR" "$DATA_DIR" "$LOG_FILE"
-    # The server process must reach its data directory through every parent.
-    runuser -u postgres -- test -x "$DATA_DIR" ||
-      die "the postgres OS user cannot reach $DATA_DIR (a parent directory is not searchable); set POSTGRES_DATA_DIR to a directory it can reach"
+# own_dir DIR: DIR exists (created when missing), is a real directory owned by
+# the server's user, mode 0700, and that user can reach it. Shared parents
+# such as /var/tmp are writable by everyone, so a directory someone else made
+# (or a symlink) is refused rather than used.
+own_dir() {
+  local d="$1" who
+  who="$(owner)"
+  [[ -L "$d" ]] && die "$d is a symlink, not a directory: remove it or set POSTGRES_STATE_DIR/POSTGRES_DATA_DIR"
+  if [[ ! -e "$d" ]]; then
+    mkdir -p -- "$(dirname -- "$d")" ||
+      die "cannot create $(dirname -- "$d"): set POSTGRES_STATE_DIR to a writable directory the '$who' user can reach"
+    mkdir -m 700 -- "$d" ||
+      die "cannot create $d: set POSTGRES_STATE_DIR to a writable directory the '$who' user can reach"
+    is_root && chown postgres:postgres -- "$d"
   fi
-  chmod 700 "$DATA_DIR"
+  [[ -d "$d" ]] || die "$d exists and is not a directory: remove it or set POSTGRES_STATE_DIR"
+  local have
+  have="$(stat -c %U -- "$d")"
+  [[ "$have" == "$who" ]] ||
+    die "$d belongs to '$have', not '$who' (the server's user): remove it (bash scripts/postgres.sh down --wipe as its owner) or set POSTGRES_STATE_DIR"
+  chmod 700 -- "$d"
+  as_pg test -x "$d" -a -w "$d" ||
+    die "the '$who' OS user cannot reach $d (a parent directory is not searchable): set POSTGRES_STATE_DIR (and POSTGRES_DATA_DIR) to a directory it can reach, e.g. under /var/tmp"
+}
+
+prepare_dirs() {
+  own_dir "$STATE_DIR"
+  own_dir "$SOCKET_DIR"
+  own_dir "$DATA_DIR"
+  [[ -e "$LOG_FILE" ]] || as_pg touch -- "$LOG_FILE" || die "cannot create $LOG_FILE"
 }
 
 init_cluster() {
@@ -145,28 +229,25 @@ init_cluster() {
 
 write_conf() {
   # Rewritten on every start, so a changed port takes effect. Loopback TCP
-  # only; the Unix socket lives in the state directory, not /var/run.
-  local conf="$DATA_DIR/invsync.conf"
-  cat > "$conf" <<EOF
+  # only; the Unix socket lives in the cluster's directory, not /var/run.
+  local conf="$DATA_DIR/invsync.conf" sock="${SOCKET_DIR//\'/\'\'}"
+  as_pg tee -- "$conf" >/dev/null <<EOF
 # Generated by scripts/postgres.sh; rewritten on every 'up'.
 listen_addresses = '$HOST'
 port = $PORT
-unix_socket_directories = '$SOCKET_DIR'
+unix_socket_directories = '$sock'
 max_connections = 100
 shared_buffers = 128MB
 log_min_messages = warning
 log_connections = off
 EOF
-  is_root && chown postgres:postgres "$conf"
   grep -q "^include_if_exists = 'invsync.conf'" "$DATA_DIR/postgresql.conf" ||
-    echo "include_if_exists = 'invsync.conf'" >> "$DATA_DIR/postgresql.conf"
-  cat > "$DATA_DIR/pg_hba.conf" <<EOF
+    echo "include_if_exists = 'invsync.conf'" | as_pg tee -a -- "$DATA_DIR/postgresql.conf" >/dev/null
+  as_pg tee -- "$DATA_DIR/pg_hba.conf" >/dev/null <<EOF
 # Generated by scripts/postgres.sh: trust on loopback only.
 local all all trust
 host  all all 127.0.0.1/32 trust
 EOF
-  is_root && chown postgres:postgres "$DATA_DIR/pg_hba.conf"
-  return 0
 }
 
 start_server() {
@@ -190,14 +271,16 @@ ensure_db() {
 do_up() {
   ensure_bin
   if running; then
-    log "already running ($DATA_DIR); checking it answers"
+    use_running_port
+    log "already running ($DATA_DIR, port $PORT); checking it answers"
     wait_ready
     ensure_db
-    echo "POSTGRES_URL=$URL"
+    echo "POSTGRES_URL=$(url)"
     return 0
   fi
+  use_configured_port
   if port_open; then
-    die "port $HOST:$PORT is in use by another process (not this cluster); stop it or set POSTGRES_PORT"
+    die "port $HOST:$PORT is in use by another process (not this checkout's cluster); stop it or set POSTGRES_PORT to a free port"
   fi
   prepare_dirs
   init_cluster
@@ -207,7 +290,25 @@ do_up() {
   wait_ready
   ensure_db
   log "ready after $((SECONDS - start))s (data: $DATA_DIR, log: $LOG_FILE)"
-  echo "POSTGRES_URL=$URL"
+  echo "POSTGRES_URL=$(url)"
+}
+
+wipe_dir() {
+  # Deletes one of the cluster's directories. A symlink or a directory of
+  # another owner is refused: /var/tmp is writable by everyone.
+  local d="$1" who have
+  [[ -L "$d" ]] && die "refusing to wipe $d: it is a symlink (remove it by hand if it is yours)"
+  [[ -d "$d" ]] || return 0
+  who="$(owner)"
+  have="$(stat -c %U -- "$d")"
+  [[ "$have" == "$who" ]] || die "refusing to wipe $d: it belongs to '$have', not '$who' (the server's user)"
+  d="$(cd "$d" && pwd -P)"
+  case "$d" in
+    / | "$HOME" | "$REPO_DIR" | /root | /home | /tmp | /var/tmp | /work | /var | /usr | /etc)
+      die "refusing to wipe $d" ;;
+  esac
+  log "wiping $d"
+  rm -rf -- "$d"
 }
 
 do_down() {
@@ -228,13 +329,9 @@ do_down() {
     log "not running"
   fi
   if [[ $wipe == 1 ]]; then
-    local d
-    d="$(cd "$DATA_DIR" 2>/dev/null && pwd -P)" || { log "nothing to wipe"; return 0; }
-    case "$d" in
-      / | "$HOME" | "$REPO_DIR" | /root | /home | /tmp | /work) die "refusing to wipe $d" ;;
-    esac
-    log "wiping $d"
-    rm -rf "$d"
+    [[ -e "$DATA_DIR" || -e "$STATE_DIR" ]] || { log "nothing to wipe"; return 0; }
+    wipe_dir "$DATA_DIR"
+    wipe_dir "$STATE_DIR"
   fi
 }
 
@@ -260,21 +357,37 @@ do_status() {
     echo "not installed (no initdb/pg_ctl on PATH or under /usr/lib/postgresql)"
     return 3
   fi
-  if running && answers; then
-    echo "running: $HOST:$PORT (data: $DATA_DIR, log: $LOG_FILE)"
-    echo "POSTGRES_URL=$URL"
-    return 0
-  fi
   if running; then
+    use_running_port
+    if answers; then
+      echo "running: $HOST:$PORT (data: $DATA_DIR, log: $LOG_FILE)"
+      echo "POSTGRES_URL=$(url)"
+      return 0
+    fi
     echo "starting or unhealthy: not answering on $HOST:$PORT (log: $LOG_FILE)"
   else
-    echo "not running ($PG_BIN; data: $DATA_DIR)"
+    use_configured_port
+    echo "not running ($PG_BIN; data: $DATA_DIR, port $PORT)"
   fi
   return 3
 }
 
+do_url() {
+  if find_bin && running; then
+    use_running_port
+    if answers; then
+      url
+      return 0
+    fi
+    log "this checkout's PostgreSQL ($DATA_DIR) is not answering on $HOST:$PORT (log: $LOG_FILE): no URL"
+    return 3
+  fi
+  log "this checkout's PostgreSQL is not running ($DATA_DIR): no URL; start it with: bash scripts/postgres.sh up"
+  return 3
+}
+
 usage() {
-  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"
@@ -284,7 +397,7 @@ case "$cmd" in
   down) do_down "$@" ;;
   restart) do_restart "$@" ;;
   status) do_status ;;
-  url) echo "$URL" ;;
+  url) do_url ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

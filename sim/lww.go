@@ -3,6 +3,8 @@ package sim
 import (
 	"sync"
 	"time"
+
+	wire "github.com/invsync/invsync/api"
 )
 
 // lww is the reference system of the story: transactions applied in the
@@ -31,7 +33,7 @@ func newLWW() *lww { return &lww{recs: map[string]*lwwRecord{}, seen: map[string
 func recordKey(wh, item, loc string) string { return wh + "\x00" + item + "\x00" + loc }
 
 // apply takes one arrived transaction.
-func (l *lww) apply(tx wireTx) {
+func (l *lww) apply(tx wire.Transaction) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen[tx.TransactionID] {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	wire "github.com/invsync/invsync/api"
 )
 
 // errDeadZone is what a device's request meets in a dead zone: the
@@ -140,46 +142,19 @@ func (n *network) deliverLate(req *http.Request, body []byte, wait time.Duration
 	}
 }
 
-// wireTx is a transaction as it went over the wire (the fields the
-// accounting and last-write-wins need).
-type wireTx struct {
-	TransactionID string `json:"transactionId"`
-	Type          string `json:"type"`
-	Timestamp     string `json:"timestamp"`
-	WarehouseID   string `json:"warehouseId"`
-	ItemID        string `json:"itemId"`
-	LocationID    string `json:"locationId"`
-	Quantity      int64  `json:"quantity"`
-	ToLocationID  string `json:"toLocationId"`
-}
-
-type uploadBody struct {
-	Transactions []wireTx `json:"transactions"`
-}
-
-type uploadAnswer struct {
-	Results []struct {
-		TransactionID string `json:"transactionId"`
-		Status        string `json:"status"`
-		Outcome       *struct {
-			Status string `json:"status"`
-		} `json:"outcome"`
-	} `json:"results"`
-}
-
 // decodeUpload pairs an upload's transactions with their answers.
-func decodeUpload(body, answer []byte) ([]wireTx, []string, []string, bool) {
-	var b uploadBody
-	var a uploadAnswer
+func decodeUpload(body, answer []byte) ([]wire.Transaction, []string, []string, bool) {
+	var b wire.UploadRequest
+	var a wire.UploadResponse
 	if json.Unmarshal(body, &b) != nil || json.Unmarshal(answer, &a) != nil || len(a.Results) != len(b.Transactions) {
 		return nil, nil, nil, false
 	}
 	status := make([]string, len(a.Results))
 	outcome := make([]string, len(a.Results))
 	for i, r := range a.Results {
-		status[i] = r.Status
+		status[i] = string(r.Status)
 		if r.Outcome != nil {
-			outcome[i] = r.Outcome.Status
+			outcome[i] = string(r.Outcome.Status)
 		}
 	}
 	return b.Transactions, status, outcome, true

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // fakeAPI is an in-test implementation of the parts of invsync's /v1 API
@@ -54,13 +57,8 @@ type fakeAPI struct {
 	hung        chan bool     // receives when an upload hangs
 }
 
-type identity struct {
-	TokenID    string   `json:"tokenId"`
-	Name       string   `json:"name"`
-	Role       string   `json:"role"`
-	Warehouses []string `json:"warehouses"`
-	ExpiresAt  *string  `json:"expiresAt"`
-}
+// identity is who a token is: the answer of GET /v1/me.
+type identity = api.Me
 
 type catalogDoc struct {
 	Warehouses []warehouseDoc `json:"warehouses"`
@@ -97,12 +95,27 @@ type uploadLog struct {
 
 type position struct {
 	onHand, version int64
+	updatedAt       time.Time
 }
 
 type lock struct {
 	id, wh, loc, scanner string
-	expires              time.Time
+	acquired, expires    time.Time
 	released             bool
+	releasedAt           *time.Time
+}
+
+// view is the lock as the API shows it.
+func (l *lock) view() api.Lock {
+	v := api.Lock{LockID: l.id, WarehouseID: l.wh, LocationID: l.loc, ScannerID: l.scanner, AcquiredAt: l.acquired.UTC(),
+		ExpiresAt: l.expires.UTC(), ReleasedAt: l.releasedAt, Status: api.LockActive}
+	switch {
+	case l.released:
+		v.Status = api.LockReleased
+	case !time.Now().Before(l.expires):
+		v.Status = api.LockExpired
+	}
+	return v
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -155,8 +168,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func writeErr(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+func writeErr(w http.ResponseWriter, status int, code api.ErrorCode, msg string) {
+	writeJSON(w, status, api.NewError(code, msg))
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +184,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if refused {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeErr(w, http.StatusUnauthorized, "UNAUTHENTICATED", "missing, invalid, expired or revoked token")
+		writeErr(w, http.StatusUnauthorized, api.CodeUnauthenticated, "missing, invalid, expired or revoked token")
 		return
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
@@ -193,12 +206,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tasks := f.countTasks
 		f.mu.Unlock()
 		if tasks == nil {
-			writeErr(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: GET /v1/count-tasks")
+			writeErr(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: GET /v1/count-tasks")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"countTasks": tasks})
 	default:
-		writeErr(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
+		writeErr(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}
 }
 
@@ -212,7 +225,7 @@ func (f *fakeAPI) getCatalog(w http.ResponseWriter, r *http.Request, who identit
 	f.mu.Unlock()
 	if wh := r.URL.Query().Get("warehouseId"); wh != "" {
 		if !allowed(who, wh) {
-			writeErr(w, http.StatusForbidden, "FORBIDDEN", "warehouse "+wh+" is outside this token's scope")
+			writeErr(w, http.StatusForbidden, api.CodeForbidden, "warehouse "+wh+" is outside this token's scope")
 			return
 		}
 		var only []warehouseDoc
@@ -222,6 +235,8 @@ func (f *fakeAPI) getCatalog(w http.ResponseWriter, r *http.Request, who identit
 			}
 		}
 		doc.Warehouses = only
+	} else { // the warehouses of the token's scope
+		doc.Warehouses = slices.DeleteFunc(slices.Clone(doc.Warehouses), func(x warehouseDoc) bool { return !allowed(who, x.WarehouseID) })
 	}
 	body, _ := json.Marshal(doc)
 	sum := sha256.Sum256(body)
@@ -256,20 +271,20 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.UseNumber()
 	if err := dec.Decode(&up); err != nil {
-		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", "malformed request body: "+err.Error())
+		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "malformed request body: "+err.Error())
 		return
 	}
 	sentAt, err := time.Parse(time.RFC3339Nano, up.SentAt)
 	if err != nil || up.ScannerID == "" || len(up.Transactions) == 0 {
-		writeErr(w, http.StatusBadRequest, "INVALID_REQUEST", "scannerId, sentAt and transactions are required")
+		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "scannerId, sentAt and transactions are required")
 		return
 	}
 	if len(up.Transactions) > 1000 {
-		writeErr(w, http.StatusRequestEntityTooLarge, "TOO_MANY_TRANSACTIONS", "at most 1000 a request")
+		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeTooManyTransactions, "at most 1000 a request")
 		return
 	}
 	if up.ScannerID != who.Name {
-		writeErr(w, http.StatusForbidden, "SCANNER_MISMATCH", "this token uploads as "+who.Name)
+		writeErr(w, http.StatusForbidden, api.CodeScannerMismatch, "this token uploads as "+who.Name)
 		return
 	}
 	f.mu.Lock()
@@ -280,15 +295,20 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 			w.Header().Set("Retry-After", f.retryAfter)
 		}
 		f.mu.Unlock()
-		writeErr(w, status, "KAFKA_UNAVAILABLE", "nothing in this request was accepted; keep it queued and retry")
+		writeErr(w, status, api.CodeKafkaUnavailable, "nothing in this request was accepted; keep it queued and retry")
 		return
 	}
 	log := uploadLog{scannerID: up.ScannerID, sentAt: sentAt, at: time.Now()}
 	results := make([]map[string]any, 0, len(up.Transactions))
+	wait := r.URL.Query().Get("wait") == "applied"
 	for _, tx := range up.Transactions {
 		id, _ := tx["transactionId"].(string)
 		log.ids = append(log.ids, id)
-		results = append(results, f.take(tx, id, who))
+		res := f.take(tx, id, who)
+		if !wait { // outcomes are answered with ?wait=applied only
+			delete(res, "outcome")
+		}
+		results = append(results, res)
 	}
 	f.uploads = append(f.uploads, log)
 	hang, hung, delay := f.hangAfter, f.hung, f.uploadDelay
@@ -379,7 +399,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 		if v != p.version {
 			return map[string]any{"status": "rejected", "code": "VERSION_CONFLICT",
 				"message":         fmt.Sprintf("expectedVersion %d, the record is at version %d", v, p.version),
-				"resultingOnHand": nil, "version": nil, "warnings": []string{}}
+				"resultingOnHand": p.onHand, "version": p.version, "warnings": []string{}}
 		}
 	}
 	if typ == "CYCLE_COUNT" || typ == "ADJUSTMENT" {
@@ -387,7 +407,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 		for _, l := range f.locks {
 			if l.wh == wh && l.loc == loc && l.scanner != scanner && !l.released && time.Now().Before(l.expires) && !override {
 				return map[string]any{"status": "rejected", "code": "LOCATION_LOCKED",
-					"message": "location " + loc + " is locked by " + l.scanner, "resultingOnHand": nil, "version": nil, "warnings": []string{}}
+					"message": "location " + loc + " is locked by " + l.scanner, "resultingOnHand": p.onHand, "version": p.version, "warnings": []string{}}
 			}
 		}
 	}
@@ -400,6 +420,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 		p.onHand = q
 	}
 	p.version++
+	p.updatedAt = time.Now()
 	if typ == "MOVE" {
 		to, _ := tx["toLocationId"].(string)
 		tp := f.positions[posKey(wh, item, to, lot)]
@@ -409,6 +430,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 		}
 		tp.onHand += q
 		tp.version++
+		tp.updatedAt = p.updatedAt
 	}
 	if id, ok := tx["countTaskId"].(string); ok {
 		for _, t := range f.countTasks {
@@ -420,17 +442,31 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 	return map[string]any{"status": "applied", "code": nil, "resultingOnHand": p.onHand, "version": p.version, "warnings": []string{}}
 }
 
+// getPositions answers the records of a warehouse's item, at one location
+// or lot when they are given.
 func (f *fakeAPI) getPositions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	wh, item := q.Get("warehouseId"), q.Get("itemId")
+	if wh == "" || item == "" {
+		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "warehouseId and itemId query parameters are required")
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := []map[string]any{}
-	if p, ok := f.positions[posKey(q.Get("warehouseId"), q.Get("itemId"), q.Get("locationId"), q.Get("lotNumber"))]; ok {
-		out = append(out, map[string]any{"warehouseId": q.Get("warehouseId"), "itemId": q.Get("itemId"),
-			"locationId": q.Get("locationId"), "lotNumber": q.Get("lotNumber"), "onHand": p.onHand,
-			"allocated": 0, "available": p.onHand, "version": p.version})
+	out := api.Positions{Positions: []api.Position{}}
+	for _, k := range slices.Sorted(maps.Keys(f.positions)) {
+		parts := strings.Split(k, "|")
+		if parts[0] != wh || parts[1] != item || q.Has("locationId") && parts[2] != q.Get("locationId") ||
+			q.Has("lotNumber") && parts[3] != q.Get("lotNumber") {
+			continue
+		}
+		p := f.positions[k]
+		out.Positions = append(out.Positions, api.Position{WarehouseID: wh, ItemID: item, LocationID: parts[2], LotNumber: parts[3],
+			OnHand: p.onHand, Available: p.onHand, Version: p.version, UpdatedAt: p.updatedAt.UTC()})
+		out.Totals.OnHand += p.onHand
+		out.Totals.Available += p.onHand
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"positions": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (f *fakeAPI) postLock(w http.ResponseWriter, r *http.Request, who identity) {
@@ -440,24 +476,29 @@ func (f *fakeAPI) postLock(w http.ResponseWriter, r *http.Request, who identity)
 		ScannerID   string `json:"scannerId"`
 		TTLSeconds  int    `json:"ttlSeconds"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ScannerID != who.Name {
-		writeErr(w, http.StatusBadRequest, "INVALID_LOCK", "bad lock request")
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, api.CodeInvalidLock, "bad lock request")
+		return
+	}
+	if req.ScannerID != who.Name {
+		writeErr(w, http.StatusForbidden, api.CodeScannerMismatch, "this token belongs to scanner "+who.Name+"; it may lock locations for itself only")
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, l := range f.locks {
 		if l.wh == req.WarehouseID && l.loc == req.LocationID && !l.released && time.Now().Before(l.expires) && l.scanner != req.ScannerID {
-			writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]any{"code": "LOCATION_LOCKED",
-				"message": "location " + l.loc + " is locked by " + l.scanner, "holder": l.scanner, "expiresAt": l.expires.UTC()}})
+			end := l.expires.UTC()
+			writeJSON(w, http.StatusConflict, api.ErrorBody{Error: api.Error{Code: api.CodeLocationLocked,
+				Message: "location " + l.loc + " is locked by " + l.scanner, Holder: l.scanner, ExpiresAt: &end, LockID: l.id}})
 			return
 		}
 	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := &lock{id: "lock-" + strconv.Itoa(len(f.locks)+1), wh: req.WarehouseID, loc: req.LocationID, scanner: req.ScannerID,
-		expires: time.Now().Add(time.Duration(req.TTLSeconds) * time.Second)}
+		acquired: now, expires: now.Add(time.Duration(req.TTLSeconds) * time.Second)}
 	f.locks[l.id] = l
-	writeJSON(w, http.StatusCreated, map[string]any{"lockId": l.id, "warehouseId": l.wh, "locationId": l.loc,
-		"scannerId": l.scanner, "expiresAt": l.expires.UTC(), "status": "ACTIVE"})
+	writeJSON(w, http.StatusCreated, l.view())
 }
 
 func (f *fakeAPI) deleteLock(w http.ResponseWriter, id string) {
@@ -465,12 +506,15 @@ func (f *fakeAPI) deleteLock(w http.ResponseWriter, id string) {
 	defer f.mu.Unlock()
 	l, ok := f.locks[id]
 	if !ok {
-		writeErr(w, http.StatusNotFound, "LOCK_NOT_FOUND", "lock "+id+" does not exist")
+		writeErr(w, http.StatusNotFound, api.CodeLockNotFound, "lock "+id+" does not exist")
 		return
 	}
-	l.released = true
+	if !l.released {
+		at := time.Now().UTC()
+		l.released, l.releasedAt = true, &at
+	}
 	f.released = append(f.released, id)
-	writeJSON(w, http.StatusOK, map[string]any{"lockId": id, "status": "RELEASED"})
+	writeJSON(w, http.StatusOK, l.view())
 }
 
 // snapshot copies what the tests assert on.

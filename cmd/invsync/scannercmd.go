@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/invsync/invsync/scanner"
+	scannercli "github.com/invsync/invsync/scanner/cli"
 )
 
 // runScanner is `invsync scanner …`: a scanner device reading scans from
@@ -16,5 +16,5 @@ import (
 func runScanner(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return scanner.Main(ctx, args, stdin, stdout, stderr)
+	return scannercli.Main(ctx, args, stdin, stdout, stderr)
 }

@@ -120,10 +120,15 @@ Flags:
 	return cfg, -1
 }
 
-// tailTopics are the short names of the topics tail can decode.
+// tailTopics are the short names of the topics tail can read: every topic
+// of the table (a value that is not Avro is printed as text, with the
+// decoding error).
 func tailTopics() []string {
-	return []string{schemas.TopicInventoryEvents, schemas.TopicAllocationDecisions, schemas.TopicPositionSnapshots,
-		schemas.TopicTransactions, schemas.TopicAllocationRequests, schemas.TopicCatalog, schemas.TopicLocks, schemas.TopicDeadLetter}
+	var names []string
+	for _, spec := range schemas.TopicTable() {
+		names = append(names, spec.Suffix)
+	}
+	return names
 }
 
 // tailRecord is one printed line.

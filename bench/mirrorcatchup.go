@@ -1,19 +1,13 @@
-package mirror
+package bench
 
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,16 +15,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/mirror"
 	"github.com/invsync/invsync/schemas"
 )
 
-// BenchConfig configures Bench. Zero fields take the defaults shown.
-type BenchConfig struct {
-	// SQLURL is the database to measure. sqlite://... is used as given
-	// (the file must not hold a mirror already); empty means a SQLite file
-	// in a temporary directory. For postgres://... Bench creates a schema
-	// of its own in that database and drops it afterwards.
-	SQLURL string
+// CatchUpConfig configures MirrorCatchUp. Zero fields take the defaults
+// shown.
+type CatchUpConfig struct {
+	// Database is where the mirror writes, as MirrorConfig.Database
+	// (default "sqlite": a file in a temporary directory).
+	Database string
 	// Brokers is a Kafka cluster to use (topics are created under a fresh
 	// prefix and deleted afterwards); empty starts an in-process broker
 	// on loopback.
@@ -43,14 +37,15 @@ type BenchConfig struct {
 	StockRecords int
 	Partitions   int32
 	// Workers and BatchRecords are passed to the mirror (defaults as in
-	// Config).
+	// mirror.Config).
 	Workers      int
 	BatchRecords int
 	Logger       *slog.Logger
 }
 
-// BenchResult is what Bench measured, with the configuration it ran.
-type BenchResult struct {
+// CatchUpResult is what MirrorCatchUp measured, with the configuration it
+// ran.
+type CatchUpResult struct {
 	Database        string  `json:"database"` // sqlite or postgres
 	Broker          string  `json:"broker"`   // embedded or external
 	Events          int     `json:"events"`
@@ -65,11 +60,14 @@ type BenchResult struct {
 	Rows            int     `json:"rows"`
 }
 
-// Bench measures how fast a mirror applies inventory events into a
-// database: it produces Events Avro events in Kafka transactions (as the
-// processors do), then times a fresh mirror from its start until it has
-// caught up, and checks the positions table holds one row per stock record.
-func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+// MirrorCatchUp measures how fast a mirror applies a backlog of inventory
+// events into a database: it produces Events Avro events in Kafka
+// transactions (as the processors do), then times a fresh mirror from its
+// start until it has caught up, and checks the positions table holds one
+// row per stock record. (MirrorWatch measures the mirror under load
+// instead.)
+func MirrorCatchUp(ctx context.Context, cfg CatchUpConfig) (CatchUpResult, error) {
+	cfg.Database = cmp.Or(cfg.Database, "sqlite")
 	if cfg.Events <= 0 {
 		cfg.Events = 100_000
 	}
@@ -83,7 +81,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	res := BenchResult{Events: cfg.Events, StockRecords: cfg.StockRecords, Partitions: cfg.Partitions,
+	res := CatchUpResult{Events: cfg.Events, StockRecords: cfg.StockRecords, Partitions: cfg.Partitions,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Broker: "external"}
 
 	brokers := cfg.Brokers
@@ -95,22 +93,24 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		defer c.Close()
 		brokers, res.Broker = c.ListenAddrs(), "embedded"
 	}
-	sqlURL, cleanup, err := benchDatabase(ctx, cfg.SQLURL)
+	db, err := openMirrorDB(ctx, cfg.Database)
 	if err != nil {
 		return res, err
 	}
-	defer cleanup()
+	defer db.close()
+	res.Database = db.name
 
-	prefix := "bench-" + benchID() + "."
-	topics := newMirroredTopics(prefix)
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.TransactionalID("invsync-mirror-bench-" + benchID()),
+	id := randomID()
+	prefix := "bench-" + id + "."
+	topics := schemas.NewTopics(prefix)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.TransactionalID("invsync-mirror-bench-" + id),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5 * time.Millisecond)}, cfg.KafkaOpts...)...)
 	if err != nil {
 		return res, fmt.Errorf("creating the producer: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	for _, t := range []string{topics.events, topics.decisions} {
+	for _, t := range []string{topics.InventoryEvents, topics.AllocationDecisions} {
 		if _, err := adm.CreateTopic(ctx, cfg.Partitions, -1, nil, t); err != nil {
 			return res, fmt.Errorf("creating topic %s: %w", t, err)
 		}
@@ -118,28 +118,28 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = adm.DeleteTopics(dctx, topics.events, topics.decisions)
+		_, _ = adm.DeleteTopics(dctx, topics.InventoryEvents, topics.AllocationDecisions)
 	}()
 
 	start := time.Now()
-	if err := benchProduce(ctx, cl, prefix, topics.events, cfg); err != nil {
+	if err := produceBacklog(ctx, cl, prefix, topics.InventoryEvents, cfg); err != nil {
 		return res, err
 	}
 	res.ProduceSeconds = time.Since(start).Seconds()
 
-	m, err := New(Config{Brokers: brokers, KafkaOpts: cfg.KafkaOpts, TopicPrefix: prefix, SQLURL: sqlURL,
+	m, err := mirror.New(mirror.Config{Brokers: brokers, KafkaOpts: cfg.KafkaOpts, TopicPrefix: prefix, SQLURL: db.url,
 		Workers: cfg.Workers, BatchRecords: cfg.BatchRecords, Logger: cfg.Logger, ProgressInterval: time.Second})
 	if err != nil {
 		return res, err
 	}
 	defer m.Close()
-	res.Database, res.Workers, res.BatchRecords = m.db.dialect.name, m.cfg.Workers, m.cfg.BatchRecords
+	res.Workers, res.BatchRecords = m.Config().Workers, m.Config().BatchRecords
 	runCtx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	start = time.Now()
 	go func() { errc <- m.Run(runCtx) }()
 	select {
-	case <-m.progress.caughtUp:
+	case <-m.CaughtUp():
 		res.ApplySeconds = time.Since(start).Seconds()
 		cancel()
 		if err := <-errc; err != nil {
@@ -154,7 +154,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		return res, ctx.Err()
 	}
 	res.EventsPerSecond = float64(cfg.Events) / res.ApplySeconds
-	if err := m.db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM positions`).Scan(&res.Rows); err != nil {
+	if err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM positions`).Scan(&res.Rows); err != nil {
 		return res, fmt.Errorf("counting positions: %w", err)
 	}
 	if res.Rows != cfg.StockRecords {
@@ -163,9 +163,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	return res, nil
 }
 
-// benchProduce writes cfg.Events events, each stock record's versions in
+// produceBacklog writes cfg.Events events, each stock record's versions in
 // order, 5,000 to a Kafka transaction.
-func benchProduce(ctx context.Context, cl *kgo.Client, prefix, topic string, cfg BenchConfig) error {
+func produceBacklog(ctx context.Context, cl *kgo.Client, prefix, topic string, cfg CatchUpConfig) error {
 	codec, err := schemas.New(ctx, schemas.Config{TopicPrefix: prefix})
 	if err != nil {
 		return err
@@ -219,42 +219,4 @@ func benchProduce(ctx context.Context, cl *kgo.Client, prefix, topic string, cfg
 		}
 	}
 	return nil
-}
-
-// benchDatabase returns the URL Bench writes to and how to clean it up.
-func benchDatabase(ctx context.Context, url string) (string, func(), error) {
-	switch {
-	case url == "":
-		dir, err := os.MkdirTemp("", "invsync-mirror-bench-")
-		if err != nil {
-			return "", nil, err
-		}
-		return "sqlite://" + filepath.Join(dir, "mirror.db"), func() { os.RemoveAll(dir) }, nil
-	case isPostgresURL(url):
-		schema := "bench_" + benchID()
-		admin, err := sql.Open("pgx", url)
-		if err != nil {
-			return "", nil, err
-		}
-		if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-			admin.Close()
-			return "", nil, fmt.Errorf("creating schema %s: %w", schema, err)
-		}
-		sep := "?"
-		if strings.Contains(url, "?") {
-			sep = "&"
-		}
-		return url + sep + "search_path=" + schema, func() {
-			_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			admin.Close()
-		}, nil
-	default:
-		return url, func() {}, nil
-	}
-}
-
-func benchID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

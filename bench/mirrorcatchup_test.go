@@ -1,4 +1,4 @@
-package mirror
+package bench
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // events; equal to the events, every event is a row of its own and nothing
 // folds within a batch).
 //
-//	go test -run '^$' -bench MirrorCatchUp -benchtime 1x ./mirror/
+//	go test -run '^$' -bench MirrorCatchUp -benchtime 1x ./bench/
 func BenchmarkMirrorCatchUp(b *testing.B) {
 	events, records := 20_000, 2_000
 	if v, err := strconv.Atoi(os.Getenv("MIRROR_BENCH_EVENTS")); err == nil && v > 0 {
@@ -23,7 +23,7 @@ func BenchmarkMirrorCatchUp(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("MIRROR_BENCH_RECORDS")); err == nil && v > 0 {
 		records = v
 	}
-	urls := map[string]string{"sqlite": ""}
+	urls := map[string]string{"sqlite": "sqlite"}
 	if pg := os.Getenv("POSTGRES_URL"); pg != "" {
 		urls["postgres"] = pg
 	} else {
@@ -36,7 +36,7 @@ func BenchmarkMirrorCatchUp(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
-				res, err := Bench(context.Background(), BenchConfig{SQLURL: url, Events: events, StockRecords: records})
+				res, err := MirrorCatchUp(context.Background(), CatchUpConfig{Database: url, Events: events, StockRecords: records})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -47,9 +47,9 @@ func BenchmarkMirrorCatchUp(b *testing.B) {
 	}
 }
 
-// TestBenchHarness runs the harness small, so it keeps working.
-func TestBenchHarness(t *testing.T) {
-	res, err := Bench(context.Background(), BenchConfig{Events: 3000, StockRecords: 500, Partitions: 3})
+// TestMirrorCatchUp runs the catch-up benchmark small, so it keeps working.
+func TestMirrorCatchUp(t *testing.T) {
+	res, err := MirrorCatchUp(context.Background(), CatchUpConfig{Events: 3000, StockRecords: 500, Partitions: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

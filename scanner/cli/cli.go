@@ -1,25 +1,17 @@
-package scanner
+// Package cli is the `invsync scanner` command: a scanner device reading
+// scans from standard input (the run), and its operator commands (status,
+// rejections, dismiss, retry, correct), with their own flag parser. The
+// device itself is package scanner; cmd/invsync and internal/scannermain
+// call Main.
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"os"
-)
 
-// Exit codes of `invsync scanner`.
-const (
-	// ExitOK: nothing is left queued (and, for the run, no rejection waits).
-	ExitOK = 0
-	// ExitError: the queue could not be opened or written.
-	ExitError = 1
-	// ExitUsage: bad flags or arguments.
-	ExitUsage = 2
-	// ExitQueued: scans remain queued (offline, server failing, token
-	// refused).
-	ExitQueued = 3
-	// ExitRejected: rejected scans wait for the operator.
-	ExitRejected = 4
+	"github.com/invsync/invsync/scanner"
 )
 
 // Main is `invsync scanner`: args are what follows "scanner". It reads
@@ -45,7 +37,7 @@ func mainWith(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return correctMain(ctx, args[1:], stdin, stdout, stderr, getenv)
 		case "help":
 			fmt.Fprint(stdout, runUsage)
-			return ExitOK
+			return scanner.ExitOK
 		}
 	}
 	return runMain(ctx, args, stdin, stdout, stderr, getenv)

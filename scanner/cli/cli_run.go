@@ -1,4 +1,4 @@
-package scanner
+package cli
 
 import (
 	"bufio"
@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/scanner"
 )
 
 var runFlags = []cliFlag{
@@ -39,7 +42,7 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if a.help {
 		fmt.Fprint(stdout, runUsage)
 		printFlags(stdout, runFlags)
-		return ExitOK
+		return scanner.ExitOK
 	}
 	a.require(runFlags, "url", "token", "scanner-id", "data-dir")
 	for _, extra := range a.args {
@@ -54,14 +57,14 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		a.problems = append(a.problems, fmt.Sprintf("--request-timeout %q must be a positive duration such as 30s", a.vals["request-timeout"]))
 	}
 	batch, err := strconv.Atoi(a.vals["batch-size"])
-	if err != nil || batch < 1 || batch > MaxBatch {
-		a.problems = append(a.problems, fmt.Sprintf("--batch-size %q must be a whole number from 1 to %d", a.vals["batch-size"], MaxBatch))
+	if err != nil || batch < 1 || batch > scanner.MaxBatch {
+		a.problems = append(a.problems, fmt.Sprintf("--batch-size %q must be a whole number from 1 to %d", a.vals["batch-size"], scanner.MaxBatch))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.vals["log-level"])); err != nil {
 		a.problems = append(a.problems, fmt.Sprintf("--log-level %q must be debug, info, warn or error", a.vals["log-level"]))
 	}
-	cfg := Config{URL: a.vals["url"], Token: a.vals["token"], ScannerID: a.vals["scanner-id"], DataDir: a.vals["data-dir"],
+	cfg := scanner.Config{URL: a.vals["url"], Token: a.vals["token"], ScannerID: a.vals["scanner-id"], DataDir: a.vals["data-dir"],
 		SyncEvery: syncEvery, BatchSize: batch, RequestTimeout: timeout,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	// The rest of Config's checks (the URL's form, the id's characters);
@@ -73,7 +76,7 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			*f = "http://missing"
 		}
 	}
-	var ve *ValidationError
+	var ve *scanner.ValidationError
 	if errors.As(check.Validate(), &ve) {
 		a.problems = append(a.problems, ve.Problems...)
 	}
@@ -86,20 +89,21 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	r := &runner{cmd: cmd, stderr: stderr, out: bufio.NewWriter(stdout), once: a.vals["once"] == "true", synced: make(chan struct{}, 1)}
 	cfg.Progress = r.progress
 	cfg.AfterSync = r.afterSync
-	d, err := Open(cfg)
+	d, err := scanner.Open(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
-		return ExitError
+		return scanner.ExitError
 	}
 	defer d.Close()
-	r.d, r.batchSize = d, cfg.BatchSize
+	r.d, r.batchSize, r.dataDir = d, cfg.BatchSize, cfg.DataDir
 	return r.run(ctx, stdin)
 }
 
 // runner is one `invsync scanner` run.
 type runner struct {
 	cmd       string
-	d         *Device
+	d         *scanner.Device
+	dataDir   string
 	stderr    io.Writer
 	out       *bufio.Writer
 	once      bool
@@ -136,7 +140,7 @@ func (r *runner) run(ctx context.Context, stdin io.Reader) int {
 	readErr := make(chan error, 1)
 	// The reader may stay blocked on stdin after an interrupt; the
 	// process exits around it.
-	go readLines(ctx, stdin, r.d.cfg.Now, lines, readErr)
+	go readLines(ctx, stdin, time.Now, lines, readErr)
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
@@ -200,7 +204,7 @@ func (r *runner) queueAll(ctx context.Context, lines <-chan inputLine) (bad, cod
 				break more
 			}
 		}
-		var scans []Scan
+		var scans []scanner.Scan
 		var nums []int
 		for _, l := range group {
 			s, err := parseInputLine(l)
@@ -219,7 +223,7 @@ func (r *runner) queueAll(ctx context.Context, lines <-chan inputLine) (bad, cod
 		qs, err := r.d.ScanAll(context.WithoutCancel(ctx), scans)
 		if err != nil {
 			fmt.Fprintf(r.stderr, "%s: lines %d to %d not queued: %v\n", r.cmd, nums[0], nums[len(nums)-1], err)
-			return bad, ExitError
+			return bad, scanner.ExitError
 		}
 		for i, q := range qs {
 			ack, _ := json.Marshal(struct {
@@ -227,27 +231,27 @@ func (r *runner) queueAll(ctx context.Context, lines <-chan inputLine) (bad, cod
 				TransactionID string `json:"transactionId"`
 				Timestamp     string `json:"timestamp"`
 				Status        string `json:"status"`
-			}{nums[i], q.TransactionID, formatTime(q.Timestamp), "queued"})
+			}{nums[i], q.TransactionID, api.FormatTime(q.Timestamp), "queued"})
 			r.out.Write(append(ack, '\n'))
 		}
 		if err := r.out.Flush(); err != nil {
 			fmt.Fprintf(r.stderr, "%s: writing acknowledgements: %v\n", r.cmd, err)
-			return bad, ExitError
+			return bad, scanner.ExitError
 		}
 	}
 }
 
-func parseInputLine(l inputLine) (Scan, error) {
+func parseInputLine(l inputLine) (scanner.Scan, error) {
 	if l.err != "" {
-		return Scan{}, errors.New(l.err)
+		return scanner.Scan{}, errors.New(l.err)
 	}
-	s, err := ParseScan(l.text)
+	s, err := scanner.ParseScan(l.text)
 	if err != nil {
-		var ve *ValidationError
+		var ve *scanner.ValidationError
 		if errors.As(err, &ve) {
-			return Scan{}, errors.New(strings.Join(ve.Problems, "; "))
+			return scanner.Scan{}, errors.New(strings.Join(ve.Problems, "; "))
 		}
-		return Scan{}, err
+		return scanner.Scan{}, err
 	}
 	s.At = l.at
 	return s, nil
@@ -311,12 +315,12 @@ func (r *runner) waitEmpty(ctx context.Context) int {
 		st, err := r.d.Status()
 		if err != nil {
 			fmt.Fprintf(r.stderr, "%s: %v\n", r.cmd, err)
-			return ExitError
+			return scanner.ExitError
 		}
 		if st.Queued == 0 {
 			return r.exit()
 		}
-		if err := r.lastSyncErr(); errors.Is(err, ErrTokenRefused) {
+		if err := r.lastSyncErr(); errors.Is(err, scanner.ErrTokenRefused) {
 			// Nothing changes without a new token: stop, keep the queue.
 			return r.exit()
 		}
@@ -334,29 +338,29 @@ func (r *runner) exit() int {
 	st, err := r.d.Status()
 	if err != nil {
 		fmt.Fprintf(r.stderr, "%s: %v\n", r.cmd, err)
-		return ExitError
+		return scanner.ExitError
 	}
 	fmt.Fprintf(r.stderr, "%s: status %s: %d queued, %d rejected: %s\n", r.cmd, st.Status, st.Queued, st.Rejected, st.Message)
 	switch {
 	case st.Rejected > 0:
-		return ExitRejected
+		return scanner.ExitRejected
 	case st.Queued > 0:
-		return ExitQueued
+		return scanner.ExitQueued
 	}
-	return ExitOK
+	return scanner.ExitOK
 }
 
 func (r *runner) interrupted() int {
 	if st, err := r.d.Status(); err == nil {
 		fmt.Fprintf(r.stderr, "%s: interrupted; %d %s queued in %s, sent at the next start\n",
-			r.cmd, st.Queued, plural(st.Queued, "scan stays", "scans stay"), r.d.cfg.DataDir)
+			r.cmd, st.Queued, plural(st.Queued, "scan stays", "scans stay"), r.dataDir)
 	}
-	return ExitOK
+	return scanner.ExitOK
 }
 
 // progress prints a line per request while a backlog larger than one
 // request drains.
-func (r *runner) progress(p Progress) {
+func (r *runner) progress(p scanner.Progress) {
 	if p.Total <= r.batchSize {
 		return
 	}
@@ -365,10 +369,10 @@ func (r *runner) progress(p Progress) {
 }
 
 // afterSync is Run's report of each attempt.
-func (r *runner) afterSync(rep SyncReport, err error) {
+func (r *runner) afterSync(rep scanner.SyncReport, err error) {
 	if rep.Rejected+rep.LateRejected > 0 {
 		fmt.Fprintf(r.stderr, "%s: %d %s rejected: see `invsync scanner rejections --data-dir %s`\n",
-			r.cmd, rep.Rejected+rep.LateRejected, plural(rep.Rejected+rep.LateRejected, "scan", "scans"), r.d.cfg.DataDir)
+			r.cmd, rep.Rejected+rep.LateRejected, plural(rep.Rejected+rep.LateRejected, "scan", "scans"), r.dataDir)
 	}
 	r.setLastErr(err)
 	select {

@@ -1,4 +1,4 @@
-package scanner
+package cli
 
 import (
 	"bytes"
@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/scanner"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the command writes.
@@ -109,7 +113,7 @@ func cliStatus(t *testing.T, dir string) statusJSON {
 
 func TestCLIBadFlagsAreReportedAllAtOnce(t *testing.T) {
 	r := cli(t, nil, "", "--bogus", "--sync-every", "soon", "--batch-size", "0", "stray")
-	if r.code != ExitUsage {
+	if r.code != scanner.ExitUsage {
 		t.Fatalf("exit %d, want 2", r.code)
 	}
 	for _, want := range []string{"unknown flag --bogus", "--sync-every", "--batch-size", "--url (or INVSYNC_SCANNER_URL) is required",
@@ -118,7 +122,7 @@ func TestCLIBadFlagsAreReportedAllAtOnce(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
-	if r := cli(t, nil, "", "retry", "--data-dir", t.TempDir(), "--expected-version", "x"); r.code != ExitUsage ||
+	if r := cli(t, nil, "", "retry", "--data-dir", t.TempDir(), "--expected-version", "x"); r.code != scanner.ExitUsage ||
 		!strings.Contains(r.stderr, "exactly one transaction id") || !strings.Contains(r.stderr, "--expected-version") {
 		t.Errorf("retry with bad arguments: exit %d\n%s", r.code, r.stderr)
 	}
@@ -138,11 +142,11 @@ func TestCLIHelpExplains(t *testing.T) {
 }
 
 func TestCLIOnceSyncedExits0AndStatusIsGreen(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	dir := t.TempDir()
 	in := lineCount + "\n\n" + lineBad + "\n" + lineMove + "\n"
 	r := cli(t, scannerEnv(srv.URL(), dir), in, "--once")
-	if r.code != ExitOK {
+	if r.code != scanner.ExitOK {
 		t.Fatalf("exit %d, want 0\n%s", r.code, r.stderr)
 	}
 	as := acks(t, r.stdout)
@@ -152,9 +156,9 @@ func TestCLIOnceSyncedExits0AndStatusIsGreen(t *testing.T) {
 	if !strings.Contains(r.stderr, "line 3:") || !strings.Contains(r.stderr, "must be > 0") {
 		t.Fatalf("stderr does not name the bad line 3:\n%s", r.stderr)
 	}
-	srv.assertWrittenOnce(t, []string{as[0].TransactionID, as[1].TransactionID})
+	srv.AssertWrittenOnce(t, []string{as[0].TransactionID, as[1].TransactionID})
 	s := cliStatus(t, dir)
-	if s.Status != Green || s.Queued != 0 || s.Rejected != 0 || s.LastSyncAt == nil {
+	if s.Status != scanner.Green || s.Queued != 0 || s.Rejected != 0 || s.LastSyncAt == nil {
 		t.Fatalf("status %+v, want green, 0, 0, lastSyncAt set", s)
 	}
 	if _, err := time.Parse(time.RFC3339, *s.LastSyncAt); err != nil {
@@ -167,34 +171,34 @@ func TestCLIOnceSyncedExits0AndStatusIsGreen(t *testing.T) {
 }
 
 func TestCLIOnceOfflineExits3(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	url := srv.URL()
-	srv.srv.Close()
+	srv.HTTP.Close()
 	dir := t.TempDir()
 	r := cli(t, scannerEnv(url, dir), lineCount+"\n"+lineMove+"\n", "--once")
-	if r.code != ExitQueued {
+	if r.code != scanner.ExitQueued {
 		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
 	}
 	if len(acks(t, r.stdout)) != 2 {
 		t.Fatal("both scans must be acknowledged as queued even offline")
 	}
 	s := cliStatus(t, dir)
-	if s.Status != Yellow || s.Queued != 2 || s.LastSyncAt != nil {
+	if s.Status != scanner.Yellow || s.Queued != 2 || s.LastSyncAt != nil {
 		t.Fatalf("status %+v, want yellow with 2 queued, never synced", s)
 	}
 	// Back online, an empty --once sends the queue.
-	srv2 := newFakeServer(t)
-	if r := cli(t, scannerEnv(srv2.URL(), dir), "", "--once"); r.code != ExitOK {
+	srv2 := fakeapi.New(t)
+	if r := cli(t, scannerEnv(srv2.URL(), dir), "", "--once"); r.code != scanner.ExitOK {
 		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
 	}
-	if n := len(srv2.accepted()); n != 2 {
+	if n := len(srv2.Accepted()); n != 2 {
 		t.Fatalf("the second server got %d scans, want 2", n)
 	}
 }
 
 func TestCLIRejectionExits4ThenDismiss(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.reject = func(tx map[string]any) (string, string) {
+	srv := fakeapi.New(t)
+	srv.Reject = func(tx map[string]any) (string, string) {
 		if tx["itemId"] == "NOPE" {
 			return "UNKNOWN_ITEM", `item "NOPE" is not in the catalog`
 		}
@@ -202,14 +206,14 @@ func TestCLIRejectionExits4ThenDismiss(t *testing.T) {
 	}
 	dir := t.TempDir()
 	r := cli(t, scannerEnv(srv.URL(), dir), lineCount+"\n"+lineUnknow+"\n", "--once")
-	if r.code != ExitRejected {
+	if r.code != scanner.ExitRejected {
 		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
 	}
-	if s := cliStatus(t, dir); s.Status != Red || s.Rejected != 1 || s.Queued != 0 {
+	if s := cliStatus(t, dir); s.Status != scanner.Red || s.Rejected != 1 || s.Queued != 0 {
 		t.Fatalf("status %+v", s)
 	}
 	rj := cli(t, nil, "", "rejections", "--data-dir", dir, "--json")
-	var list struct{ Rejections []Rejection }
+	var list struct{ Rejections []scanner.Rejection }
 	if err := json.Unmarshal([]byte(rj.stdout), &list); err != nil || len(list.Rejections) != 1 || list.Rejections[0].Code != "UNKNOWN_ITEM" {
 		t.Fatalf("rejections --json: %s (%v)", rj.stdout, err)
 	}
@@ -219,23 +223,23 @@ func TestCLIRejectionExits4ThenDismiss(t *testing.T) {
 	if d := cli(t, nil, "", "dismiss", "--data-dir", dir, list.Rejections[0].TransactionID); d.code != 0 {
 		t.Fatalf("dismiss: exit %d %s", d.code, d.stderr)
 	}
-	if s := cliStatus(t, dir); s.Status != Green {
+	if s := cliStatus(t, dir); s.Status != scanner.Green {
 		t.Fatalf("status after dismiss %+v", s)
 	}
 }
 
 func TestCLIRetryAnswersAVersionConflict(t *testing.T) {
-	srv := newFakeServer(t)
-	srv.outcomeOf = func(tx map[string]any) *outcome {
+	srv := fakeapi.New(t)
+	srv.OutcomeOf = func(tx map[string]any) *api.Outcome {
 		if v, ok := tx["expectedVersion"].(json.Number); ok && v != "18" {
-			return &outcome{Status: outcomeRejected, Code: strp("VERSION_CONFLICT"), Message: strp("record is at version 18")}
+			return &api.Outcome{Status: api.OutcomeRejected, Code: codep("VERSION_CONFLICT"), Message: strp("record is at version 18")}
 		}
 		return nil
 	}
 	dir := t.TempDir()
 	line := `{"type":"CYCLE_COUNT","warehouseId":"WH-001","itemId":"ITEM-12345","locationId":"A-05-02","quantity":95,"expectedVersion":17}`
 	r := cli(t, scannerEnv(srv.URL(), dir), line+"\n", "--once")
-	if r.code != ExitRejected {
+	if r.code != scanner.ExitRejected {
 		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
 	}
 	id := acks(t, r.stdout)[0].TransactionID
@@ -243,16 +247,16 @@ func TestCLIRetryAnswersAVersionConflict(t *testing.T) {
 	if rt.code != 0 || !strings.Contains(rt.stdout, "queued ") {
 		t.Fatalf("retry: exit %d\n%s%s", rt.code, rt.stdout, rt.stderr)
 	}
-	if r := cli(t, scannerEnv(srv.URL(), dir), "", "--once"); r.code != ExitOK {
+	if r := cli(t, scannerEnv(srv.URL(), dir), "", "--once"); r.code != scanner.ExitOK {
 		t.Fatalf("after retry: exit %d\n%s", r.code, r.stderr)
 	}
-	if s := cliStatus(t, dir); s.Status != Green {
+	if s := cliStatus(t, dir); s.Status != scanner.Green {
 		t.Fatalf("status %+v", s)
 	}
 }
 
 func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	dir := t.TempDir()
 	pr, pw := io.Pipe()
 	var out, errb syncBuffer
@@ -261,25 +265,25 @@ func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
 		done <- mainWith(context.Background(), []string{"--sync-every", "50ms"}, pr, &out, &errb, env(scannerEnv(srv.URL(), dir)))
 	}()
 	io.WriteString(pw, lineCount+"\n")
-	waitFor(t, func() bool { return len(srv.accepted()) == 1 }, "the first scan uploaded while stdin stays open")
+	waitFor(t, func() bool { return len(srv.Accepted()) == 1 }, "the first scan uploaded while stdin stays open")
 	io.WriteString(pw, lineMove+"\n")
 	pw.Close()
 	select {
 	case code := <-done:
-		if code != ExitOK {
+		if code != scanner.ExitOK {
 			t.Fatalf("exit %d\n%s", code, errb.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not exit after stdin closed and the queue emptied")
 	}
 	as := acks(t, out.String())
-	srv.assertWrittenOnce(t, []string{as[0].TransactionID, as[1].TransactionID})
+	srv.AssertWrittenOnce(t, []string{as[0].TransactionID, as[1].TransactionID})
 }
 
 func TestCLIInterruptExitsCleanlyAndKeepsTheQueue(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	url := srv.URL()
-	srv.srv.Close()
+	srv.HTTP.Close()
 	dir := t.TempDir()
 	pr, pw := io.Pipe()
 	defer pw.Close()
@@ -292,7 +296,7 @@ func TestCLIInterruptExitsCleanlyAndKeepsTheQueue(t *testing.T) {
 	cancel()
 	select {
 	case code := <-done:
-		if code != ExitOK {
+		if code != scanner.ExitOK {
 			t.Fatalf("exit %d after interrupt\n%s", code, errb.String())
 		}
 	case <-time.After(5 * time.Second):
@@ -301,13 +305,13 @@ func TestCLIInterruptExitsCleanlyAndKeepsTheQueue(t *testing.T) {
 	if !strings.Contains(errb.String(), "interrupted") {
 		t.Fatalf("stderr: %s", errb.String())
 	}
-	if s := cliStatus(t, dir); s.Queued != 2 || s.Status != Yellow {
+	if s := cliStatus(t, dir); s.Queued != 2 || s.Status != scanner.Yellow {
 		t.Fatalf("status after interrupt %+v, want the 2 scans kept queued", s)
 	}
 }
 
 func TestCLITokenFlagWarns(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	e := scannerEnv(srv.URL(), t.TempDir())
 	delete(e, "INVSYNC_SCANNER_TOKEN")
 	r := cli(t, e, lineCount+"\n", "--once", "--token", "tok-1")
@@ -317,23 +321,23 @@ func TestCLITokenFlagWarns(t *testing.T) {
 }
 
 func TestCLIRefusedTokenExits3AndStatusSaysReEnrol(t *testing.T) {
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	dir := t.TempDir()
 	e := scannerEnv(srv.URL(), dir)
 	e["INVSYNC_SCANNER_TOKEN"] = "revoked"
 	r := cli(t, e, lineCount+"\n", "--once")
-	if r.code != ExitQueued {
+	if r.code != scanner.ExitQueued {
 		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
 	}
 	s := cliStatus(t, dir)
-	if s.Status != Red || !strings.Contains(s.Message, "re-enrol") {
+	if s.Status != scanner.Red || !strings.Contains(s.Message, "re-enrol") {
 		t.Fatalf("status %+v", s)
 	}
 }
 
 func TestCLIStatusOfAMissingQueueFails(t *testing.T) {
 	r := cli(t, nil, "", "status", "--data-dir", t.TempDir()+"/none", "--json")
-	if r.code != ExitError || !strings.Contains(r.stderr, "no scanner queue") {
+	if r.code != scanner.ExitError || !strings.Contains(r.stderr, "no scanner queue") {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 }
@@ -348,3 +352,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func strp(s string) *string { return &s }
+
+func codep(c api.ErrorCode) *api.ErrorCode { return &c }

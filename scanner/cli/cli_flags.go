@@ -1,9 +1,11 @@
-package scanner
+package cli
 
 import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/invsync/invsync/scanner"
 )
 
 // cliFlag is one command-line flag, with the environment variable that
@@ -122,5 +124,12 @@ func reportProblems(w io.Writer, cmd string, problems []string) int {
 		fmt.Fprintln(w, "  - "+p)
 	}
 	fmt.Fprintf(w, "run `%s --help` for usage\n", cmd)
-	return ExitUsage
+	return scanner.ExitUsage
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -1,4 +1,4 @@
-package scanner
+package cli
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/invsync/invsync/scanner"
 )
 
 var dataDirFlag = cliFlag{name: "data-dir", env: "INVSYNC_SCANNER_DATA_DIR", help: "directory of the scanner's queue"}
@@ -20,24 +22,24 @@ var jsonFlag = cliFlag{name: "json", isBool: true, help: "print JSON"}
 // openExisting opens the queue in dir for the operator commands (no server:
 // they work offline, beside a running scanner). It refuses a directory
 // without a queue rather than creating an empty one.
-func openExisting(dir string) (*Device, error) {
-	if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
-		return nil, fmt.Errorf("no scanner queue in %s (%s not found)", dir, DBFile)
+func openExisting(dir string) (*scanner.Device, error) {
+	if _, err := os.Stat(filepath.Join(dir, scanner.DBFile)); err != nil {
+		return nil, fmt.Errorf("no scanner queue in %s (%s not found)", dir, scanner.DBFile)
 	}
-	return Open(Config{DataDir: dir})
+	return scanner.Open(scanner.Config{DataDir: dir})
 }
 
 // adminCommand parses an operator command's flags, opens the queue and runs
 // do with it.
 func adminCommand(ctx context.Context, name, usage string, args []string, specs []cliFlag, stdout, stderr io.Writer,
-	getenv func(string) string, check func(*cliArgs), do func(*Device, cliArgs) int) int {
+	getenv func(string) string, check func(*cliArgs), do func(*scanner.Device, cliArgs) int) int {
 	cmd := "invsync scanner " + name
 	specs = append([]cliFlag{dataDirFlag}, specs...)
 	a := parseCLI(args, specs, getenv)
 	if a.help {
 		fmt.Fprint(stdout, usage)
 		printFlags(stdout, specs)
-		return ExitOK
+		return scanner.ExitOK
 	}
 	a.require(specs, "data-dir")
 	check(&a)
@@ -47,7 +49,7 @@ func adminCommand(ctx context.Context, name, usage string, args []string, specs 
 	d, err := openExisting(a.vals["data-dir"])
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
-		return ExitError
+		return scanner.ExitError
 	}
 	defer d.Close()
 	return do(d, a)
@@ -64,11 +66,11 @@ func statusMain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"green (nothing queued, no rejection, last sync succeeded), yellow (scans queued or offline),\n" +
 		"red (a rejection waits, the token was refused, or no successful sync for 5 minutes while online).\n" +
 		"--json prints {\"status\", \"queued\", \"rejected\", \"lastSyncAt\" (RFC 3339 or null), \"message\", ...}.\n\n"
-	return adminCommand(ctx, "status", usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *Device, a cliArgs) int {
+	return adminCommand(ctx, "status", usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *scanner.Device, a cliArgs) int {
 		st, err := d.Status()
 		if err != nil {
 			fmt.Fprintf(stderr, "invsync scanner status: %v\n", err)
-			return ExitError
+			return scanner.ExitError
 		}
 		if a.vals["json"] == "true" {
 			return printJSON(stdout, stderr, st)
@@ -85,7 +87,7 @@ func statusMain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		}
 		fmt.Fprintf(tw, "message\t%s\n", st.Message)
 		tw.Flush()
-		return ExitOK
+		return scanner.ExitOK
 	})
 }
 
@@ -100,21 +102,21 @@ func rejectionsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	const usage = "Usage: invsync scanner rejections --data-dir DIR [--json]\n\nLists the rejected scans waiting for attention, oldest first, with the\n" +
 		"server's code and message. Stage \"ingest\": never written; \"apply\": accepted, then not applied.\n" +
 		"Then: retry (VERSION_CONFLICT), correct, or dismiss each.\n--json prints {\"rejections\": [...]}.\n\n"
-	return adminCommand(ctx, "rejections", usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *Device, a cliArgs) int {
+	return adminCommand(ctx, "rejections", usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *scanner.Device, a cliArgs) int {
 		rs, err := d.Rejections()
 		if err != nil {
 			fmt.Fprintf(stderr, "invsync scanner rejections: %v\n", err)
-			return ExitError
+			return scanner.ExitError
 		}
 		if a.vals["json"] == "true" {
 			if rs == nil {
-				rs = []Rejection{}
+				rs = []scanner.Rejection{}
 			}
 			return printJSON(stdout, stderr, map[string]any{"rejections": rs})
 		}
 		if len(rs) == 0 {
 			fmt.Fprintln(stdout, "no rejected scans")
-			return ExitOK
+			return scanner.ExitOK
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TRANSACTION\tSCANNED\tTYPE\tWAREHOUSE/ITEM/LOCATION\tQTY\tSTAGE\tCODE\tMESSAGE")
@@ -123,7 +125,7 @@ func rejectionsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 				r.Scan.Type, r.Scan.WarehouseID, r.Scan.ItemID, r.Scan.LocationID, r.Scan.Quantity, r.Stage, r.Code, r.Message)
 		}
 		tw.Flush()
-		return ExitOK
+		return scanner.ExitOK
 	})
 }
 
@@ -135,21 +137,21 @@ func dismissMain(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			a.problems = append(a.problems, "give either transaction ids or --all")
 		}
 	}
-	return adminCommand(ctx, "dismiss", usage, args, []cliFlag{all}, stdout, stderr, getenv, check, func(d *Device, a cliArgs) int {
+	return adminCommand(ctx, "dismiss", usage, args, []cliFlag{all}, stdout, stderr, getenv, check, func(d *scanner.Device, a cliArgs) int {
 		if a.vals["all"] == "true" {
 			n, err := d.DismissAll()
 			if err != nil {
 				fmt.Fprintf(stderr, "invsync scanner dismiss: %v\n", err)
-				return ExitError
+				return scanner.ExitError
 			}
 			fmt.Fprintf(stdout, "dismissed %d %s\n", n, plural(n, "rejection", "rejections"))
-			return ExitOK
+			return scanner.ExitOK
 		}
-		code := ExitOK
+		code := scanner.ExitOK
 		for _, id := range a.args {
 			if err := d.Dismiss(id); err != nil {
 				fmt.Fprintf(stderr, "invsync scanner dismiss: %v\n", err)
-				code = ExitError
+				code = scanner.ExitError
 				continue
 			}
 			fmt.Fprintf(stdout, "dismissed %s\n", id)
@@ -174,14 +176,14 @@ func retryMain(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 		version = v
 	}
-	return adminCommand(ctx, "retry", usage, args, []cliFlag{ev}, stdout, stderr, getenv, check, func(d *Device, a cliArgs) int {
+	return adminCommand(ctx, "retry", usage, args, []cliFlag{ev}, stdout, stderr, getenv, check, func(d *scanner.Device, a cliArgs) int {
 		q, err := d.RetryWithVersion(a.args[0], version)
 		if err != nil {
 			fmt.Fprintf(stderr, "invsync scanner retry: %v\n", err)
-			return ExitError
+			return scanner.ExitError
 		}
 		fmt.Fprintf(stdout, "queued %s (retry of %s with expectedVersion %d)\n", q.TransactionID, a.args[0], version)
-		return ExitOK
+		return scanner.ExitOK
 	})
 }
 
@@ -194,30 +196,30 @@ func correctMain(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			a.problems = append(a.problems, "give a transaction id and the corrected scan as JSON (or -)")
 		}
 	}
-	return adminCommand(ctx, "correct", usage, args, nil, stdout, stderr, getenv, check, func(d *Device, a cliArgs) int {
+	return adminCommand(ctx, "correct", usage, args, nil, stdout, stderr, getenv, check, func(d *scanner.Device, a cliArgs) int {
 		text := []byte(a.args[1])
 		if a.args[1] == "-" {
 			var err error
 			if text, err = io.ReadAll(io.LimitReader(stdin, maxLine)); err != nil {
 				fmt.Fprintf(stderr, "invsync scanner correct: reading stdin: %v\n", err)
-				return ExitError
+				return scanner.ExitError
 			}
 		}
-		s, err := ParseScan(text)
+		s, err := scanner.ParseScan(text)
 		if err != nil {
 			fmt.Fprintf(stderr, "invsync scanner correct: %v\n", err)
-			return ExitUsage
+			return scanner.ExitUsage
 		}
 		q, err := d.Correct(a.args[0], s)
 		if err != nil {
 			fmt.Fprintf(stderr, "invsync scanner correct: %v\n", err)
-			if errors.Is(err, ErrInvalidScan) {
-				return ExitUsage
+			if errors.Is(err, scanner.ErrInvalidScan) {
+				return scanner.ExitUsage
 			}
-			return ExitError
+			return scanner.ExitError
 		}
 		fmt.Fprintf(stdout, "queued %s (correction of %s)\n", q.TransactionID, a.args[0])
-		return ExitOK
+		return scanner.ExitOK
 	})
 }
 
@@ -226,7 +228,7 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(stderr, "invsync scanner: writing JSON: %v\n", err)
-		return ExitError
+		return scanner.ExitError
 	}
-	return ExitOK
+	return scanner.ExitOK
 }

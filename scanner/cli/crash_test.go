@@ -1,4 +1,4 @@
-package scanner
+package cli
 
 import (
 	"bufio"
@@ -16,11 +16,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/scanner"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 // The kill -9 tests run the scanner as a child process: the invsync binary
 // when cmd/invsync builds and has the scanner command wired, else
-// internal/scannermain (the same scanner.Main).
+// internal/scannermain (the same Main).
 var (
 	binOnce   sync.Once
 	binPath   string
@@ -47,7 +50,7 @@ func scannerBinary(t *testing.T) (string, []string) {
 		full := filepath.Join(dir, "invsync")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		build := exec.CommandContext(ctx, goBin, "build", "-o", full, "../cmd/invsync")
+		build := exec.CommandContext(ctx, goBin, "build", "-o", full, "../../cmd/invsync")
 		if out, err := build.CombinedOutput(); err == nil {
 			if exec.Command(full, "scanner", "--help").Run() == nil {
 				binPath, binPrefix = full, []string{"scanner"}
@@ -129,8 +132,8 @@ func (c *child) ackCount() int {
 
 func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 	bin, prefix := scannerBinary(t)
-	srv := newFakeServer(t)
-	srv.delay = 15 * time.Millisecond // a wide window between writing and answering
+	srv := fakeapi.New(t)
+	srv.Delay = 15 * time.Millisecond // a wide window between writing and answering
 	dir := t.TempDir()
 	args := append(append([]string{}, prefix...), "--url", srv.URL(), "--scanner-id", "SCANNER-1", "--data-dir", dir,
 		"--sync-every", "50ms", "--batch-size", "20", "--log-level", "error")
@@ -146,7 +149,7 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 	fedUnacked := 0
 	next := 0
 	kills := 0
-	for round := 0; round < rounds || (round < 3*rounds && srv.dupCount() == 0); round++ {
+	for round := 0; round < rounds || (round < 3*rounds && srv.DupCount() == 0); round++ {
 		c := startChild(t, bin, args, "tok-1")
 		first := next
 		stop := make(chan struct{})
@@ -214,10 +217,10 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 		acked[first+ln-1] = id
 	}
 
-	byUser := srv.writesByUser()
-	srv.mu.Lock()
-	writes := srv.writes
-	srv.mu.Unlock()
+	byUser := srv.WritesByUser()
+	srv.Mu.Lock()
+	writes := srv.Writes
+	srv.Mu.Unlock()
 	for i, id := range acked {
 		if n := writes[id]; n != 1 {
 			t.Errorf("line %d acknowledged as %s: written %d times at the server, want once", i, id, n)
@@ -238,11 +241,11 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 		t.Errorf("%d scans at the server were never acknowledged, but only %d lines went unacknowledged", notAcked, fedUnacked)
 	}
 	t.Logf("%d kill -9s; %d lines acknowledged, %d fed but unacknowledged (%d of those were queued before the kill and synced); %d answered duplicate after restarts",
-		kills, len(acked), fedUnacked, notAcked, srv.dupCount())
-	if srv.dupCount() == 0 {
+		kills, len(acked), fedUnacked, notAcked, srv.DupCount())
+	if srv.DupCount() == 0 {
 		t.Error("no kill landed between the server writing a batch and the scanner recording it: the resend-after-crash path went untested")
 	}
-	if s := cliStatus(t, dir); s.Status != Green || s.Queued != 0 {
+	if s := cliStatus(t, dir); s.Status != scanner.Green || s.Queued != 0 {
 		t.Errorf("final status %+v", s)
 	}
 	if t.Failed() {
@@ -252,9 +255,9 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 
 func TestSIGTERMExitsCleanlyWithTheQueueKept(t *testing.T) {
 	bin, prefix := scannerBinary(t)
-	srv := newFakeServer(t)
+	srv := fakeapi.New(t)
 	url := srv.URL()
-	srv.srv.Close()
+	srv.HTTP.Close()
 	dir := t.TempDir()
 	c := startChild(t, bin, append(append([]string{}, prefix...), "--url", url, "--scanner-id", "SCANNER-1", "--data-dir", dir), "tok-1")
 	io.WriteString(c.stdin, lineCount+"\n"+lineMove+"\n")

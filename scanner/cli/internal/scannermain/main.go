@@ -10,12 +10,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/invsync/invsync/scanner"
+	scannercli "github.com/invsync/invsync/scanner/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := scanner.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := scannercli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
