@@ -34,19 +34,6 @@ type UploadRequestFields struct {
 	Device json.RawMessage `json:"device"`
 }
 
-// DeviceReport is what a device says about its queue (spec, "Console and
-// fleet"): the body of POST /v1/scanners/{scannerId}/heartbeat and an
-// upload's "device" object. Queued counts the scans on the device not yet
-// answered accepted or duplicate, Rejected the rejections waiting there;
-// OldestQueuedAt (device time) is null when nothing is queued.
-type DeviceReport struct {
-	SentAt         string  `json:"sentAt"`
-	Queued         int     `json:"queued"`
-	OldestQueuedAt *string `json:"oldestQueuedAt"`
-	Rejected       int     `json:"rejected"`
-	AppVersion     string  `json:"appVersion"`
-}
-
 // Transaction is one transaction of an upload as a client sends it.
 // Optional fields are left out when unset (the server reads a missing
 // field as null).

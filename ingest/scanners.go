@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 )
@@ -137,19 +138,6 @@ func (s *Server) noteUpload(c *gin.Context, up *Upload, at time.Time) {
 	_ = s.cfg.Fleet.Report(c.Request.Context(), *r, false)
 }
 
-// scannerJSON is one scanner as GET /v1/scanners shows it.
-type scannerJSON struct {
-	ScannerID      string     `json:"scannerId"`
-	Warehouses     []string   `json:"warehouses"`
-	LastSeenAt     *time.Time `json:"lastSeenAt"`
-	LastUploadAt   *time.Time `json:"lastUploadAt"`
-	Queued         int64      `json:"queued"`
-	OldestQueuedAt *time.Time `json:"oldestQueuedAt"`
-	Rejected       int64      `json:"rejected"`
-	AppVersion     *string    `json:"appVersion"`
-	Status         string     `json:"status"`
-}
-
 // scannerTokens groups the scanner tokens by name (a scanner's id): a
 // re-enrolled scanner has its old, revoked token and a new one. A scanner
 // holds a valid token if any of its tokens is active; its warehouses are
@@ -200,8 +188,8 @@ func visible(c *gin.Context, whs []string) bool {
 	return slices.ContainsFunc(whs, p.MayAccess)
 }
 
-func scannerView(id string, st *scannerTokens, r *processors.DeviceReport, now time.Time) scannerJSON {
-	v := scannerJSON{ScannerID: id, Warehouses: st.warehouses, Status: processors.FleetStatus(r, st.valid, now)}
+func scannerView(id string, st *scannerTokens, r *processors.DeviceReport, now time.Time) api.Scanner {
+	v := api.Scanner{ScannerID: id, Warehouses: st.warehouses, Status: processors.FleetStatus(r, st.valid, now)}
 	if r != nil {
 		seen := r.ReceivedAt.UTC()
 		v.LastSeenAt, v.LastUploadAt, v.Queued, v.Rejected = &seen, r.LastUploadAt, r.Queued, r.Rejected
@@ -215,9 +203,9 @@ func scannerView(id string, st *scannerTokens, r *processors.DeviceReport, now t
 
 // fleet is every scanner token's view at now, red first, then by id;
 // keep filters them.
-func (s *Server) fleet(now time.Time, keep func(whs []string) bool) []scannerJSON {
+func (s *Server) fleet(now time.Time, keep func(whs []string) bool) []api.Scanner {
 	reports := s.cfg.Fleet.Reports()
-	out := []scannerJSON{}
+	out := []api.Scanner{}
 	for id, st := range s.scannerTokens(now) {
 		if !keep(st.warehouses) {
 			continue
@@ -255,11 +243,12 @@ func (s *Server) listScanners(c *gin.Context) {
 		}
 		return visible(c, whs)
 	})
+	out := api.ScannerList{Scanners: list}
 	if paged {
-		c.JSON(http.StatusOK, gin.H{"scanners": page(list, offset, limit), "total": len(list), "offset": offset})
-		return
+		total := len(list)
+		out.Scanners, out.Total, out.Offset = page(list, offset, limit), &total, &offset
 	}
-	c.JSON(http.StatusOK, gin.H{"scanners": list})
+	c.JSON(http.StatusOK, out)
 }
 
 // getScanner answers GET /v1/scanners/{scannerId}.
