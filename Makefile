@@ -94,7 +94,7 @@ test-kafka: deps test-deps
 # broker; CHAOS_SEED=N reproduces a run.
 chaos: deps
 	@rc=0; \
-	CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) CHAOS_BROKER_KILLS=$${CHAOS_BROKER_KILLS:-0} $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos.log 2>&1 || rc=$$?; \
+	CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) CHAOS_BROKER_KILLS=$${CHAOS_BROKER_KILLS:-0} $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./e2e > chaos.log 2>&1 || rc=$$?; \
 	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos.log || true; \
 	exit $$rc
 
@@ -103,7 +103,7 @@ chaos: deps
 chaos-kafka: deps
 	bash scripts/kafka.sh up
 	@rc=0; \
-	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) CHAOS_KAFKA_CTL=$(CURDIR)/scripts/kafka.sh CHAOS_BROKER_KILLS=$(BROKER_KILLS) CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./cmd/invsync > chaos-kafka.log 2>&1 || rc=$$?; \
+	KAFKA_BROKERS=$(KAFKA_BROKERS_ADDR) CHAOS_KAFKA_CTL=$(CURDIR)/scripts/kafka.sh CHAOS_BROKER_KILLS=$(BROKER_KILLS) CHAOS=1 CHAOS_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestChaos$$' -v ./e2e > chaos-kafka.log 2>&1 || rc=$$?; \
 	grep -E '^(chaos:|---|ok|FAIL|PASS)|fault [0-9]|chaos_test' chaos-kafka.log || true; \
 	bash scripts/kafka.sh down || true; \
 	exit $$rc
@@ -111,7 +111,7 @@ chaos-kafka: deps
 # Long single-instance kill -9 run: make crash ROUNDS=50
 crash: deps
 	@rc=0; \
-	CRASH_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestCrashKill9DuringUploads$$' -v ./cmd/invsync > crash.log 2>&1 || rc=$$?; \
+	CRASH_ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 120m -run '^TestCrashKill9DuringUploads$$' -v ./e2e > crash.log 2>&1 || rc=$$?; \
 	grep -E 'crash test|round [0-9]|^---|^ok|^FAIL' crash.log || true; \
 	exit $$rc
 
@@ -120,7 +120,7 @@ crash: deps
 # load on each database instead of 20 s; MIRROR_E2E_SEED=N reproduces a run.
 mirror-e2e-long: deps test-deps
 	set -o pipefail; POSTGRES_URL=$$(bash scripts/postgres.sh url 2>/dev/null) MIRROR_E2E_LOAD=$${MIRROR_E2E_LOAD:-5m} \
-		$(GO) test -count=1 -timeout 40m -run '^TestMirrorEndToEnd$$' -v ./cmd/invsync 2>&1 | grep -v '^ *{'
+		$(GO) test -count=1 -timeout 40m -run '^TestMirrorEndToEnd$$' -v ./e2e 2>&1 | grep -v '^ *{'
 
 # The mirror's figures (BENCHMARKS.md): events/s it applies into each
 # database catching up on a backlog, then its lag beside `invsync bench` at

@@ -19,13 +19,8 @@ func viewOfTask(t *processors.CountTask) api.CountTask {
 }
 
 func (s *Server) postCountTask(c *gin.Context) {
-	body, ok := readBody(c, 64<<10)
-	if !ok {
-		return
-	}
 	var j api.CountTaskRequest
-	if err := strictUnmarshal(body, &j); err != nil {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidCountTask, "malformed count task: "+describeJSONError(err)+" (fields: warehouseId, locationId, itemId, reason, discrepancyId)")
+	if !readStrict(c, 64<<10, &j, api.CodeInvalidCountTask, "count task", "fields: warehouseId, locationId, itemId, reason, discrepancyId") {
 		return
 	}
 	if j.WarehouseID == nil || j.LocationID == nil || j.Reason == nil || *j.Reason == "" || len(*j.Reason) > 500 {

@@ -131,13 +131,8 @@ func (s *Server) getDiscrepancy(c *gin.Context) {
 }
 
 func (s *Server) patchDiscrepancy(c *gin.Context) {
-	body, ok := readBody(c, 64<<10)
-	if !ok {
-		return
-	}
 	var j api.DiscrepancyPatch
-	if err := strictUnmarshal(body, &j); err != nil {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "malformed discrepancy change: "+describeJSONError(err)+" (fields: status, assignee, resolution, note)")
+	if !readStrict(c, 64<<10, &j, api.CodeInvalidRequest, "discrepancy change", "fields: status, assignee, resolution, note") {
 		return
 	}
 	if j.Status == nil && j.Assignee == nil && j.Note == nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
 )
@@ -45,7 +46,7 @@ func TestLookupsPreferTheOwnersDefiniteAnswer(t *testing.T) {
 	for _, c := range []struct {
 		name, path string
 		peers      []string
-		want       string
+		want       api.OutcomeStatus
 	}{
 		{"pending peer first", "/v1/transactions/tx-1", []string{gone, pending, applied}, "applied"},
 		{"owner first", "/v1/transactions/tx-1", []string{applied, pending}, "applied"},
@@ -55,9 +56,7 @@ func TestLookupsPreferTheOwnersDefiniteAnswer(t *testing.T) {
 			h := newHarness(t, func(cfg *ingest.Config) { cfg.Router = fakeRouter{peers: c.peers} })
 			h.state.err = partitionErr{partition: 1, elsewhere: true}
 			r := h.do("GET", c.path, nil)
-			var got struct {
-				Status string `json:"status"`
-			}
+			var got api.Outcome
 			if r.status != 200 || json.Unmarshal(r.body, &got) != nil || got.Status != c.want {
 				t.Fatalf("GET %s with peers answering in that order: %d %s, want status %s", c.path, r.status, r.body, c.want)
 			}

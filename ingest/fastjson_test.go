@@ -50,11 +50,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 			}
 		}
 		if sc, sent, txs, ok := fastUpload(b); ok {
-			var slow struct {
-				ScannerID    *string           `json:"scannerId"`
-				SentAt       *string           `json:"sentAt"`
-				Transactions []json.RawMessage `json:"transactions"`
-			}
+			var slow api.UploadRequestFields
 			if err := strictUnmarshal(b, &slow); err != nil {
 				t.Fatalf("fast path accepted an envelope encoding/json refuses (%v): %q", err, b)
 			}
@@ -133,11 +129,7 @@ func BenchmarkDecodeUpload(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var env struct {
-				ScannerID    *string           `json:"scannerId"`
-				SentAt       *string           `json:"sentAt"`
-				Transactions []json.RawMessage `json:"transactions"`
-			}
+			var env api.UploadRequestFields
 			if err := strictUnmarshal(body, &env); err != nil {
 				b.Fatal(err)
 			}

@@ -150,9 +150,7 @@ func (h *harness) upload(query string, body any) []api.Result {
 	if r.status != http.StatusOK {
 		h.t.Fatalf("POST /v1/transactions%s: status %d, want 200: %s", query, r.status, r.body)
 	}
-	var out struct {
-		Results []api.Result `json:"results"`
-	}
+	var out api.UploadResponse
 	if err := json.Unmarshal(r.body, &out); err != nil {
 		h.t.Fatalf("decoding upload response %s: %v", r.body, err)
 	}

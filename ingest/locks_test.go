@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
 )
@@ -70,25 +71,6 @@ func newLockHarness(t *testing.T) (*harness, *fakeLocker) {
 	return newHarness(t, func(c *ingest.Config) { c.Locks = f }), f
 }
 
-type lockOut struct {
-	LockID      string     `json:"lockId"`
-	WarehouseID string     `json:"warehouseId"`
-	LocationID  string     `json:"locationId"`
-	ScannerID   string     `json:"scannerId"`
-	AcquiredAt  time.Time  `json:"acquiredAt"`
-	ExpiresAt   time.Time  `json:"expiresAt"`
-	ReleasedAt  *time.Time `json:"releasedAt"`
-	Status      string     `json:"status"`
-}
-
-// errorBody is the API's error body.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func decodeInto[T any](t *testing.T, r response) T {
 	t.Helper()
 	var v T
@@ -108,7 +90,7 @@ func TestLockLifecycle(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
-	l := decodeInto[lockOut](t, r)
+	l := decodeInto[api.Lock](t, r)
 	if !strings.HasPrefix(l.LockID, "lock-") || l.ScannerID != "SCANNER-03" || l.LocationID != locA || l.WarehouseID != wh1 ||
 		!l.AcquiredAt.Equal(serverNow) || !l.ExpiresAt.Equal(serverNow.Add(30*time.Minute)) || l.ReleasedAt != nil || l.Status != "ACTIVE" {
 		t.Errorf("lock %+v", l)
@@ -116,23 +98,18 @@ func TestLockLifecycle(t *testing.T) {
 
 	// Another scanner: 409 naming the holder.
 	r = h.do("POST", "/v1/locks", lockBody(locA, "SCANNER-04", `, "ttlSeconds": 60`))
-	var conflict struct {
-		Error struct {
-			Code, Message, Holder, LockID string
-			ExpiresAt                     time.Time
-		} `json:"error"`
-	}
+	var conflict api.ErrorBody
 	if err := json.Unmarshal(r.body, &conflict); err != nil || r.status != 409 {
 		t.Fatalf("second scanner: %d %s", r.status, r.body)
 	}
 	if e := conflict.Error; e.Code != "LOCATION_LOCKED" || e.Holder != "SCANNER-03" || e.LockID != l.LockID ||
-		!e.ExpiresAt.Equal(l.ExpiresAt) || !strings.Contains(e.Message, "SCANNER-03") {
+		e.ExpiresAt == nil || !e.ExpiresAt.Equal(l.ExpiresAt) || !strings.Contains(e.Message, "SCANNER-03") {
 		t.Errorf("409 body %s", r.body)
 	}
 
 	// The same scanner again: a new lock.
 	r = h.do("POST", "/v1/locks", lockBody(locA, "SCANNER-03", `, "ttlSeconds": 86400`))
-	l2 := decodeInto[lockOut](t, r)
+	l2 := decodeInto[api.Lock](t, r)
 	if r.status != 201 || l2.LockID == l.LockID || !l2.ExpiresAt.Equal(serverNow.Add(24*time.Hour)) {
 		t.Errorf("re-lock: %d %s", r.status, r.body)
 	}
@@ -142,11 +119,11 @@ func TestLockLifecycle(t *testing.T) {
 	}
 
 	r = h.do("GET", "/v1/locks/"+l.LockID, nil)
-	if got := decodeInto[lockOut](t, r); r.status != 200 || got.LockID != l.LockID {
+	if got := decodeInto[api.Lock](t, r); r.status != 200 || got.LockID != l.LockID {
 		t.Errorf("GET lock: %d %s", r.status, r.body)
 	}
 	r = h.do("GET", "/v1/locks?warehouseId="+wh1, nil)
-	list := decodeInto[struct{ Locks []lockOut }](t, r)
+	list := decodeInto[api.LockList](t, r)
 	if r.status != 200 || len(list.Locks) != 3 {
 		t.Errorf("list: %d %s", r.status, r.body)
 	}
@@ -154,13 +131,13 @@ func TestLockLifecycle(t *testing.T) {
 	// Release, and release again.
 	for i := range 2 {
 		r = h.do("DELETE", "/v1/locks/"+l.LockID, nil)
-		got := decodeInto[lockOut](t, r)
+		got := decodeInto[api.Lock](t, r)
 		if r.status != 200 || got.LockID != l.LockID || got.ReleasedAt == nil || !got.ReleasedAt.Equal(serverNow) || got.Status != "RELEASED" {
 			t.Errorf("DELETE #%d: %d %s", i+1, r.status, r.body)
 		}
 	}
 	r = h.do("GET", "/v1/locks?warehouseId="+wh1, nil)
-	list = decodeInto[struct{ Locks []lockOut }](t, r)
+	list = decodeInto[api.LockList](t, r)
 	for _, got := range list.Locks {
 		if got.LockID == l.LockID {
 			t.Errorf("a released lock is listed: %s", r.body)
@@ -178,7 +155,7 @@ func TestLockRequestValidation(t *testing.T) {
 	h, _ := newLockHarness(t)
 	for _, c := range []struct {
 		body string
-		code string
+		code api.ErrorCode
 	}{
 		{`{"warehouseId": "WH-001", "locationId": "A-05-02"}`, "INVALID_LOCK"},
 		{`{"warehouseId": "WH-001", "scannerId": "S"}`, "INVALID_LOCK"},
@@ -195,7 +172,7 @@ func TestLockRequestValidation(t *testing.T) {
 		{`{"warehouseId": "WH-001", "locationId": "C-01-01", "scannerId": "S"}`, "UNKNOWN_LOCATION"},
 	} {
 		r := h.do("POST", "/v1/locks", []byte(c.body))
-		e := decodeInto[errorBody](t, r)
+		e := decodeInto[api.ErrorBody](t, r)
 		if r.status != 400 || e.Error.Code != c.code || e.Error.Message == "" {
 			t.Errorf("%s: %d %s, want 400 %s", c.body, r.status, r.body, c.code)
 		}
@@ -207,7 +184,7 @@ func TestLockRequestValidation(t *testing.T) {
 		t.Errorf("list without warehouseId: %d %s", r.status, r.body)
 	}
 	r := h.do("DELETE", "/v1/locks/lock-never", nil)
-	if e := decodeInto[errorBody](t, r); r.status != 404 || e.Error.Code != "LOCK_NOT_FOUND" {
+	if e := decodeInto[api.ErrorBody](t, r); r.status != 404 || e.Error.Code != "LOCK_NOT_FOUND" {
 		t.Errorf("DELETE unknown: %d %s", r.status, r.body)
 	}
 	if r := h.do("GET", "/v1/locks/lock-never", nil); r.status != 404 {
@@ -219,7 +196,7 @@ func TestLocksUnavailableAndStarting(t *testing.T) {
 	h, f := newLockHarness(t)
 	f.fail(fmt.Errorf("%w: broker gone", errKafkaUnavailable))
 	r := h.do("POST", "/v1/locks", lockBody(locA, "S", ""))
-	if e := decodeInto[errorBody](t, r); r.status != 503 || e.Error.Code != "KAFKA_UNAVAILABLE" {
+	if e := decodeInto[api.ErrorBody](t, r); r.status != 503 || e.Error.Code != "KAFKA_UNAVAILABLE" {
 		t.Errorf("Kafka down: %d %s", r.status, r.body)
 	}
 	f.fail(errors.New("context deadline exceeded"))
@@ -233,7 +210,7 @@ func TestLocksUnavailableAndStarting(t *testing.T) {
 		{"POST", "/v1/locks"}, {"DELETE", "/v1/locks/x"}, {"GET", "/v1/locks?warehouseId=" + wh1}, {"GET", "/v1/locks/x"},
 	} {
 		r := closed.do(req.method, req.path, lockBody(locA, "S", ""))
-		if e := decodeInto[errorBody](t, r); r.status != 503 || e.Error.Code != "STARTING" {
+		if e := decodeInto[api.ErrorBody](t, r); r.status != 503 || e.Error.Code != "STARTING" {
 			t.Errorf("%s %s while starting: %d %s", req.method, req.path, r.status, r.body)
 		}
 	}

@@ -318,15 +318,12 @@ func TestPutCatalog(t *testing.T) {
 	h := newHarness(t)
 	doc := `{"warehouses": [{"warehouseId": "WH-003", "locations": ["D-01-01"]}],
 		"items": [{"itemId": "ITEM-40000", "description": "Crate", "lotTracked": false, "maxTransactionQuantity": 10}]}`
-	var out struct {
-		Upserted map[string]int `json:"upserted"`
-		Catalog  map[string]int `json:"catalog"`
-	}
+	var out api.CatalogAnswer
 	r := h.do(http.MethodPut, "/v1/catalog", []byte(doc))
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &out) != nil {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
-	if out.Upserted["warehouses"] != 1 || out.Upserted["items"] != 1 || out.Catalog["warehouses"] != 3 || out.Catalog["items"] != 4 {
+	if out != (api.CatalogAnswer{Upserted: api.CatalogSize{Warehouses: 1, Items: 1}, Catalog: api.CatalogSize{Warehouses: 3, Items: 4}}) {
 		t.Errorf("PUT answered %s", r.body)
 	}
 	res := h.upload("", envelope(tx("t-1", "warehouseId", "WH-003", "locationId", "D-01-01", "itemId", "ITEM-40000", "quantity", 10),

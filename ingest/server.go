@@ -5,20 +5,13 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +22,6 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/invsync/invsync/api"
-	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
@@ -194,36 +186,6 @@ type Server struct {
 // answered 503 with code STARTING (reads are served as soon as possible).
 func (s *Server) Open() { s.open.Store(true) }
 
-type pendingTx struct {
-	hash bodyHash
-	at   int64 // when it was reserved, Unix seconds
-	// acked: Kafka acknowledged the write. Until then the transaction is
-	// in flight in another request, which may still fail: a resend then
-	// is produced again rather than called a duplicate (the processor
-	// applies whichever copy comes first, once).
-	acked bool
-}
-
-// bodyHash is an idempotency hash held by value: an in-flight entry then
-// holds no pointer, which keeps a large in-flight set (a long offline
-// backlog being written) cheap for the garbage collector.
-type bodyHash struct {
-	b [32]byte
-	n uint8
-}
-
-func hashOf(b []byte) bodyHash {
-	var h bodyHash
-	h.n = uint8(copy(h.b[:], b))
-	if len(b) > len(h.b) { // not a SHA-256: keep it comparable all the same
-		sum := sha256.Sum256(b)
-		h.b, h.n = sum, 33
-	}
-	return h
-}
-
-func (h bodyHash) equal(b []byte) bool { return h == hashOf(b) }
-
 // New builds the server and its routes.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
@@ -321,268 +283,6 @@ func countSet(vs ...bool) int {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
-
-func (s *Server) routes() {
-	e := s.engine
-	e.HandleMethodNotAllowed = true
-	e.Use(s.recovery(), s.countResponses(), securityHeaders)
-	e.NoRoute(func(c *gin.Context) {
-		writeError(c, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
-	})
-	e.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, c.Request.Method+" is not supported on "+c.Request.URL.Path)
-	})
-	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, api.Status{Status: "ok"}) })
-	e.GET("/readyz", s.readyz)
-	if s.cfg.Metrics != nil {
-		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
-	}
-	// Every /v1 request is authenticated, then rate limited per token,
-	// then checked against the role table; warehouse scope is checked
-	// by each handler, which knows the warehouse.
-	v1 := e.Group("/v1", s.authenticate, s.rateLimit)
-	v1.GET("/me", s.getMe)
-	if s.cfg.Cluster != nil {
-		v1.GET("/cluster", allow(auth.ManageTokens), func(c *gin.Context) { c.JSON(http.StatusOK, s.cfg.Cluster) })
-	}
-	v1.GET("/catalog", allow(auth.ReadCatalog), s.getCatalog)
-	v1.PUT("/catalog", allow(auth.WriteCatalog), s.requireOpen, s.putCatalog)
-	v1.POST("/transactions", allow(auth.Upload), s.requireOpen, s.postTransactions)
-	v1.GET("/transactions/:id", allow(auth.ReadTransactions), s.getTransaction)
-	v1.GET("/positions", allow(auth.ReadPositions), s.getPositions)
-	if s.cfg.Tokens != nil {
-		v1.POST("/tokens", allow(auth.ManageTokens), s.requireOpen, s.postToken)
-		v1.GET("/tokens", allow(auth.ManageTokens), s.listTokens)
-		v1.DELETE("/tokens/:id", allow(auth.ManageTokens), s.requireOpen, s.deleteToken)
-	}
-	s.allocationRoutes(v1)
-	s.lockRoutes(v1)
-	s.reconciliationRoutes(v1)
-	s.fleetRoutes(v1)
-	s.overviewRoutes(v1)
-	if s.cfg.Schemas != nil {
-		e.GET("/schemas/ids/:id", s.schemaByID)
-		e.GET("/subjects", s.subjects)
-		e.GET("/subjects/:subject/versions/:version", s.subjectVersion)
-	}
-}
-
-// writeError writes the API's error body.
-func writeError(c *gin.Context, status int, code api.ErrorCode, msg string) {
-	c.AbortWithStatusJSON(status, api.NewError(code, msg))
-}
-
-func (s *Server) recovery() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		defer func() {
-			if r := recover(); r != nil {
-				ref := newRef()
-				s.log.Error("handler panicked", "path", c.Request.URL.Path, "panic", r, "ref", ref)
-				writeError(c, http.StatusInternalServerError, api.CodeInternal, "internal error (reference "+ref+" in the server log); the request may be retried")
-			}
-		}()
-		c.Next()
-	}
-}
-
-func (s *Server) readyz(c *gin.Context) {
-	if !s.cfg.Catalog.Loaded() || !s.open.Load() {
-		c.Header("Retry-After", "1")
-		writeError(c, http.StatusServiceUnavailable, api.CodeNotReady, "loading the catalog from Kafka")
-		return
-	}
-	if ok, why := s.cfg.Ready.Ready(); !ok {
-		c.Header("Retry-After", "1")
-		writeError(c, http.StatusServiceUnavailable, api.CodeNotReady, why)
-		return
-	}
-	c.JSON(http.StatusOK, api.Status{Status: "ready"})
-}
-
-// readBody reads at most limit bytes; more is a 413.
-func readBody(c *gin.Context, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(c, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge,
-				"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes: split it into smaller requests")
-			return nil, false
-		}
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "reading request body: "+err.Error())
-		return nil, false
-	}
-	return body, true
-}
-
-// getCatalog answers the master data the caller may see: every item, and
-// the warehouses of its scope (or only ?warehouseId=). The answer carries
-// an ETag; a request whose If-None-Match holds it gets 304, so a device
-// refreshing its cached copy every sync costs almost nothing.
-func (s *Server) getCatalog(c *gin.Context) {
-	wh, one := c.GetQuery("warehouseId")
-	if one && !inScope(c, wh) {
-		return
-	}
-	doc := s.cfg.Catalog.Catalog().Doc()
-	kept := doc.Warehouses[:0]
-	for _, w := range doc.Warehouses {
-		if (one && w.WarehouseID == wh) || (!one && mayAccess(c, w.WarehouseID)) {
-			kept = append(kept, w)
-		}
-	}
-	doc.Warehouses = kept
-	if one && len(kept) == 0 {
-		writeError(c, http.StatusNotFound, api.CodeUnknownWarehouse, "warehouse "+wh+" is not in the catalog")
-		return
-	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		s.internalError(c, "encoding the catalog", err)
-		return
-	}
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	c.Header("ETag", etag)
-	c.Header("Cache-Control", "no-cache")
-	for _, tag := range strings.Split(c.GetHeader("If-None-Match"), ",") {
-		if t := strings.TrimSpace(tag); t == etag || t == "W/"+etag || t == "*" {
-			c.Status(http.StatusNotModified)
-			return
-		}
-	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
-}
-
-func (s *Server) putCatalog(c *gin.Context) {
-	body, ok := readBody(c, 64<<20)
-	if !ok {
-		return
-	}
-	doc, err := processors.ParseCatalog(body)
-	if err != nil {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidCatalog, err.Error())
-		return
-	}
-	if err := s.cfg.Catalog.Publish(c.Request.Context(), doc); err != nil {
-		s.unavailable(c, err)
-		return
-	}
-	w, i := s.cfg.Catalog.Catalog().Size()
-	c.JSON(http.StatusOK, api.CatalogAnswer{Upserted: api.CatalogSize{Warehouses: len(doc.Warehouses), Items: len(doc.Items)},
-		Catalog: api.CatalogSize{Warehouses: w, Items: i}})
-}
-
-func (s *Server) unavailable(c *gin.Context, err error) {
-	s.log.Warn("kafka unavailable", "err", err)
-	c.Header("Retry-After", "5")
-	writeError(c, http.StatusServiceUnavailable, api.CodeKafkaUnavailable,
-		"could not write to Kafka: nothing in this request was accepted; keep it queued and retry")
-}
-
-// stateError answers a read the instance cannot serve right now.
-func (s *Server) stateError(c *gin.Context, err error) {
-	if pu, ok := partitionUnavailable(err); ok {
-		c.Header("Retry-After", "1")
-		code := api.CodePartitionRestoring
-		if pu.OwnedElsewhere() {
-			code = api.CodePartitionNotOwned
-		}
-		writeError(c, http.StatusServiceUnavailable, code, err.Error()+"; retry shortly")
-		return
-	}
-	s.internalError(c, "reading state", err)
-}
-
-// internalError logs err with a reference and answers 500 with the
-// reference only: internals (paths, broker addresses) stay in the log.
-func (s *Server) internalError(c *gin.Context, what string, err error) {
-	ref := newRef()
-	s.log.Error(what, "err", err, "ref", ref, "path", c.Request.URL.Path)
-	writeError(c, http.StatusInternalServerError, api.CodeInternal, "internal error while "+what+" (reference "+ref+" in the server log); the request may be retried")
-}
-
-// newRef is a short random reference tying an error answer to its log line.
-func newRef() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// securityHeaders are set on every response: API answers are not to be
-// sniffed, framed or cached, and nothing is shared across origins (no
-// CORS headers: browsers refuse cross-origin calls).
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-}
-
-func (s *Server) getPositions(c *gin.Context) {
-	wh, item := c.Query("warehouseId"), c.Query("itemId")
-	if wh == "" || item == "" {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "warehouseId and itemId query parameters are required")
-		return
-	}
-	if !inScope(c, wh) {
-		return
-	}
-	var loc, lot *string
-	if v, ok := c.GetQuery("locationId"); ok {
-		loc = &v
-	}
-	if v, ok := c.GetQuery("lotNumber"); ok {
-		lot = &v
-	}
-	recs, err := s.cfg.State.Positions(c.Request.Context(), wh, item, loc, lot)
-	if err != nil {
-		if s.forwardToOwner(c, err, nil) {
-			return
-		}
-		s.stateError(c, err)
-		return
-	}
-	out := api.Positions{Positions: []api.Position{}}
-	for _, r := range recs {
-		out.Positions = append(out.Positions, api.Position{
-			WarehouseID: r.WarehouseID, ItemID: r.ItemID, LocationID: r.LocationID, LotNumber: r.LotNumber,
-			OnHand: r.OnHand, Allocated: r.Allocated, Available: r.Available(), Version: r.Version,
-			UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
-		})
-		out.Totals.OnHand += r.OnHand
-		out.Totals.Allocated += r.Allocated
-		out.Totals.Available += r.Available()
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (s *Server) schemaByID(c *gin.Context) {
-	id, err := strconv.Atoi(c.Param("id"))
-	text, ok := s.cfg.Schemas.SchemaByID(id)
-	if err != nil || !ok {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error_code": 40403, "message": "Schema " + c.Param("id") + " not found",
-			"error": gin.H{"code": api.CodeSchemaNotFound, "message": "no schema with id " + c.Param("id")}})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"schema": text})
-}
-
-func (s *Server) subjects(c *gin.Context) { c.JSON(http.StatusOK, s.cfg.Schemas.Subjects()) }
-
-func (s *Server) subjectVersion(c *gin.Context) {
-	sv, ok := s.cfg.Schemas.SubjectVersion(c.Param("subject"), c.Param("version"))
-	if !ok {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error_code": 40401, "message": "Subject or version not found",
-			"error": gin.H{"code": api.CodeSubjectNotFound, "message": "no version " + c.Param("version") + " of subject " + c.Param("subject")}})
-		return
-	}
-	c.JSON(http.StatusOK, sv)
-}
-
-// bodyHashEqual compares idempotency hashes.
-func bodyHashEqual(a, b []byte) bool { return bytes.Equal(a, b) }
 
 // ClusterInfo is the answer of GET /v1/cluster (admin only).
 type ClusterInfo = api.Cluster

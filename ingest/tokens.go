@@ -21,8 +21,6 @@ type TokenStore interface {
 	List() []auth.Token
 }
 
-// tokenRequestJSON is the body of POST /v1/tokens; nothing else may be
-// set by the caller (the id, hash and times are the server's).
 // viewOfToken is a token's wire form: never its secret or hash.
 func viewOfToken(t *auth.Token, now time.Time) api.Token {
 	v := api.Token{TokenID: t.TokenID, Name: t.Name, Role: t.Role, Warehouses: t.Warehouses, ExpiresAt: t.ExpiresAt,
@@ -37,14 +35,8 @@ func viewOfToken(t *auth.Token, now time.Time) api.Token {
 }
 
 func (s *Server) postToken(c *gin.Context) {
-	body, ok := readBody(c, 64<<10)
-	if !ok {
-		return
-	}
 	var j api.TokenRequest
-	if err := strictUnmarshal(body, &j); err != nil {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidTokenRequest, "malformed token request: "+describeJSONError(err)+
-			` (fields: name, role, warehouses, expiresAt)`)
+	if !readStrict(c, 64<<10, &j, api.CodeInvalidTokenRequest, "token request", "fields: name, role, warehouses, expiresAt") {
 		return
 	}
 	req := auth.Request{Warehouses: j.Warehouses, ExpiresAt: j.ExpiresAt, CreatedBy: principal(c).Name}

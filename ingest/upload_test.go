@@ -497,7 +497,7 @@ func TestUploadDuplicates(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				r := h.post("", body)
-				var out struct{ Results []api.Result }
+				var out api.UploadResponse
 				if err := json.Unmarshal(r.body, &out); err != nil || r.status != http.StatusOK {
 					t.Errorf("status %d: %s", r.status, r.body)
 				}

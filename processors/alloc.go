@@ -149,23 +149,11 @@ func expiryKey(a *Allocation) []byte {
 }
 
 func loadAllocation(s Reader, id string) (Allocation, bool, error) {
-	v, ok, err := s.Get(AllocationKey(id))
-	if err != nil || !ok {
-		return Allocation{}, false, err
-	}
-	var a Allocation
-	if err := json.Unmarshal(v, &a); err != nil {
-		return Allocation{}, false, fmt.Errorf("%w: allocation %q: %v", errCorrupt, id, err)
-	}
-	return a, true, nil
+	return getJSON[Allocation](s, AllocationKey(id), "allocation", id)
 }
 
 func saveAllocation(s Store, a *Allocation) error {
-	v, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	if err := s.Set(AllocationKey(a.AllocationID), v); err != nil {
+	if err := setJSON(s, AllocationKey(a.AllocationID), a); err != nil {
 		return err
 	}
 	if a.Active() {
@@ -328,38 +316,6 @@ func (p *Processor) cancel(s Store, id, status, reason string, now time.Time) (A
 	return AllocResult{Allocation: a, Decisions: []Allocation{a}}, nil
 }
 
-// Expire releases the allocations of s whose expiresAt is at or before now,
-// returning the decisions and the events of the records released.
-func (p *Processor) Expire(s Store, now time.Time) ([]Allocation, []Event, error) {
-	lo := []byte{tagAllocExpiry}
-	hi := binary.BigEndian.AppendUint64([]byte{tagAllocExpiry}, uint64(now.UnixMilli()+1)^(1<<63))
-	var ids []string
-	if err := s.Scan(lo, hi, func(k, _ []byte) error {
-		ids = append(ids, string(k[9:]))
-		return nil
-	}); err != nil {
-		return nil, nil, err
-	}
-	var out []Allocation
-	var events []Event
-	for _, id := range ids {
-		ts := track(s)
-		r, err := p.cancel(ts, id, AllocExpired, ReasonExpired, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, r.Decisions...)
-		if len(r.Decisions) > 0 {
-			evs, err := ts.reservationEvents(nil, DecisionID(&r.Decisions[len(r.Decisions)-1]), now)
-			if err != nil {
-				return nil, nil, err
-			}
-			events = append(events, evs...)
-		}
-	}
-	return out, events, nil
-}
-
 // reserve adds (sign +1) or releases (-1) lines on their stock records.
 func reserve(s Store, a *Allocation, lines []AllocLine, sign int64, now time.Time) error {
 	for _, l := range lines {
@@ -455,162 +411,6 @@ func addLines(lines, add []AllocLine) []AllocLine {
 	return out
 }
 
-// consumePick applies a PICK against its allocation: the reservation at the
-// picked location is consumed by up to the picked quantity. The excess, if
-// any, is an ordinary pick of unreserved stock. It returns the changed
-// allocation's decision, if any, and a warning when the allocation holds no
-// reservation.
-func (p *Processor) consumePick(s Store, tx *Transaction, r *Record, now time.Time) ([]Allocation, string, error) {
-	a, ok, err := loadAllocation(s, tx.AllocationID)
-	if err != nil {
-		return nil, "", err
-	}
-	if !ok || !a.Active() || a.WarehouseID != tx.WarehouseID || a.ItemID != tx.ItemID {
-		return nil, WarnAllocationNotActive, nil
-	}
-	var used int64
-	for i := range a.Lines {
-		l := &a.Lines[i]
-		if l.LocationID == tx.LocationID && l.LotNumber == tx.LotNumber {
-			used = min(l.Quantity, tx.Quantity)
-			l.Quantity -= used
-		}
-	}
-	if used == 0 {
-		return nil, WarnAllocationNotActive, nil
-	}
-	a.Lines = addLines(a.Lines, nil)
-	a.PickedQuantity += used
-	r.Allocated -= used
-	if a.PickedQuantity >= a.ConfirmedQuantity && a.BackorderQuantity == 0 {
-		a.decide(AllocFulfilled, "", now)
-	} else {
-		a.Sequence++
-		a.History = append(a.History, AllocHistory{At: now.UTC(), Status: a.Status, Reason: "PICKED"})
-	}
-	if err := saveAllocation(s, &a); err != nil {
-		return nil, "", err
-	}
-	return []Allocation{a}, "", nil
-}
-
-// resolveShortfall restores allocated ≤ max(onHand, 0) on record r after a
-// physical change. First the shortfall is re-reserved from other records of
-// the item (allocations bound to a lot first, as they have fewer places to
-// go, then the others, oldest first within each); what cannot be covered
-// comes off the allocations reserving at r, newest first, as backorder. Every allocation changed gets a
-// SHORTFALL decision.
-func (p *Processor) resolveShortfall(s Store, r *Record, now time.Time) ([]Allocation, error) {
-	fresh, err := loadRecord(s, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)
-	if err != nil {
-		return nil, err
-	}
-	*r = fresh
-	short := r.Allocated - max(r.OnHand, 0)
-	if short <= 0 {
-		return nil, nil
-	}
-	prefix := activePrefix(r.WarehouseID, r.ItemID)
-	var ids []string
-	if err := s.Scan(prefix, PrefixEnd(prefix), func(k, _ []byte) error {
-		ids = append(ids, string(k[len(prefix)+8:]))
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	var allocs []Allocation // oldest first (the index is ordered by creation)
-	for _, id := range ids {
-		a, ok, err := loadAllocation(s, id)
-		if err != nil {
-			return nil, err
-		}
-		if ok && a.Active() && qtyAt(&a, r) > 0 {
-			allocs = append(allocs, a)
-		}
-	}
-	here := recordID(r)
-	changed := make([]bool, len(allocs))
-	// Allocations bound to a lot have fewer places to go: move them
-	// first, then the others; oldest first within each.
-	order := make([]int, 0, len(allocs))
-	for pass := 0; pass < 2; pass++ {
-		for i := range allocs {
-			if (allocs[i].LotNumber != "") == (pass == 0) {
-				order = append(order, i)
-			}
-		}
-	}
-	for _, i := range order {
-		if short <= 0 {
-			break
-		}
-		a := &allocs[i]
-		cur, err := Positions(s, r.WarehouseID, r.ItemID, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		moved := pickLines(cur, min(qtyAt(a, r), short), a.LocationID, a.LotNumber, here)
-		var got int64
-		for _, l := range moved {
-			got += l.Quantity
-		}
-		if got == 0 {
-			continue
-		}
-		if err := reserve(s, a, moved, +1, now); err != nil {
-			return nil, err
-		}
-		a.Lines = addLines(a.Lines, append(moved, AllocLine{LocationID: r.LocationID, LotNumber: r.LotNumber, Quantity: -got}))
-		r.Allocated -= got
-		short -= got
-		changed[i] = true
-	}
-	for i := len(allocs) - 1; i >= 0 && short > 0; i-- {
-		a := &allocs[i]
-		back := min(qtyAt(a, r), short)
-		if back == 0 {
-			continue
-		}
-		a.Lines = addLines(a.Lines, []AllocLine{{LocationID: r.LocationID, LotNumber: r.LotNumber, Quantity: -back}})
-		r.Allocated -= back
-		a.ConfirmedQuantity -= back
-		a.BackorderQuantity += back
-		short -= back
-		changed[i] = true
-	}
-	if err := s.Set(RecordKey(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), r.encode()); err != nil {
-		return nil, err
-	}
-	var decisions []Allocation
-	for i := len(allocs) - 1; i >= 0; i-- { // newest first, the order they lost stock in
-		if !changed[i] {
-			continue
-		}
-		a := &allocs[i]
-		status := a.Status
-		if a.BackorderQuantity > 0 {
-			status = AllocPartial
-		}
-		a.decide(status, ReasonShortfall, now)
-		if err := saveAllocation(s, a); err != nil {
-			return nil, err
-		}
-		decisions = append(decisions, *a)
-	}
-	return decisions, nil
-}
-
-// qtyAt is what a reserves at r's location and lot.
-func qtyAt(a *Allocation, r *Record) int64 {
-	var q int64
-	for _, l := range a.Lines {
-		if l.LocationID == r.LocationID && l.LotNumber == r.LotNumber {
-			q += l.Quantity
-		}
-	}
-	return q
-}
-
 func hashBytes(b []byte) []byte {
 	t := Transaction{TransactionID: string(b)}
 	return t.Hash()
@@ -626,22 +426,6 @@ func ValidAllocationID(name, id string) string {
 		return name + " " + msg
 	}
 	return ""
-}
-
-// ExpiryDue reports whether an allocation of the partition s holds expires
-// at or before now (Expire would release something).
-func ExpiryDue(s Reader, now time.Time) (bool, error) {
-	lo := []byte{tagAllocExpiry}
-	hi := binary.BigEndian.AppendUint64([]byte{tagAllocExpiry}, uint64(now.UnixMilli()+1)^(1<<63))
-	due := false
-	err := s.Scan(lo, hi, func(_, _ []byte) error {
-		due = true
-		return errStopScan
-	})
-	if errors.Is(err, errStopScan) {
-		err = nil
-	}
-	return due, err
 }
 
 var errStopScan = errors.New("stop scan")

@@ -68,15 +68,19 @@ func ParseCatalog(data []byte) (CatalogDoc, error) {
 func (d CatalogDoc) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	// uniqueID checks the id field of list[i], given the ids seen before it.
+	uniqueID := func(seen map[string]bool, list string, i int, field, id string) {
+		if msg := checkID(id, 128); id == "" || msg != "" {
+			add("%s[%d].%s %q: must be a non-empty printable id of at most 128 bytes", list, i, field, id)
+		}
+		if seen[id] {
+			add("%s[%d]: %s %q appears twice", list, i, field, id)
+		}
+		seen[id] = true
+	}
 	seenW := map[string]bool{}
 	for i, w := range d.Warehouses {
-		if msg := checkID(w.WarehouseID, 128); w.WarehouseID == "" || msg != "" {
-			add("warehouses[%d].warehouseId %q: must be a non-empty printable id of at most 128 bytes", i, w.WarehouseID)
-		}
-		if seenW[w.WarehouseID] {
-			add("warehouses[%d]: warehouseId %q appears twice", i, w.WarehouseID)
-		}
-		seenW[w.WarehouseID] = true
+		uniqueID(seenW, "warehouses", i, "warehouseId", w.WarehouseID)
 		if len(w.Locations) == 0 {
 			add("warehouses[%d] (%s): locations must not be empty", i, w.WarehouseID)
 		}
@@ -88,13 +92,7 @@ func (d CatalogDoc) Validate() error {
 	}
 	seenI := map[string]bool{}
 	for i, it := range d.Items {
-		if msg := checkID(it.ItemID, 128); it.ItemID == "" || msg != "" {
-			add("items[%d].itemId %q: must be a non-empty printable id of at most 128 bytes", i, it.ItemID)
-		}
-		if seenI[it.ItemID] {
-			add("items[%d]: itemId %q appears twice", i, it.ItemID)
-		}
-		seenI[it.ItemID] = true
+		uniqueID(seenI, "items", i, "itemId", it.ItemID)
 		if it.MaxTransactionQuantity < 0 {
 			add("items[%d] (%s): maxTransactionQuantity must be >= 0, got %d", i, it.ItemID, it.MaxTransactionQuantity)
 		}

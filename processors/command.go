@@ -66,15 +66,9 @@ func (p *Processor) Command(s Store, cmd *Command, now time.Time) (CommandResult
 		return CommandResult{CommandID: cmd.CommandID, Kind: cmd.Kind, Report: &rr, Duplicate: rr.Duplicate,
 			Discrepancies: rr.Discrepancies, Events: rr.Events}, nil
 	}
-	if v, ok, err := s.Get(processedKey(cmd.CommandID)); err != nil {
-		return CommandResult{}, err
-	} else if ok {
-		var res CommandResult
-		if err := json.Unmarshal(v, &res); err != nil {
-			return CommandResult{}, fmt.Errorf("%w: command %s: %v", errCorrupt, cmd.CommandID, err)
-		}
-		res.Duplicate = true
-		return res, nil
+	if res, ok, err := getJSON[CommandResult](s, processedKey(cmd.CommandID), "command", cmd.CommandID); err != nil || ok {
+		res.Duplicate = ok
+		return res, err
 	}
 	res := CommandResult{CommandID: cmd.CommandID, Kind: cmd.Kind}
 	switch {
@@ -109,11 +103,7 @@ func (p *Processor) Command(s Store, cmd *Command, now time.Time) (CommandResult
 	default:
 		return CommandResult{}, fmt.Errorf("command %s: kind %q without its payload", cmd.CommandID, cmd.Kind)
 	}
-	v, err := json.Marshal(res)
-	if err != nil {
-		return CommandResult{}, err
-	}
-	return res, s.Set(processedKey(cmd.CommandID), v)
+	return res, setJSON(s, processedKey(cmd.CommandID), res)
 }
 
 // LookupCommandResult returns the stored result of a processed command (a

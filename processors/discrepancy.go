@@ -3,8 +3,6 @@ package processors
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -108,15 +106,7 @@ func discrepancyID(reportID string, recKey []byte) string {
 }
 
 func loadDiscrepancy(s Reader, id string) (Discrepancy, bool, error) {
-	v, ok, err := s.Get(DiscrepancyKey(id))
-	if err != nil || !ok {
-		return Discrepancy{}, false, err
-	}
-	var d Discrepancy
-	if err := json.Unmarshal(v, &d); err != nil {
-		return Discrepancy{}, false, fmt.Errorf("%w: discrepancy %s: %v", errCorrupt, id, err)
-	}
-	return d, true, nil
+	return getJSON[Discrepancy](s, DiscrepancyKey(id), "discrepancy", id)
 }
 
 // LookupDiscrepancy returns a discrepancy by id.
@@ -133,11 +123,7 @@ func openDiscrepancy(s Reader, recKey []byte) (Discrepancy, bool, error) {
 
 // saveDiscrepancy stores d, keeping the record's open index in step.
 func saveDiscrepancy(s Store, d *Discrepancy) error {
-	v, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	if err := s.Set(DiscrepancyKey(d.DiscrepancyID), v); err != nil {
+	if err := setJSON(s, DiscrepancyKey(d.DiscrepancyID), d); err != nil {
 		return err
 	}
 	open := openDiscrepancyKey(RecordKey(d.WarehouseID, d.ItemID, d.LocationID, d.LotNumber))
@@ -158,19 +144,9 @@ func (d *Discrepancy) step(at time.Time, by string, e DiscrepancyStep) {
 // Discrepancies returns the partition's discrepancies of a warehouse ("" for
 // all) with one of statuses (none: every status), in id order.
 func Discrepancies(s Reader, wh string, statuses ...string) ([]Discrepancy, error) {
-	lo := []byte{tagDiscrepancy}
-	var out []Discrepancy
-	err := s.Scan(lo, PrefixEnd(lo), func(_, v []byte) error {
-		var d Discrepancy
-		if err := json.Unmarshal(v, &d); err != nil {
-			return fmt.Errorf("%w: discrepancy: %v", errCorrupt, err)
-		}
-		if (wh == "" || d.WarehouseID == wh) && (len(statuses) == 0 || slices.Contains(statuses, d.Status)) {
-			out = append(out, d)
-		}
-		return nil
+	return scanJSON(s, tagDiscrepancy, "discrepancy", func(d *Discrepancy) bool {
+		return (wh == "" || d.WarehouseID == wh) && (len(statuses) == 0 || slices.Contains(statuses, d.Status))
 	})
-	return out, err
 }
 
 // DiscrepancyUpdate is a supervisor's change to a discrepancy (PATCH). Nil

@@ -3,7 +3,6 @@ package processors
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -76,26 +75,14 @@ func variance(counted, expected int64) float64 {
 }
 
 func loadHeld(s Reader, txid string) (HeldCount, bool, error) {
-	v, ok, err := s.Get(heldKey(txid))
-	if err != nil || !ok {
-		return HeldCount{}, false, err
-	}
-	var h HeldCount
-	if err := json.Unmarshal(v, &h); err != nil {
-		return HeldCount{}, false, fmt.Errorf("%w: held count %s: %v", errCorrupt, txid, err)
-	}
-	return h, true, nil
+	return getJSON[HeldCount](s, heldKey(txid), "held count", txid)
 }
 
 // LookupHeld returns a held count (whatever became of it) by transactionId.
 func LookupHeld(s Reader, txid string) (HeldCount, bool, error) { return loadHeld(s, txid) }
 
 func saveHeld(s Store, h *HeldCount) error {
-	v, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	if err := s.Set(heldKey(h.Transaction.TransactionID), v); err != nil {
+	if err := setJSON(s, heldKey(h.Transaction.TransactionID), h); err != nil {
 		return err
 	}
 	idx := heldByRecordKey(h.recordKey())
@@ -111,19 +98,9 @@ func saveHeld(s Store, h *HeldCount) error {
 // HeldCounts returns the partition's held counts of a warehouse ("" for
 // all) with status ("" for any), in transactionId order.
 func HeldCounts(s Reader, wh, status string) ([]HeldCount, error) {
-	lo := []byte{tagHeld}
-	var out []HeldCount
-	err := s.Scan(lo, PrefixEnd(lo), func(_, v []byte) error {
-		var h HeldCount
-		if err := json.Unmarshal(v, &h); err != nil {
-			return fmt.Errorf("%w: held count: %v", errCorrupt, err)
-		}
-		if (wh == "" || h.Transaction.WarehouseID == wh) && (status == "" || h.Status == status) {
-			out = append(out, h)
-		}
-		return nil
+	return scanJSON(s, tagHeld, "held count", func(h *HeldCount) bool {
+		return (wh == "" || h.Transaction.WarehouseID == wh) && (status == "" || h.Status == status)
 	})
-	return out, err
 }
 
 // expectedAt is the quantity a count at (at, txid) would be compared with:

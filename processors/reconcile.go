@@ -86,15 +86,9 @@ type behind struct {
 
 // CompareReport compares a report piece with the partition's state at now.
 func (p *Processor) CompareReport(s Store, piece *ReportPiece, now time.Time) (ReportResult, error) {
-	if v, ok, err := s.Get(processedKey(piece.PieceID)); err != nil {
-		return ReportResult{}, err
-	} else if ok {
-		var res ReportResult
-		if err := json.Unmarshal(v, &res); err != nil {
-			return ReportResult{}, fmt.Errorf("%w: report piece %s: %v", errCorrupt, piece.PieceID, err)
-		}
-		res.Duplicate = true
-		return res, nil
+	if res, ok, err := getJSON[ReportResult](s, processedKey(piece.PieceID), "report piece", piece.PieceID); err != nil || ok {
+		res.Duplicate = ok
+		return res, err
 	}
 	c := comparison{p: p, s: s, piece: piece, now: now, res: ReportResult{PieceID: piece.PieceID, ReportID: piece.ReportID,
 		Opened: []string{}, Resolved: []string{}}}
@@ -112,11 +106,7 @@ func (p *Processor) CompareReport(s Store, piece *ReportPiece, now time.Time) (R
 			return ReportResult{}, err
 		}
 	}
-	v, err := json.Marshal(c.res)
-	if err != nil {
-		return ReportResult{}, err
-	}
-	return c.res, s.Set(processedKey(piece.PieceID), v)
+	return c.res, setJSON(s, processedKey(piece.PieceID), c.res)
 }
 
 // comparison is one piece being compared.
@@ -178,12 +168,8 @@ func (c *comparison) behind(key []byte, r *Record, cp *CloudPosition) error {
 	if !ok || cp.Version >= b.Target {
 		// First seen behind, or caught up with what it missed then and
 		// behind again: the grace starts now.
-		enc, err := json.Marshal(behind{Since: now, Target: r.Version})
-		if err != nil {
-			return err
-		}
 		c.res.Behind++
-		return c.s.Set(behindKey(key), enc)
+		return setJSON(c.s, behindKey(key), behind{Since: now, Target: r.Version})
 	}
 	if now-b.Since <= c.p.cfg.ReconciliationGrace.Milliseconds() {
 		c.res.Behind++

@@ -292,23 +292,29 @@ func (d *decoder) byte() byte {
 	return c
 }
 
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
+// skip moves past n read bytes, or fails on the n <= 0 of a bad varint.
+func (d *decoder) skip(n int) bool {
 	if n <= 0 {
 		d.fail()
-		return 0
+		return false
 	}
 	d.b = d.b[n:]
+	return true
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if !d.skip(n) {
+		return 0
+	}
 	return v
 }
 
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
+	if !d.skip(n) {
 		return 0
 	}
-	d.b = d.b[n:]
 	return v
 }
 

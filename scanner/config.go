@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -154,27 +155,13 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.SyncEvery == 0 {
-		c.SyncEvery = DefaultSyncEvery
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = MaxBatch
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = MaxBodyBytes
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
-	if c.RedAfter == 0 {
-		c.RedAfter = DefaultRedAfter
-	}
-	if c.PollEvery == 0 {
-		c.PollEvery = DefaultPollEvery
-	}
-	if c.Retention == 0 {
-		c.Retention = DefaultRetention
-	}
+	c.SyncEvery = cmp.Or(c.SyncEvery, DefaultSyncEvery)
+	c.BatchSize = cmp.Or(c.BatchSize, MaxBatch)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, MaxBodyBytes)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
+	c.RedAfter = cmp.Or(c.RedAfter, DefaultRedAfter)
+	c.PollEvery = cmp.Or(c.PollEvery, DefaultPollEvery)
+	c.Retention = cmp.Or(c.Retention, DefaultRetention)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -59,8 +59,10 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 		t.Fatalf("want one request of 3 transactions, got %d requests", len(reqs))
 	}
 	for i, raw := range reqs[0].Txs {
-		var tx struct{ TransactionID, Timestamp string }
-		json.Unmarshal(raw, &tx)
+		var tx api.Transaction
+		if err := json.Unmarshal(raw, &tx); err != nil {
+			t.Fatalf("sent #%d is not a transaction: %v: %s", i, err, raw)
+		}
 		if tx.TransactionID != got[i].TransactionID || tx.Timestamp != api.FormatTime(got[i].Timestamp) {
 			t.Errorf("sent #%d = %s at %s, queued as %s at %s", i, tx.TransactionID, tx.Timestamp, got[i].TransactionID, api.FormatTime(got[i].Timestamp))
 		}

@@ -18,10 +18,7 @@ func BenchmarkEncodeInventoryEvent(b *testing.B) {
 func BenchmarkDecodeTransaction(b *testing.B) {
 	s := newSet(b)
 	tx := sampleTransaction()
-	enc, err := s.AppendTransaction(nil, &tx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	enc := mustAppend(b, s.AppendTransaction, &tx)
 	b.Run("typed", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -32,6 +32,21 @@ func (r *reader) fail(field string, sentinel error, format string, args ...any) 
 }
 
 func (r *reader) long(field string) int64 {
+	v := r.varint(field)
+	return int64(v>>1) ^ -int64(v&1)
+}
+
+func (r *reader) int(field string) int32 {
+	// goavro accumulates an int in a Go int, then truncates to 32 bits: on
+	// 64-bit platforms the low 32 bits of the zig-zag decoding are those of
+	// the long.
+	v := r.varint(field)
+	return int32(v>>1) ^ -int32(v&1)
+}
+
+// varint reads the bits of a variable-length integer, before its zig-zag
+// decoding.
+func (r *reader) varint(field string) uint64 {
 	var v uint64
 	var shift uint
 	for r.err == nil && r.i < len(r.s) {
@@ -39,24 +54,7 @@ func (r *reader) long(field string) int64 {
 		r.i++
 		v |= uint64(b&0x7f) << shift // like goavro, bits past 64 are dropped
 		if b < 0x80 {
-			return int64(v>>1) ^ -int64(v&1)
-		}
-		shift += 7
-	}
-	r.fail(field, ErrMalformed, "payload ends before the varint does")
-	return 0
-}
-
-func (r *reader) int(field string) int32 {
-	// Mirrors goavro: accumulate in a Go int, then truncate to 32 bits.
-	var v int
-	var shift uint
-	for r.err == nil && r.i < len(r.s) {
-		b := r.s[r.i]
-		r.i++
-		v |= int(b&0x7f) << shift
-		if b < 0x80 {
-			return int32(v>>1) ^ -int32(v&1)
+			return v
 		}
 		shift += 7
 	}
@@ -273,6 +271,15 @@ type checker struct{ err error }
 func (c *checker) str(field, s string) {
 	if c.err == nil && !utf8.ValidString(s) {
 		c.err = fmt.Errorf("field %s: %w: not valid UTF-8", field, ErrInvalid)
+	}
+}
+
+// strField is a string field and its name, for strFields.
+type strField struct{ name, v string }
+
+func (c *checker) strFields(fs []strField) {
+	for _, f := range fs {
+		c.str(f.name, f.v)
 	}
 }
 

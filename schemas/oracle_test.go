@@ -50,10 +50,6 @@ func (t *Transaction) native() map[string]any {
 // native is InventoryEvent in goavro's form; only the tests need it, since the
 // Set encodes InventoryEvent by hand.
 func (e *InventoryEvent) native() map[string]any {
-	warnings := make([]any, len(e.Warnings))
-	for i, w := range e.Warnings {
-		warnings[i] = w
-	}
 	return map[string]any{
 		"eventId":            e.EventID,
 		"timestamp":          millis(e.Timestamp),
@@ -72,7 +68,7 @@ func (e *InventoryEvent) native() map[string]any {
 		"available":          e.Available,
 		"deviceTimestamp":    millis(e.DeviceTimestamp),
 		"correctedTimestamp": millis(e.CorrectedTimestamp),
-		"warnings":           warnings,
+		"warnings":           nativeArray(e.Warnings, asAny),
 		"allocationId":       optUnion("string", e.AllocationID),
 		"principal":          optUnion("string", e.Principal),
 	}

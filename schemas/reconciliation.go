@@ -96,11 +96,9 @@ type CloudPositionsReport struct {
 }
 
 func positionsNative(ps []CloudPosition) []any {
-	out := make([]any, len(ps))
-	for i, p := range ps {
-		out[i] = map[string]any{"itemId": p.ItemID, "locationId": p.LocationID, "lotNumber": p.LotNumber, "onHand": p.OnHand, "version": p.Version}
-	}
-	return out
+	return nativeArray(ps, func(p CloudPosition) any {
+		return map[string]any{"itemId": p.ItemID, "locationId": p.LocationID, "lotNumber": p.LotNumber, "onHand": p.OnHand, "version": p.Version}
+	})
 }
 
 // AppendCommand appends c to dst in wire format.
@@ -124,10 +122,9 @@ func (s *Set) AppendCommand(dst []byte, c *Command) ([]byte, error) {
 
 // AppendDiscrepancy appends d to dst in wire format.
 func (s *Set) AppendDiscrepancy(dst []byte, d *Discrepancy) ([]byte, error) {
-	hist := make([]any, len(d.History))
-	for i, h := range d.History {
-		hist[i] = map[string]any{"at": millis(h.At), "by": h.By, "status": h.Status, "note": h.Note}
-	}
+	hist := nativeArray(d.History, func(h DiscrepancyStep) any {
+		return map[string]any{"at": millis(h.At), "by": h.By, "status": h.Status, "note": h.Note}
+	})
 	return s.appendChecked(dst, kindDiscrepancy, "discrepancy", map[string]any{
 		"discrepancyId": d.DiscrepancyID, "warehouseId": d.WarehouseID, "itemId": d.ItemID, "locationId": d.LocationID,
 		"lotNumber": d.LotNumber, "kind": d.Kind, "warehouseOnHand": d.WarehouseOnHand, "warehouseVersion": d.WarehouseVersion,

@@ -12,10 +12,7 @@ import (
 func TestReconciliationErrors(t *testing.T) {
 	s := newSet(t)
 	rep := sampleCloudPositionsReport()
-	b, err := s.AppendCloudPositionsReport(nil, &rep)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := mustAppend(t, s.AppendCloudPositionsReport, &rep)
 	if _, err := s.DecodeCloudPositionsReport(append(b[:5:5], 0xff, 0xff, 0xff)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("garbage report: %v, want ErrMalformed", err)
 	}

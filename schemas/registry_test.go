@@ -160,10 +160,7 @@ func TestRegistry(t *testing.T) {
 
 	// The registry's ids are the ones on the wire.
 	ev := sampleInventoryEvent()
-	b, err := s.AppendInventoryEvent(nil, &ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := mustAppend(t, s.AppendInventoryEvent, &ev)
 	if b[4] != 101 {
 		t.Errorf("header % x, want id 101", b[:5])
 	}

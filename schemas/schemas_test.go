@@ -31,6 +31,17 @@ func newSet(t testing.TB) *Set {
 
 func ptr[T any](v T) *T { return &v }
 
+// mustAppend encodes v with appendT (one of the Set's AppendT methods),
+// failing the test on an error.
+func mustAppend[T any](t testing.TB, appendT func([]byte, *T) ([]byte, error), v *T) []byte {
+	t.Helper()
+	b, err := appendT(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func ms(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // avsc is the subset of an Avro schema's JSON the tests look at.
@@ -412,10 +423,7 @@ func TestTimePrecision(t *testing.T) {
 	s := newSet(t)
 	local := time.FixedZone("X", 3600)
 	in := Transaction{Type: TxPick, DeviceTimestamp: time.Date(2024, 5, 6, 7, 8, 9, 123_456_789, local)}
-	b, err := s.AppendTransaction(nil, &in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := mustAppend(t, s.AppendTransaction, &in)
 	out, err := s.DecodeTransaction(b)
 	if err != nil {
 		t.Fatal(err)
@@ -428,10 +436,7 @@ func TestTimePrecision(t *testing.T) {
 func TestErrors(t *testing.T) {
 	s := newSet(t)
 	tx := sampleTransaction()
-	good, err := s.AppendTransaction(nil, &tx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := mustAppend(t, s.AppendTransaction, &tx)
 	with := func(b []byte, f func(b []byte)) []byte { b = slices.Clone(b); f(b); return b }
 	header := func(id uint32) []byte { return binary.BigEndian.AppendUint32([]byte{0}, id) }
 	// Offset of the enum byte: header, then "tx-1" as length byte + 4 bytes.

@@ -517,10 +517,7 @@ func TestGetReturnsCopies(t *testing.T) {
 }
 
 func TestCloseTwice(t *testing.T) {
-	s, err := Open("db", Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMem(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -532,10 +529,7 @@ func TestCloseTwice(t *testing.T) {
 // The package documents ErrClosed as what operations on a closed Store
 // return.
 func TestUseAfterCloseReturnsErrClosed(t *testing.T) {
-	s, err := Open("db", Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMem(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,16 @@ var scanPlan = []struct{ loc, item, lot string }{
 	{"C-07-01", "ITEM-LOT", "LOT-2024-089"},
 }
 
+// scanQueued scans n entries of scanPlan in turn, with the quantities
+// first, first+1, …, and waits until the app shows the n scans queued.
+func (h *appHarness) scanQueued(n, first int) {
+	for i := range n {
+		p := scanPlan[i%len(scanPlan)]
+		h.scan(p.loc, p.item, p.lot, fmt.Sprint(first+i), "")
+	}
+	h.waitCounts(n, 0)
+}
+
 func TestEnrolByLinkStoresTheDeviceAndCleansTheURL(t *testing.T) {
 	h := newAppHarness(t)
 	h.enrolByLink(scannerToken)
@@ -122,11 +132,7 @@ func TestOfflineScansSurviveAReloadAndSyncExactlyOnce(t *testing.T) {
 	}
 	h.waitStatus("yellow", "Offline")
 	const scans = 50
-	for i := range scans {
-		p := scanPlan[i%len(scanPlan)]
-		h.scan(p.loc, p.item, p.lot, fmt.Sprint(i+1), "")
-	}
-	h.waitCounts(scans, 0)
+	h.scanQueued(scans, 1)
 	h.waitStatus("yellow", "50 scans queued")
 	if err := h.b.Click("#queue summary"); err != nil {
 		t.Fatal(err)
@@ -219,11 +225,7 @@ func TestKilledBrowserLosesNothingAndDoublesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	const scans = 20
-	for i := range scans {
-		p := scanPlan[i%len(scanPlan)]
-		h.scan(p.loc, p.item, p.lot, fmt.Sprint(100+i), "")
-	}
-	h.waitCounts(scans, 0)
+	h.scanQueued(scans, 100)
 	queued := h.queuedIDs()
 
 	// Kill 1: the battery is pulled while offline, right after the last
@@ -558,11 +560,7 @@ func TestTwoTabsNeverUploadTheSameQueueTwice(t *testing.T) {
 		}
 	}
 	const scans = 30
-	for i := range scans {
-		p := scanPlan[i%len(scanPlan)]
-		h.scan(p.loc, p.item, p.lot, fmt.Sprint(200+i), "")
-	}
-	h.waitCounts(scans, 0)
+	h.scanQueued(scans, 200)
 	// The other tab shows the same queue.
 	h.b = second
 	h.waitCounts(scans, 0)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/api/apitest"
+	"github.com/invsync/invsync/processors"
 )
 
 // fakeAPI is an in-test implementation of the parts of invsync's /v1 API
@@ -31,7 +33,7 @@ type fakeAPI struct {
 
 	tokens  map[string]identity // token → who
 	revoked map[string]bool
-	catalog catalogDoc
+	catalog processors.CatalogDoc
 	// retired locations: still in the catalog the device may hold, no
 	// longer valid here (the scan is rejected UNKNOWN_LOCATION).
 	retired map[string]bool
@@ -59,24 +61,6 @@ type fakeAPI struct {
 
 // identity is who a token is: the answer of GET /v1/me.
 type identity = api.Me
-
-type catalogDoc struct {
-	Warehouses []warehouseDoc `json:"warehouses"`
-	Items      []itemDoc      `json:"items"`
-}
-
-type warehouseDoc struct {
-	WarehouseID string   `json:"warehouseId"`
-	Locations   []string `json:"locations"`
-}
-
-type itemDoc struct {
-	ItemID                 string `json:"itemId"`
-	Description            string `json:"description"`
-	LotTracked             bool   `json:"lotTracked"`
-	MaxTransactionQuantity int64  `json:"maxTransactionQuantity"`
-	ABCClass               string `json:"abcClass,omitempty"`
-}
 
 type acceptedTx struct {
 	tx      map[string]any
@@ -128,15 +112,15 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		positions: map[string]*position{},
 		locks:     map[string]*lock{},
 	}
-	f.catalog = catalogDoc{
-		Warehouses: []warehouseDoc{
+	f.catalog = processors.CatalogDoc{
+		Warehouses: []processors.Warehouse{
 			{WarehouseID: "WH-001", Locations: []string{"A-01-01", "A-01-02", "A-05-02", "B-01-01", "B-02-03", "C-07-01", "Z-99-99"}},
 			{WarehouseID: "WH-002", Locations: []string{"X-01-01"}},
 		},
-		Items: []itemDoc{
+		Items: []processors.Item{
 			{ItemID: "ITEM-100", Description: "Widget, small", MaxTransactionQuantity: 10000},
 			{ItemID: "ITEM-200", Description: "Widget, large", MaxTransactionQuantity: 500},
-			{ItemID: "ITEM-300", Description: "Bracket", MaxTransactionQuantity: 10000, ABCClass: "A"},
+			{ItemID: "ITEM-300", Description: "Bracket", MaxTransactionQuantity: 10000, AbcClass: "A"},
 			{ItemID: "ITEM-LOT", Description: "Adhesive (lot-tracked)", LotTracked: true, MaxTransactionQuantity: 1000},
 		},
 	}
@@ -162,16 +146,6 @@ func (f *fakeAPI) addToken(token, name string, warehouses ...string) {
 	f.tokens[token] = identity{TokenID: "tok-" + name, Name: name, Role: "scanner", Warehouses: warehouses}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, code api.ErrorCode, msg string) {
-	writeJSON(w, status, api.NewError(code, msg))
-}
-
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
@@ -184,13 +158,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if refused {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeErr(w, http.StatusUnauthorized, api.CodeUnauthenticated, "missing, invalid, expired or revoked token")
+		apitest.WriteError(w, http.StatusUnauthorized, api.CodeUnauthenticated, "missing, invalid, expired or revoked token")
 		return
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
 	switch {
 	case r.Method == http.MethodGet && path == "me":
-		writeJSON(w, http.StatusOK, who)
+		apitest.WriteJSON(w, http.StatusOK, who)
 	case r.Method == http.MethodGet && path == "catalog":
 		f.getCatalog(w, r, who)
 	case r.Method == http.MethodPost && path == "transactions":
@@ -206,12 +180,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tasks := f.countTasks
 		f.mu.Unlock()
 		if tasks == nil {
-			writeErr(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: GET /v1/count-tasks")
+			apitest.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: GET /v1/count-tasks")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"countTasks": tasks})
+		apitest.WriteJSON(w, http.StatusOK, map[string]any{"countTasks": tasks})
 	default:
-		writeErr(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		apitest.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}
 }
 
@@ -225,10 +199,10 @@ func (f *fakeAPI) getCatalog(w http.ResponseWriter, r *http.Request, who identit
 	f.mu.Unlock()
 	if wh := r.URL.Query().Get("warehouseId"); wh != "" {
 		if !allowed(who, wh) {
-			writeErr(w, http.StatusForbidden, api.CodeForbidden, "warehouse "+wh+" is outside this token's scope")
+			apitest.WriteError(w, http.StatusForbidden, api.CodeForbidden, "warehouse "+wh+" is outside this token's scope")
 			return
 		}
-		var only []warehouseDoc
+		var only []processors.Warehouse
 		for _, x := range doc.Warehouses {
 			if x.WarehouseID == wh {
 				only = append(only, x)
@@ -236,7 +210,7 @@ func (f *fakeAPI) getCatalog(w http.ResponseWriter, r *http.Request, who identit
 		}
 		doc.Warehouses = only
 	} else { // the warehouses of the token's scope
-		doc.Warehouses = slices.DeleteFunc(slices.Clone(doc.Warehouses), func(x warehouseDoc) bool { return !allowed(who, x.WarehouseID) })
+		doc.Warehouses = slices.DeleteFunc(slices.Clone(doc.Warehouses), func(x processors.Warehouse) bool { return !allowed(who, x.WarehouseID) })
 	}
 	body, _ := json.Marshal(doc)
 	sum := sha256.Sum256(body)
@@ -271,20 +245,20 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.UseNumber()
 	if err := dec.Decode(&up); err != nil {
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "malformed request body: "+err.Error())
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "malformed request body: "+err.Error())
 		return
 	}
 	sentAt, err := time.Parse(time.RFC3339Nano, up.SentAt)
 	if err != nil || up.ScannerID == "" || len(up.Transactions) == 0 {
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "scannerId, sentAt and transactions are required")
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "scannerId, sentAt and transactions are required")
 		return
 	}
 	if len(up.Transactions) > 1000 {
-		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeTooManyTransactions, "at most 1000 a request")
+		apitest.WriteError(w, http.StatusRequestEntityTooLarge, api.CodeTooManyTransactions, "at most 1000 a request")
 		return
 	}
 	if up.ScannerID != who.Name {
-		writeErr(w, http.StatusForbidden, api.CodeScannerMismatch, "this token uploads as "+who.Name)
+		apitest.WriteError(w, http.StatusForbidden, api.CodeScannerMismatch, "this token uploads as "+who.Name)
 		return
 	}
 	f.mu.Lock()
@@ -295,7 +269,7 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 			w.Header().Set("Retry-After", f.retryAfter)
 		}
 		f.mu.Unlock()
-		writeErr(w, status, api.CodeKafkaUnavailable, "nothing in this request was accepted; keep it queued and retry")
+		apitest.WriteError(w, status, api.CodeKafkaUnavailable, "nothing in this request was accepted; keep it queued and retry")
 		return
 	}
 	log := uploadLog{scannerID: up.ScannerID, sentAt: sentAt, at: time.Now()}
@@ -326,7 +300,7 @@ func (f *fakeAPI) postTransactions(w http.ResponseWriter, r *http.Request, who i
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	apitest.WriteJSON(w, http.StatusOK, map[string]any{"results": results})
 }
 
 // take decides one transaction; f.mu is held.
@@ -368,7 +342,7 @@ func (f *fakeAPI) take(tx map[string]any, id string, who identity) map[string]an
 	if !slices.Contains(locs, loc) || f.retired[loc] {
 		return reject("UNKNOWN_LOCATION", fmt.Sprintf("location %q is not a location of warehouse %s", loc, wh))
 	}
-	known := slices.ContainsFunc(f.catalog.Items, func(i itemDoc) bool { return i.ItemID == item })
+	known := slices.ContainsFunc(f.catalog.Items, func(i processors.Item) bool { return i.ItemID == item })
 	if !known {
 		return reject("UNKNOWN_ITEM", fmt.Sprintf("item %q is not in the catalog", item))
 	}
@@ -411,14 +385,7 @@ func (f *fakeAPI) apply(tx map[string]any, typ, wh, item, loc, lot string, q int
 			}
 		}
 	}
-	switch typ {
-	case "RECEIPT", "ADJUSTMENT":
-		p.onHand += q
-	case "PICK", "MOVE":
-		p.onHand -= q
-	case "CYCLE_COUNT":
-		p.onHand = q
-	}
+	p.onHand = apitest.OnHandAfter(typ, p.onHand, q)
 	p.version++
 	p.updatedAt = time.Now()
 	if typ == "MOVE" {
@@ -448,7 +415,7 @@ func (f *fakeAPI) getPositions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	wh, item := q.Get("warehouseId"), q.Get("itemId")
 	if wh == "" || item == "" {
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "warehouseId and itemId query parameters are required")
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "warehouseId and itemId query parameters are required")
 		return
 	}
 	f.mu.Lock()
@@ -466,7 +433,7 @@ func (f *fakeAPI) getPositions(w http.ResponseWriter, r *http.Request) {
 		out.Totals.OnHand += p.onHand
 		out.Totals.Available += p.onHand
 	}
-	writeJSON(w, http.StatusOK, out)
+	apitest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (f *fakeAPI) postLock(w http.ResponseWriter, r *http.Request, who identity) {
@@ -477,11 +444,11 @@ func (f *fakeAPI) postLock(w http.ResponseWriter, r *http.Request, who identity)
 		TTLSeconds  int    `json:"ttlSeconds"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidLock, "bad lock request")
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidLock, "bad lock request")
 		return
 	}
 	if req.ScannerID != who.Name {
-		writeErr(w, http.StatusForbidden, api.CodeScannerMismatch, "this token belongs to scanner "+who.Name+"; it may lock locations for itself only")
+		apitest.WriteError(w, http.StatusForbidden, api.CodeScannerMismatch, "this token belongs to scanner "+who.Name+"; it may lock locations for itself only")
 		return
 	}
 	f.mu.Lock()
@@ -489,7 +456,7 @@ func (f *fakeAPI) postLock(w http.ResponseWriter, r *http.Request, who identity)
 	for _, l := range f.locks {
 		if l.wh == req.WarehouseID && l.loc == req.LocationID && !l.released && time.Now().Before(l.expires) && l.scanner != req.ScannerID {
 			end := l.expires.UTC()
-			writeJSON(w, http.StatusConflict, api.ErrorBody{Error: api.Error{Code: api.CodeLocationLocked,
+			apitest.WriteJSON(w, http.StatusConflict, api.ErrorBody{Error: api.Error{Code: api.CodeLocationLocked,
 				Message: "location " + l.loc + " is locked by " + l.scanner, Holder: l.scanner, ExpiresAt: &end, LockID: l.id}})
 			return
 		}
@@ -498,7 +465,7 @@ func (f *fakeAPI) postLock(w http.ResponseWriter, r *http.Request, who identity)
 	l := &lock{id: "lock-" + strconv.Itoa(len(f.locks)+1), wh: req.WarehouseID, loc: req.LocationID, scanner: req.ScannerID,
 		acquired: now, expires: now.Add(time.Duration(req.TTLSeconds) * time.Second)}
 	f.locks[l.id] = l
-	writeJSON(w, http.StatusCreated, l.view())
+	apitest.WriteJSON(w, http.StatusCreated, l.view())
 }
 
 func (f *fakeAPI) deleteLock(w http.ResponseWriter, id string) {
@@ -506,7 +473,7 @@ func (f *fakeAPI) deleteLock(w http.ResponseWriter, id string) {
 	defer f.mu.Unlock()
 	l, ok := f.locks[id]
 	if !ok {
-		writeErr(w, http.StatusNotFound, api.CodeLockNotFound, "lock "+id+" does not exist")
+		apitest.WriteError(w, http.StatusNotFound, api.CodeLockNotFound, "lock "+id+" does not exist")
 		return
 	}
 	if !l.released {
@@ -514,7 +481,7 @@ func (f *fakeAPI) deleteLock(w http.ResponseWriter, id string) {
 		l.released, l.releasedAt = true, &at
 	}
 	f.released = append(f.released, id)
-	writeJSON(w, http.StatusOK, l.view())
+	apitest.WriteJSON(w, http.StatusOK, l.view())
 }
 
 // snapshot copies what the tests assert on.

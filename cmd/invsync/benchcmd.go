@@ -1,27 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/bench"
 )
@@ -53,17 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	memProfile := fs.String("memprofile", "", "write a heap profile (in-process pipeline included) to this file at the end of the load, before the baseline")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: invsync bench [flags]
-
-Measures the pipeline the way a scanner fleet loads it: open-loop batched
-uploads at fixed rates (latency from each request's scheduled send time to
-its event on the events topic), rate steps until the consumer falls behind,
-an offline-backlog drain, and a raw franz-go produce->consume baseline on the
-same broker in the same run. Progress goes to stderr; the table (and with
---json one JSON line) to stdout.
-
-Flags:
-`)
+		fmt.Fprint(fs.Output(), help("bench"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -93,16 +75,12 @@ Flags:
 			cfg.Brokers = append(cfg.Brokers, b)
 		}
 	}
-	if *peer != "" && *peer != bench.PeerKStreams {
-		fmt.Fprintf(stderr, "invsync bench: --peer: %q is not a known peer (kstreams)\n", *peer)
-		return 2
-	}
-	if *peer != "" && len(cfg.Brokers) == 0 {
-		fmt.Fprintln(stderr, "invsync bench: --peer kstreams needs --brokers of an Apache Kafka (bash scripts/kafka.sh up starts one on 127.0.0.1:39092): the peer and invsync are measured on the same broker")
-		return 2
-	}
-	if *direct && cfg.URL != "" {
-		fmt.Fprintln(stderr, "invsync bench: --direct measures the in-process pipeline; it cannot be used with --url")
+	opts := bench.DriveOptions{NoFsync: *noFsync, Peer: *peer, Mirror: *mirrorDB, Direct: *direct,
+		OwnTopics: cfg.URL == "" && len(cfg.Brokers) > 0 && !flagSet(fs, "topic-prefix"), JSON: *asJSON}
+	if err := opts.Validate(cfg); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "invsync bench:", line)
+		}
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -120,69 +98,6 @@ Flags:
 		}
 		defer pprof.StopCPUProfile()
 	}
-
-	group := "invsync-bench"
-	if cfg.URL == "" && len(cfg.Brokers) > 0 && !flagSet(fs, "topic-prefix") {
-		// The in-process pipeline starts from an empty data dir: on topics
-		// an earlier run left on the broker it would first restore their
-		// whole changelog, and measure that. Each run gets topics and a
-		// group of its own, deleted at the end.
-		run := strconv.FormatInt(time.Now().UnixNano(), 36)
-		*prefix, group = *prefix+"bench-"+run+".", group+"-"+run
-		cfg.TopicPrefix = *prefix
-		fmt.Fprintf(stderr, "invsync bench: the run's topics: %s* and group %s, deleted at the end (--topic-prefix to choose)\n", *prefix, group)
-		defer deleteBenchTopics(cfg.Brokers, *prefix, group, stderr)
-	}
-	if cfg.URL == "" {
-		dir, err := os.MkdirTemp("", "invsync-bench-")
-		if err != nil {
-			fmt.Fprintln(stderr, "invsync bench:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		sc := serveConfig{
-			DataDir: dir, HTTPAddr: "127.0.0.1:0", Brokers: cfg.Brokers, EmbeddedKafkaAddr: "127.0.0.1:0",
-			EmbeddedNoFsync: *noFsync, Partitions: *partitions, TopicPrefix: *prefix, Group: group,
-			SessionTimeout: 10 * time.Second, LedgerWindow: 7 * 24 * time.Hour, MaxScanAge: 30 * 24 * time.Hour,
-			// Every upload is authenticated as in production; the load
-			// is one token, so no per-token rate limit.
-			AdminToken: randomToken(), RateLimit: 0,
-		}
-		cfg.Token = sc.AdminToken
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		srv, err := start(ctx, sc, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "invsync bench: starting the pipeline:", err)
-			return 1
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- srv.run(sctx) }()
-		defer func() { cancel(); <-done }()
-		cfg.URL = "http://" + srv.httpLn.Addr().String()
-		if err := srv.waitUp(ctx); err != nil {
-			fmt.Fprintln(stderr, "invsync bench: starting the pipeline:", err)
-			return 1
-		}
-		cfg.Brokers = srv.brokers
-		cfg.RSS = selfRSS
-		if sc.Brokers == nil {
-			cfg.BrokerKind = "embedded"
-			cfg.Settings["fsync"] = map[bool]string{true: "none", false: "every produce (embedded broker)"}[*noFsync]
-		} else {
-			cfg.BrokerKind = "kafka"
-		}
-		cfg.Settings["pipeline"] = "in-process (RSS includes the bench and, when embedded, the broker)"
-	}
-	if len(cfg.Brokers) == 0 {
-		fmt.Fprintln(stderr, "invsync bench: --url needs --brokers (the running invsync's Kafka), to read its events")
-		return 2
-	}
-	finishMirror, err := startBenchMirror(ctx, *mirrorDB, cfg, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "invsync bench:", err)
-		return 1
-	}
 	if *memProfile != "" {
 		cfg.AfterLoad = func() {
 			f, err := os.Create(*memProfile)
@@ -196,60 +111,11 @@ Flags:
 			}
 		}
 	}
-	rep, err := bench.Run(ctx, cfg, stderr)
-	finishMirror(&rep, stdout)
-	if err == nil && *direct {
-		fmt.Fprintf(stderr, "[direct] invsync's processors, the load produced straight into %stransactions\n", *prefix)
-		dres, derr := bench.RunPeer(ctx, bench.PeerConfig{Brokers: cfg.Brokers, Partitions: *partitions, Records: *records,
-			BatchSize: *batch, Rates: cfg.Rates, HeadlineRate: *latencyRate, StepDuration: *step, Seed: *seed,
-			Direct: &bench.DirectTarget{TransactionsTopic: *prefix + "transactions", EventsTopic: *prefix + "inventory-events"}}, stderr)
-		rep.Direct = bench.SummaryOf(dres, derr)
-		if derr != nil {
-			err = fmt.Errorf("the direct run: %w", derr)
-		}
-	}
-	if err == nil && *peer != "" {
-		fmt.Fprintf(stderr, "[peer] running %s on %s with the same load\n", *peer, strings.Join(cfg.Brokers, ","))
-		pres, perr := bench.RunPeer(ctx, bench.PeerConfig{Brokers: cfg.Brokers, Partitions: *partitions, Records: *records,
-			BatchSize: *batch, Rates: cfg.Rates, HeadlineRate: *latencyRate, StepDuration: *step, Seed: *seed}, stderr)
-		rep.Peer = bench.SummaryOf(pres, perr)
-		if perr != nil {
-			err = fmt.Errorf("the %s peer's run: %w", *peer, perr)
-		}
-	}
-	rep.WriteTable(stdout)
-	if *asJSON {
-		rep.WriteJSON(stdout)
-	}
-	if err != nil {
+	if err := bench.Drive(ctx, cfg, opts, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "invsync bench:", err)
 		return 1
 	}
 	return 0
-}
-
-// selfRSS reads this process's resident set size from /proc.
-func selfRSS() int64 {
-	f, err := os.Open(filepath.Join("/proc", "self", "status"))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// randomToken is a fresh 64-character admin credential.
-func randomToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // flagSet reports whether the command line set flag name.
@@ -257,38 +123,4 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// deleteBenchTopics deletes the topics under prefix and the consumer group
-// an in-process run used on an external broker. Best effort: a failure is
-// printed, since the measurements stand without it.
-func deleteBenchTopics(brokers []string, prefix, group string, stderr io.Writer) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		fmt.Fprintln(stderr, "invsync bench: deleting the run's topics:", err)
-		return
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	topics, err := adm.ListTopics(ctx)
-	if err == nil {
-		var mine []string
-		for _, t := range topics.Names() {
-			if strings.HasPrefix(t, prefix) {
-				mine = append(mine, t)
-			}
-		}
-		var resps kadm.DeleteTopicResponses
-		if resps, err = adm.DeleteTopics(ctx, mine...); err == nil {
-			err = resps.Error()
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "invsync bench: deleting the run's topics (%s*): %v\n", prefix, err)
-	}
-	if gr, err := adm.DeleteGroups(ctx, group); err == nil && gr.Error() != nil {
-		fmt.Fprintf(stderr, "invsync bench: deleting consumer group %s: %v\n", group, gr.Error())
-	}
 }

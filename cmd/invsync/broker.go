@@ -6,15 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/invsync/invsync/pipeline/embedded"
+	"github.com/invsync/invsync/server"
 )
 
 // runBroker runs the embedded broker in a process of its own: the one
@@ -44,21 +43,7 @@ func runBroker(args []string, stderr io.Writer) int {
 	saslMech := fs.String("kafka-sasl-mechanism", env("INVSYNC_KAFKA_SASL_MECHANISM", ""), "require SASL of clients: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, with the one user --kafka-sasl-user and the password in INVSYNC_KAFKA_SASL_PASSWORD (INVSYNC_KAFKA_SASL_MECHANISM)")
 	saslUser := fs.String("kafka-sasl-user", env("INVSYNC_KAFKA_SASL_USER", ""), "the SASL user clients log in as (INVSYNC_KAFKA_SASL_USER)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: invsync broker [flags]
-       invsync broker stop [--data-dir DIR]
-
-Runs only the embedded Kafka broker (franz-go's kfake with disk persistence).
-
-"invsync serve" without --brokers starts one of these itself, as a process
-of its own that outlives a crash of serve (so a kill -9 of serve never tears
-a Kafka transaction), reuses it when it restarts, and stops it on a clean
-shutdown. Start one by hand for several "invsync serve --brokers ADDR"
-processes to share on one machine. For production use a real Kafka cluster.
-
-"invsync broker stop" stops the broker running on a data dir.
-
-Flags:
-`)
+		fmt.Fprint(fs.Output(), help("broker"))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,42 +52,24 @@ Flags:
 		}
 		return 2
 	}
-	var problems []string
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		problems = append(problems, fmt.Sprintf("--embedded-kafka-addr %q is not host:port", *addr))
-	}
-	if *partitions < 1 {
-		problems = append(problems, fmt.Sprintf("--partitions %d must be at least 1", *partitions))
-	}
-	if *orphan <= 0 {
-		problems = append(problems, "--orphan-timeout must be positive")
-	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(stderr, "invsync broker:", p)
+	o := server.BrokerOptions{DataDir: *dataDir, Addr: *addr, NoFsync: *noFsync, Partitions: *partitions,
+		Supervised: *supervised, OrphanTimeout: *orphan}
+	if err := o.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "invsync broker:", line)
 		}
 		return 2
 	}
-	var sasl *embedded.SASLUser
 	if *saslMech != "" || *saslUser != "" {
-		sasl = &embedded.SASLUser{Mechanism: strings.ToUpper(*saslMech), User: *saslUser, Password: os.Getenv("INVSYNC_KAFKA_SASL_PASSWORD")}
+		o.SASL = &embedded.SASLUser{Mechanism: strings.ToUpper(*saslMech), User: *saslUser, Password: os.Getenv("INVSYNC_KAFKA_SASL_PASSWORD")}
 	}
-	log := newLogger(stderr, *logLevel, *logFormat)
+	o.Logger = newLogger(stderr, *logLevel, *logFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := embedded.RunProcess(ctx, embedded.ProcessConfig{
-		Config: embedded.Config{Addr: *addr, DataDir: filepath.Join(*dataDir, "kafka"), NoSync: *noFsync,
-			Partitions: int32(*partitions), Logger: log, SASL: sasl},
-		Supervised: *supervised, OrphanTimeout: *orphan,
-		Ready: func(addr string) {
-			log.Info("embedded Kafka broker listening", "addr", addr, "fsync", !*noFsync, "data_dir", *dataDir, "pid", os.Getpid())
-		},
-	})
-	if err != nil {
+	if err := server.RunBroker(ctx, o); err != nil {
 		fmt.Fprintln(stderr, "invsync broker:", err)
 		return 1
 	}
-	log.Info("broker stopped")
 	return 0
 }
 
@@ -117,7 +84,7 @@ func runBrokerStop(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	running, err := embedded.Stop(filepath.Join(*dataDir, "kafka"), 30*time.Second)
+	running, err := server.StopBroker(*dataDir, 30*time.Second)
 	switch {
 	case err != nil:
 		fmt.Fprintln(stderr, "invsync broker stop:", err)
@@ -128,11 +95,4 @@ func runBrokerStop(args []string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "invsync broker stop: stopped the broker of %s\n", *dataDir)
 	return 0
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -1,86 +1,17 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"github.com/invsync/invsync/ingest"
-	"math"
-	"net"
+	"io"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/server"
 )
 
-// serveConfig is everything `invsync serve` can be told, by flag or by
-// environment variable (the flag wins).
-type serveConfig struct {
-	DataDir           string
-	HTTPAddr          string
-	AdvertiseURL      string
-	Brokers           []string
-	EmbeddedKafkaAddr string
-	EmbeddedNoFsync   bool
-	// EmbeddedInProcess runs the embedded broker inside this process
-	// rather than in a supervised process of its own: a kill -9 can then
-	// tear a Kafka transaction (for tests and benchmarks).
-	EmbeddedInProcess bool
-	Catalog           string
-	Partitions        int
-	TopicPrefix       string
-	SchemaRegistryURL string
-	Group             string
-	SessionTimeout    time.Duration
-	LedgerWindow      time.Duration
-	MaxScanAge        time.Duration
-	SnapshotInterval  time.Duration
-	// ReconciliationGrace: how long a record may stay behind in the
-	// cloud's reports before it is STALE.
-	ReconciliationGrace time.Duration
-	LogLevel            string
-	LogFormat           string
-	// Now is the domain clock (tests inject one); nil means time.Now.
-	Now func() time.Time
-
-	// AdminToken, when set, is an admin credential for as long as it is.
-	AdminToken string
-	// RateLimit is requests a second per token; 0 is unlimited.
-	RateLimit float64
-	// MaxInFlight bounds the transactions accepted and not yet applied.
-	MaxInFlight int
-	// HeapLimitMiB is the Go heap's soft limit (0: none).
-	HeapLimitMiB int
-	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
-	// certificates signed by it.
-	TLSCert, TLSKey, TLSClientCA string
-	// Kafka is the client security (TLS, SASL) for every Kafka client.
-	Kafka kafkaSecurity
-}
-
-// kafkaSecurity is the Kafka client security configuration.
-type kafkaSecurity struct {
-	Opts      []kgo.Opt
-	Mechanism string
-	User      string
-	Password  string // from INVSYNC_KAFKA_SASL_PASSWORD only
-}
-
-// describe names the credentials for error messages (never the password).
-func (k kafkaSecurity) describe() string {
-	if k.Mechanism == "" {
-		return "no SASL"
-	}
-	return "SASL " + k.Mechanism + " user " + strconv.Quote(k.User)
-}
-
-// flagSpec is one flag with its environment variable and help.
-type flagSpec struct {
-	name, env, def, help string
-}
-
+// serveFlags are the flags of `invsync serve`; their defaults are
+// server.DefaultOptions (a test checks they agree).
 var serveFlags = []flagSpec{
 	{"data-dir", "INVSYNC_DATA_DIR", "./data", "directory for the Pebble state (state/) and, with the embedded broker, its log (kafka/)"},
 	{"http-addr", "INVSYNC_HTTP_ADDR", "127.0.0.1:8080", "host:port of the HTTP API"},
@@ -114,187 +45,42 @@ func init() { serveFlags = append(serveFlags, kafkaSecurityFlags...) }
 
 // parseServe parses args (after "serve") with env fallbacks and validates
 // the result, reporting every problem at once.
-func parseServe(args []string, getenv func(string) string) (serveConfig, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	vals := map[string]*string{}
-	for _, f := range serveFlags {
-		def := f.def
-		if v := getenv(f.env); v != "" {
-			def = v
-		}
-		v := def
-		vals[f.name] = &v
-		if f.def == "true" || f.def == "false" {
-			// A boolean flag may be given bare (--name) or as --name=false.
-			fs.Var((*boolString)(&v), f.name, f.help)
-		} else {
-			fs.StringVar(&v, f.name, def, f.help)
-		}
+func parseServe(args []string, getenv func(string) string) (server.Options, error) {
+	_, get, err := parseSpecs("serve", serveFlags, args, getenv, os.Stderr, serveUsage)
+	if err != nil {
+		return server.Options{}, err
 	}
-	fs.Usage = func() { serveUsage(fs.Output()) }
-	if err := fs.Parse(args); err != nil {
-		return serveConfig{}, err
+	// A value that does not parse is reported here and leaves the
+	// default in place; Validate then reports what is out of range.
+	v := &values{get: get}
+	c := server.DefaultOptions()
+	c.DataDir, c.HTTPAddr, c.EmbeddedKafkaAddr = get("data-dir"), get("http-addr"), get("embedded-kafka-addr")
+	c.AdvertiseURL, c.Brokers = strings.TrimRight(get("advertise-url"), "/"), v.list("brokers")
+	c.Catalog, c.TopicPrefix, c.SchemaRegistryURL = get("catalog"), get("topic-prefix"), get("schema-registry-url")
+	c.Group, c.LogLevel, c.LogFormat, c.AdminToken = get("group"), get("log-level"), get("log-format"), get("admin-token")
+	c.TLSCert, c.TLSKey, c.TLSClientCA = get("tls-cert"), get("tls-key"), get("tls-client-ca")
+	v.bool("embedded-kafka-no-fsync", &c.EmbeddedNoFsync)
+	v.bool("embedded-kafka-in-process", &c.EmbeddedInProcess)
+	v.int("partitions", "a number from 1 to 1000", &c.Partitions)
+	v.int("heap-limit", "a number of MiB of at least 64 (or 0 for no limit)", &c.HeapLimitMiB)
+	v.int("max-in-flight", fmt.Sprintf("a number of transactions of at least %d (one full upload)", ingest.MaxTransactions), &c.MaxInFlight)
+	v.float("rate-limit", "a number of requests a second (0 for no limit)", &c.RateLimit)
+	v.duration("ledger-window", "a positive duration such as 168h", &c.LedgerWindow)
+	v.duration("max-scan-age", "a positive duration such as 720h", &c.MaxScanAge)
+	v.duration("session-timeout", "a positive duration such as 10s", &c.SessionTimeout)
+	v.duration("reconciliation-grace", "a positive duration such as 2m", &c.ReconciliationGrace)
+	v.duration("snapshot-interval", "a duration of at least 1s such as 15m, or 0 to publish no snapshots", &c.SnapshotInterval)
+	c.Kafka = v.kafka(getenv)
+	if err := c.Validate(); err != nil {
+		v.errs = append(v.errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
-	if fs.NArg() > 0 {
-		return serveConfig{}, fmt.Errorf("unexpected argument %q (flags take the form --name=value)", fs.Arg(0))
-	}
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("--%s: %s", name, fmt.Sprintf(format, args...)))
-	}
-	c := serveConfig{
-		DataDir:           *vals["data-dir"],
-		HTTPAddr:          *vals["http-addr"],
-		AdvertiseURL:      strings.TrimRight(*vals["advertise-url"], "/"),
-		EmbeddedKafkaAddr: *vals["embedded-kafka-addr"],
-		Catalog:           *vals["catalog"],
-		TopicPrefix:       *vals["topic-prefix"],
-		SchemaRegistryURL: *vals["schema-registry-url"],
-		Group:             *vals["group"],
-		LogLevel:          *vals["log-level"],
-		LogFormat:         *vals["log-format"],
-	}
-	if c.DataDir == "" {
-		bad("data-dir", "must not be empty")
-	}
-	for _, name := range []string{"http-addr", "embedded-kafka-addr"} {
-		if _, port, err := net.SplitHostPort(*vals[name]); err != nil {
-			bad(name, "%q is not host:port", *vals[name])
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			bad(name, "port %q is not a number from 0 to 65535", port)
-		}
-	}
-	for _, b := range strings.Split(*vals["brokers"], ",") {
-		if b = strings.TrimSpace(b); b == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			bad("brokers", "%q is not host:port", b)
-		}
-		c.Brokers = append(c.Brokers, b)
-	}
-	var err error
-	for _, b := range []struct {
-		name string
-		dst  *bool
-	}{{"embedded-kafka-no-fsync", &c.EmbeddedNoFsync}, {"embedded-kafka-in-process", &c.EmbeddedInProcess}} {
-		if *b.dst, err = strconv.ParseBool(*vals[b.name]); err != nil {
-			bad(b.name, "%q is not true or false", *vals[b.name])
-		}
-	}
-	if c.Partitions, err = strconv.Atoi(*vals["partitions"]); err != nil || c.Partitions < 1 || c.Partitions > 1000 {
-		bad("partitions", "%q is not a number from 1 to 1000", *vals["partitions"])
-	}
-	if c.TopicPrefix != "" && strings.ContainsFunc(c.TopicPrefix, func(r rune) bool {
-		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) {
-		bad("topic-prefix", "%q may only contain letters, digits, '.', '_' and '-' (Kafka topic names)", c.TopicPrefix)
-	}
-	if c.AdvertiseURL != "" && !strings.HasPrefix(c.AdvertiseURL, "http://") && !strings.HasPrefix(c.AdvertiseURL, "https://") {
-		bad("advertise-url", "%q must start with http:// or https://", c.AdvertiseURL)
-	}
-	if c.Group == "" {
-		bad("group", "must not be empty")
-	}
-	if c.Catalog != "" {
-		if _, err := os.Stat(c.Catalog); err != nil {
-			bad("catalog", "cannot read %s: %v", c.Catalog, err)
-		}
-	}
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"ledger-window", &c.LedgerWindow}, {"max-scan-age", &c.MaxScanAge}, {"session-timeout", &c.SessionTimeout},
-		{"reconciliation-grace", &c.ReconciliationGrace}} {
-		if *d.dst, err = time.ParseDuration(*vals[d.name]); err != nil || *d.dst <= 0 {
-			bad(d.name, "%q is not a positive duration such as 168h", *vals[d.name])
-		}
-	}
-	if c.SnapshotInterval, err = time.ParseDuration(*vals["snapshot-interval"]); err != nil || (c.SnapshotInterval != 0 && c.SnapshotInterval < time.Second) {
-		bad("snapshot-interval", "%q is not a duration of at least 1s such as 15m, or 0 to publish no snapshots", *vals["snapshot-interval"])
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("log-format", "%q is not text or json", c.LogFormat)
-	}
-	c.AdminToken = *vals["admin-token"]
-	if c.AdminToken != "" && (len(c.AdminToken) < 32 || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
-		bad("admin-token", "must be at least 32 characters without spaces (e.g. openssl rand -hex 32)")
-	}
-	if c.RateLimit, err = strconv.ParseFloat(*vals["rate-limit"], 64); err != nil || c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
-		bad("rate-limit", "%q is not a number of requests a second (0 for no limit)", *vals["rate-limit"])
-	}
-	if c.HeapLimitMiB, err = strconv.Atoi(*vals["heap-limit"]); err != nil || c.HeapLimitMiB < 0 || (c.HeapLimitMiB > 0 && c.HeapLimitMiB < 64) {
-		bad("heap-limit", "%q is not a number of MiB of at least 64 (or 0 for no limit)", *vals["heap-limit"])
-	}
-	if c.MaxInFlight, err = strconv.Atoi(*vals["max-in-flight"]); err != nil || c.MaxInFlight < ingest.MaxTransactions {
-		bad("max-in-flight", "%q is not a number of transactions of at least %d (one full upload)", *vals["max-in-flight"], ingest.MaxTransactions)
-	}
-	c.TLSCert, c.TLSKey, c.TLSClientCA = *vals["tls-cert"], *vals["tls-key"], *vals["tls-client-ca"]
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		bad("tls-cert", "--tls-cert and --tls-key are given together")
-	}
-	if c.TLSClientCA != "" && c.TLSCert == "" {
-		bad("tls-client-ca", "requires --tls-cert and --tls-key (client certificates are checked over HTTPS)")
-	}
-	for _, f := range []string{"tls-cert", "tls-key", "tls-client-ca"} {
-		if v := *vals[f]; v != "" {
-			if _, err := os.Stat(v); err != nil {
-				bad(f, "cannot read %s: %v", v, err)
-			}
-		}
-	}
-	c.Kafka.Mechanism, c.Kafka.User = strings.ToUpper(*vals["kafka-sasl-mechanism"]), *vals["kafka-sasl-user"]
-	c.Kafka.Password = getenv("INVSYNC_KAFKA_SASL_PASSWORD")
-	var kerrs []string
-	c.Kafka.Opts, kerrs = kafkaSecurityOpts(*vals["kafka-tls"], *vals["kafka-tls-ca"], c.Kafka.Mechanism, c.Kafka.User, c.Kafka.Password)
-	for _, e := range kerrs {
-		errs = append(errs, errors.New(e))
-	}
-	if len(errs) > 0 {
-		return serveConfig{}, fmt.Errorf("invalid configuration (see invsync serve --help):\n  %w", joinIndented(errs))
+	if len(v.errs) > 0 {
+		return server.Options{}, invalid("serve", v.errs)
 	}
 	return c, nil
 }
 
-func joinIndented(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return errors.New(strings.Join(msgs, "\n  "))
+func serveUsage(w io.Writer) {
+	fmt.Fprint(w, help("serve"))
+	printSpecs(w, serveFlags)
 }
-
-func serveUsage(w interface{ Write([]byte) (int, error) }) {
-	fmt.Fprint(w, `Usage: invsync serve [flags]
-
-Runs the whole pipeline in one process: the HTTP API scanners and the cloud
-call, the ingest producer, the partitioned processors (exactly-once, state in
-Pebble) and, unless --brokers is set, an embedded Kafka broker.
-
-Start several "invsync serve" processes with the same --brokers and --group,
-each with its own --data-dir, to share the partitions among them.
-
-Flags (each can also be set by the environment variable shown):
-`)
-	for _, f := range serveFlags {
-		def := f.def
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", f.name, f.env, def, f.help)
-	}
-}
-
-// boolString is a string flag that may be given bare, like a bool flag;
-// the value is validated with the others in parseServe.
-type boolString string
-
-func (b *boolString) String() string     { return string(*b) }
-func (b *boolString) Set(v string) error { *b = boolString(v); return nil }
-func (b *boolString) IsBoolFlag() bool   { return true }

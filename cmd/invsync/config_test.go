@@ -1,9 +1,12 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/server"
 )
 
 func TestParseServeDefaultsEnvAndFlags(t *testing.T) {
@@ -89,6 +92,36 @@ func TestParseServeSnapshotInterval(t *testing.T) {
 		_, err := parseServe([]string{"--snapshot-interval=" + v}, none)
 		if err == nil || !strings.Contains(err.Error(), "--snapshot-interval") || !strings.Contains(err.Error(), "at least 1s") {
 			t.Errorf("--snapshot-interval=%q: want an error naming the flag and the bound, got %v", v, err)
+		}
+	}
+}
+
+// TestServeFlagDefaultsAreTheServerDefaults: the help's defaults and
+// server.DefaultOptions are one set of values.
+func TestServeFlagDefaultsAreTheServerDefaults(t *testing.T) {
+	got, err := parseServe(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := server.DefaultOptions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("serve's flag defaults:\n%+v\nserver.DefaultOptions:\n%+v", got, want)
+	}
+}
+
+// TestEveryCommandHasHelp: each command's help text is in help/, and its
+// --help exits 0 (serve prints its help to the process's standard error).
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, name := range []string{"invsync", "serve", "mirror", "simulate", "bench", "broker", "tail", "token"} {
+		if text := help(name); !strings.Contains(text, "invsync") || len(text) < 200 {
+			t.Errorf("help(%q) = %q", name, text)
+		}
+		args := []string{name, "--help"}
+		if name == "invsync" {
+			args = []string{"help"}
+		}
+		var out, errOut strings.Builder
+		if code := run(args, &out, &errOut); code != 0 {
+			t.Errorf("invsync %v: exit %d", args, code)
 		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/invsync/invsync/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -44,11 +46,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), log)
-		s, err := start(ctx, cfg, log)
+		cfg.Logger = newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), cfg.Logger)
+		s, err := server.New(cfg)
 		if err == nil {
-			err = s.run(ctx)
+			err = s.Run(ctx)
 		}
 		if err != nil {
 			// One line, naming the cause and what to do.
@@ -89,36 +91,7 @@ func oneLine(err error) string {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `invsync keeps warehouse inventory in sync between scanners on the warehouse
-floor and the cloud order system, through Kafka, exactly once.
-
-Usage:
-  invsync serve [flags]   run the HTTP API, ingest, the processors and (by
-                          default) an embedded Kafka broker; see serve --help
-  invsync broker [flags]  run only the embedded Kafka broker (kfake with disk
-                          persistence), for several serve processes to share
-                          on one machine; see broker --help
-  invsync bench [flags]   measure the pipeline: open-loop load, latency,
-                          sustained rate, backlog drain, same-run Kafka
-                          baseline; see bench --help
-  invsync token create|list|revoke
-                          manage API tokens (admin); see token --help
-  invsync scanner [flags] act as a scanner device: queue scans from stdin
-                          durably and upload them; see scanner --help
-  invsync mirror [flags]  keep an SQL copy (SQLite or PostgreSQL) of positions,
-                          allocations and discrepancies, exactly once; see
-                          mirror --help
-  invsync simulate [flags]
-                          simulate a day of a warehouse fleet against the
-                          real system and report accuracy, oversells,
-                          allocation errors and latency beside
-                          last-write-wins; see simulate --help
-  invsync tail TOPIC      print a topic's records as JSON (read_committed,
-                          Avro decoded), filtered by warehouse and item;
-                          see tail --help
-  invsync version         print the version
-  invsync help            this text
-`)
+	fmt.Fprint(w, help("invsync"))
 }
 
 func versionString() string {

@@ -2,106 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/invsync/invsync/sim"
 )
-
-// simulateSmall runs a small day (2 warehouses, 2 scanners each, 1 hour)
-// against inst with the given rates, under its own id prefix, with a
-// mirror of its own reporting to inst.
-func simulateSmall(t *testing.T, inst *testInstance, prefix string, rates sim.Rates) sim.Result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	cfg := sim.Config{Seed: 7, Warehouses: 2, ScannersPerWarehouse: 2, Locations: 40, Items: 20, Hours: 1, Speed: 900,
-		IDPrefix: prefix, Rates: rates, URL: inst.url, AdminToken: testAdminToken,
-		Brokers: inst.brokers(), TopicPrefix: inst.cfg.TopicPrefix, WorkDir: filepath.Join(dir, "sim"),
-		Progress: testWriter{t}}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	stop, err := startSimMirror(ctx, &cfg, dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	res, err := sim.Run(ctx, cfg)
-	if err != nil {
-		t.Fatalf("simulating: %v", err)
-	}
-	var table bytes.Buffer
-	_ = sim.WriteTable(&table, res)
-	t.Log("\n" + table.String())
-	// What every run must hold, whatever the disturbances.
-	if !res.Completed || res.Lost != 0 || res.Duplicated != 0 || res.CloudAgreement != 1 {
-		t.Errorf("completed %v, lost %d, duplicated %d, cloud agreement %v; want true, 0, 0, 1",
-			res.Completed, res.Lost, res.Duplicated, res.CloudAgreement)
-	}
-	if res.Transactions <= res.Records {
-		t.Errorf("%d transactions for %d records: the day did nothing beyond the opening stock", res.Transactions, res.Records)
-	}
-	return res
-}
-
-// TestSimulateAccounting checks the simulator's books on small days: with
-// every disturbance off invsync must be exact and oversell nothing; with
-// shrinkage alone and no counts, exactly the records shrinkage touched
-// are wrong, in both systems; with mis-keys, last-write-wins takes the
-// typos and invsync holds them.
-func TestSimulateAccounting(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts serve and runs three simulated hours")
-	}
-	inst := startInstance(t, testConfig(t))
-
-	t.Run("quiet", func(t *testing.T) {
-		r := sim.DefaultRates().Quiet()
-		r.CountsPerDay = [3]float64{6, 6, 6} // counts race picks and moves: the count rules must keep it exact
-		res := simulateSmall(t, inst, "q-", r)
-		if res.RecordAccuracy != 1 || res.RecordAccuracyTolerance != 1 || res.Oversells != 0 || res.AllocationErrors != 0 {
-			t.Errorf("quiet day: accuracy %v (tolerance %v), oversells %d, allocation errors %d; want 1, 1, 0, 0",
-				res.RecordAccuracy, res.RecordAccuracyTolerance, res.Oversells, res.AllocationErrors)
-		}
-		if res.Allocations == 0 || res.Counts == 0 || res.LatencySamples == 0 {
-			t.Errorf("quiet day allocated %d, counted %d, timed %d scans: want some of each", res.Allocations, res.Counts, res.LatencySamples)
-		}
-		if res.MisKeys != 0 || res.UnseenSlots != 0 || res.OfflineScans != 0 {
-			t.Errorf("quiet day had %d mis-keys, %d records changed unscanned, %d offline scans", res.MisKeys, res.UnseenSlots, res.OfflineScans)
-		}
-	})
-
-	t.Run("shrinkage without counts", func(t *testing.T) {
-		r := sim.DefaultRates().Quiet()
-		r.Shrinkage, r.Damage, r.OrderLines, r.CountsPerDay = 400, 200, 0, [3]float64{}
-		res := simulateSmall(t, inst, "s-", r)
-		want := 1 - float64(res.UnseenSlots)/float64(res.Records)
-		if res.UnseenSlots == 0 || res.RecordAccuracy != want || res.LWWRecordAccuracy != want {
-			t.Errorf("%d of %d records shrank unseen: accuracy %v, last-write-wins %v; want both %v (and some shrinkage)",
-				res.UnseenSlots, res.Records, res.RecordAccuracy, res.LWWRecordAccuracy, want)
-		}
-	})
-
-	t.Run("mis-keys", func(t *testing.T) {
-		r := sim.DefaultRates().Quiet()
-		r.MisKey, r.CountsPerDay = 0.3, [3]float64{24, 24, 24}
-		res := simulateSmall(t, inst, "m-", r)
-		if res.MisKeys == 0 || res.HeldCounts == 0 {
-			t.Fatalf("%d mis-keys, %d held counts: want some of each", res.MisKeys, res.HeldCounts)
-		}
-		if !(res.LWWRecordAccuracy < 1 && res.RecordAccuracy > res.LWWRecordAccuracy && res.RecordAccuracy >= 0.95) {
-			t.Errorf("with mis-keys: invsync %v, last-write-wins %v; want last-write-wins below 1 and invsync above it (at least 0.95)",
-				res.RecordAccuracy, res.LWWRecordAccuracy)
-		}
-	})
-}
 
 func TestSimulateFlags(t *testing.T) {
 	env := func(string) string { return "" }

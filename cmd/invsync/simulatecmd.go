@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/signal"
@@ -62,7 +63,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := simulate(ctx, cmd, stderr)
+	cfg := cmd.cfg
+	cfg.URL = cmd.url
+	res, err := sim.Simulate(ctx, cfg, sim.Setup{Faults: cmd.faults, Keep: cmd.keep}, stderr)
 	if res.Seed != 0 || res.Warehouses != 0 {
 		if werr := sim.WriteTable(stdout, res); werr != nil {
 			fmt.Fprintln(stderr, "invsync simulate: writing the table:", werr)
@@ -92,179 +95,94 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 // parseSimulate parses args (after "simulate") with environment
 // fallbacks, reporting every problem at once.
 func parseSimulate(args []string, getenv func(string) string, usageOut io.Writer) (simulateCommand, error) {
-	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(usageOut)
-	vals := map[string]*string{}
-	for _, f := range simulateFlags {
-		v := f.def
-		if e := getenv(f.env); f.env != "" && e != "" {
-			v = e
-		}
-		vals[f.name] = &v
-		if f.def == "true" || f.def == "false" {
-			fs.Var((*boolString)(&v), f.name, f.help)
-		} else {
-			fs.StringVar(&v, f.name, v, f.help)
-		}
-	}
-	fs.Usage = func() { simulateUsage(fs.Output()) }
-	if err := fs.Parse(args); err != nil {
+	fs, get, err := parseSpecs("simulate", simulateFlags, args, getenv, usageOut, simulateUsage)
+	if err != nil {
 		return simulateCommand{}, err
 	}
-	if fs.NArg() > 0 {
-		return simulateCommand{}, fmt.Errorf("unexpected argument %q (flags take the form --name=value)", fs.Arg(0))
-	}
-	v := func(name string) string { return strings.TrimSpace(*vals[name]) }
-	var errs []string
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("--%s: %s", name, fmt.Sprintf(format, args...)))
-	}
-	c := simulateCommand{url: strings.TrimRight(v("url"), "/"), report: v("report"), args: args}
-	boolFlag := func(name string) bool {
-		b, err := strconv.ParseBool(v(name))
-		if err != nil {
-			bad(name, "%q is not true or false", v(name))
-		}
-		return b
-	}
-	c.json, c.faults, c.keep = boolFlag("json"), boolFlag("faults"), boolFlag("keep")
-	quiet := boolFlag("quiet")
-	intFlag := func(name string) int {
-		n, err := strconv.Atoi(v(name))
-		if err != nil {
-			bad(name, "%q is not a whole number", v(name))
-		}
-		return n
-	}
-	floatFlag := func(name string) float64 {
-		f, err := strconv.ParseFloat(v(name), 64)
-		if err != nil {
-			bad(name, "%q is not a number", v(name))
-		}
-		return f
-	}
-	seed, err := strconv.ParseUint(v("seed"), 10, 64)
+	v := &values{get: get}
+	c := simulateCommand{url: strings.TrimRight(get("url"), "/"), report: get("report"), args: args}
+	var quiet bool
+	v.bool("json", &c.json)
+	v.bool("faults", &c.faults)
+	v.bool("keep", &c.keep)
+	v.bool("quiet", &quiet)
+	seed, err := strconv.ParseUint(get("seed"), 10, 64)
 	if err != nil || seed == 0 {
-		bad("seed", "%q is not a whole number from 1 to %d", v("seed"), uint64(1<<64-1))
+		v.bad("seed", "%q is not a whole number from 1 to %d", get("seed"), uint64(1<<64-1))
 	}
-	c.cfg = sim.Config{Seed: seed, Warehouses: intFlag("warehouses"), ScannersPerWarehouse: intFlag("scanners-per-warehouse"),
-		Locations: intFlag("locations"), Items: intFlag("items"), Hours: floatFlag("hours"), Speed: floatFlag("speed"),
-		IDPrefix: v("id-prefix"), AdminToken: v("admin-token"), TopicPrefix: v("topic-prefix")}
-	if quiet {
-		c.cfg.Rates = sim.DefaultRates().Quiet()
+	c.cfg = sim.Config{Seed: seed, IDPrefix: get("id-prefix"), AdminToken: get("admin-token"), TopicPrefix: get("topic-prefix")}
+	v.int("warehouses", "a whole number", &c.cfg.Warehouses)
+	v.int("scanners-per-warehouse", "a whole number", &c.cfg.ScannersPerWarehouse)
+	v.int("locations", "a whole number", &c.cfg.Locations)
+	v.int("items", "a whole number", &c.cfg.Items)
+	v.float("hours", "a number", &c.cfg.Hours)
+	v.float("speed", "a number", &c.cfg.Speed)
+	named := func() map[string]bool {
+		m := map[string]bool{}
+		for _, e := range v.errs {
+			m[strings.SplitN(e.Error(), ":", 2)[0]] = true
+		}
+		return m
 	}
 	// Zero means "default" to sim.Config: on the command line it is a
 	// mistake, reported as one.
-	for _, z := range []struct {
-		name string
-		v    float64
-	}{{"warehouses", float64(c.cfg.Warehouses)}, {"scanners-per-warehouse", float64(c.cfg.ScannersPerWarehouse)},
-		{"locations", float64(c.cfg.Locations)}, {"items", float64(c.cfg.Items)}, {"hours", c.cfg.Hours}, {"speed", c.cfg.Speed}} {
-		if z.v == 0 && !strings.Contains(strings.Join(errs, "\n"), "--"+z.name+":") {
-			bad(z.name, "must be more than 0")
+	reported := named()
+	for i, n := range []float64{float64(c.cfg.Warehouses), float64(c.cfg.ScannersPerWarehouse), float64(c.cfg.Locations),
+		float64(c.cfg.Items), c.cfg.Hours, c.cfg.Speed} {
+		name := []string{"warehouses", "scanners-per-warehouse", "locations", "items", "hours", "speed"}[i]
+		if n == 0 && !reported["--"+name] {
+			v.bad(name, "must be more than 0")
 		}
 	}
+	if quiet {
+		c.cfg.Rates = sim.DefaultRates().Quiet()
+	}
 	if err := c.cfg.ValidateWorld(); err != nil {
+		reported := named()
 		for _, line := range strings.Split(strings.TrimPrefix(err.Error(), sim.ErrInvalidConfig.Error()+":\n  "), "\n  ") {
 			name, msg, _ := strings.Cut(line, ": ")
 			flagName := map[string]string{"warehouses": "warehouses", "scanners per warehouse": "scanners-per-warehouse",
 				"locations": "locations", "items": "items", "hours": "hours", "speed": "speed", "id prefix": "id-prefix"}[name]
-			if flagName == "" {
-				errs = append(errs, line)
-				continue
-			}
-			if !strings.Contains(strings.Join(errs, "\n"), "--"+flagName+":") {
-				bad(flagName, "%s", msg)
+			switch {
+			case flagName == "":
+				v.errs = append(v.errs, errors.New(line))
+			case !reported["--"+flagName]:
+				v.bad(flagName, "%s", msg)
 			}
 		}
 	}
 	if c.url != "" {
 		if u, err := url.Parse(c.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("url", "%q is not an http:// or https:// base URL", c.url)
+			v.bad("url", "%q is not an http:// or https:// base URL", c.url)
 		}
 		if c.cfg.AdminToken == "" {
-			bad("admin-token", "required with --url (or INVSYNC_ADMIN_TOKEN)")
+			v.bad("admin-token", "required with --url (or INVSYNC_ADMIN_TOKEN)")
 		}
-		for _, b := range strings.Split(v("brokers"), ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				c.cfg.Brokers = append(c.cfg.Brokers, b)
-			}
-		}
+		c.cfg.Brokers = v.list("brokers")
 		if c.faults {
-			bad("faults", "kills processes this command started: not with --url (kill the cluster's yourself, the figures tell what it did)")
+			v.bad("faults", "kills processes this command started: not with --url (kill the cluster's yourself, the figures tell what it did)")
 		}
 		if c.cfg.IDPrefix == "" && seed != 0 {
-			c.cfg.IDPrefix = fmt.Sprintf("sim%d-%s-", seed, randomHex(3))
+			c.cfg.IDPrefix = fmt.Sprintf("sim%d-%06x-", seed, rand.Uint32N(1<<24))
 		}
 	} else {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for _, name := range []string{"admin-token", "brokers", "topic-prefix"} {
-			if set[name] {
-				bad(name, "only with --url (without it the simulator starts its own serve)")
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "admin-token" || f.Name == "brokers" || f.Name == "topic-prefix" {
+				v.bad(f.Name, "only with --url (without it the simulator starts its own serve)")
 			}
-		}
+		})
 		c.cfg.AdminToken, c.cfg.TopicPrefix = "", ""
 	}
-	if c.report != "" {
-		if st, err := os.Stat(c.report); err == nil && !st.IsDir() {
-			bad("report", "%s exists and is not a directory", c.report)
-		}
+	if st, err := os.Stat(c.report); c.report != "" && err == nil && !st.IsDir() {
+		v.bad("report", "%s exists and is not a directory", c.report)
 	}
-	if len(errs) > 0 {
-		return simulateCommand{}, fmt.Errorf("invalid configuration (see invsync simulate --help):\n  %s", strings.Join(errs, "\n  "))
+	if len(v.errs) > 0 {
+		return simulateCommand{}, invalid("simulate", v.errs)
 	}
 	return c, nil
 }
 
 func simulateUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: invsync simulate [flags]
-
-Simulates a day of a warehouse fleet against the real system and reports
-inventory accuracy, oversells, allocation errors and scan-to-cloud latency,
-beside a last-write-wins-by-timestamp system fed the very same transactions
-(the rule of the story invsync answers).
-
-The simulator owns the physical truth: receipts, picks and moves (scanned),
-shrinkage and damage (not scanned), cycle counts (some mis-keyed, some
-counted twice by two scanners). Scanners are scanner-package devices with
-durable queues; dead zones take them offline for minutes to 8 hours, some
-clocks are off by up to 2 minutes and one by 3 hours, answers are lost and
-requests arrive late. The cloud allocates order lines two-phase against what
-the SQL mirror shows available and picks what was confirmed; the mirror
-reports to reconciliation every 15 simulated minutes; a supervisor answers
-held counts with recounts. Each simulated hour every record is audited.
-
-Time: the day runs --speed times faster than real time, and is laid in the
-window that ends when the run starts (scan timestamps are in the past, as
-if the day had just happened); each device's clock error stays constant,
-so the server's skew correction recovers the true moments. What the server
-times itself runs on real time: allocations expire 4 simulated hours after
-they are made (4h/speed real), reconciliation's grace stays 2 real minutes.
-
-Without --url it starts serve (embedded broker, in this process) and the
-mirror (SQLite) in a temporary directory; with --faults it runs both as
-child processes of this binary instead and kills them with SIGKILL during
-the day. With --url it drives a running invsync: give --admin-token and
---brokers; it creates its own scanner and cloud tokens and runs its own
-mirror on the cluster's Kafka.
-
-Output: progress on standard error, then a table; with --json the last
-line of standard output is one JSON object (shares as fractions 0-1). Exit
-status 0 when the day completed, 1 when it stopped (the table says where,
-and what it had measured), 2 for bad usage.
-
-Flags (some can also be set by the environment variable shown):
-`)
-	for _, f := range simulateFlags {
-		def := f.def
-		if def == "" {
-			def = `""`
-		}
-		env := ""
-		if f.env != "" {
-			env = f.env + ", "
-		}
-		fmt.Fprintf(w, "  --%s  (%sdefault %s)\n      %s\n", f.name, env, def, f.help)
-	}
+	fmt.Fprint(w, help("simulate"))
+	printSpecs(w, simulateFlags)
 }

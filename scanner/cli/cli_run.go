@@ -226,13 +226,8 @@ func (r *runner) queueAll(ctx context.Context, lines <-chan inputLine) (bad, cod
 			return bad, scanner.ExitError
 		}
 		for i, q := range qs {
-			ack, _ := json.Marshal(struct {
-				Line          int    `json:"line"`
-				TransactionID string `json:"transactionId"`
-				Timestamp     string `json:"timestamp"`
-				Status        string `json:"status"`
-			}{nums[i], q.TransactionID, api.FormatTime(q.Timestamp), "queued"})
-			r.out.Write(append(ack, '\n'))
+			line, _ := json.Marshal(ack{nums[i], q.TransactionID, api.FormatTime(q.Timestamp), "queued"})
+			r.out.Write(append(line, '\n'))
 		}
 		if err := r.out.Flush(); err != nil {
 			fmt.Fprintf(r.stderr, "%s: writing acknowledgements: %v\n", r.cmd, err)
@@ -379,4 +374,13 @@ func (r *runner) afterSync(rep scanner.SyncReport, err error) {
 	case r.synced <- struct{}{}:
 	default:
 	}
+}
+
+// ack is the line printed for each queued scan:
+// {"line":1,"transactionId":…,"timestamp":…,"status":"queued"}.
+type ack struct {
+	Line          int    `json:"line"`
+	TransactionID string `json:"transactionId"`
+	Timestamp     string `json:"timestamp"`
+	Status        string `json:"status"`
 }

@@ -60,13 +60,6 @@ const (
 	lineUnknow = `{"type":"RECEIPT","warehouseId":"WH-001","itemId":"NOPE","locationId":"A-05-02","quantity":1,"userId":"u3"}`
 )
 
-type ack struct {
-	Line          int    `json:"line"`
-	TransactionID string `json:"transactionId"`
-	Timestamp     string `json:"timestamp"`
-	Status        string `json:"status"`
-}
-
 func acks(t *testing.T, stdout string) []ack {
 	t.Helper()
 	var out []ack
@@ -83,15 +76,9 @@ func acks(t *testing.T, stdout string) []ack {
 	return out
 }
 
-type statusJSON struct {
-	Status     string  `json:"status"`
-	Queued     int     `json:"queued"`
-	Rejected   int     `json:"rejected"`
-	LastSyncAt *string `json:"lastSyncAt"`
-	Message    string  `json:"message"`
-}
-
-func cliStatus(t *testing.T, dir string) statusJSON {
+// cliStatus runs status --json; decoding it as a scanner.Status checks
+// that lastSyncAt is RFC 3339 or null.
+func cliStatus(t *testing.T, dir string) scanner.Status {
 	t.Helper()
 	r := cli(t, nil, "", "status", "--data-dir", dir, "--json")
 	if r.code != 0 {
@@ -106,8 +93,10 @@ func cliStatus(t *testing.T, dir string) statusJSON {
 			t.Fatalf("status --json lacks %q: %s", k, r.stdout)
 		}
 	}
-	var s statusJSON
-	json.Unmarshal([]byte(r.stdout), &s)
+	var s scanner.Status
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("status --json printed %q: %v", r.stdout, err)
+	}
 	return s
 }
 
@@ -160,9 +149,6 @@ func TestCLIOnceSyncedExits0AndStatusIsGreen(t *testing.T) {
 	s := cliStatus(t, dir)
 	if s.Status != scanner.Green || s.Queued != 0 || s.Rejected != 0 || s.LastSyncAt == nil {
 		t.Fatalf("status %+v, want green, 0, 0, lastSyncAt set", s)
-	}
-	if _, err := time.Parse(time.RFC3339, *s.LastSyncAt); err != nil {
-		t.Fatalf("lastSyncAt %q is not RFC 3339", *s.LastSyncAt)
 	}
 	table := cli(t, nil, "", "status", "--data-dir", dir)
 	if table.code != 0 || !strings.Contains(table.stdout, "GREEN") || !strings.Contains(table.stdout, "queued") {
@@ -255,6 +241,20 @@ func TestCLIRetryAnswersAVersionConflict(t *testing.T) {
 	}
 }
 
+// wantExitOK requires mainWith, running in the background, to send
+// ExitOK on done within d.
+func wantExitOK(t *testing.T, done <-chan int, d time.Duration, stderr *syncBuffer, what string) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != scanner.ExitOK {
+			t.Fatalf("exit %d %s\n%s", code, what, stderr.String())
+		}
+	case <-time.After(d):
+		t.Fatalf("no exit within %v %s", d, what)
+	}
+}
+
 func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
 	srv := fakeapi.New(t)
 	dir := t.TempDir()
@@ -268,14 +268,7 @@ func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
 	waitFor(t, func() bool { return len(srv.Accepted()) == 1 }, "the first scan uploaded while stdin stays open")
 	io.WriteString(pw, lineMove+"\n")
 	pw.Close()
-	select {
-	case code := <-done:
-		if code != scanner.ExitOK {
-			t.Fatalf("exit %d\n%s", code, errb.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not exit after stdin closed and the queue emptied")
-	}
+	wantExitOK(t, done, 10*time.Second, &errb, "after stdin closed and the queue emptied")
 	as := acks(t, out.String())
 	srv.AssertWrittenOnce(t, []string{as[0].TransactionID, as[1].TransactionID})
 }
@@ -294,14 +287,7 @@ func TestCLIInterruptExitsCleanlyAndKeepsTheQueue(t *testing.T) {
 	io.WriteString(pw, lineCount+"\n"+lineMove+"\n")
 	waitFor(t, func() bool { return strings.Count(out.String(), "\n") == 2 }, "two acknowledgements")
 	cancel()
-	select {
-	case code := <-done:
-		if code != scanner.ExitOK {
-			t.Fatalf("exit %d after interrupt\n%s", code, errb.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("did not stop on interrupt")
-	}
+	wantExitOK(t, done, 5*time.Second, &errb, "after interrupt")
 	if !strings.Contains(errb.String(), "interrupted") {
 		t.Fatalf("stderr: %s", errb.String())
 	}

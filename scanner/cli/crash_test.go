@@ -124,6 +124,23 @@ func startChild(t *testing.T, bin string, args []string, token string) *child {
 	return c
 }
 
+// waitExit requires the child to exit cleanly within d; past d it is
+// killed and the test fails.
+func (c *child) waitExit(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("%s: exit %v\n%s", what, err, c.stderr.String())
+		}
+	case <-time.After(d):
+		c.cmd.Process.Kill()
+		t.Fatalf("%s: no exit within %v\n%s", what, d, c.stderr.String())
+	}
+}
+
 func (c *child) ackCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -200,17 +217,7 @@ func TestKill9NeitherLosesNorDoublesAcknowledgedScans(t *testing.T) {
 		io.WriteString(c.stdin, line(i))
 	}
 	c.stdin.Close()
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- c.cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Fatalf("final run: %v\n%s", err, c.stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		c.cmd.Process.Kill()
-		t.Fatalf("final run did not drain the queue\n%s", c.stderr.String())
-	}
+	c.waitExit(t, 30*time.Second, "final run (draining the queue)")
 	<-c.done
 	t.Logf("final run took %v", time.Since(finalStart))
 	for ln, id := range c.acks {
@@ -263,17 +270,7 @@ func TestSIGTERMExitsCleanlyWithTheQueueKept(t *testing.T) {
 	io.WriteString(c.stdin, lineCount+"\n"+lineMove+"\n")
 	waitFor(t, func() bool { return c.ackCount() == 2 }, "two acknowledgements")
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- c.cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, c.stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
-		t.Fatal("no exit after SIGTERM")
-	}
+	c.waitExit(t, 5*time.Second, "after SIGTERM")
 	if s := cliStatus(t, dir); s.Queued != 2 {
 		t.Fatalf("status after SIGTERM %+v, want 2 queued", s)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/api/apitest"
 )
 
 // Server implements the upload contract of POST /v1/transactions and
@@ -81,16 +82,6 @@ func New(t testing.TB) *Server {
 // URL is the fake's base URL.
 func (f *Server) URL() string { return f.HTTP.URL }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, code api.ErrorCode, msg string) {
-	writeJSON(w, status, api.NewError(code, msg))
-}
-
 // stock is a record's quantity and version, as the processors keep them.
 type stock struct{ onHand, version int64 }
 
@@ -105,14 +96,7 @@ func (f *Server) apply(tx map[string]any) *api.Outcome {
 		st = &stock{}
 		f.stock[str("warehouseId")+"|"+str("itemId")+"|"+str("locationId")+"|"+str("lotNumber")] = st
 	}
-	switch str("type") {
-	case "RECEIPT", "ADJUSTMENT":
-		st.onHand += q
-	case "PICK", "MOVE":
-		st.onHand -= q
-	case "CYCLE_COUNT":
-		st.onHand = q
-	}
+	st.onHand = apitest.OnHandAfter(str("type"), st.onHand, q)
 	st.version++
 	onHand, version := st.onHand, st.version
 	return &api.Outcome{Status: api.OutcomeApplied, ResultingOnHand: &onHand, Version: &version, Warnings: []string{}}
@@ -125,7 +109,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f.Mu.Unlock()
 	if !strings.HasPrefix(auth, "Bearer ") || !ok {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		writeErr(w, http.StatusUnauthorized, api.CodeUnauthenticated, "missing, invalid, expired or revoked token")
+		apitest.WriteError(w, http.StatusUnauthorized, api.CodeUnauthenticated, "missing, invalid, expired or revoked token")
 		return
 	}
 	switch {
@@ -136,7 +120,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/scanners/"+scanner+"/heartbeat":
 		f.heartbeat(w, r)
 	default:
-		writeErr(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint")
+		apitest.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint")
 	}
 }
 
@@ -146,12 +130,12 @@ func (f *Server) get(w http.ResponseWriter, id string) {
 	o, ok := f.Applied[id]
 	f.Mu.Unlock()
 	if !ok {
-		writeErr(w, http.StatusNotFound, api.CodeTransactionNotFound, "never accepted")
+		apitest.WriteError(w, http.StatusNotFound, api.CodeTransactionNotFound, "never accepted")
 		return
 	}
 	answer := *o
 	answer.TransactionID = id
-	writeJSON(w, http.StatusOK, answer)
+	apitest.WriteJSON(w, http.StatusOK, answer)
 }
 
 func hijackClose(w http.ResponseWriter) {
@@ -185,7 +169,7 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 	if len(body) > maxBody {
 		rr.Status = 413
 		record(rr)
-		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body over the limit")
+		apitest.WriteError(w, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body over the limit")
 		return
 	}
 	var env api.UploadRequestFields
@@ -194,13 +178,13 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 	if err := dec.Decode(&env); err != nil || env.ScannerID == nil || env.SentAt == nil || len(env.Transactions) == 0 {
 		rr.Status = 400
 		record(rr)
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("malformed request body: %v", err))
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, fmt.Sprintf("malformed request body: %v", err))
 		return
 	}
 	if _, err := time.Parse(time.RFC3339Nano, *env.SentAt); err != nil {
 		rr.Status = 400
 		record(rr)
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "sentAt: "+err.Error())
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "sentAt: "+err.Error())
 		return
 	}
 	rr.ScannerID, rr.SentAt, rr.Txs = *env.ScannerID, *env.SentAt, env.Transactions
@@ -209,7 +193,7 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 		if err := strictDevice(env.Device, &dev); err != nil {
 			rr.Status = 400
 			record(rr)
-			writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "device: "+err.Error())
+			apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "device: "+err.Error())
 			return
 		}
 		rr.Device = &dev
@@ -218,25 +202,25 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 	case mode == "503":
 		rr.Status = 503
 		record(rr)
-		writeErr(w, http.StatusServiceUnavailable, api.CodeKafkaUnavailable, "nothing was accepted; retry")
+		apitest.WriteError(w, http.StatusServiceUnavailable, api.CodeKafkaUnavailable, "nothing was accepted; retry")
 		return
 	case strings.HasPrefix(mode, "429:"):
 		rr.Status = 429
 		record(rr)
 		w.Header().Set("Retry-After", strings.TrimPrefix(mode, "429:"))
-		writeErr(w, http.StatusTooManyRequests, api.CodeRateLimited, "slow down")
+		apitest.WriteError(w, http.StatusTooManyRequests, api.CodeRateLimited, "slow down")
 		return
 	}
 	if *env.ScannerID != tokenScanner {
 		rr.Status = 403
 		record(rr)
-		writeErr(w, http.StatusForbidden, api.CodeScannerMismatch, "this token uploads as "+tokenScanner)
+		apitest.WriteError(w, http.StatusForbidden, api.CodeScannerMismatch, "this token uploads as "+tokenScanner)
 		return
 	}
 	if len(env.Transactions) > api.MaxTransactions {
 		rr.Status = 413
 		record(rr)
-		writeErr(w, http.StatusRequestEntityTooLarge, api.CodeTooManyTransactions, "over 1000 transactions")
+		apitest.WriteError(w, http.StatusRequestEntityTooLarge, api.CodeTooManyTransactions, "over 1000 transactions")
 		return
 	}
 	rr.Status = 200
@@ -252,13 +236,13 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 		hijackClose(w)
 		return
 	case "500-after":
-		writeErr(w, http.StatusInternalServerError, api.CodeInternal, "internal error; the request may be retried")
+		apitest.WriteError(w, http.StatusInternalServerError, api.CodeInternal, "internal error; the request may be retried")
 		return
 	case "garbage-after":
 		w.Write([]byte(`{"resu`))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	apitest.WriteJSON(w, http.StatusOK, map[string]any{"results": results})
 }
 
 // process applies the idempotency contract to each transaction.
@@ -400,7 +384,7 @@ func (f *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var dev api.DeviceReport
 	if err := strictDevice(body, &dev); err != nil {
-		writeErr(w, http.StatusBadRequest, api.CodeInvalidRequest, "heartbeat: "+err.Error())
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "heartbeat: "+err.Error())
 		return
 	}
 	f.Mu.Lock()

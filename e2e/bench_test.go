@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/internal/testkit"
+)
+
+// TestBenchOnBrokersUsesTopicsOfItsOwn: `invsync bench --brokers` starts its
+// pipeline on an empty data dir, so it must not share topics with earlier
+// runs (it would restore their whole changelog first and measure that).
+// Two runs on one broker each measure, and leave no topic or group behind.
+func TestBenchOnBrokersUsesTopicsOfItsOwn(t *testing.T) {
+	brokers := sharedBrokers(t)
+	topicsNow := func() []string {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ts, err := kadm.NewClient(cl).ListTopics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []string
+		for _, name := range ts.Names() {
+			if strings.HasPrefix(name, "invsync.") {
+				mine = append(mine, name)
+			}
+		}
+		return mine
+	}
+	before := topicsNow()
+	for run := range 2 {
+		var stdout, stderr bytes.Buffer
+		rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40",
+			"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--json"}, &stdout, &stderr)
+		if rc != 0 {
+			t.Fatalf("run %d: exit %d\n%s\n%s", run, rc, stdout.String(), stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		var rep struct {
+			Records      int     `json:"records"`
+			SustainedTPS int     `json:"sustained_tps"`
+			P50          float64 `json:"p50_ms"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+			t.Fatalf("run %d: the last line is not the JSON report: %v\n%s", run, err, stdout.String())
+		}
+		if rep.Records != 40 || rep.SustainedTPS != 200 || rep.P50 <= 0 {
+			t.Fatalf("run %d: report %+v, want 40 records, 200 tx/s held, a latency", run, rep)
+		}
+		if !strings.Contains(stderr.String(), "the run's topics: invsync.bench-") {
+			t.Errorf("run %d: the run did not say it used topics of its own:\n%s", run, stderr.String())
+		}
+	}
+	// Topic deletion completes asynchronously on some brokers.
+	testkit.Eventually(t, 30*time.Second, func() error {
+		var left []string
+		for _, name := range topicsNow() {
+			if strings.HasPrefix(name, "invsync.bench-") && !slices.Contains(before, name) {
+				left = append(left, name)
+			}
+		}
+		if len(left) > 0 {
+			return testkit.Not("topics the runs left behind: %v", left)
+		}
+		return nil
+	})
+	// The shared topics are invsync.<name>; tests of other packages on the
+	// same broker meanwhile use invsync.<something>.<name> of their own.
+	for _, name := range topicsNow() {
+		if !strings.Contains(strings.TrimPrefix(name, "invsync."), ".") && !slices.Contains(before, name) {
+			t.Errorf("the runs created the shared topic %s (before: %v)", name, before)
+		}
+	}
+}

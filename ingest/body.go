@@ -1,0 +1,43 @@
+package ingest
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/invsync/invsync/api"
+)
+
+// readBody reads at most limit bytes; more is a 413.
+func readBody(c *gin.Context, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(c, http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge,
+				"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes: split it into smaller requests")
+			return nil, false
+		}
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "reading request body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// readStrict reads a JSON body of at most limit bytes into v, refusing
+// unknown fields. A malformed body is answered 400 with code, saying it
+// is a malformed what and listing the fields expected.
+func readStrict(c *gin.Context, limit int64, v any, code api.ErrorCode, what, fields string) bool {
+	body, ok := readBody(c, limit)
+	if !ok {
+		return false
+	}
+	if err := strictUnmarshal(body, v); err != nil {
+		writeError(c, http.StatusBadRequest, code, "malformed "+what+": "+describeJSONError(err)+" ("+fields+")")
+		return false
+	}
+	return true
+}

@@ -1,0 +1,92 @@
+package testkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Do sends a request with a bearer token (none when token is empty) and
+// returns the status, decoding a JSON answer into out when out is not nil.
+// body is sent as is when it is a string or []byte, else as its JSON. A
+// transport error or an answer out cannot hold fails the test.
+func Do(t testing.TB, method, url, token string, body, out any) int {
+	t.Helper()
+	status, data := send(t, method, url, token, body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d: decoding %q: %v", method, url, status, data, err)
+		}
+	}
+	return status
+}
+
+// Expect is Do failing the test, with the answer's body, unless the status
+// is want.
+func Expect(t testing.TB, want int, method, url, token string, body, out any) {
+	t.Helper()
+	status, data := send(t, method, url, token, body)
+	if status != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, url, status, want, bytes.TrimSpace(data))
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: decoding %q: %v", method, url, data, err)
+		}
+	}
+}
+
+func send(t testing.TB, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// Ready is a condition for Eventually: GET base/readyz answers 200.
+func Ready(client *http.Client, base string) func() error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return func() error {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
+		return Not("/readyz: %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+}
