@@ -48,10 +48,12 @@ func simulateSmall(t *testing.T, inst *testInstance, prefix string, rates sim.Ra
 }
 
 // TestSimulateAccounting checks the simulator's books on small days: with
-// every disturbance off invsync must be exact and oversell nothing; with
-// shrinkage alone and no counts, exactly the records shrinkage touched
-// are wrong, in both systems; with mis-keys, last-write-wins takes the
-// typos and invsync holds them.
+// every disturbance off all three systems are exact and oversell nothing;
+// with shrinkage alone and no counts, exactly the records shrinkage
+// touched are wrong, in every system; a cloud outage loses updates in the
+// story's before only; late offline counts make only the last-write-wins
+// systems wrong; with mis-keys, the story's systems apply the typos and
+// invsync holds them.
 func TestSimulateAccounting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve and runs three simulated hours")
@@ -72,6 +74,46 @@ func TestSimulateAccounting(t *testing.T) {
 		if res.MisKeys != 0 || res.UnseenSlots != 0 || res.OfflineScans != 0 {
 			t.Errorf("quiet day had %d mis-keys, %d records changed unscanned, %d offline scans", res.MisKeys, res.UnseenSlots, res.OfflineScans)
 		}
+		for _, name := range sim.Systems {
+			s := res.Systems[name]
+			if s.RecordAccuracy != 1 || s.CountAccuracy != 1 || s.Oversells != 0 || s.AllocationErrors != 0 ||
+				s.Lost != 0 || s.CloudAgreement != 1 || len(s.Causes) != 0 || s.Counts == 0 || s.Confirmed == 0 {
+				t.Errorf("quiet day, %s: %+v; want exact, no errors, some counts and allocations", name, s)
+			}
+		}
+	})
+
+	t.Run("cloud outages", func(t *testing.T) {
+		r := sim.DefaultRates().Quiet()
+		r.CloudOutages, r.FloorPicks, r.Receipts = 24*6, 24*20, 24*20 // about 6 brief outages in the hour, and scans during them
+		res := simulateSmall(t, inst, "o-", r)
+		before, after, inv := res.Systems[sim.SystemStoryBefore], res.Systems[sim.SystemStoryAfter], res.Systems[sim.SystemInvsync]
+		if res.CloudOutages == 0 || before.Lost == 0 || before.CloudAgreement == 1 {
+			t.Errorf("%d outages: the before lost %d updates, cloud agreement %v; want some lost, and disagreement",
+				res.CloudOutages, before.Lost, before.CloudAgreement)
+		}
+		if after.Lost != 0 || after.CloudAgreement != 1 || inv.Lost != 0 || inv.CloudAgreement != 1 {
+			t.Errorf("after: lost %d, agreement %v; invsync: lost %d, agreement %v; want 0 and 1", after.Lost, after.CloudAgreement, inv.Lost, inv.CloudAgreement)
+		}
+		for _, name := range sim.Systems {
+			if s := res.Systems[name]; s.RecordAccuracy != 1 {
+				t.Errorf("%s: the warehouse's records %v; an outage of the cloud must not touch them", name, s.RecordAccuracy)
+			}
+		}
+	})
+
+	t.Run("late offline counts", func(t *testing.T) {
+		r := sim.DefaultRates().Quiet()
+		r.DeadZones, r.CountsPerDay, r.FloorPicks = 48, [3]float64{24, 24, 24}, 24*20
+		res := simulateSmall(t, inst, "d-", r)
+		before, after, inv := res.Systems[sim.SystemStoryBefore], res.Systems[sim.SystemStoryAfter], res.Systems[sim.SystemInvsync]
+		if res.OfflineScans == 0 || inv.RecordAccuracy != 1 {
+			t.Errorf("%d offline scans; invsync %v (causes %v); want some, and exact", res.OfflineScans, inv.RecordAccuracy, inv.Causes)
+		}
+		if before.RecordAccuracy == 1 || before.Causes[sim.CauseLateCount] == 0 {
+			t.Errorf("the before (counts keyed in from paper later): %v, causes %v; want wrong records owed to late counts", before.RecordAccuracy, before.Causes)
+		}
+		t.Logf("the after: %v, causes %v", after.RecordAccuracy, after.Causes)
 	})
 
 	t.Run("shrinkage without counts", func(t *testing.T) {
@@ -95,6 +137,18 @@ func TestSimulateAccounting(t *testing.T) {
 		if !(res.LWWRecordAccuracy < 1 && res.RecordAccuracy > res.LWWRecordAccuracy && res.RecordAccuracy >= 0.95) {
 			t.Errorf("with mis-keys: invsync %v, last-write-wins %v; want last-write-wins below 1 and invsync above it (at least 0.95)",
 				res.RecordAccuracy, res.LWWRecordAccuracy)
+		}
+		inv := res.Systems[sim.SystemInvsync]
+		// invsync holds them; one gets through only when the supervisor
+		// approves it (two recounts typed wrong alike, or three that never
+		// agree: at this mis-key rate, it happens).
+		if inv.Causes[sim.CauseMisKeyed] > res.ApprovedCounts {
+			t.Errorf("invsync applied %d mis-keyed counts, %d approved", inv.Causes[sim.CauseMisKeyed], res.ApprovedCounts)
+		}
+		for _, name := range []string{sim.SystemStoryAfter, sim.SystemStoryBefore} {
+			if s := res.Systems[name]; s.Causes[sim.CauseMisKeyed] <= inv.Causes[sim.CauseMisKeyed] || s.RecordAccuracy >= inv.RecordAccuracy {
+				t.Errorf("%s: %v, causes %v; want mis-keyed counts applied, below invsync's %v", name, s.RecordAccuracy, s.Causes, inv.RecordAccuracy)
+			}
 		}
 	})
 }

@@ -71,7 +71,8 @@ type applyOpts struct {
 // error means s could not be read or written and the caller must discard
 // the batch.
 func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, error) {
-	if v, ok, err := s.Get(OutcomeKey(tx.TransactionID)); err != nil {
+	outcomeKey := OutcomeKey(tx.TransactionID)
+	if v, ok, err := s.Get(outcomeKey); err != nil {
 		return Result{}, fmt.Errorf("reading outcome of %s: %w", tx.TransactionID, err)
 	} else if ok {
 		o, err := DecodeOutcome(v)
@@ -87,7 +88,7 @@ func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, erro
 		return Result{}, fmt.Errorf("applying transaction %s: %w", tx.TransactionID, err)
 	}
 	if len(res.Events) > 0 {
-		extra, err := ts.reservationEvents(coveredBy(res.Events), tx.TransactionID, now)
+		extra, err := ts.reservationEvents(res.Events, tx.TransactionID, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -97,7 +98,7 @@ func (p *Processor) Apply(s Store, tx *Transaction, now time.Time) (Result, erro
 	res.Outcome.BodyHash = tx.BodyHash
 	res.Outcome.AppliedAt = now.UnixMilli()
 	res.Outcome.WarehouseID = tx.WarehouseID
-	if err := s.Set(OutcomeKey(tx.TransactionID), EncodeOutcome(&res.Outcome)); err != nil {
+	if err := s.Set(outcomeKey, EncodeOutcome(&res.Outcome)); err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -307,9 +308,9 @@ func (p *Processor) apply(s Store, tx *Transaction, now time.Time, opts applyOpt
 // leg) is applied with the warning LOCATION_LOCKED, since a scan is a fact.
 // The receive time, not the apply time, keeps the decision the same
 // whenever the transaction is (re)applied. It returns one warning (or "")
-// per leg.
-func (p *Processor) checkLocks(tx *Transaction, legs []leg) ([]string, *Rejection) {
-	warns := make([]string, len(legs))
+// per leg: a transaction has two legs at most.
+func (p *Processor) checkLocks(tx *Transaction, legs []leg) ([2]string, *Rejection) {
+	var warns [2]string
 	if p.cfg.Locks == nil {
 		return warns, nil
 	}
@@ -324,7 +325,7 @@ func (p *Processor) checkLocks(tx *Transaction, legs []leg) ([]string, *Rejectio
 		case tx.Override:
 			warns[i] = WarnLockOverridden
 		default:
-			return nil, reject(CodeLocationLocked,
+			return warns, reject(CodeLocationLocked,
 				"location %s of %s is locked by %s until %s (lock %s); a %s from %s needs override: true while the lock holds",
 				l.loc, tx.WarehouseID, lk.ScannerID, lk.End().UTC().Format(time.RFC3339), lk.LockID, tx.Type, tx.ScannerID)
 		}
@@ -353,7 +354,7 @@ func (p *Processor) delta(s Store, r *Record, at int64, txid string, q int64) (i
 		return 0, []string{WarnBeforeLatestCount}, nil
 	}
 	if at >= r.PrunedBefore {
-		if err := s.Set(ledgerKey(ledgerPrefix(r), at, txid), binary.AppendVarint(nil, q)); err != nil {
+		if err := s.Set(recordLedgerKey(r, at, txid), binary.AppendVarint(nil, q)); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -428,10 +429,15 @@ func loadRecord(s Reader, wh, item, loc, lot string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("reading record %q: %w", key, err)
 	}
+	r := Record{WarehouseID: wh, ItemID: item, LocationID: loc, LotNumber: lot}
 	if !ok {
-		return Record{WarehouseID: wh, ItemID: item, LocationID: loc, LotNumber: lot}, nil
+		return r, nil
 	}
-	return decodeRecord(key, v)
+	// The key was made from the identifiers: only the value is decoded.
+	if err := r.decodeValue(key, v); err != nil {
+		return Record{}, err
+	}
+	return r, nil
 }
 
 // Positions returns the records of an item in a warehouse, optionally only

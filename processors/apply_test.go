@@ -1178,3 +1178,46 @@ func TestApplyReportsStoreErrors(t *testing.T) {
 		}
 	}
 }
+
+// isRecordKey agrees with comparing against RecordKey, including keys whose
+// identifiers' lengths sum the same and keys of other tags.
+func TestIsRecordKey(t *testing.T) {
+	ids := []string{"", "a", "ab", "b", "WH-1"}
+	var keys [][]byte
+	for _, wh := range ids {
+		for _, item := range ids {
+			for _, loc := range ids {
+				for _, lot := range ids {
+					keys = append(keys, RecordKey(wh, item, loc, lot))
+				}
+			}
+		}
+	}
+	keys = append(keys, OutcomeKey("a\x00a\x00a\x00a"), []byte{}, []byte{tagRecord})
+	for _, wh := range ids {
+		for _, item := range ids {
+			for _, loc := range ids {
+				for _, lot := range ids {
+					want := RecordKey(wh, item, loc, lot)
+					for _, k := range keys {
+						if got := isRecordKey(k, wh, item, loc, lot); got != bytes.Equal(k, want) {
+							t.Fatalf("isRecordKey(%q, %q, %q, %q, %q) = %v", k, wh, item, loc, lot, got)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestRecordLedgerKey(t *testing.T) {
+	for _, r := range []Record{{}, {WarehouseID: "WH-1", ItemID: "SKU-1", LocationID: "A-01", LotNumber: "L7"}, {ItemID: "x"}} {
+		for _, at := range []int64{-1, 0, 1_700_000_000_000} {
+			for _, txid := range []string{"", "tx-1"} {
+				if got, want := recordLedgerKey(&r, at, txid), ledgerKey(ledgerPrefix(&r), at, txid); !bytes.Equal(got, want) {
+					t.Errorf("recordLedgerKey(%+v, %d, %q) = %q, want %q", r, at, txid, got, want)
+				}
+			}
+		}
+	}
+}

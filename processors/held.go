@@ -219,7 +219,7 @@ func (p *Processor) decideCount(s Store, d *CountDecision, now time.Time) (HeldC
 			return HeldCount{}, Result{}, nil, err
 		}
 		if res.Outcome.Status == StatusApplied {
-			extra, err := ts.reservationEvents(coveredBy(res.Events), tx.TransactionID, now)
+			extra, err := ts.reservationEvents(res.Events, tx.TransactionID, now)
 			if err != nil {
 				return HeldCount{}, Result{}, nil, err
 			}
@@ -239,13 +239,4 @@ func (p *Processor) decideCount(s Store, d *CountDecision, now time.Time) (HeldC
 	}
 	res.Outcome, _, _ = LookupOutcome(s, d.TransactionID)
 	return h, res, nil, nil
-}
-
-// coveredBy is the set of record keys events already report.
-func coveredBy(events []Event) map[string]bool {
-	out := map[string]bool{}
-	for _, e := range events {
-		out[string(RecordKey(e.WarehouseID, e.ItemID, e.LocationID, e.LotNumber))] = true
-	}
-	return out
 }

@@ -52,12 +52,23 @@ const (
 	tagSnapshot = 's'
 )
 
+// joinKey makes the key of tag and parts, with room for a byte more (the
+// 0 that makes it a prefix: recordPrefix, ledgerPrefix).
 func joinKey(tag byte, parts ...string) []byte {
+	return appendKey(make([]byte, 0, keyLen(parts...)+1), tag, parts...)
+}
+
+// keyLen is the length of a key of parts.
+func keyLen(parts ...string) int {
 	n := 1
 	for _, p := range parts {
 		n += len(p) + 1
 	}
-	k := make([]byte, 0, n)
+	return n - 1
+}
+
+// appendKey appends the key of tag and parts to k.
+func appendKey(k []byte, tag byte, parts ...string) []byte {
 	k = append(k, tag)
 	for i, p := range parts {
 		if i > 0 {
@@ -70,6 +81,28 @@ func joinKey(tag byte, parts ...string) []byte {
 
 // RecordKey is the key of one stock record.
 func RecordKey(wh, item, loc, lot string) []byte { return joinKey(tagRecord, wh, item, loc, lot) }
+
+// isRecordKey reports whether k is RecordKey(wh, item, loc, lot), without
+// making the key.
+func isRecordKey(k []byte, wh, item, loc, lot string) bool {
+	if len(k) != 4+len(wh)+len(item)+len(loc)+len(lot) || k[0] != tagRecord {
+		return false
+	}
+	k = k[1:]
+	for i, p := range [4]string{wh, item, loc, lot} {
+		if i > 0 {
+			if k[0] != 0 {
+				return false
+			}
+			k = k[1:]
+		}
+		if string(k[:len(p)]) != p {
+			return false
+		}
+		k = k[len(p):]
+	}
+	return true
+}
 
 // recordPrefix covers every record of an item in a warehouse, or of one
 // location of it when loc is given.
@@ -87,12 +120,24 @@ func ledgerPrefix(r *Record) []byte {
 	return append(joinKey(tagLedger, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber), 0)
 }
 
+// recordLedgerKey is ledgerKey(ledgerPrefix(r), at, txid) in one allocation.
+func recordLedgerKey(r *Record, at int64, txid string) []byte {
+	k := make([]byte, 0, keyLen(r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)+1+8+len(txid))
+	k = appendKey(k, tagLedger, r.WarehouseID, r.ItemID, r.LocationID, r.LotNumber)
+	return appendLedgerKey(append(k, 0), at, txid)
+}
+
 // ledgerKey orders a record's deltas by (corrected time, transactionId), the
 // order the conflict rules use. The time is biased so negative Unix
 // milliseconds (never expected, but representable) still sort.
 func ledgerKey(prefix []byte, at int64, txid string) []byte {
 	k := make([]byte, 0, len(prefix)+8+len(txid))
-	k = append(k, prefix...)
+	return appendLedgerKey(append(k, prefix...), at, txid)
+}
+
+// appendLedgerKey appends a ledger entry's time and transaction to its
+// record's ledger prefix k.
+func appendLedgerKey(k []byte, at int64, txid string) []byte {
 	k = binary.BigEndian.AppendUint64(k, uint64(at)^(1<<63))
 	return append(k, txid...)
 }
@@ -166,14 +211,33 @@ func decodeRecord(key, v []byte) (Record, error) {
 	if len(key) == 0 || key[0] != tagRecord {
 		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
 	}
-	parts := strings.Split(string(key[1:]), "\x00")
-	if len(parts) != 4 {
+	// One string for the whole key; the four identifiers share it.
+	var parts [4]string
+	rest := string(key[1:])
+	for i := range parts[:3] {
+		j := strings.IndexByte(rest, 0)
+		if j < 0 {
+			return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
+		}
+		parts[i], rest = rest[:j], rest[j+1:]
+	}
+	if strings.IndexByte(rest, 0) >= 0 {
 		return Record{}, fmt.Errorf("%w: record key %q", errCorrupt, key)
 	}
+	parts[3] = rest
 	r := Record{WarehouseID: parts[0], ItemID: parts[1], LocationID: parts[2], LotNumber: parts[3]}
+	if err := r.decodeValue(key, v); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// decodeValue fills r's quantities from v, the stored value at key; the
+// identifiers are the caller's.
+func (r *Record) decodeValue(key, v []byte) error {
 	d := decoder{b: v}
 	if d.byte() != recordFormat {
-		return Record{}, fmt.Errorf("%w: record %q has an unknown format", errCorrupt, key)
+		return fmt.Errorf("%w: record %q has an unknown format", errCorrupt, key)
 	}
 	r.OnHand, r.Allocated, r.Version, r.UpdatedAt = d.varint(), d.varint(), d.varint(), d.varint()
 	switch d.byte() {
@@ -186,9 +250,9 @@ func decodeRecord(key, v []byte) (Record, error) {
 	}
 	r.PrunedBefore, r.LastPruneAt = d.varint(), d.varint()
 	if d.err != nil || len(d.b) != 0 {
-		return Record{}, fmt.Errorf("%w: record %q", errCorrupt, key)
+		return fmt.Errorf("%w: record %q", errCorrupt, key)
 	}
-	return r, nil
+	return nil
 }
 
 // Outcome is what became of an accepted transaction; it is also the

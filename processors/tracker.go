@@ -1,7 +1,9 @@
 package processors
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -27,27 +29,53 @@ const (
 type recordTracker struct {
 	Store
 	keys [][]byte
+	// seen indexes keys once there are more than a transaction usually
+	// writes (a linear search is cheaper below that, and costs no map).
 	seen map[string]bool
 }
 
-func track(s Store) *recordTracker { return &recordTracker{Store: s, seen: map[string]bool{}} }
+const trackerLinear = 8
+
+func track(s Store) *recordTracker { return &recordTracker{Store: s} }
 
 // Set records the first write of each stock record.
 func (t *recordTracker) Set(key, value []byte) error {
-	if len(key) > 0 && key[0] == tagRecord && !t.seen[string(key)] {
-		t.seen[string(key)] = true
-		t.keys = append(t.keys, append([]byte(nil), key...))
+	if len(key) > 0 && key[0] == tagRecord && !t.tracked(key) {
+		k := append([]byte(nil), key...)
+		t.keys = append(t.keys, k)
+		switch {
+		case t.seen != nil:
+			t.seen[string(k)] = true
+		case len(t.keys) > trackerLinear:
+			t.seen = make(map[string]bool, 2*len(t.keys))
+			for _, k := range t.keys {
+				t.seen[string(k)] = true
+			}
+		}
 	}
 	return t.Store.Set(key, value)
 }
 
+func (t *recordTracker) tracked(key []byte) bool {
+	if t.seen != nil {
+		return t.seen[string(key)]
+	}
+	for _, k := range t.keys {
+		if bytes.Equal(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
 // reservationEvents returns one Reservation event for each record written
-// through t whose key is not in covered (records that already have an
-// event), as the record stands now. Their ids are "evt-<cause>-r<n>".
-func (t *recordTracker) reservationEvents(covered map[string]bool, cause string, now time.Time) ([]Event, error) {
+// through t whose record no event of covered reports (records that already
+// have an event), as the record stands now. Their ids are
+// "evt-<cause>-r<n>".
+func (t *recordTracker) reservationEvents(covered []Event, cause string, now time.Time) ([]Event, error) {
 	var out []Event
 	for _, k := range t.keys {
-		if covered[string(k)] {
+		if slices.ContainsFunc(covered, func(e Event) bool { return isRecordKey(k, e.WarehouseID, e.ItemID, e.LocationID, e.LotNumber) }) {
 			continue
 		}
 		v, ok, err := t.Store.Get(k)

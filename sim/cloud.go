@@ -211,6 +211,9 @@ func (c *cloud) pick(ctx context.Context, a allocation, wh, item int, booked []b
 	for _, l := range a.Lines {
 		s, ok := r.world.slotAt(wh, item, l.LocationID)
 		if !ok {
+			if !short {
+				r.inv.allocError(r.truth, -1, t)
+			}
 			short = true
 			continue
 		}
@@ -221,6 +224,9 @@ func (c *cloud) pick(ctx context.Context, a allocation, wh, item int, booked []b
 			scans = append(scans, p)
 		}
 		if got < l.Quantity {
+			if !short {
+				r.inv.allocError(r.truth, s, t)
+			}
 			short = true
 			r.stats.counts++
 			delete(r.truth.unseen, s)

@@ -112,6 +112,11 @@ type Rates struct {
 	// answer is lost (the device resends: a duplicate) or whose copy is
 	// delivered late, after the device's own resend (reordered).
 	LostAnswers, StaleCopies float64
+	// CloudOutages is the expected number of brief outages of the cloud
+	// a day (the whole cloud, 2 to 15 minutes each): order lines wait
+	// for its return in every system; the story's before loses the
+	// webhooks sent meanwhile.
+	CloudOutages float64
 }
 
 // DefaultRates are the rates of a default run.
@@ -123,6 +128,7 @@ func DefaultRates() Rates {
 		MisKey: 0.03, DoubleCount: 0.05,
 		DeadZones: 1.5, ClockSkew: true,
 		LostAnswers: 0.02, StaleCopies: 0.01,
+		CloudOutages: 2,
 	}
 }
 
@@ -131,7 +137,7 @@ func DefaultRates() Rates {
 func (r Rates) Quiet() Rates {
 	r.Set = true
 	r.Shrinkage, r.Damage, r.MisKey, r.DoubleCount, r.DeadZones = 0, 0, 0, 0, 0
-	r.ClockSkew, r.LostAnswers, r.StaleCopies = false, 0, 0
+	r.ClockSkew, r.LostAnswers, r.StaleCopies, r.CloudOutages = false, 0, 0, 0
 	return r
 }
 
@@ -224,7 +230,8 @@ func (c Config) ValidateWorld() error {
 		name string
 		v    float64
 	}{{"order lines", r.OrderLines}, {"receipts", r.Receipts}, {"floor picks", r.FloorPicks}, {"moves", r.Moves},
-		{"shrinkage", r.Shrinkage}, {"damage", r.Damage}, {"dead zones", r.DeadZones}} {
+		{"shrinkage", r.Shrinkage}, {"damage", r.Damage}, {"dead zones", r.DeadZones},
+		{"cloud outages", r.CloudOutages}} {
 		if !(f.v >= 0 && f.v <= 100000) {
 			bad("%s: %v a day is not from 0 to 100000", f.name, f.v)
 		}

@@ -2,8 +2,9 @@
 // warehouse world whose physical truth the simulator owns, driven through
 // the real system (scanner devices from the scanner package uploading over
 // HTTP, the cloud allocating two-phase against what the SQL mirror shows),
-// with a last-write-wins reference system fed the very same transactions,
-// and the accounting that compares both with the truth.
+// beside models of the story's before and after systems living the same
+// day, and the accounting that compares each with its stock and traces
+// each difference to its cause.
 //
 // # What happens in a day
 //
@@ -43,10 +44,32 @@
 // held counts) feeds back into picks and recounts, so figures of two runs
 // of one seed agree within noise.
 //
+// # The story's systems
+//
+// The story's before and after (see story.go) are models, not programs:
+// each has a world of its own (its own stock, warehouse record, cloud
+// view, allocations and picks), in which the plan happens as in
+// invsync's — the same receipts, floor picks, moves, counts, shrinkage,
+// damage and order lines, by the same scanners with the same dead zones
+// and clocks, and the same cloud outages (Plan.Outages). Only each
+// system's own allocations and the counts its own pickers make at a short
+// shelf differ; no system sees another's recounts. The after: scans
+// reach the warehouse at once, or from the device's queue when a dead
+// zone ends; last write wins by device timestamp; a count holds a
+// 30-minute location lock; events reach the cloud in 1–2 s, 0.3 % after
+// a 30 s retry, after an outage when the cloud is out; the cloud
+// allocates on its view and the warehouse confirms or rejects each line;
+// every 15 minutes the warehouse's positions overwrite the cloud's. The
+// before: dead-zone scans are keyed in from paper when the spell ends
+// (stamped then, some typed wrong), webhooks carry the change and are
+// lost while the cloud is out, the cloud's allocations are final.
+//
 // # What is measured
 //
-// See Result: record accuracy (audited records whose on-hand equals the
-// truth, and within the ABC tolerance) for invsync and for last-write-wins,
-// cloud agreement, oversells, allocation errors, scan-to-cloud latency,
-// lost and duplicated transactions.
+// See Result and SystemResult: per system, count accuracy (the plan's
+// counts against what the system held when it took them), record
+// accuracy (records whose on-hand equals the stock, and within the ABC
+// tolerance), allocation errors, oversells, scan-to-cloud latency, lost
+// and duplicated updates, cloud agreement, and the causes of wrong
+// records and allocation errors.
 package sim

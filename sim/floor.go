@@ -19,8 +19,26 @@ func (r *runner) scanOf(typ string, s int, q int64) scanner.Scan {
 		LocationID: sl.Loc, Quantity: q, UserID: "sim-worker"}
 }
 
-// physical runs one planned event at simulated moment t.
+// physical runs one planned event at simulated moment t, in invsync's
+// world and in each story system's.
 func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
+	if e.Kind == OrderLine {
+		if down, end := r.cloudDown(t); down {
+			// The cloud is out: the order line waits for it, in every
+			// system.
+			r.sched.add(end, "order line after an outage", func(ctx context.Context, t time.Duration) error {
+				return r.physical(ctx, e, t)
+			})
+			return nil
+		}
+	}
+	for _, s := range r.stories {
+		if e.Kind == OrderLine {
+			s.order(e, t) // the outage was waited for above
+			continue
+		}
+		s.physical(e, t)
+	}
 	tr := r.truth
 	switch e.Kind {
 	case Receipt:
@@ -38,13 +56,16 @@ func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
 			return r.scan(ctx, e.Scanner, t, s)
 		}
 	case Count:
-		if err := r.countSlot(ctx, e.Slot, e.Scanner, t, e.MisKey, e.Digit); err != nil {
+		if err := r.planCount(ctx, e.Slot, e.Scanner, t, e.MisKey, e.Digit); err != nil {
 			return err
 		}
 		if e.Second >= 0 {
 			r.sched.add(t+e.Again, "second count", func(ctx context.Context, t time.Duration) error {
 				r.stats.doubleCounts++
-				return r.countSlot(ctx, e.Slot, e.Second, t, KeyedRight, 0)
+				for _, s := range r.stories {
+					s.secondCount(e.Slot, e.Second, t)
+				}
+				return r.planCount(ctx, e.Slot, e.Second, t, KeyedRight, 0)
 			})
 		}
 	case Shrink:
@@ -59,9 +80,16 @@ func (r *runner) physical(ctx context.Context, e Event, t time.Duration) error {
 	return nil
 }
 
+// planCount is a count of the plan (count accuracy is measured on these).
+func (r *runner) planCount(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) error {
+	id, err := r.countSlot(ctx, s, i, t, m, digit)
+	r.inv.planCounts = append(r.inv.planCounts, planCount{id: id, slot: s})
+	return err
+}
+
 // countSlot has scanner i count slot s at t: it reads the truth, and types it
 // in, rightly or not.
-func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) error {
+func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m MisKey, digit int) (string, error) {
 	q := r.truth.onHand[s]
 	typed := misKey(q, m, digit)
 	if typed != q {
@@ -69,19 +97,30 @@ func (r *runner) countSlot(ctx context.Context, s, i int, t time.Duration, m Mis
 	}
 	r.stats.counts++
 	delete(r.truth.unseen, s)
-	return r.scan(ctx, i, t, r.scanOf("CYCLE_COUNT", s, typed))
+	ids, err := r.fleet.scan(ctx, i, t, r.scanOf("CYCLE_COUNT", s, typed))
+	if err != nil {
+		return "", err
+	}
+	r.inv.lastCount[s] = lastCount{id: ids[0], typed: typed, there: q}
+	r.counted(i, t, 1)
+	return ids[0], nil
 }
 
 // scan queues scans on scanner i and counts them.
 func (r *runner) scan(ctx context.Context, i int, t time.Duration, scans ...scanner.Scan) error {
 	_, err := r.fleet.scan(ctx, i, t, scans...)
 	if err == nil {
-		r.stats.scans += len(scans)
-		if r.world.Scanners[i].offline(t) {
-			r.stats.offlineScans += len(scans)
-		}
+		r.counted(i, t, len(scans))
 	}
 	return err
+}
+
+// counted adds n scans of scanner i at t to the counters.
+func (r *runner) counted(i int, t time.Duration, n int) {
+	r.stats.scans += n
+	if r.world.Scanners[i].offline(t) {
+		r.stats.offlineScans += n
+	}
 }
 
 // openingStock puts the day's opening stock away: a receipt per slot,

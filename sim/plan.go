@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -55,9 +56,10 @@ type Event struct {
 	Order  int // order line number within the run
 }
 
-// Plan is the day's events in time order.
+// Plan is the day's events in time order, and the cloud's outages.
 type Plan struct {
-	Events []Event
+	Events  []Event
+	Outages []Zone
 }
 
 // newPlan draws the day's events of w from cfg's seed.
@@ -138,7 +140,32 @@ func newPlan(cfg Config, w *World) *Plan {
 		}
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At < evs[j].At })
-	return &Plan{Events: evs}
+	return &Plan{Events: evs, Outages: outages(cfg)}
+}
+
+// outages draws the cloud's brief outages (their own random stream: the
+// rest of the plan does not depend on them), in time order, apart.
+func outages(cfg Config) []Zone {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0007))
+	day := cfg.day()
+	var out []Zone
+	for range poisson(rng, cfg.Rates.CloudOutages*cfg.Hours/24) {
+		// Log-uniform from 2 to 15 minutes: brief.
+		d := time.Duration(float64(2*time.Minute) * math.Pow(7.5, rng.Float64())).Truncate(time.Second)
+		from := time.Minute + time.Duration(rng.Float64()*float64(day-time.Minute))
+		out = append(out, Zone{From: from, To: min(from+d, day)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].From < out[j].From })
+	// Overlapping spells are one outage.
+	var merged []Zone
+	for _, z := range out {
+		if n := len(merged); n > 0 && z.From <= merged[n-1].To {
+			merged[n-1].To = max(merged[n-1].To, z.To)
+			continue
+		}
+		merged = append(merged, z)
+	}
+	return merged
 }
 
 // orderMax is the largest quantity of an order line by class.
@@ -185,6 +212,9 @@ func Digest(w *World, p *Plan) string {
 	}
 	for _, e := range p.Events {
 		fmt.Fprintf(h, "%+v|", e)
+	}
+	for _, o := range p.Outages {
+		fmt.Fprintf(h, "outage %v|", o)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

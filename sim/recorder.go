@@ -10,7 +10,6 @@ import (
 // became of it, as the devices' upload answers tell. Safe for concurrent
 // use (the devices' uploads answer in their own goroutines).
 type recorder struct {
-	lww  *lww
 	over atomic.Bool // the day is over: dead zones end, faults stop
 
 	mu   sync.Mutex
@@ -35,8 +34,8 @@ type netCounts struct {
 	duplicateAnswers         int
 }
 
-func newRecorder(l *lww) *recorder {
-	return &recorder{lww: l, txs: map[string]*txRecord{}, outc: map[string]int{}}
+func newRecorder() *recorder {
+	return &recorder{txs: map[string]*txRecord{}, outc: map[string]int{}}
 }
 
 func (r *recorder) dayOver() bool { return r.over.Load() }
@@ -56,8 +55,7 @@ func (r *recorder) queued(ids []string, scanner int, at time.Time, online bool) 
 	}
 }
 
-// answered takes an upload and its 200 answer: each newly accepted
-// transaction arrives at the last-write-wins system, in this order.
+// answered takes an upload and its 200 answer.
 func (r *recorder) answered(body, answer []byte) {
 	txs, status, outcome, ok := decodeUpload(body, answer)
 	if !ok {
@@ -74,7 +72,6 @@ func (r *recorder) answered(body, answer []byte) {
 				rec.answers++
 			}
 			r.outc[outcome[i]]++
-			r.lww.apply(tx)
 		case "duplicate":
 			r.net.duplicateAnswers++
 			if rec != nil {

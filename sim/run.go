@@ -14,22 +14,24 @@ import (
 
 // runner is one run: the world, its truth, the systems and the books.
 type runner struct {
-	cfg    Config
-	world  *World
-	plan   *Plan
-	clock  *clock
-	truth  *truth
-	lww    *lww
-	rec    *recorder
-	net    *network
-	fleet  *fleet
-	api    *api
-	mirror *mirrorView
-	tap    *tap
-	cloud  *cloud
-	super  *supervisor
-	watch  *latencyWatch
-	sched  schedule
+	cfg   Config
+	world *World
+	plan  *Plan
+	clock *clock
+	truth *truth
+	// stories are the story's after and before, in this order.
+	stories []*storySys
+	inv     invBooks
+	rec     *recorder
+	net     *network
+	fleet   *fleet
+	api     *api
+	mirror  *mirrorView
+	tap     *tap
+	cloud   *cloud
+	super   *supervisor
+	watch   *latencyWatch
+	sched   schedule
 
 	stats     stats // main-loop counters, and the others under statsMu
 	statsMu   sync.Mutex
@@ -86,11 +88,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	w := newWorld(cfg)
-	r := &runner{cfg: cfg, world: w, plan: newPlan(cfg, w), truth: newTruth(w), lww: newLWW(),
+	r := &runner{cfg: cfg, world: w, plan: newPlan(cfg, w), truth: newTruth(w),
 		discSeen: map[string]string{}, discKinds: map[string]int{},
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0006))}
 	r.clock = newClock(cfg.Speed, time.Now(), cfg.day())
-	r.rec = newRecorder(r.lww)
+	r.stories = []*storySys{newStory(storyAfter, cfg, w, r.plan), newStory(storyBefore, cfg, w, r.plan)}
+	r.inv = newInvBooks(cfg, w)
+	r.rec = newRecorder()
 	r.api = newAPI(cfg.URL, cfg.HTTPTimeout, cfg.RetryFor)
 	began := time.Now()
 	res := r.baseResult()
@@ -272,6 +276,9 @@ func (r *runner) mainLoop(ctx context.Context) (time.Duration, error) {
 		}
 		a, next := r.sched.next(min(t, day))
 		if a != nil {
+			for _, s := range r.stories {
+				s.advance(a.at)
+			}
 			if err := a.do(ctx, a.at); err != nil {
 				return a.at, fmt.Errorf("%s: %w", a.what, err)
 			}
@@ -301,8 +308,8 @@ func (r *runner) hourly(ctx context.Context, t time.Duration) error {
 	r.statsMu.Lock()
 	st := r.stats
 	r.statsMu.Unlock()
-	fmt.Fprintf(r.cfg.Progress, "simulate: %s  accuracy invsync %.2f%% last-write-wins %.2f%%  scans %d (%d queued offline)  allocations %d, oversells %d, allocation errors %d  discrepancies +%d/-%d  (audit %.1fs)\n",
-		clockOf(t), 100*h.Accuracy, 100*h.LWW, st.scans, h.QueuedOffline, st.allocations, st.oversells, st.allocErrors,
+	fmt.Fprintf(r.cfg.Progress, "simulate: %s  accuracy invsync %.2f%% story after %.2f%% story before %.2f%%  scans %d (%d queued offline)  allocations %d, oversells %d, allocation errors %d  discrepancies +%d/-%d  (audit %.1fs)\n",
+		clockOf(t), 100*h.Accuracy, 100*h.LWW, 100*h.Before, st.scans, h.QueuedOffline, st.allocations, st.oversells, st.allocErrors,
 		h.DiscrepancyOpened, h.DiscrepancyResolved, time.Since(began).Seconds())
 	return nil
 }
@@ -333,6 +340,9 @@ func (r *runner) endOfDay(ctx context.Context) error {
 		return err
 	}
 	time.Sleep(2 * pollEvery) // the latency watch's last look
+	for _, s := range r.stories {
+		s.endOfDay()
+	}
 	h, err := r.audit(ctx, day)
 	if err != nil {
 		return err

@@ -105,6 +105,16 @@ func (r *runner) result(res Result, began time.Time) Result {
 	for k, v := range r.discKinds {
 		res.DiscrepancyKinds[k] = v
 	}
+	res.CloudOutages = len(r.plan.Outages)
+	res.Systems = map[string]SystemResult{SystemInvsync: r.invsyncResult(res, st)}
+	for _, s := range r.stories {
+		res.Systems[s.name()] = s.result()
+	}
+	if n := len(r.hours); n > 0 {
+		// The last audit's figures (the end of the day, or where a
+		// failed run stopped).
+		res.LWWRecordAccuracy, res.LWWRecordAccuracyTolerance = r.hours[n-1].LWW, r.hours[n-1].LWWTolerance
+	}
 	return res
 }
 

@@ -111,7 +111,8 @@ func (r *runner) recount(ctx context.Context, slot int, t time.Duration) error {
 	}
 	r.rngMu.Unlock()
 	r.stats.recounts++
-	return r.countSlot(ctx, slot, i, t, m, digit)
+	_, err := r.countSlot(ctx, slot, i, t, m, digit)
+	return err
 }
 
 // itemIndex finds an item by id (-1 if unknown).

@@ -30,10 +30,12 @@ type tap struct {
 	fresh   chan string         // transactionIds newly seen, for the latency watch
 }
 
-// eventRef is the record and version an event left.
+// eventRef is the record and version an event left, and the change
+// and resulting on-hand of the transaction's first event.
 type eventRef struct {
-	key     string
-	version int64
+	key            string
+	version        int64
+	change, onHand int64
 }
 
 func newTap(ctx context.Context, cfg Config) (*tap, error) {
@@ -73,9 +75,14 @@ func (t *tap) run(ctx context.Context) {
 			t.events[e.EventID]++
 			first := false
 			if e.TransactionID != "" && e.EventType != schemas.EventReconciliationCorrection && e.EventType != schemas.EventInventoryReservation {
-				_, seen := t.byTx[e.TransactionID]
+				prev, seen := t.byTx[e.TransactionID]
 				first = !seen
-				t.byTx[e.TransactionID] = eventRef{key: recordKey(e.WarehouseID, e.ItemID, e.LocationID), version: e.Version}
+				ref := eventRef{key: recordKey(e.WarehouseID, e.ItemID, e.LocationID), version: e.Version,
+					change: e.QuantityChange, onHand: e.ResultingOnHand}
+				if seen {
+					ref.change, ref.onHand = prev.change, prev.onHand
+				}
+				t.byTx[e.TransactionID] = ref
 			}
 			t.mu.Unlock()
 			if first {

@@ -104,3 +104,43 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestWorldLookups(t *testing.T) {
+	cfg := Config{Seed: 2, Warehouses: 2, ScannersPerWarehouse: 3}.withDefaults()
+	w := newWorld(cfg)
+	for wh := range w.Warehouses {
+		scs := w.scannersOf(wh)
+		if len(scs) != 3 {
+			t.Fatalf("warehouse %d has scanners %v", wh, scs)
+		}
+		for _, i := range scs {
+			if w.Scanners[i].WH != wh {
+				t.Errorf("scanner %d is not of warehouse %d", i, wh)
+			}
+		}
+	}
+	for s, sl := range w.Slots {
+		if got, ok := w.slotAt(sl.WH, sl.Item, sl.Loc); !ok || got != s {
+			t.Fatalf("slotAt(%v) = %d, %v; want %d", sl, got, ok, s)
+		}
+		if w.itemIndex(w.Items[sl.Item].ID) != sl.Item {
+			t.Fatalf("itemIndex(%s)", w.Items[sl.Item].ID)
+		}
+		lo, hi := openingRange(w.Items[sl.Item].Class)
+		if w.Opening[s] < lo || w.Opening[s] > hi {
+			t.Errorf("slot %d opens with %d, outside %d..%d", s, w.Opening[s], lo, hi)
+		}
+	}
+	if _, ok := w.slotAt(0, 0, "nowhere"); ok || w.itemIndex("nothing") != -1 {
+		t.Error("found what is not there")
+	}
+	for i, want := range map[int]string{0: "A-01-01", 7: "A-02-03", 50: "B-01-01", 50 * 26: "A2-01-01"} {
+		if got := locationName(i); got != want {
+			t.Errorf("locationName(%d) = %s, want %s", i, got, want)
+		}
+	}
+	sc := Scanner{Zones: []Zone{{From: time.Hour, To: 2 * time.Hour}}}
+	if sc.offline(time.Hour-1) || !sc.offline(time.Hour) || sc.offline(2*time.Hour) {
+		t.Error("a dead zone is [From, To)")
+	}
+}

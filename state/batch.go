@@ -23,6 +23,9 @@ type Batch struct {
 	b    *pebble.Batch
 	muts []Mutation
 	idx  map[string]int // key -> position in muts of its latest mutation
+	// key is the scratch store key of Get, Set and Delete: Pebble copies
+	// what it keeps, so one buffer serves every call.
+	key []byte
 }
 
 // NewBatch starts a batch on partition p. On a closed store every
@@ -65,7 +68,8 @@ func (b *Batch) Get(key []byte) ([]byte, bool, error) {
 		}
 		return bytes.Clone(b.muts[i].Value), true, nil
 	}
-	full := partKey(b.p, key)
+	b.key = appendPartKey(b.key[:0], b.p, key)
+	full := b.key
 	if b.s.absent.covers(key) && !b.s.absent.mayContain(full) {
 		return nil, false, nil // never committed, and not written here
 	}
@@ -91,10 +95,19 @@ func (b *Batch) Set(key, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	if err := b.b.Set(partKey(b.p, key), value, nil); err != nil {
+	b.key = appendPartKey(b.key[:0], b.p, key)
+	if err := b.b.Set(b.key, value, nil); err != nil {
 		return err
 	}
-	b.record(key, bytes.Clone(value))
+	if i, ok := b.idx[string(key)]; ok {
+		b.muts[i].Value = bytes.Clone(value)
+		return nil
+	}
+	// A new key: its copy and its value's share one allocation.
+	kv := make([]byte, len(key)+len(value))
+	copy(kv, key)
+	copy(kv[len(key):], value)
+	b.add(kv[:len(key):len(key)], kv[len(key):])
 	return nil
 }
 
@@ -103,22 +116,24 @@ func (b *Batch) Delete(key []byte) error {
 	if b.b == nil {
 		return ErrClosed
 	}
-	if err := b.b.Delete(partKey(b.p, key), nil); err != nil {
+	b.key = appendPartKey(b.key[:0], b.p, key)
+	if err := b.b.Delete(b.key, nil); err != nil {
 		return err
 	}
-	b.record(key, nil)
+	if i, ok := b.idx[string(key)]; ok {
+		b.muts[i].Value = nil
+		return nil
+	}
+	b.add(bytes.Clone(key), nil)
 	return nil
 }
 
-// record keeps only the latest mutation of each key: the changelog is a
-// table, and earlier values of a key within one batch are never observable.
-func (b *Batch) record(key, value []byte) {
-	if i, ok := b.idx[string(key)]; ok {
-		b.muts[i].Value = value
-		return
-	}
+// add records the first mutation of key, which the batch owns. Later ones
+// replace its value in place (Set, Delete): the changelog is a table, and
+// earlier values of a key within one batch are never observable.
+func (b *Batch) add(key, value []byte) {
 	b.idx[string(key)] = len(b.muts)
-	b.muts = append(b.muts, Mutation{Key: bytes.Clone(key), Value: value})
+	b.muts = append(b.muts, Mutation{Key: key, Value: value})
 }
 
 // Mutations returns the batch's changes, the latest per key, in the order

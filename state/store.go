@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"runtime/debug"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -45,7 +47,8 @@ type Options struct {
 	// FS is the file system; nil means the OS file system. Tests pass
 	// vfs.NewMem() or a crashable MemFS.
 	FS vfs.FS
-	// CacheBytes is Pebble's block cache size; 0 means DefaultCacheBytes.
+	// CacheBytes is Pebble's block cache size; 0 means CacheBytesFor
+	// the process's memory limit (debug.SetMemoryLimit, GOMEMLIMIT).
 	CacheBytes int64
 	// MemTableBytes is the size of each of Pebble's memtables (two at
 	// most before writes wait for a flush); 0 means DefaultMemTableBytes.
@@ -63,8 +66,9 @@ type Options struct {
 	// rebuilt at Open by scanning those keys.
 	AbsentPrefix []byte
 	// HotPrefix, when set, is a key prefix whose committed values are kept
-	// in memory once read or written, up to HotBytes (0 means
-	// DefaultHotBytes): the stock records every transaction reads.
+	// in memory once read or written, up to HotBytes (0 means HotBytesFor
+	// the process's memory limit): the stock records every transaction
+	// reads.
 	HotPrefix []byte
 	HotBytes  int64
 }
@@ -83,22 +87,59 @@ type Store struct {
 }
 
 // The default memory of the store: 64 MiB of cache, 48 of Pebble's blocks
-// and 16 of hot values (HotPrefix), and two 32 MiB memtables. The working
-// set of a busy deployment is the records scans touch, a small share of
-// all records; record reads that miss both caches are one seek each (bloom
-// filters skip the sstables that lack the key). Measured in BENCHMARKS.md:
-// the service's peak RSS at a million records.
+// and 16 of hot values (HotPrefix) at the service's default heap limit
+// (more or less with other limits: CacheBytesFor, HotBytesFor), and two
+// 32 MiB memtables. The working set of a busy deployment is the records
+// scans touch, a small share of all records; record reads that miss both
+// caches are one point lookup each (a Get, so bloom filters skip the
+// sstables that lack the key). Measured in BENCHMARKS.md: the service's
+// peak RSS at a million records.
 const (
 	DefaultCacheBytes    = 48 << 20
 	DefaultMemTableBytes = 32 << 20
 	DefaultHotBytes      = 16 << 20
 )
 
+// Bounds of the caches sized from the memory limit (CacheBytesFor,
+// HotBytesFor).
+const (
+	MinCacheBytes = 8 << 20
+	MaxCacheBytes = 1 << 30
+	MinHotBytes   = 4 << 20
+	MaxHotBytes   = 512 << 20
+)
+
+// CacheBytesFor is the block cache Open gives a store when Options does not
+// set one, for a process whose Go memory limit is limit bytes
+// (debug.SetMemoryLimit(-1)): three tenths of it, at least MinCacheBytes
+// and at most MaxCacheBytes, so that a deployment given more memory keeps
+// more of a large state's records in memory. The service's default heap
+// limit, 160 MiB, yields DefaultCacheBytes. With no limit (math.MaxInt64,
+// the runtime's default) it is DefaultCacheBytes.
+func CacheBytesFor(limit int64) int64 {
+	if limit <= 0 || limit == math.MaxInt64 {
+		return DefaultCacheBytes
+	}
+	return min(max(limit/10*3, MinCacheBytes), MaxCacheBytes)
+}
+
+// HotBytesFor is the hot-value cache Open gives a store when Options does
+// not set one, for a process whose Go memory limit is limit bytes: a tenth
+// of it (the cache is Go heap, inside the limit), at least MinHotBytes and
+// at most MaxHotBytes. The default 160 MiB heap limit, and no limit, yield
+// DefaultHotBytes.
+func HotBytesFor(limit int64) int64 {
+	if limit <= 0 || limit == math.MaxInt64 {
+		return DefaultHotBytes
+	}
+	return min(max(limit/10, MinHotBytes), MaxHotBytes)
+}
+
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	cache := opts.CacheBytes
 	if cache <= 0 {
-		cache = DefaultCacheBytes
+		cache = CacheBytesFor(debug.SetMemoryLimit(-1))
 	}
 	memTable := opts.MemTableBytes
 	if memTable == 0 {
@@ -136,7 +177,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if len(opts.HotPrefix) > 0 {
 		hot := opts.HotBytes
 		if hot <= 0 {
-			hot = DefaultHotBytes
+			hot = HotBytesFor(debug.SetMemoryLimit(-1))
 		}
 		s.hot = newHotCache(opts.HotPrefix, hot)
 	}
@@ -218,11 +259,14 @@ func (s *Store) writeOpts() *pebble.WriteOptions {
 }
 
 func partKey(p int32, key []byte) []byte {
-	k := make([]byte, 5+len(key))
-	k[0] = partPrefix
-	binary.BigEndian.PutUint32(k[1:5], uint32(p))
-	copy(k[5:], key)
-	return k
+	return appendPartKey(make([]byte, 0, 5+len(key)), p, key)
+}
+
+// appendPartKey appends the store key of key in partition p to dst.
+func appendPartKey(dst []byte, p int32, key []byte) []byte {
+	dst = append(dst, partPrefix)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(p))
+	return append(dst, key...)
 }
 
 func partBounds(p int32) (lo, hi []byte) {

@@ -597,3 +597,38 @@ func TestReopenSeesCommittedData(t *testing.T) {
 	wantOffset(t, s, 2, 7)
 	wantOffset(t, s, 3, 0)
 }
+
+func TestCacheBytesFor(t *testing.T) {
+	for _, c := range []struct {
+		limit, want int64
+	}{
+		{math.MaxInt64, DefaultCacheBytes}, // no limit set
+		{0, DefaultCacheBytes},
+		{160 << 20, DefaultCacheBytes}, // the service's default heap limit
+		{1 << 30, (1 << 30) / 10 * 3},
+		{10 << 20, MinCacheBytes},
+		{1, MinCacheBytes},
+		{1 << 40, MaxCacheBytes},
+	} {
+		if got := CacheBytesFor(c.limit); got != c.want {
+			t.Errorf("CacheBytesFor(%d) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+}
+
+func TestHotBytesFor(t *testing.T) {
+	for _, c := range []struct {
+		limit, want int64
+	}{
+		{math.MaxInt64, DefaultHotBytes},
+		{0, DefaultHotBytes},
+		{160 << 20, DefaultHotBytes},
+		{1 << 30, (1 << 30) / 10},
+		{10 << 20, MinHotBytes},
+		{1 << 40, MaxHotBytes},
+	} {
+		if got := HotBytesFor(c.limit); got != c.want {
+			t.Errorf("HotBytesFor(%d) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+}

@@ -4,13 +4,15 @@
 //
 // The broker can run in the process that uses it (Start), or, as `invsync
 // serve` does by default, in a process of its own that serve starts and
-// supervises (Supervise, and RunProcess on the broker's side). The second is
-// what keeps the exactly-once promise through a crash of serve: kfake writes
-// a transaction's commit markers partition by partition before it records
-// the commit decision, and when the process hosting it is killed in the
-// middle, its recovery aborts the partitions without a marker, tearing the
-// transaction. A broker process that survives the crash of its user never
-// recovers, so nothing is torn; a restarted serve finds it and reuses it.
+// supervises (Supervise, and RunProcess on the broker's side). A broker
+// process that survives the crash of its user needs no recovery at all; a
+// restarted serve finds it and reuses it.
+//
+// When the broker dies too (a power cut), its recovery keeps the
+// transactions whole: the kfake under third_party/kfake records a commit
+// decision, synced, before it writes any marker, and on restart commits the
+// transactions whose commit was recorded on every partition and aborts the
+// others whole, with markers on disk (third_party/kfake/PATCHES.md).
 package embedded
 
 import (
@@ -97,12 +99,11 @@ func isLoopback(host string) bool {
 // Broker is a broker running in this process.
 type Broker struct {
 	c    *kfake.Cluster
+	ln   net.Listener
 	addr string
 }
 
 // Start starts the broker in this process and returns once it listens.
-// Killing this process while the broker commits a transaction can tear the
-// transaction (see the package doc); `invsync serve` runs it apart.
 func Start(cfg Config) (*Broker, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:9092"
@@ -148,7 +149,7 @@ func Start(cfg Config) (*Broker, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("starting embedded broker on %s: %w", cfg.Addr, err)
 	}
-	return &Broker{c: c, addr: ln.Addr().String()}, nil
+	return &Broker{c: c, ln: ln, addr: ln.Addr().String()}, nil
 }
 
 // addrError explains a failure to listen on addr.
@@ -181,6 +182,13 @@ func (e *Broker) Close() {
 		e.c.Close()
 		e.c = nil
 	}
+}
+
+// abandon releases the broker's port without flushing its log: for a broker
+// whose data dir is gone, where a flush would recreate it.
+func (e *Broker) abandon() {
+	_ = e.ln.Close()
+	e.c = nil
 }
 
 type kfakeLogger struct{ l *slog.Logger }

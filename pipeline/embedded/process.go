@@ -49,8 +49,14 @@ type ProcessConfig struct {
 // ErrBrokerRunning: another broker process already uses the data dir.
 var ErrBrokerRunning = errors.New("an embedded broker is already running on this data dir")
 
+// ErrDataDirGone: the broker's data dir was removed (or replaced) while it
+// ran. Its log and locks went with it, so it cannot keep any promise; it
+// stops instead of holding its port forever.
+var ErrDataDirGone = errors.New("the embedded broker's data dir was removed while it ran")
+
 // RunProcess runs the broker until ctx ends (or, when supervised, until it
-// has been orphaned for OrphanTimeout), then closes it, flushing its log. It
+// has been orphaned for OrphanTimeout), then closes it, flushing its log.
+// A broker whose data dir is removed under it stops with ErrDataDirGone. It
 // holds the data dir's broker lock the whole time and publishes its address
 // and pid in the state file.
 func RunProcess(ctx context.Context, cfg ProcessConfig) error {
@@ -63,6 +69,10 @@ func RunProcess(ctx context.Context, cfg ProcessConfig) error {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating embedded broker data dir: %w", err)
+	}
+	dirInfo, err := os.Stat(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("embedded broker data dir: %w", err)
 	}
 	lock, err := tryLock(filepath.Join(cfg.DataDir, brokerLockFile), false)
 	if errors.Is(err, errLocked) {
@@ -78,7 +88,12 @@ func RunProcess(ctx context.Context, cfg ProcessConfig) error {
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	abandoned := false
+	defer func() {
+		if !abandoned {
+			b.Close()
+		}
+	}()
 	statePath := filepath.Join(cfg.DataDir, stateFile)
 	if err := writeState(statePath, processState{PID: os.Getpid(), Addr: b.Addr(), StartedAt: time.Now().UTC()}); err != nil {
 		return err
@@ -87,18 +102,23 @@ func RunProcess(ctx context.Context, cfg ProcessConfig) error {
 	if cfg.Ready != nil {
 		cfg.Ready(b.Addr())
 	}
-	if !cfg.Supervised {
-		<-ctx.Done()
-		return nil
+	err = watch(ctx, cfg, dirInfo, log)
+	if errors.Is(err, ErrDataDirGone) {
+		// Closing would flush the log into a data dir that is no
+		// longer there (recreating it); release the port and leave.
+		abandoned = true
+		b.abandon()
 	}
-	return watchOwner(ctx, filepath.Join(cfg.DataDir, ownerLockFile), cfg.OrphanTimeout, log)
+	return err
 }
 
-// watchOwner returns once ctx ends or nobody has held the owner lock for
-// timeout.
-func watchOwner(ctx context.Context, path string, timeout time.Duration, log *slog.Logger) error {
+// watch returns nil once ctx ends or, when supervised, nobody has held the
+// owner lock for the orphan timeout; ErrDataDirGone once the data dir is no
+// longer the one the broker started on.
+func watch(ctx context.Context, cfg ProcessConfig, dirInfo os.FileInfo, log *slog.Logger) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	ownerPath := filepath.Join(cfg.DataDir, ownerLockFile)
 	var orphanedAt time.Time
 	for {
 		select {
@@ -106,7 +126,14 @@ func watchOwner(ctx context.Context, path string, timeout time.Duration, log *sl
 			return nil
 		case <-tick.C:
 		}
-		owned, err := held(path)
+		if now, err := os.Stat(cfg.DataDir); err != nil || !os.SameFile(now, dirInfo) {
+			log.Error("the embedded broker's data dir is gone; stopping", "data_dir", cfg.DataDir)
+			return fmt.Errorf("%w (%s); stopping", ErrDataDirGone, cfg.DataDir)
+		}
+		if !cfg.Supervised {
+			continue
+		}
+		owned, err := held(ownerPath)
 		switch {
 		case err != nil:
 			log.Warn("cannot check the embedded broker's owner lock", "err", err)
@@ -117,8 +144,8 @@ func watchOwner(ctx context.Context, path string, timeout time.Duration, log *sl
 			orphanedAt = time.Time{}
 		case orphanedAt.IsZero():
 			orphanedAt = time.Now()
-			log.Warn("the invsync serve using this broker is gone; waiting for it to restart", "stopping_in", timeout)
-		case time.Since(orphanedAt) >= timeout:
+			log.Warn("the invsync serve using this broker is gone; waiting for it to restart", "stopping_in", cfg.OrphanTimeout)
+		case time.Since(orphanedAt) >= cfg.OrphanTimeout:
 			log.Warn("no invsync serve took the broker over; stopping", "orphaned_for", time.Since(orphanedAt).Round(time.Second))
 			return nil
 		}

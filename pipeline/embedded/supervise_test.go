@@ -212,3 +212,50 @@ func TestNonLoopbackNeedsSASL(t *testing.T) {
 		t.Error("an unknown mechanism and a missing password were accepted")
 	}
 }
+
+// TestBrokerStopsWhenItsDataDirIsRemoved: a broker whose data dir is removed
+// under it (a test's temporary dir, an ephemeral volume) stops, saying why,
+// and frees its port, well before its orphan timeout; before, its owner-lock
+// check failed every second and it ran on.
+func TestBrokerStopsWhenItsDataDirIsRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kafka")
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunProcess(context.Background(), ProcessConfig{
+			Config:     Config{Addr: "127.0.0.1:0", DataDir: dir, NoSync: true},
+			Supervised: true, OrphanTimeout: time.Hour,
+			Ready: func(addr string) { ready <- addr },
+		})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("broker did not start: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("broker did not start within 20 s")
+	}
+	if n := produceAndCount(t, addr, "t1"); n != 1 {
+		t.Fatalf("topic holds %d records, want 1", n)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrDataDirGone) {
+			t.Fatalf("broker stopped with %v, want ErrDataDirGone", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker still running 10 s after its data dir was removed")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the stopped broker still holds its port %s: %v", addr, err)
+	}
+	_ = ln.Close()
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the stopping broker recreated its removed data dir: %v", err)
+	}
+}

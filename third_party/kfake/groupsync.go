@@ -1,0 +1,153 @@
+package kfake
+
+import (
+	"errors"
+	"os"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Group commit (with SyncWrites): requests write without syncing and mark
+// the files they wrote dirty; their responses wait in groupSync until one
+// sync of each dirty file has covered them. Everything that arrives while
+// a sync runs is covered by the next one, so concurrent producers share
+// their fsyncs instead of queueing one per partition batch.
+//
+// Within one sync round the files are synced in phases: group offsets,
+// then partition segments and indexes, then pids.log. A transaction's
+// offsets are therefore durable before its markers and its markers before
+// anything pids.log says after them. The commit decision itself is synced
+// at once, before any marker is written (persistPrepareCommit).
+
+// Sync phases of a dirty file.
+const (
+	syncPhaseGroups = iota
+	syncPhaseSegments
+	syncPhasePIDs
+	syncPhases
+)
+
+type pendingResp struct {
+	creq *clientReq
+	resp clientResp
+}
+
+type groupSync struct {
+	c    *Cluster
+	kick chan struct{}
+
+	mu      sync.Mutex
+	files   map[file]int // dirty file -> phase
+	pending []pendingResp
+	busy    bool // a round is syncing
+}
+
+func newGroupSync(c *Cluster) *groupSync {
+	g := &groupSync{c: c, kick: make(chan struct{}, 1), files: make(map[file]int)}
+	go g.loop()
+	return g
+}
+
+// deferSync marks f, just written, to be synced before the response of the
+// request being handled is sent; false if syncs are not deferred (no group
+// commit, or during load), when the caller syncs itself.
+func (c *Cluster) deferSync(f file, phase int) bool {
+	if c.gsync == nil {
+		return false
+	}
+	if c.dirty == nil {
+		c.dirty = make(map[file]int)
+	}
+	c.dirty[f] = phase
+	return true
+}
+
+// acksWrites: the response to req tells the client that something it
+// wrote is stored.
+func acksWrites(req kmsg.Request) bool {
+	switch req.(type) {
+	case *kmsg.ProduceRequest, *kmsg.EndTxnRequest, *kmsg.TxnOffsetCommitRequest,
+		*kmsg.OffsetCommitRequest, *kmsg.InitProducerIDRequest, *kmsg.AddPartitionsToTxnRequest,
+		*kmsg.AddOffsetsToTxnRequest, *kmsg.OffsetDeleteRequest, *kmsg.DeleteGroupsRequest:
+		return true
+	}
+	return false
+}
+
+// maybeHold hands the response to the group sync if it must wait for a
+// sync: the request wrote, or it acknowledges writes while earlier
+// responses still wait (an idempotent retry answered from memory must not
+// overtake the original). Called from run().
+func (g *groupSync) maybeHold(creq *clientReq, kreq kmsg.Request, resp clientResp) bool {
+	dirty := g.c.dirty
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(dirty) == 0 && (kreq == nil || !acksWrites(kreq) || (!g.busy && len(g.pending) == 0)) {
+		return false
+	}
+	for f, phase := range dirty {
+		if old, ok := g.files[f]; !ok || phase > old {
+			g.files[f] = phase
+		}
+	}
+	clear(g.c.dirty)
+	g.pending = append(g.pending, pendingResp{creq, resp})
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (g *groupSync) loop() {
+	for {
+		select {
+		case <-g.kick:
+		case <-g.c.die:
+			return
+		}
+		for {
+			g.mu.Lock()
+			files, pending := g.files, g.pending
+			if len(pending) == 0 && len(files) == 0 {
+				g.busy = false
+				g.mu.Unlock()
+				break
+			}
+			g.files, g.pending, g.busy = make(map[file]int), nil, true
+			g.mu.Unlock()
+
+			g.syncAll(files)
+			for _, p := range pending {
+				select {
+				case p.creq.cc.respCh <- p.resp:
+				case <-p.creq.cc.done:
+				case <-g.c.die:
+					return
+				}
+			}
+		}
+	}
+}
+
+// syncAll syncs the files, phase by phase, each phase's files at once.
+func (g *groupSync) syncAll(files map[file]int) {
+	for phase := range syncPhases {
+		var wg sync.WaitGroup
+		for f, p := range files {
+			if p != phase {
+				continue
+			}
+			wg.Go(func() {
+				// A file closed since was synced by its closer
+				// (segment roll) or rewritten whole (log
+				// compaction).
+				if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+					g.c.cfg.logger.Logf(LogLevelError, "group commit: sync: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
