@@ -29,6 +29,9 @@ type UploadRequestFields struct {
 	ScannerID    *string           `json:"scannerId"`
 	SentAt       *string           `json:"sentAt"`
 	Transactions []json.RawMessage `json:"transactions"`
+	// Device is the optional device report (DeviceReport), kept raw: it
+	// is checked on its own, as a heartbeat's body is.
+	Device json.RawMessage `json:"device"`
 }
 
 // Transaction is one transaction of an upload as a client sends it.

@@ -26,17 +26,18 @@ const (
 	WriteCountTasks    Action = "count-tasks:write"
 	ReviewCounts       Action = "counts:review"
 	PostReports        Action = "reconciliation:report"
+	ReadScanners       Action = "scanners:read"
 )
 
 // roleActions is the spec's table of roles: what each may do. Admin may do
 // everything, tokens and the catalog included.
 var roleActions = map[Role][]Action{
 	RoleSupervisor: {ReadCatalog, ReadTransactions, ReadPositions, ReadAllocations, ReadLocks, WriteLocks,
-		ReleaseOthersLocks, ReadDiscrepancies, WriteDiscrepancies, ReadCountTasks, WriteCountTasks, ReviewCounts},
+		ReleaseOthersLocks, ReadDiscrepancies, WriteDiscrepancies, ReadCountTasks, WriteCountTasks, ReviewCounts, ReadScanners},
 	// A scanner's locks are its own: ingest checks the lock's scannerId.
 	RoleScanner: {Upload, ReadTransactions, ReadPositions, ReadCatalog, ReadCountTasks, ReadLocks, WriteLocks},
 	RoleCloud:   {WriteAllocations, ReadAllocations, ReadPositions, PostReports},
-	RoleReader:  {ReadPositions, ReadAllocations, ReadDiscrepancies, ReadCatalog},
+	RoleReader:  {ReadPositions, ReadAllocations, ReadDiscrepancies, ReadCatalog, ReadScanners},
 }
 
 // Allows reports whether role r may do a.

@@ -26,6 +26,10 @@ type Upload struct {
 	ScannerID    string
 	SentAt       time.Time
 	Transactions []json.RawMessage
+	// DeviceRaw is the optional "device" object (a device report, as a
+	// heartbeat's body); Device is it decoded (decodeUploadDevice).
+	DeviceRaw json.RawMessage
+	Device    *processors.DeviceReport
 }
 
 // RequestError is a whole-request failure: the status and the error body.
@@ -47,7 +51,7 @@ func badRequest(format string, args ...any) *RequestError {
 func DecodeUpload(body []byte) (Upload, *RequestError) {
 	var env api.UploadRequestFields
 	var ok bool
-	if env.ScannerID, env.SentAt, env.Transactions, ok = fastUpload(body); !ok {
+	if env.ScannerID, env.SentAt, env.Transactions, env.Device, ok = fastEnvelope(body); !ok {
 		if err := strictUnmarshal(body, &env); err != nil {
 			return Upload{}, badRequest("malformed request body: %s", describeJSONError(err))
 		}
@@ -75,7 +79,7 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		return Upload{}, &RequestError{Status: 413, Code: api.CodeTooManyTransactions,
 			Message: fmt.Sprintf("%d transactions in one request; the limit is %d: split the backlog into several requests", len(env.Transactions), MaxTransactions)}
 	}
-	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions}, nil
+	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device}, nil
 }
 
 // TxRejection is a per-transaction rejection decided at ingest.

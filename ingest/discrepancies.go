@@ -43,6 +43,10 @@ func (s *Server) listDiscrepancies(c *gin.Context) {
 	if !ok {
 		return
 	}
+	offset, limit, paged, ok := pageQuery(c)
+	if !ok {
+		return
+	}
 	st, ok := queryStatus(c, discrepancyStatuses...)
 	if !ok {
 		return
@@ -76,6 +80,12 @@ func (s *Server) listDiscrepancies(c *gin.Context) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].OpenedAt.Before(out[j].OpenedAt) })
+	// A peer gathering the list asks with the caller's query: it pages
+	// the whole list itself.
+	if paged && !forwarded(c) {
+		c.JSON(http.StatusOK, gin.H{"discrepancies": page(out, offset, limit), "total": len(out), "offset": offset})
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"discrepancies": out})
 }
 

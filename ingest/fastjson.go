@@ -256,10 +256,21 @@ func (s *fastScanner) txObject(j *api.UploadTransactionFields) bool {
 	})
 }
 
-// fastUpload decodes an upload's envelope in the plain form, every
-// transaction included (each must be a plain object too, so that the
-// envelope is known to be valid JSON). ok is false otherwise.
+// fastUpload decodes an upload's envelope without a device object in the
+// plain form, every transaction included (each must be a plain object
+// too, so that the envelope is known to be valid JSON). ok is false
+// otherwise.
 func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, ok bool) {
+	scannerID, sentAt, txs, device, ok := fastEnvelope(body)
+	if !ok || device != nil {
+		return nil, nil, nil, false
+	}
+	return scannerID, sentAt, txs, true
+}
+
+// fastEnvelope is fastUpload with the optional "device" object (a flat
+// object of strings, numbers and nulls), returned as its raw bytes.
+func fastEnvelope(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, device json.RawMessage, ok bool) {
 	s := &fastScanner{b: body}
 	var seen uint8
 	ok = s.object(func(key []byte) bool {
@@ -271,6 +282,8 @@ func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, 
 			bit = 2
 		case "transactions":
 			bit = 4
+		case "device":
+			bit = 8
 		default:
 			return false
 		}
@@ -280,6 +293,15 @@ func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, 
 		seen |= bit
 		if bit == 4 {
 			return s.txArray(&txs)
+		}
+		if bit == 8 {
+			s.ws()
+			start := s.i
+			if !s.flatObject() {
+				return false
+			}
+			device = json.RawMessage(body[start:s.i])
+			return true
 		}
 		start, end, ok := s.str()
 		v := string(body[start:end])
@@ -291,9 +313,32 @@ func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, 
 		return ok
 	})
 	if !ok || !s.end() {
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
-	return scannerID, sentAt, txs, true
+	return scannerID, sentAt, txs, device, true
+}
+
+// flatObject checks an object whose values are plain strings, numbers or
+// null (a device report), each key once.
+func (s *fastScanner) flatObject() bool {
+	keys := map[string]bool{}
+	return s.object(func(key []byte) bool {
+		if keys[string(key)] {
+			return false
+		}
+		keys[string(key)] = true
+		s.ws()
+		switch {
+		case s.peek('"'):
+			_, _, ok := s.str()
+			return ok
+		case s.i+4 <= len(s.b) && string(s.b[s.i:s.i+4]) == "null":
+			s.i += 4
+			return true
+		}
+		_, ok := s.number()
+		return ok
+	})
 }
 
 // txArray reads the transactions array, keeping each element's bytes as

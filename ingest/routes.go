@@ -45,6 +45,8 @@ func (s *Server) routes() {
 	s.allocationRoutes(v1)
 	s.lockRoutes(v1)
 	s.reconciliationRoutes(v1)
+	s.fleetRoutes(v1)
+	s.overviewRoutes(v1)
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)

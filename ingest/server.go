@@ -155,6 +155,9 @@ type Config struct {
 	// traced by the Publisher's own client (pipeline.ProducerTracing),
 	// in the request's trace. Nil traces nothing.
 	TracerProvider trace.TracerProvider
+	// Fleet keeps the devices' reports (heartbeats, GET /v1/scanners);
+	// needs Tokens. Nil leaves the endpoints out.
+	Fleet Fleet
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -183,6 +186,9 @@ type Server struct {
 	allocs *allocPending
 	limits *limiters // nil: no rate limit
 	peers  *http.Client
+
+	// overview holds the console's samples of /metrics.
+	overview overview
 }
 
 // Open starts accepting uploads and catalog changes. Until then they are
@@ -239,6 +245,9 @@ func New(cfg Config) (*Server, error) {
 		s.limits = newLimiters(cfg.RateLimit)
 	}
 	s.peers = newPeerClient(cfg.PeerTLS)
+	if cfg.Fleet != nil {
+		s.registerFleetMetrics()
+	}
 	s.routes()
 	return s, nil
 }
@@ -262,6 +271,9 @@ func (cfg *Config) validate() error {
 	}
 	if n := countSet(cfg.Commands != nil, cfg.Recon != nil, cfg.CommandResults != nil); n != 0 && n != 3 {
 		errs = append(errs, errors.New("Commands, Recon and CommandResults are set together or not at all"))
+	}
+	if cfg.Fleet != nil && cfg.Tokens == nil {
+		errs = append(errs, errors.New("Fleet needs Tokens (the scanners are the scanner tokens)"))
 	}
 	if cfg.Commands != nil && cfg.Partitions <= 0 {
 		errs = append(errs, errors.New("Partitions is required with reconciliation"))

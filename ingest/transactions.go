@@ -56,6 +56,10 @@ func (s *Server) postTransactions(c *gin.Context) {
 			", not "+up.ScannerID+": upload with scannerId "+p.Name+", or enrol the device with its own token")
 		return
 	}
+	if rerr := decodeUploadDevice(up.DeviceRaw, &up, receivedAt); rerr != nil {
+		writeError(c, rerr.Status, rerr.Code, rerr.Message)
+		return
+	}
 
 	if n := s.inFlight(); n > 0 && n+len(up.Transactions) > s.cfg.MaxInFlight {
 		s.backlogFull.Add(c.Request.Context(), 1)
@@ -148,6 +152,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 		}
 		s.pendingMu.Unlock()
 	}
+	s.noteUpload(c, &up, receivedAt)
 	for i := range results {
 		code := ""
 		if results[i].Code != nil {

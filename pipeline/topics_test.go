@@ -39,6 +39,7 @@ func TestTopicProperties(t *testing.T) {
 		schemas.TopicDiscrepancies:       keep(n),
 		schemas.TopicCountTasks:          compact(1),
 		schemas.TopicCloudPositions:      keep(n),
+		schemas.TopicScannerStatus:       compact(1),
 	}
 	table := schemas.TopicTable()
 	if len(table) != len(want) {

@@ -86,7 +86,7 @@ func (d *Device) sync(ctx context.Context) (SyncReport, error) {
 		for i, r := range batch {
 			txs[i] = r.body
 		}
-		res, err := d.upload(ctx, envelope(d.scannerID, d.cfg.Now(), txs))
+		res, err := d.upload(ctx, d.withDevice(dbCtx, envelope(d.scannerID, d.cfg.Now(), txs)))
 		var ue *UploadError
 		if errors.As(err, &ue) && ue.StatusCode == http.StatusRequestEntityTooLarge {
 			if len(batch) > 1 {
@@ -134,7 +134,11 @@ func (d *Device) sync(ctx context.Context) (SyncReport, error) {
 	if err != nil {
 		return d.finish(dbCtx, rep, err)
 	}
-	return d.finish(dbCtx, rep, d.maybePrune(dbCtx))
+	rep, err = d.finish(dbCtx, rep, d.maybePrune(dbCtx))
+	if err == nil {
+		d.heartbeat(ctx)
+	}
+	return rep, err
 }
 
 // tooLarge is the local rejection code of a scan the server answers 413

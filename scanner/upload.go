@@ -45,7 +45,7 @@ func envelope(scannerID string, sentAt time.Time, txs [][]byte) []byte {
 
 // envelopeOverhead is the size of an envelope with no transactions.
 func envelopeOverhead(scannerIDJSONLen int) int {
-	return len(`{"scannerId":,"sentAt":"","transactions":[]}`) + scannerIDJSONLen + len(api.TimeLayout)
+	return len(`{"scannerId":,"sentAt":"","transactions":[]}`) + scannerIDJSONLen + len(api.TimeLayout) + len(`,"device":`) + maxDeviceJSON
 }
 
 // call makes one HTTP request to the server and classifies the answer.

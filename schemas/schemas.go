@@ -3,10 +3,10 @@
 // format: a zero magic byte, the schema id as a 4-byte big-endian integer, then
 // the Avro binary encoding of the record.
 //
-// A [Set] assigns each schema its id, either locally (1..12 in the fixed order
+// A [Set] assigns each schema its id, either locally (1..13 in the fixed order
 // transaction, inventory_event, catalog_entry, allocation_request,
 // allocation_decision, position_snapshot, lock, token, command, discrepancy,
-// count_task, cloud_positions; version 1 each) or by registering it with a
+// count_task, cloud_positions, scanner_status; version 1 each) or by registering it with a
 // Confluent-compatible schema registry, and answers the read-only lookups a
 // registry client needs so invsync can serve them itself. The topic each
 // schema's values are written to, and how every topic is created, is the
@@ -98,6 +98,7 @@ const (
 	kindDiscrepancy
 	kindCountTask
 	kindCloudPositions
+	kindScannerStatus
 	numKinds
 )
 
@@ -116,6 +117,7 @@ var defs = [numKinds]struct{ name, record string }{
 	{"discrepancy", "Discrepancy"},
 	{"count_task", "CountTask"},
 	{"cloud_positions", "CloudPositionsReport"},
+	{"scanner_status", "ScannerStatus"},
 }
 
 // namespace is the Avro namespace of every record.

@@ -156,6 +156,7 @@ func TestLocalIDs(t *testing.T) {
 		{"discrepancy", "io.invsync.v1.Discrepancy", "invsync.discrepancies-value"},
 		{"count_task", "io.invsync.v1.CountTask", "invsync.count-tasks-value"},
 		{"cloud_positions", "io.invsync.v1.CloudPositionsReport", "invsync.cloud-positions-value"},
+		{"scanner_status", "io.invsync.v1.ScannerStatus", "invsync.scanner-status-value"},
 	}
 	if n := len(a.Schemas()); n != len(want) {
 		t.Errorf("%d schemas, want %d", n, len(want))
@@ -361,6 +362,12 @@ func TestRoundTrip(t *testing.T) {
 	note(roundTrip(t, sampleCloudPositionsReport(), s.AppendCloudPositionsReport, s.DecodeCloudPositionsReport))
 	note(roundTrip(t, CloudPositionsReport{ItemFrom: ptr(""), Positions: []CloudPosition{{OnHand: math.MinInt64, Version: math.MaxInt64}}},
 		s.AppendCloudPositionsReport, s.DecodeCloudPositionsReport))
+
+	note(roundTrip(t, ScannerStatus{ScannerID: "Ωmega-📟", ReceivedAt: ms(5), SentAt: ms(4), Queued: math.MaxInt64, OldestQueuedAt: ptr(extremes[3]),
+		Rejected: -1, AppVersion: "web 3", LastUploadAt: ptr(ms(3))}, s.AppendScannerStatus, s.DecodeScannerStatus))
+	for _, ts := range extremes {
+		note(roundTrip(t, ScannerStatus{ScannerID: "S", ReceivedAt: ts, SentAt: ts}, s.AppendScannerStatus, s.DecodeScannerStatus))
+	}
 
 	for k := range numKinds {
 		if !covered[k] {

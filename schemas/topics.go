@@ -17,6 +17,7 @@ const (
 	TopicDiscrepancies       = "discrepancies"
 	TopicCountTasks          = "count-tasks"
 	TopicCloudPositions      = "cloud-positions"
+	TopicScannerStatus       = "scanner-status"
 )
 
 // Partitioning says how many partitions a topic has and whether their
@@ -112,6 +113,8 @@ var topicTable = [...]TopicSpec{
 		"count tasks and their completion, read whole by every instance"},
 	{TopicCloudPositions, "warehouseId (not read)", "cloud_positions", PartitionSpread, CleanupDelete, RetainForever,
 		"the cloud's reconciliation reports, which every instance splits into commands"},
+	{TopicScannerStatus, "scannerId", "scanner_status", PartitionSingle, CleanupCompact, RetainBrokerDefault,
+		"each scanner's last report about its queue (heartbeat or upload), read whole by every instance for the fleet view"},
 }
 
 // TopicTable returns every topic invsync uses, in the order they are
@@ -149,6 +152,7 @@ type Topics struct {
 	Discrepancies       string
 	CountTasks          string
 	CloudPositions      string
+	ScannerStatus       string
 }
 
 // NewTopics returns the topic names for prefix, used as given (an empty
@@ -170,6 +174,7 @@ func NewTopics(prefix string) Topics {
 		Discrepancies:       prefix + TopicDiscrepancies,
 		CountTasks:          prefix + TopicCountTasks,
 		CloudPositions:      prefix + TopicCloudPositions,
+		ScannerStatus:       prefix + TopicScannerStatus,
 	}
 }
 

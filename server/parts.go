@@ -34,6 +34,7 @@ type parts struct {
 	locks    *pipeline.LockTable
 	tokens   *pipeline.TokenTable
 	tasks    *pipeline.CountTaskTable
+	fleet    *pipeline.FleetTable
 	reports  *pipeline.ReportSplitter
 	proc     *pipeline.Processing
 	api      *ingest.Server
@@ -88,6 +89,10 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 		reg.SetAdmin(cfg.AdminToken)
 	}
 	p.tokens, err = pipeline.NewTokenTable(s.brokers, topics.Tokens, codec, reg, s.log, clientOpts...)
+	if err != nil {
+		return nil, err
+	}
+	p.fleet, err = pipeline.NewFleetTable(s.brokers, topics.ScannerStatus, codec, s.log, clientOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +184,7 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 		CountTasks:     p.tasks,
 		Partitions:     int32(cfg.Partitions),
 		TracerProvider: tracer,
+		Fleet:          p.fleet,
 	})
 	if err != nil {
 		return nil, err
@@ -187,6 +193,9 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 	app := web.Scanner()
 	mux.Handle("/scanner/", app)
 	mux.Handle("/scanner", app)
+	console := web.Console()
+	mux.Handle("/console/", console)
+	mux.Handle("/console", console)
 	mux.Handle("/", p.api)
 	p.handler = mux
 	return p, nil
@@ -209,6 +218,8 @@ func (p *parts) start(ctx context.Context, boot *bootStatus) error {
 	goRun("locks", p.locks.Run)
 	goRun("tokens", p.tokens.Run)
 	goRun("count tasks", p.tasks.Run)
+	goRun("scanner status", p.fleet.Run)
+	goRun("console sampler", p.api.RunSampler)
 	goRun("cloud reports", p.reports.Run)
 	goRun("processing", func(ctx context.Context) error {
 		// A transaction applied before the locks are loaded could miss

@@ -26,6 +26,7 @@ const SHELL = [
   "js/bus.js",
   "js/catalog.js",
   "js/enrol.js",
+  "js/heartbeat.js",
   "js/ids.js",
   "js/lists.js",
   "js/locks.js",

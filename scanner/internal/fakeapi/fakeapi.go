@@ -56,6 +56,8 @@ type Server struct {
 	Fail func(n int) string
 	// Delay is slept before answering.
 	Delay time.Duration
+	// Beats are the heartbeats received, in order.
+	Beats []api.DeviceReport
 }
 
 // Request is a request as the fake received it.
@@ -66,6 +68,7 @@ type Request struct {
 	SentAt      string
 	Txs         []json.RawMessage
 	Size        int
+	Device      *api.DeviceReport // the upload's device object, if any
 }
 
 // New starts a fake that knows one token, tok-1, of scanner SCANNER-1.
@@ -115,6 +118,8 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f.post(w, r, scanner)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/transactions/"):
 		f.get(w, strings.TrimPrefix(r.URL.Path, "/v1/transactions/"))
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/scanners/"+scanner+"/heartbeat":
+		f.heartbeat(w, r)
 	default:
 		apitest.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint")
 	}
@@ -184,6 +189,16 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, tokenScanner strin
 		return
 	}
 	rr.ScannerID, rr.SentAt, rr.Txs = *env.ScannerID, *env.SentAt, env.Transactions
+	if env.Device != nil {
+		var dev api.DeviceReport
+		if err := strictDevice(env.Device, &dev); err != nil {
+			rr.Status = 400
+			record(rr)
+			apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "device: "+err.Error())
+			return
+		}
+		rr.Device = &dev
+	}
 	switch {
 	case mode == "503":
 		rr.Status = 503
@@ -346,4 +361,42 @@ func (f *Server) GetCount() int {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	return f.gets
+}
+
+// strictDevice decodes a device report, refusing unknown fields and a
+// missing sentAt, queued or rejected, as the server does.
+func strictDevice(raw []byte, dev *api.DeviceReport) error {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return err
+	}
+	for _, k := range []string{"sentAt", "queued", "rejected"} {
+		if _, ok := probe[k]; !ok {
+			return fmt.Errorf("%s is required", k)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dev)
+}
+
+// heartbeat records POST /v1/scanners/{id}/heartbeat (the token's own id).
+func (f *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var dev api.DeviceReport
+	if err := strictDevice(body, &dev); err != nil {
+		apitest.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, "heartbeat: "+err.Error())
+		return
+	}
+	f.Mu.Lock()
+	f.Beats = append(f.Beats, dev)
+	f.Mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Heartbeats returns the heartbeats received, in order.
+func (f *Server) Heartbeats() []api.DeviceReport {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return append([]api.DeviceReport(nil), f.Beats...)
 }

@@ -21,6 +21,7 @@ import * as api from "./api.js";
 import * as store from "./store.js";
 import { changed } from "./bus.js";
 import { traceparent } from "./ids.js";
+import { deviceReport, heartbeat } from "./heartbeat.js";
 
 export const MAX_BATCH = 1000;
 export const INTERVAL_MS = 30000;
@@ -168,6 +169,7 @@ async function pass(force) {
     await store.applyResults([], [{ seq: batch[0].seq, code: d.code, message: d.message }]);
     changed("queue");
   }
+  await heartbeat(device);
   for (const fn of afterUpload) {
     try {
       await fn(device, uploaded);
@@ -182,7 +184,7 @@ async function upload(device, batch) {
     token: device.token,
     headers: { traceparent: traceparent() },
     timeoutMs: UPLOAD_TIMEOUT_MS,
-    body: { scannerId: device.scannerId, sentAt: new Date().toISOString(), transactions: batch.map((s) => s.tx) },
+    body: { scannerId: device.scannerId, sentAt: new Date().toISOString(), transactions: batch.map((s) => s.tx), device: await deviceReport() },
   });
   if (res.kind === "ok" && !(res.body && Array.isArray(res.body.results))) {
     return { ...res, kind: "retry", body: { error: { code: "BAD_ANSWER", message: "the upload answer has no results" } } };

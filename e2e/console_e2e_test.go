@@ -1,0 +1,467 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/invsync/invsync/scanner"
+	"github.com/invsync/invsync/web/browsertest"
+)
+
+// The operations console (/console/) as supervisors, readers and admins
+// use it, against a real in-process server (package server): data is made through
+// the API, actions are taken on the screens, and their effect is checked
+// through the API. axe-core runs in the page on every screen visited.
+// Screenshots go to $INVSYNC_CONSOLE_SCREENSHOTS (docs/screenshots to
+// update the README's), else a temporary directory. Skipped, saying why,
+// without Chromium.
+
+const consoleWH = "WH-001"
+
+// consoleCall sends a JSON request with a bearer token.
+func consoleCall(t *testing.T, method, u, token string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+func consoleToken(t *testing.T, base, name, role string) string {
+	t.Helper()
+	var out struct{ Token string }
+	status, data := consoleCall(t, "POST", base+"/v1/tokens", testAdminToken, map[string]any{"name": name, "role": role, "warehouses": []string{consoleWH}})
+	if status != 201 || json.Unmarshal(data, &out) != nil {
+		t.Fatalf("creating a %s token: %d %s", role, status, data)
+	}
+	return out.Token
+}
+
+// consoleUpload uploads one transaction as the admin and waits until applied.
+func consoleUpload(t *testing.T, base string, tx map[string]any) map[string]any {
+	t.Helper()
+	tx["timestamp"] = time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
+	tx["warehouseId"] = consoleWH
+	tx["userId"] = "console-e2e"
+	status, data := consoleCall(t, "POST", base+"/v1/transactions?wait=applied", testAdminToken,
+		map[string]any{"scannerId": "CONSOLE-FEED", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": []any{tx}})
+	var out struct{ Results []map[string]any }
+	if status != 200 || json.Unmarshal(data, &out) != nil || len(out.Results) != 1 || out.Results[0]["status"] != "accepted" {
+		t.Fatalf("upload %v: %d %s", tx, status, data)
+	}
+	return out.Results[0]
+}
+
+type consolePage struct {
+	t      *testing.T
+	b      *browsertest.Browser
+	origin string
+	shots  string
+}
+
+func (p *consolePage) must(err error) {
+	p.t.Helper()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+const consoleState = `({hash: location.hash, who: document.querySelector("[data-signed-in-as]")?.textContent,
+  main: document.querySelector("main")?.innerText.slice(0, 400), toast: document.querySelector("#toast")?.textContent})`
+
+func (p *consolePage) wait(expr string) {
+	p.t.Helper()
+	p.must(p.b.WaitUntil(expr, 30*time.Second, consoleState))
+}
+
+func (p *consolePage) eval(expr string) string {
+	p.t.Helper()
+	s, err := browsertest.Eval[string](p.b, expr)
+	p.must(err)
+	return s
+}
+
+func (p *consolePage) goTo(route string) {
+	p.t.Helper()
+	p.must(p.b.Exec(fmt.Sprintf(`location.hash = %q`, route)))
+}
+
+// signIn types the token into the sign-in form.
+func (p *consolePage) signIn(token, name string) {
+	p.t.Helper()
+	p.wait(`!!document.querySelector("#token")`)
+	p.must(p.b.Exec(fmt.Sprintf(`document.querySelector("#token").value = %q`, token)))
+	p.must(p.b.Click(`[data-action="sign-in"]`))
+	p.wait(fmt.Sprintf(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith(%q)`, name))
+}
+
+func (p *consolePage) signOut() {
+	p.t.Helper()
+	p.must(p.b.Click("#sign-out"))
+	p.wait(`!!document.querySelector("#token")`)
+}
+
+// axe runs axe-core in the page and fails on serious or critical
+// violations.
+func (p *consolePage) axe(screen string) {
+	p.t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "web", "testdata", "axe", "axe.min.js"))
+	p.must(err)
+	p.must(p.b.Exec(string(src) + "\n;0"))
+	out := p.eval(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(
+	  r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => ({id: v.id, impact: v.impact,
+	    nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))))`)
+	if out != "[]" {
+		p.t.Errorf("axe on %s: serious or critical violations: %s", screen, out)
+	}
+}
+
+// keyboard checks that Tab reaches every action button of the screen.
+func (p *consolePage) keyboard(screen string) {
+	p.t.Helper()
+	p.must(p.b.Exec(`window.__reached = new Set(); document.activeElement?.blur(); document.body.focus();
+	  document.addEventListener("focusin", e => { const a = e.target.closest("[data-action], a, button"); if (a) window.__reached.add(a); }, {capture: true})`))
+	n := int(must(browsertest.Eval[float64](p.b, `document.querySelectorAll("a[href], button, input, select, textarea").length`)))
+	for range n + 5 {
+		p.must(p.b.Type(kb.Tab))
+	}
+	missed := p.eval(`JSON.stringify([...document.querySelectorAll("[data-action]")].filter(b => !b.disabled && !window.__reached.has(b)).map(b => b.dataset.action))`)
+	if missed != "[]" {
+		p.t.Errorf("%s: actions not reachable by keyboard: %s", screen, missed)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func (p *consolePage) screenshot(name string) {
+	p.t.Helper()
+	for _, size := range [][2]int{{1366, 768}, {768, 1024}} {
+		p.must(p.b.SetViewport(size[0], size[1]))
+		time.Sleep(300 * time.Millisecond) // charts and layout follow the resize
+		p.must(p.b.Screenshot(filepath.Join(p.shots, fmt.Sprintf("console-%s-%dx%d.png", name, size[0], size[1]))))
+	}
+	p.must(p.b.SetViewport(1366, 768))
+}
+
+func TestConsoleE2E(t *testing.T) {
+	exe := browsertest.RequireChromium(t)
+	in := startInstance(t, testConfig(t))
+	base := in.url
+	shots := os.Getenv("INVSYNC_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(os.TempDir(), "invsync-console-screenshots")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := browsertest.Launch(ctx, browsertest.Options{ExecPath: exe, Width: 1366, Height: 768})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, e := range b.Exceptions() {
+			t.Errorf("uncaught exception in the console: %s", e)
+		}
+		b.Close()
+	})
+	p := &consolePage{t: t, b: b, origin: base, shots: shots}
+	sup := consoleToken(t, base, "sup-console", "supervisor")
+	reader := consoleToken(t, base, "reader-console", "reader")
+	cloud := consoleToken(t, base, "cloud-console", "cloud")
+
+	// The console's files carry a CSP without inline script.
+	resp, err := http.Get(base + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("console CSP %q", csp)
+	}
+
+	// A supervisor signs in; the overview shows the flow.
+	p.must(b.Navigate(base + "/console/"))
+	p.signIn(sup, "sup-console")
+	p.wait(`location.hash === "#/overview" && !!document.querySelector("[data-metric=tps]") && !!document.querySelector("[data-partition]")`)
+	p.axe("overview")
+	p.keyboard("overview")
+
+	// A report opens a discrepancy: it appears without a reload.
+	p.goTo("#/discrepancies")
+	p.wait(`!!document.querySelector("table[aria-label=Discrepancies]") || document.querySelector("main").textContent.includes("No discrepancies")`)
+	p.must(b.Exec(`window.__sameDocument = true`))
+	consoleUpload(t, base, map[string]any{"transactionId": "c0ffee01-0000-4000-8000-000000000001", "type": "RECEIPT",
+		"itemId": "ITEM-12001", "locationId": "A-01-01", "quantity": 5})
+	report := func(id string, loc string, onHand int) string {
+		status, data := consoleCall(t, "POST", base+"/v1/reconciliation/reports?wait=compared", cloud, map[string]any{
+			"reportId": id, "warehouseId": consoleWH, "complete": false,
+			"positions": []any{map[string]any{"itemId": "ITEM-12001", "locationId": loc, "lotNumber": "", "onHand": onHand, "version": 1}}})
+		var out struct{ Discrepancies []string }
+		if status != 200 || json.Unmarshal(data, &out) != nil || len(out.Discrepancies) != 1 {
+			t.Fatalf("report %s: %d %s", id, status, data)
+		}
+		return out.Discrepancies[0]
+	}
+	opened := time.Now()
+	did := report("r-console-1", "A-01-01", 7)
+	p.wait(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]') && window.__sameDocument === true`, did))
+	t.Logf("discrepancy %s on screen %s after the report", did, time.Since(opened).Round(time.Millisecond))
+	p.axe("discrepancies")
+	p.screenshot("discrepancies")
+
+	// Resolved through the screen, with hostile text as the note.
+	const hostile = `<img src=x onerror=alert(1)><script>window.__pwned=1</script>`
+	p.must(b.Click(fmt.Sprintf(`[data-discrepancy-id=%q] a`, did)))
+	p.wait(`!!document.querySelector("[data-action=resolve]")`)
+	p.axe("discrepancy")
+	p.keyboard("discrepancy")
+	p.must(b.Exec(fmt.Sprintf(`document.querySelector("select[name=resolution]").value = "WAREHOUSE_CONFIRMED";
+	  document.querySelector("textarea[name=note]").value = %q`, hostile)))
+	p.must(b.Click("[data-action=resolve]"))
+	p.wait(`document.querySelector("[data-discrepancy-status]")?.dataset.discrepancyStatus === "RESOLVED"`)
+	if got := p.eval(`[...document.querySelectorAll("[data-note]")].map(n => n.textContent).join("|")`); !strings.Contains(got, hostile) {
+		t.Errorf("the note shows as %q, want the text %q", got, hostile)
+	}
+	if n := p.eval(`String(document.querySelectorAll("main img, main script").length) + String(window.__pwned || "")`); n != "0" {
+		t.Errorf("hostile note became markup: %s", n)
+	}
+	p.screenshot("discrepancy")
+	var d struct {
+		Status, Resolution string
+		History            []struct{ By, Status, Note string }
+	}
+	status, data := consoleCall(t, "GET", base+"/v1/discrepancies/"+did, testAdminToken, nil)
+	if status != 200 || json.Unmarshal(data, &d) != nil || d.Status != "RESOLVED" || d.Resolution != "WAREHOUSE_CONFIRMED" ||
+		d.History[len(d.History)-1].By != "sup-console" || d.History[len(d.History)-1].Note != hostile {
+		t.Fatalf("the API after resolving on the screen: %d %s", status, data)
+	}
+
+	// A held count approved on the screen applies.
+	status, data = consoleCall(t, "PUT", base+"/v1/catalog", testAdminToken, map[string]any{"warehouses": []any{},
+		"items": []any{map[string]any{"itemId": "ITEM-CONSOLE-A", "description": "A-class item", "abcClass": "A"}}})
+	if status != 200 {
+		t.Fatalf("catalog: %d %s", status, data)
+	}
+	consoleUpload(t, base, map[string]any{"transactionId": "c0ffee01-0000-4000-8000-000000000002", "type": "RECEIPT",
+		"itemId": "ITEM-CONSOLE-A", "locationId": "A-01-02", "quantity": 100})
+	const countID = "c0ffee01-0000-4000-8000-000000000003"
+	consoleUpload(t, base, map[string]any{"transactionId": countID, "type": "CYCLE_COUNT",
+		"itemId": "ITEM-CONSOLE-A", "locationId": "A-01-02", "quantity": 60})
+	p.goTo("#/counts")
+	p.wait(fmt.Sprintf(`!!document.querySelector('[data-count-id=%q] [data-action=approve]')`, countID))
+	p.axe("counts")
+	p.keyboard("counts")
+	p.must(b.Click(fmt.Sprintf(`[data-count-id=%q] [data-action=approve]`, countID)))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var pos struct{ Totals struct{ OnHand int } }
+		status, data = consoleCall(t, "GET", base+"/v1/positions?warehouseId="+consoleWH+"&itemId=ITEM-CONSOLE-A&locationId=A-01-02", testAdminToken, nil)
+		if status == 200 && json.Unmarshal(data, &pos) == nil && pos.Totals.OnHand == 60 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the approved count did not apply: %d %s", status, data)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A scanner with queued scans shows yellow, then green once synced.
+	scannerTok := consoleToken(t, base, "SCANNER-CONSOLE", "scanner")
+	gate := newConsoleGate(t, base)
+	dev, err := scanner.Open(scanner.Config{URL: gate.url, Token: scannerTok, ScannerID: "SCANNER-CONSOLE", DataDir: t.TempDir(), BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	for i := range 3 {
+		if _, err := dev.Scan(context.Background(), scanner.Scan{Type: "RECEIPT", WarehouseID: consoleWH, ItemID: "ITEM-12001",
+			LocationID: "A-01-01", Quantity: 1, UserID: fmt.Sprintf("u-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.goTo("#/scanners")
+	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="offline"]')`)
+	synced := make(chan error, 1)
+	go func() { _, err := dev.Sync(context.Background()); synced <- err }()
+	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="yellow"]')`)
+	p.axe("scanners")
+	p.screenshot("scanners")
+	gate.release()
+	if err := <-synced; err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="green"]')`)
+	p.goTo("#/overview")
+	p.wait(`!!document.querySelector("[data-status-count=green]") && document.querySelectorAll("#main canvas").length >= 3`)
+	time.Sleep(5500 * time.Millisecond) // a second point on the charts
+	p.screenshot("overview")
+
+	// A reader sees no action buttons, and the API refuses anyway.
+	did2 := report("r-console-2", "B-01-01", 3)
+	p.signOut()
+	p.signIn(reader, "reader-console")
+	for _, route := range []struct{ hash, loaded string }{
+		{"#/discrepancies/" + did2, fmt.Sprintf(`!!document.querySelector('dl[data-discrepancy-id=%q]')`, did2)},
+		{"#/discrepancies", fmt.Sprintf(`!!document.querySelector('tr[data-discrepancy-id=%q]')`, did2)},
+		{"#/counts", `document.querySelector("main").textContent.includes("may not see held counts")`},
+		{"#/locks", `document.querySelector("main").textContent.includes("may not see locks")`},
+		{"#/count-tasks", `document.querySelector("main").textContent.includes("may not see count tasks")`},
+		{"#/scanners", `!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"]')`},
+	} {
+		p.goTo(route.hash)
+		p.wait(route.loaded)
+		if n := p.eval(`String(document.querySelectorAll("main [data-action]").length)`); n != "0" {
+			t.Errorf("reader on %s sees %s action buttons", route.hash, n)
+		}
+	}
+	p.goTo("#/discrepancies/" + did2)
+	p.wait(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]')`, did2))
+	p.axe("discrepancy as reader")
+	if status, data := consoleCall(t, "PATCH", base+"/v1/discrepancies/"+did2, reader, map[string]any{"status": "RESOLVED", "resolution": "WRITTEN_OFF"}); status != 403 {
+		t.Errorf("reader PATCH: %d %s, want 403", status, data)
+	}
+
+	// An admin signs in by link (the token leaves the address at once),
+	// creates a scanner token, and its enrolment link enrols the scanner app.
+	p.signOut()
+	p.must(b.Navigate(base + "/console/#token=" + url.QueryEscape(testAdminToken)))
+	p.wait(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith("admin")`)
+	if h := p.eval(`location.href`); strings.Contains(h, testAdminToken) {
+		t.Errorf("the token stayed in the address: %s", h)
+	}
+	if h := p.eval(`JSON.stringify(Object.keys(localStorage))`); h != "[]" {
+		t.Errorf("localStorage holds %s, want nothing", h)
+	}
+	p.goTo("#/tokens")
+	p.wait(`!!document.querySelector("[data-action=create-token]") && !!document.querySelector("[data-token-id]")`)
+	p.axe("tokens")
+	p.keyboard("tokens")
+	p.must(b.Exec(`document.querySelector("#tok-name").value = "SCANNER-ENROL"; document.querySelector("#tok-role").value = "scanner";
+	  document.querySelector("#tok-warehouses").value = "WH-001"`))
+	p.must(b.Click("[data-action=create-token]"))
+	p.wait(`!!document.querySelector("[data-enrolment-link]") && !!document.querySelector("canvas.qr")`)
+	p.screenshot("tokens")
+	link := p.eval(`document.querySelector("[data-enrolment-link]").textContent`)
+	if !strings.HasPrefix(link, base+"/scanner/#token=") {
+		t.Fatalf("enrolment link %q", link)
+	}
+	p.must(b.Navigate(link))
+	p.wait(`!document.querySelector("#work")?.hidden && document.querySelector("#status")?.dataset.status === "green"`)
+	var me struct{ Name, Role string }
+	tok, _ := url.QueryUnescape(strings.TrimPrefix(link, base+"/scanner/#token="))
+	if status, data := consoleCall(t, "GET", base+"/v1/me", tok, nil); status != 200 || json.Unmarshal(data, &me) != nil || me.Name != "SCANNER-ENROL" || me.Role != "scanner" {
+		t.Fatalf("the enrolled token: %d %s", status, data)
+	}
+	// The enrolled app reports to the fleet view (its heartbeat after a sync pass).
+	deadline = time.Now().Add(45 * time.Second)
+	for {
+		var sc struct {
+			LastSeenAt *time.Time
+			AppVersion *string
+			Status     string
+		}
+		status, data = consoleCall(t, "GET", base+"/v1/scanners/SCANNER-ENROL", testAdminToken, nil)
+		if status == 200 && json.Unmarshal(data, &sc) == nil && sc.LastSeenAt != nil && sc.AppVersion != nil &&
+			strings.HasPrefix(*sc.AppVersion, "invsync-scanner-web") && sc.Status == "green" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the enrolled scanner app never reported: %d %s", status, data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Back in the console the tab is still signed in (sessionStorage);
+	// a revoked token sends it back to sign-in.
+	p.must(b.Navigate(base + "/console/"))
+	p.wait(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith("admin")`)
+	p.signOut()
+	p.signIn(sup, "sup-console")
+	status, data = consoleCall(t, "GET", base+"/v1/tokens", testAdminToken, nil)
+	var list struct {
+		Tokens []struct{ TokenID, Name string }
+	}
+	if status != 200 || json.Unmarshal(data, &list) != nil {
+		t.Fatalf("tokens: %d %s", status, data)
+	}
+	for _, tk := range list.Tokens {
+		if tk.Name == "sup-console" {
+			consoleCall(t, "DELETE", base+"/v1/tokens/"+tk.TokenID, testAdminToken, nil)
+		}
+	}
+	p.goTo("#/scanners")
+	p.wait(`!!document.querySelector("#token") && document.querySelector(".signin .error")?.textContent.includes("Sign in again")`)
+}
+
+// consoleGate is a proxy in front of the server that lets a device's first
+// upload through and holds the others until released, so the console can
+// be seen while the device still holds scans.
+type consoleGate struct {
+	url     string
+	mu      sync.Mutex
+	uploads int
+	open    chan struct{}
+}
+
+func newConsoleGate(t *testing.T, target string) *consoleGate {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &consoleGate{open: make(chan struct{})}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/transactions" {
+			g.mu.Lock()
+			g.uploads++
+			n := g.uploads
+			g.mu.Unlock()
+			if n > 1 {
+				<-g.open
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.url = srv.URL
+	return g
+}
+
+func (g *consoleGate) release() { close(g.open) }

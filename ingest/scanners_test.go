@@ -1,0 +1,469 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/invsync/invsync/auth"
+	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/processors"
+)
+
+// fakeFleet keeps device reports in memory, as pipeline.FleetTable does
+// on every instance.
+type fakeFleet struct {
+	mu      sync.Mutex
+	reports map[string]processors.DeviceReport
+	writes  int
+}
+
+func newFakeFleet() *fakeFleet { return &fakeFleet{reports: map[string]processors.DeviceReport{}} }
+
+func (f *fakeFleet) Report(_ context.Context, r processors.DeviceReport, _ bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.LastUploadAt == nil {
+		r.LastUploadAt = f.reports[r.ScannerID].LastUploadAt
+	}
+	f.reports[r.ScannerID] = r
+	f.writes++
+	return nil
+}
+
+func (f *fakeFleet) Get(id string) (processors.DeviceReport, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reports[id]
+	return r, ok
+}
+
+func (f *fakeFleet) Reports() map[string]processors.DeviceReport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]processors.DeviceReport{}
+	for k, v := range f.reports {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeFleet) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes
+}
+
+// registryTokens is a TokenStore over an auth.Registry (what
+// pipeline.TokenTable is, without Kafka).
+type registryTokens struct{ *auth.Registry }
+
+func (r registryTokens) Publish(_ context.Context, t auth.Token) error { r.Apply(t); return nil }
+func (r registryTokens) Revoke(_ context.Context, id string, now time.Time) (auth.Token, bool, error) {
+	t, ok := r.Get(id)
+	if !ok {
+		return t, false, nil
+	}
+	at := now.UTC()
+	t.RevokedAt = &at
+	r.Apply(t)
+	return t, true, nil
+}
+
+// fleetHarness is a server with a fleet, a settable clock, a real
+// Prometheus exporter and tokens of every role.
+type fleetHarness struct {
+	*harness
+	fleet  *fakeFleet
+	reg    *auth.Registry
+	mu     sync.Mutex
+	now    time.Time
+	secret map[string]string // token name -> secret
+	ids    map[string]string // token name -> tokenId
+}
+
+func newFleetHarness(t *testing.T) *fleetHarness {
+	t.Helper()
+	f := &fleetHarness{fleet: newFakeFleet(), reg: testRegistry(), now: serverNow, secret: map[string]string{}, ids: map[string]string{}}
+	for _, tok := range []struct {
+		name string
+		role auth.Role
+		whs  []string
+	}{
+		{"SCANNER-08", auth.RoleScanner, []string{wh1}},
+		{"SCANNER-09", auth.RoleScanner, []string{wh1}},
+		{"SCANNER-20", auth.RoleScanner, []string{wh2}},
+		{"SCANNER-ALL", auth.RoleScanner, []string{"*"}},
+		{"SCANNER-OLD", auth.RoleScanner, []string{wh1}},
+		{"sup-1", auth.RoleSupervisor, []string{wh1}},
+		{"reader-1", auth.RoleReader, []string{wh1}},
+		{"reader-all", auth.RoleReader, []string{"*"}},
+		{"cloud-1", auth.RoleCloud, []string{wh1}},
+	} {
+		tk, secret, err := auth.New(auth.Request{Name: tok.name, Role: tok.role, Warehouses: tok.whs, CreatedBy: "test"}, serverNow.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.name == "SCANNER-OLD" {
+			at := serverNow.Add(-time.Minute)
+			tk.RevokedAt = &at
+		}
+		f.reg.Apply(tk)
+		f.secret[tok.name], f.ids[tok.name] = secret, tk.TokenID
+	}
+	promReg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(promReg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	f.harness = newHarness(t, func(c *ingest.Config) {
+		c.Fleet = f.fleet
+		c.Tokens = registryTokens{f.reg}
+		c.Auth = f.reg
+		c.Now = f.clock
+		c.Meter = mp.Meter("invsync")
+		c.Metrics = promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
+	})
+	return f
+}
+
+func (f *fleetHarness) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fleetHarness) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// as sends a request with the token named who ("admin": the admin token).
+func (f *fleetHarness) as(who, method, path string, body any) response {
+	f.t.Helper()
+	var rd io.Reader
+	if b := encode(f.t, body); b != nil {
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, f.url+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	secret := testAdminToken
+	if who != "admin" {
+		secret = f.secret[who]
+	}
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+type scannerOut struct {
+	ScannerID      string     `json:"scannerId"`
+	Warehouses     []string   `json:"warehouses"`
+	LastSeenAt     *time.Time `json:"lastSeenAt"`
+	LastUploadAt   *time.Time `json:"lastUploadAt"`
+	Queued         int64      `json:"queued"`
+	OldestQueuedAt *time.Time `json:"oldestQueuedAt"`
+	Rejected       int64      `json:"rejected"`
+	Status         string     `json:"status"`
+}
+
+func (f *fleetHarness) list(who, query string) map[string]scannerOut {
+	f.t.Helper()
+	r := f.as(who, http.MethodGet, "/v1/scanners"+query, nil)
+	if r.status != http.StatusOK {
+		f.t.Fatalf("GET /v1/scanners%s as %s: %d %s", query, who, r.status, r.body)
+	}
+	var out struct {
+		Scanners []scannerOut `json:"scanners"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		f.t.Fatal(err)
+	}
+	m := map[string]scannerOut{}
+	for _, s := range out.Scanners {
+		m[s.ScannerID] = s
+	}
+	return m
+}
+
+func heartbeat(sent string, queued int, oldest any, rejected int) map[string]any {
+	return map[string]any{"sentAt": sent, "queued": queued, "oldestQueuedAt": oldest, "rejected": rejected, "appVersion": "test 1"}
+}
+
+func TestHeartbeatRefusals(t *testing.T) {
+	f := newFleetHarness(t)
+	good := heartbeat(sentAt, 0, nil, 0)
+	for _, tc := range []struct {
+		who, scanner string
+		status       int
+		code         string
+	}{
+		{"", "SCANNER-08", http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"SCANNER-09", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"sup-1", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"reader-1", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"admin", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"cloud-1", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"SCANNER-OLD", "SCANNER-OLD", http.StatusUnauthorized, "UNAUTHENTICATED"},
+	} {
+		assertError(t, f.as(tc.who, http.MethodPost, "/v1/scanners/"+tc.scanner+"/heartbeat", good), tc.status, tc.code)
+	}
+	for name, body := range map[string]any{
+		"not JSON":                  "{",
+		"not an object":             "[]",
+		"unknown field":             `{"sentAt": "` + sentAt + `", "queued": 0, "rejected": 0, "battery": 5}`,
+		"no sentAt":                 `{"queued": 0, "rejected": 0}`,
+		"bad sentAt":                heartbeat("yesterday", 0, nil, 0),
+		"no queued":                 `{"sentAt": "` + sentAt + `", "rejected": 0}`,
+		"negative queued":           heartbeat(sentAt, -1, nil, 0),
+		"fractional queued":         `{"sentAt": "` + sentAt + `", "queued": 1.5, "rejected": 0}`,
+		"no rejected":               `{"sentAt": "` + sentAt + `", "queued": 0}`,
+		"queued without its oldest": heartbeat(sentAt, 2, nil, 0),
+		"bad oldestQueuedAt":        heartbeat(sentAt, 2, "soon", 0),
+		"appVersion not a string":   `{"sentAt": "` + sentAt + `", "queued": 0, "rejected": 0, "appVersion": 3}`,
+	} {
+		r := f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", body)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "INVALID_REQUEST") {
+			t.Errorf("%s: %d %s, want 400 INVALID_REQUEST", name, r.status, r.body)
+		}
+	}
+	if n := f.fleet.count(); n != 0 {
+		t.Fatalf("%d reports recorded by refused heartbeats", n)
+	}
+}
+
+func TestHeartbeatRecordsAndStatusFollowsTheClock(t *testing.T) {
+	f := newFleetHarness(t)
+	// The device clock is 10 s behind the server's: the oldest scan's
+	// time is corrected by the same offset.
+	sent := serverNow.Add(-10 * time.Second)
+	oldest := sent.Add(-time.Hour)
+	r := f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat",
+		heartbeat(sent.Format(time.RFC3339Nano), 3, oldest.Format(time.RFC3339Nano), 0))
+	if r.status != http.StatusNoContent {
+		t.Fatalf("heartbeat: %d %s", r.status, r.body)
+	}
+	got := f.list("sup-1", "")["SCANNER-08"]
+	if got.Status != processors.FleetYellow || got.Queued != 3 || got.LastSeenAt == nil || !got.LastSeenAt.Equal(serverNow) ||
+		got.OldestQueuedAt == nil || !got.OldestQueuedAt.Equal(serverNow.Add(-time.Hour)) || got.LastUploadAt != nil {
+		t.Fatalf("after a heartbeat with 3 queued: %+v", got)
+	}
+	f.advance(2*time.Minute + time.Second)
+	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetOffline {
+		t.Fatalf("not seen for 2 min 1 s: %s, want offline", got.Status)
+	}
+	f.advance(7 * time.Hour)
+	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetRed {
+		t.Fatalf("oldest scan held over 8 h: %s, want red", got.Status)
+	}
+	r = f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(f.clock().Format(time.RFC3339Nano), 0, nil, 0))
+	if r.status != http.StatusNoContent {
+		t.Fatalf("heartbeat: %d %s", r.status, r.body)
+	}
+	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetGreen || got.Queued != 0 || got.OldestQueuedAt != nil {
+		t.Fatalf("after syncing: %+v, want green", got)
+	}
+	r = f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(f.clock().Format(time.RFC3339Nano), 0, nil, 1))
+	if r.status != http.StatusNoContent {
+		t.Fatalf("heartbeat: %d %s", r.status, r.body)
+	}
+	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetRed || got.Rejected != 1 {
+		t.Fatalf("a rejection waiting: %+v, want red", got)
+	}
+}
+
+func TestUploadCarriesDeviceReport(t *testing.T) {
+	f := newFleetHarness(t)
+	body := envelope(tx("c0ffee00-0000-4000-8000-000000000001"))
+	body["device"] = heartbeat(sentAt, 4, scanTime, 0)
+	r := f.as("SCANNER-08", http.MethodPost, "/v1/transactions", body)
+	if r.status != http.StatusOK {
+		t.Fatalf("upload with device: %d %s", r.status, r.body)
+	}
+	got := f.list("admin", "")["SCANNER-08"]
+	if got.Queued != 4 || got.LastUploadAt == nil || !got.LastUploadAt.Equal(serverNow) || got.Status != processors.FleetYellow {
+		t.Fatalf("after an upload with 4 queued: %+v", got)
+	}
+	// A later heartbeat keeps the upload time.
+	f.advance(30 * time.Second)
+	if r := f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(sentAt, 0, nil, 0)); r.status != http.StatusNoContent {
+		t.Fatalf("heartbeat: %d %s", r.status, r.body)
+	}
+	got = f.list("admin", "")["SCANNER-08"]
+	if got.LastUploadAt == nil || !got.LastUploadAt.Equal(serverNow) || !got.LastSeenAt.Equal(serverNow.Add(30*time.Second)) {
+		t.Fatalf("after a heartbeat: %+v", got)
+	}
+	// A bad device object refuses the whole upload: nothing written.
+	writes, published := f.fleet.count(), f.pub.produceCalls()
+	body = envelope(tx("c0ffee00-0000-4000-8000-000000000002"))
+	body["device"] = map[string]any{"sentAt": sentAt, "queued": -3, "rejected": 0}
+	assertError(t, f.as("SCANNER-08", http.MethodPost, "/v1/transactions", body), http.StatusBadRequest, "INVALID_REQUEST", "device")
+	if f.fleet.count() != writes || f.pub.produceCalls() != published {
+		t.Fatal("a refused upload recorded something")
+	}
+}
+
+func TestScannerListScopeAndRefusals(t *testing.T) {
+	f := newFleetHarness(t)
+	sup := f.list("sup-1", "")
+	for _, id := range []string{"SCANNER-08", "SCANNER-09", "SCANNER-ALL", "SCANNER-OLD"} {
+		if _, ok := sup[id]; !ok {
+			t.Errorf("supervisor of %s does not see %s: %v", wh1, id, sup)
+		}
+	}
+	if _, ok := sup["SCANNER-20"]; ok || len(sup) != 4 {
+		t.Errorf("supervisor of %s sees %v, want the 4 scanners of %s", wh1, sup, wh1)
+	}
+	never := sup["SCANNER-09"]
+	if never.LastSeenAt != nil || never.Status != processors.FleetOffline {
+		t.Errorf("never seen: %+v, want lastSeenAt null and offline", never)
+	}
+	if old := sup["SCANNER-OLD"]; old.Status != processors.FleetRed {
+		t.Errorf("revoked token: %+v, want red", old)
+	}
+	if all := f.list("reader-all", ""); len(all) != 5 {
+		t.Errorf("reader of every warehouse sees %d scanners, want 5", len(all))
+	}
+	if two := f.list("admin", "?warehouseId="+wh2); len(two) != 2 || two["SCANNER-20"].ScannerID == "" || two["SCANNER-ALL"].ScannerID == "" {
+		t.Errorf("?warehouseId=%s: %v, want SCANNER-20 and SCANNER-ALL", wh2, two)
+	}
+	if one := f.as("reader-1", http.MethodGet, "/v1/scanners/SCANNER-08", nil); one.status != http.StatusOK || !strings.Contains(string(one.body), `"scannerId":"SCANNER-08"`) {
+		t.Errorf("GET one as reader: %d %s", one.status, one.body)
+	}
+	for _, tc := range []struct {
+		who, path string
+		status    int
+		code      string
+	}{
+		{"", "/v1/scanners", http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"SCANNER-08", "/v1/scanners", http.StatusForbidden, "FORBIDDEN"},
+		{"cloud-1", "/v1/scanners", http.StatusForbidden, "FORBIDDEN"},
+		{"SCANNER-08", "/v1/scanners/SCANNER-08", http.StatusForbidden, "FORBIDDEN"},
+		{"sup-1", "/v1/scanners?warehouseId=" + wh2, http.StatusForbidden, "FORBIDDEN"},
+		{"reader-1", "/v1/scanners/SCANNER-20", http.StatusForbidden, "FORBIDDEN"},
+		{"sup-1", "/v1/scanners/NO-SUCH", http.StatusNotFound, "NOT_FOUND"},
+	} {
+		r := f.as(tc.who, http.MethodGet, tc.path, nil)
+		if r.status != tc.status || !strings.Contains(string(r.body), tc.code) {
+			t.Errorf("GET %s as %q: %d %s, want %d %s", tc.path, tc.who, r.status, r.body, tc.status, tc.code)
+		}
+	}
+}
+
+func TestFleetMetrics(t *testing.T) {
+	f := newFleetHarness(t)
+	oldest := serverNow.Add(-90 * time.Second)
+	for _, id := range []string{"SCANNER-08", "SCANNER-09"} {
+		if r := f.as(id, http.MethodPost, "/v1/scanners/"+id+"/heartbeat", heartbeat(serverNow.Format(time.RFC3339Nano), 2, oldest.Format(time.RFC3339Nano), 0)); r.status != http.StatusNoContent {
+			t.Fatalf("heartbeat: %d %s", r.status, r.body)
+		}
+	}
+	r := f.as("", http.MethodGet, "/metrics", nil)
+	text := string(r.body)
+	for _, want := range []string{
+		`invsync_scanners{status="yellow",warehouse="WH-001"} 2`,
+		`invsync_scanners{status="red",warehouse="WH-001"} 1`, // SCANNER-OLD, revoked
+		`invsync_scanners{status="green",warehouse="WH-001"} 0`,
+		`invsync_scanners{status="offline",warehouse="WH-002"} 1`,
+		`invsync_device_queued_scans{warehouse="WH-001"} 4`,
+		`invsync_device_queued_scans{warehouse="WH-002"} 0`,
+		`invsync_device_oldest_queued_scan_age_seconds{warehouse="WH-001"} 90`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", text)
+	}
+}
+
+func TestScannerListPages(t *testing.T) {
+	f := newFleetHarness(t)
+	ids := func(body []byte) ([]string, int) {
+		var out struct {
+			Scanners []scannerOut `json:"scanners"`
+			Total    int          `json:"total"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, x := range out.Scanners {
+			s = append(s, x.ScannerID)
+		}
+		return s, out.Total
+	}
+	all := f.as("sup-1", http.MethodGet, "/v1/scanners", nil)
+	whole, _ := ids(all.body)
+	if len(whole) != 4 || strings.Contains(string(all.body), `"total"`) {
+		t.Fatalf("unpaged list: %s", all.body)
+	}
+	r := f.as("sup-1", http.MethodGet, "/v1/scanners?limit=2&offset=1", nil)
+	got, total := ids(r.body)
+	if r.status != http.StatusOK || total != 4 || strings.Join(got, ",") != strings.Join(whole[1:3], ",") {
+		t.Fatalf("page 2 of 2 a page from 1: %d %s, want %v of %v", r.status, r.body, whole[1:3], whole)
+	}
+	if r := f.as("sup-1", http.MethodGet, "/v1/scanners?limit=2&offset=9", nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"scanners":[]`) {
+		t.Fatalf("a page past the end: %d %s", r.status, r.body)
+	}
+	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=2", "?limit=2&offset=-1"} {
+		assertError(t, f.as("sup-1", http.MethodGet, "/v1/scanners"+q, nil), http.StatusBadRequest, "INVALID_REQUEST")
+	}
+}
+
+// An upload's device object keeps the envelope on the fast decoder, and
+// decodes to what encoding/json decodes.
+func TestUploadDeviceDecodesAlike(t *testing.T) {
+	tx1 := string(encode(t, tx("c0ffee00-0000-4000-8000-0000000000aa")))
+	for _, dev := range []string{
+		`{"sentAt":"` + sentAt + `","queued":2,"oldestQueuedAt":"` + scanTime + `","rejected":0,"appVersion":"web 3"}`,
+		`{ "sentAt" : "` + sentAt + `", "queued": 0, "oldestQueuedAt": null, "rejected": 1 }`,
+	} {
+		body := `{"scannerId":"` + scannerID + `","sentAt":"` + sentAt + `","transactions":[` + tx1 + `],"device":` + dev + `}`
+		fast, rerr := ingest.DecodeUpload([]byte(body))
+		if rerr != nil {
+			t.Fatalf("%s: %v", dev, rerr)
+		}
+		// The same body with a space the fast decoder gives up on.
+		slow, rerr := ingest.DecodeUpload([]byte(strings.Replace(body, `"transactions"`, `"transactions" `, 1) + "\n"))
+		if rerr != nil {
+			t.Fatalf("%s: %v", dev, rerr)
+		}
+		var a, b map[string]any
+		if json.Unmarshal(fast.DeviceRaw, &a) != nil || json.Unmarshal(slow.DeviceRaw, &b) != nil || !reflect.DeepEqual(a, b) || len(a) == 0 {
+			t.Fatalf("device %s: fast %s, encoding/json %s", dev, fast.DeviceRaw, slow.DeviceRaw)
+		}
+	}
+	for _, bad := range []string{`{"queued":[1]}`, `{"queued":1,"queued":2}`, `[]`, `{"a":{"b":1}}`} {
+		body := `{"scannerId":"` + scannerID + `","sentAt":"` + sentAt + `","transactions":[` + tx1 + `],"device":` + bad + `}`
+		up, rerr := ingest.DecodeUpload([]byte(body))
+		if rerr == nil && string(up.DeviceRaw) != bad {
+			t.Errorf("device %s decoded as %s", bad, up.DeviceRaw)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/schemas"
+)
+
+// FleetTable keeps every scanner's last device report, on every instance,
+// equal to the compacted scanner-status topic, and publishes new reports
+// to it: any instance answers for the whole fleet. Safe for concurrent use.
+type FleetTable struct {
+	*topicTable
+	codec *schemas.Set
+
+	mu      sync.RWMutex
+	reports map[string]processors.DeviceReport
+}
+
+// NewFleetTable creates the table's client. Run must be running for
+// Report to return and WaitLoaded to be meaningful.
+func NewFleetTable(brokers []string, topic string, codec *schemas.Set, log *slog.Logger, opts ...kgo.Opt) (*FleetTable, error) {
+	f := &FleetTable{codec: codec, reports: map[string]processors.DeviceReport{}}
+	tt, err := newTopicTable(brokers, topic, "scanner status", log, f.apply, opts...)
+	if err != nil {
+		return nil, err
+	}
+	f.topicTable = tt
+	return f, nil
+}
+
+func (f *FleetTable) apply(r *kgo.Record) error {
+	if r.Value == nil {
+		f.mu.Lock()
+		delete(f.reports, string(r.Key))
+		f.mu.Unlock()
+		return nil
+	}
+	w, err := f.codec.DecodeScannerStatus(r.Value)
+	if err != nil {
+		return err
+	}
+	rep := processors.DeviceReport{ScannerID: w.ScannerID, ReceivedAt: w.ReceivedAt, SentAt: w.SentAt, Queued: w.Queued,
+		OldestQueuedAt: w.OldestQueuedAt, Rejected: w.Rejected, AppVersion: w.AppVersion, LastUploadAt: w.LastUploadAt}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// Two instances may publish for one scanner at nearly the same time;
+	// the later arrival wins whatever the log order.
+	if old, ok := f.reports[rep.ScannerID]; ok && old.ReceivedAt.After(rep.ReceivedAt) {
+		return nil
+	}
+	f.reports[rep.ScannerID] = rep
+	return nil
+}
+
+// Report publishes r (acks=all). With wait it returns once the write is
+// acknowledged and this instance's table reflects it; without, it returns
+// at once and a failure is only logged (an upload's device report must not
+// slow the upload down). A report that is not an upload keeps the last
+// upload time already known.
+func (f *FleetTable) Report(ctx context.Context, r processors.DeviceReport, wait bool) error {
+	if r.LastUploadAt == nil {
+		if old, ok := f.Get(r.ScannerID); ok {
+			r.LastUploadAt = old.LastUploadAt
+		}
+	}
+	w := schemas.ScannerStatus{ScannerID: r.ScannerID, ReceivedAt: r.ReceivedAt, SentAt: r.SentAt, Queued: r.Queued,
+		OldestQueuedAt: r.OldestQueuedAt, Rejected: r.Rejected, AppVersion: r.AppVersion, LastUploadAt: r.LastUploadAt}
+	v, err := f.codec.AppendScannerStatus(nil, &w)
+	if err != nil {
+		return err
+	}
+	rec := &kgo.Record{Topic: f.topic, Partition: 0, Key: []byte(r.ScannerID), Value: v}
+	if !wait {
+		f.cl.Produce(context.WithoutCancel(ctx), rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				f.log.Warn("publishing a device report", "scanner", r.ScannerID, "err", err)
+			}
+		})
+		return nil
+	}
+	res := f.cl.ProduceSync(ctx, rec)
+	if err := res.FirstErr(); err != nil {
+		return fmt.Errorf("%w: publishing a device report: %w", ErrUnavailable, err)
+	}
+	return f.waitFor(ctx, res[0].Record.Offset+1)
+}
+
+// Get returns the last report of scanner id.
+func (f *FleetTable) Get(id string) (processors.DeviceReport, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	r, ok := f.reports[id]
+	return r, ok
+}
+
+// Reports returns a copy of every scanner's last report, by scannerId.
+func (f *FleetTable) Reports() map[string]processors.DeviceReport {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make(map[string]processors.DeviceReport, len(f.reports))
+	for k, v := range f.reports {
+		out[k] = v
+	}
+	return out
+}
