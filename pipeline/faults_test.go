@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/state"
 )
@@ -235,6 +236,7 @@ func TestRebalanceMidTransaction(t *testing.T) {
 			return nil, nil, false
 		}
 		close(held)
+		// The commit is held for a while on purpose: b joins meanwhile.
 		r.cluster.SleepControl(func() { time.Sleep(3 * time.Second) })
 		return nil, nil, false
 	})
@@ -254,13 +256,12 @@ func TestRebalanceMidTransaction(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for owned(a) == 0 || owned(b) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("partitions not shared after the rebalance: a owns %d, b owns %d", owned(a), owned(b))
+	testkit.Eventually(t, 60*time.Second, func() error {
+		if na, nb := owned(a), owned(b); na == 0 || nb == 0 {
+			return testkit.Not("partitions not shared after the rebalance: a owns %d, b owns %d", na, nb)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	r.assertExactlyOnce(append(txs, more...), a, b)
 }
 
