@@ -7,28 +7,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
-
-type allocOut struct {
-	AllocationID      string `json:"allocationId"`
-	ItemID            string `json:"itemId"`
-	Status            string `json:"status"`
-	RequestedQuantity int64  `json:"requestedQuantity"`
-	ConfirmedQuantity int64  `json:"confirmedQuantity"`
-	BackorderQuantity int64  `json:"backorderQuantity"`
-	PickedQuantity    int64  `json:"pickedQuantity"`
-	Lines             []struct {
-		LocationID string `json:"locationId"`
-		LotNumber  string `json:"lotNumber"`
-		Quantity   int64  `json:"quantity"`
-	} `json:"lines"`
-	Reason  *string `json:"reason"`
-	History []struct {
-		Status string `json:"status"`
-	} `json:"history"`
-}
 
 // TestAllocationStoryBothOrders is the motivating case: the cloud allocates
 // 100 at 10:00:00 and a cycle count at 10:00:02 finds 95; in either arrival
@@ -42,7 +24,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	now := time.Now().UTC()
 	upload1 := func(tx txIn) {
 		t.Helper()
-		var res uploadOut
+		var res api.UploadResponse
 		do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "S1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{tx}}, &res)
 		if len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 			t.Fatalf("upload %s: %+v", tx.TransactionID, res.Results)
@@ -53,7 +35,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	// Allocation first: L1 holds 100, the cloud takes all of it, then the
 	// count finds 95.
 	upload1(txIn{TransactionID: "a-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100})
-	var a allocOut
+	var a api.Allocation
 	code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-1", "orderId": "SO-1001",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 100, "allowPartial": true}, &a)
 	if code != 200 || a.Status != "CONFIRMED" || a.ConfirmedQuantity != 100 || len(a.Lines) != 1 || a.Lines[0].LocationID != "L1" {
@@ -64,7 +46,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if a.Status != "PARTIAL" || a.ConfirmedQuantity != 95 || a.BackorderQuantity != 5 || a.Reason == nil || *a.Reason != "SHORTFALL" {
 		t.Errorf("after the count: %+v", a)
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil, &pos)
 	if pos.Totals.OnHand != 95 || pos.Totals.Allocated != 95 || pos.Totals.Available != 0 {
 		t.Errorf("positions after the count: %+v", pos.Totals)
@@ -73,13 +55,13 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	// Count first, on another item's stock: IT-B lot LOT-9 at L2.
 	upload1(txIn{TransactionID: "b-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 100})
 	upload1(txIn{TransactionID: "b-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 95})
-	var b allocOut
+	var b api.Allocation
 	do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 100, "allowPartial": true}, &b)
 	if b.Status != "PARTIAL" || b.ConfirmedQuantity != 95 || b.BackorderQuantity != 5 {
 		t.Errorf("count first: %+v", b)
 	}
-	var c allocOut
+	var c api.Allocation
 	do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-3", "orderId": "SO-1003",
 		"warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 10, "allowPartial": false}, &c)
 	if c.Status != "REJECTED" || c.Reason == nil || *c.Reason != "INSUFFICIENT_STOCK" || len(c.Lines) != 0 {
@@ -87,13 +69,13 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	}
 
 	// The same id again returns the state; another body is refused.
-	var again allocOut
+	var again api.Allocation
 	code = do(t, "POST", in.url+"/v1/allocations", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 100, "allowPartial": true}, &again)
 	if code != 200 || again.Status != "PARTIAL" || again.ConfirmedQuantity != 95 {
 		t.Errorf("repeat: %d %+v", code, again)
 	}
-	var conflict errorOut
+	var conflict api.ErrorBody
 	if code := do(t, "POST", in.url+"/v1/allocations", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 7}, &conflict); code != 409 || conflict.Error.Code != "IDEMPOTENCY_MISMATCH" {
 		t.Errorf("changed body: %d %+v", code, conflict)
@@ -106,7 +88,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if b.PickedQuantity != 95 || len(b.Lines) != 0 {
 		t.Errorf("after picking: %+v", b)
 	}
-	var cancelled allocOut
+	var cancelled api.Allocation
 	if code := do(t, "DELETE", in.url+"/v1/allocations/ALLOC-1", nil, &cancelled); code != 200 || cancelled.Status != "CANCELLED" {
 		t.Errorf("cancel: %d %+v", code, cancelled)
 	}
@@ -115,7 +97,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 		t.Errorf("after cancel: %+v", pos.Totals)
 	}
 	var byOrder struct {
-		Allocations []allocOut `json:"allocations"`
+		Allocations []api.Allocation `json:"allocations"`
 	}
 	do(t, "GET", in.url+"/v1/allocations?orderId=SO-1002", nil, &byOrder)
 	if len(byOrder.Allocations) != 1 || byOrder.Allocations[0].AllocationID != "ALLOC-2" {
@@ -125,7 +107,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	// An allocation not picked by its expiresAt is released by the
 	// partition's timer.
 	upload1(txIn{TransactionID: "x-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: 20})
-	var ex allocOut
+	var ex api.Allocation
 	if code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "EXP-1", "orderId": "SO-X",
 		"warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 5, "locationId": "L2",
 		"expiresAt": time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)}, &ex); code != 200 || ex.Status != "CONFIRMED" {
@@ -140,7 +122,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if len(ex.Lines) != 0 {
 		t.Errorf("after expiresAt: %+v", ex)
 	}
-	var l2 positionsOut
+	var l2 api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A&locationId=L2", nil, &l2)
 	if l2.Totals.Allocated != 0 {
 		t.Errorf("expired reservation still held: %+v", l2.Totals)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/web/browsertest"
 )
@@ -288,11 +289,11 @@ func (g *uploadGate) modify(resp *http.Response) error {
 		return err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	var out uploadOut
+	var out api.UploadResponse
 	_ = json.Unmarshal(body, &out)
 	ans := map[string]string{}
 	for _, res := range out.Results {
-		ans[res.TransactionID] = res.Status
+		ans[res.TransactionID] = string(res.Status)
 	}
 	g.mu.Lock()
 	g.answers = append(g.answers, ans)
@@ -557,7 +558,7 @@ func browserRejectedScan(t *testing.T, in *testInstance, exe string) {
 	if code, _, _ := call(t, "GET", in.url+"/v1/transactions/"+rejected.id, testAdminToken, nil); code != 404 {
 		t.Errorf("the rejected scan is known to the server: %d, want 404", code)
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId="+e2eWarehouse+"&itemId="+item, nil, &pos)
 	if pos.Totals.OnHand != 0 || len(pos.Positions) != 0 {
 		t.Errorf("the rejected scan changed stock: %+v", pos)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -49,7 +50,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 			WarehouseID: "WH-K", ItemID: item, LocationID: "L1", Quantity: q})
 		want[item] = q
 	}
-	var res uploadOut
+	var res api.UploadResponse
 	do(t, "POST", a.url+"/v1/transactions?wait=applied", upload{ScannerID: "S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res)
 	for _, r := range res.Results {
 		if r.Status != "accepted" || r.Outcome == nil || r.Outcome.Status != "applied" {
@@ -60,12 +61,12 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 		t.Helper()
 		for _, in := range insts {
 			for item, q := range want {
-				var pos positionsOut
+				var pos api.Positions
 				code := do(t, "GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-K&itemId=%s", in.url, item), nil, &pos)
 				if code != 200 || pos.Totals.OnHand != q {
 					t.Errorf("%s: %s on %s: %d %+v", stage, item, in.url, code, pos.Totals)
 				}
-				var o outcomeOut
+				var o api.Outcome
 				if code := do(t, "GET", in.url+"/v1/transactions/c-"+item, nil, &o); code != 200 || o.Status != "applied" {
 					t.Errorf("%s: transaction c-%s on %s: %d %+v", stage, item, in.url, code, o)
 				}
@@ -75,7 +76,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	check("two instances", a, b)
 
 	// Allocations on either instance, for any item.
-	var al allocOut
+	var al api.Allocation
 	if code := do(t, "POST", b.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "CA-1", "orderId": "SO-C",
 		"warehouseId": "WH-K", "itemId": "K-03", "quantity": 5}, &al); code != 200 || al.Status != "CONFIRMED" {
 		t.Errorf("allocation via B: %d %+v", code, al)
@@ -91,7 +92,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	b.waitReady(60 * time.Second)
 	waitOwnership(t, b)
 	check("after A stopped", b)
-	var nf errorOut
+	var nf api.ErrorBody
 	if code := do(t, "GET", b.url+"/v1/transactions/never", nil, &nf); code != http.StatusNotFound {
 		t.Errorf("unknown transaction: %d %+v", code, nf)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 const testCatalog = `{
@@ -45,14 +47,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 	base := time.Now().Add(-time.Hour)
 	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
 
-	var res uploadOut
+	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
 	type want struct {
-		status, outcome, code string
-		onHand                int64
-		warning               string
+		status  api.UploadStatus
+		outcome api.OutcomeStatus
+		code    api.ErrorCode
+		onHand  int64
+		warning string
 	}
 	wants := []want{
 		{"accepted", "applied", "", 100, ""},
@@ -95,11 +99,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 
 	checkPositions := func(stage string) {
 		t.Helper()
-		var pa positionsOut
+		var pa api.Positions
 		if code := do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil, &pa); code != 200 {
 			t.Fatalf("%s: positions: %d", stage, code)
 		}
-		got := map[string]positionOut{}
+		got := map[string]api.Position{}
 		for _, p := range pa.Positions {
 			got[p.LocationID] = p
 		}
@@ -107,7 +111,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		if got["L1"].OnHand != 80 || got["L1"].Version != 4 || got["L2"].OnHand != 2 || got["L2"].Version != 2 || pa.Totals.OnHand != 82 || pa.Totals.Available != 82 {
 			t.Errorf("%s: IT-A positions %+v totals %+v", stage, pa.Positions, pa.Totals)
 		}
-		var pb positionsOut
+		var pb api.Positions
 		do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-B&locationId=L3&lotNumber=LOT-1", nil, &pb)
 		if len(pb.Positions) != 1 || pb.Positions[0].OnHand != -150 || pb.Positions[0].LotNumber != "LOT-1" {
 			t.Errorf("%s: IT-B positions %+v", stage, pb.Positions)
@@ -115,17 +119,17 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	checkPositions("after upload")
 
-	var one outcomeOut
+	var one api.Outcome
 	if code := do(t, "GET", in.url+"/v1/transactions/e2e-3", nil, &one); code != 200 || one.Status != "applied" || *one.ResultingOnHand != 85 {
 		t.Errorf("GET transaction: %d %+v", code, one)
 	}
-	var nf errorOut
+	var nf api.ErrorBody
 	if code := do(t, "GET", in.url+"/v1/transactions/never-sent", nil, &nf); code != 404 || nf.Error.Code == "" {
 		t.Errorf("GET unknown transaction: %d %+v", code, nf)
 	}
 
 	// The device resends its whole queue: nothing is applied twice.
-	var again uploadOut
+	var again api.UploadResponse
 	do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &again)
 	for i, r := range again.Results[:8] {
 		if r.Status != "duplicate" {
@@ -136,7 +140,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	changed := up
 	changed.Transactions = []txIn{up.Transactions[0]}
 	changed.Transactions[0].Quantity = 101
-	var mm uploadOut
+	var mm api.UploadResponse
 	do(t, "POST", in.url+"/v1/transactions", changed, &mm)
 	if r := mm.Results[0]; r.Status != "rejected" || r.Code == nil || *r.Code != "IDEMPOTENCY_MISMATCH" {
 		t.Errorf("changed body: %+v", r)

@@ -150,7 +150,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Types of the API's JSON, as a client would declare them.
+// The upload as a client would declare it: optional fields are pointers,
+// sent as null when unset. Answers are read into the api package's types.
 type (
 	txIn struct {
 		TransactionID   string  `json:"transactionId"`
@@ -170,48 +171,6 @@ type (
 		ScannerID    string `json:"scannerId"`
 		SentAt       string `json:"sentAt"`
 		Transactions []txIn `json:"transactions"`
-	}
-	outcomeOut struct {
-		TransactionID   string   `json:"transactionId"`
-		Status          string   `json:"status"`
-		Code            *string  `json:"code"`
-		ResultingOnHand *int64   `json:"resultingOnHand"`
-		Version         *int64   `json:"version"`
-		Warnings        []string `json:"warnings"`
-	}
-	resultOut struct {
-		TransactionID string      `json:"transactionId"`
-		Status        string      `json:"status"`
-		Code          *string     `json:"code"`
-		Message       *string     `json:"message"`
-		Outcome       *outcomeOut `json:"outcome"`
-	}
-	uploadOut struct {
-		Results []resultOut `json:"results"`
-	}
-	positionOut struct {
-		WarehouseID string `json:"warehouseId"`
-		ItemID      string `json:"itemId"`
-		LocationID  string `json:"locationId"`
-		LotNumber   string `json:"lotNumber"`
-		OnHand      int64  `json:"onHand"`
-		Allocated   int64  `json:"allocated"`
-		Available   int64  `json:"available"`
-		Version     int64  `json:"version"`
-	}
-	positionsOut struct {
-		Positions []positionOut `json:"positions"`
-		Totals    struct {
-			OnHand    int64 `json:"onHand"`
-			Allocated int64 `json:"allocated"`
-			Available int64 `json:"available"`
-		} `json:"totals"`
-	}
-	errorOut struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
 	}
 )
 

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // lockTxIn is a transaction that may say override, which the shared txIn
@@ -45,16 +47,16 @@ func TestLocksEndToEnd(t *testing.T) {
 		return lockTxIn{txIn: txIn{TransactionID: id, Type: typ, Timestamp: base.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339Nano),
 			WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: qty}, Override: override}
 	}
-	send := func(scanner string, txs ...lockTxIn) []resultOut {
+	send := func(scanner string, txs ...lockTxIn) []api.Result {
 		t.Helper()
-		var res uploadOut
+		var res api.UploadResponse
 		up := lockUpload{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}
 		if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 || len(res.Results) != len(txs) {
 			t.Fatalf("upload: %d %+v", code, res)
 		}
 		return res.Results
 	}
-	expect := func(r resultOut, status, code string, onHand int64, warnings ...string) {
+	expect := func(r api.Result, status api.OutcomeStatus, code api.ErrorCode, onHand int64, warnings ...string) {
 		t.Helper()
 		o := r.Outcome
 		if r.Status != "accepted" || o == nil || o.Status != status || (code == "") != (o.Code == nil) ||
@@ -95,7 +97,7 @@ func TestLocksEndToEnd(t *testing.T) {
 	if e := conflict.Error; e.Code != "LOCATION_LOCKED" || e.Holder != "SCANNER-03" || e.LockID != l1.LockID || !e.ExpiresAt.Equal(l1.ExpiresAt) {
 		t.Errorf("409 %+v, want held by %+v", e, l1)
 	}
-	var bad errorOut
+	var bad api.ErrorBody
 	if code := do(t, "POST", in.url+"/v1/locks", map[string]any{"warehouseId": "WH-T1", "locationId": "L9", "scannerId": "SCANNER-04"}, &bad); code != 400 || bad.Error.Code != "UNKNOWN_LOCATION" {
 		t.Errorf("unknown location: %d %+v", code, bad)
 	}
@@ -126,7 +128,7 @@ func TestLocksEndToEnd(t *testing.T) {
 			t.Errorf("DELETE #%d: %d %+v", i+1, code, rel)
 		}
 	}
-	var nf errorOut
+	var nf api.ErrorBody
 	if code := do(t, "DELETE", in.url+"/v1/locks/lock-never", nil, &nf); code != 404 || nf.Error.Code != "LOCK_NOT_FOUND" {
 		t.Errorf("DELETE unknown: %d %+v", code, nf)
 	}

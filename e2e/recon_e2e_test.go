@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
@@ -77,29 +78,6 @@ func reportBody(id string, proj map[string]*cloudRecord) map[string]any {
 	return map[string]any{"reportId": id, "warehouseId": "WH-T1", "complete": true, "positions": ps}
 }
 
-type reportOut struct {
-	ReportID      string   `json:"reportId"`
-	Status        string   `json:"status"`
-	Compared      int      `json:"compared"`
-	Agreed        int      `json:"agreed"`
-	Behind        int      `json:"behind"`
-	Discrepancies []string `json:"discrepancies"`
-	Resolved      []string `json:"resolved"`
-}
-
-type discrepancyOut struct {
-	DiscrepancyID string `json:"discrepancyId"`
-	ItemID        string `json:"itemId"`
-	LocationID    string `json:"locationId"`
-	Kind          string `json:"kind"`
-	Status        string `json:"status"`
-	Resolution    string `json:"resolution"`
-	CountTaskID   string `json:"countTaskId"`
-	History       []struct {
-		By, Status, Note string
-	} `json:"history"`
-}
-
 // TestReconciliationClosesTheLoop: a cloud projection is corrupted four
 // ways (a lost event, a doubled event, a wrong quantity, a record it never
 // heard of) plus a record the warehouse lacks; the next reports find each,
@@ -127,7 +105,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	}
 	txs = append(txs, txIn{TransactionID: "rc-pick", Type: "PICK", Timestamp: base.Add(time.Minute).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 3})
-	var up uploadOut
+	var up api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "SCANNER-1", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
@@ -135,9 +113,9 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	if len(proj) != 4 {
 		t.Fatalf("projection has %d records, want 4: %v", len(proj), proj)
 	}
-	postReport := func(id string, p map[string]*cloudRecord) reportOut {
+	postReport := func(id string, p map[string]*cloudRecord) api.ReportAnswer {
 		t.Helper()
-		var out reportOut
+		var out api.ReportAnswer
 		status, _, data := call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], reportBody(id, p))
 		if status != 200 || json.Unmarshal(data, &out) != nil {
 			t.Fatalf("report %s: %d %s", id, status, data)
@@ -161,7 +139,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	a = postReport("rep-2", proj)
 	kinds := map[string]string{}
 	var list struct {
-		Discrepancies []discrepancyOut `json:"discrepancies"`
+		Discrepancies []api.Discrepancy `json:"discrepancies"`
 	}
 	if status, _, data := call(t, "GET", in.url+"/v1/discrepancies?warehouseId=WH-T1&status=OPEN", r.tokens["supervisor"], nil); status != 200 || json.Unmarshal(data, &list) != nil {
 		t.Fatalf("list: %d %s", status, data)
@@ -186,9 +164,9 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	if a.Agreed != 4 || len(a.Resolved) != 4 || len(a.Discrepancies) != 0 {
 		t.Fatalf("report after the corrections: %+v", a)
 	}
-	var d discrepancyOut
+	var d api.Discrepancy
 	if status, _, data := call(t, "GET", in.url+"/v1/discrepancies/"+a.Resolved[0], r.tokens["reader"], nil); status != 200 || json.Unmarshal(data, &d) != nil ||
-		d.Status != "RESOLVED" || d.Resolution != "CLOUD_CORRECTED" {
+		d.Status != "RESOLVED" || deref(d.Resolution) != "CLOUD_CORRECTED" {
 		t.Fatalf("resolved discrepancy: %d %s", status, data)
 	}
 
@@ -197,14 +175,14 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	body := reportBody("rep-4", repaired)
 	body["complete"] = false
 	body["positions"] = []map[string]any{{"itemId": "IT-B", "locationId": "L2", "lotNumber": "LOT-9", "onHand": 5, "version": 1}}
-	var a4 reportOut
+	var a4 api.ReportAnswer
 	if status, _, data := call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], body); status != 200 || json.Unmarshal(data, &a4) != nil || len(a4.Discrepancies) != 1 {
 		t.Fatalf("report 4: %d %s", status, data)
 	}
 	id := a4.Discrepancies[0]
-	patch := func(body map[string]any, wantStatus int) discrepancyOut {
+	patch := func(body map[string]any, wantStatus int) api.Discrepancy {
 		t.Helper()
-		var out discrepancyOut
+		var out api.Discrepancy
 		status, _, data := call(t, "PATCH", in.url+"/v1/discrepancies/"+id, r.tokens["supervisor"], body)
 		if status != wantStatus {
 			t.Fatalf("PATCH %v: %d %s, want %d", body, status, data, wantStatus)
@@ -225,7 +203,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out discrepancyOut
+		var out api.Discrepancy
 		err = json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || err != nil || len(out.History) != 3 || out.History[2].Note != "bin empty, asking the night shift" {
@@ -233,7 +211,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		}
 	}
 	d = patch(map[string]any{"status": "RESOLVED", "resolution": "RECOUNT_REQUESTED"}, 200)
-	if d.Status != "RESOLVED" || d.CountTaskID == "" || len(d.History) != 4 {
+	if d.Status != "RESOLVED" || d.CountTaskID == nil || len(d.History) != 4 {
 		t.Fatalf("resolved with a recount: %+v", d)
 	}
 	patch(map[string]any{"status": "INVESTIGATING"}, 409)
@@ -243,7 +221,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, func() error {
 		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
 		if status == 200 && json.Unmarshal(data, &tasks) == nil && slices.ContainsFunc(tasks.CountTasks, func(x struct{ CountTaskID, Status, LocationID string }) bool {
-			return x.CountTaskID == d.CountTaskID
+			return x.CountTaskID == deref(d.CountTaskID)
 		}) {
 			return nil
 		}
@@ -257,7 +235,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
 		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=DONE", r.tokens["supervisor"], nil)
-		if status == 200 && json.Unmarshal(data, &tasks) == nil && len(tasks.CountTasks) == 1 && tasks.CountTasks[0].CountTaskID == d.CountTaskID {
+		if status == 200 && json.Unmarshal(data, &tasks) == nil && len(tasks.CountTasks) == 1 && tasks.CountTasks[0].CountTaskID == deref(d.CountTaskID) {
 			return nil
 		}
 		return testkit.Not("the count did not complete its task: %s", data)
@@ -297,9 +275,9 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 		t.Fatalf("PUT /v1/catalog: %d", code)
 	}
 	at := func(d time.Duration) string { return time.Now().Add(-time.Hour + d).UTC().Format(time.RFC3339Nano) }
-	send := func(txs ...map[string]any) uploadOut {
+	send := func(txs ...map[string]any) api.UploadResponse {
 		t.Helper()
-		var out uploadOut
+		var out api.UploadResponse
 		status, _, data := call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
 			map[string]any{"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": txs})
 		if status != 200 || json.Unmarshal(data, &out) != nil {
@@ -312,7 +290,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if o := res.Results[0].Outcome; o == nil || o.Status != "held" || deref(o.Code) != "VARIANCE_REVIEW" {
 		t.Fatalf("a count 90 %% off: %+v", res.Results[0])
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil, &pos)
 	if pos.Totals.OnHand != 100 {
 		t.Fatalf("a held count changed onHand: %+v", pos)
@@ -337,7 +315,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if pos.Totals.OnHand != 10 {
 		t.Fatalf("after approval onHand %d, want 10", pos.Totals.OnHand)
 	}
-	var o outcomeOut
+	var o api.Outcome
 	if do(t, "GET", in.url+"/v1/transactions/h-cnt", nil, &o); o.Status != "applied" {
 		t.Errorf("the approved count's outcome: %+v", o)
 	}
@@ -365,7 +343,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("WH-T1"), Value: v}, &kgo.Record{Key: []byte("WH-T1"), Value: []byte("garbage")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	var rep reportOut
+	var rep api.ReportAnswer
 	testkit.Eventually(t, 20*time.Second, func() error {
 		status, _, data := call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)
 		if status == 200 && json.Unmarshal(data, &rep) == nil {

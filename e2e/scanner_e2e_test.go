@@ -27,6 +27,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner"
 )
@@ -120,13 +121,13 @@ func checkServer(t *testing.T, base string, brokers []string, topicPrefix, scann
 		if k.lot != "" {
 			q.Set("lotNumber", k.lot)
 		}
-		var pos positionsOut
+		var pos api.Positions
 		if code := do(t, "GET", base+"/v1/positions?"+q.Encode(), nil, &pos); code != 200 {
 			t.Errorf("GET /v1/positions?%s: %d", q.Encode(), code)
 			f.wrongRecords++
 			continue
 		}
-		var got *positionOut
+		var got *api.Position
 		for i := range pos.Positions {
 			if p := &pos.Positions[i]; p.LocationID == k.location && p.LotNumber == k.lot {
 				got = p
@@ -188,7 +189,7 @@ func waitApplied(t *testing.T, base string, ids map[string]bool, timeout time.Du
 	}
 	_ = testkit.Within(timeout, func() error { // what is left is returned
 		for id := range left {
-			var o outcomeOut
+			var o api.Outcome
 			code := do(t, "GET", base+"/v1/transactions/"+id, nil, &o)
 			switch {
 			case code == 200 && o.Status == "applied":

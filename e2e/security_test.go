@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 	"github.com/invsync/invsync/server"
@@ -131,11 +132,11 @@ func (r *secRig) writes() int64 {
 
 // refused sends a request that must be refused with status and code, and
 // checks that it wrote nothing.
-func (r *secRig) refused(name string, status int, code, method, path, token string, body any) {
+func (r *secRig) refused(name string, status int, code api.ErrorCode, method, path, token string, body any) {
 	r.t.Helper()
 	before := r.writes()
 	got, hdr, data := call(r.t, method, r.in.url+path, token, body)
-	var e errorOut
+	var e api.ErrorBody
 	_ = json.Unmarshal(data, &e)
 	if got != status || e.Error.Code != code {
 		r.t.Errorf("%s: %s %s answered %d %s, want %d %s (%.300s)", name, method, path, got, e.Error.Code, status, code, data)
@@ -255,7 +256,7 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 		t.Fatalf("seed lock of another scanner: %d %s", status, data)
 	}
 	n := 0
-	check := func(name string, status int, code, method, path, role string, body any) {
+	check := func(name string, status int, code api.ErrorCode, method, path, role string, body any) {
 		n++
 		r.refused(name, status, code, method, path, r.tokens[role], body)
 	}
@@ -307,7 +308,7 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 		"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano),
 		"transactions": append(secUpload("SCANNER-1", "WH-T2", "mix-t2")["transactions"].([]map[string]any),
 			secUpload("SCANNER-1", "WH-T1", "mix-t1")["transactions"].([]map[string]any)...)})
-	var up uploadOut
+	var up api.UploadResponse
 	if status != 200 || json.Unmarshal(data, &up) != nil || len(up.Results) != 2 {
 		t.Fatalf("mixed upload: %d %s", status, data)
 	}
@@ -320,7 +321,7 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 	if got := r.writes() - before; got != 1 {
 		t.Errorf("mixed upload wrote %d records, want 1 (the permitted transaction)", got)
 	}
-	var missing errorOut
+	var missing api.ErrorBody
 	if code := do(t, "GET", r.in.url+"/v1/transactions/mix-t2", nil, &missing); code != 404 {
 		t.Errorf("the rejected transaction is known: %d", code)
 	}
@@ -386,7 +387,7 @@ func TestSecurityPropertyLevelAuthorization(t *testing.T) {
 		}
 		before := r.writes()
 		status, _, data := call(t, "POST", r.in.url+"/v1/transactions", r.tokens["scanner"], up)
-		var res uploadOut
+		var res api.UploadResponse
 		n++
 		if status != 200 || json.Unmarshal(data, &res) != nil || res.Results[0].Status != "rejected" || deref(res.Results[0].Code) != "INVALID_TRANSACTION" {
 			t.Errorf("an upload setting %s: %d %s", name, status, data)

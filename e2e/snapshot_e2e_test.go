@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/server"
 )
 
@@ -68,7 +69,7 @@ func uploadApplied(t *testing.T, in *testInstance, txs []txIn) {
 			txs[i].Timestamp = now.Add(-time.Hour + time.Duration(i)*time.Second).Format(time.RFC3339Nano)
 		}
 	}
-	var res uploadOut
+	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "SCANNER-S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
@@ -81,11 +82,11 @@ func uploadApplied(t *testing.T, in *testInstance, txs []txIn) {
 
 // positionsOf returns GET /v1/positions of every item, by stock record
 // ("item/location/lot").
-func positionsOf(t *testing.T, in *testInstance, items ...string) map[string]positionOut {
+func positionsOf(t *testing.T, in *testInstance, items ...string) map[string]api.Position {
 	t.Helper()
-	out := map[string]positionOut{}
+	out := map[string]api.Position{}
 	for _, it := range items {
-		var p positionsOut
+		var p api.Positions
 		if code := do(t, "GET", in.url+"/v1/positions?warehouseId="+snapWH+"&itemId="+it, nil, &p); code != 200 {
 			t.Fatalf("GET positions of %s: %d", it, code)
 		}
@@ -207,7 +208,7 @@ func (l *snapshotLog) String() string {
 // awaitFull waits for the first snapshot of a slot at or after `after` that
 // every partition holding stock of want has published whole, and checks it
 // against want record for record. It returns the snapshot's id.
-func (l *snapshotLog) awaitFull(after time.Time, want map[string]positionOut) string {
+func (l *snapshotLog) awaitFull(after time.Time, want map[string]api.Position) string {
 	t := l.t
 	t.Helper()
 	var parts []int32
@@ -287,7 +288,7 @@ func TestSnapshotMatchesPositionsEverySlot(t *testing.T) {
 		{TransactionID: "s1-6", Type: "RECEIPT", ItemID: "S-04", LocationID: "L2", Quantity: 7},
 		{TransactionID: "s1-7", Type: "PICK", ItemID: "S-05", LocationID: "L1", Quantity: 3},
 	})
-	var a allocOut
+	var a api.Allocation
 	if code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-S1", "orderId": "SO-S1",
 		"orderLine": 1, "warehouseId": snapWH, "itemId": "S-01", "quantity": 30, "locationId": "L1"}, &a); code != 200 || a.Status != "CONFIRMED" {
 		t.Fatalf("allocation: %d %+v", code, a)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // TestTailPrintsDecodedEvents: `invsync tail` prints the committed events
@@ -17,7 +19,7 @@ func TestTailPrintsDecodedEvents(t *testing.T) {
 		t.Fatalf("PUT /v1/catalog: %d", code)
 	}
 	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
-	var res uploadOut
+	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}

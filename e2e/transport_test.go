@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline/embedded"
 	"github.com/invsync/invsync/server"
@@ -144,7 +145,7 @@ func TestKafkaSASL(t *testing.T) {
 		good.Brokers = []string{b.Addr()}
 		good.Kafka = saslConfig(t, mech, "invsync", "s3cret-"+mech)
 		in := startInstance(t, good)
-		var res uploadOut
+		var res api.UploadResponse
 		if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", secUploadIT(), &res); code != 200 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 			t.Fatalf("%s: upload through a SASL broker: %d %+v", mech, code, res)
 		}
