@@ -18,9 +18,7 @@ import (
 func TestAllocationStoryBothOrders(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	now := time.Now().UTC()
 	upload1 := func(tx txIn) {
 		t.Helper()

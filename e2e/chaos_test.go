@@ -352,7 +352,7 @@ func TestChaos(t *testing.T) {
 	ids := map[string]int{}
 	dup, stock := 0, 0
 	for _, r := range recs {
-		e := decodeViaRegistry(t, insts[0].url, r.Value)
+		e := decodeEvent(t, insts[0].url, nil, r.Value)
 		id := e["eventId"].(string)
 		ids[id]++
 		if ids[id] == 2 {

@@ -22,9 +22,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	cfgA, cfgB := base, base
 	cfgA.DataDir, cfgB.DataDir = t.TempDir(), t.TempDir()
 	a := startInstance(t, cfgA)
-	if code := do(t, "PUT", a.url+"/v1/catalog", clusterCatalog(), nil); code != 200 {
-		t.Fatalf("PUT catalog: %d", code)
-	}
+	putCatalog(t, a, clusterCatalog())
 	b := startInstance(t, cfgB)
 	waitOwnership(t, a, b)
 	for _, in := range []*testInstance{a, b} {

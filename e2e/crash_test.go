@@ -239,7 +239,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	dupIDs := 0
 	for _, r := range recs {
 		var id string
-		ev := decodeViaRegistry(t, proc.url, r.Value)
+		ev := decodeEvent(t, proc.url, nil, r.Value)
 		id = ev["eventId"].(string)
 		ids[id]++
 		where[id] = append(where[id], fmt.Sprintf("p%d@%d", r.Partition, r.Offset))

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,9 +40,7 @@ func story(base time.Time) []txIn {
 func TestPipelineEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	base := time.Now().Add(-time.Hour)
 	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
 
@@ -157,7 +154,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	seen := map[string]bool{}
 	byID := map[string]map[string]any{}
 	for _, r := range recs {
-		ev := decodeViaRegistry(t, in.url, r.Value)
+		ev := decodeEvent(t, in.url, nil, r.Value)
 		id := ev["eventId"].(string)
 		if seen[id] {
 			t.Errorf("eventId %s appears twice", id)
@@ -209,31 +206,6 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if again.Results[1].Status != "duplicate" {
 		t.Errorf("after rebuild: resend gave %+v", again.Results[1])
 	}
-}
-
-// decodeViaRegistry decodes a Confluent-framed Avro value the way any
-// standard consumer would: the schema id from the header, the schema from
-// GET /schemas/ids/{id}.
-func decodeViaRegistry(t *testing.T, base string, v []byte) map[string]any {
-	t.Helper()
-	if len(v) < 5 || v[0] != 0 {
-		t.Fatalf("not Confluent wire format: % x", v[:min(len(v), 8)])
-	}
-	id := binary.BigEndian.Uint32(v[1:5])
-	native, rest, err := schemaCodec(t, base, id).NativeFromBinary(v[5:])
-	if err != nil || len(rest) != 0 {
-		t.Fatalf("decoding with schema %d: %v (%d bytes left)", id, err, len(rest))
-	}
-	m := native.(map[string]any)
-	// Unwrap unions ({"string": "x"} -> "x") for easy comparison.
-	for k, val := range m {
-		if u, ok := val.(map[string]any); ok && len(u) == 1 {
-			for _, inner := range u {
-				m[k] = inner
-			}
-		}
-	}
-	return m
 }
 
 func contains(list []string, s string) bool {

@@ -176,6 +176,15 @@ type (
 
 func strp(s string) *string { return &s }
 
+// putCatalog replaces the catalog of in, failing the test unless it is
+// taken.
+func putCatalog(t *testing.T, in *testInstance, catalog any) {
+	t.Helper()
+	if code := do(t, "PUT", in.url+"/v1/catalog", catalog, nil); code != 200 {
+		t.Fatalf("PUT /v1/catalog: %d", code)
+	}
+}
+
 // committedReader reads topic from the start, read_committed; the caller
 // closes it.
 func committedReader(t *testing.T, brokers []string, topic string) *kgo.Client {

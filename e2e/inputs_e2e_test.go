@@ -27,9 +27,7 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	brokers := sharedBrokers(t)
 	cfg.Brokers = brokers
 	a := startInstance(t, cfg)
-	if code := do(t, "PUT", a.url+"/v1/catalog", clusterCatalog(), nil); code != 200 {
-		t.Fatalf("PUT catalog: %d", code)
-	}
+	putCatalog(t, a, clusterCatalog())
 	now := time.Now().UTC()
 	first := txIn{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
 		WarehouseID: "WH-K", ItemID: "K-00", LocationID: "L1", Quantity: 5}

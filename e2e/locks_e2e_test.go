@@ -39,9 +39,7 @@ type lockOut struct {
 func TestLocksEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	base := time.Now().Add(-time.Minute)
 	tx := func(id, typ string, s int, qty int64, override bool) lockTxIn {
 		return lockTxIn{txIn: txIn{TransactionID: id, Type: typ, Timestamp: base.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339Nano),
@@ -144,7 +142,7 @@ func TestLocksEndToEnd(t *testing.T) {
 	events := consumeAll(t, in.brokers(), cfg.TopicPrefix+"inventory-events", 4, 30*time.Second)
 	warnings := map[string][]any{}
 	for _, r := range events {
-		ev := decodeViaRegistry(t, in.url, r.Value)
+		ev := decodeEvent(t, in.url, nil, r.Value)
 		w, _ := ev["warnings"].([]any)
 		warnings[ev["eventId"].(string)] = w
 	}
@@ -158,7 +156,7 @@ func TestLocksEndToEnd(t *testing.T) {
 	if len(recs) != 4 {
 		t.Fatalf("locks topic: %d records, want 4", len(recs))
 	}
-	if l := decodeViaRegistry(t, in.url, recs[3].Value); l["lockId"] != l1.LockID || l["releasedAt"] == nil || string(recs[3].Key) != l1.LockID {
+	if l := decodeEvent(t, in.url, nil, recs[3].Value); l["lockId"] != l1.LockID || l["releasedAt"] == nil || string(recs[3].Key) != l1.LockID {
 		t.Errorf("release record %v", l)
 	}
 

@@ -91,9 +91,7 @@ func runMirrorE2E(t *testing.T, bin, sqlURL string, load time.Duration, seed uin
 	t.Logf("mirror e2e: seed %d (MIRROR_E2E_SEED=%d reproduces it), load %s", seed, seed, load)
 	rng := rand.New(rand.NewPCG(seed, 0x6d6972726f72))
 	in := startInstance(t, testConfig(t))
-	if code := do(t, "PUT", in.url+"/v1/catalog", mirrorCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, mirrorCatalog)
 	preloadMirrorWorld(t, in.url)
 	cloud := createMirrorToken(t, in.url)
 
@@ -536,7 +534,7 @@ func checkMirroredDiscrepancy(t *testing.T, db *sql.DB, base, cloud string, serv
 	var rep struct {
 		Discrepancies []string `json:"discrepancies"`
 	}
-	code, _, data := call(t, "POST", base+"/v1/reconciliation/reports?wait=compared", cloud, body)
+	code, _, data := testkit.Call(t, "POST", base+"/v1/reconciliation/reports?wait=compared", cloud, body)
 	if code != 200 || json.Unmarshal(data, &rep) != nil || len(rep.Discrepancies) != 1 {
 		t.Fatalf("a report with onHand %d for %s at version %d: %d %s, want one discrepancy", p.OnHand+7, positionKey(p), p.Version, code, data)
 	}

@@ -116,7 +116,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	postReport := func(id string, p map[string]*cloudRecord) api.ReportAnswer {
 		t.Helper()
 		var out api.ReportAnswer
-		status, _, data := call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], reportBody(id, p))
+		status, _, data := testkit.Call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], reportBody(id, p))
 		if status != 200 || json.Unmarshal(data, &out) != nil {
 			t.Fatalf("report %s: %d %s", id, status, data)
 		}
@@ -141,7 +141,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	var list struct {
 		Discrepancies []api.Discrepancy `json:"discrepancies"`
 	}
-	if status, _, data := call(t, "GET", in.url+"/v1/discrepancies?warehouseId=WH-T1&status=OPEN", r.tokens["supervisor"], nil); status != 200 || json.Unmarshal(data, &list) != nil {
+	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/discrepancies?warehouseId=WH-T1&status=OPEN", r.tokens["supervisor"], nil); status != 200 || json.Unmarshal(data, &list) != nil {
 		t.Fatalf("list: %d %s", status, data)
 	}
 	for _, d := range list.Discrepancies {
@@ -165,7 +165,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		t.Fatalf("report after the corrections: %+v", a)
 	}
 	var d api.Discrepancy
-	if status, _, data := call(t, "GET", in.url+"/v1/discrepancies/"+a.Resolved[0], r.tokens["reader"], nil); status != 200 || json.Unmarshal(data, &d) != nil ||
+	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/discrepancies/"+a.Resolved[0], r.tokens["reader"], nil); status != 200 || json.Unmarshal(data, &d) != nil ||
 		d.Status != "RESOLVED" || deref(d.Resolution) != "CLOUD_CORRECTED" {
 		t.Fatalf("resolved discrepancy: %d %s", status, data)
 	}
@@ -176,14 +176,14 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	body["complete"] = false
 	body["positions"] = []map[string]any{{"itemId": "IT-B", "locationId": "L2", "lotNumber": "LOT-9", "onHand": 5, "version": 1}}
 	var a4 api.ReportAnswer
-	if status, _, data := call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], body); status != 200 || json.Unmarshal(data, &a4) != nil || len(a4.Discrepancies) != 1 {
+	if status, _, data := testkit.Call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], body); status != 200 || json.Unmarshal(data, &a4) != nil || len(a4.Discrepancies) != 1 {
 		t.Fatalf("report 4: %d %s", status, data)
 	}
 	id := a4.Discrepancies[0]
 	patch := func(body map[string]any, wantStatus int) api.Discrepancy {
 		t.Helper()
 		var out api.Discrepancy
-		status, _, data := call(t, "PATCH", in.url+"/v1/discrepancies/"+id, r.tokens["supervisor"], body)
+		status, _, data := testkit.Call(t, "PATCH", in.url+"/v1/discrepancies/"+id, r.tokens["supervisor"], body)
 		if status != wantStatus {
 			t.Fatalf("PATCH %v: %d %s, want %d", body, status, data, wantStatus)
 		}
@@ -219,7 +219,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		CountTasks []struct{ CountTaskID, Status, LocationID string } `json:"countTasks"`
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
-		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
+		status, _, data := testkit.Call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
 		if status == 200 && json.Unmarshal(data, &tasks) == nil && slices.ContainsFunc(tasks.CountTasks, func(x struct{ CountTaskID, Status, LocationID string }) bool {
 			return x.CountTaskID == deref(d.CountTaskID)
 		}) {
@@ -229,12 +229,12 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	})
 	cnt := map[string]any{"transactionId": "rc-recount", "type": "CYCLE_COUNT", "timestamp": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano),
 		"warehouseId": "WH-T1", "itemId": "IT-B", "locationId": "L2", "lotNumber": "LOT-9", "quantity": 5, "countTaskId": d.CountTaskID}
-	if status, _, data := call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
+	if status, _, data := testkit.Call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
 		map[string]any{"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": []any{cnt}}); status != 200 {
 		t.Fatalf("recount: %d %s", status, data)
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
-		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=DONE", r.tokens["supervisor"], nil)
+		status, _, data := testkit.Call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=DONE", r.tokens["supervisor"], nil)
 		if status == 200 && json.Unmarshal(data, &tasks) == nil && len(tasks.CountTasks) == 1 && tasks.CountTasks[0].CountTaskID == deref(d.CountTaskID) {
 			return nil
 		}
@@ -271,14 +271,12 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	in := r.in
 	classed := `{"warehouses": [{"warehouseId": "WH-T1", "locations": ["L1", "L2"]}],
 	  "items": [{"itemId": "IT-A", "abcClass": "A"}], "countTolerances": {"A": 0.02}}`
-	if code := do(t, "PUT", in.url+"/v1/catalog", classed, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, classed)
 	at := func(d time.Duration) string { return time.Now().Add(-time.Hour + d).UTC().Format(time.RFC3339Nano) }
 	send := func(txs ...map[string]any) api.UploadResponse {
 		t.Helper()
 		var out api.UploadResponse
-		status, _, data := call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
+		status, _, data := testkit.Call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
 			map[string]any{"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": txs})
 		if status != 200 || json.Unmarshal(data, &out) != nil {
 			t.Fatalf("upload: %d %s", status, data)
@@ -302,12 +300,12 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 			Status            string
 		} `json:"counts"`
 	}
-	if status, _, data := call(t, "GET", in.url+"/v1/counts?warehouseId=WH-T1&status=held", r.tokens["supervisor"], nil); status != 200 ||
+	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/counts?warehouseId=WH-T1&status=held", r.tokens["supervisor"], nil); status != 200 ||
 		json.Unmarshal(data, &held) != nil || len(held.Counts) != 1 || held.Counts[0].Expected != 100 || held.Counts[0].Counted != 10 {
 		t.Fatalf("held counts: %d %s", status, data)
 	}
 	r.refused("a scanner approves", 403, "FORBIDDEN", "POST", "/v1/counts/h-cnt/approve", r.tokens["scanner"], nil)
-	status, _, data := call(t, "POST", in.url+"/v1/counts/h-cnt/approve", r.tokens["supervisor"], map[string]any{"note": "recounted by hand"})
+	status, _, data := testkit.Call(t, "POST", in.url+"/v1/counts/h-cnt/approve", r.tokens["supervisor"], map[string]any{"note": "recounted by hand"})
 	if status != 200 {
 		t.Fatalf("approve: %d %s", status, data)
 	}
@@ -319,7 +317,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if do(t, "GET", in.url+"/v1/transactions/h-cnt", nil, &o); o.Status != "applied" {
 		t.Errorf("the approved count's outcome: %+v", o)
 	}
-	if status, _, _ := call(t, "POST", in.url+"/v1/counts/h-cnt/reject", r.tokens["supervisor"], nil); status != 409 {
+	if status, _, _ := testkit.Call(t, "POST", in.url+"/v1/counts/h-cnt/reject", r.tokens["supervisor"], nil); status != 409 {
 		t.Errorf("deciding twice: %d, want 409", status)
 	}
 
@@ -345,7 +343,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	}
 	var rep api.ReportAnswer
 	testkit.Eventually(t, 20*time.Second, func() error {
-		status, _, data := call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)
+		status, _, data := testkit.Call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)
 		if status == 200 && json.Unmarshal(data, &rep) == nil {
 			return nil
 		}

@@ -49,9 +49,7 @@ func snapshotCatalog(t *testing.T) string {
 func startSnapshotInstance(t *testing.T, cfg server.Options) *testInstance {
 	t.Helper()
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", snapshotCatalog(t), nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, snapshotCatalog(t))
 	return in
 }
 
@@ -146,7 +144,7 @@ func (l *snapshotLog) poll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	l.cl.PollFetches(ctx).EachRecord(func(kr *kgo.Record) {
-		r := snapRecord{partition: kr.Partition, count: -1, v: decodeViaRegistry(t, l.in.url, kr.Value)}
+		r := snapRecord{partition: kr.Partition, count: -1, v: decodeEvent(t, l.in.url, nil, kr.Value)}
 		for _, h := range kr.Headers {
 			if h.Key == "snapshot-records" {
 				r.count, _ = strconv.Atoi(string(h.Value))

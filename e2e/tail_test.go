@@ -15,9 +15,7 @@ import (
 func TestTailPrintsDecodedEvents(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
 	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
