@@ -20,10 +20,10 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	in := startInstance(t, cfg)
 	putCatalog(t, in, testCatalog)
 	now := time.Now().UTC()
-	upload1 := func(tx txIn) {
+	upload1 := func(tx api.Transaction) {
 		t.Helper()
 		var res api.UploadResponse
-		do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "S1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{tx}}, &res)
+		do(t, "POST", in.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "S1", SentAt: now.Format(time.RFC3339Nano), Transactions: []api.Transaction{tx}}, &res)
 		if len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 			t.Fatalf("upload %s: %+v", tx.TransactionID, res.Results)
 		}
@@ -32,14 +32,14 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 
 	// Allocation first: L1 holds 100, the cloud takes all of it, then the
 	// count finds 95.
-	upload1(txIn{TransactionID: "a-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100})
+	upload1(api.Transaction{TransactionID: "a-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100})
 	var a api.Allocation
 	code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-1", "orderId": "SO-1001",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 100, "allowPartial": true}, &a)
 	if code != 200 || a.Status != "CONFIRMED" || a.ConfirmedQuantity != 100 || len(a.Lines) != 1 || a.Lines[0].LocationID != "L1" {
 		t.Fatalf("allocation: %d %+v", code, a)
 	}
-	upload1(txIn{TransactionID: "a-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 95})
+	upload1(api.Transaction{TransactionID: "a-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 95})
 	do(t, "GET", in.url+"/v1/allocations/ALLOC-1", nil, &a)
 	if a.Status != "PARTIAL" || a.ConfirmedQuantity != 95 || a.BackorderQuantity != 5 || a.Reason == nil || *a.Reason != "SHORTFALL" {
 		t.Errorf("after the count: %+v", a)
@@ -51,8 +51,8 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	}
 
 	// Count first, on another item's stock: IT-B lot LOT-9 at L2.
-	upload1(txIn{TransactionID: "b-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 100})
-	upload1(txIn{TransactionID: "b-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 95})
+	upload1(api.Transaction{TransactionID: "b-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: "LOT-9", Quantity: 100})
+	upload1(api.Transaction{TransactionID: "b-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: "LOT-9", Quantity: 95})
 	var b api.Allocation
 	do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 100, "allowPartial": true}, &b)
@@ -81,7 +81,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 
 	// Picking against ALLOC-2 consumes its reservation; cancelling
 	// ALLOC-1 releases what it still holds.
-	upload1(txIn{TransactionID: "b-pick", Type: "PICK", Timestamp: at(time.Minute), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 95, AllocationID: strp("ALLOC-2")})
+	upload1(api.Transaction{TransactionID: "b-pick", Type: "PICK", Timestamp: at(time.Minute), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: "LOT-9", Quantity: 95, AllocationID: "ALLOC-2"})
 	do(t, "GET", in.url+"/v1/allocations/ALLOC-2", nil, &b)
 	if b.PickedQuantity != 95 || len(b.Lines) != 0 {
 		t.Errorf("after picking: %+v", b)
@@ -104,7 +104,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 
 	// An allocation not picked by its expiresAt is released by the
 	// partition's timer.
-	upload1(txIn{TransactionID: "x-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: 20})
+	upload1(api.Transaction{TransactionID: "x-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: 20})
 	var ex api.Allocation
 	if code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "EXP-1", "orderId": "SO-X",
 		"warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 5, "locationId": "L2",
@@ -137,10 +137,10 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	upload1(txIn{TransactionID: "k-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L3", Quantity: 40})
+	upload1(api.Transaction{TransactionID: "k-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L3", Quantity: 40})
 	v, err := codec.AppendAllocationRequest(nil, &schemas.AllocationRequest{Action: schemas.AllocationAction("ALLOCATE"),
 		AllocationID: "CLOUD-7", OrderID: "SO-7", OrderLine: 1, WarehouseID: "WH-T1", ItemID: "IT-A", Quantity: 30,
-		LocationID: strp("L3"), RequestedAt: time.Now()})
+		LocationID: ptr("L3"), RequestedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,15 +136,15 @@ func (c *chaosRecon) report(rng *rand.Rand, insts []*child, abort <-chan struct{
 func (c *chaosRecon) heldCount(rng *rand.Rand, insts []*child, abort <-chan struct{}, n int) {
 	lot := fmt.Sprintf("H-%d", n)
 	at := time.Now().Add(-time.Minute)
-	txs := []txIn{
+	txs := []api.Transaction{
 		{TransactionID: "held-r-" + lot, Type: "RECEIPT", Timestamp: at.UTC().Format(time.RFC3339Nano), WarehouseID: "WH-C1",
-			ItemID: heldItem, LocationID: "L1", LotNumber: &lot, Quantity: 100},
+			ItemID: heldItem, LocationID: "L1", LotNumber: lot, Quantity: 100},
 		{TransactionID: "held-c-" + lot, Type: "CYCLE_COUNT", Timestamp: at.Add(time.Second).UTC().Format(time.RFC3339Nano), WarehouseID: "WH-C1",
-			ItemID: heldItem, LocationID: "L1", LotNumber: &lot, Quantity: 50},
+			ItemID: heldItem, LocationID: "L1", LotNumber: lot, Quantity: 50},
 	}
 	var up api.UploadResponse
 	if untilAnswered(rng, insts, abort, []int{200}, func(base string) int {
-		return doQuiet("POST", base+"/v1/transactions?wait=applied", upload{ScannerID: "CLOUD-HELD",
+		return doQuiet("POST", base+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "CLOUD-HELD",
 			SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up)
 	}) != 200 {
 		return

@@ -99,7 +99,7 @@ func TestChaos(t *testing.T) {
 
 	txs := crashWorkload(rng, 8, 10*rounds, 20)
 	total := 0
-	queues := make([][][]txIn, 8)
+	queues := make([][][]api.Transaction, 8)
 	for _, b := range txs {
 		queues[b.scanner] = append(queues[b.scanner], b.txs)
 		total += len(b.txs)
@@ -252,10 +252,10 @@ func TestChaos(t *testing.T) {
 		probe++
 		for {
 			var res api.UploadResponse
-			tx := txIn{TransactionID: fmt.Sprintf("probe-%d", probe), Type: "RECEIPT", Timestamp: time.Now().UTC().Format(time.RFC3339Nano),
+			tx := api.Transaction{TransactionID: fmt.Sprintf("probe-%d", probe), Type: "RECEIPT", Timestamp: time.Now().UTC().Format(time.RFC3339Nano),
 				WarehouseID: "WH-C1", ItemID: "C-6", LocationID: "L4", Quantity: 1}
 			code := do(t, "POST", insts[rng.IntN(len(insts))].url+"/v1/transactions?wait=applied",
-				upload{ScannerID: "PROBE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{tx}}, &res)
+				api.UploadRequest{ScannerID: "PROBE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{tx}}, &res)
 			if code == 200 && res.Results[0].Outcome != nil && res.Results[0].Outcome.Status == "applied" {
 				break
 			}

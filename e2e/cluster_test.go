@@ -39,17 +39,17 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 
 	// Twelve items spread over the partitions; every upload goes to A.
 	now := time.Now().UTC()
-	var txs []txIn
+	var txs []api.Transaction
 	want := map[string]int64{}
 	for i := 0; i < 12; i++ {
 		item := fmt.Sprintf("K-%02d", i)
 		q := int64(10 + i)
-		txs = append(txs, txIn{TransactionID: "c-" + item, Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
+		txs = append(txs, api.Transaction{TransactionID: "c-" + item, Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
 			WarehouseID: "WH-K", ItemID: item, LocationID: "L1", Quantity: q})
 		want[item] = q
 	}
 	var res api.UploadResponse
-	do(t, "POST", a.url+"/v1/transactions?wait=applied", upload{ScannerID: "S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res)
+	do(t, "POST", a.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res)
 	for _, r := range res.Results {
 		if r.Status != "accepted" || r.Outcome == nil || r.Outcome.Status != "applied" {
 			t.Errorf("%s: %+v %+v", r.TransactionID, r, r.Outcome)

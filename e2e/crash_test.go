@@ -116,7 +116,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	// The workload: scanners each with a backlog in batches. Enough
 	// batches, paced, that uploading outlasts every kill round.
 	txs := crashWorkload(rng, scanners, batches, batchSize)
-	queues := make([][][]txIn, scanners)
+	queues := make([][][]api.Transaction, scanners)
 	for _, b := range txs {
 		queues[b.scanner] = append(queues[b.scanner], b.txs)
 	}
@@ -341,7 +341,7 @@ const crashCatalog = `{
 
 type crashBatch struct {
 	scanner int
-	txs     []txIn
+	txs     []api.Transaction
 }
 
 // crashWorkload makes scanners×batches×size transactions of all five types
@@ -357,7 +357,7 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 			cb := crashBatch{scanner: s}
 			for i := 0; i < size; i++ {
 				n++
-				tx := txIn{
+				tx := api.Transaction{
 					TransactionID: fmt.Sprintf("crash-%d-%06d", s, n),
 					Timestamp:     base.Add(time.Duration(n) * time.Second).Format(time.RFC3339Nano),
 					WarehouseID:   "WH-C1",
@@ -379,7 +379,7 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 					for to == tx.LocationID {
 						to = locs[rng.IntN(len(locs))]
 					}
-					tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(10)), &to
+					tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(10)), to
 				default:
 					tx.Type, tx.Quantity = "CYCLE_COUNT", int64(rng.IntN(200))
 				}
@@ -411,7 +411,7 @@ func expectedOnHand(batches []crashBatch) map[string]int64 {
 				ledger[key] = append(ledger[key], entry{at: at, delta: -tx.Quantity})
 			case "MOVE":
 				ledger[key] = append(ledger[key], entry{at: at, delta: -tx.Quantity})
-				to := tx.ItemID + "|" + *tx.ToLocationID
+				to := tx.ItemID + "|" + tx.ToLocationID
 				ledger[to] = append(ledger[to], entry{at: at, delta: tx.Quantity})
 			case "CYCLE_COUNT":
 				q := tx.Quantity
@@ -435,8 +435,8 @@ func expectedOnHand(batches []crashBatch) map[string]int64 {
 	return out
 }
 
-func send(c *http.Client, base, scanner string, txs []txIn) (api.UploadResponse, error) {
-	body, _ := json.Marshal(upload{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs})
+func send(c *http.Client, base, scanner string, txs []api.Transaction) (api.UploadResponse, error) {
+	body, _ := json.Marshal(api.UploadRequest{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs})
 	req, err := http.NewRequest(http.MethodPost, base+"/v1/transactions", bytes.NewReader(body))
 	if err != nil {
 		return api.UploadResponse{}, err

@@ -20,19 +20,19 @@ const testCatalog = `{
 
 // story is an offline backlog, oldest first, exercising every type and the
 // count-rebase rule; times are relative to base.
-func story(base time.Time) []txIn {
+func story(base time.Time) []api.Transaction {
 	at := func(d time.Duration) string { return base.Add(d).UTC().Format(time.RFC3339Nano) }
 	v99 := int64(99)
-	return []txIn{
+	return []api.Transaction{
 		{TransactionID: "e2e-1", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100, UserID: "u1"},
 		{TransactionID: "e2e-2", Type: "PICK", Timestamp: at(5 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 10},
 		// The count at +2s saw the receipt but not the pick at +5s.
 		{TransactionID: "e2e-3", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 95},
-		{TransactionID: "e2e-4", Type: "MOVE", Timestamp: at(10 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", ToLocationID: strp("L2"), Quantity: 5},
+		{TransactionID: "e2e-4", Type: "MOVE", Timestamp: at(10 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", ToLocationID: "L2", Quantity: 5},
 		{TransactionID: "e2e-5", Type: "ADJUSTMENT", Timestamp: at(11 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: -3},
-		{TransactionID: "e2e-6", Type: "RECEIPT", Timestamp: at(12 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: strp("LOT-1"), Quantity: 50},
+		{TransactionID: "e2e-6", Type: "RECEIPT", Timestamp: at(12 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: "LOT-1", Quantity: 50},
 		{TransactionID: "e2e-7", Type: "ADJUSTMENT", Timestamp: at(13 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 1, ExpectedVersion: &v99},
-		{TransactionID: "e2e-8", Type: "PICK", Timestamp: at(14 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: strp("LOT-1"), Quantity: 200},
+		{TransactionID: "e2e-8", Type: "PICK", Timestamp: at(14 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: "LOT-1", Quantity: 200},
 		{TransactionID: "e2e-9", Type: "PICK", Timestamp: at(15 * time.Second), WarehouseID: "WH-T1", ItemID: "NOPE", LocationID: "L3", Quantity: 1},
 	}
 }
@@ -42,7 +42,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	in := startInstance(t, cfg)
 	putCatalog(t, in, testCatalog)
 	base := time.Now().Add(-time.Hour)
-	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
+	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
 
 	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
@@ -135,7 +135,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	// The same id with another body is refused.
 	changed := up
-	changed.Transactions = []txIn{up.Transactions[0]}
+	changed.Transactions = []api.Transaction{up.Transactions[0]}
 	changed.Transactions[0].Quantity = 101
 	var mm api.UploadResponse
 	do(t, "POST", in.url+"/v1/transactions", changed, &mm)

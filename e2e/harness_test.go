@@ -150,31 +150,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// The upload as a client would declare it: optional fields are pointers,
-// sent as null when unset. Answers are read into the api package's types.
-type (
-	txIn struct {
-		TransactionID   string  `json:"transactionId"`
-		Type            string  `json:"type"`
-		Timestamp       string  `json:"timestamp"`
-		WarehouseID     string  `json:"warehouseId"`
-		ItemID          string  `json:"itemId"`
-		LocationID      string  `json:"locationId"`
-		LotNumber       *string `json:"lotNumber,omitempty"`
-		Quantity        int64   `json:"quantity"`
-		ToLocationID    *string `json:"toLocationId,omitempty"`
-		ExpectedVersion *int64  `json:"expectedVersion,omitempty"`
-		AllocationID    *string `json:"allocationId,omitempty"`
-		UserID          string  `json:"userId,omitempty"`
-	}
-	upload struct {
-		ScannerID    string `json:"scannerId"`
-		SentAt       string `json:"sentAt"`
-		Transactions []txIn `json:"transactions"`
-	}
-)
-
-func strp(s string) *string { return &s }
+func ptr[T any](v T) *T { return &v }
 
 // putCatalog replaces the catalog of in, failing the test unless it is
 // taken.

@@ -29,11 +29,11 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	a := startInstance(t, cfg)
 	putCatalog(t, a, clusterCatalog())
 	now := time.Now().UTC()
-	first := txIn{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
+	first := api.Transaction{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
 		WarehouseID: "WH-K", ItemID: "K-00", LocationID: "L1", Quantity: 5}
 	var res api.UploadResponse
 	if code := do(t, "POST", a.url+"/v1/transactions?wait=applied",
-		upload{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{first}}, &res); code != 200 ||
+		api.UploadRequest{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []api.Transaction{first}}, &res); code != 200 ||
 		res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 		t.Fatalf("first upload: %d %+v", code, res)
 	}
@@ -87,7 +87,7 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	next := first
 	next.TransactionID, next.Quantity = "in-2", 2
 	if code := do(t, "POST", a.url+"/v1/transactions",
-		upload{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{next}}, &res); code != 200 ||
+		api.UploadRequest{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []api.Transaction{next}}, &res); code != 200 ||
 		res.Results[0].Status != "accepted" {
 		t.Fatalf("upload after the restart: %d %+v", code, res)
 	}

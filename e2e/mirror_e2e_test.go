@@ -212,16 +212,16 @@ func preloadMirrorWorld(t *testing.T, base string) {
 	t.Helper()
 	at := time.Now().Add(-time.Hour).UTC()
 	for wh, locs := range mirrorWorld.warehouses {
-		var txs []txIn
+		var txs []api.Transaction
 		for _, item := range mirrorWorld.items {
 			for _, loc := range locs {
-				txs = append(txs, txIn{TransactionID: "pre-" + wh + "-" + item + "-" + loc, Type: "RECEIPT",
+				txs = append(txs, api.Transaction{TransactionID: "pre-" + wh + "-" + item + "-" + loc, Type: "RECEIPT",
 					Timestamp: at.Format(time.RFC3339Nano), WarehouseID: wh, ItemID: item, LocationID: loc, Quantity: 200})
 			}
 		}
 		var res api.UploadResponse
 		code := do(t, "POST", base+"/v1/transactions?wait=applied",
-			upload{ScannerID: "MIRROR-PRELOAD", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &res)
+			api.UploadRequest{ScannerID: "MIRROR-PRELOAD", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &res)
 		if code != 200 || len(res.Results) != len(txs) {
 			t.Fatalf("preload of %s: %d, %d results", wh, code, len(res.Results))
 		}
@@ -234,14 +234,14 @@ func preloadMirrorWorld(t *testing.T, base string) {
 }
 
 // mirrorLoadBatch is n transactions of every type on the preloaded records.
-func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []txIn {
+func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []api.Transaction {
 	now := time.Now().UTC()
 	whs := []string{"WH-M1", "WH-M2"}
-	out := make([]txIn, 0, n)
+	out := make([]api.Transaction, 0, n)
 	for i := range n {
 		wh := whs[rng.IntN(2)]
 		locs := mirrorWorld.warehouses[wh]
-		tx := txIn{TransactionID: fmt.Sprintf("%s-%d", idPrefix, i), Timestamp: now.Add(time.Duration(i-n) * time.Millisecond).Format(time.RFC3339Nano),
+		tx := api.Transaction{TransactionID: fmt.Sprintf("%s-%d", idPrefix, i), Timestamp: now.Add(time.Duration(i-n) * time.Millisecond).Format(time.RFC3339Nano),
 			WarehouseID: wh, ItemID: mirrorWorld.items[rng.IntN(len(mirrorWorld.items))], LocationID: locs[rng.IntN(len(locs))]}
 		switch k := rng.IntN(20); {
 		case k < 7:
@@ -258,7 +258,7 @@ func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []txIn {
 			for to == tx.LocationID {
 				to = locs[rng.IntN(len(locs))]
 			}
-			tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(15)), &to
+			tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(15)), to
 		default:
 			tx.Type, tx.Quantity = "CYCLE_COUNT", int64(100+rng.IntN(200))
 		}

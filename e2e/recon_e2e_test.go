@@ -92,21 +92,21 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	in := r.in
 	// Stock on five records of WH-T1.
 	base := time.Now().Add(-time.Hour)
-	var txs []txIn
+	var txs []api.Transaction
 	for i, loc := range []string{"L1", "L2"} {
 		for j, it := range []string{"IT-A", "IT-B"} {
-			tx := txIn{TransactionID: fmt.Sprintf("rc-%d-%d", i, j), Type: "RECEIPT", Timestamp: base.Add(time.Duration(i*2+j) * time.Second).UTC().Format(time.RFC3339Nano),
+			tx := api.Transaction{TransactionID: fmt.Sprintf("rc-%d-%d", i, j), Type: "RECEIPT", Timestamp: base.Add(time.Duration(i*2+j) * time.Second).UTC().Format(time.RFC3339Nano),
 				WarehouseID: "WH-T1", ItemID: it, LocationID: loc, Quantity: int64(10 * (i + j + 1))}
 			if it == "IT-B" {
-				tx.LotNumber = strp("LOT-1")
+				tx.LotNumber = "LOT-1"
 			}
 			txs = append(txs, tx)
 		}
 	}
-	txs = append(txs, txIn{TransactionID: "rc-pick", Type: "PICK", Timestamp: base.Add(time.Minute).UTC().Format(time.RFC3339Nano),
+	txs = append(txs, api.Transaction{TransactionID: "rc-pick", Type: "PICK", Timestamp: base.Add(time.Minute).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 3})
 	var up api.UploadResponse
-	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "SCANNER-1", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up); code != 200 {
+	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "SCANNER-1", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
 	proj := projection(t, in)

@@ -16,7 +16,7 @@ func TestTailPrintsDecodedEvents(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
 	putCatalog(t, in, testCatalog)
-	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
+	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
 	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
 		t.Fatalf("upload: %d", code)

@@ -176,8 +176,8 @@ func saslConfig(t *testing.T, mech, user, pass string) server.KafkaSecurity {
 }
 
 // secUploadIT is one receipt of the test catalog's item.
-func secUploadIT() upload {
-	return upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{{
+func secUploadIT() api.UploadRequest {
+	return api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{{
 		TransactionID: "sasl-1", Type: "RECEIPT", Timestamp: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-001", ItemID: "ITEM-10001", LocationID: "A-01-01", Quantity: 3}}}
 }
