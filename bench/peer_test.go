@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
@@ -446,41 +447,47 @@ func TestPeerAppliesOnceKafka(t *testing.T) {
 	}
 	defer cons.Close()
 	seen := map[string][]schemas.InventoryEvent{}
+	// poll reads what the next fetch brings into seen.
+	poll := func() {
+		t.Helper()
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cons.PollFetches(pctx)
+		pcancel()
+		fs.EachError(func(topic string, p int32, err error) {
+			if ctx.Err() == nil && !isTimeout(err) {
+				t.Errorf("reading %s[%d]: %v", topic, p, err)
+			}
+		})
+		fs.EachRecord(func(rec *kgo.Record) {
+			ev, err := codec.DecodeInventoryEvent(rec.Value)
+			if err != nil {
+				t.Errorf("decoding an event: %v", err)
+				return
+			}
+			if want := processors.StockKey(ev.WarehouseID, ev.ItemID); string(rec.Key) != want {
+				t.Errorf("event %s keyed %q, want %q", ev.EventID, rec.Key, want)
+			}
+			seen[ev.EventID] = append(seen[ev.EventID], ev)
+		})
+	}
 	// read polls until want distinct eventIds have been read, then for
 	// settle longer, so that a duplicate or an unexpected event shows.
 	read := func(want int, settle time.Duration) {
 		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		var quiet time.Time
-		for {
-			if len(seen) >= want && quiet.IsZero() {
-				quiet = time.Now().Add(settle)
+		err := testkit.Within(90*time.Second, func() error {
+			poll()
+			if len(seen) < want {
+				return testkit.Not("read %d of %d events", len(seen), want)
 			}
-			if !quiet.IsZero() && time.Now().After(quiet) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("read %d of %d events after 90 s\n%s", len(seen), want, peerLogTail(logPath))
-			}
-			pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			fs := cons.PollFetches(pctx)
-			pcancel()
-			fs.EachError(func(topic string, p int32, err error) {
-				if ctx.Err() == nil && !isTimeout(err) {
-					t.Errorf("reading %s[%d]: %v", topic, p, err)
-				}
-			})
-			fs.EachRecord(func(rec *kgo.Record) {
-				ev, err := codec.DecodeInventoryEvent(rec.Value)
-				if err != nil {
-					t.Errorf("decoding an event: %v", err)
-					return
-				}
-				if want := processors.StockKey(ev.WarehouseID, ev.ItemID); string(rec.Key) != want {
-					t.Errorf("event %s keyed %q, want %q", ev.EventID, rec.Key, want)
-				}
-				seen[ev.EventID] = append(seen[ev.EventID], ev)
-			})
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, peerLogTail(logPath))
+		}
+		// Reading on for settle lets time pass on purpose: a late
+		// duplicate or an unexpected event has the time to show.
+		for quiet := time.Now().Add(settle); time.Now().Before(quiet); {
+			poll()
 		}
 	}
 

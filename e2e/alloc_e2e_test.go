@@ -7,28 +7,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
-
-type allocOut struct {
-	AllocationID      string `json:"allocationId"`
-	ItemID            string `json:"itemId"`
-	Status            string `json:"status"`
-	RequestedQuantity int64  `json:"requestedQuantity"`
-	ConfirmedQuantity int64  `json:"confirmedQuantity"`
-	BackorderQuantity int64  `json:"backorderQuantity"`
-	PickedQuantity    int64  `json:"pickedQuantity"`
-	Lines             []struct {
-		LocationID string `json:"locationId"`
-		LotNumber  string `json:"lotNumber"`
-		Quantity   int64  `json:"quantity"`
-	} `json:"lines"`
-	Reason  *string `json:"reason"`
-	History []struct {
-		Status string `json:"status"`
-	} `json:"history"`
-}
 
 // TestAllocationStoryBothOrders is the motivating case: the cloud allocates
 // 100 at 10:00:00 and a cycle count at 10:00:02 finds 95; in either arrival
@@ -36,14 +18,12 @@ type allocOut struct {
 func TestAllocationStoryBothOrders(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	now := time.Now().UTC()
-	upload1 := func(tx txIn) {
+	upload1 := func(tx api.Transaction) {
 		t.Helper()
-		var res uploadOut
-		do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "S1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{tx}}, &res)
+		var res api.UploadResponse
+		do(t, "POST", in.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "S1", SentAt: now.Format(time.RFC3339Nano), Transactions: []api.Transaction{tx}}, &res)
 		if len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 			t.Fatalf("upload %s: %+v", tx.TransactionID, res.Results)
 		}
@@ -52,34 +32,34 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 
 	// Allocation first: L1 holds 100, the cloud takes all of it, then the
 	// count finds 95.
-	upload1(txIn{TransactionID: "a-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100})
-	var a allocOut
+	upload1(api.Transaction{TransactionID: "a-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100})
+	var a api.Allocation
 	code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-1", "orderId": "SO-1001",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 100, "allowPartial": true}, &a)
 	if code != 200 || a.Status != "CONFIRMED" || a.ConfirmedQuantity != 100 || len(a.Lines) != 1 || a.Lines[0].LocationID != "L1" {
 		t.Fatalf("allocation: %d %+v", code, a)
 	}
-	upload1(txIn{TransactionID: "a-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 95})
+	upload1(api.Transaction{TransactionID: "a-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 95})
 	do(t, "GET", in.url+"/v1/allocations/ALLOC-1", nil, &a)
 	if a.Status != "PARTIAL" || a.ConfirmedQuantity != 95 || a.BackorderQuantity != 5 || a.Reason == nil || *a.Reason != "SHORTFALL" {
 		t.Errorf("after the count: %+v", a)
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil, &pos)
 	if pos.Totals.OnHand != 95 || pos.Totals.Allocated != 95 || pos.Totals.Available != 0 {
 		t.Errorf("positions after the count: %+v", pos.Totals)
 	}
 
 	// Count first, on another item's stock: IT-B lot LOT-9 at L2.
-	upload1(txIn{TransactionID: "b-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 100})
-	upload1(txIn{TransactionID: "b-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 95})
-	var b allocOut
+	upload1(api.Transaction{TransactionID: "b-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: "LOT-9", Quantity: 100})
+	upload1(api.Transaction{TransactionID: "b-cnt", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: "LOT-9", Quantity: 95})
+	var b api.Allocation
 	do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 100, "allowPartial": true}, &b)
 	if b.Status != "PARTIAL" || b.ConfirmedQuantity != 95 || b.BackorderQuantity != 5 {
 		t.Errorf("count first: %+v", b)
 	}
-	var c allocOut
+	var c api.Allocation
 	do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-3", "orderId": "SO-1003",
 		"warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 10, "allowPartial": false}, &c)
 	if c.Status != "REJECTED" || c.Reason == nil || *c.Reason != "INSUFFICIENT_STOCK" || len(c.Lines) != 0 {
@@ -87,13 +67,13 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	}
 
 	// The same id again returns the state; another body is refused.
-	var again allocOut
+	var again api.Allocation
 	code = do(t, "POST", in.url+"/v1/allocations", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"orderLine": 1, "warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 100, "allowPartial": true}, &again)
 	if code != 200 || again.Status != "PARTIAL" || again.ConfirmedQuantity != 95 {
 		t.Errorf("repeat: %d %+v", code, again)
 	}
-	var conflict errorOut
+	var conflict api.ErrorBody
 	if code := do(t, "POST", in.url+"/v1/allocations", map[string]any{"allocationId": "ALLOC-2", "orderId": "SO-1002",
 		"warehouseId": "WH-T1", "itemId": "IT-B", "quantity": 7}, &conflict); code != 409 || conflict.Error.Code != "IDEMPOTENCY_MISMATCH" {
 		t.Errorf("changed body: %d %+v", code, conflict)
@@ -101,12 +81,12 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 
 	// Picking against ALLOC-2 consumes its reservation; cancelling
 	// ALLOC-1 releases what it still holds.
-	upload1(txIn{TransactionID: "b-pick", Type: "PICK", Timestamp: at(time.Minute), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: strp("LOT-9"), Quantity: 95, AllocationID: strp("ALLOC-2")})
+	upload1(api.Transaction{TransactionID: "b-pick", Type: "PICK", Timestamp: at(time.Minute), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L2", LotNumber: "LOT-9", Quantity: 95, AllocationID: "ALLOC-2"})
 	do(t, "GET", in.url+"/v1/allocations/ALLOC-2", nil, &b)
 	if b.PickedQuantity != 95 || len(b.Lines) != 0 {
 		t.Errorf("after picking: %+v", b)
 	}
-	var cancelled allocOut
+	var cancelled api.Allocation
 	if code := do(t, "DELETE", in.url+"/v1/allocations/ALLOC-1", nil, &cancelled); code != 200 || cancelled.Status != "CANCELLED" {
 		t.Errorf("cancel: %d %+v", code, cancelled)
 	}
@@ -115,7 +95,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 		t.Errorf("after cancel: %+v", pos.Totals)
 	}
 	var byOrder struct {
-		Allocations []allocOut `json:"allocations"`
+		Allocations []api.Allocation `json:"allocations"`
 	}
 	do(t, "GET", in.url+"/v1/allocations?orderId=SO-1002", nil, &byOrder)
 	if len(byOrder.Allocations) != 1 || byOrder.Allocations[0].AllocationID != "ALLOC-2" {
@@ -124,8 +104,8 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 
 	// An allocation not picked by its expiresAt is released by the
 	// partition's timer.
-	upload1(txIn{TransactionID: "x-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: 20})
-	var ex allocOut
+	upload1(api.Transaction{TransactionID: "x-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: 20})
+	var ex api.Allocation
 	if code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "EXP-1", "orderId": "SO-X",
 		"warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 5, "locationId": "L2",
 		"expiresAt": time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)}, &ex); code != 200 || ex.Status != "CONFIRMED" {
@@ -140,7 +120,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if len(ex.Lines) != 0 {
 		t.Errorf("after expiresAt: %+v", ex)
 	}
-	var l2 positionsOut
+	var l2 api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A&locationId=L2", nil, &l2)
 	if l2.Totals.Allocated != 0 {
 		t.Errorf("expired reservation still held: %+v", l2.Totals)
@@ -157,10 +137,10 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	upload1(txIn{TransactionID: "k-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L3", Quantity: 40})
+	upload1(api.Transaction{TransactionID: "k-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L3", Quantity: 40})
 	v, err := codec.AppendAllocationRequest(nil, &schemas.AllocationRequest{Action: schemas.AllocationAction("ALLOCATE"),
 		AllocationID: "CLOUD-7", OrderID: "SO-7", OrderLine: 1, WarehouseID: "WH-T1", ItemID: "IT-A", Quantity: 30,
-		LocationID: strp("L3"), RequestedAt: time.Now()})
+		LocationID: ptr("L3"), RequestedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

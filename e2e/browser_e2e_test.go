@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/web/browsertest"
 )
@@ -288,11 +289,11 @@ func (g *uploadGate) modify(resp *http.Response) error {
 		return err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	var out uploadOut
+	var out api.UploadResponse
 	_ = json.Unmarshal(body, &out)
 	ans := map[string]string{}
 	for _, res := range out.Results {
-		ans[res.TransactionID] = res.Status
+		ans[res.TransactionID] = string(res.Status)
 	}
 	g.mu.Lock()
 	g.answers = append(g.answers, ans)
@@ -333,18 +334,25 @@ func TestBrowserE2E(t *testing.T) {
 	t.Logf("browser end-to-end: %s in all", time.Since(start).Round(time.Millisecond))
 }
 
+// offlineScannerApp opens the scanner app enrolled as scanner id, then
+// cuts its network: the indicator shows it offline.
+func offlineScannerApp(t *testing.T, in *testInstance, exe, id string) *scannerApp {
+	t.Helper()
+	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
+	a := openScannerApp(t, exe, in.url)
+	a.enrol(token)
+	a.must(a.b.SetOffline(true))
+	a.waitStatus("yellow", "Offline")
+	return a
+}
+
 // browserOfflineScans: offline, 50 scans typed through the keyboard, a
 // reload with no network (app and queue still there), back online: the
 // indicator goes yellow to green and the server holds those 50, once each.
 func browserOfflineScans(t *testing.T, in *testInstance, exe string) {
 	start := time.Now()
 	const id = "SCANNER-21"
-	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
-	a := openScannerApp(t, exe, in.url)
-	a.enrol(token)
-
-	a.must(a.b.SetOffline(true))
-	a.waitStatus("yellow", "Offline")
+	a := offlineScannerApp(t, in, exe, id)
 	plan := []e2eScan{
 		{location: "A-01-01", item: "ITEM-12001"},
 		{location: "A-01-02", item: "ITEM-12002"},
@@ -385,7 +393,7 @@ func browserOfflineScans(t *testing.T, in *testInstance, exe string) {
 		}
 	}
 	for _, s := range queued {
-		if code, _, _ := call(t, "GET", in.url+"/v1/transactions/"+s.id, testAdminToken, nil); code != 404 {
+		if code, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+s.id, testAdminToken, nil); code != 404 {
 			t.Fatalf("scan %s reached the server (%d) while the device was offline", s.id, code)
 		}
 	}
@@ -520,17 +528,11 @@ func browserKilledMidUpload(t *testing.T, in *testInstance, exe string) {
 // written. After that sync the device holds the new limit.
 func browserRejectedScan(t *testing.T, in *testInstance, exe string) {
 	const id = "SCANNER-23"
-	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
-	a := openScannerApp(t, exe, in.url)
-	a.enrol(token)
-	a.must(a.b.SetOffline(true))
-	a.waitStatus("yellow", "Offline")
+	a := offlineScannerApp(t, in, exe, id)
 
 	const item = "ITEM-12201"
-	if code := do(t, "PUT", in.url+"/v1/catalog", map[string]any{"warehouses": []any{}, "items": []any{
-		map[string]any{"itemId": item, "description": "Demo item 12201", "maxTransactionQuantity": 10}}}, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, map[string]any{"warehouses": []any{}, "items": []any{
+		map[string]any{"itemId": item, "description": "Demo item 12201", "maxTransactionQuantity": 10}}})
 	type catalogItem struct {
 		ItemID                 string `json:"itemId"`
 		MaxTransactionQuantity int64  `json:"maxTransactionQuantity"`
@@ -554,10 +556,10 @@ func browserRejectedScan(t *testing.T, in *testInstance, exe string) {
 	}
 	a.must(a.b.Click("#st-action")) // "Review": the card comes into view
 	a.screenshot("scanner-red.png")
-	if code, _, _ := call(t, "GET", in.url+"/v1/transactions/"+rejected.id, testAdminToken, nil); code != 404 {
+	if code, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+rejected.id, testAdminToken, nil); code != 404 {
 		t.Errorf("the rejected scan is known to the server: %d, want 404", code)
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId="+e2eWarehouse+"&itemId="+item, nil, &pos)
 	if pos.Totals.OnHand != 0 || len(pos.Positions) != 0 {
 		t.Errorf("the rejected scan changed stock: %+v", pos)
@@ -612,7 +614,7 @@ func browserRevokedToken(t *testing.T, in *testInstance, exe string) {
 	if len(left) != 1 {
 		t.Fatalf("the device holds %d queued scans, want the one refused", len(left))
 	}
-	if code, _, _ := call(t, "GET", in.url+"/v1/transactions/"+left[0].id, testAdminToken, nil); code != 404 {
+	if code, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+left[0].id, testAdminToken, nil); code != 404 {
 		t.Errorf("a scan sent with a revoked token reached the server (%d)", code)
 	}
 	f := checkServer(t, in.url, in.brokers(), in.cfg.TopicPrefix, id, synced)

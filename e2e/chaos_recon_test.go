@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -97,7 +98,7 @@ func (c *chaosRecon) cloud(rng *rand.Rand, insts []*child, uploadsDone, abort <-
 // date would, makes one of them wrong and reports them.
 func (c *chaosRecon) report(rng *rand.Rand, insts []*child, abort <-chan struct{}, n int) {
 	item := fmt.Sprintf("C-%d", 1+rng.IntN(5))
-	var pos positionsOut
+	var pos api.Positions
 	if untilAnswered(rng, insts, abort, []int{200}, func(base string) int {
 		return doQuiet("GET", base+"/v1/positions?warehouseId=WH-C1&itemId="+item, nil, &pos)
 	}) != 200 || len(pos.Positions) == 0 {
@@ -135,15 +136,15 @@ func (c *chaosRecon) report(rng *rand.Rand, insts []*child, abort <-chan struct{
 func (c *chaosRecon) heldCount(rng *rand.Rand, insts []*child, abort <-chan struct{}, n int) {
 	lot := fmt.Sprintf("H-%d", n)
 	at := time.Now().Add(-time.Minute)
-	txs := []txIn{
+	txs := []api.Transaction{
 		{TransactionID: "held-r-" + lot, Type: "RECEIPT", Timestamp: at.UTC().Format(time.RFC3339Nano), WarehouseID: "WH-C1",
-			ItemID: heldItem, LocationID: "L1", LotNumber: &lot, Quantity: 100},
+			ItemID: heldItem, LocationID: "L1", LotNumber: lot, Quantity: 100},
 		{TransactionID: "held-c-" + lot, Type: "CYCLE_COUNT", Timestamp: at.Add(time.Second).UTC().Format(time.RFC3339Nano), WarehouseID: "WH-C1",
-			ItemID: heldItem, LocationID: "L1", LotNumber: &lot, Quantity: 50},
+			ItemID: heldItem, LocationID: "L1", LotNumber: lot, Quantity: 50},
 	}
-	var up uploadOut
+	var up api.UploadResponse
 	if untilAnswered(rng, insts, abort, []int{200}, func(base string) int {
-		return doQuiet("POST", base+"/v1/transactions?wait=applied", upload{ScannerID: "CLOUD-HELD",
+		return doQuiet("POST", base+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "CLOUD-HELD",
 			SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up)
 	}) != 200 {
 		return
@@ -155,7 +156,7 @@ func (c *chaosRecon) heldCount(rng *rand.Rand, insts []*child, abort <-chan stru
 	// applied), then approve it.
 	// A broker kill and the recovery after it fit in 3 minutes.
 	if testkit.Within(3*time.Minute, testkit.True(func() bool {
-		var o outcomeOut
+		var o api.Outcome
 		return doQuiet("GET", insts[rng.IntN(len(insts))].url+"/v1/transactions/held-c-"+lot, nil, &o) == 200 && o.Status == "held"
 	}, "not held")) != nil {
 		c.mu.Lock()
@@ -295,7 +296,7 @@ func (c *chaosRecon) verify(t *testing.T, insts []*child) (lost, doubled int) {
 		t.Errorf("the count of lot %s was uploaded but never held", lot)
 	}
 	for lot := range c.held {
-		var pos positionsOut
+		var pos api.Positions
 		q := url.Values{"warehouseId": {"WH-C1"}, "itemId": {heldItem}, "locationId": {"L1"}, "lotNumber": {lot}}
 		doQuiet("GET", base+"/v1/positions?"+q.Encode(), nil, &pos)
 		if len(pos.Positions) != 1 || pos.Positions[0].OnHand != 50 || pos.Positions[0].Version != 2 {

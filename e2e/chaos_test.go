@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -98,7 +99,7 @@ func TestChaos(t *testing.T) {
 
 	txs := crashWorkload(rng, 8, 10*rounds, 20)
 	total := 0
-	queues := make([][][]txIn, 8)
+	queues := make([][][]api.Transaction, 8)
 	for _, b := range txs {
 		queues[b.scanner] = append(queues[b.scanner], b.txs)
 		total += len(b.txs)
@@ -137,7 +138,7 @@ func TestChaos(t *testing.T) {
 						t.Errorf("scanner %d: unexpected result %s %s %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message))
 					}
 					answered[r.TransactionID] = true
-					answerers[r.TransactionID] = append(answerers[r.TransactionID], r.Status+"@"+target.url+" "+time.Now().Format("15:04:05.000"))
+					answerers[r.TransactionID] = append(answerers[r.TransactionID], string(r.Status)+"@"+target.url+" "+time.Now().Format("15:04:05.000"))
 				}
 				mu.Unlock()
 				queues[s] = queues[s][1:]
@@ -183,7 +184,7 @@ func TestChaos(t *testing.T) {
 				"orderLine": 1, "warehouseId": "WH-C1", "itemId": fmt.Sprintf("C-%d", 1+arng.IntN(5)),
 				"quantity": 1 + arng.IntN(30), "allowPartial": arng.IntN(2) == 0}
 			for attempt := 0; attempt < 50 && ctx.Err() == nil; attempt++ {
-				var a allocOut
+				var a api.Allocation
 				code := doQuiet("POST", target.url+"/v1/allocations?wait=decided", body, &a)
 				if code == 200 || code == 202 {
 					allocs.add(body["allocationId"].(string), code == 200 && a.Status != "TENTATIVE")
@@ -250,11 +251,11 @@ func TestChaos(t *testing.T) {
 		// Recovered once a probe scan is applied end to end.
 		probe++
 		for {
-			var res uploadOut
-			tx := txIn{TransactionID: fmt.Sprintf("probe-%d", probe), Type: "RECEIPT", Timestamp: time.Now().UTC().Format(time.RFC3339Nano),
+			var res api.UploadResponse
+			tx := api.Transaction{TransactionID: fmt.Sprintf("probe-%d", probe), Type: "RECEIPT", Timestamp: time.Now().UTC().Format(time.RFC3339Nano),
 				WarehouseID: "WH-C1", ItemID: "C-6", LocationID: "L4", Quantity: 1}
 			code := do(t, "POST", insts[rng.IntN(len(insts))].url+"/v1/transactions?wait=applied",
-				upload{ScannerID: "PROBE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{tx}}, &res)
+				api.UploadRequest{ScannerID: "PROBE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{tx}}, &res)
 			if code == 200 && res.Results[0].Outcome != nil && res.Results[0].Outcome.Status == "applied" {
 				break
 			}
@@ -286,7 +287,7 @@ func TestChaos(t *testing.T) {
 	stuck := 0
 	for _, b := range txs {
 		for _, tx := range b.txs {
-			var o outcomeOut
+			var o api.Outcome
 			var code int
 			if testkit.Within(time.Until(deadline), testkit.True(func() bool {
 				code = do(t, "GET", insts[0].url+"/v1/transactions/"+tx.TransactionID, nil, &o)
@@ -295,7 +296,7 @@ func TestChaos(t *testing.T) {
 				stuck++
 				t.Errorf("%s (stock key WH-C1/%s) not applied: %d %+v; answers: %v", tx.TransactionID, tx.ItemID, code, o, answerers[tx.TransactionID])
 				for _, c := range insts {
-					var o2 outcomeOut
+					var o2 api.Outcome
 					code := doQuiet("GET", c.url+"/v1/transactions/"+tx.TransactionID, nil, &o2)
 					t.Logf("diagnose %s: %s answers %d %+v", tx.TransactionID, c.url, code, o2)
 				}
@@ -314,7 +315,7 @@ func TestChaos(t *testing.T) {
 	for _, c := range insts {
 		for key, onHand := range want {
 			parts := strings.Split(key, "|")
-			var pos positionsOut
+			var pos api.Positions
 			do(t, "GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-C1&itemId=%s&locationId=%s", c.url, parts[0], parts[1]), nil, &pos)
 			got := int64(0)
 			for _, p := range pos.Positions {
@@ -351,7 +352,7 @@ func TestChaos(t *testing.T) {
 	ids := map[string]int{}
 	dup, stock := 0, 0
 	for _, r := range recs {
-		e := decodeViaRegistry(t, insts[0].url, r.Value)
+		e := decodeEvent(t, insts[0].url, nil, r.Value)
 		id := e["eventId"].(string)
 		ids[id]++
 		if ids[id] == 2 {
@@ -475,7 +476,7 @@ func (c *chaosAllocs) verify(t *testing.T, url string, insts []*child) int {
 	reserved := map[string]int64{} // item|loc -> sum of active lines
 	deadline := time.Now().Add(time.Minute)
 	for _, id := range ids {
-		var a allocOut
+		var a api.Allocation
 		var code int
 		if testkit.Within(time.Until(deadline), testkit.True(func() bool {
 			code = doQuiet("GET", url+"/v1/allocations/"+id, nil, &a)
@@ -504,7 +505,7 @@ func (c *chaosAllocs) verify(t *testing.T, url string, insts []*child) int {
 	for _, in := range insts {
 		for i := 1; i <= 5; i++ {
 			item := fmt.Sprintf("C-%d", i)
-			var pos positionsOut
+			var pos api.Positions
 			doQuiet("GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-C1&itemId=%s", in.url, item), nil, &pos)
 			for _, p := range pos.Positions {
 				if p.Allocated != reserved[item+"|"+p.LocationID] || p.Allocated > max(p.OnHand, 0) || p.Available != p.OnHand-p.Allocated {

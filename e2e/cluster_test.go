@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -21,9 +22,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	cfgA, cfgB := base, base
 	cfgA.DataDir, cfgB.DataDir = t.TempDir(), t.TempDir()
 	a := startInstance(t, cfgA)
-	if code := do(t, "PUT", a.url+"/v1/catalog", clusterCatalog(), nil); code != 200 {
-		t.Fatalf("PUT catalog: %d", code)
-	}
+	putCatalog(t, a, clusterCatalog())
 	b := startInstance(t, cfgB)
 	waitOwnership(t, a, b)
 	for _, in := range []*testInstance{a, b} {
@@ -40,17 +39,17 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 
 	// Twelve items spread over the partitions; every upload goes to A.
 	now := time.Now().UTC()
-	var txs []txIn
+	var txs []api.Transaction
 	want := map[string]int64{}
 	for i := 0; i < 12; i++ {
 		item := fmt.Sprintf("K-%02d", i)
 		q := int64(10 + i)
-		txs = append(txs, txIn{TransactionID: "c-" + item, Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
+		txs = append(txs, api.Transaction{TransactionID: "c-" + item, Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
 			WarehouseID: "WH-K", ItemID: item, LocationID: "L1", Quantity: q})
 		want[item] = q
 	}
-	var res uploadOut
-	do(t, "POST", a.url+"/v1/transactions?wait=applied", upload{ScannerID: "S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res)
+	var res api.UploadResponse
+	do(t, "POST", a.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res)
 	for _, r := range res.Results {
 		if r.Status != "accepted" || r.Outcome == nil || r.Outcome.Status != "applied" {
 			t.Errorf("%s: %+v %+v", r.TransactionID, r, r.Outcome)
@@ -60,12 +59,12 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 		t.Helper()
 		for _, in := range insts {
 			for item, q := range want {
-				var pos positionsOut
+				var pos api.Positions
 				code := do(t, "GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-K&itemId=%s", in.url, item), nil, &pos)
 				if code != 200 || pos.Totals.OnHand != q {
 					t.Errorf("%s: %s on %s: %d %+v", stage, item, in.url, code, pos.Totals)
 				}
-				var o outcomeOut
+				var o api.Outcome
 				if code := do(t, "GET", in.url+"/v1/transactions/c-"+item, nil, &o); code != 200 || o.Status != "applied" {
 					t.Errorf("%s: transaction c-%s on %s: %d %+v", stage, item, in.url, code, o)
 				}
@@ -75,7 +74,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	check("two instances", a, b)
 
 	// Allocations on either instance, for any item.
-	var al allocOut
+	var al api.Allocation
 	if code := do(t, "POST", b.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "CA-1", "orderId": "SO-C",
 		"warehouseId": "WH-K", "itemId": "K-03", "quantity": 5}, &al); code != 200 || al.Status != "CONFIRMED" {
 		t.Errorf("allocation via B: %d %+v", code, al)
@@ -91,7 +90,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	b.waitReady(60 * time.Second)
 	waitOwnership(t, b)
 	check("after A stopped", b)
-	var nf errorOut
+	var nf api.ErrorBody
 	if code := do(t, "GET", b.url+"/v1/transactions/never", nil, &nf); code != http.StatusNotFound {
 		t.Errorf("unknown transaction: %d %+v", code, nf)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -115,7 +116,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	// The workload: scanners each with a backlog in batches. Enough
 	// batches, paced, that uploading outlasts every kill round.
 	txs := crashWorkload(rng, scanners, batches, batchSize)
-	queues := make([][][]txIn, scanners)
+	queues := make([][][]api.Transaction, scanners)
 	for _, b := range txs {
 		queues[b.scanner] = append(queues[b.scanner], b.txs)
 	}
@@ -153,7 +154,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 					if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
 						t.Errorf("scanner %d: unexpected result %s %s %s for %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message), batch[i].TransactionID)
 					}
-					answered[r.TransactionID] = r.Status
+					answered[r.TransactionID] = string(r.Status)
 				}
 				mu.Unlock()
 				queues[s] = queues[s][1:]
@@ -198,7 +199,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	for _, b := range txs {
 		for _, tx := range b.txs {
 			testkit.Eventually(t, time.Until(deadline), func() error {
-				var o outcomeOut
+				var o api.Outcome
 				switch code := do(t, "GET", proc.url+"/v1/transactions/"+tx.TransactionID, nil, &o); {
 				case code == 200 && o.Status == "applied":
 					return nil
@@ -215,7 +216,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	want := expectedOnHand(txs)
 	for key, onHand := range want {
 		parts := strings.Split(key, "|")
-		var pos positionsOut
+		var pos api.Positions
 		do(t, "GET", fmt.Sprintf("%s/v1/positions?warehouseId=WH-C1&itemId=%s&locationId=%s", proc.url, parts[0], parts[1]), nil, &pos)
 		if len(pos.Positions) != 1 || pos.Positions[0].OnHand != onHand {
 			t.Errorf("%s: want onHand %d, got %+v", key, onHand, pos.Positions)
@@ -238,7 +239,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	dupIDs := 0
 	for _, r := range recs {
 		var id string
-		ev := decodeViaRegistry(t, proc.url, r.Value)
+		ev := decodeEvent(t, proc.url, nil, r.Value)
 		id = ev["eventId"].(string)
 		ids[id]++
 		where[id] = append(where[id], fmt.Sprintf("p%d@%d", r.Partition, r.Offset))
@@ -340,7 +341,7 @@ const crashCatalog = `{
 
 type crashBatch struct {
 	scanner int
-	txs     []txIn
+	txs     []api.Transaction
 }
 
 // crashWorkload makes scanners×batches×size transactions of all five types
@@ -356,7 +357,7 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 			cb := crashBatch{scanner: s}
 			for i := 0; i < size; i++ {
 				n++
-				tx := txIn{
+				tx := api.Transaction{
 					TransactionID: fmt.Sprintf("crash-%d-%06d", s, n),
 					Timestamp:     base.Add(time.Duration(n) * time.Second).Format(time.RFC3339Nano),
 					WarehouseID:   "WH-C1",
@@ -378,7 +379,7 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 					for to == tx.LocationID {
 						to = locs[rng.IntN(len(locs))]
 					}
-					tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(10)), &to
+					tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(10)), to
 				default:
 					tx.Type, tx.Quantity = "CYCLE_COUNT", int64(rng.IntN(200))
 				}
@@ -410,7 +411,7 @@ func expectedOnHand(batches []crashBatch) map[string]int64 {
 				ledger[key] = append(ledger[key], entry{at: at, delta: -tx.Quantity})
 			case "MOVE":
 				ledger[key] = append(ledger[key], entry{at: at, delta: -tx.Quantity})
-				to := tx.ItemID + "|" + *tx.ToLocationID
+				to := tx.ItemID + "|" + tx.ToLocationID
 				ledger[to] = append(ledger[to], entry{at: at, delta: tx.Quantity})
 			case "CYCLE_COUNT":
 				q := tx.Quantity
@@ -434,25 +435,25 @@ func expectedOnHand(batches []crashBatch) map[string]int64 {
 	return out
 }
 
-func send(c *http.Client, base, scanner string, txs []txIn) (uploadOut, error) {
-	body, _ := json.Marshal(upload{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs})
+func send(c *http.Client, base, scanner string, txs []api.Transaction) (api.UploadResponse, error) {
+	body, _ := json.Marshal(api.UploadRequest{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs})
 	req, err := http.NewRequest(http.MethodPost, base+"/v1/transactions", bytes.NewReader(body))
 	if err != nil {
-		return uploadOut{}, err
+		return api.UploadResponse{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := c.Do(req)
 	if err != nil {
-		return uploadOut{}, err
+		return api.UploadResponse{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return uploadOut{}, fmt.Errorf("status %d", resp.StatusCode)
+		return api.UploadResponse{}, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	var out uploadOut
+	var out api.UploadResponse
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return uploadOut{}, err
+		return api.UploadResponse{}, err
 	}
 	return out, nil
 }
@@ -569,9 +570,9 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-func deref(s *string) string {
+func deref[S ~string](s *S) string {
 	if s == nil {
 		return ""
 	}
-	return *s
+	return string(*s)
 }

@@ -1,12 +1,13 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 const testCatalog = `{
@@ -19,19 +20,19 @@ const testCatalog = `{
 
 // story is an offline backlog, oldest first, exercising every type and the
 // count-rebase rule; times are relative to base.
-func story(base time.Time) []txIn {
+func story(base time.Time) []api.Transaction {
 	at := func(d time.Duration) string { return base.Add(d).UTC().Format(time.RFC3339Nano) }
 	v99 := int64(99)
-	return []txIn{
+	return []api.Transaction{
 		{TransactionID: "e2e-1", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 100, UserID: "u1"},
 		{TransactionID: "e2e-2", Type: "PICK", Timestamp: at(5 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 10},
 		// The count at +2s saw the receipt but not the pick at +5s.
 		{TransactionID: "e2e-3", Type: "CYCLE_COUNT", Timestamp: at(2 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 95},
-		{TransactionID: "e2e-4", Type: "MOVE", Timestamp: at(10 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", ToLocationID: strp("L2"), Quantity: 5},
+		{TransactionID: "e2e-4", Type: "MOVE", Timestamp: at(10 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", ToLocationID: "L2", Quantity: 5},
 		{TransactionID: "e2e-5", Type: "ADJUSTMENT", Timestamp: at(11 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L2", Quantity: -3},
-		{TransactionID: "e2e-6", Type: "RECEIPT", Timestamp: at(12 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: strp("LOT-1"), Quantity: 50},
+		{TransactionID: "e2e-6", Type: "RECEIPT", Timestamp: at(12 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: "LOT-1", Quantity: 50},
 		{TransactionID: "e2e-7", Type: "ADJUSTMENT", Timestamp: at(13 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 1, ExpectedVersion: &v99},
-		{TransactionID: "e2e-8", Type: "PICK", Timestamp: at(14 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: strp("LOT-1"), Quantity: 200},
+		{TransactionID: "e2e-8", Type: "PICK", Timestamp: at(14 * time.Second), WarehouseID: "WH-T1", ItemID: "IT-B", LocationID: "L3", LotNumber: "LOT-1", Quantity: 200},
 		{TransactionID: "e2e-9", Type: "PICK", Timestamp: at(15 * time.Second), WarehouseID: "WH-T1", ItemID: "NOPE", LocationID: "L3", Quantity: 1},
 	}
 }
@@ -39,20 +40,20 @@ func story(base time.Time) []txIn {
 func TestPipelineEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	base := time.Now().Add(-time.Hour)
-	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
+	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
 
-	var res uploadOut
+	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
 	type want struct {
-		status, outcome, code string
-		onHand                int64
-		warning               string
+		status  api.UploadStatus
+		outcome api.OutcomeStatus
+		code    api.ErrorCode
+		onHand  int64
+		warning string
 	}
 	wants := []want{
 		{"accepted", "applied", "", 100, ""},
@@ -95,11 +96,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 
 	checkPositions := func(stage string) {
 		t.Helper()
-		var pa positionsOut
+		var pa api.Positions
 		if code := do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil, &pa); code != 200 {
 			t.Fatalf("%s: positions: %d", stage, code)
 		}
-		got := map[string]positionOut{}
+		got := map[string]api.Position{}
 		for _, p := range pa.Positions {
 			got[p.LocationID] = p
 		}
@@ -107,7 +108,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		if got["L1"].OnHand != 80 || got["L1"].Version != 4 || got["L2"].OnHand != 2 || got["L2"].Version != 2 || pa.Totals.OnHand != 82 || pa.Totals.Available != 82 {
 			t.Errorf("%s: IT-A positions %+v totals %+v", stage, pa.Positions, pa.Totals)
 		}
-		var pb positionsOut
+		var pb api.Positions
 		do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-B&locationId=L3&lotNumber=LOT-1", nil, &pb)
 		if len(pb.Positions) != 1 || pb.Positions[0].OnHand != -150 || pb.Positions[0].LotNumber != "LOT-1" {
 			t.Errorf("%s: IT-B positions %+v", stage, pb.Positions)
@@ -115,17 +116,17 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	checkPositions("after upload")
 
-	var one outcomeOut
+	var one api.Outcome
 	if code := do(t, "GET", in.url+"/v1/transactions/e2e-3", nil, &one); code != 200 || one.Status != "applied" || *one.ResultingOnHand != 85 {
 		t.Errorf("GET transaction: %d %+v", code, one)
 	}
-	var nf errorOut
+	var nf api.ErrorBody
 	if code := do(t, "GET", in.url+"/v1/transactions/never-sent", nil, &nf); code != 404 || nf.Error.Code == "" {
 		t.Errorf("GET unknown transaction: %d %+v", code, nf)
 	}
 
 	// The device resends its whole queue: nothing is applied twice.
-	var again uploadOut
+	var again api.UploadResponse
 	do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &again)
 	for i, r := range again.Results[:8] {
 		if r.Status != "duplicate" {
@@ -134,9 +135,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	// The same id with another body is refused.
 	changed := up
-	changed.Transactions = []txIn{up.Transactions[0]}
+	changed.Transactions = []api.Transaction{up.Transactions[0]}
 	changed.Transactions[0].Quantity = 101
-	var mm uploadOut
+	var mm api.UploadResponse
 	do(t, "POST", in.url+"/v1/transactions", changed, &mm)
 	if r := mm.Results[0]; r.Status != "rejected" || r.Code == nil || *r.Code != "IDEMPOTENCY_MISMATCH" {
 		t.Errorf("changed body: %+v", r)
@@ -153,7 +154,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	seen := map[string]bool{}
 	byID := map[string]map[string]any{}
 	for _, r := range recs {
-		ev := decodeViaRegistry(t, in.url, r.Value)
+		ev := decodeEvent(t, in.url, nil, r.Value)
 		id := ev["eventId"].(string)
 		if seen[id] {
 			t.Errorf("eventId %s appears twice", id)
@@ -205,31 +206,6 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if again.Results[1].Status != "duplicate" {
 		t.Errorf("after rebuild: resend gave %+v", again.Results[1])
 	}
-}
-
-// decodeViaRegistry decodes a Confluent-framed Avro value the way any
-// standard consumer would: the schema id from the header, the schema from
-// GET /schemas/ids/{id}.
-func decodeViaRegistry(t *testing.T, base string, v []byte) map[string]any {
-	t.Helper()
-	if len(v) < 5 || v[0] != 0 {
-		t.Fatalf("not Confluent wire format: % x", v[:min(len(v), 8)])
-	}
-	id := binary.BigEndian.Uint32(v[1:5])
-	native, rest, err := schemaCodec(t, base, id).NativeFromBinary(v[5:])
-	if err != nil || len(rest) != 0 {
-		t.Fatalf("decoding with schema %d: %v (%d bytes left)", id, err, len(rest))
-	}
-	m := native.(map[string]any)
-	// Unwrap unions ({"string": "x"} -> "x") for easy comparison.
-	for k, val := range m {
-		if u, ok := val.(map[string]any); ok && len(u) == 1 {
-			for _, inner := range u {
-				m[k] = inner
-			}
-		}
-	}
-	return m
 }
 
 func contains(list []string, s string) bool {

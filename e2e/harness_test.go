@@ -150,72 +150,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Types of the API's JSON, as a client would declare them.
-type (
-	txIn struct {
-		TransactionID   string  `json:"transactionId"`
-		Type            string  `json:"type"`
-		Timestamp       string  `json:"timestamp"`
-		WarehouseID     string  `json:"warehouseId"`
-		ItemID          string  `json:"itemId"`
-		LocationID      string  `json:"locationId"`
-		LotNumber       *string `json:"lotNumber,omitempty"`
-		Quantity        int64   `json:"quantity"`
-		ToLocationID    *string `json:"toLocationId,omitempty"`
-		ExpectedVersion *int64  `json:"expectedVersion,omitempty"`
-		AllocationID    *string `json:"allocationId,omitempty"`
-		UserID          string  `json:"userId,omitempty"`
-	}
-	upload struct {
-		ScannerID    string `json:"scannerId"`
-		SentAt       string `json:"sentAt"`
-		Transactions []txIn `json:"transactions"`
-	}
-	outcomeOut struct {
-		TransactionID   string   `json:"transactionId"`
-		Status          string   `json:"status"`
-		Code            *string  `json:"code"`
-		ResultingOnHand *int64   `json:"resultingOnHand"`
-		Version         *int64   `json:"version"`
-		Warnings        []string `json:"warnings"`
-	}
-	resultOut struct {
-		TransactionID string      `json:"transactionId"`
-		Status        string      `json:"status"`
-		Code          *string     `json:"code"`
-		Message       *string     `json:"message"`
-		Outcome       *outcomeOut `json:"outcome"`
-	}
-	uploadOut struct {
-		Results []resultOut `json:"results"`
-	}
-	positionOut struct {
-		WarehouseID string `json:"warehouseId"`
-		ItemID      string `json:"itemId"`
-		LocationID  string `json:"locationId"`
-		LotNumber   string `json:"lotNumber"`
-		OnHand      int64  `json:"onHand"`
-		Allocated   int64  `json:"allocated"`
-		Available   int64  `json:"available"`
-		Version     int64  `json:"version"`
-	}
-	positionsOut struct {
-		Positions []positionOut `json:"positions"`
-		Totals    struct {
-			OnHand    int64 `json:"onHand"`
-			Allocated int64 `json:"allocated"`
-			Available int64 `json:"available"`
-		} `json:"totals"`
-	}
-	errorOut struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-)
+func ptr[T any](v T) *T { return &v }
 
-func strp(s string) *string { return &s }
+// putCatalog replaces the catalog of in, failing the test unless it is
+// taken.
+func putCatalog(t *testing.T, in *testInstance, catalog any) {
+	t.Helper()
+	if code := do(t, "PUT", in.url+"/v1/catalog", catalog, nil); code != 200 {
+		t.Fatalf("PUT /v1/catalog: %d", code)
+	}
+}
 
 // committedReader reads topic from the start, read_committed; the caller
 // closes it.

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
@@ -26,15 +27,13 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	brokers := sharedBrokers(t)
 	cfg.Brokers = brokers
 	a := startInstance(t, cfg)
-	if code := do(t, "PUT", a.url+"/v1/catalog", clusterCatalog(), nil); code != 200 {
-		t.Fatalf("PUT catalog: %d", code)
-	}
+	putCatalog(t, a, clusterCatalog())
 	now := time.Now().UTC()
-	first := txIn{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
+	first := api.Transaction{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
 		WarehouseID: "WH-K", ItemID: "K-00", LocationID: "L1", Quantity: 5}
-	var res uploadOut
+	var res api.UploadResponse
 	if code := do(t, "POST", a.url+"/v1/transactions?wait=applied",
-		upload{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{first}}, &res); code != 200 ||
+		api.UploadRequest{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []api.Transaction{first}}, &res); code != 200 ||
 		res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 		t.Fatalf("first upload: %d %+v", code, res)
 	}
@@ -88,20 +87,20 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	next := first
 	next.TransactionID, next.Quantity = "in-2", 2
 	if code := do(t, "POST", a.url+"/v1/transactions",
-		upload{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []txIn{next}}, &res); code != 200 ||
+		api.UploadRequest{ScannerID: "S-1", SentAt: now.Format(time.RFC3339Nano), Transactions: []api.Transaction{next}}, &res); code != 200 ||
 		res.Results[0].Status != "accepted" {
 		t.Fatalf("upload after the restart: %d %+v", code, res)
 	}
 	for _, tx := range append(skipped, processors.Transaction{TransactionID: next.TransactionID}) {
 		testkit.Eventually(t, 60*time.Second, func() error {
-			var o outcomeOut
+			var o api.Outcome
 			if code := do(t, "GET", a.url+"/v1/transactions/"+tx.TransactionID, nil, &o); code != 200 || o.Status != "applied" {
 				return testkit.Not("GET /v1/transactions/%s: %d %s", tx.TransactionID, code, o.Status)
 			}
 			return nil
 		}, "%s, skipped by the group's offset, was never applied", tx.TransactionID)
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", a.url+"/v1/positions?warehouseId=WH-K&itemId=K-00", nil, &pos)
 	if len(pos.Positions) != 1 || pos.Positions[0].OnHand != 5+7+11+2 || pos.Positions[0].Version != 4 {
 		t.Fatalf("positions after the rewind: %+v, want onHand 25 at version 4", pos.Positions)

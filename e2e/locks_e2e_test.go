@@ -4,30 +4,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
-
-// lockTxIn is a transaction that may say override, which the shared txIn
-// does not carry.
-type lockTxIn struct {
-	txIn
-	Override bool `json:"override,omitempty"`
-}
-
-type lockUpload struct {
-	ScannerID    string     `json:"scannerId"`
-	SentAt       string     `json:"sentAt"`
-	Transactions []lockTxIn `json:"transactions"`
-}
-
-type lockOut struct {
-	LockID      string     `json:"lockId"`
-	WarehouseID string     `json:"warehouseId"`
-	LocationID  string     `json:"locationId"`
-	ScannerID   string     `json:"scannerId"`
-	ExpiresAt   time.Time  `json:"expiresAt"`
-	ReleasedAt  *time.Time `json:"releasedAt"`
-	Status      string     `json:"status"`
-}
 
 // TestLocksEndToEnd: a scanner locks a location for a count; another
 // scanner's count there is rejected unless it overrides, its receipt is
@@ -37,24 +16,22 @@ type lockOut struct {
 func TestLocksEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, testCatalog)
 	base := time.Now().Add(-time.Minute)
-	tx := func(id, typ string, s int, qty int64, override bool) lockTxIn {
-		return lockTxIn{txIn: txIn{TransactionID: id, Type: typ, Timestamp: base.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339Nano),
-			WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: qty}, Override: override}
+	tx := func(id, typ string, s int, qty int64, override bool) api.Transaction {
+		return api.Transaction{TransactionID: id, Type: typ, Timestamp: base.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339Nano),
+			WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: qty, Override: override}
 	}
-	send := func(scanner string, txs ...lockTxIn) []resultOut {
+	send := func(scanner string, txs ...api.Transaction) []api.Result {
 		t.Helper()
-		var res uploadOut
-		up := lockUpload{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}
+		var res api.UploadResponse
+		up := api.UploadRequest{ScannerID: scanner, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}
 		if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 || len(res.Results) != len(txs) {
 			t.Fatalf("upload: %d %+v", code, res)
 		}
 		return res.Results
 	}
-	expect := func(r resultOut, status, code string, onHand int64, warnings ...string) {
+	expect := func(r api.Result, status api.OutcomeStatus, code api.ErrorCode, onHand int64, warnings ...string) {
 		t.Helper()
 		o := r.Outcome
 		if r.Status != "accepted" || o == nil || o.Status != status || (code == "") != (o.Code == nil) ||
@@ -69,14 +46,14 @@ func TestLocksEndToEnd(t *testing.T) {
 
 	expect(send("SCANNER-01", tx("lk-1", "RECEIPT", 0, 100, false))[0], "applied", "", 100)
 
-	var l1 lockOut
+	var l1 api.Lock
 	if code := do(t, "POST", in.url+"/v1/locks", map[string]any{"warehouseId": "WH-T1", "locationId": "L1", "scannerId": "SCANNER-03"}, &l1); code != 201 {
 		t.Fatalf("POST /v1/locks: %d %+v", code, l1)
 	}
 	if l1.LockID == "" || l1.ScannerID != "SCANNER-03" || l1.Status != "ACTIVE" || time.Until(l1.ExpiresAt) < 29*time.Minute {
 		t.Errorf("lock %+v", l1)
 	}
-	var l2 lockOut
+	var l2 api.Lock
 	if code := do(t, "POST", in.url+"/v1/locks", map[string]any{"warehouseId": "WH-T1", "locationId": "L2", "scannerId": "SCANNER-05", "ttlSeconds": 600}, &l2); code != 201 {
 		t.Fatalf("POST /v1/locks (L2): %d", code)
 	}
@@ -95,7 +72,7 @@ func TestLocksEndToEnd(t *testing.T) {
 	if e := conflict.Error; e.Code != "LOCATION_LOCKED" || e.Holder != "SCANNER-03" || e.LockID != l1.LockID || !e.ExpiresAt.Equal(l1.ExpiresAt) {
 		t.Errorf("409 %+v, want held by %+v", e, l1)
 	}
-	var bad errorOut
+	var bad api.ErrorBody
 	if code := do(t, "POST", in.url+"/v1/locks", map[string]any{"warehouseId": "WH-T1", "locationId": "L9", "scannerId": "SCANNER-04"}, &bad); code != 400 || bad.Error.Code != "UNKNOWN_LOCATION" {
 		t.Errorf("unknown location: %d %+v", code, bad)
 	}
@@ -110,7 +87,7 @@ func TestLocksEndToEnd(t *testing.T) {
 	expect(res[2], "applied", "", 95, "LOCATION_LOCKED")
 
 	var list struct {
-		Locks []lockOut `json:"locks"`
+		Locks []api.Lock `json:"locks"`
 	}
 	if code := do(t, "GET", in.url+"/v1/locks?warehouseId=WH-T1", nil, &list); code != 200 || len(list.Locks) != 2 ||
 		list.Locks[0].LockID != l1.LockID || list.Locks[1].LockID != l2.LockID {
@@ -121,12 +98,12 @@ func TestLocksEndToEnd(t *testing.T) {
 	}
 
 	for i := range 2 {
-		var rel lockOut
+		var rel api.Lock
 		if code := do(t, "DELETE", in.url+"/v1/locks/"+l1.LockID, nil, &rel); code != 200 || rel.ReleasedAt == nil || rel.Status != "RELEASED" {
 			t.Errorf("DELETE #%d: %d %+v", i+1, code, rel)
 		}
 	}
-	var nf errorOut
+	var nf api.ErrorBody
 	if code := do(t, "DELETE", in.url+"/v1/locks/lock-never", nil, &nf); code != 404 || nf.Error.Code != "LOCK_NOT_FOUND" {
 		t.Errorf("DELETE unknown: %d %+v", code, nf)
 	}
@@ -142,7 +119,7 @@ func TestLocksEndToEnd(t *testing.T) {
 	events := consumeAll(t, in.brokers(), cfg.TopicPrefix+"inventory-events", 4, 30*time.Second)
 	warnings := map[string][]any{}
 	for _, r := range events {
-		ev := decodeViaRegistry(t, in.url, r.Value)
+		ev := decodeEvent(t, in.url, nil, r.Value)
 		w, _ := ev["warnings"].([]any)
 		warnings[ev["eventId"].(string)] = w
 	}
@@ -156,14 +133,14 @@ func TestLocksEndToEnd(t *testing.T) {
 	if len(recs) != 4 {
 		t.Fatalf("locks topic: %d records, want 4", len(recs))
 	}
-	if l := decodeViaRegistry(t, in.url, recs[3].Value); l["lockId"] != l1.LockID || l["releasedAt"] == nil || string(recs[3].Key) != l1.LockID {
+	if l := decodeEvent(t, in.url, nil, recs[3].Value); l["lockId"] != l1.LockID || l["releasedAt"] == nil || string(recs[3].Key) != l1.LockID {
 		t.Errorf("release record %v", l)
 	}
 
 	// A restart reloads the locks from the topic.
 	in.stop()
 	in = startInstance(t, cfg)
-	var after lockOut
+	var after api.Lock
 	if code := do(t, "GET", in.url+"/v1/locks/"+l1.LockID, nil, &after); code != 200 || after.Status != "RELEASED" {
 		t.Errorf("after restart: %d %+v", code, after)
 	}

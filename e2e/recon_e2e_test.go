@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
@@ -77,29 +78,6 @@ func reportBody(id string, proj map[string]*cloudRecord) map[string]any {
 	return map[string]any{"reportId": id, "warehouseId": "WH-T1", "complete": true, "positions": ps}
 }
 
-type reportOut struct {
-	ReportID      string   `json:"reportId"`
-	Status        string   `json:"status"`
-	Compared      int      `json:"compared"`
-	Agreed        int      `json:"agreed"`
-	Behind        int      `json:"behind"`
-	Discrepancies []string `json:"discrepancies"`
-	Resolved      []string `json:"resolved"`
-}
-
-type discrepancyOut struct {
-	DiscrepancyID string `json:"discrepancyId"`
-	ItemID        string `json:"itemId"`
-	LocationID    string `json:"locationId"`
-	Kind          string `json:"kind"`
-	Status        string `json:"status"`
-	Resolution    string `json:"resolution"`
-	CountTaskID   string `json:"countTaskId"`
-	History       []struct {
-		By, Status, Note string
-	} `json:"history"`
-}
-
 // TestReconciliationClosesTheLoop: a cloud projection is corrupted four
 // ways (a lost event, a doubled event, a wrong quantity, a record it never
 // heard of) plus a record the warehouse lacks; the next reports find each,
@@ -114,31 +92,31 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	in := r.in
 	// Stock on five records of WH-T1.
 	base := time.Now().Add(-time.Hour)
-	var txs []txIn
+	var txs []api.Transaction
 	for i, loc := range []string{"L1", "L2"} {
 		for j, it := range []string{"IT-A", "IT-B"} {
-			tx := txIn{TransactionID: fmt.Sprintf("rc-%d-%d", i, j), Type: "RECEIPT", Timestamp: base.Add(time.Duration(i*2+j) * time.Second).UTC().Format(time.RFC3339Nano),
+			tx := api.Transaction{TransactionID: fmt.Sprintf("rc-%d-%d", i, j), Type: "RECEIPT", Timestamp: base.Add(time.Duration(i*2+j) * time.Second).UTC().Format(time.RFC3339Nano),
 				WarehouseID: "WH-T1", ItemID: it, LocationID: loc, Quantity: int64(10 * (i + j + 1))}
 			if it == "IT-B" {
-				tx.LotNumber = strp("LOT-1")
+				tx.LotNumber = "LOT-1"
 			}
 			txs = append(txs, tx)
 		}
 	}
-	txs = append(txs, txIn{TransactionID: "rc-pick", Type: "PICK", Timestamp: base.Add(time.Minute).UTC().Format(time.RFC3339Nano),
+	txs = append(txs, api.Transaction{TransactionID: "rc-pick", Type: "PICK", Timestamp: base.Add(time.Minute).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L1", Quantity: 3})
-	var up uploadOut
-	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "SCANNER-1", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up); code != 200 {
+	var up api.UploadResponse
+	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "SCANNER-1", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: txs}, &up); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
 	proj := projection(t, in)
 	if len(proj) != 4 {
 		t.Fatalf("projection has %d records, want 4: %v", len(proj), proj)
 	}
-	postReport := func(id string, p map[string]*cloudRecord) reportOut {
+	postReport := func(id string, p map[string]*cloudRecord) api.ReportAnswer {
 		t.Helper()
-		var out reportOut
-		status, _, data := call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], reportBody(id, p))
+		var out api.ReportAnswer
+		status, _, data := testkit.Call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], reportBody(id, p))
 		if status != 200 || json.Unmarshal(data, &out) != nil {
 			t.Fatalf("report %s: %d %s", id, status, data)
 		}
@@ -161,9 +139,9 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	a = postReport("rep-2", proj)
 	kinds := map[string]string{}
 	var list struct {
-		Discrepancies []discrepancyOut `json:"discrepancies"`
+		Discrepancies []api.Discrepancy `json:"discrepancies"`
 	}
-	if status, _, data := call(t, "GET", in.url+"/v1/discrepancies?warehouseId=WH-T1&status=OPEN", r.tokens["supervisor"], nil); status != 200 || json.Unmarshal(data, &list) != nil {
+	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/discrepancies?warehouseId=WH-T1&status=OPEN", r.tokens["supervisor"], nil); status != 200 || json.Unmarshal(data, &list) != nil {
 		t.Fatalf("list: %d %s", status, data)
 	}
 	for _, d := range list.Discrepancies {
@@ -186,9 +164,9 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	if a.Agreed != 4 || len(a.Resolved) != 4 || len(a.Discrepancies) != 0 {
 		t.Fatalf("report after the corrections: %+v", a)
 	}
-	var d discrepancyOut
-	if status, _, data := call(t, "GET", in.url+"/v1/discrepancies/"+a.Resolved[0], r.tokens["reader"], nil); status != 200 || json.Unmarshal(data, &d) != nil ||
-		d.Status != "RESOLVED" || d.Resolution != "CLOUD_CORRECTED" {
+	var d api.Discrepancy
+	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/discrepancies/"+a.Resolved[0], r.tokens["reader"], nil); status != 200 || json.Unmarshal(data, &d) != nil ||
+		d.Status != "RESOLVED" || deref(d.Resolution) != "CLOUD_CORRECTED" {
 		t.Fatalf("resolved discrepancy: %d %s", status, data)
 	}
 
@@ -197,15 +175,15 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	body := reportBody("rep-4", repaired)
 	body["complete"] = false
 	body["positions"] = []map[string]any{{"itemId": "IT-B", "locationId": "L2", "lotNumber": "LOT-9", "onHand": 5, "version": 1}}
-	var a4 reportOut
-	if status, _, data := call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], body); status != 200 || json.Unmarshal(data, &a4) != nil || len(a4.Discrepancies) != 1 {
+	var a4 api.ReportAnswer
+	if status, _, data := testkit.Call(t, "POST", in.url+"/v1/reconciliation/reports?wait=compared", r.tokens["cloud"], body); status != 200 || json.Unmarshal(data, &a4) != nil || len(a4.Discrepancies) != 1 {
 		t.Fatalf("report 4: %d %s", status, data)
 	}
 	id := a4.Discrepancies[0]
-	patch := func(body map[string]any, wantStatus int) discrepancyOut {
+	patch := func(body map[string]any, wantStatus int) api.Discrepancy {
 		t.Helper()
-		var out discrepancyOut
-		status, _, data := call(t, "PATCH", in.url+"/v1/discrepancies/"+id, r.tokens["supervisor"], body)
+		var out api.Discrepancy
+		status, _, data := testkit.Call(t, "PATCH", in.url+"/v1/discrepancies/"+id, r.tokens["supervisor"], body)
 		if status != wantStatus {
 			t.Fatalf("PATCH %v: %d %s, want %d", body, status, data, wantStatus)
 		}
@@ -225,7 +203,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out discrepancyOut
+		var out api.Discrepancy
 		err = json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || err != nil || len(out.History) != 3 || out.History[2].Note != "bin empty, asking the night shift" {
@@ -233,7 +211,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		}
 	}
 	d = patch(map[string]any{"status": "RESOLVED", "resolution": "RECOUNT_REQUESTED"}, 200)
-	if d.Status != "RESOLVED" || d.CountTaskID == "" || len(d.History) != 4 {
+	if d.Status != "RESOLVED" || d.CountTaskID == nil || len(d.History) != 4 {
 		t.Fatalf("resolved with a recount: %+v", d)
 	}
 	patch(map[string]any{"status": "INVESTIGATING"}, 409)
@@ -241,9 +219,9 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		CountTasks []struct{ CountTaskID, Status, LocationID string } `json:"countTasks"`
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
-		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
+		status, _, data := testkit.Call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
 		if status == 200 && json.Unmarshal(data, &tasks) == nil && slices.ContainsFunc(tasks.CountTasks, func(x struct{ CountTaskID, Status, LocationID string }) bool {
-			return x.CountTaskID == d.CountTaskID
+			return x.CountTaskID == deref(d.CountTaskID)
 		}) {
 			return nil
 		}
@@ -251,13 +229,13 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	})
 	cnt := map[string]any{"transactionId": "rc-recount", "type": "CYCLE_COUNT", "timestamp": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano),
 		"warehouseId": "WH-T1", "itemId": "IT-B", "locationId": "L2", "lotNumber": "LOT-9", "quantity": 5, "countTaskId": d.CountTaskID}
-	if status, _, data := call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
+	if status, _, data := testkit.Call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
 		map[string]any{"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": []any{cnt}}); status != 200 {
 		t.Fatalf("recount: %d %s", status, data)
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
-		status, _, data := call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=DONE", r.tokens["supervisor"], nil)
-		if status == 200 && json.Unmarshal(data, &tasks) == nil && len(tasks.CountTasks) == 1 && tasks.CountTasks[0].CountTaskID == d.CountTaskID {
+		status, _, data := testkit.Call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=DONE", r.tokens["supervisor"], nil)
+		if status == 200 && json.Unmarshal(data, &tasks) == nil && len(tasks.CountTasks) == 1 && tasks.CountTasks[0].CountTaskID == deref(d.CountTaskID) {
 			return nil
 		}
 		return testkit.Not("the count did not complete its task: %s", data)
@@ -293,14 +271,12 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	in := r.in
 	classed := `{"warehouses": [{"warehouseId": "WH-T1", "locations": ["L1", "L2"]}],
 	  "items": [{"itemId": "IT-A", "abcClass": "A"}], "countTolerances": {"A": 0.02}}`
-	if code := do(t, "PUT", in.url+"/v1/catalog", classed, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, classed)
 	at := func(d time.Duration) string { return time.Now().Add(-time.Hour + d).UTC().Format(time.RFC3339Nano) }
-	send := func(txs ...map[string]any) uploadOut {
+	send := func(txs ...map[string]any) api.UploadResponse {
 		t.Helper()
-		var out uploadOut
-		status, _, data := call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
+		var out api.UploadResponse
+		status, _, data := testkit.Call(t, "POST", in.url+"/v1/transactions?wait=applied", r.tokens["scanner"],
 			map[string]any{"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano), "transactions": txs})
 		if status != 200 || json.Unmarshal(data, &out) != nil {
 			t.Fatalf("upload: %d %s", status, data)
@@ -312,7 +288,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if o := res.Results[0].Outcome; o == nil || o.Status != "held" || deref(o.Code) != "VARIANCE_REVIEW" {
 		t.Fatalf("a count 90 %% off: %+v", res.Results[0])
 	}
-	var pos positionsOut
+	var pos api.Positions
 	do(t, "GET", in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil, &pos)
 	if pos.Totals.OnHand != 100 {
 		t.Fatalf("a held count changed onHand: %+v", pos)
@@ -324,12 +300,12 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 			Status            string
 		} `json:"counts"`
 	}
-	if status, _, data := call(t, "GET", in.url+"/v1/counts?warehouseId=WH-T1&status=held", r.tokens["supervisor"], nil); status != 200 ||
+	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/counts?warehouseId=WH-T1&status=held", r.tokens["supervisor"], nil); status != 200 ||
 		json.Unmarshal(data, &held) != nil || len(held.Counts) != 1 || held.Counts[0].Expected != 100 || held.Counts[0].Counted != 10 {
 		t.Fatalf("held counts: %d %s", status, data)
 	}
 	r.refused("a scanner approves", 403, "FORBIDDEN", "POST", "/v1/counts/h-cnt/approve", r.tokens["scanner"], nil)
-	status, _, data := call(t, "POST", in.url+"/v1/counts/h-cnt/approve", r.tokens["supervisor"], map[string]any{"note": "recounted by hand"})
+	status, _, data := testkit.Call(t, "POST", in.url+"/v1/counts/h-cnt/approve", r.tokens["supervisor"], map[string]any{"note": "recounted by hand"})
 	if status != 200 {
 		t.Fatalf("approve: %d %s", status, data)
 	}
@@ -337,11 +313,11 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if pos.Totals.OnHand != 10 {
 		t.Fatalf("after approval onHand %d, want 10", pos.Totals.OnHand)
 	}
-	var o outcomeOut
+	var o api.Outcome
 	if do(t, "GET", in.url+"/v1/transactions/h-cnt", nil, &o); o.Status != "applied" {
 		t.Errorf("the approved count's outcome: %+v", o)
 	}
-	if status, _, _ := call(t, "POST", in.url+"/v1/counts/h-cnt/reject", r.tokens["supervisor"], nil); status != 409 {
+	if status, _, _ := testkit.Call(t, "POST", in.url+"/v1/counts/h-cnt/reject", r.tokens["supervisor"], nil); status != 409 {
 		t.Errorf("deciding twice: %d, want 409", status)
 	}
 
@@ -365,9 +341,9 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("WH-T1"), Value: v}, &kgo.Record{Key: []byte("WH-T1"), Value: []byte("garbage")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	var rep reportOut
+	var rep api.ReportAnswer
 	testkit.Eventually(t, 20*time.Second, func() error {
-		status, _, data := call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)
+		status, _, data := testkit.Call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)
 		if status == 200 && json.Unmarshal(data, &rep) == nil {
 			return nil
 		}

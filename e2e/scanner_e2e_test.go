@@ -27,6 +27,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner"
 )
@@ -120,13 +121,13 @@ func checkServer(t *testing.T, base string, brokers []string, topicPrefix, scann
 		if k.lot != "" {
 			q.Set("lotNumber", k.lot)
 		}
-		var pos positionsOut
+		var pos api.Positions
 		if code := do(t, "GET", base+"/v1/positions?"+q.Encode(), nil, &pos); code != 200 {
 			t.Errorf("GET /v1/positions?%s: %d", q.Encode(), code)
 			f.wrongRecords++
 			continue
 		}
-		var got *positionOut
+		var got *api.Position
 		for i := range pos.Positions {
 			if p := &pos.Positions[i]; p.LocationID == k.location && p.LotNumber == k.lot {
 				got = p
@@ -188,7 +189,7 @@ func waitApplied(t *testing.T, base string, ids map[string]bool, timeout time.Du
 	}
 	_ = testkit.Within(timeout, func() error { // what is left is returned
 		for id := range left {
-			var o outcomeOut
+			var o api.Outcome
 			code := do(t, "GET", base+"/v1/transactions/"+id, nil, &o)
 			switch {
 			case code == 200 && o.Status == "applied":
@@ -263,7 +264,9 @@ func receiptEvents(t *testing.T, base string, brokers []string, topic string, id
 }
 
 // decodeEvent decodes a Confluent-framed Avro value with the schema the
-// server's registry endpoint names, unwrapping unions.
+// server's registry endpoint names, as a standard consumer would, and
+// unwraps unions ({"string": "x"} -> "x") for easy comparison. codecs,
+// when not nil, keeps the schemas fetched.
 func decodeEvent(t *testing.T, base string, codecs map[uint32]*goavro.Codec, v []byte) map[string]any {
 	t.Helper()
 	if len(v) < 5 || v[0] != 0 {
@@ -272,21 +275,14 @@ func decodeEvent(t *testing.T, base string, codecs map[uint32]*goavro.Codec, v [
 	id := binary.BigEndian.Uint32(v[1:5])
 	codec := codecs[id]
 	if codec == nil {
-		var sch struct {
-			Schema string `json:"schema"`
+		codec = schemaCodec(t, base, id)
+		if codecs != nil {
+			codecs[id] = codec
 		}
-		if code := do(t, "GET", fmt.Sprintf("%s/schemas/ids/%d", base, id), nil, &sch); code != 200 {
-			t.Fatalf("GET /schemas/ids/%d: %d", id, code)
-		}
-		var err error
-		if codec, err = goavro.NewCodec(sch.Schema); err != nil {
-			t.Fatalf("schema %d: %v", id, err)
-		}
-		codecs[id] = codec
 	}
-	native, _, err := codec.NativeFromBinary(v[5:])
-	if err != nil {
-		t.Fatalf("decoding with schema %d: %v", id, err)
+	native, rest, err := codec.NativeFromBinary(v[5:])
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("decoding with schema %d: %v (%d bytes left)", id, err, len(rest))
 	}
 	m := native.(map[string]any)
 	for k, val := range m {
@@ -304,7 +300,7 @@ func decodeEvent(t *testing.T, base string, codecs map[uint32]*goavro.Codec, v [
 func newScannerToken(t *testing.T, base, name string, warehouses ...string) (token, id string) {
 	t.Helper()
 	var out struct{ Token, TokenID string }
-	status, _, data := call(t, "POST", base+"/v1/tokens", testAdminToken,
+	status, _, data := testkit.Call(t, "POST", base+"/v1/tokens", testAdminToken,
 		map[string]any{"name": name, "role": "scanner", "warehouses": warehouses})
 	if status != 201 || json.Unmarshal(data, &out) != nil || out.Token == "" {
 		t.Fatalf("creating the scanner token %s: %d %s", name, status, data)
@@ -316,11 +312,11 @@ func newScannerToken(t *testing.T, base, name string, warehouses ...string) (tok
 // the server refuses it (401 on GET /v1/me).
 func revokeToken(t *testing.T, base, id, token string) {
 	t.Helper()
-	if status, _, data := call(t, "DELETE", base+"/v1/tokens/"+id, testAdminToken, nil); status/100 != 2 {
+	if status, _, data := testkit.Call(t, "DELETE", base+"/v1/tokens/"+id, testAdminToken, nil); status/100 != 2 {
 		t.Fatalf("DELETE /v1/tokens/%s: %d %s", id, status, data)
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
-		if status, _, _ := call(t, "GET", base+"/v1/me", token, nil); status != 401 {
+		if status, _, _ := testkit.Call(t, "GET", base+"/v1/me", token, nil); status != 401 {
 			return testkit.Not("the revoked token still answers %d on GET /v1/me", status)
 		}
 		return nil
@@ -1047,7 +1043,7 @@ func TestScannerE2EOnceExitCodes(t *testing.T) {
 		t.Errorf("status after an unreachable server: %+v, want yellow, 2 queued, never synced", st)
 	}
 	for _, s := range ledger.all() {
-		if status, _, _ := call(t, "GET", in.url+"/v1/transactions/"+s.id, testAdminToken, nil); status != 404 {
+		if status, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+s.id, testAdminToken, nil); status != 404 {
 			t.Errorf("scan %s reached the server (%d) while it was unreachable", s.id, status)
 		}
 	}
@@ -1090,7 +1086,7 @@ func TestScannerE2EOnceExitCodes(t *testing.T) {
 		!strings.Contains(rej.Rejections[0].Message, "limit of 10000") {
 		t.Errorf("invsync scanner rejections --json: %s (%v), want %s rejected UNREASONABLE_QUANTITY", out, err, badID)
 	}
-	if status, _, _ := call(t, "GET", in.url+"/v1/transactions/"+badID, testAdminToken, nil); status != 404 {
+	if status, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+badID, testAdminToken, nil); status != 404 {
 		t.Errorf("the rejected scan is known to the server: GET answered %d, want 404", status)
 	}
 
@@ -1106,7 +1102,7 @@ func TestScannerE2EOnceExitCodes(t *testing.T) {
 	if st.Status != scanner.Red || st.Queued != 1 || !strings.Contains(strings.ToLower(st.Message), "token") {
 		t.Errorf("status with a revoked token: %+v, want red, 1 queued, a message about the token", st)
 	}
-	if status, _, _ := call(t, "GET", in.url+"/v1/transactions/"+acks[0].TransactionID, testAdminToken, nil); status != 404 {
+	if status, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+acks[0].TransactionID, testAdminToken, nil); status != 404 {
 		t.Errorf("a scan sent with a revoked token reached the server (%d)", status)
 	}
 	raw, _ := exec.Command(bin, "scanner", "status", "--data-dir", dirC, "--json").Output()

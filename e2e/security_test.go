@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 	"github.com/invsync/invsync/server"
@@ -43,9 +42,7 @@ const secCatalog = `{
 func newSecRig(t *testing.T, cfg server.Options) *secRig {
 	t.Helper()
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", secCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, secCatalog)
 	r := &secRig{t: t, in: in, tokens: map[string]string{"admin": testAdminToken}, ids: map[string]string{}}
 	for _, role := range []string{"supervisor", "scanner", "cloud", "reader"} {
 		name := role + "-1"
@@ -65,48 +62,10 @@ func (r *secRig) createToken(name, role string, whs []string, expiresAt *time.Ti
 		body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339Nano)
 	}
 	var out struct{ Token, TokenID string }
-	if status, _, data := call(r.t, "POST", r.in.url+"/v1/tokens", testAdminToken, body); status != 201 || json.Unmarshal(data, &out) != nil {
+	if status, _, data := testkit.Call(r.t, "POST", r.in.url+"/v1/tokens", testAdminToken, body); status != 201 || json.Unmarshal(data, &out) != nil {
 		r.t.Fatalf("creating a %s token: %d %s", role, status, data)
 	}
 	return out.Token, out.TokenID
-}
-
-// call sends a request with a bearer token ("" for none; a value starting
-// with "raw:" is sent as the whole Authorization header).
-func call(t *testing.T, method, url, token string, body any) (int, http.Header, []byte) {
-	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	switch {
-	case strings.HasPrefix(token, "raw:"):
-		req.Header.Set("Authorization", strings.TrimPrefix(token, "raw:"))
-	case token != "":
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, data
 }
 
 // writes is the sum of the end offsets of every topic a request can write.
@@ -131,11 +90,11 @@ func (r *secRig) writes() int64 {
 
 // refused sends a request that must be refused with status and code, and
 // checks that it wrote nothing.
-func (r *secRig) refused(name string, status int, code, method, path, token string, body any) {
+func (r *secRig) refused(name string, status int, code api.ErrorCode, method, path, token string, body any) {
 	r.t.Helper()
 	before := r.writes()
-	got, hdr, data := call(r.t, method, r.in.url+path, token, body)
-	var e errorOut
+	got, hdr, data := testkit.Call(r.t, method, r.in.url+path, token, body)
+	var e api.ErrorBody
 	_ = json.Unmarshal(data, &e)
 	if got != status || e.Error.Code != code {
 		r.t.Errorf("%s: %s %s answered %d %s, want %d %s (%.300s)", name, method, path, got, e.Error.Code, status, code, data)
@@ -166,11 +125,11 @@ func secUpload(scanner, wh string, ids ...string) map[string]any {
 func TestSecurityFunctionLevelAuthorization(t *testing.T) {
 	r := newSecRig(t, testConfig(t))
 	// Objects to act on, made by the admin.
-	if status, _, data := call(t, "POST", r.in.url+"/v1/transactions?wait=applied", testAdminToken, secUpload("SCANNER-1", "WH-T1", "fl-seed")); status != 200 {
+	if status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/transactions?wait=applied", testAdminToken, secUpload("SCANNER-1", "WH-T1", "fl-seed")); status != 200 {
 		t.Fatalf("seed upload: %d %s", status, data)
 	}
 	alloc := map[string]any{"allocationId": "FL-ALLOC", "orderId": "SO-FL", "warehouseId": "WH-T1", "itemId": "IT-A", "quantity": 1}
-	if status, _, data := call(t, "POST", r.in.url+"/v1/allocations?wait=decided", testAdminToken, alloc); status != 200 {
+	if status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/allocations?wait=decided", testAdminToken, alloc); status != 200 {
 		t.Fatalf("seed allocation: %d %s", status, data)
 	}
 	type endpoint struct {
@@ -224,7 +183,7 @@ func TestSecurityFunctionLevelAuthorization(t *testing.T) {
 				r.refused(name, 403, "FORBIDDEN", ep.method, ep.path, r.tokens[role], body)
 				continue
 			}
-			if status, _, data := call(t, ep.method, r.in.url+ep.path, r.tokens[role], body); status == 401 || status == 403 || status >= 500 {
+			if status, _, data := testkit.Call(t, ep.method, r.in.url+ep.path, r.tokens[role], body); status == 401 || status == 403 || status >= 500 {
 				t.Errorf("%s: allowed for %s but answered %d %s", name, role, status, data)
 			}
 		}
@@ -237,25 +196,25 @@ func TestSecurityFunctionLevelAuthorization(t *testing.T) {
 func TestSecurityObjectLevelAuthorization(t *testing.T) {
 	r := newSecRig(t, testConfig(t))
 	// WH-T2 objects, made by the admin.
-	if status, _, data := call(t, "POST", r.in.url+"/v1/transactions?wait=applied", testAdminToken, secUpload("SCANNER-9", "WH-T2", "t2-tx")); status != 200 {
+	if status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/transactions?wait=applied", testAdminToken, secUpload("SCANNER-9", "WH-T2", "t2-tx")); status != 200 {
 		t.Fatalf("seed: %d %s", status, data)
 	}
-	if status, _, data := call(t, "POST", r.in.url+"/v1/allocations?wait=decided", testAdminToken,
+	if status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/allocations?wait=decided", testAdminToken,
 		map[string]any{"allocationId": "T2-ALLOC", "orderId": "SO-T2", "warehouseId": "WH-T2", "itemId": "IT-A", "quantity": 1}); status != 200 {
 		t.Fatalf("seed allocation: %d %s", status, data)
 	}
 	var lock struct{ LockID string }
-	status, _, data := call(t, "POST", r.in.url+"/v1/locks", testAdminToken, map[string]any{"warehouseId": "WH-T2", "locationId": "M1", "scannerId": "SCANNER-9"})
+	status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/locks", testAdminToken, map[string]any{"warehouseId": "WH-T2", "locationId": "M1", "scannerId": "SCANNER-9"})
 	if status != 201 || json.Unmarshal(data, &lock) != nil {
 		t.Fatalf("seed lock: %d %s", status, data)
 	}
 	var slock struct{ LockID string }
-	status, _, data = call(t, "POST", r.in.url+"/v1/locks", testAdminToken, map[string]any{"warehouseId": "WH-T1", "locationId": "L1", "scannerId": "SCANNER-OTHER"})
+	status, _, data = testkit.Call(t, "POST", r.in.url+"/v1/locks", testAdminToken, map[string]any{"warehouseId": "WH-T1", "locationId": "L1", "scannerId": "SCANNER-OTHER"})
 	if status != 201 || json.Unmarshal(data, &slock) != nil {
 		t.Fatalf("seed lock of another scanner: %d %s", status, data)
 	}
 	n := 0
-	check := func(name string, status int, code, method, path, role string, body any) {
+	check := func(name string, status int, code api.ErrorCode, method, path, role string, body any) {
 		n++
 		r.refused(name, status, code, method, path, r.tokens[role], body)
 	}
@@ -288,14 +247,14 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 	var byOrder struct {
 		Allocations []json.RawMessage `json:"allocations"`
 	}
-	if status, _, data := call(t, "GET", r.in.url+"/v1/allocations?orderId=SO-T2", r.tokens["reader"], nil); status != 200 ||
+	if status, _, data := testkit.Call(t, "GET", r.in.url+"/v1/allocations?orderId=SO-T2", r.tokens["reader"], nil); status != 200 ||
 		json.Unmarshal(data, &byOrder) != nil || len(byOrder.Allocations) != 0 {
 		t.Errorf("a reader of WH-T1 listed WH-T2's order: %d %s", status, data)
 	}
 	var locks struct {
 		Locks []struct{ ScannerID string } `json:"locks"`
 	}
-	if status, _, data := call(t, "GET", r.in.url+"/v1/locks?warehouseId=WH-T1", r.tokens["scanner"], nil); status != 200 ||
+	if status, _, data := testkit.Call(t, "GET", r.in.url+"/v1/locks?warehouseId=WH-T1", r.tokens["scanner"], nil); status != 200 ||
 		json.Unmarshal(data, &locks) != nil || len(locks.Locks) != 0 {
 		t.Errorf("a scanner listed another scanner's locks: %d %s", status, data)
 	}
@@ -303,11 +262,11 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 	// In an upload, each out-of-scope transaction is rejected on its own
 	// and never written; the rest goes on.
 	before := r.writes()
-	status, _, data = call(t, "POST", r.in.url+"/v1/transactions?wait=applied", r.tokens["scanner"], map[string]any{
+	status, _, data = testkit.Call(t, "POST", r.in.url+"/v1/transactions?wait=applied", r.tokens["scanner"], map[string]any{
 		"scannerId": "SCANNER-1", "sentAt": time.Now().UTC().Format(time.RFC3339Nano),
 		"transactions": append(secUpload("SCANNER-1", "WH-T2", "mix-t2")["transactions"].([]map[string]any),
 			secUpload("SCANNER-1", "WH-T1", "mix-t1")["transactions"].([]map[string]any)...)})
-	var up uploadOut
+	var up api.UploadResponse
 	if status != 200 || json.Unmarshal(data, &up) != nil || len(up.Results) != 2 {
 		t.Fatalf("mixed upload: %d %s", status, data)
 	}
@@ -320,7 +279,7 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 	if got := r.writes() - before; got != 1 {
 		t.Errorf("mixed upload wrote %d records, want 1 (the permitted transaction)", got)
 	}
-	var missing errorOut
+	var missing api.ErrorBody
 	if code := do(t, "GET", r.in.url+"/v1/transactions/mix-t2", nil, &missing); code != 404 {
 		t.Errorf("the rejected transaction is known: %d", code)
 	}
@@ -338,7 +297,7 @@ func TestSecurityAuthentication(t *testing.T) {
 	exp := clock.Now().Add(time.Minute)
 	expiring, _ := r.createToken("SCANNER-EXP", "scanner", []string{"WH-T1"}, &exp)
 	revoked, revokedID := r.createToken("SCANNER-REV", "scanner", []string{"WH-T1"}, nil)
-	if status, _, data := call(t, "DELETE", r.in.url+"/v1/tokens/"+revokedID, testAdminToken, nil); status != 200 {
+	if status, _, data := testkit.Call(t, "DELETE", r.in.url+"/v1/tokens/"+revokedID, testAdminToken, nil); status != 200 {
 		t.Fatalf("revoke: %d %s", status, data)
 	}
 	wrongSecret := r.tokens["scanner"][:len(r.tokens["scanner"])-2] + "xx"
@@ -358,14 +317,14 @@ func TestSecurityAuthentication(t *testing.T) {
 		r.refused(name, 401, "UNAUTHENTICATED", "POST", "/v1/transactions", token, body)
 	}
 	// The expiring token works until its expiry, then not.
-	if status, _, data := call(t, "GET", r.in.url+"/v1/me", expiring, nil); status != 200 {
+	if status, _, data := testkit.Call(t, "GET", r.in.url+"/v1/me", expiring, nil); status != 200 {
 		t.Fatalf("before expiry: %d %s", status, data)
 	}
 	clock.advance(2 * time.Minute)
 	r.refused("expired", 401, "UNAUTHENTICATED", "POST", "/v1/transactions", expiring, body)
 	n++
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/subjects", "/schemas/ids/1", "/scanner/"} {
-		if status, _, data := call(t, "GET", r.in.url+path, "", nil); status != 200 {
+		if status, _, data := testkit.Call(t, "GET", r.in.url+path, "", nil); status != 200 {
 			t.Errorf("open endpoint %s answered %d without a token: %.100s", path, status, data)
 		}
 	}
@@ -385,8 +344,8 @@ func TestSecurityPropertyLevelAuthorization(t *testing.T) {
 			up["transactions"].([]map[string]any)[0][k] = v
 		}
 		before := r.writes()
-		status, _, data := call(t, "POST", r.in.url+"/v1/transactions", r.tokens["scanner"], up)
-		var res uploadOut
+		status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/transactions", r.tokens["scanner"], up)
+		var res api.UploadResponse
 		n++
 		if status != 200 || json.Unmarshal(data, &res) != nil || res.Results[0].Status != "rejected" || deref(res.Results[0].Code) != "INVALID_TRANSACTION" {
 			t.Errorf("an upload setting %s: %d %s", name, status, data)
@@ -405,7 +364,7 @@ func TestSecurityPropertyLevelAuthorization(t *testing.T) {
 		n++
 		r.refused("token with "+name, 400, "INVALID_TOKEN_REQUEST", "POST", "/v1/tokens", testAdminToken, body)
 	}
-	status, _, data := call(t, "GET", r.in.url+"/v1/tokens", testAdminToken, nil)
+	status, _, data := testkit.Call(t, "GET", r.in.url+"/v1/tokens", testAdminToken, nil)
 	if status != 200 || strings.Contains(string(data), r.tokens["scanner"]) || strings.Contains(strings.ToLower(string(data)), `"hash"`) ||
 		strings.Contains(string(data), `"token":`) {
 		t.Errorf("the token list shows secrets or hashes: %d %s", status, data)
@@ -423,7 +382,7 @@ func TestSecurityResourceConsumption(t *testing.T) {
 	limited := 0
 	var retryAfter string
 	for range 40 {
-		status, hdr, _ := call(t, "GET", r.in.url+"/v1/me", r.tokens["reader"], nil)
+		status, hdr, _ := testkit.Call(t, "GET", r.in.url+"/v1/me", r.tokens["reader"], nil)
 		if status == 429 {
 			limited++
 			retryAfter = hdr.Get("Retry-After")
@@ -433,7 +392,7 @@ func TestSecurityResourceConsumption(t *testing.T) {
 		t.Fatalf("40 requests at once with a limit of 5/s: %d refused, Retry-After %q", limited, retryAfter)
 	}
 	r.refused("over the rate", 429, "RATE_LIMITED", "POST", "/v1/transactions", r.tokens["reader"], secUpload("SCANNER-1", "WH-T1", "rl-1"))
-	if status, _, _ := call(t, "GET", r.in.url+"/v1/me", r.tokens["cloud"], nil); status != 200 {
+	if status, _, _ := testkit.Call(t, "GET", r.in.url+"/v1/me", r.tokens["cloud"], nil); status != 200 {
 		t.Errorf("another token was limited too: %d", status)
 	}
 	time.Sleep(1500 * time.Millisecond) // the bucket refills
@@ -477,7 +436,7 @@ func TestSecurityMisconfiguration(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/v1/nope", "/v1/transactions/%00"} {
-		_, _, data := call(t, "GET", r.in.url+path, r.tokens["reader"], nil)
+		_, _, data := testkit.Call(t, "GET", r.in.url+path, r.tokens["reader"], nil)
 		for _, leak := range []string{"goroutine", ".go:", "pebble", "/tmp/", "panic"} {
 			if strings.Contains(string(data), leak) {
 				t.Errorf("%s: error body leaks %q: %s", path, leak, data)
@@ -497,17 +456,17 @@ func TestSecurityRevocationReachesEveryInstance(t *testing.T) {
 	b := startInstance(t, cfgB)
 	token, id := a.createToken("SCANNER-R", "scanner", []string{"WH-T1"}, nil)
 	testkit.Eventually(t, 10*time.Second, func() error {
-		if status, _, _ := call(t, "GET", b.url+"/v1/me", token, nil); status != 200 {
+		if status, _, _ := testkit.Call(t, "GET", b.url+"/v1/me", token, nil); status != 200 {
 			return testkit.Not("instance B does not accept a token created on A: %d", status)
 		}
 		return nil
 	})
-	if status, _, data := call(t, "DELETE", a.in.url+"/v1/tokens/"+id, testAdminToken, nil); status != 200 {
+	if status, _, data := testkit.Call(t, "DELETE", a.in.url+"/v1/tokens/"+id, testAdminToken, nil); status != 200 {
 		t.Fatalf("revoke: %d %s", status, data)
 	}
 	revokedAt := time.Now()
 	testkit.Eventually(t, 5*time.Second, func() error {
-		if status, _, _ := call(t, "GET", b.url+"/v1/me", token, nil); status != 401 {
+		if status, _, _ := testkit.Call(t, "GET", b.url+"/v1/me", token, nil); status != 401 {
 			return testkit.Not("instance B still accepts the token after its revocation on A: %d", status)
 		}
 		return nil

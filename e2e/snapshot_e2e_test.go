@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/server"
 )
 
@@ -48,15 +49,13 @@ func snapshotCatalog(t *testing.T) string {
 func startSnapshotInstance(t *testing.T, cfg server.Options) *testInstance {
 	t.Helper()
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", snapshotCatalog(t), nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
+	putCatalog(t, in, snapshotCatalog(t))
 	return in
 }
 
 // uploadApplied uploads txs (ids made unique by the caller) and fails unless
 // every one is applied. Their times are the instance's clock.
-func uploadApplied(t *testing.T, in *testInstance, txs []txIn) {
+func uploadApplied(t *testing.T, in *testInstance, txs []api.Transaction) {
 	t.Helper()
 	now := time.Now().UTC()
 	if in.cfg.Now != nil {
@@ -68,8 +67,8 @@ func uploadApplied(t *testing.T, in *testInstance, txs []txIn) {
 			txs[i].Timestamp = now.Add(-time.Hour + time.Duration(i)*time.Second).Format(time.RFC3339Nano)
 		}
 	}
-	var res uploadOut
-	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", upload{ScannerID: "SCANNER-S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res); code != 200 {
+	var res api.UploadResponse
+	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", api.UploadRequest{ScannerID: "SCANNER-S", SentAt: now.Format(time.RFC3339Nano), Transactions: txs}, &res); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}
 	for i, r := range res.Results {
@@ -81,11 +80,11 @@ func uploadApplied(t *testing.T, in *testInstance, txs []txIn) {
 
 // positionsOf returns GET /v1/positions of every item, by stock record
 // ("item/location/lot").
-func positionsOf(t *testing.T, in *testInstance, items ...string) map[string]positionOut {
+func positionsOf(t *testing.T, in *testInstance, items ...string) map[string]api.Position {
 	t.Helper()
-	out := map[string]positionOut{}
+	out := map[string]api.Position{}
 	for _, it := range items {
-		var p positionsOut
+		var p api.Positions
 		if code := do(t, "GET", in.url+"/v1/positions?warehouseId="+snapWH+"&itemId="+it, nil, &p); code != 200 {
 			t.Fatalf("GET positions of %s: %d", it, code)
 		}
@@ -145,7 +144,7 @@ func (l *snapshotLog) poll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	l.cl.PollFetches(ctx).EachRecord(func(kr *kgo.Record) {
-		r := snapRecord{partition: kr.Partition, count: -1, v: decodeViaRegistry(t, l.in.url, kr.Value)}
+		r := snapRecord{partition: kr.Partition, count: -1, v: decodeEvent(t, l.in.url, nil, kr.Value)}
 		for _, h := range kr.Headers {
 			if h.Key == "snapshot-records" {
 				r.count, _ = strconv.Atoi(string(h.Value))
@@ -207,7 +206,7 @@ func (l *snapshotLog) String() string {
 // awaitFull waits for the first snapshot of a slot at or after `after` that
 // every partition holding stock of want has published whole, and checks it
 // against want record for record. It returns the snapshot's id.
-func (l *snapshotLog) awaitFull(after time.Time, want map[string]positionOut) string {
+func (l *snapshotLog) awaitFull(after time.Time, want map[string]api.Position) string {
 	t := l.t
 	t.Helper()
 	var parts []int32
@@ -278,16 +277,16 @@ func TestSnapshotMatchesPositionsEverySlot(t *testing.T) {
 		t.Errorf("schema subject %s-value: %d", topic, code)
 	}
 
-	uploadApplied(t, in, []txIn{
+	uploadApplied(t, in, []api.Transaction{
 		{TransactionID: "s1-1", Type: "RECEIPT", ItemID: "S-01", LocationID: "L1", Quantity: 100},
 		{TransactionID: "s1-2", Type: "RECEIPT", ItemID: "S-01", LocationID: "L2", Quantity: 40},
 		{TransactionID: "s1-3", Type: "RECEIPT", ItemID: "S-02", LocationID: "L1", Quantity: 10},
-		{TransactionID: "s1-4", Type: "RECEIPT", ItemID: "S-03", LocationID: "L3", LotNumber: strp("LOT-A"), Quantity: 25},
-		{TransactionID: "s1-5", Type: "RECEIPT", ItemID: "S-03", LocationID: "L3", LotNumber: strp("LOT-B"), Quantity: 5},
+		{TransactionID: "s1-4", Type: "RECEIPT", ItemID: "S-03", LocationID: "L3", LotNumber: "LOT-A", Quantity: 25},
+		{TransactionID: "s1-5", Type: "RECEIPT", ItemID: "S-03", LocationID: "L3", LotNumber: "LOT-B", Quantity: 5},
 		{TransactionID: "s1-6", Type: "RECEIPT", ItemID: "S-04", LocationID: "L2", Quantity: 7},
 		{TransactionID: "s1-7", Type: "PICK", ItemID: "S-05", LocationID: "L1", Quantity: 3},
 	})
-	var a allocOut
+	var a api.Allocation
 	if code := do(t, "POST", in.url+"/v1/allocations?wait=decided", map[string]any{"allocationId": "ALLOC-S1", "orderId": "SO-S1",
 		"orderLine": 1, "warehouseId": snapWH, "itemId": "S-01", "quantity": 30, "locationId": "L1"}, &a); code != 200 || a.Status != "CONFIRMED" {
 		t.Fatalf("allocation: %d %+v", code, a)
@@ -303,11 +302,11 @@ func TestSnapshotMatchesPositionsEverySlot(t *testing.T) {
 	snaps := readSnapshots(t, in)
 	first := snaps.awaitFull(applied1, want1)
 
-	uploadApplied(t, in, []txIn{
+	uploadApplied(t, in, []api.Transaction{
 		{TransactionID: "s2-1", Type: "PICK", ItemID: "S-01", LocationID: "L1", Quantity: 20},
 		{TransactionID: "s2-2", Type: "CYCLE_COUNT", ItemID: "S-02", LocationID: "L1", Quantity: 8},
-		{TransactionID: "s2-3", Type: "MOVE", ItemID: "S-04", LocationID: "L2", ToLocationID: strp("L3"), Quantity: 2},
-		{TransactionID: "s2-4", Type: "ADJUSTMENT", ItemID: "S-03", LocationID: "L3", LotNumber: strp("LOT-A"), Quantity: -5},
+		{TransactionID: "s2-3", Type: "MOVE", ItemID: "S-04", LocationID: "L2", ToLocationID: "L3", Quantity: 2},
+		{TransactionID: "s2-4", Type: "ADJUSTMENT", ItemID: "S-03", LocationID: "L3", LotNumber: "LOT-A", Quantity: -5},
 		{TransactionID: "s2-5", Type: "RECEIPT", ItemID: "S-06", LocationID: "L2", Quantity: 11},
 	})
 	applied2 := time.Now()
@@ -358,8 +357,8 @@ func TestSnapshotOncePerSlotAcrossRestarts(t *testing.T) {
 	if len(items) < 3 {
 		t.Fatalf("the catalog's items fall on fewer than 3 partitions: %v", parts)
 	}
-	receipt := func(txid, item string) txIn {
-		return txIn{TransactionID: txid, Type: "RECEIPT", ItemID: item, LocationID: "L1", Quantity: 5}
+	receipt := func(txid, item string) api.Transaction {
+		return api.Transaction{TransactionID: txid, Type: "RECEIPT", ItemID: item, LocationID: "L1", Quantity: 5}
 	}
 	// published waits for part's share of the day's snapshot and checks,
 	// a moment later, that every share read so far arrived exactly once.
@@ -377,7 +376,7 @@ func TestSnapshotOncePerSlotAcrossRestarts(t *testing.T) {
 		}
 	}
 
-	uploadApplied(t, in, []txIn{receipt("r-1", items[0])})
+	uploadApplied(t, in, []api.Transaction{receipt("r-1", items[0])})
 	snaps := readSnapshots(t, in)
 	published(snaps, parts[0])
 	if got := snaps.byID[id][parts[0]][0].v["onHand"]; got != int64(5) {
@@ -388,7 +387,7 @@ func TestSnapshotOncePerSlotAcrossRestarts(t *testing.T) {
 	// published today; the second publishes for the first time.
 	in.stop()
 	in = startSnapshotInstance(t, cfg)
-	uploadApplied(t, in, []txIn{receipt("r-2", items[0]), receipt("r-3", items[1])})
+	uploadApplied(t, in, []api.Transaction{receipt("r-2", items[0]), receipt("r-3", items[1])})
 	snaps = readSnapshots(t, in)
 	published(snaps, parts[1])
 	if len(snaps.byID[id][parts[0]]) != 1 || snaps.byID[id][parts[0]][0].v["onHand"] != int64(5) {
@@ -401,7 +400,7 @@ func TestSnapshotOncePerSlotAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	in = startSnapshotInstance(t, cfg)
-	uploadApplied(t, in, []txIn{receipt("r-4", items[0]), receipt("r-5", items[1]), receipt("r-6", items[2])})
+	uploadApplied(t, in, []api.Transaction{receipt("r-4", items[0]), receipt("r-5", items[1]), receipt("r-6", items[2])})
 	snaps = readSnapshots(t, in)
 	published(snaps, parts[2])
 	if len(snaps.byID[id][parts[0]]) != 1 || len(snaps.byID[id][parts[1]]) != 1 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -124,7 +125,7 @@ func TestStartupWaitsForKafkaVisibly(t *testing.T) {
 		cmd, out := startServe(t, "--data-dir", t.TempDir(), "--http-addr", httpAddr, "--brokers", brokers)
 		base := "http://" + httpAddr
 		waitStatus(t, base+"/healthz", http.StatusOK, 20*time.Second)
-		var ready errorOut
+		var ready api.ErrorBody
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if code := getJSON(t, base+"/readyz", &ready); code != http.StatusServiceUnavailable {
 				t.Fatalf("/readyz answered %d while Kafka is missing", code)
@@ -134,7 +135,7 @@ func TestStartupWaitsForKafkaVisibly(t *testing.T) {
 			}
 			return nil
 		})
-		var starting errorOut
+		var starting api.ErrorBody
 		if code := getJSON(t, base+"/v1/catalog", &starting); code != http.StatusServiceUnavailable || starting.Error.Code != "STARTING" {
 			t.Errorf("/v1/catalog while starting: %d %+v, want 503 STARTING", code, starting)
 		}

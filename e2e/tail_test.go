@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // TestTailPrintsDecodedEvents: `invsync tail` prints the committed events
@@ -13,11 +15,9 @@ import (
 func TestTailPrintsDecodedEvents(t *testing.T) {
 	cfg := testConfig(t)
 	in := startInstance(t, cfg)
-	if code := do(t, "PUT", in.url+"/v1/catalog", testCatalog, nil); code != 200 {
-		t.Fatalf("PUT /v1/catalog: %d", code)
-	}
-	up := upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
-	var res uploadOut
+	putCatalog(t, in, testCatalog)
+	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
+	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {
 		t.Fatalf("upload: %d", code)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline/embedded"
 	"github.com/invsync/invsync/server"
@@ -144,7 +145,7 @@ func TestKafkaSASL(t *testing.T) {
 		good.Brokers = []string{b.Addr()}
 		good.Kafka = saslConfig(t, mech, "invsync", "s3cret-"+mech)
 		in := startInstance(t, good)
-		var res uploadOut
+		var res api.UploadResponse
 		if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", secUploadIT(), &res); code != 200 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
 			t.Fatalf("%s: upload through a SASL broker: %d %+v", mech, code, res)
 		}
@@ -175,8 +176,8 @@ func saslConfig(t *testing.T, mech, user, pass string) server.KafkaSecurity {
 }
 
 // secUploadIT is one receipt of the test catalog's item.
-func secUploadIT() upload {
-	return upload{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{{
+func secUploadIT() api.UploadRequest {
+	return api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{{
 		TransactionID: "sasl-1", Type: "RECEIPT", Timestamp: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-001", ItemID: "ITEM-10001", LocationID: "A-01-01", Quantity: 3}}}
 }

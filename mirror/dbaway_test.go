@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // logCapture tees a mirror's log lines to the test log and keeps them.
@@ -27,10 +29,30 @@ func (c *logCapture) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *logCapture) contains(s string) bool {
+func (c *logCapture) contains(s string) bool { return c.count(s) > 0 }
+
+// count is how many times s was logged.
+func (c *logCapture) count(s string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return strings.Contains(c.b.String(), s)
+	return strings.Count(c.b.String(), s)
+}
+
+// probesFailed is how many times the mirror has probed the database it
+// waits for and found it still unavailable.
+func (c *logCapture) probesFailed() int { return c.count("mirror database still unavailable") }
+
+// awaitProbesFailed waits until the mirror has failed n more probes than
+// it had at from: it is then waiting for the database, and has been for
+// n backoffs.
+func (c *logCapture) awaitProbesFailed(t *testing.T, from, n int) {
+	t.Helper()
+	testkit.Eventually(t, 30*time.Second, func() error {
+		if got := c.probesFailed() - from; got < n {
+			return testkit.Not("%d failed probes of the database, want %d", got, n)
+		}
+		return nil
+	})
 }
 
 func newLogCapture(t *testing.T) (*logCapture, *slog.Logger) {
@@ -66,13 +88,15 @@ func TestMirrorStopsWhileSQLiteIsLocked(t *testing.T) {
 	before := readStoredOffsets(t, locker)
 	applied, _, _, _ := m.progress.snapshot()
 	w.round(t, prod, 300, 100, 0, 1)
-	eventually(t, 10*time.Second, func() string {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if !logs.contains("mirror database unavailable") {
-			return "no log line says the database is unavailable"
+			return testkit.Not("no log line says the database is unavailable")
 		}
-		return ""
+		return nil
 	})
-	time.Sleep(time.Second)
+	// Several probes fail while the lock is held: time enough for a
+	// write, had anything been let through.
+	logs.awaitProbesFailed(t, 0, 3)
 	if after := readStoredOffsets(t, locker); !maps.Equal(before, after) {
 		t.Fatalf("offsets moved while the database was locked: %v -> %v", before, after)
 	}
@@ -123,28 +147,30 @@ func TestMirrorPostgresRestartMidCatchUp(t *testing.T) {
 	logs, logger := newLogCapture(t)
 	m, _ := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, BatchRecords: 100,
 		MaxBackoff: 500 * time.Millisecond, Logger: logger})
-	eventually(t, 30*time.Second, func() string {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		if applied, _, _, _ := m.progress.snapshot(); applied < 2000 {
-			return "the mirror has not started applying"
+			return testkit.Not("the mirror has not started applying")
 		}
-		return ""
+		return nil
 	})
 	if _, caught, _, _ := m.progress.snapshot(); caught {
 		t.Fatal("the mirror caught up before the restart: make the backlog larger")
 	}
 	postgresScript(t, "restart", "--immediate")
-	eventually(t, 30*time.Second, func() string {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		if !logs.contains("mirror database unavailable") {
-			return "no log line says the database is unavailable"
+			return testkit.Not("no log line says the database is unavailable")
 		}
-		return ""
+		return nil
 	})
 
 	// Down for a while: nothing is applied.
 	postgresScript(t, "down")
-	time.Sleep(300 * time.Millisecond) // a batch in flight fails, none starts
+	// Once a probe has failed after the stop, no batch is in flight and
+	// none starts; then several more fail.
+	logs.awaitProbesFailed(t, logs.probesFailed(), 1)
 	applied, _, _, _ := m.progress.snapshot()
-	time.Sleep(1500 * time.Millisecond)
+	logs.awaitProbesFailed(t, logs.probesFailed(), 3)
 	if now, _, _, _ := m.progress.snapshot(); now != applied {
 		t.Fatalf("%d records applied while PostgreSQL was down", now-applied)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -70,12 +71,12 @@ func newPostgresDB(t *testing.T) testDB {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for range 20 { // PostgreSQL may be restarting at the end of a test
-			if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err == nil {
-				return
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		// PostgreSQL may be restarting at the end of a test; a schema
+		// left behind is only litter.
+		_ = testkit.Within(5*time.Second, func() error {
+			_, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
+			return err
+		})
 	})
 	sep := "?"
 	if strings.Contains(base, "?") {
@@ -222,18 +223,18 @@ func (k *testKafka) checkNoGroupOffsets(t *testing.T) {
 // Apache Kafka the markers are written after EndTransaction returns.
 func (k *testKafka) waitStable(t *testing.T, topics ...string) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() string {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		stable, err := k.adm.ListCommittedOffsets(ctx, topics...)
 		if err != nil {
-			return err.Error()
+			return err
 		}
 		ends := k.endOffsets(t, topics...)
-		var open string
+		var open error
 		stable.Each(func(o kadm.ListedOffset) {
 			if tp := (topicPartition{o.Topic, o.Partition}); o.Err == nil && o.Offset != ends[tp] {
-				open = fmt.Sprintf("%s/%d: last stable offset %d, high watermark %d", o.Topic, o.Partition, o.Offset, ends[tp])
+				open = testkit.Not("%s/%d: last stable offset %d, high watermark %d", o.Topic, o.Partition, o.Offset, ends[tp])
 			}
 		})
 		return open
@@ -304,21 +305,4 @@ func startMirror(t *testing.T, cfg Config) (*Mirror, func()) {
 	}
 	t.Cleanup(stop)
 	return m, stop
-}
-
-// eventually polls cond every 50 ms until it returns "" or timeout passes,
-// then fails with its last answer.
-func eventually(t *testing.T, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -21,7 +21,7 @@ import (
 // the tables against the oracle.
 func waitMirrored(t *testing.T, k *testKafka, w *world, db *database, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, func() string {
+	testkit.Eventually(t, timeout, func() error {
 		// Listed again every time: a partition's last stable offset moves
 		// past a committed transaction only once the broker has written
 		// its commit marker, which may be after EndTransaction returned.
@@ -29,10 +29,10 @@ func waitMirrored(t *testing.T, k *testKafka, w *world, db *database, timeout ti
 		stored := readStoredOffsets(t, db.db)
 		for tp, end := range ends {
 			if end > 0 && stored[tp] != end {
-				return fmt.Sprintf("%s/%d stored offset %d, end %d", tp.Topic, tp.Partition, stored[tp], end)
+				return testkit.Not("%s/%d stored offset %d, end %d", tp.Topic, tp.Partition, stored[tp], end)
 			}
 		}
-		return ""
+		return nil
 	})
 	checkTables(t, w, db.db, nil)
 }
@@ -123,12 +123,12 @@ func TestMirrorDeadLetters(t *testing.T) {
 
 		_, stop := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, Logger: testLogger(t)})
 		db := openTestDB(t, d)
-		eventually(t, 30*time.Second, func() string {
+		testkit.Eventually(t, 30*time.Second, func() error {
 			ends := k.endOffsets(t, k.topics.InventoryEvents, k.topics.AllocationDecisions)
 			if got := readStoredOffsets(t, db.db); !maps.Equal(got, ends) {
-				return fmt.Sprintf("stored offsets %v, want %v", got, ends)
+				return testkit.Not("stored offsets %v, want %v", got, ends)
 			}
-			return ""
+			return nil
 		})
 		stop()
 
@@ -274,11 +274,11 @@ func TestMirrorDiscrepanciesTopic(t *testing.T) {
 
 		cfg.DiscrepancyDecoder = discrepancyJSON
 		_, stop = startMirror(t, cfg)
-		eventually(t, 30*time.Second, func() string {
+		testkit.Eventually(t, 30*time.Second, func() error {
 			if got := readStoredOffsets(t, db.db)[topicPartition{k.topics.Discrepancies, 1}]; got != recs[1].Offset+2 {
-				return fmt.Sprintf("discrepancies/1 stored offset %d, want %d (after the commit marker)", got, recs[1].Offset+2)
+				return testkit.Not("discrepancies/1 stored offset %d, want %d (after the commit marker)", got, recs[1].Offset+2)
 			}
-			return ""
+			return nil
 		})
 		stop()
 		var kind, status string
@@ -320,12 +320,12 @@ func TestMirrorCorrectionFromKafka(t *testing.T) {
 		}, true)
 		db := openTestDB(t, d)
 		startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, Logger: testLogger(t)})
-		eventually(t, 30*time.Second, func() string {
+		testkit.Eventually(t, 30*time.Second, func() error {
 			got := readPositions(t, db.db)[positionKey{"WH-001", "ITEM-12345", "A-05-02", ""}]
 			if got.OnHand != 95 || got.Version != 18 {
-				return fmt.Sprintf("row %+v, want onHand 95 at version 18", got)
+				return testkit.Not("row %+v, want onHand 95 at version 18", got)
 			}
-			return ""
+			return nil
 		})
 	})
 }

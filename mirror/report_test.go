@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -231,12 +232,12 @@ func TestMirrorReportsAfterCatchingUp(t *testing.T) {
 	srv := newReportServer(t)
 	startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, URL: srv.URL, Token: testToken,
 		ReportInterval: time.Second, Logger: testLogger(t)})
-	eventually(t, 30*time.Second, func() string {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		bodies, _ := srv.requests()
 		if len(bodies) < 4 { // two warehouses, two rounds
-			return fmt.Sprintf("%d reports so far", len(bodies))
+			return testkit.Not("%d reports so far", len(bodies))
 		}
-		return ""
+		return nil
 	})
 	bodies, _ := srv.requests()
 	want := w.expectedPositions(nil)

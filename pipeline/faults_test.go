@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/state"
 )
@@ -235,6 +236,7 @@ func TestRebalanceMidTransaction(t *testing.T) {
 			return nil, nil, false
 		}
 		close(held)
+		// The commit is held for a while on purpose: b joins meanwhile.
 		r.cluster.SleepControl(func() { time.Sleep(3 * time.Second) })
 		return nil, nil, false
 	})
@@ -254,13 +256,12 @@ func TestRebalanceMidTransaction(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for owned(a) == 0 || owned(b) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("partitions not shared after the rebalance: a owns %d, b owns %d", owned(a), owned(b))
+	testkit.Eventually(t, 60*time.Second, func() error {
+		if na, nb := owned(a), owned(b); na == 0 || nb == 0 {
+			return testkit.Not("partitions not shared after the rebalance: a owns %d, b owns %d", na, nb)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	r.assertExactlyOnce(append(txs, more...), a, b)
 }
 
@@ -322,12 +323,7 @@ func (r *rig) busiestPartition(txs []processors.Transaction) int32 {
 // inputs.go; without it the skipped transactions are never applied.
 func TestSkippedInputIsRewound(t *testing.T) {
 	r := newRig(t)
-	first := r.produce("skip", 0, 40)
-	m := r.start("a", "")
-	r.waitApplied(first, m)
-	m.stop()
-	part := r.busiestPartition(first)
-	committed := r.groupOffset(r.topics.Transactions, part)
+	first, m, part, committed := r.appliedAndStopped("skip", 40)
 	second := r.produce("skip", 40, 80)
 	r.commitGroupOffset(r.topics.Transactions, part, committed+5)
 	m2 := r.start("a2", m.dir)
@@ -337,6 +333,20 @@ func TestSkippedInputIsRewound(t *testing.T) {
 	}
 }
 
+// appliedAndStopped produces n transactions named name, has a member
+// apply them and stops it; it returns them, the stopped member, the
+// partition most of them went to and the group's committed input offset
+// of that partition.
+func (r *rig) appliedAndStopped(name string, n int) ([]processors.Transaction, *member, int32, int64) {
+	r.t.Helper()
+	txs := r.produce(name, 0, n)
+	m := r.start("a", "")
+	r.waitApplied(txs, m)
+	m.stop()
+	part := r.busiestPartition(txs)
+	return txs, m, part, r.groupOffset(r.topics.Transactions, part)
+}
+
 // TestLocalStateAheadIsRebuilt: the local copy of a partition holds the
 // effect of input that no committed Kafka transaction holds (a phantom
 // transaction and an input offset past the group's). It is dropped and
@@ -344,12 +354,7 @@ func TestSkippedInputIsRewound(t *testing.T) {
 // local copy keeps the phantom's stock in the positions.
 func TestLocalStateAheadIsRebuilt(t *testing.T) {
 	r := newRig(t)
-	txs := r.produce("ahead", 0, 40)
-	m := r.start("a", "")
-	r.waitApplied(txs, m)
-	m.stop()
-	part := r.busiestPartition(txs)
-	committed := r.groupOffset(r.topics.Transactions, part)
+	txs, m, part, committed := r.appliedAndStopped("ahead", 40)
 
 	st, err := state.Open(m.dir, state.Options{AbsentPrefix: processors.OutcomePrefix()})
 	if err != nil {

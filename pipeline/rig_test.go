@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 	"github.com/invsync/invsync/state"
@@ -242,8 +243,8 @@ func (r *rig) events(want int, timeout time.Duration) map[string]int {
 	defer cl.Close()
 	ids := map[string]int{}
 	n := 0
-	deadline := time.Now().Add(timeout)
-	for n < want && time.Now().Before(deadline) {
+	// Fewer than want by the timeout is for the caller to judge.
+	_ = testkit.Within(timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		f := cl.PollFetches(ctx)
 		cancel()
@@ -256,7 +257,11 @@ func (r *rig) events(want int, timeout time.Duration) map[string]int {
 			ids[e.EventID]++
 			n++
 		})
-	}
+		if n < want {
+			return testkit.Not("%d events of %d", n, want)
+		}
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
@@ -298,21 +303,16 @@ func (r *rig) assertPositions(txs []processors.Transaction, members ...*member) 
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	deadline := time.Now().Add(60 * time.Second)
-	for _, k := range keys {
-		item, loc, _ := strings.Cut(k, "|")
-		part := r.producer.Partition(processors.StockKey("WH-R", item), r.partitions)
-		for {
-			got, ok := r.readOnHand(part, item, loc, members)
-			if ok && got == want[k] {
-				break
+	testkit.Eventually(r.t, 60*time.Second, func() error {
+		for _, k := range keys {
+			item, loc, _ := strings.Cut(k, "|")
+			part := r.producer.Partition(processors.StockKey("WH-R", item), r.partitions)
+			if got, ok := r.readOnHand(part, item, loc, members); !ok || got != want[k] {
+				return testkit.Not("%s (partition %d): onHand %d (readable %v), want %d", k, part, got, ok, want[k])
 			}
-			if time.Now().After(deadline) {
-				r.t.Fatalf("%s (partition %d): onHand %d (readable %v), want %d", k, part, got, ok, want[k])
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
-	}
+		return nil
+	})
 }
 
 func (r *rig) readOnHand(part int32, item, loc string, members []*member) (int64, bool) {
@@ -333,16 +333,15 @@ func (r *rig) readOnHand(part int32, item, loc string, members []*member) (int64
 // state of the member owning its partition.
 func (r *rig) waitApplied(txs []processors.Transaction, members ...*member) {
 	r.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for _, tx := range txs {
-		part := r.producer.Partition(tx.StockKey(), r.partitions)
-		for !r.hasOutcome(part, tx.TransactionID, members) {
-			if time.Now().After(deadline) {
-				r.t.Fatalf("%s (partition %d) not applied within 60 s", tx.TransactionID, part)
+	testkit.Eventually(r.t, 60*time.Second, func() error {
+		for _, tx := range txs {
+			part := r.producer.Partition(tx.StockKey(), r.partitions)
+			if !r.hasOutcome(part, tx.TransactionID, members) {
+				return testkit.Not("%s (partition %d) not applied", tx.TransactionID, part)
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		return nil
+	})
 }
 
 func (r *rig) hasOutcome(part int32, txid string, members []*member) bool {

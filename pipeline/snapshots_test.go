@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 	"github.com/invsync/invsync/state"
@@ -110,22 +111,18 @@ func (r *rig) checkSnapshot(parts map[int32]*snapshotPart, id string, want map[s
 // slot as its last snapshot in the member's committed state.
 func (r *rig) awaitSlotRecorded(m *member, slot time.Time, parts map[int32]bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for part := range parts {
-		for {
+	testkit.Eventually(r.t, 30*time.Second, func() error {
+		for part := range parts {
 			last, ok, err := processors.LastSnapshot(m.store.Partition(part))
 			if err != nil {
 				r.t.Fatal(err)
 			}
-			if ok && !last.Before(slot) {
-				break
+			if !ok || last.Before(slot) {
+				return testkit.Not("partition %d has not recorded the snapshot of %v (last %v %v)", part, slot, last, ok)
 			}
-			if time.Now().After(deadline) {
-				r.t.Fatalf("partition %d never recorded the snapshot of %v (last %v %v)", part, slot, last, ok)
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		return nil
+	})
 }
 
 func (r *rig) stockPartitions(txs []processors.Transaction) map[int32]bool {

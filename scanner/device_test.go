@@ -246,10 +246,7 @@ func TestConcurrentScansWhileRunSyncs(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for mustStatus(t, d).Queued > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, func() bool { return mustStatus(t, d).Queued == 0 }, "Run to upload every scan")
 	cancel()
 	if err := <-runDone; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -264,9 +261,14 @@ func TestRunStopsOnCloseAndIsSingle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A scan queued before Run starts: its upload shows Run is going.
+	q, err := d.Scan(context.Background(), countScan(1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	runDone := make(chan error, 1)
 	go func() { runDone <- d.Run(context.Background()) }()
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, func() bool { return slices.Contains(srv.Accepted(), q.TransactionID) }, "Run to upload the queued scan")
 	if err := d.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Fatalf("a second Run: %v, want ErrRunning", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // testClock is an injected device clock that moves only when told.
@@ -103,13 +104,7 @@ func wantStatus(t *testing.T, d *Device, colour string, queued, rejected int) St
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, testkit.True(cond, "not yet"), "waiting for %s", what)
 }
 
 func codep(c api.ErrorCode) *api.ErrorCode { return &c }

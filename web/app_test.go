@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/web/browsertest"
 )
 
@@ -102,12 +103,9 @@ func TestEnrolByLinkStoresTheDeviceAndCleansTheURL(t *testing.T) {
 	if err := h.b.Click("#sync-now"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(waitLong)
-	for h.api.state().notModified == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if h.api.state().notModified == 0 {
-		t.Error("the catalog was never revalidated with If-None-Match")
+	if err := testkit.Within(waitLong, testkit.True(func() bool { return h.api.state().notModified > 0 },
+		"no conditional catalog request")); err != nil {
+		t.Errorf("the catalog was never revalidated with If-None-Match: %v", err)
 	}
 
 	// The same app on a desktop screen.
@@ -500,10 +498,7 @@ func TestCycleCountTakesTheLockAndCompletesItsTask(t *testing.T) {
 	if tx["type"] != "CYCLE_COUNT" || tx["countTaskId"] != "ct-1" || tx["locationId"] != "A-01-02" || fmt.Sprint(tx["quantity"]) != "42" {
 		t.Errorf("count reached the server as %v", tx)
 	}
-	deadline := time.Now().Add(waitLong)
-	for len(h.api.state().released) == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	_ = testkit.Within(waitLong, testkit.True(func() bool { return len(h.api.state().released) > 0 }, "no lock released"))
 	if r := h.api.state().released; len(r) != 1 || r[0] == "lock-x" {
 		t.Errorf("released locks %v, want the count's own", r)
 	}

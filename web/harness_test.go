@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/web/browsertest"
 )
 
@@ -115,17 +116,17 @@ func (h *appHarness) waitCounts(queued, rejected int) {
 // waitAccepted waits until the server has accepted n transactions.
 func (h *appHarness) waitAccepted(n int) fakeState {
 	h.t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for {
-		s := h.api.state()
-		if len(s.order) >= n {
-			return s
+	var s fakeState
+	err := testkit.Within(waitLong, func() error {
+		if s = h.api.state(); len(s.order) < n {
+			return testkit.Not("the server accepted %d transactions, want %d", len(s.order), n)
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("the server accepted %d transactions, want %d; page: %v", len(s.order), n, h.eval(pageState))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		h.t.Fatalf("%v; page: %v", err, h.eval(pageState))
 	}
+	return s
 }
 
 func (h *appHarness) text(css string) string {

@@ -15,7 +15,7 @@ import (
 // transport error or an answer out cannot hold fails the test.
 func Do(t testing.TB, method, url, token string, body, out any) int {
 	t.Helper()
-	status, data := send(t, method, url, token, body)
+	status, _, data := Call(t, method, url, token, body)
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("%s %s: %d: decoding %q: %v", method, url, status, data, err)
@@ -28,7 +28,7 @@ func Do(t testing.TB, method, url, token string, body, out any) int {
 // is want.
 func Expect(t testing.TB, want int, method, url, token string, body, out any) {
 	t.Helper()
-	status, data := send(t, method, url, token, body)
+	status, _, data := Call(t, method, url, token, body)
 	if status != want {
 		t.Fatalf("%s %s: %d, want %d: %s", method, url, status, want, bytes.TrimSpace(data))
 	}
@@ -39,7 +39,10 @@ func Expect(t testing.TB, want int, method, url, token string, body, out any) {
 	}
 }
 
-func send(t testing.TB, method, url, token string, body any) (int, []byte) {
+// Call sends a request as Do does and returns the answer's status, headers
+// and body. A token starting with "raw:" is sent as the whole
+// Authorization header, for requests with a malformed one.
+func Call(t testing.TB, method, url, token string, body any) (int, http.Header, []byte) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -60,7 +63,10 @@ func send(t testing.TB, method, url, token string, body any) (int, []byte) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
+	switch {
+	case strings.HasPrefix(token, "raw:"):
+		req.Header.Set("Authorization", strings.TrimPrefix(token, "raw:"))
+	case token != "":
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -69,7 +75,7 @@ func send(t testing.TB, method, url, token string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
+	return resp.StatusCode, resp.Header, data
 }
 
 // Ready is a condition for Eventually: GET base/readyz answers 200.

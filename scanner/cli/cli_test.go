@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner"
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
@@ -330,13 +331,7 @@ func TestCLIStatusOfAMissingQueueFails(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, testkit.True(cond, "not yet"), "waiting for %s", what)
 }
 
 func strp(s string) *string { return &s }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // page is a page that records the keys it receives, in the field that has
@@ -274,10 +276,8 @@ func TestExceptionsAndConsoleErrorsAreCollected(t *testing.T) {
 	if err := b.Navigate(srv.URL + "/throw"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(b.Exceptions()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The check below says what arrived, if anything, once the wait is over.
+	_ = testkit.Within(5*time.Second, testkit.True(func() bool { return len(b.Exceptions()) > 0 }, "no exception reported"))
 	if e := b.Exceptions(); len(e) != 1 || !strings.Contains(e[0], "boom") {
 		t.Errorf("exceptions = %q", e)
 	}
