@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -166,11 +167,11 @@ func TestDashboardAndAlertMetricsExist(t *testing.T) {
 		t.Fatalf("PUT /v1/catalog: %d", code)
 	}
 	mirrorURL := startMirrorMetrics(t, in.brokers(), cfg.TopicPrefix)
-	up := upload{ScannerID: "SCANNER-OBS", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{{
+	up := api.UploadRequest{ScannerID: "SCANNER-OBS", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{{
 		TransactionID: "obs-1", Type: "RECEIPT", Timestamp: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-M1", ItemID: "M-1", LocationID: "L1", Quantity: 3, UserID: "u1"}}}
-	var res uploadOut
-	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 || len(res.Results) != 1 || res.Results[0].Status != "accepted" {
+	var res api.UploadResponse
+	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 || len(res.Results) != 1 || res.Results[0].Status != api.StatusAccepted {
 		t.Fatalf("upload: %d %+v", code, res)
 	}
 

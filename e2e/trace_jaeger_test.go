@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // jaegerTrace is the part of Jaeger's query API answer
@@ -127,7 +129,7 @@ func TestTraceInJaeger(t *testing.T) {
 	}()
 
 	traceID, parentID := randomHexID(t, 16), randomHexID(t, 8)
-	up := upload{ScannerID: "SCANNER-TRACE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []txIn{{
+	up := api.UploadRequest{ScannerID: "SCANNER-TRACE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{{
 		TransactionID: "trace-" + traceID[:12], Type: "RECEIPT", Timestamp: time.Now().Add(-2 * time.Second).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-M2", ItemID: "M-7", LocationID: "L3", Quantity: 4, UserID: "u1"}}}
 	body, _ := json.Marshal(up)
@@ -139,10 +141,10 @@ func TestTraceInJaeger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res uploadOut
+	var res api.UploadResponse
 	_ = json.NewDecoder(resp.Body).Decode(&res)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != "applied" {
+	if resp.StatusCode != 200 || len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != api.OutcomeApplied {
 		t.Fatalf("upload: %d %+v", resp.StatusCode, res)
 	}
 

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/telemetry"
 )
 
@@ -59,7 +60,7 @@ func TestApplyContinuesEventTrace(t *testing.T) {
 		t.Fatal("the mirror did not catch up within 60 s")
 	}
 	var applies []sdktrace.ReadOnlySpan
-	eventually(t, 10*time.Second, func() string {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		applies = applies[:0]
 		for _, s := range spans.Ended() {
 			if s.Name() == "apply "+k.topics.InventoryEvents {
@@ -67,9 +68,9 @@ func TestApplyContinuesEventTrace(t *testing.T) {
 			}
 		}
 		if len(applies) < len(parents) {
-			return fmt.Sprintf("%d apply spans, want %d", len(applies), len(parents))
+			return fmt.Errorf("%d apply spans, want %d", len(applies), len(parents))
 		}
-		return ""
+		return nil
 	})
 	if len(applies) != len(parents) {
 		t.Fatalf("%d apply spans, want one per producing transaction (%d)", len(applies), len(parents))
