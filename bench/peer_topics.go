@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/invsync/invsync/schemas"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
@@ -43,4 +44,23 @@ func deletePeerTopics(adm *kadm.Client, t peerTopics, out io.Writer) {
 	if err != nil {
 		fmt.Fprintf(out, "kstreams peer: deleting consumer group %s: %v\n", t.appID, err)
 	}
+}
+
+// peerTopics names one run's topics and application.
+type peerTopics struct {
+	input, output, appID string
+}
+
+func newPeerTopics(prefix, run string) peerTopics {
+	return peerTopics{
+		input:  prefix + run + "." + schemas.TopicTransactions,
+		output: prefix + run + "." + schemas.TopicInventoryEvents,
+		appID:  "invsync-kstreams-" + run,
+	}
+}
+
+// internal are the topics Kafka Streams creates for the application: one
+// changelog per store (names fixed by bench/kstreams' ApplyTransaction).
+func (t peerTopics) internal() []string {
+	return []string{t.appID + "-stock-records-changelog", t.appID + "-applied-transactions-changelog"}
 }
