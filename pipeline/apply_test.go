@@ -49,11 +49,7 @@ func TestUnreadableInputIsDeadLettered(t *testing.T) {
 	txs := r.produce("dead", 0, 20)
 	r.assertExactlyOnce(txs, m)
 
-	dl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.topics.DeadLetter),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dl := r.committedReader(r.topics.DeadLetter)
 	defer dl.Close()
 	var got []*kgo.Record
 	testkit.Eventually(t, 30*time.Second, func() error {
