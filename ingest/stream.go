@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -78,18 +79,25 @@ func newStreamHub() *streamHub {
 	return &streamHub{subs: map[*streamSub]struct{}{}, perToken: map[string]int{}}
 }
 
-// subscribe adds a stream of p (optionally of warehouse wh); false when the
-// token has streamPerToken open already or the hub is closed.
-func (h *streamHub) subscribe(p auth.Principal, wh string) (*streamSub, bool) {
+var (
+	errStreamsClosed  = errors.New("the server is shutting down; reconnect in a moment")
+	errTooManyStreams = fmt.Errorf("this token has %d console streams open already; close a tab", streamPerToken)
+)
+
+// subscribe adds a stream of p (optionally of warehouse wh).
+func (h *streamHub) subscribe(p auth.Principal, wh string) (*streamSub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed || h.perToken[p.TokenID] >= streamPerToken {
-		return nil, false
+	if h.closed {
+		return nil, errStreamsClosed
+	}
+	if h.perToken[p.TokenID] >= streamPerToken {
+		return nil, errTooManyStreams
 	}
 	sub := &streamSub{p: p, wh: wh, ch: make(chan StreamEvent, streamBuffer), gone: make(chan struct{})}
 	h.subs[sub] = struct{}{}
 	h.perToken[p.TokenID]++
-	return sub, true
+	return sub, nil
 }
 
 func (h *streamHub) unsubscribe(sub *streamSub) {
@@ -244,11 +252,14 @@ func (s *Server) getStream(c *gin.Context) {
 		return
 	}
 	token, _ := auth.ParseBearer(c.GetHeader("Authorization")) // checked by authenticate
-	sub, ok := s.stream.subscribe(*p, wh)
-	if !ok {
+	sub, err := s.stream.subscribe(*p, wh)
+	if err != nil {
 		c.Header("Retry-After", "5")
-		writeError(c, http.StatusTooManyRequests, api.CodeRateLimited,
-			fmt.Sprintf("this token has %d console streams open already (or the server is shutting down); close a tab", streamPerToken))
+		if errors.Is(err, errStreamsClosed) {
+			writeError(c, http.StatusServiceUnavailable, api.CodeNotReady, err.Error())
+		} else {
+			writeError(c, http.StatusTooManyRequests, api.CodeRateLimited, err.Error())
+		}
 		return
 	}
 	defer s.stream.unsubscribe(sub)
