@@ -26,6 +26,7 @@ const (
 	StreamScanner     = "scanner"
 	StreamLock        = "lock"
 	StreamToken       = "token"
+	StreamCountTask   = "count-task"
 	StreamOverview    = "overview"
 )
 
@@ -207,6 +208,13 @@ func (s *Server) watchChanges() {
 			l, found := s.cfg.Locks.Get(id)
 			if found {
 				s.Notify(StreamEvent{Kind: StreamLock, ID: id, Warehouses: whs(l.WarehouseID)})
+			}
+		})
+	}
+	if src, ok := s.cfg.CountTasks.(changeSource); ok {
+		src.OnChange(func(id string) {
+			if t, found := s.cfg.CountTasks.CountTask(id); found {
+				s.Notify(StreamEvent{Kind: StreamCountTask, ID: id, Warehouses: whs(t.WarehouseID)})
 			}
 		})
 	}
