@@ -32,7 +32,8 @@ type topicTable struct {
 
 // OnChange registers fn to be called with the key of every record the
 // table applies (a scanner id, a token id, a lock id), after it is
-// applied. fn must not block. Register before Run.
+// applied. fn must not block; changes applied before it is registered
+// are not reported.
 func (t *topicTable) OnChange(fn func(key string)) {
 	t.mu.Lock()
 	t.onApply = append(t.onApply, fn)
