@@ -127,12 +127,16 @@ function route() {
     isAdmin: me.role === "admin",
     current: () => gen === generation,
     live(fn, ms, kinds) {
-      const run = () => { if (gen === generation) fn().catch(showError); };
+      let last = 0;
+      const run = () => { if (gen === generation) { last = Date.now(); fn().catch(showError); } };
       run();
       if (!kinds) { timers.push(setInterval(run, ms)); return; }
-      // Changes come in bursts: one re-fetch for those within 250 ms.
+      // Changes come in bursts (a fleet's heartbeats): one re-fetch for
+      // those within 250 ms, and at most one a second.
       let soon = null;
-      const again = () => { if (!soon) soon = setTimeout(() => { soon = null; run(); }, 250); };
+      const again = () => {
+        if (!soon) soon = setTimeout(() => { soon = null; run(); }, Math.max(250, 1000 - (Date.now() - last)));
+      };
       let poll = null;
       const state = (up) => {
         clearInterval(poll);
