@@ -8,6 +8,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/pipeline"
+	"github.com/invsync/invsync/processors"
+)
+
+// The console stream finds its sources by these methods: renaming one
+// would silence a kind of event, so it is checked here.
+var (
+	_ interface{ OnChange(func(string)) } = (*pipeline.FleetTable)(nil)
+	_ interface{ OnChange(func(string)) } = (*pipeline.LockTable)(nil)
+	_ interface{ OnChange(func(string)) } = (*pipeline.TokenTable)(nil)
+	_ interface{ OnChange(func(string)) } = (*pipeline.CountTaskTable)(nil)
+	_ interface {
+		OnOutcome(func(processors.CommandResult))
+	} = pipeline.NewCommandNotifier()
 )
 
 // TestShutdownEndsConsoleStreams: an open console stream neither holds up
