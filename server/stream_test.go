@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
@@ -31,6 +32,11 @@ func TestShutdownEndsConsoleStreams(t *testing.T) {
 	s, err := New(testOptions(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// As TestRunReadyShutdown: served before Run (the listener's
+	// defaults are set before the parts read the server's TLS settings).
+	if code := testkit.Do(t, "GET", s.URL()+"/healthz", "", nil, nil); code != http.StatusOK {
+		t.Fatalf("/healthz before Run: %d", code)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background()) }()
