@@ -31,6 +31,32 @@ type Scanner struct {
 	Status         string     `json:"status"`
 }
 
+// ScannerDetail is the answer of GET /v1/scanners/{id}: the scanner as
+// the list shows it, with its last uploads (at most 20, newest first; the
+// list leaves them out to stay small).
+type ScannerDetail struct {
+	Scanner
+	RecentUploads []ScannerUpload `json:"recentUploads"`
+}
+
+// ScannerUpload is one upload of a scanner as the server answered it: when
+// it arrived (server clock), the transactions in the request, how many were
+// accepted, duplicate and rejected, and the first 20 rejected ones.
+type ScannerUpload struct {
+	At           time.Time         `json:"at"`
+	Transactions int64             `json:"transactions"`
+	Accepted     int64             `json:"accepted"`
+	Duplicate    int64             `json:"duplicate"`
+	Rejected     int64             `json:"rejected"`
+	Rejections   []UploadRejection `json:"rejections"`
+}
+
+// UploadRejection is a rejected transaction of an upload and its code.
+type UploadRejection struct {
+	TransactionID string `json:"transactionId"`
+	Code          string `json:"code"`
+}
+
 // ScannerList is the answer of GET /v1/scanners. Total and Offset are set
 // when the request asked for a page (?limit=&offset=).
 type ScannerList struct {

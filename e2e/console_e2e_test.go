@@ -337,6 +337,10 @@ func TestConsoleE2E(t *testing.T) {
 		t.Fatalf("sync: %v", err)
 	}
 	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="green"]')`)
+	// Its detail lists the uploads the server answered.
+	p.goTo("#/scanners/SCANNER-CONSOLE")
+	p.wait(`document.querySelectorAll('table[aria-label="Recent uploads"] tbody tr').length >= 1`)
+	p.axe("scanner detail")
 	p.goTo("#/overview")
 	p.wait(`!!document.querySelector("[data-status-count=green]") && document.querySelectorAll("#main canvas").length >= 3`)
 	time.Sleep(5500 * time.Millisecond) // a second point on the charts

@@ -22,15 +22,12 @@ import (
 // instance (pipeline.FleetTable).
 type Fleet interface {
 	// Report records r; with wait it returns once r is durable and
-	// visible here, without it at once (failures are only logged).
+	// visible here, without it at once (failures are only logged). The
+	// record keeps the uploads known, r's added (processors.MergeUploads).
 	Report(ctx context.Context, r processors.DeviceReport, wait bool) error
 	Get(scannerID string) (processors.DeviceReport, bool)
 	Reports() map[string]processors.DeviceReport
 }
-
-// uploadContactEvery: an upload without a device object refreshes the
-// scanner's last contact at most this often (each refresh is a write).
-const uploadContactEvery = 10 * time.Second
 
 func (s *Server) fleetRoutes(v1 *gin.RouterGroup) {
 	if s.cfg.Fleet == nil {
@@ -118,24 +115,45 @@ func (s *Server) postHeartbeat(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// noteUpload records a scanner's upload: its device report when the
-// upload carried one, else (at most every uploadContactEvery) the contact,
-// keeping the queue it last reported. Only a scanner's own uploads count.
-func (s *Server) noteUpload(c *gin.Context, up *Upload, at time.Time) {
+// noteUpload records a scanner's upload and how it was answered: its
+// device report when the upload carried one, else the contact, keeping the
+// queue it last reported. Only a scanner's own uploads count.
+func (s *Server) noteUpload(c *gin.Context, up *Upload, at time.Time, results []api.Result) {
 	if s.cfg.Fleet == nil || principal(c).Role != auth.RoleScanner {
 		return
 	}
 	r := up.Device
 	if r == nil {
-		last, ok := s.cfg.Fleet.Get(up.ScannerID)
-		if ok && at.Sub(last.ReceivedAt) < uploadContactEvery {
-			return
-		}
+		last, _ := s.cfg.Fleet.Get(up.ScannerID)
 		last.ScannerID, last.ReceivedAt = up.ScannerID, at
 		r = &last
 	}
 	r.LastUploadAt = &at
+	r.Uploads = []processors.ScannerUpload{uploadSummary(at, results)}
 	_ = s.cfg.Fleet.Report(c.Request.Context(), *r, false)
+}
+
+// uploadSummary is an upload's answer as the scanner's record keeps it.
+func uploadSummary(at time.Time, results []api.Result) processors.ScannerUpload {
+	u := processors.ScannerUpload{At: at.UTC().Truncate(time.Millisecond), Transactions: int64(len(results))}
+	for _, res := range results {
+		switch res.Status {
+		case api.StatusAccepted:
+			u.Accepted++
+		case api.StatusDuplicate:
+			u.Duplicate++
+		case api.StatusRejected:
+			u.Rejected++
+			if len(u.Rejections) < processors.MaxUploadRejections {
+				code := ""
+				if res.Code != nil {
+					code = string(*res.Code)
+				}
+				u.Rejections = append(u.Rejections, processors.UploadRejection{TransactionID: res.TransactionID, Code: code})
+			}
+		}
+	}
+	return u
 }
 
 // scannerTokens groups the scanner tokens by name (a scanner's id): a
@@ -251,7 +269,8 @@ func (s *Server) listScanners(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// getScanner answers GET /v1/scanners/{scannerId}.
+// getScanner answers GET /v1/scanners/{scannerId}, with the scanner's
+// recent uploads.
 func (s *Server) getScanner(c *gin.Context) {
 	id := c.Param("id")
 	now := s.cfg.Now()
@@ -265,10 +284,20 @@ func (s *Server) getScanner(c *gin.Context) {
 		return
 	}
 	var r *processors.DeviceReport
+	out := api.ScannerDetail{RecentUploads: []api.ScannerUpload{}}
 	if rep, ok := s.cfg.Fleet.Get(id); ok {
 		r = &rep
+		for _, u := range rep.Uploads {
+			j := api.ScannerUpload{At: u.At.UTC(), Transactions: u.Transactions, Accepted: u.Accepted, Duplicate: u.Duplicate,
+				Rejected: u.Rejected, Rejections: []api.UploadRejection{}}
+			for _, x := range u.Rejections {
+				j.Rejections = append(j.Rejections, api.UploadRejection{TransactionID: x.TransactionID, Code: x.Code})
+			}
+			out.RecentUploads = append(out.RecentUploads, j)
+		}
 	}
-	c.JSON(http.StatusOK, scannerView(id, st, r, now))
+	out.Scanner = scannerView(id, st, r, now)
+	c.JSON(http.StatusOK, out)
 }
 
 // observeFleet reports the fleet gauges per warehouse (a scanner of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -39,6 +40,7 @@ func (f *fakeFleet) Report(_ context.Context, r processors.DeviceReport, _ bool)
 	if r.LastUploadAt == nil {
 		r.LastUploadAt = f.reports[r.ScannerID].LastUploadAt
 	}
+	r.Uploads = processors.MergeUploads(f.reports[r.ScannerID].Uploads, r.Uploads)
 	f.reports[r.ScannerID] = r
 	f.writes++
 	return nil
@@ -452,6 +454,85 @@ func TestUploadDeviceDecodesAlike(t *testing.T) {
 		up, rerr := ingest.DecodeUpload([]byte(body))
 		if rerr == nil && string(up.DeviceRaw) != bad {
 			t.Errorf("device %s decoded as %s", bad, up.DeviceRaw)
+		}
+	}
+}
+
+func (f *fleetHarness) detail(who, id string) api.ScannerDetail {
+	f.t.Helper()
+	r := f.as(who, http.MethodGet, "/v1/scanners/"+id, nil)
+	if r.status != http.StatusOK {
+		f.t.Fatalf("GET /v1/scanners/%s as %s: %d %s", id, who, r.status, r.body)
+	}
+	var out api.ScannerDetail
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+// TestScannerDetailRecentUploads: a scanner's detail lists its uploads as
+// answered, newest first, at most 20, each with at most 20 rejected ids;
+// the list leaves them out; uploads by other tokens are not the scanner's.
+func TestScannerDetailRecentUploads(t *testing.T) {
+	f := newFleetHarness(t)
+	if got := f.detail("sup-1", "SCANNER-08"); got.RecentUploads == nil || len(got.RecentUploads) != 0 {
+		t.Fatalf("before any upload: %+v, want recentUploads []", got.RecentUploads)
+	}
+	id := func(i int) string { return fmt.Sprintf("c0ffee00-0000-4000-8000-%012d", i) }
+	first := envelope(tx(id(1)), tx(id(2), "warehouseId", wh2), tx(id(1)))
+	if r := f.as("SCANNER-08", http.MethodPost, "/v1/transactions", first); r.status != http.StatusOK {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	got := f.detail("reader-1", "SCANNER-08").RecentUploads
+	want := api.ScannerUpload{At: serverNow, Transactions: 3, Accepted: 1, Duplicate: 1, Rejected: 1,
+		Rejections: []api.UploadRejection{{TransactionID: id(2), Code: ingest.CodeWarehouseNotPermitted}}}
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Fatalf("after one upload: %+v, want [%+v]", got, want)
+	}
+	if r := f.as("admin", http.MethodGet, "/v1/scanners", nil); strings.Contains(string(r.body), "recentUploads") {
+		t.Fatalf("the list carries recent uploads: %s", r.body)
+	}
+	// An upload by another token for the scanner is not the scanner's.
+	if r := f.as("admin", http.MethodPost, "/v1/transactions", envelope(tx(id(3)))); r.status != http.StatusOK {
+		t.Fatalf("admin upload: %d %s", r.status, r.body)
+	}
+	if got := f.detail("admin", "SCANNER-08").RecentUploads; len(got) != 1 {
+		t.Fatalf("after an admin upload: %d uploads, want 1", len(got))
+	}
+	for i := range 24 {
+		f.advance(time.Second)
+		if r := f.as("SCANNER-08", http.MethodPost, "/v1/transactions", envelope(tx(id(10+i)))); r.status != http.StatusOK {
+			t.Fatalf("upload %d: %d %s", i, r.status, r.body)
+		}
+	}
+	var many []any
+	for i := range 25 {
+		many = append(many, tx(id(100+i), "warehouseId", wh2))
+	}
+	f.advance(time.Second)
+	if r := f.as("SCANNER-08", http.MethodPost, "/v1/transactions", envelope(many...)); r.status != http.StatusOK {
+		t.Fatalf("upload of 25 rejected: %d %s", r.status, r.body)
+	}
+	got = f.detail("sup-1", "SCANNER-08").RecentUploads
+	if len(got) != 20 {
+		t.Fatalf("after 26 uploads: %d kept, want 20", len(got))
+	}
+	last := got[0]
+	if !last.At.Equal(serverNow.Add(25*time.Second)) || last.Transactions != 25 || last.Rejected != 25 || len(last.Rejections) != 20 ||
+		last.Rejections[0].TransactionID != id(100) || last.Rejections[19].TransactionID != id(119) {
+		t.Fatalf("newest upload: %+v, want 25 rejected with the first 20 listed", last)
+	}
+	for i := 1; i < len(got); i++ {
+		if !got[i].At.Before(got[i-1].At) || got[i].Accepted != 1 || len(got[i].Rejections) != 0 {
+			t.Fatalf("upload %d: %+v (after %+v), want older, 1 accepted, no rejections", i, got[i], got[i-1])
+		}
+	}
+	// Scope is as before: the scanner's own token and other warehouses'
+	// tokens do not read it.
+	for _, who := range []string{"SCANNER-08", "cloud-1"} {
+		if r := f.as(who, http.MethodGet, "/v1/scanners/SCANNER-08", nil); r.status != http.StatusForbidden {
+			t.Errorf("GET the detail as %s: %d %s, want 403", who, r.status, r.body)
 		}
 	}
 }

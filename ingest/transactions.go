@@ -151,7 +151,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 		}
 		s.pendingMu.Unlock()
 	}
-	s.noteUpload(c, &up, receivedAt)
+	s.noteUpload(c, &up, receivedAt, results)
 	for i := range results {
 		code := ""
 		if results[i].Code != nil {

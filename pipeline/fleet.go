@@ -47,13 +47,19 @@ func (f *FleetTable) apply(r *kgo.Record) error {
 		return err
 	}
 	rep := processors.DeviceReport{ScannerID: w.ScannerID, ReceivedAt: w.ReceivedAt, SentAt: w.SentAt, Queued: w.Queued,
-		OldestQueuedAt: w.OldestQueuedAt, Rejected: w.Rejected, AppVersion: w.AppVersion, LastUploadAt: w.LastUploadAt}
+		OldestQueuedAt: w.OldestQueuedAt, Rejected: w.Rejected, AppVersion: w.AppVersion, LastUploadAt: w.LastUploadAt,
+		Uploads: uploadsFromWire(w.RecentUploads)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	// Two instances may publish for one scanner at nearly the same time;
-	// the later arrival wins whatever the log order.
-	if old, ok := f.reports[rep.ScannerID]; ok && old.ReceivedAt.After(rep.ReceivedAt) {
-		return nil
+	// the later arrival wins whatever the log order, and the uploads of
+	// both are kept.
+	if old, ok := f.reports[rep.ScannerID]; ok {
+		merged := processors.MergeUploads(old.Uploads, rep.Uploads)
+		if old.ReceivedAt.After(rep.ReceivedAt) {
+			rep = old
+		}
+		rep.Uploads = merged
 	}
 	f.reports[rep.ScannerID] = rep
 	return nil
@@ -63,15 +69,18 @@ func (f *FleetTable) apply(r *kgo.Record) error {
 // acknowledged and this instance's table reflects it; without, it returns
 // at once and a failure is only logged (an upload's device report must not
 // slow the upload down). A report that is not an upload keeps the last
-// upload time already known.
+// upload time already known; every report keeps the uploads known, r's
+// added to them.
 func (f *FleetTable) Report(ctx context.Context, r processors.DeviceReport, wait bool) error {
-	if r.LastUploadAt == nil {
-		if old, ok := f.Get(r.ScannerID); ok {
+	if old, ok := f.Get(r.ScannerID); ok {
+		if r.LastUploadAt == nil {
 			r.LastUploadAt = old.LastUploadAt
 		}
+		r.Uploads = processors.MergeUploads(old.Uploads, r.Uploads)
 	}
 	w := schemas.ScannerStatus{ScannerID: r.ScannerID, ReceivedAt: r.ReceivedAt, SentAt: r.SentAt, Queued: r.Queued,
-		OldestQueuedAt: r.OldestQueuedAt, Rejected: r.Rejected, AppVersion: r.AppVersion, LastUploadAt: r.LastUploadAt}
+		OldestQueuedAt: r.OldestQueuedAt, Rejected: r.Rejected, AppVersion: r.AppVersion, LastUploadAt: r.LastUploadAt,
+		RecentUploads: uploadsToWire(r.Uploads)}
 	v, err := f.codec.AppendScannerStatus(nil, &w)
 	if err != nil {
 		return err
@@ -107,6 +116,30 @@ func (f *FleetTable) Reports() map[string]processors.DeviceReport {
 	out := make(map[string]processors.DeviceReport, len(f.reports))
 	for k, v := range f.reports {
 		out[k] = v
+	}
+	return out
+}
+
+func uploadsToWire(us []processors.ScannerUpload) []schemas.ScannerUpload {
+	var out []schemas.ScannerUpload
+	for _, u := range us {
+		w := schemas.ScannerUpload{At: u.At, Transactions: u.Transactions, Accepted: u.Accepted, Duplicate: u.Duplicate, Rejected: u.Rejected}
+		for _, r := range u.Rejections {
+			w.Rejections = append(w.Rejections, schemas.UploadRejection{TransactionID: r.TransactionID, Code: r.Code})
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func uploadsFromWire(ws []schemas.ScannerUpload) []processors.ScannerUpload {
+	var out []processors.ScannerUpload
+	for _, w := range ws {
+		u := processors.ScannerUpload{At: w.At, Transactions: w.Transactions, Accepted: w.Accepted, Duplicate: w.Duplicate, Rejected: w.Rejected}
+		for _, r := range w.Rejections {
+			u.Rejections = append(u.Rejections, processors.UploadRejection{TransactionID: r.TransactionID, Code: r.Code})
+		}
+		out = append(out, u)
 	}
 	return out
 }

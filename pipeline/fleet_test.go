@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
@@ -67,4 +70,66 @@ func TestFleetReportsSharedByInstances(t *testing.T) {
 			t.Fatalf("%s: %d reports, want 2", name, n)
 		}
 	}
+}
+
+// TestFleetRecentUploadsMerge: the uploads one instance records are seen
+// by another and by a late starter, and a record published late by an
+// instance that had not yet seen the newest upload (older, with only an
+// older upload) neither replaces the newer report nor drops its upload.
+func TestFleetRecentUploadsMerge(t *testing.T) {
+	brokers := lockBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic, codec := compactedTopic(ctx, t, brokers, "scanner-status-uploads-test")
+	a, b := startFleetTable(t, brokers, topic, codec), startFleetTable(t, brokers, topic, codec)
+
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	newer := processors.ScannerUpload{At: at.Add(time.Minute), Transactions: 2, Accepted: 1, Rejected: 1,
+		Rejections: []processors.UploadRejection{{TransactionID: "c0ffee00-0000-4000-8000-000000000002", Code: "UNKNOWN_ITEM"}}}
+	older := processors.ScannerUpload{At: at, Transactions: 1, Duplicate: 1}
+	t2 := newer.At
+	if err := a.Report(ctx, processors.DeviceReport{ScannerID: "S-1", ReceivedAt: t2, SentAt: t2, Queued: 1, OldestQueuedAt: &at,
+		LastUploadAt: &t2, Uploads: []processors.ScannerUpload{newer}}, true); err != nil {
+		t.Fatal(err)
+	}
+	// The late record, as an instance that saw only the older upload
+	// wrote it.
+	late, err := codec.AppendScannerStatus(nil, &schemas.ScannerStatus{ScannerID: "S-1", ReceivedAt: at, SentAt: at, Queued: 7,
+		OldestQueuedAt: &at, LastUploadAt: &at, RecentUploads: uploadsToWire([]processors.ScannerUpload{older})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("S-1"), Value: late}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	want := []processors.ScannerUpload{newer, older}
+	c := startFleetTable(t, brokers, topic, codec)
+	for name, ft := range map[string]*FleetTable{"a": a, "b": b, "late starter": c} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, ok := ft.Get("S-1")
+			if ok && got.ReceivedAt.Equal(t2) && got.Queued == 1 && uploadsEqual(got.Uploads, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: S-1 = %+v (%v); want received at %v, 1 queued, uploads %+v", name, got, ok, t2, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A heartbeat through b keeps both uploads.
+	hb := processors.DeviceReport{ScannerID: "S-1", ReceivedAt: t2.Add(time.Minute), SentAt: t2.Add(time.Minute)}
+	if err := b.Report(ctx, hb, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Get("S-1"); !uploadsEqual(got.Uploads, want) || got.LastUploadAt == nil || !got.LastUploadAt.Equal(t2) {
+		t.Fatalf("after a heartbeat: %+v, want uploads %+v and last upload %v", got, want, t2)
+	}
+}
+
+func uploadsEqual(a, b []processors.ScannerUpload) bool {
+	return slices.EqualFunc(a, b, func(x, y processors.ScannerUpload) bool {
+		return x.At.Equal(y.At) && x.Transactions == y.Transactions && x.Accepted == y.Accepted && x.Duplicate == y.Duplicate &&
+			x.Rejected == y.Rejected && slices.Equal(x.Rejections, y.Rejections)
+	})
 }

@@ -1,5 +1,5 @@
 // Scanners: the fleet table (GET /v1/scanners), red first, sortable; a
-// scanner's detail. Refreshed every 5 s.
+// scanner's detail with its recent uploads. Refreshed every 5 s.
 
 import * as api from "./api.js";
 import { h, fill, ago, when, table, statusBadge, pager } from "./dom.js";
@@ -65,6 +65,17 @@ export async function renderOne(ctx) {
       f("Last seen", `${ago(s.lastSeenAt)} (${when(s.lastSeenAt)})`), f("Last upload", `${ago(s.lastUploadAt)} (${when(s.lastUploadAt)})`),
       f("Scans queued on the device", String(s.queued)), f("Oldest queued scan", when(s.oldestQueuedAt)),
       f("Rejections waiting on the device", String(s.rejected)), f("App version", s.appVersion || "—")),
-    h("p", { class: "muted" }, "Counts as the device last reported them (with each upload and every 30 s while online). The rejections themselves are listed on the device."));
+    h("p", { class: "muted" }, "Counts as the device last reported them (with each upload and every 30 s while online). The rejections themselves are listed on the device."),
+    h("h2", {}, "Recent uploads"),
+    table("Recent uploads", ["Received", "Transactions", "Accepted", "Duplicate", "Rejected", "Rejected transactions"],
+      (s.recentUploads || []).map((u) => h("tr", {},
+        h("td", { title: when(u.at) }, ago(u.at)),
+        h("td", { class: "num" }, String(u.transactions)),
+        h("td", { class: "num" }, String(u.accepted)),
+        h("td", { class: "num" }, String(u.duplicate)),
+        h("td", { class: "num" }, String(u.rejected)),
+        h("td", {}, (u.rejections || []).length === 0 ? "—" : h("ul", {}, u.rejections.map((r) => h("li", {}, `${r.transactionId}: ${r.code}`))),
+          u.rejected > (u.rejections || []).length ? ` (first ${u.rejections.length} of ${u.rejected})` : null))),
+      "No uploads recorded yet."));
   }, 5000, ["scanner"]);
 }
