@@ -250,6 +250,11 @@ func TestMirrorDiscrepanciesTopic(t *testing.T) {
 		_, stop := startMirror(t, Config{Brokers: cfg.Brokers, TopicPrefix: cfg.TopicPrefix, SQLURL: cfg.SQLURL,
 			RefreshInterval: cfg.RefreshInterval, Logger: cfg.Logger})
 		waitMirrored(t, k, w, db, 30*time.Second)
+		// The topic and its JSON records appear while no mirror runs: a
+		// mirror started with the default (Avro) decoder would dead-letter
+		// them, as it must, and whether it had found the new topic yet
+		// would be a race with its metadata refresh.
+		stop()
 
 		k.createTopic(t, k.topics.Discrepancies, 2)
 		body := `{"discrepancyId": "d-1", "warehouseId": "WH-001", "itemId": "ITEM-12345", "locationId": "A-05-02",
@@ -260,13 +265,6 @@ func TestMirrorDiscrepanciesTopic(t *testing.T) {
 			{Topic: k.topics.Discrepancies, Partition: 1, Key: []byte("d-1"), Value: []byte(body)},
 			{Topic: k.topics.Discrepancies, Partition: 1, Key: []byte("d-2"), Value: []byte("{not json")},
 		}, true)
-		time.Sleep(500 * time.Millisecond) // several refreshes
-		for tp := range readStoredOffsets(t, db.db) {
-			if tp.Topic == k.topics.Discrepancies {
-				t.Fatalf("the discrepancies topic was consumed without a decoder")
-			}
-		}
-		stop()
 
 		cfg.DiscrepancyDecoder = discrepancyJSON
 		_, stop = startMirror(t, cfg)
