@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner"
 	"github.com/invsync/invsync/web/browsertest"
 )
@@ -36,29 +35,8 @@ const consoleWH = "WH-001"
 // consoleCall sends a JSON request with a bearer token.
 func consoleCall(t *testing.T, method, u, token string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
+	status, _, data := testkit.Call(t, method, u, token, body)
+	return status, data
 }
 
 func consoleToken(t *testing.T, base, name, role string) string {

@@ -549,6 +549,38 @@ func (c *child) dumpLog() {
 	c.t.Logf("last lines of the invsync log:\n%s", strings.Join(lines, "\n"))
 }
 
+// servedChild is an `invsync serve` child process started by serveChild.
+type servedChild struct {
+	*child
+	prefix  string   // the prefix of its topics
+	brokers []string // the brokers its topics are on
+}
+
+// serveChild starts `invsync serve` as a child process with its data in
+// dir/data, on its own embedded broker (or on the external brokers when
+// set), with partitions partitions, a fresh topic prefix and consumer group
+// named after name, and flags added to these; it is stopped, and its broker
+// with it, when the test ends. It returns once the process is ready.
+func serveChild(t *testing.T, dir, name string, partitions int, flags ...string) servedChild {
+	t.Helper()
+	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	dataDir := filepath.Join(dir, "data")
+	prefix := randomName(name) + "."
+	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--embedded-kafka-addr", kafkaAddr,
+		"--partitions", strconv.Itoa(partitions), "--topic-prefix", prefix, "--group", randomName(name),
+		"--log-level", "info", "--rate-limit", "0"}
+	brokers := []string{kafkaAddr}
+	if b := externalBrokers(); b != nil {
+		args = append(args, "--brokers", strings.Join(b, ","))
+		brokers = b
+	}
+	proc := &child{t: t, bin: buildBinary(t), args: append(args, flags...), log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
+	proc.start()
+	t.Cleanup(func() { proc.stop(); stopBroker(dataDir) })
+	proc.waitReady(90 * time.Second)
+	return servedChild{child: proc, prefix: prefix, brokers: brokers}
+}
+
 // buildBinary compiles the invsync command once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
