@@ -337,15 +337,7 @@ func TestChaos(t *testing.T) {
 	allocIssues := allocs.verify(t, insts[0].url, insts)
 	reconLost, reconDoubled := recon.verify(t, insts)
 	snapParts := verifySnapshots(t, brokers, prefix, insts[0].url)
-	legs := probe + recon.stockEvents()
-	for _, b := range txs {
-		for _, tx := range b.txs {
-			legs++
-			if tx.Type == "MOVE" {
-				legs++
-			}
-		}
-	}
+	legs := probe + recon.stockEvents() + stockEvents(txs)
 	// Every event once; the stock changes (not the reservation and
 	// correction events, which carry no quantity) one per leg.
 	recs := consumeUntilQuiet(t, brokers, prefix+"inventory-events", legs, 3*time.Second, 2*time.Minute)

@@ -224,15 +224,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	}
 
 	// One event per applied leg, no eventId twice.
-	legs := 0
-	for _, b := range txs {
-		for _, tx := range b.txs {
-			legs++
-			if tx.Type == "MOVE" {
-				legs++
-			}
-		}
-	}
+	legs := stockEvents(txs)
 	recs := consumeAll(t, brokers, prefix+"inventory-events", legs, 60*time.Second)
 	ids := map[string]int{}
 	where := map[string][]string{}
@@ -389,6 +381,21 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 		}
 	}
 	return out
+}
+
+// stockEvents is how many inventory events the batches make once applied:
+// one a transaction, two a MOVE (its two legs).
+func stockEvents(batches []crashBatch) int {
+	n := 0
+	for _, b := range batches {
+		for _, tx := range b.txs {
+			n++
+			if tx.Type == "MOVE" {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // expectedOnHand recomputes every record's onHand from the spec's rules: the

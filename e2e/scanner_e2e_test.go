@@ -300,7 +300,7 @@ func decodeEvent(t *testing.T, base string, codecs map[uint32]*goavro.Codec, v [
 // token, as a supervisor enrols a device, and returns its secret and id.
 func newScannerToken(t *testing.T, base, name string, warehouses ...string) (token, id string) {
 	t.Helper()
-	var out struct{ Token, TokenID string }
+	var out api.Token
 	status, _, data := testkit.Call(t, "POST", base+"/v1/tokens", testAdminToken,
 		map[string]any{"name": name, "role": "scanner", "warehouses": warehouses})
 	if status != 201 || json.Unmarshal(data, &out) != nil || out.Token == "" {
