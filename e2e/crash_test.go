@@ -116,14 +116,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	// The workload: scanners each with a backlog in batches. Enough
 	// batches, paced, that uploading outlasts every kill round.
 	txs := crashWorkload(rng, scanners, batches, batchSize)
-	queues := make([][][]api.Transaction, scanners)
-	for _, b := range txs {
-		queues[b.scanner] = append(queues[b.scanner], b.txs)
-	}
-	total := 0
-	for _, b := range txs {
-		total += len(b.txs)
-	}
+	queues, total := backlogs(txs, scanners)
 
 	var (
 		mu       sync.Mutex
@@ -181,10 +174,8 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, time.Since(down).Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-done4uploads(&wg):
 	case <-time.After(3*time.Minute + time.Duration(total/50)*time.Millisecond):
 		cancel()
 		t.Fatalf("uploads did not finish; %d of %d answered", len(answered), total)
@@ -381,6 +372,24 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 		}
 	}
 	return out
+}
+
+// backlogs deals the batches out to the scanners' queues, in order, and
+// counts their transactions.
+func backlogs(batches []crashBatch, scanners int) (queues [][][]api.Transaction, total int) {
+	queues = make([][][]api.Transaction, scanners)
+	for _, b := range batches {
+		queues[b.scanner] = append(queues[b.scanner], b.txs)
+		total += len(b.txs)
+	}
+	return queues, total
+}
+
+// done4uploads is closed once every scanner has uploaded its backlog.
+func done4uploads(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
 }
 
 // stockEvents is how many inventory events the batches make once applied:
