@@ -207,6 +207,11 @@ func TestConsoleE2E(t *testing.T) {
 	p.goTo("#/discrepancies")
 	p.wait(`!!document.querySelector("table[aria-label=Discrepancies]") || document.querySelector("main").textContent.includes("No discrepancies")`)
 	p.must(b.Exec(`window.__sameDocument = true`))
+	// The update must come through the change stream: it is connected
+	// (so the screen does not poll), and it stays the same connection
+	// until the discrepancy shows (a reconnect would re-fetch).
+	p.wait(`document.documentElement.dataset.live === "stream"`)
+	connects := p.eval(`document.documentElement.dataset.liveConnects`)
 	consoleUpload(t, base, map[string]any{"transactionId": "c0ffee01-0000-4000-8000-000000000001", "type": "RECEIPT",
 		"itemId": "ITEM-12001", "locationId": "A-01-01", "quantity": 5})
 	report := func(id string, loc string, onHand int) string {
@@ -222,6 +227,9 @@ func TestConsoleE2E(t *testing.T) {
 	opened := time.Now()
 	did := report("r-console-1", "A-01-01", 7)
 	p.wait(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]') && window.__sameDocument === true`, did))
+	if live, now := p.eval(`document.documentElement.dataset.live`), p.eval(`document.documentElement.dataset.liveConnects`); live != "stream" || now != connects {
+		t.Errorf("the discrepancy showed with live=%s after %s stream connections (%s before): not through the stream", live, now, connects)
+	}
 	t.Logf("discrepancy %s on screen %s after the report", did, time.Since(opened).Round(time.Millisecond))
 	p.axe("discrepancies")
 	p.screenshot("discrepancies")

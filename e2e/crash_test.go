@@ -161,6 +161,58 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		}(s)
 	}
 
+	// After each restart, how long until a read_committed reader can
+	// reach everything written before it (the last stable offset of every
+	// partition at or past the end offset seen at the restart): a
+	// transaction the cut left open would hold it back.
+	var (
+		readableMu sync.Mutex
+		readable   []time.Duration
+		readableWG sync.WaitGroup
+	)
+	t.Cleanup(readableWG.Wait) // a failed test ends with none still logging
+	readableAfterRestart := func(round int) {
+		defer readableWG.Done()
+		up := time.Now()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Logf("round %d: readability not measured: %v", round, err)
+			return
+		}
+		defer cl.Close()
+		adm := kadm.NewClient(cl)
+		topic := prefix + "inventory-events"
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil || ends.Error() != nil {
+			t.Logf("round %d: readability not measured: %v %v", round, err, ends.Error())
+			return
+		}
+		for ctx.Err() == nil {
+			stable, err := adm.ListCommittedOffsets(ctx, topic)
+			if err == nil && stable.Error() == nil {
+				behind := 0
+				ends.Each(func(e kadm.ListedOffset) {
+					if s, ok := stable.Lookup(topic, e.Partition); !ok || s.Offset < e.Offset {
+						behind++
+					}
+				})
+				if behind == 0 {
+					d := time.Since(up)
+					readableMu.Lock()
+					readable = append(readable, d)
+					readableMu.Unlock()
+					t.Logf("round %d: everything written before the restart readable (read_committed) %s after it", round, d.Round(time.Millisecond))
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("round %d: last stable offset still behind the end offsets seen at the restart after 60 s", round)
+		diagnoseTopic(t, brokers, topic)
+	}
+
 	downtime := time.Duration(0)
 	for round := 0; round < rounds; round++ {
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
@@ -170,6 +222,8 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		proc.start()
 		proc.waitReady(90 * time.Second)
 		downtime += time.Since(down)
+		readableWG.Add(1)
+		go readableAfterRestart(round + 1)
 		mu.Lock()
 		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, time.Since(down).Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
@@ -216,7 +270,14 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 
 	// One event per applied leg, no eventId twice.
 	legs := stockEvents(txs)
+	readableWG.Wait()
+	slowest := time.Duration(0)
+	for _, d := range readable {
+		slowest = max(slowest, d)
+	}
+	readStart := time.Now()
 	recs := consumeAll(t, brokers, prefix+"inventory-events", legs, 60*time.Second)
+	readAll := time.Since(readStart)
 	ids := map[string]int{}
 	where := map[string][]string{}
 	dupIDs := 0
@@ -250,8 +311,9 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s",
-		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond))
+	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s readable_after_restart_max=%s (%d of %d restarts measured) read_all=%s",
+		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond),
+		slowest.Round(time.Millisecond), len(readable), rounds, readAll.Round(time.Millisecond))
 	if len(recs) != legs || lost != 0 || dupIDs != 0 {
 		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
 		diagnoseTopic(t, brokers, prefix+"inventory-events")

@@ -148,9 +148,8 @@ func anyLocation(cat *processors.Catalog, wh string) string {
 }
 
 func (s *Server) postAllocation(c *gin.Context) {
-	wait := c.Query("wait")
-	if wait != "" && wait != "decided" {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \"decided\" or absent, got "+wait)
+	wait, ok := waitQuery(c, "decided")
+	if !ok {
 		return
 	}
 	body, ok := readBody(c, MaxBodyBytes)
@@ -197,7 +196,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	}
 	if inFlight && p.acked {
 		s.allocs.mu.Unlock()
-		s.tentativeOrDecided(c, &req, wait == "decided", nil)
+		s.tentativeOrDecided(c, &req, wait, nil)
 		return
 	}
 	// New, or still being written by another request that may fail:
@@ -229,7 +228,7 @@ func (s *Server) postAllocation(c *gin.Context) {
 	if !inFlight {
 		go s.forgetWhenDecided(req.AllocationID)
 	}
-	s.tentativeOrDecided(c, &req, wait == "decided", ch)
+	s.tentativeOrDecided(c, &req, wait, ch)
 }
 
 // forgetWhenDecided drops the pending entry once the decision is stored

@@ -27,6 +27,18 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	return body, true
 }
 
+// waitQuery reads the wait parameter of a write that can wait for one
+// stage (applied, decided, compared): absent, or that stage's name; any
+// other value is a 400. It reports whether the caller asked to wait.
+func waitQuery(c *gin.Context, stage string) (wait, ok bool) {
+	v := c.Query("wait")
+	if v != "" && v != stage {
+		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \""+stage+"\" or absent, got "+v)
+		return false, false
+	}
+	return v == stage, true
+}
+
 // readStrict reads a JSON body of at most limit bytes into v, refusing
 // unknown fields. A malformed body is answered 400 with code, saying it
 // is a malformed what and listing the fields expected.

@@ -73,9 +73,8 @@ func sumReport(id string, pieces int, results map[string]processors.CommandResul
 }
 
 func (s *Server) postReport(c *gin.Context) {
-	wait := c.Query("wait")
-	if wait != "" && wait != "compared" {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \"compared\" or absent, got "+wait)
+	wait, ok := waitQuery(c, "compared")
+	if !ok {
 		return
 	}
 	body, ok := readBody(c, 8<<20)
@@ -104,11 +103,11 @@ func (s *Server) postReport(c *gin.Context) {
 		return
 	}
 	results := map[string]processors.CommandResult{}
-	if wait == "compared" {
+	if wait {
 		results = s.awaitCommands(c.Request.Context(), pieces)
 	}
 	a := sumReport(rep.ReportID, len(pieces), results)
-	if wait == "compared" && a.PendingPieces == 0 {
+	if wait && a.PendingPieces == 0 {
 		c.JSON(http.StatusOK, a)
 		return
 	}

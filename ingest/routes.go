@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	s.reconciliationRoutes(v1)
 	s.fleetRoutes(v1)
 	s.overviewRoutes(v1)
+	s.streamRoutes(v1)
 	if s.cfg.Schemas != nil {
 		e.GET("/schemas/ids/:id", s.schemaByID)
 		e.GET("/subjects", s.subjects)

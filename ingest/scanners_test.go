@@ -17,6 +17,7 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
@@ -180,30 +181,17 @@ func (f *fleetHarness) as(who, method, path string, body any) response {
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-type scannerOut struct {
-	ScannerID      string     `json:"scannerId"`
-	Warehouses     []string   `json:"warehouses"`
-	LastSeenAt     *time.Time `json:"lastSeenAt"`
-	LastUploadAt   *time.Time `json:"lastUploadAt"`
-	Queued         int64      `json:"queued"`
-	OldestQueuedAt *time.Time `json:"oldestQueuedAt"`
-	Rejected       int64      `json:"rejected"`
-	Status         string     `json:"status"`
-}
-
-func (f *fleetHarness) list(who, query string) map[string]scannerOut {
+func (f *fleetHarness) list(who, query string) map[string]api.Scanner {
 	f.t.Helper()
 	r := f.as(who, http.MethodGet, "/v1/scanners"+query, nil)
 	if r.status != http.StatusOK {
 		f.t.Fatalf("GET /v1/scanners%s as %s: %d %s", query, who, r.status, r.body)
 	}
-	var out struct {
-		Scanners []scannerOut `json:"scanners"`
-	}
+	var out api.ScannerList
 	if err := json.Unmarshal(r.body, &out); err != nil {
 		f.t.Fatal(err)
 	}
-	m := map[string]scannerOut{}
+	m := map[string]api.Scanner{}
 	for _, s := range out.Scanners {
 		m[s.ScannerID] = s
 	}
@@ -405,10 +393,7 @@ func TestFleetMetrics(t *testing.T) {
 func TestScannerListPages(t *testing.T) {
 	f := newFleetHarness(t)
 	ids := func(body []byte) ([]string, int) {
-		var out struct {
-			Scanners []scannerOut `json:"scanners"`
-			Total    int          `json:"total"`
-		}
+		var out api.ScannerList
 		if err := json.Unmarshal(body, &out); err != nil {
 			t.Fatal(err)
 		}
@@ -416,7 +401,10 @@ func TestScannerListPages(t *testing.T) {
 		for _, x := range out.Scanners {
 			s = append(s, x.ScannerID)
 		}
-		return s, out.Total
+		if out.Total == nil {
+			return s, 0
+		}
+		return s, *out.Total
 	}
 	all := f.as("sup-1", http.MethodGet, "/v1/scanners", nil)
 	whole, _ := ids(all.body)

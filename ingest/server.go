@@ -118,6 +118,9 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StreamTicker makes the console stream's heartbeat and overview
+	// tickers; nil means time.NewTicker.
+	StreamTicker Ticker
 	// Auth authenticates every /v1 request. Required.
 	Auth Authenticator
 	// Tokens serves the token endpoints; nil leaves them out.
@@ -189,6 +192,8 @@ type Server struct {
 
 	// overview holds the console's samples of /metrics.
 	overview overview
+	// stream fans changes out to the console's streams.
+	stream *streamHub
 }
 
 // Open starts accepting uploads and catalog changes. Until then they are
@@ -218,6 +223,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.StreamTicker == nil {
+		cfg.StreamTicker = realTicker
+	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, engine: gin.New(), log: cfg.Logger.With("component", "http"), pending: map[string]pendingTx{}}
 	s.tracer = cfg.TracerProvider.Tracer(tracerName)
@@ -245,6 +253,8 @@ func New(cfg Config) (*Server, error) {
 		s.limits = newLimiters(cfg.RateLimit)
 	}
 	s.peers = newPeerClient(cfg.PeerTLS)
+	s.stream = newStreamHub()
+	s.watchChanges()
 	if cfg.Fleet != nil {
 		s.registerFleetMetrics()
 	}

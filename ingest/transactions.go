@@ -36,9 +36,8 @@ func ptr[T any](v T) *T { return &v }
 
 func (s *Server) postTransactions(c *gin.Context) {
 	receivedAt := s.cfg.Now()
-	wait := c.Query("wait")
-	if wait != "" && wait != "applied" {
-		writeError(c, http.StatusBadRequest, api.CodeInvalidRequest, "wait must be \"applied\" or absent, got "+wait)
+	wait, ok := waitQuery(c, "applied")
+	if !ok {
 		return
 	}
 	body, ok := readBody(c, MaxBodyBytes)
@@ -128,7 +127,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 	// Subscribe before producing so an outcome committed before we start
 	// waiting is not missed.
 	var subs []<-chan processors.Outcome
-	if wait == "applied" {
+	if wait {
 		for _, tx := range accepted {
 			ch, cancel := s.cfg.Outcomes.Subscribe(tx.TransactionID)
 			defer cancel()
@@ -160,7 +159,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 		}
 		s.results.Add(c, 1, metric.WithAttributes(attribute.String("result", string(results[i].Status)), attribute.String("code", code)))
 	}
-	if wait == "applied" {
+	if wait {
 		s.awaitOutcomes(ctx, results, acceptedIdx, subs, remote)
 	}
 	c.JSON(http.StatusOK, api.UploadResponse{Results: results})

@@ -73,11 +73,7 @@ func TestRunAndCloseAndMetrics(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.Run(context.Background()) }()
-	select {
-	case <-m.progress.caughtUp:
-	case <-time.After(30 * time.Second):
-		t.Fatal("did not catch up")
-	}
+	waitCaughtUp(t, m, 30*time.Second)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {

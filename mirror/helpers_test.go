@@ -306,3 +306,14 @@ func startMirror(t *testing.T, cfg Config) (*Mirror, func()) {
 	t.Cleanup(stop)
 	return m, stop
 }
+
+// waitCaughtUp fails the test unless m has caught up with its topics
+// within d.
+func waitCaughtUp(t *testing.T, m *Mirror, d time.Duration) {
+	t.Helper()
+	select {
+	case <-m.progress.caughtUp:
+	case <-time.After(d):
+		t.Fatalf("the mirror did not catch up within %v", d)
+	}
+}

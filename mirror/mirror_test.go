@@ -85,11 +85,7 @@ func TestMirrorExactlyOnceIntoSQL(t *testing.T) {
 		m, _ := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url,
 			BatchRecords: 400, ProgressInterval: 200 * time.Millisecond, Logger: testLogger(t)})
 		db := openTestDB(t, d)
-		select {
-		case <-m.progress.caughtUp:
-		case <-time.After(60 * time.Second):
-			t.Fatal("the mirror did not catch up within 60 s")
-		}
+		waitCaughtUp(t, m, 60*time.Second)
 		waitMirrored(t, k, w, db, 30*time.Second)
 		if len(w.expectedPositions(nil)) < 100 {
 			t.Fatalf("only %d positions: the test exercises too little", len(w.expectedPositions(nil)))

@@ -54,11 +54,7 @@ func TestApplyContinuesEventTrace(t *testing.T) {
 
 	m, _ := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: newSQLiteDB(t).url,
 		Logger: testLogger(t), Meter: mp.Meter("test"), TracerProvider: tp})
-	select {
-	case <-m.progress.caughtUp:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the mirror did not catch up within 60 s")
-	}
+	waitCaughtUp(t, m, 60*time.Second)
 	var applies []sdktrace.ReadOnlySpan
 	testkit.Eventually(t, 10*time.Second, func() error {
 		applies = applies[:0]

@@ -32,14 +32,8 @@ func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Bat
 	ctx, span := s.startProcess(ctx, rec)
 	defer func() { endProcess(span, err) }()
 	w.links.add(ctx)
-	wr, err := s.cfg.Codec.DecodeAllocationRequest(rec.Value)
-	if err != nil {
-		s.deadLetter(ctx, w, part, rec, err)
-		return nil
-	}
-	req := AllocRequestFromWire(&wr)
-	if msg := checkAllocRequest(&req); msg != "" {
-		s.deadLetter(ctx, w, part, rec, errors.New(msg))
+	req, ok := readInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeAllocationRequest, AllocRequestFromWire, checkAllocRequest)
+	if !ok {
 		return nil
 	}
 	res, err := s.cfg.Processor.Allocate(b, &req, w.now)
@@ -64,14 +58,8 @@ func (s *session) applyCommand(ctx context.Context, w *txWork, b *state.Batch, p
 	ctx, span := s.startProcess(ctx, rec)
 	defer func() { endProcess(span, err) }()
 	w.links.add(ctx)
-	wc, err := s.cfg.Codec.DecodeCommand(rec.Value)
-	if err != nil {
-		s.deadLetter(ctx, w, part, rec, err)
-		return nil
-	}
-	cmd := CommandFromWire(&wc)
-	if msg := checkCommand(&cmd); msg != "" {
-		s.deadLetter(ctx, w, part, rec, errors.New(msg))
+	cmd, ok := readInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeCommand, CommandFromWire, checkCommand)
+	if !ok {
 		return nil
 	}
 	res, err := s.cfg.Processor.Command(b, &cmd, w.now)
@@ -135,12 +123,10 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 	ctx, span := s.startProcess(ctx, rec)
 	defer func() { endProcess(span, err) }()
 	w.links.add(ctx)
-	wtx, err := s.cfg.Codec.DecodeTransaction(rec.Value)
-	if err != nil {
-		s.deadLetter(ctx, w, part, rec, err)
+	tx, ok := readInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeTransaction, FromWire, nil)
+	if !ok {
 		return nil
 	}
-	tx := FromWire(&wtx)
 	res, err := s.cfg.Processor.Apply(b, &tx, w.now)
 	if err != nil {
 		return err
@@ -163,6 +149,27 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 		return err
 	}
 	return w.decide(ctx, part, res.Decisions)
+}
+
+// readInput decodes rec with dec, converts it to its domain form with from
+// and, unless check is nil, validates it. A record that does not decode or
+// that check refuses (with its reason) goes to the dead-letter topic, and
+// ok is false: it is not applied, and the partition carries on.
+func readInput[W, D any](ctx context.Context, s *session, w *txWork, part int32, rec *kgo.Record,
+	dec func([]byte) (W, error), from func(*W) D, check func(*D) string) (v D, ok bool) {
+	wv, err := dec(rec.Value)
+	if err != nil {
+		s.deadLetter(ctx, w, part, rec, err)
+		return v, false
+	}
+	v = from(&wv)
+	if check != nil {
+		if msg := check(&v); msg != "" {
+			s.deadLetter(ctx, w, part, rec, errors.New(msg))
+			return v, false
+		}
+	}
+	return v, true
 }
 
 // deadLetter keeps an input record that cannot be applied, verbatim, with

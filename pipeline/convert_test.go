@@ -39,6 +39,21 @@ func convertRand(t *testing.T, seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, 0x636f6e76))
 }
 
+// throughCodec encodes w with enc into *buf and decodes it with dec,
+// failing the test (at value i) on either error.
+func throughCodec[W any](t *testing.T, i int, buf *[]byte, w W, enc func([]byte, *W) ([]byte, error), dec func([]byte) (W, error)) W {
+	t.Helper()
+	var err error
+	if *buf, err = enc((*buf)[:0], &w); err != nil {
+		t.Fatalf("value %d: encoding %#v: %v", i, w, err)
+	}
+	got, err := dec(*buf)
+	if err != nil {
+		t.Fatalf("value %d: decoding: %v", i, err)
+	}
+	return got
+}
+
 // wireTime is t as the wire returns it.
 func wireTime(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
 
@@ -53,14 +68,7 @@ func TestTransactionRoundTrip(t *testing.T) {
 			(w.ReasonCode == nil) != (tx.ReasonCode == "") {
 			t.Fatalf("value %d: an empty optional string must go on the wire as null: %#v from %#v", i, w, tx)
 		}
-		var err error
-		if buf, err = codec.AppendTransaction(buf[:0], &w); err != nil {
-			t.Fatalf("value %d: encoding %#v: %v", i, w, err)
-		}
-		dw, err := codec.DecodeTransaction(buf)
-		if err != nil {
-			t.Fatalf("value %d: decoding: %v", i, err)
-		}
+		dw := throughCodec(t, i, &buf, w, codec.AppendTransaction, codec.DecodeTransaction)
 		got := pipeline.FromWire(&dw)
 
 		want := tx
@@ -93,14 +101,7 @@ func TestAllocRequestRoundTrip(t *testing.T) {
 		if (w.LocationID == nil) != (r.LocationID == "") || (w.LotNumber == nil) != (r.LotNumber == "") {
 			t.Fatalf("value %d: an empty optional string must go on the wire as null: %#v from %#v", i, w, r)
 		}
-		var err error
-		if buf, err = codec.AppendAllocationRequest(buf[:0], &w); err != nil {
-			t.Fatalf("value %d: encoding %#v: %v", i, w, err)
-		}
-		dw, err := codec.DecodeAllocationRequest(buf)
-		if err != nil {
-			t.Fatalf("value %d: decoding: %v", i, err)
-		}
+		dw := throughCodec(t, i, &buf, w, codec.AppendAllocationRequest, codec.DecodeAllocationRequest)
 		got := pipeline.AllocRequestFromWire(&dw)
 
 		want := r
@@ -148,14 +149,7 @@ func TestEventToWire(t *testing.T) {
 	for i := range convertValues {
 		e := randEvent(rng)
 		w := pipeline.EventToWire(&e)
-		var err error
-		if buf, err = codec.AppendInventoryEvent(buf[:0], &w); err != nil {
-			t.Fatalf("value %d: encoding %#v: %v", i, w, err)
-		}
-		got, err := codec.DecodeInventoryEvent(buf)
-		if err != nil {
-			t.Fatalf("value %d: decoding: %v", i, err)
-		}
+		got := throughCodec(t, i, &buf, w, codec.AppendInventoryEvent, codec.DecodeInventoryEvent)
 		want := schemas.InventoryEvent{
 			EventID:            e.EventID,
 			Timestamp:          wireTime(e.Timestamp),
@@ -200,14 +194,7 @@ func TestDecisionToWire(t *testing.T) {
 	for i := range convertValues {
 		a := randAllocation(rng)
 		w := pipeline.DecisionToWire(&a)
-		var err error
-		if buf, err = codec.AppendAllocationDecision(buf[:0], &w); err != nil {
-			t.Fatalf("value %d: encoding %#v: %v", i, w, err)
-		}
-		got, err := codec.DecodeAllocationDecision(buf)
-		if err != nil {
-			t.Fatalf("value %d: decoding: %v", i, err)
-		}
+		got := throughCodec(t, i, &buf, w, codec.AppendAllocationDecision, codec.DecodeAllocationDecision)
 		want := schemas.AllocationDecision{
 			DecisionID:        "dec-" + a.AllocationID + "-" + strconv.FormatInt(a.Sequence, 10),
 			AllocationID:      a.AllocationID,

@@ -2,12 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
@@ -16,24 +12,7 @@ import (
 func startFleetTable(t *testing.T, brokers []string, topic string, codec *schemas.Set) *FleetTable {
 	t.Helper()
 	ft, err := NewFleetTable(brokers, topic, codec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ft.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer wcancel()
-	if err := ft.WaitLoaded(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return ft
+	return startTable(t, ft, err)
 }
 
 // TestFleetReportsSharedByInstances: a report published through one
@@ -42,21 +21,9 @@ func startFleetTable(t *testing.T, brokers []string, topic string, codec *schema
 // not replace a newer one.
 func TestFleetReportsSharedByInstances(t *testing.T) {
 	brokers := lockBrokers(t)
-	topic := fmt.Sprintf("scanner-status-test-%d", time.Now().UnixNano())
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic); err != nil {
-		t.Fatal(err)
-	}
-	codec, err := schemas.New(ctx, schemas.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	topic, codec := compactedTopic(ctx, t, brokers, "scanner-status-test")
 	a, b := startFleetTable(t, brokers, topic, codec), startFleetTable(t, brokers, topic, codec)
 
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)

@@ -31,17 +31,23 @@ func lockBrokers(t *testing.T) []string {
 	return c.ListenAddrs()
 }
 
-// startLockTable runs a LockTable on topic until the test ends and waits
+// loadingTable is what the tables kept from a compacted topic share: Run
+// reads the topic until ctx ends, WaitLoaded until the backlog is in.
+type loadingTable interface {
+	Run(ctx context.Context) error
+	WaitLoaded(ctx context.Context) error
+}
+
+// startTable runs tbl (built with err) until the test ends and waits
 // until it has loaded.
-func startLockTable(t *testing.T, brokers []string, topic string, codec *schemas.Set) *LockTable {
+func startTable[T loadingTable](t *testing.T, tbl T, err error) T {
 	t.Helper()
-	lt, err := NewLockTable(brokers, topic, codec, processors.NewLockTable(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- lt.Run(ctx) }()
+	go func() { done <- tbl.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -50,25 +56,30 @@ func startLockTable(t *testing.T, brokers []string, topic string, codec *schemas
 	})
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
-	if err := lt.WaitLoaded(wctx); err != nil {
+	if err := tbl.WaitLoaded(wctx); err != nil {
 		t.Fatal(err)
 	}
-	return lt
+	return tbl
 }
 
-// TestLockAcquireFirstWriterWins: scanners race for one location through
-// two instances; exactly one gets it, everyone is told who, and every
-// table, including one that starts afterwards, agrees.
-func TestLockAcquireFirstWriterWins(t *testing.T) {
-	brokers := lockBrokers(t)
-	topic := fmt.Sprintf("locks-test-%d", time.Now().UnixNano())
+// startLockTable runs a LockTable on topic until the test ends and waits
+// until it has loaded.
+func startLockTable(t *testing.T, brokers []string, topic string, codec *schemas.Set) *LockTable {
+	t.Helper()
+	lt, err := NewLockTable(brokers, topic, codec, processors.NewLockTable(), nil)
+	return startTable(t, lt, err)
+}
+
+// compactedTopic creates a new single-partition compacted topic named
+// after prefix and returns its name with a codec for its records.
+func compactedTopic(ctx context.Context, t *testing.T, brokers []string, prefix string) (string, *schemas.Set) {
+	t.Helper()
+	topic := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +87,17 @@ func TestLockAcquireFirstWriterWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return topic, codec
+}
+
+// TestLockAcquireFirstWriterWins: scanners race for one location through
+// two instances; exactly one gets it, everyone is told who, and every
+// table, including one that starts afterwards, agrees.
+func TestLockAcquireFirstWriterWins(t *testing.T) {
+	brokers := lockBrokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic, codec := compactedTopic(ctx, t, brokers, "locks-test")
 	a, b := startLockTable(t, brokers, topic, codec), startLockTable(t, brokers, topic, codec)
 
 	now := time.Now().UTC().Truncate(time.Millisecond)

@@ -230,16 +230,24 @@ func expected(txs []processors.Transaction) map[string]int64 {
 	return out
 }
 
+// committedReader is a client that reads topic from its start, committed
+// records only (read_committed); the caller closes it.
+func (r *rig) committedReader(topic string) *kgo.Client {
+	r.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return cl
+}
+
 // events reads the events topic (read_committed) until want events or
 // the timeout, then a little longer for stragglers, and returns the count
 // of each eventId.
 func (r *rig) events(want int, timeout time.Duration) map[string]int {
 	r.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.topics.InventoryEvents),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	cl := r.committedReader(r.topics.InventoryEvents)
 	defer cl.Close()
 	ids := map[string]int{}
 	n := 0

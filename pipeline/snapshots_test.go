@@ -41,11 +41,7 @@ type snapshotPart struct {
 // partition.
 func (r *rig) readSnapshots() map[string]map[int32]*snapshotPart {
 	r.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.topics.PositionSnapshots),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	cl := r.committedReader(r.topics.PositionSnapshots)
 	defer cl.Close()
 	out := map[string]map[int32]*snapshotPart{}
 	for {

@@ -27,6 +27,17 @@ type topicTable struct {
 	changed chan struct{} // closed and replaced whenever next or loaded moves
 	next    int64         // next offset to read of partition 0
 	loaded  bool
+	onApply []func(key string)
+}
+
+// OnChange registers fn to be called with the key of every record the
+// table applies (a scanner id, a token id, a lock id), after it is
+// applied. fn must not block; changes applied before it is registered
+// are not reported.
+func (t *topicTable) OnChange(fn func(key string)) {
+	t.mu.Lock()
+	t.onApply = append(t.onApply, fn)
+	t.mu.Unlock()
 }
 
 func newTopicTable(brokers []string, topic, name string, log *slog.Logger, apply func(*kgo.Record) error, opts ...kgo.Opt) (*topicTable, error) {
@@ -64,6 +75,12 @@ func (t *topicTable) Run(ctx context.Context) error {
 				t.log.Error("skipping "+t.name+" record", "offset", r.Offset, "err", err)
 			}
 			t.advance(r.Offset + 1)
+			t.mu.Lock()
+			hooks := t.onApply
+			t.mu.Unlock()
+			for _, fn := range hooks {
+				fn(string(r.Key))
+			}
 		})
 	}
 }

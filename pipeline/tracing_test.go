@@ -59,11 +59,7 @@ func TestTraceFollowsTransactionToEvent(t *testing.T) {
 	}
 
 	// Each event's traceparent is in its transaction's trace.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(r.topics.InventoryEvents),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := r.committedReader(r.topics.InventoryEvents)
 	defer cl.Close()
 	eventTrace := map[string]trace.SpanContext{} // transactionId -> the event's parent
 	deadline := time.Now().Add(60 * time.Second)

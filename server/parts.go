@@ -189,6 +189,7 @@ func newParts(ctx context.Context, s *Server, instance string) (p *parts, err er
 	if err != nil {
 		return nil, err
 	}
+	s.http.RegisterOnShutdown(p.api.CloseStreams)
 	mux := http.NewServeMux()
 	app := web.Scanner()
 	mux.Handle("/scanner/", app)

@@ -48,8 +48,11 @@ type Server struct {
 	log  *slog.Logger
 	boot *bootStatus
 
-	httpLn  net.Listener
-	http    *http.Server
+	httpLn net.Listener
+	http   *http.Server
+	// tls is the HTTPS configuration (nil without --tls-cert), kept apart
+	// from http.TLSConfig, which net/http amends while it serves.
+	tls     *tls.Config
 	httpErr chan error
 	handler swappableHandler
 
@@ -116,6 +119,7 @@ func New(opts Options) (*Server, error) {
 			_ = ln.Close()
 			return nil, err
 		}
+		s.tls = tlsCfg
 		s.http.TLSConfig = tlsCfg
 		ln = tls.NewListener(ln, tlsCfg)
 	}

@@ -43,7 +43,7 @@ func loadPool(path string) (*x509.CertPool, error) {
 // client CA, and presents its own certificate where peers require one. Nil
 // without --tls-cert.
 func (s *Server) peerTLS() *tls.Config {
-	srv := s.http.TLSConfig
+	srv := s.tls
 	if srv == nil {
 		return nil
 	}

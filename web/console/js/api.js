@@ -11,6 +11,8 @@ export function setToken(t) { sessionStorage.setItem(KEY, t); }
 export function clearToken() { sessionStorage.removeItem(KEY); }
 /** Registers what happens when the server refuses the token (401). */
 export function whenSignedOut(fn) { onSignedOut = fn; }
+/** The server refused the token: forget it and return to sign-in. */
+export function signOut(msg) { clearToken(); onSignedOut(msg); }
 
 export class APIError extends Error {
   constructor(status, code, message) {

@@ -41,5 +41,5 @@ export async function render(ctx) {
     if (ctx.canAct) heads.push("Decision");
     fill(body, table("Held counts", heads, rows, "No held counts."));
   };
-  ctx.live(load, 5000);
+  ctx.live(load, 5000, ["held"]);
 }

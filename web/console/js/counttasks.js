@@ -40,5 +40,5 @@ export async function render(ctx) {
       h("td", {}, t.reason), h("td", {}, t.createdBy), h("td", {}, when(t.createdAt)), h("td", {}, when(t.completedAt))));
     fill(body, table("Count tasks", ["Id", "Status", "Location", "Item", "Reason", "By", "Created", "Completed"], rows, "No count tasks."));
   };
-  ctx.live(load, 5000);
+  ctx.live(load, 5000, ["count-task"]);
 }

@@ -39,7 +39,7 @@ export async function render(ctx) {
     draw();
   };
   status.addEventListener("change", () => { page = 0; load().catch((e) => toast(e.message)); });
-  ctx.live(load, 3000);
+  ctx.live(load, 3000, ["discrepancy"]);
 }
 
 export async function renderOne(ctx) {

@@ -26,5 +26,5 @@ export async function render(ctx) {
     if (ctx.canAct) heads.push("Action");
     fill(body, table("Locks", heads, rows, "No active locks."));
   };
-  ctx.live(load, 5000);
+  ctx.live(load, 5000, ["lock"]);
 }

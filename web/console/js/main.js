@@ -1,8 +1,11 @@
 // The console's shell: sign-in, the navigation, the warehouse picker and
 // the hash router (#/overview, #/scanners/{id}, ...). Each screen module
-// exports render(ctx); ctx.live(fn, ms) polls while the screen is shown.
+// exports render(ctx); ctx.live(fn, ms, kinds) re-runs fn while the screen
+// is shown: on each change of those kinds the tab's stream reports, or
+// every ms while the stream is down (or when no kinds are given).
 
 import * as api from "./api.js";
+import * as stream from "./stream.js";
 import { h, fill, toast } from "./dom.js";
 import * as overview from "./overview.js";
 import * as scanners from "./scanners.js";
@@ -30,11 +33,14 @@ const header = document.querySelector("header.top");
 const whSelect = document.getElementById("warehouse");
 let me = null;
 let timers = [];
+let unsubscribe = [];
 let generation = 0;
 
 function stopLive() {
   for (const t of timers) clearInterval(t);
+  for (const u of unsubscribe) u();
   timers = [];
+  unsubscribe = [];
   generation++;
 }
 
@@ -56,6 +62,7 @@ async function signIn(tok) {
 
 function showSignIn(message) {
   stopLive();
+  stream.stop();
   me = null;
   header.hidden = true;
   const input = h("input", { id: "token", name: "token", type: "password", autocomplete: "off", required: true, "aria-describedby": "signin-help" });
@@ -96,6 +103,7 @@ async function start() {
   fill(nav, SCREENS.filter(([id]) => id !== "tokens" || me.role === "admin")
     .map(([id, label]) => h("li", {}, h("a", { href: "#/" + id, "data-screen": id }, label))));
   await loadWarehouses();
+  stream.start();
   if (!location.hash.startsWith("#/")) location.hash = "#/overview";
   else route();
 }
@@ -118,10 +126,25 @@ function route() {
     canAct: me.role === "admin" || me.role === "supervisor",
     isAdmin: me.role === "admin",
     current: () => gen === generation,
-    live(fn, ms) {
-      const run = () => { if (gen === generation) fn().catch(showError); };
+    live(fn, ms, kinds) {
+      let last = 0;
+      const run = () => { if (gen === generation) { last = Date.now(); fn().catch(showError); } };
       run();
-      timers.push(setInterval(run, ms));
+      if (!kinds) { timers.push(setInterval(run, ms)); return; }
+      // Changes come in bursts (a fleet's heartbeats): one re-fetch for
+      // those within 250 ms, and at most one a second.
+      let soon = null;
+      const again = () => {
+        if (!soon) soon = setTimeout(() => { soon = null; run(); }, Math.max(250, 1000 - (Date.now() - last)));
+      };
+      let poll = null;
+      const state = (up) => {
+        clearInterval(poll);
+        poll = up ? null : setInterval(run, ms);
+        if (up) again(); // what changed while it was down
+      };
+      unsubscribe.push(stream.subscribe(kinds, again, state), () => { clearInterval(poll); clearTimeout(soon); });
+      if (!stream.isUp()) poll = setInterval(run, ms);
     },
   };
   document.title = screen[1] + " · invsync console";

@@ -57,7 +57,7 @@ export async function render(ctx) {
     fill(parts, h("h2", { id: "parts-h" }, "Partitions"), table("Partitions", ["Partition", "Owner", "Lag", "State"], rows, "No partitions known yet."));
     lastSeries = o.series || [];
     drawCharts(plots, chartDefs, lastSeries);
-  }, 5000);
+  }, 5000, ["overview"]);
 }
 
 function drawCharts(plots, defs, series) {

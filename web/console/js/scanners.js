@@ -50,7 +50,7 @@ export async function render(ctx) {
     list = out.scanners || [];
     draw();
   };
-  ctx.live(load, 5000);
+  ctx.live(load, 5000, ["scanner"]);
 }
 
 export async function renderOne(ctx) {
@@ -66,5 +66,5 @@ export async function renderOne(ctx) {
       f("Scans queued on the device", String(s.queued)), f("Oldest queued scan", when(s.oldestQueuedAt)),
       f("Rejections waiting on the device", String(s.rejected)), f("App version", s.appVersion || "—")),
     h("p", { class: "muted" }, "Counts as the device last reported them (with each upload and every 30 s while online). The rejections themselves are listed on the device."));
-  }, 5000);
+  }, 5000, ["scanner"]);
 }

@@ -58,5 +58,5 @@ export async function render(ctx) {
       } }, "Revoke") : "—")));
     fill(body, table("Tokens", ["Name", "Role", "Warehouses", "Status", "Created", "By", "Action"], rows, "No tokens."));
   };
-  await load();
+  ctx.live(load, 30000, ["token"]);
 }

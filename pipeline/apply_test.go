@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/schemas"
+)
+
+// TestUnreadableInputIsDeadLettered: a record that does not decode, on
+// each input topic, and a command that decodes but is refused go to the
+// dead-letter topic as they were, with the reason and their origin in
+// headers; the partition carries on with what follows them.
+func TestUnreadableInputIsDeadLettered(t *testing.T) {
+	r := newRig(t)
+	m := r.start("a", "")
+	refused, err := r.codec.AppendCommand(nil, &schemas.Command{CommandID: "CMD-1", Kind: "DISCREPANCY_UPDATE",
+		WarehouseID: "WH-1", IssuedAt: time.Now(), By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type origin struct{ topic, reason string } // reason "" when any decoding error will do
+	want := map[string]origin{                 // by value
+		"garbage on transactions":        {r.topics.Transactions, ""},
+		"garbage on allocation requests": {r.topics.AllocationRequests, ""},
+		"garbage on commands":            {r.topics.Commands, ""},
+		string(refused):                  {r.topics.Commands, "a DISCREPANCY_UPDATE command carries a discrepancyId"},
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: r.topics.Transactions, Value: []byte("garbage on transactions")},
+		&kgo.Record{Topic: r.topics.AllocationRequests, Value: []byte("garbage on allocation requests")},
+		&kgo.Record{Topic: r.topics.Commands, Value: []byte("garbage on commands")},
+		&kgo.Record{Topic: r.topics.Commands, Key: []byte("WH-1"), Value: refused},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	txs := r.produce("dead", 0, 20)
+	r.assertExactlyOnce(txs, m)
+
+	dl := r.committedReader(r.topics.DeadLetter)
+	defer dl.Close()
+	var got []*kgo.Record
+	testkit.Eventually(t, 30*time.Second, func() error {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		defer pcancel()
+		got = append(got, dl.PollFetches(pctx).Records()...)
+		if len(got) < len(want) {
+			return testkit.Not("%d dead letters of %d", len(got), len(want))
+		}
+		return nil
+	})
+	if len(got) != len(want) {
+		t.Fatalf("%d dead letters, want %d", len(got), len(want))
+	}
+	for _, rec := range got {
+		o, ok := want[string(rec.Value)]
+		if !ok {
+			t.Errorf("unexpected dead letter %q", rec.Value)
+			continue
+		}
+		delete(want, string(rec.Value))
+		h := map[string]string{}
+		for _, kv := range rec.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		if h["error"] == "" || (o.reason != "" && h["error"] != o.reason) {
+			t.Errorf("dead letter %q: error header %q, want %q", rec.Value, h["error"], o.reason)
+		}
+		if prefix := o.topic + "/0/"; !strings.HasPrefix(h["source"], prefix) {
+			t.Errorf("dead letter %q: source header %q, want %s<offset>", rec.Value, h["source"], prefix)
+		}
+	}
+}
