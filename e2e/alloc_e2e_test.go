@@ -94,9 +94,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if pos.Totals.Allocated != 0 || pos.Totals.Available != 95 {
 		t.Errorf("after cancel: %+v", pos.Totals)
 	}
-	var byOrder struct {
-		Allocations []api.Allocation `json:"allocations"`
-	}
+	var byOrder api.AllocationList
 	do(t, "GET", in.url+"/v1/allocations?orderId=SO-1002", nil, &byOrder)
 	if len(byOrder.Allocations) != 1 || byOrder.Allocations[0].AllocationID != "ALLOC-2" {
 		t.Errorf("by order: %+v", byOrder)

@@ -76,16 +76,22 @@ func (c *chaosRecon) run(seed uint64, insts []*child, uploadsDone <-chan struct{
 	wg.Wait()
 }
 
+// pause waits least+[0, spread) milliseconds, chosen by rng; false (at
+// once) when the uploads are done or the run aborts first.
+func pause(rng *rand.Rand, least, spread int, uploadsDone, abort <-chan struct{}) bool {
+	select {
+	case <-uploadsDone:
+		return false
+	case <-abort:
+		return false
+	case <-time.After(time.Duration(least+rng.IntN(spread)) * time.Millisecond):
+		return true
+	}
+}
+
 // cloud alternates reports and held counts.
 func (c *chaosRecon) cloud(rng *rand.Rand, insts []*child, uploadsDone, abort <-chan struct{}) {
-	for n := 0; ; n++ {
-		select {
-		case <-uploadsDone:
-			return
-		case <-abort:
-			return
-		case <-time.After(time.Duration(300+rng.IntN(500)) * time.Millisecond):
-		}
+	for n := 0; pause(rng, 300, 500, uploadsDone, abort); n++ {
 		if n%3 == 2 {
 			c.heldCount(rng, insts, abort, n)
 			continue
@@ -115,9 +121,7 @@ func (c *chaosRecon) report(rng *rand.Rand, insts []*child, abort <-chan struct{
 	}
 	id := fmt.Sprintf("chaos-rep-%d", n)
 	body := map[string]any{"reportId": id, "warehouseId": "WH-C1", "complete": false, "positions": ps}
-	var a struct {
-		Discrepancies []string `json:"discrepancies"`
-	}
+	var a api.ReportAnswer
 	if untilAnswered(rng, insts, abort, []int{200, 202}, func(base string) int {
 		return doQuiet("POST", base+"/v1/reconciliation/reports?wait=compared", body, &a)
 	}) == 0 {
@@ -176,19 +180,8 @@ func (c *chaosRecon) heldCount(rng *rand.Rand, insts []*child, abort <-chan stru
 // supervisor takes the oldest open discrepancy to INVESTIGATING, then
 // resolves it WAREHOUSE_CONFIRMED.
 func (c *chaosRecon) supervisor(rng *rand.Rand, insts []*child, uploadsDone, abort <-chan struct{}) {
-	for {
-		select {
-		case <-uploadsDone:
-			return
-		case <-abort:
-			return
-		case <-time.After(time.Duration(500+rng.IntN(700)) * time.Millisecond):
-		}
-		var list struct {
-			Discrepancies []struct {
-				DiscrepancyID string `json:"discrepancyId"`
-			} `json:"discrepancies"`
-		}
+	for pause(rng, 500, 700, uploadsDone, abort) {
+		var list api.DiscrepancyList
 		if doQuiet("GET", insts[rng.IntN(len(insts))].url+"/v1/discrepancies?warehouseId=WH-C1&status=OPEN", nil, &list) != 200 || len(list.Discrepancies) == 0 {
 			continue
 		}
@@ -232,11 +225,8 @@ func (c *chaosRecon) verify(t *testing.T, insts []*child) (lost, doubled int) {
 	defer c.mu.Unlock()
 	base := insts[0].url
 	for _, id := range c.reports {
-		var a struct {
-			Status        string `json:"status"`
-			PendingPieces int    `json:"pendingPieces"`
-		}
-		if code := doQuiet("GET", base+"/v1/reconciliation/reports/"+id, nil, &a); code != 200 || a.Status != "COMPARED" || a.PendingPieces != 0 {
+		var a api.ReportAnswer
+		if code := doQuiet("GET", base+"/v1/reconciliation/reports/"+id, nil, &a); code != 200 || a.Status != api.ReportCompared || a.PendingPieces != 0 {
 			lost++
 			t.Errorf("report %s was answered but is not compared: %d %+v", id, code, a)
 		}
@@ -277,9 +267,7 @@ func (c *chaosRecon) verify(t *testing.T, insts []*child) (lost, doubled int) {
 	}
 	// At most one unresolved discrepancy per record.
 	for _, status := range []string{"OPEN", "INVESTIGATING"} {
-		var list struct {
-			Discrepancies []struct{ DiscrepancyID, ItemID, LocationID, LotNumber string } `json:"discrepancies"`
-		}
+		var list api.DiscrepancyList
 		doQuiet("GET", base+"/v1/discrepancies?warehouseId=WH-C1&status="+status, nil, &list)
 		byRecord := map[string]string{}
 		for _, d := range list.Discrepancies {

@@ -98,12 +98,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	txs := crashWorkload(rng, 8, 10*rounds, 20)
-	total := 0
-	queues := make([][][]api.Transaction, 8)
-	for _, b := range txs {
-		queues[b.scanner] = append(queues[b.scanner], b.txs)
-		total += len(b.txs)
-	}
+	queues, total := backlogs(txs, 8)
 	var (
 		mu        sync.Mutex
 		answered  = map[string]bool{}
@@ -269,10 +264,8 @@ func TestChaos(t *testing.T) {
 		t.Logf("fault %d: %s of %s, recovered in %s; %d/%d answered", round+1, kind, victim.url, time.Since(began).Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-done4uploads(&wg):
 	case <-time.After(5 * time.Minute):
 		cancel()
 		t.Fatalf("uploads did not finish")
@@ -337,15 +330,7 @@ func TestChaos(t *testing.T) {
 	allocIssues := allocs.verify(t, insts[0].url, insts)
 	reconLost, reconDoubled := recon.verify(t, insts)
 	snapParts := verifySnapshots(t, brokers, prefix, insts[0].url)
-	legs := probe + recon.stockEvents()
-	for _, b := range txs {
-		for _, tx := range b.txs {
-			legs++
-			if tx.Type == "MOVE" {
-				legs++
-			}
-		}
-	}
+	legs := probe + recon.stockEvents() + stockEvents(txs)
 	// Every event once; the stock changes (not the reservation and
 	// correction events, which carry no quantity) one per leg.
 	recs := consumeUntilQuiet(t, brokers, prefix+"inventory-events", legs, 3*time.Second, 2*time.Minute)
@@ -407,13 +392,6 @@ func TestChaos(t *testing.T) {
 			c.dumpLog()
 		}
 	}
-}
-
-// done4uploads is closed once every scanner has uploaded its backlog.
-func done4uploads(wg *sync.WaitGroup) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() { wg.Wait(); close(ch) }()
-	return ch
 }
 
 // chaosAllocs remembers every allocation the cloud was answered for.

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner"
 	"github.com/invsync/invsync/web/browsertest"
 )
@@ -36,34 +36,13 @@ const consoleWH = "WH-001"
 // consoleCall sends a JSON request with a bearer token.
 func consoleCall(t *testing.T, method, u, token string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
+	status, _, data := testkit.Call(t, method, u, token, body)
+	return status, data
 }
 
 func consoleToken(t *testing.T, base, name, role string) string {
 	t.Helper()
-	var out struct{ Token string }
+	var out api.Token
 	status, data := consoleCall(t, "POST", base+"/v1/tokens", testAdminToken, map[string]any{"name": name, "role": role, "warehouses": []string{consoleWH}})
 	if status != 201 || json.Unmarshal(data, &out) != nil {
 		t.Fatalf("creating a %s token: %d %s", role, status, data)
@@ -239,7 +218,7 @@ func TestConsoleE2E(t *testing.T) {
 		status, data := consoleCall(t, "POST", base+"/v1/reconciliation/reports?wait=compared", cloud, map[string]any{
 			"reportId": id, "warehouseId": consoleWH, "complete": false,
 			"positions": []any{map[string]any{"itemId": "ITEM-12001", "locationId": loc, "lotNumber": "", "onHand": onHand, "version": 1}}})
-		var out struct{ Discrepancies []string }
+		var out api.ReportAnswer
 		if status != 200 || json.Unmarshal(data, &out) != nil || len(out.Discrepancies) != 1 {
 			t.Fatalf("report %s: %d %s", id, status, data)
 		}
@@ -272,12 +251,9 @@ func TestConsoleE2E(t *testing.T) {
 		t.Errorf("hostile note became markup: %s", n)
 	}
 	p.screenshot("discrepancy")
-	var d struct {
-		Status, Resolution string
-		History            []struct{ By, Status, Note string }
-	}
+	var d api.Discrepancy
 	status, data := consoleCall(t, "GET", base+"/v1/discrepancies/"+did, testAdminToken, nil)
-	if status != 200 || json.Unmarshal(data, &d) != nil || d.Status != "RESOLVED" || d.Resolution != "WAREHOUSE_CONFIRMED" ||
+	if status != 200 || json.Unmarshal(data, &d) != nil || d.Status != "RESOLVED" || deref(d.Resolution) != "WAREHOUSE_CONFIRMED" ||
 		d.History[len(d.History)-1].By != "sup-console" || d.History[len(d.History)-1].Note != hostile {
 		t.Fatalf("the API after resolving on the screen: %d %s", status, data)
 	}
@@ -300,7 +276,7 @@ func TestConsoleE2E(t *testing.T) {
 	p.must(b.Click(fmt.Sprintf(`[data-count-id=%q] [data-action=approve]`, countID)))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		var pos struct{ Totals struct{ OnHand int } }
+		var pos api.Positions
 		status, data = consoleCall(t, "GET", base+"/v1/positions?warehouseId="+consoleWH+"&itemId=ITEM-CONSOLE-A&locationId=A-01-02", testAdminToken, nil)
 		if status == 200 && json.Unmarshal(data, &pos) == nil && pos.Totals.OnHand == 60 {
 			break
@@ -397,7 +373,7 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	p.must(b.Navigate(link))
 	p.wait(`!document.querySelector("#work")?.hidden && document.querySelector("#status")?.dataset.status === "green"`)
-	var me struct{ Name, Role string }
+	var me api.Me
 	tok, _ := url.QueryUnescape(strings.TrimPrefix(link, base+"/scanner/#token="))
 	if status, data := consoleCall(t, "GET", base+"/v1/me", tok, nil); status != 200 || json.Unmarshal(data, &me) != nil || me.Name != "SCANNER-ENROL" || me.Role != "scanner" {
 		t.Fatalf("the enrolled token: %d %s", status, data)
@@ -405,11 +381,7 @@ func TestConsoleE2E(t *testing.T) {
 	// The enrolled app reports to the fleet view (its heartbeat after a sync pass).
 	deadline = time.Now().Add(45 * time.Second)
 	for {
-		var sc struct {
-			LastSeenAt *time.Time
-			AppVersion *string
-			Status     string
-		}
+		var sc api.Scanner
 		status, data = consoleCall(t, "GET", base+"/v1/scanners/SCANNER-ENROL", testAdminToken, nil)
 		if status == 200 && json.Unmarshal(data, &sc) == nil && sc.LastSeenAt != nil && sc.AppVersion != nil &&
 			strings.HasPrefix(*sc.AppVersion, "invsync-scanner-web") && sc.Status == "green" {
@@ -427,9 +399,7 @@ func TestConsoleE2E(t *testing.T) {
 	p.signOut()
 	p.signIn(sup, "sup-console")
 	status, data = consoleCall(t, "GET", base+"/v1/tokens", testAdminToken, nil)
-	var list struct {
-		Tokens []struct{ TokenID, Name string }
-	}
+	var list api.TokenList
 	if status != 200 || json.Unmarshal(data, &list) != nil {
 		t.Fatalf("tokens: %d %s", status, data)
 	}

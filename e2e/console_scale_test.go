@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
 // TestConsoleDataAtScale measures the console's data endpoints on a real
@@ -33,7 +35,7 @@ func TestConsoleDataAtScale(t *testing.T) {
 	setup := time.Now()
 	const scanners, discrepancies = 500, 2000
 	for i := range scanners {
-		var out struct{ Token string }
+		var out api.Token
 		data := call("POST", "/v1/tokens", testAdminToken, map[string]any{"name": fmt.Sprintf("SCALE-%03d", i), "role": "scanner", "warehouses": []string{consoleWH}}, 201)
 		if err := json.Unmarshal(data, &out); err != nil {
 			t.Fatal(err)

@@ -116,14 +116,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	// The workload: scanners each with a backlog in batches. Enough
 	// batches, paced, that uploading outlasts every kill round.
 	txs := crashWorkload(rng, scanners, batches, batchSize)
-	queues := make([][][]api.Transaction, scanners)
-	for _, b := range txs {
-		queues[b.scanner] = append(queues[b.scanner], b.txs)
-	}
-	total := 0
-	for _, b := range txs {
-		total += len(b.txs)
-	}
+	queues, total := backlogs(txs, scanners)
 
 	var (
 		mu       sync.Mutex
@@ -235,10 +228,8 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, time.Since(down).Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-done4uploads(&wg):
 	case <-time.After(3*time.Minute + time.Duration(total/50)*time.Millisecond):
 		cancel()
 		t.Fatalf("uploads did not finish; %d of %d answered", len(answered), total)
@@ -278,15 +269,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	}
 
 	// One event per applied leg, no eventId twice.
-	legs := 0
-	for _, b := range txs {
-		for _, tx := range b.txs {
-			legs++
-			if tx.Type == "MOVE" {
-				legs++
-			}
-		}
-	}
+	legs := stockEvents(txs)
 	readableWG.Wait()
 	slowest := time.Duration(0)
 	for _, d := range readable {
@@ -453,6 +436,39 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 	return out
 }
 
+// backlogs deals the batches out to the scanners' queues, in order, and
+// counts their transactions.
+func backlogs(batches []crashBatch, scanners int) (queues [][][]api.Transaction, total int) {
+	queues = make([][][]api.Transaction, scanners)
+	for _, b := range batches {
+		queues[b.scanner] = append(queues[b.scanner], b.txs)
+		total += len(b.txs)
+	}
+	return queues, total
+}
+
+// done4uploads is closed once every scanner has uploaded its backlog.
+func done4uploads(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
+}
+
+// stockEvents is how many inventory events the batches make once applied:
+// one a transaction, two a MOVE (its two legs).
+func stockEvents(batches []crashBatch) int {
+	n := 0
+	for _, b := range batches {
+		for _, tx := range b.txs {
+			n++
+			if tx.Type == "MOVE" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // expectedOnHand recomputes every record's onHand from the spec's rules: the
 // latest count plus the deltas after it, or the sum of all deltas.
 func expectedOnHand(batches []crashBatch) map[string]int64 {
@@ -609,6 +625,38 @@ func (c *child) dumpLog() {
 		lines = lines[len(lines)-60:]
 	}
 	c.t.Logf("last lines of the invsync log:\n%s", strings.Join(lines, "\n"))
+}
+
+// servedChild is an `invsync serve` child process started by serveChild.
+type servedChild struct {
+	*child
+	prefix  string   // the prefix of its topics
+	brokers []string // the brokers its topics are on
+}
+
+// serveChild starts `invsync serve` as a child process with its data in
+// dir/data, on its own embedded broker (or on the external brokers when
+// set), with partitions partitions, a fresh topic prefix and consumer group
+// named after name, and flags added to these; it is stopped, and its broker
+// with it, when the test ends. It returns once the process is ready.
+func serveChild(t *testing.T, dir, name string, partitions int, flags ...string) servedChild {
+	t.Helper()
+	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
+	dataDir := filepath.Join(dir, "data")
+	prefix := randomName(name) + "."
+	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--embedded-kafka-addr", kafkaAddr,
+		"--partitions", strconv.Itoa(partitions), "--topic-prefix", prefix, "--group", randomName(name),
+		"--log-level", "info", "--rate-limit", "0"}
+	brokers := []string{kafkaAddr}
+	if b := externalBrokers(); b != nil {
+		args = append(args, "--brokers", strings.Join(b, ","))
+		brokers = b
+	}
+	proc := &child{t: t, bin: buildBinary(t), args: append(args, flags...), log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
+	proc.start()
+	t.Cleanup(func() { proc.stop(); stopBroker(dataDir) })
+	proc.waitReady(90 * time.Second)
+	return servedChild{child: proc, prefix: prefix, brokers: brokers}
 }
 
 // buildBinary compiles the invsync command once per test run.

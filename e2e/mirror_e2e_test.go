@@ -187,9 +187,7 @@ func runMirrorE2E(t *testing.T, bin, sqlURL string, load time.Duration, seed uin
 	}
 	checkMirrorReports(t, m.log, caughtUp, perWarehouse, 20*time.Second)
 	for wh := range mirrorWorld.warehouses {
-		var list struct {
-			Discrepancies []api.Discrepancy `json:"discrepancies"`
-		}
+		var list api.DiscrepancyList
 		if code := do(t, "GET", in.url+"/v1/discrepancies?warehouseId="+wh, nil, &list); code != 200 {
 			t.Fatalf("GET /v1/discrepancies?warehouseId=%s: %d", wh, code)
 		}
@@ -269,7 +267,7 @@ func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []api.Transaction {
 
 func createMirrorToken(t *testing.T, base string) string {
 	t.Helper()
-	var out struct{ Token string }
+	var out api.Token
 	code := do(t, "POST", base+"/v1/tokens", map[string]any{"name": "mirror-e2e", "role": "cloud", "warehouses": []string{"*"}}, &out)
 	if code != 201 || out.Token == "" {
 		t.Fatalf("creating the mirror's cloud token: %d", code)
@@ -531,9 +529,7 @@ func checkMirroredDiscrepancy(t *testing.T, db *sql.DB, base, cloud string, serv
 	p := served["WH-M1/M-3/L2/"]
 	body := map[string]any{"reportId": randomName("e2e-mismatch-"), "warehouseId": p.WarehouseID, "complete": false,
 		"positions": []map[string]any{{"itemId": p.ItemID, "locationId": p.LocationID, "lotNumber": "", "onHand": p.OnHand + 7, "version": p.Version}}}
-	var rep struct {
-		Discrepancies []string `json:"discrepancies"`
-	}
+	var rep api.ReportAnswer
 	code, _, data := testkit.Call(t, "POST", base+"/v1/reconciliation/reports?wait=compared", cloud, body)
 	if code != 200 || json.Unmarshal(data, &rep) != nil || len(rep.Discrepancies) != 1 {
 		t.Fatalf("a report with onHand %d for %s at version %d: %d %s, want one discrepancy", p.OnHand+7, positionKey(p), p.Version, code, data)

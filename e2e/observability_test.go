@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,12 +91,7 @@ func alertMetrics(t *testing.T) map[string]bool {
 // exposed scrapes url and returns every metric name of its samples.
 func exposed(t *testing.T, url string) (map[string]bool, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	_, _, body := testkit.Call(t, "GET", url, "", nil)
 	names := map[string]bool{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {

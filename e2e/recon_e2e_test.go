@@ -138,9 +138,7 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past the grace
 	a = postReport("rep-2", proj)
 	kinds := map[string]string{}
-	var list struct {
-		Discrepancies []api.Discrepancy `json:"discrepancies"`
-	}
+	var list api.DiscrepancyList
 	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/discrepancies?warehouseId=WH-T1&status=OPEN", r.tokens["supervisor"], nil); status != 200 || json.Unmarshal(data, &list) != nil {
 		t.Fatalf("list: %d %s", status, data)
 	}
@@ -215,12 +213,10 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 		t.Fatalf("resolved with a recount: %+v", d)
 	}
 	patch(map[string]any{"status": "INVESTIGATING"}, 409)
-	var tasks struct {
-		CountTasks []struct{ CountTaskID, Status, LocationID string } `json:"countTasks"`
-	}
+	var tasks api.CountTaskList
 	testkit.Eventually(t, 10*time.Second, func() error {
 		status, _, data := testkit.Call(t, "GET", in.url+"/v1/count-tasks?warehouseId=WH-T1&status=OPEN", r.tokens["scanner"], nil)
-		if status == 200 && json.Unmarshal(data, &tasks) == nil && slices.ContainsFunc(tasks.CountTasks, func(x struct{ CountTaskID, Status, LocationID string }) bool {
+		if status == 200 && json.Unmarshal(data, &tasks) == nil && slices.ContainsFunc(tasks.CountTasks, func(x api.CountTask) bool {
 			return x.CountTaskID == deref(d.CountTaskID)
 		}) {
 			return nil
@@ -293,13 +289,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if pos.Totals.OnHand != 100 {
 		t.Fatalf("a held count changed onHand: %+v", pos)
 	}
-	var held struct {
-		Counts []struct {
-			TransactionID     string
-			Counted, Expected int64
-			Status            string
-		} `json:"counts"`
-	}
+	var held api.HeldCountList
 	if status, _, data := testkit.Call(t, "GET", in.url+"/v1/counts?warehouseId=WH-T1&status=held", r.tokens["supervisor"], nil); status != 200 ||
 		json.Unmarshal(data, &held) != nil || len(held.Counts) != 1 || held.Counts[0].Expected != 100 || held.Counts[0].Counted != 10 {
 		t.Fatalf("held counts: %d %s", status, data)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -299,7 +300,7 @@ func decodeEvent(t *testing.T, base string, codecs map[uint32]*goavro.Codec, v [
 // token, as a supervisor enrols a device, and returns its secret and id.
 func newScannerToken(t *testing.T, base, name string, warehouses ...string) (token, id string) {
 	t.Helper()
-	var out struct{ Token, TokenID string }
+	var out api.Token
 	status, _, data := testkit.Call(t, "POST", base+"/v1/tokens", testAdminToken,
 		map[string]any{"name": name, "role": "scanner", "warehouses": warehouses})
 	if status != 201 || json.Unmarshal(data, &out) != nil || out.Token == "" {
@@ -407,11 +408,7 @@ func (l *faultyLink) url() string { return "http://" + l.ln.Addr().String() }
 func (l *faultyLink) counts() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]int, len(l.fates))
-	for k, v := range l.fates {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(l.fates)
 }
 
 func (l *faultyLink) accept() {
@@ -844,23 +841,9 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 	start := time.Now()
 	seed := e2eSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	bin := buildBinary(t)
 	dir := t.TempDir()
-	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
-	dataDir := filepath.Join(dir, "data")
-	prefix := randomName("sce2e") + "."
-	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--embedded-kafka-addr", kafkaAddr,
-		"--partitions", "4", "--topic-prefix", prefix, "--group", randomName("sce2e"), "--session-timeout", "6s",
-		"--log-level", "info", "--rate-limit", "0"}
-	brokers := []string{kafkaAddr}
-	if b := externalBrokers(); b != nil {
-		args = append(args, "--brokers", strings.Join(b, ","))
-		brokers = b
-	}
-	proc := &child{t: t, bin: bin, args: args, log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
-	proc.start()
-	t.Cleanup(func() { proc.stop(); stopBroker(dataDir) })
-	proc.waitReady(90 * time.Second)
+	serve := serveChild(t, dir, "sce2e", 4, "--session-timeout", "6s")
+	proc, prefix, brokers := serve.child, serve.prefix, serve.brokers
 
 	const id = "SCANNER-S1"
 	token, _ := newScannerToken(t, proc.url, id, e2eWarehouse)

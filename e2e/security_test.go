@@ -61,7 +61,7 @@ func (r *secRig) createToken(name, role string, whs []string, expiresAt *time.Ti
 	if expiresAt != nil {
 		body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339Nano)
 	}
-	var out struct{ Token, TokenID string }
+	var out api.Token
 	if status, _, data := testkit.Call(r.t, "POST", r.in.url+"/v1/tokens", testAdminToken, body); status != 201 || json.Unmarshal(data, &out) != nil {
 		r.t.Fatalf("creating a %s token: %d %s", role, status, data)
 	}
@@ -203,12 +203,12 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 		map[string]any{"allocationId": "T2-ALLOC", "orderId": "SO-T2", "warehouseId": "WH-T2", "itemId": "IT-A", "quantity": 1}); status != 200 {
 		t.Fatalf("seed allocation: %d %s", status, data)
 	}
-	var lock struct{ LockID string }
+	var lock api.Lock
 	status, _, data := testkit.Call(t, "POST", r.in.url+"/v1/locks", testAdminToken, map[string]any{"warehouseId": "WH-T2", "locationId": "M1", "scannerId": "SCANNER-9"})
 	if status != 201 || json.Unmarshal(data, &lock) != nil {
 		t.Fatalf("seed lock: %d %s", status, data)
 	}
-	var slock struct{ LockID string }
+	var slock api.Lock
 	status, _, data = testkit.Call(t, "POST", r.in.url+"/v1/locks", testAdminToken, map[string]any{"warehouseId": "WH-T1", "locationId": "L1", "scannerId": "SCANNER-OTHER"})
 	if status != 201 || json.Unmarshal(data, &slock) != nil {
 		t.Fatalf("seed lock of another scanner: %d %s", status, data)
@@ -251,9 +251,7 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 		json.Unmarshal(data, &byOrder) != nil || len(byOrder.Allocations) != 0 {
 		t.Errorf("a reader of WH-T1 listed WH-T2's order: %d %s", status, data)
 	}
-	var locks struct {
-		Locks []struct{ ScannerID string } `json:"locks"`
-	}
+	var locks api.LockList
 	if status, _, data := testkit.Call(t, "GET", r.in.url+"/v1/locks?warehouseId=WH-T1", r.tokens["scanner"], nil); status != 200 ||
 		json.Unmarshal(data, &locks) != nil || len(locks.Locks) != 0 {
 		t.Errorf("a scanner listed another scanner's locks: %d %s", status, data)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -187,14 +186,9 @@ func waitStatus(t *testing.T, url string, want int, timeout time.Duration) {
 
 func getJSON(t *testing.T, url string, out any) int {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, _, b := testkit.Call(t, "GET", url, "", nil)
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatalf("GET %s: decoding %q: %v", url, b, err)
 	}
-	return resp.StatusCode
+	return status
 }

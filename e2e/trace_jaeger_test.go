@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // jaegerTrace is the part of Jaeger's query API answer
@@ -44,17 +45,12 @@ type jaegerTrace struct {
 
 func jaegerGet(t *testing.T, u string) []jaegerTrace {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusNotFound {
+	status, _, body := testkit.Call(t, "GET", u, "", nil)
+	if status == http.StatusNotFound {
 		return nil
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, status, body)
 	}
 	var out struct {
 		Data []jaegerTrace `json:"data"`
@@ -95,25 +91,13 @@ func TestTraceInJaeger(t *testing.T) {
 	query = strings.TrimRight(query, "/")
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
-	dataDir := filepath.Join(dir, "data")
-	prefix := randomName("trace") + "."
-	args := []string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--embedded-kafka-addr", kafkaAddr,
-		"--partitions", "2", "--topic-prefix", prefix, "--group", randomName("trace"), "--log-level", "info", "--rate-limit", "0"}
-	brokers := []string{kafkaAddr}
-	if b := externalBrokers(); b != nil {
-		args = append(args, "--brokers", strings.Join(b, ","))
-		brokers = b
-	}
-	serve := &child{t: t, bin: bin, args: args, log: filepath.Join(dir, "invsync.log"), url: "http://" + httpAddr}
-	serve.start()
-	t.Cleanup(func() { serve.stop(); stopBroker(dataDir) })
+	serve := serveChild(t, dir, "trace", 2)
+	prefix, brokers := serve.prefix, serve.brokers
 	defer func() {
 		if t.Failed() {
 			serve.dumpLog()
 		}
 	}()
-	serve.waitReady(90 * time.Second)
 	if code := do(t, "PUT", serve.url+"/v1/catalog", mirrorCatalog, nil); code != 200 {
 		t.Fatalf("PUT /v1/catalog: %d", code)
 	}

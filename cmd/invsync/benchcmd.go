@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"strings"
-	"syscall"
 
 	"github.com/invsync/invsync/bench"
 )
@@ -18,25 +13,17 @@ import (
 // one (--url and --brokers), or one it starts in-process in a temporary
 // data dir (on the embedded broker, or on --brokers).
 func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("bench", stderr)
 	command := bench.Flags(fs, os.Getenv)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help("bench"))
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	c, err := command()
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(stderr, "invsync bench:", line)
-		}
-		return 2
+		return configFailed("bench", err, stderr)
 	}
 	cfg := c.Config
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := untilSignal()
 	defer stop()
 	if c.CPUProfile != "" {
 		f, err := os.Create(c.CPUProfile)

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/invsync/invsync/server"
@@ -22,25 +18,17 @@ func runBroker(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "stop" {
 		return runBrokerStop(args[1:], stderr)
 	}
-	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("broker", stderr)
 	options := server.BrokerFlags(fs, os.Getenv)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help("broker"))
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
 	o, logLevel, logFormat, err := options()
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(stderr, "invsync broker:", line)
-		}
-		return 2
+		return configFailed("broker", err, stderr)
 	}
 	o.Logger = newLogger(stderr, logLevel, logFormat)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := untilSignal()
 	defer stop()
 	if err := server.RunBroker(ctx, o); err != nil {
 		fmt.Fprintln(stderr, "invsync broker:", err)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/invsync/invsync/internal/cliflag"
 )
@@ -52,6 +55,46 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// commandFlags is the flag set of command (a subcommand such as "bench"):
+// errors and --help go to stderr, --help printing the command's help text
+// and the flags' defaults.
+func commandFlags(command string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), help(command))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// usageFailed is the exit code of a command whose arguments did not parse
+// or validate: 0 for --help, 2 otherwise, with the problem printed to
+// stderr after the command's name.
+func usageFailed(command string, err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "invsync "+command+":", err)
+	return 2
+}
+
+// configFailed is the exit code of a command whose flags parsed but do not
+// make a configuration: 2, each problem (a line of err) printed to stderr
+// after the command's name.
+func configFailed(command string, err error, stderr io.Writer) int {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(stderr, "invsync "+command+":", line)
+	}
+	return 2
+}
+
+// untilSignal is the context a command runs under: done on SIGINT or
+// SIGTERM.
+func untilSignal() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 // parseFailed is the exit code of a flag set's Parse error: 0 for --help,

@@ -7,17 +7,12 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/invsync/invsync/server"
 	"github.com/invsync/invsync/telemetry"
@@ -38,14 +33,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		cfg, err := parseServe(args[1:], os.Getenv)
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
 		if err != nil {
-			fmt.Fprintln(stderr, "invsync serve:", err)
-			return 2
+			return usageFailed("serve", err, stderr)
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := untilSignal()
 		defer stop()
 		cfg.Logger = newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), cfg.Logger)

@@ -1,14 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -21,14 +15,10 @@ import (
 // bad usage.
 func runMirror(args []string, stdout, stderr io.Writer) int {
 	cmd, err := parseMirror(args, os.Getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "invsync mirror:", err)
-		return 2
+		return usageFailed("mirror", err, stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := untilSignal()
 	defer stop()
 	cmd.Config.Logger = newLogger(stderr, cmd.LogLevel, cmd.LogFormat)
 	if err := mirror.Serve(ctx, cmd.Config, cmd.Serve); err != nil {

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/invsync/invsync/sim"
 )
@@ -19,14 +14,10 @@ import (
 // failed (what it had measured is printed), 2 bad usage.
 func runSimulate(args []string, stdout, stderr io.Writer) int {
 	cmd, err := parseSimulate(args, os.Getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "invsync simulate:", err)
-		return 2
+		return usageFailed("simulate", err, stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := untilSignal()
 	defer stop()
 	res, err := sim.Simulate(ctx, cmd.Config, cmd.Setup, stderr)
 	if res.Seed != 0 || res.Warehouses != 0 {

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/invsync/invsync/pipeline"
 )
@@ -16,8 +12,7 @@ import (
 // runTail prints the records of one invsync topic as JSON, one per line,
 // read_committed: the way to watch decoded events with nothing but invsync.
 func runTail(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("tail", stderr)
 	config := pipeline.TailFlags(fs, os.Getenv)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), help("tail"), strings.Join(pipeline.TailTopics(), ", "))
@@ -33,12 +28,9 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config(topic)
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(stderr, "invsync tail:", line)
-		}
-		return 2
+		return configFailed("tail", err, stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := untilSignal()
 	defer stop()
 	if err := pipeline.Tail(ctx, cfg, stdout); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "invsync tail:", err)
