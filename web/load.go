@@ -41,6 +41,11 @@ type asset struct {
 type app struct {
 	files map[string]asset
 	build string
+	// prefix is where the app is mounted ("/scanner/", "/console/"); csp
+	// its Content-Security-Policy; denyFraming adds X-Frame-Options: DENY.
+	prefix      string
+	csp         string
+	denyFraming bool
 }
 
 // loadApp reads every file under root, computes the build id (a hash of

@@ -43,30 +43,35 @@ func Scanner() http.Handler {
 			http.Error(w, "scanner app unavailable: "+err.Error(), http.StatusInternalServerError)
 		})
 	}
+	a.prefix, a.csp = Prefix, ContentSecurityPolicy
 	return a
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler: the app's files under its prefix,
+// GET and HEAD only, with its security headers on every answer.
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Content-Security-Policy", a.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if a.denyFraming {
+		h.Set("X-Frame-Options", "DENY")
+	}
 	h.Set("Cache-Control", "no-cache")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if r.URL.Path == strings.TrimSuffix(Prefix, "/") {
-		target := Prefix
+	if r.URL.Path == strings.TrimSuffix(a.prefix, "/") {
+		target := a.prefix
 		if r.URL.RawQuery != "" {
 			target += "?" + r.URL.RawQuery
 		}
 		http.Redirect(w, r, target, http.StatusMovedPermanently)
 		return
 	}
-	rel, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	rel, ok := strings.CutPrefix(r.URL.Path, a.prefix)
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -82,8 +87,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", f.contentType)
 	h.Set("ETag", f.etag)
 	if rel == "sw.js" {
-		// The worker controls everything under /scanner/.
-		h.Set("Service-Worker-Allowed", Prefix)
+		// A service worker controls everything under the app's prefix.
+		h.Set("Service-Worker-Allowed", a.prefix)
 	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 }
