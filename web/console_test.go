@@ -1,7 +1,6 @@
 package web
 
 import (
-	"io"
 	"io/fs"
 	"net/http"
 	"regexp"
@@ -11,7 +10,7 @@ import (
 
 func TestConsoleServesEachFileWithItsTypeAndHeaders(t *testing.T) {
 	h := Console()
-	for path, ct := range map[string]string{
+	files := map[string]string{
 		"/console/":                                    "text/html; charset=utf-8",
 		"/console/js/main.js":                          "text/javascript; charset=utf-8",
 		"/console/console.css":                         "text/css; charset=utf-8",
@@ -20,27 +19,8 @@ func TestConsoleServesEachFileWithItsTypeAndHeaders(t *testing.T) {
 		"/console/vendor/uplot/LICENSE.txt":            "text/plain; charset=utf-8",
 		"/console/vendor/qrcode-generator/qrcode.js":   "text/javascript; charset=utf-8",
 		"/console/vendor/qrcode-generator/LICENSE.txt": "text/plain; charset=utf-8",
-	} {
-		res := get(t, h, http.MethodGet, path, nil)
-		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != http.StatusOK || len(body) == 0 {
-			t.Errorf("GET %s: %d with %d bytes", path, res.StatusCode, len(body))
-			continue
-		}
-		if got := res.Header.Get("Content-Type"); got != ct {
-			t.Errorf("GET %s: Content-Type %q, want %q", path, got, ct)
-		}
-		for k, want := range map[string]string{
-			"Cache-Control":           "no-cache",
-			"X-Content-Type-Options":  "nosniff",
-			"Content-Security-Policy": ConsoleContentSecurityPolicy,
-			"Referrer-Policy":         "no-referrer",
-		} {
-			if got := res.Header.Get(k); got != want {
-				t.Errorf("GET %s: %s %q, want %q", path, k, got, want)
-			}
-		}
 	}
+	checkServed(t, h, files, ConsoleContentSecurityPolicy)
 	for _, tc := range []struct {
 		method, path string
 		status       int

@@ -25,7 +25,7 @@ func get(t *testing.T, h http.Handler, method, path string, hdr map[string]strin
 
 func TestScannerServesEachFileWithItsTypeAndHeaders(t *testing.T) {
 	h := Scanner()
-	for path, ct := range map[string]string{
+	files := map[string]string{
 		"/scanner/":                          "text/html; charset=utf-8",
 		"/scanner/index.html":                "text/html; charset=utf-8",
 		"/scanner/js/main.js":                "text/javascript; charset=utf-8",
@@ -38,7 +38,15 @@ func TestScannerServesEachFileWithItsTypeAndHeaders(t *testing.T) {
 		"/scanner/icons/icon-maskable.svg":   "image/svg+xml",
 		"/scanner/js/sync.js?v=cache-buster": "text/javascript; charset=utf-8",
 		"/scanner/icons/icon-512.png":        "image/png",
-	} {
+	}
+	checkServed(t, h, files, ContentSecurityPolicy)
+}
+
+// checkServed gets each of files (path -> Content-Type) from h and checks
+// it is served whole, with its type, an ETag and the app's headers.
+func checkServed(t *testing.T, h http.Handler, files map[string]string, csp string) {
+	t.Helper()
+	for path, ct := range files {
 		res := get(t, h, http.MethodGet, path, nil)
 		body, _ := io.ReadAll(res.Body)
 		if res.StatusCode != http.StatusOK || len(body) == 0 {
@@ -51,7 +59,7 @@ func TestScannerServesEachFileWithItsTypeAndHeaders(t *testing.T) {
 		for k, want := range map[string]string{
 			"Cache-Control":           "no-cache",
 			"X-Content-Type-Options":  "nosniff",
-			"Content-Security-Policy": ContentSecurityPolicy,
+			"Content-Security-Policy": csp,
 			"Referrer-Policy":         "no-referrer",
 		} {
 			if got := res.Header.Get(k); got != want {
