@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -816,6 +817,30 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// syncBuffer is an io.Writer safe for concurrent use that keeps what is
+// written, for a log shown when a test fails.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail returns the last n lines written.
+func (b *syncBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // inFlightTransport counts the requests sent and not yet answered.
 type inFlightTransport struct {
 	base http.RoundTripper
@@ -849,9 +874,16 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 	token, _ := newScannerToken(t, proc.url, id, e2eWarehouse)
 	tr := &inFlightTransport{base: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}}
 	var attempts, failedAttempts, duplicates atomic.Int64
+	var deviceLog syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			proc.dumpLog()
+			t.Logf("the device's log:\n%s", deviceLog.tail(40))
+		}
+	})
 	d, err := scanner.Open(scanner.Config{URL: proc.url, Token: token, ScannerID: id, DataDir: filepath.Join(dir, "device"),
 		HTTPClient: &http.Client{Transport: tr}, BatchSize: 25, SyncEvery: 250 * time.Millisecond,
-		RequestTimeout: 5 * time.Second, PollEvery: -1,
+		RequestTimeout: 5 * time.Second, PollEvery: -1, Logger: slog.New(slog.NewTextHandler(&deviceLog, nil)),
 		AfterSync: func(rep scanner.SyncReport, err error) {
 			attempts.Add(1)
 			duplicates.Add(int64(rep.Duplicate))
@@ -943,9 +975,6 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 	f := checkServer(t, proc.url, brokers, prefix, id, ledger.all())
 	t.Logf("kill -9 of invsync serve: %s kills=%d killed_with_upload_in_flight=%d sync_attempts=%d failed=%d answered_duplicate=%d downtime=%s took=%s",
 		f, kills, inFlight, attempts.Load(), failedAttempts.Load(), duplicates.Load(), downtime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-	if t.Failed() {
-		proc.dumpLog()
-	}
 }
 
 // runScannerOnce runs `invsync scanner … --once` with lines on standard
