@@ -17,8 +17,10 @@ import (
 // Within one sync round the files are synced in phases: group offsets,
 // then partition segments and indexes, then pids.log. A transaction's
 // offsets are therefore durable before its markers and its markers before
-// anything pids.log says after them. The commit decision itself is synced
-// at once, before any marker is written (persistPrepareCommit).
+// anything pids.log says after them. A commit decision is written like any
+// other entry; its EndTxn waits (after) for the round that syncs it and
+// only then writes the markers, on the loop, so decisions share their
+// fsyncs too and the loop goes on while they are synced.
 
 // Sync phases of a dirty file.
 const (
@@ -28,9 +30,12 @@ const (
 	syncPhases
 )
 
+// pendingResp waits for a round: a response to send, or work (then) to
+// hand back to the loop.
 type pendingResp struct {
 	creq *clientReq
 	resp clientResp
+	then func()
 }
 
 type groupSync struct {
@@ -86,18 +91,54 @@ func (g *groupSync) maybeHold(creq *clientReq, kreq kmsg.Request, resp clientRes
 	if len(dirty) == 0 && (kreq == nil || !acksWrites(kreq) || (!g.busy && len(g.pending) == 0)) {
 		return false
 	}
-	for f, phase := range dirty {
+	g.takeDirty()
+	g.pending = append(g.pending, pendingResp{creq: creq, resp: resp})
+	g.kickLocked()
+	return true
+}
+
+// after runs fn on the loop once a round has synced every file written so
+// far (by the request being handled too). Called from run().
+func (g *groupSync) after(fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.takeDirty()
+	g.pending = append(g.pending, pendingResp{then: fn})
+	g.kickLocked()
+}
+
+func (g *groupSync) takeDirty() {
+	for f, phase := range g.c.dirty {
 		if old, ok := g.files[f]; !ok || phase > old {
 			g.files[f] = phase
 		}
 	}
 	clear(g.c.dirty)
-	g.pending = append(g.pending, pendingResp{creq, resp})
+}
+
+func (g *groupSync) kickLocked() {
 	select {
 	case g.kick <- struct{}{}:
 	default:
 	}
-	return true
+}
+
+// reply sends the response to creq, handled by work that after handed back
+// to the loop, as run() sends a handler's: held for a sync if it must be.
+func (c *Cluster) reply(creq *clientReq, kresp kmsg.Response) {
+	c.pids.updateTimer()
+	if c.needsGroupsCompact {
+		c.compactGroupsLog()
+	}
+	resp := clientResp{kresp: kresp, corr: creq.corr}
+	if c.gsync != nil && c.gsync.maybeHold(creq, creq.kreq, resp) {
+		return
+	}
+	select {
+	case creq.cc.respCh <- resp:
+	case <-creq.cc.done:
+	case <-c.die:
+	}
 }
 
 func (g *groupSync) loop() {
@@ -120,6 +161,14 @@ func (g *groupSync) loop() {
 
 			g.syncAll(files)
 			for _, p := range pending {
+				if p.then != nil {
+					select {
+					case g.c.groupWorkCh <- p.then:
+					case <-g.c.die:
+						return
+					}
+					continue
+				}
 				select {
 				case p.creq.cc.respCh <- p.resp:
 				case <-p.creq.cc.done:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,12 +17,14 @@ import (
 // counted.
 type slowSyncFS struct {
 	*memFS
-	syncs atomic.Int64
+	syncs     atomic.Int64
+	pidsSyncs atomic.Int64 // of pids.log
 }
 
 type slowSyncFile struct {
 	file
-	fs *slowSyncFS
+	fs   *slowSyncFS
+	pids bool
 }
 
 func (s *slowSyncFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
@@ -29,13 +32,86 @@ func (s *slowSyncFS) OpenFile(name string, flag int, perm os.FileMode) (file, er
 	if err != nil {
 		return nil, err
 	}
-	return &slowSyncFile{f, s}, nil
+	return &slowSyncFile{f, s, filepath.Base(name) == "pids.log"}, nil
 }
 
 func (f *slowSyncFile) Sync() error {
 	f.fs.syncs.Add(1)
+	if f.pids {
+		f.fs.pidsSyncs.Add(1)
+	}
 	time.Sleep(2 * time.Millisecond)
 	return f.file.Sync()
+}
+
+// TestGroupCommitSharesDecisionSyncs: commit decisions (pids.log
+// "prepare" entries) of concurrent transactions are synced by shared
+// group-commit rounds, not one fsync per commit on the request loop; every
+// commit is still whole and readable.
+func TestGroupCommitSharesDecisionSyncs(t *testing.T) {
+	t.Parallel()
+	const producers, each = 8, 15
+	sfs := &slowSyncFS{memFS: newMemFS()}
+	c := newCluster(t, DataDir("/data"), withFS(sfs), SyncWrites(), NumBrokers(1), SeedTopics(producers, "gd"))
+	var cls []*kgo.Client
+	for p := range producers {
+		cls = append(cls, newPlainClient(t, c,
+			kgo.DefaultProduceTopic("gd"),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.TransactionalID(fmt.Sprintf("gd-%d", p)),
+			kgo.ProducerLinger(0),
+		))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before := sfs.pidsSyncs.Load()
+	var wg sync.WaitGroup
+	for p, cl := range cls {
+		wg.Go(func() {
+			for i := range each {
+				if err := cl.BeginTransaction(); err != nil {
+					t.Error(err)
+					return
+				}
+				r := &kgo.Record{Partition: int32(p), Value: fmt.Appendf(nil, "%d-%d", p, i)}
+				if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	syncs := sfs.pidsSyncs.Load() - before
+	commits := int64(producers * each)
+	// Synced inline, each decision costs pids.log one fsync of its own,
+	// and the rounds sync the end entries besides.
+	if syncs >= commits {
+		t.Fatalf("%d pids.log syncs for %d commits from %d concurrent producers; want fewer than one per commit", syncs, commits, producers)
+	}
+	t.Logf("%d pids.log syncs for %d commits", syncs, commits)
+
+	rc := newPlainClient(t, c, kgo.ConsumeTopics("gd"), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	seen := make(map[string]bool)
+	for len(seen) < int(commits) {
+		fs := rc.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d committed records: %v", len(seen), commits, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if seen[string(r.Value)] {
+				t.Errorf("record %s read twice", r.Value)
+			}
+			seen[string(r.Value)] = true
+		})
+	}
 }
 
 // TestGroupCommitSharesSyncs: produces to one partition that arrive while a

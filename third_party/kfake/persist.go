@@ -2122,7 +2122,8 @@ func (c *Cluster) persistPIDEntry(entry pidLogEntry) error {
 	return nil
 }
 
-// persistPrepareCommit records, synced, that pidinf's transaction commits:
+// persistPrepareCommit records that pidinf's transaction commits (synced at
+// once, or with group commit marked for the next round to sync):
 // its partitions and group offsets. It does not compact the log, which
 // would drop the record before the transaction completes.
 func (c *Cluster) persistPrepareCommit(pidinf *pidinfo) error {
@@ -2160,7 +2161,12 @@ func (c *Cluster) persistPrepareCommit(pidinf *pidinfo) error {
 		c.pids.prepares = make(map[int64]*pidLogEntry)
 	}
 	c.pids.prepares[pidinf.id] = &entry
-	n, err := appendLogEntry(c.pidsLogFile, entry, c.cfg.syncWrites)
+	// With group commit the decision is synced by the next round, which
+	// the caller waits for before writing any marker.
+	n, err := appendLogEntry(c.pidsLogFile, entry, c.cfg.syncWrites && c.gsync == nil)
+	if err == nil && c.cfg.syncWrites {
+		c.deferSync(c.pidsLogFile, syncPhasePIDs)
+	}
 	if err != nil {
 		c.cfg.logger.Logf(LogLevelError, "persist commit decision: %v", err)
 		c.pidsLogFile.Close()

@@ -82,6 +82,12 @@ type (
 		// completed, we return success only if the retry matches
 		// (commit after commit, abort after abort).
 		lastWasCommit bool
+
+		// preparing: the transaction's commit decision is written and
+		// waits for a group-commit sync before its markers are
+		// written. Nothing may end, fence or time out the
+		// transaction meanwhile (a real coordinator's PREPARE_COMMIT).
+		preparing bool
 	}
 
 	// Independent dup-detection entry: stores (firstSeq, nextSeq,
@@ -140,6 +146,9 @@ func (pids *pids) updateTimer() {
 		var minPid *pidinfo
 		var minExpire time.Time
 		for pidinf := range pids.txs {
+			if pidinf.preparing {
+				continue // decided: it commits
+			}
 			expire := pidinf.txStart.Add(time.Duration(pidinf.txTimeout) * time.Millisecond)
 			if minPid == nil || expire.Before(minExpire) {
 				minPid = pidinf
@@ -162,6 +171,9 @@ func (pids *pids) updateTimer() {
 	var nextExpire time.Time
 	var found bool
 	for pidinf := range pids.txs {
+		if pidinf.preparing {
+			continue
+		}
 		expire := pidinf.txStart.Add(time.Duration(pidinf.txTimeout) * time.Millisecond)
 		if !found || expire.Before(nextExpire) {
 			nextExpire = expire
@@ -216,6 +228,16 @@ func (pids *pids) doInitProducerID(creq *clientReq) kmsg.Response {
 		}
 	}
 
+	// A transaction whose commit decision is being synced is neither
+	// fenced nor aborted: the producer retries (a real coordinator in
+	// PREPARE_COMMIT answers the same).
+	if req.TransactionalID != nil {
+		if pidinf, ok := pids.byTxid[*req.TransactionalID]; ok && pidinf.preparing {
+			resp.ErrorCode = kerr.ConcurrentTransactions.Code
+			return resp
+		}
+	}
+
 	// Idempotent-only: always allocate fresh.
 	if req.TransactionalID == nil {
 		id, epoch := pids.create(nil, 0)
@@ -236,6 +258,10 @@ func (pids *pids) doInitProducerID(creq *clientReq) kmsg.Response {
 		// bump). Only reject epochs above the server's.
 		if req.ProducerEpoch > pidinf.epoch {
 			resp.ErrorCode = kerr.ProducerFenced.Code
+			return resp
+		}
+		if pidinf.preparing {
+			resp.ErrorCode = kerr.ConcurrentTransactions.Code
 			return resp
 		}
 		// Abort any in-flight transaction before bumping. A real
@@ -369,6 +395,10 @@ func (pids *pids) doAddPartitions(creq *clientReq) kmsg.Response {
 		doneall(kerr.ProducerFenced.Code)
 		return resp
 	}
+	if pidinf.preparing {
+		doneall(kerr.ConcurrentTransactions.Code)
+		return resp
+	}
 
 	for _, rt := range req.Topics {
 		for _, partition := range rt.Partitions {
@@ -399,6 +429,10 @@ func (pids *pids) doAddOffsets(creq *clientReq) kmsg.Response {
 	}
 	if pidinf.epoch != req.ProducerEpoch {
 		resp.ErrorCode = kerr.ProducerFenced.Code
+		return resp
+	}
+	if pidinf.preparing {
+		resp.ErrorCode = kerr.ConcurrentTransactions.Code
 		return resp
 	}
 
@@ -442,6 +476,11 @@ func (pids *pids) doTxnOffsetCommit(creq *clientReq) kmsg.Response {
 	}
 	if pidinf.txid == "" || pidinf.txid != req.TransactionalID {
 		doneall(kerr.InvalidProducerIDMapping.Code)
+		return resp
+	}
+	if pidinf.preparing {
+		// The offsets are in the decision being synced.
+		doneall(kerr.ConcurrentTransactions.Code)
 		return resp
 	}
 
@@ -590,6 +629,13 @@ func (pids *pids) doEnd(creq *clientReq) kmsg.Response {
 		return resp
 	}
 
+	if pidinf.preparing {
+		// The commit decision is being synced: a retry waits, as on
+		// a real coordinator in PREPARE_COMMIT.
+		resp.ErrorCode = kerr.ConcurrentTransactions.Code
+		return resp
+	}
+
 	// The commit decision is recorded durably before any marker is
 	// written, as a real coordinator's PREPARE_COMMIT: a crash between
 	// markers then completes the commit on restart instead of aborting
@@ -600,8 +646,27 @@ func (pids *pids) doEnd(creq *clientReq) kmsg.Response {
 			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			return resp
 		}
+		if pids.c.gsync != nil {
+			// Group commit: the decision is synced with whatever
+			// else the next round covers, and the loop goes on
+			// meanwhile; the markers are written after that round
+			// (finishEnd, back on the loop), and the response
+			// waits for the round that covers them.
+			pidinf.preparing = true
+			pids.c.gsync.after(func() {
+				pidinf.preparing = false
+				pids.c.reply(creq, pids.finishEnd(pidinf, req, resp))
+			})
+			return nil
+		}
 	}
+	return pids.finishEnd(pidinf, req, resp)
+}
 
+// finishEnd ends pidinf's transaction as req asks, once its commit
+// decision (if any) is durable: markers, offsets, the end recorded, and
+// for v5+ the epoch bumped.
+func (pids *pids) finishEnd(pidinf *pidinfo, req *kmsg.EndTxnRequest, resp *kmsg.EndTxnResponse) kmsg.Response {
 	nBatches, nGroups := pidinf.txBatchCount, len(pidinf.txGroups)
 	endTxStart := time.Now()
 	pidinf.endTx(req.Commit)
