@@ -1509,7 +1509,11 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 
 	// Parse RecordBatch entries from segment file.
 	var result []*partBatch
-	var missingIdx []byte // index entries the crash lost, rebuilt
+	// The index as it should be, from the batches; written back if a
+	// crash left an entry missing, torn or wrong (with group commit the
+	// index is not synced: it is rebuilt here instead).
+	var idxWant []byte
+	rewriteIdx := false
 	pos := 0
 	batchIdx := 0
 	for {
@@ -1533,21 +1537,28 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 		// Read metadata from index file (if available). The stored
 		// maxEarlierTimestamp is not used: rebuildMaxTimestampMeta
 		// recomputes it once every segment is loaded.
-		var epoch int32
-		var inTx bool
+		//
+		// The batch itself says what its entry holds: a data batch
+		// of a transaction is written in it, with the partition's
+		// epoch as its leader epoch. An entry that is missing (the
+		// segment was synced and the index was not), torn (fails its
+		// checksum) or says otherwise is rebuilt from the batch.
+		epoch := rb.PartitionLeaderEpoch
+		inTx := rb.Attributes&0x0010 != 0 && rb.Attributes&0x0020 == 0
 		idxOff := batchIdx * indexEntrySize
 		if idxOff+indexEntrySize <= len(idxRaw) {
-			epoch, _, inTx, _ = decodeIndexEntry(idxRaw[idxOff : idxOff+indexEntrySize])
+			stored := idxRaw[idxOff : idxOff+indexEntrySize]
+			if se, _, sTx, ok := decodeIndexEntry(stored); ok && se == epoch && sTx == inTx {
+				idxWant = append(idxWant, stored...)
+			} else {
+				rewriteIdx = true
+			}
 		} else {
-			// The segment was synced and the index was not (they
-			// are written and synced one after the other). The
-			// batch itself says what the entry held: a data batch
-			// of a transaction is written in it, with the
-			// partition's epoch as its leader epoch.
-			epoch = rb.PartitionLeaderEpoch
-			inTx = rb.Attributes&0x0010 != 0 && rb.Attributes&0x0020 == 0
+			rewriteIdx = true
+		}
+		if len(idxWant) < idxOff+indexEntrySize {
 			entry := encodeIndexEntry(epoch, rb.MaxTimestamp, inTx)
-			missingIdx = append(missingIdx, entry[:]...)
+			idxWant = append(idxWant, entry[:]...)
 		}
 
 		batch := &partBatch{
@@ -1581,19 +1592,19 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 		}
 	}
 
-	// Restore index entries lost with the crash, so that the entries
-	// appended from now on line up with their batches again.
-	if len(missingIdx) > 0 {
+	// Restore the index entries the crash lost or tore, so that the
+	// entries appended from now on line up with their batches again.
+	if rewriteIdx {
 		idxPath := filepath.Join(pdir, indexFileName(base))
 		if f, err := fsys.OpenFile(idxPath, os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
 			c.cfg.logger.Logf(LogLevelWarn, "partition %s-%d segment %d: open index to restore it: %v", pd.t, pd.p, base, err)
 		} else {
-			_, err := f.Seek(int64(len(idxRaw)/indexEntrySize*indexEntrySize), io.SeekStart)
+			err := f.Truncate(0)
 			if err == nil {
-				err = f.Truncate(int64(len(idxRaw) / indexEntrySize * indexEntrySize))
+				_, err = f.Seek(0, io.SeekStart)
 			}
 			if err == nil {
-				_, err = f.Write(missingIdx)
+				_, err = f.Write(idxWant)
 			}
 			if err == nil && c.cfg.syncWrites {
 				err = f.Sync()
@@ -1603,7 +1614,7 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 			}
 			f.Close()
 		}
-		idxRaw = append(idxRaw[:len(idxRaw)/indexEntrySize*indexEntrySize], missingIdx...)
+		idxRaw = idxWant
 	}
 
 	// Truncate orphaned index entries that may remain from a prior
@@ -2045,11 +2056,13 @@ func (c *Cluster) persistBatchToSegment(pd *partData, b *partBatch) int64 {
 	// With SyncWrites, fsync every batch for immediate durability.
 	// Without it, we rely on the OS page cache and sync only on
 	// segment roll and shutdown (like real Kafka's default).
+	// With group commit only the segment is synced per round: the index
+	// holds nothing the batches do not say, and a crash's missing or
+	// torn entries are rebuilt from the segment (loadSegmentBatches).
+	// It is synced when its segment rolls and at shutdown.
 	if c.cfg.syncWrites {
 		if !c.deferSync(pd.activeSegFile, syncPhaseSegments) {
 			pd.activeSegFile.Sync()
-		}
-		if !c.deferSync(pd.activeIdxFile, syncPhaseSegments) {
 			pd.activeIdxFile.Sync()
 		}
 	}
