@@ -15,9 +15,9 @@ import (
 // their fsyncs instead of queueing one per partition batch.
 //
 // Within one sync round the files are synced in phases: group offsets,
-// then partition segments and indexes, then pids.log. A transaction's
-// offsets are therefore durable before its markers and its markers before
-// anything pids.log says after them. A commit decision is written like any
+// then partition segments (not their indexes: see persistBatchToSegment),
+// then pids.log. A transaction's offsets are therefore durable before its
+// markers and its markers before anything pids.log says after them. A commit decision is written like any
 // other entry; its EndTxn waits (after) for the round that syncs it and
 // only then writes the markers, on the loop, so decisions share their
 // fsyncs too and the loop goes on while they are synced.
