@@ -69,12 +69,14 @@ func (c *Cluster) deferSync(f file, phase int) bool {
 }
 
 // acksWrites: the response to req tells the client that something it
-// wrote is stored.
+// wrote is stored. AddPartitionsToTxn, AddOffsetsToTxn and TxnOffsetCommit
+// are not among them: they change only the open transaction in memory,
+// which nothing stores before its commit decision (EndTxn), so holding
+// their responses behind a round would only delay every commit.
 func acksWrites(req kmsg.Request) bool {
 	switch req.(type) {
-	case *kmsg.ProduceRequest, *kmsg.EndTxnRequest, *kmsg.TxnOffsetCommitRequest,
-		*kmsg.OffsetCommitRequest, *kmsg.InitProducerIDRequest, *kmsg.AddPartitionsToTxnRequest,
-		*kmsg.AddOffsetsToTxnRequest, *kmsg.OffsetDeleteRequest, *kmsg.DeleteGroupsRequest:
+	case *kmsg.ProduceRequest, *kmsg.EndTxnRequest, *kmsg.OffsetCommitRequest,
+		*kmsg.InitProducerIDRequest, *kmsg.OffsetDeleteRequest, *kmsg.DeleteGroupsRequest:
 		return true
 	}
 	return false

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // slowSyncFS is a memFS whose syncs take a while, as a disk's do, and are
@@ -160,4 +162,99 @@ func TestGroupCommitSharesSyncs(t *testing.T) {
 		t.Fatalf("%d index syncs; want none before the segment rolls", n)
 	}
 	t.Logf("%d syncs for %d batches", syncs, batches)
+}
+
+// gatedSyncFS is a memFS whose syncs wait while the gate is closed.
+type gatedSyncFS struct {
+	*memFS
+	closed atomic.Bool
+	open   chan struct{}
+}
+
+type gatedSyncFile struct {
+	file
+	fs *gatedSyncFS
+}
+
+func (g *gatedSyncFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+	f, err := g.memFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedSyncFile{f, g}, nil
+}
+
+func (f *gatedSyncFile) Sync() error {
+	if f.fs.closed.Load() {
+		<-f.fs.open
+	}
+	return f.file.Sync()
+}
+
+// TestGroupCommitDoesNotHoldTxnBookkeeping: AddOffsetsToTxn and
+// TxnOffsetCommit store nothing (the offsets are stored with the commit
+// decision), so they are answered while a round is syncing other writes,
+// instead of waiting behind it; the produce that round covers is not.
+func TestGroupCommitDoesNotHoldTxnBookkeeping(t *testing.T) {
+	t.Parallel()
+	gfs := &gatedSyncFS{memFS: newMemFS(), open: make(chan struct{})}
+	c := newCluster(t, DataDir("/data"), withFS(gfs), SyncWrites(), NumBrokers(1), SeedTopics(1, "gb"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	raw := newPlainClient(t, c)
+	init := kmsg.NewPtrInitProducerIDRequest()
+	txid := "gb"
+	init.TransactionalID, init.TransactionTimeoutMillis = &txid, 60000
+	initResp, err := init.RequestWith(ctx, raw)
+	if err == nil {
+		err = kerr.ErrorForCode(initResp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch := initResp.ProducerID, initResp.ProducerEpoch
+
+	// A produce from another client starts a round that cannot finish.
+	gfs.closed.Store(true)
+	var opened sync.Once
+	openGate := func() {
+		opened.Do(func() {
+			gfs.closed.Store(false)
+			close(gfs.open)
+		})
+	}
+	defer openGate()
+	other := newPlainClient(t, c, kgo.DefaultProduceTopic("gb"))
+	acked := make(chan error, 1)
+	other.Produce(ctx, &kgo.Record{Value: []byte("waits for its sync")}, func(_ *kgo.Record, err error) { acked <- err })
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-acked:
+		t.Fatalf("a produce was answered before its sync: %v", err)
+	default:
+	}
+
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = "gb", pid, epoch, "gb-group"
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = "gb", "gb-group", pid, epoch
+	commit.Generation, commit.MemberID = -1, ""
+	ct := kmsg.NewTxnOffsetCommitRequestTopic()
+	ct.Topic = "gb"
+	cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	cp.Offset = 1
+	ct.Partitions = append(ct.Partitions, cp)
+	commit.Topics = append(commit.Topics, ct)
+	for _, req := range []kmsg.Request{add, commit} {
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := raw.Request(rctx, req)
+		rcancel()
+		if err != nil {
+			t.Fatalf("%s while a round was syncing: %v; want it answered without waiting", kmsg.NameForKey(req.Key()), err)
+		}
+	}
+	openGate()
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
 }
