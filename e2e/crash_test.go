@@ -121,6 +121,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		answered = map[string]string{} // transactionId -> accepted/duplicate
+		order    []string              // transactionIds in the order first answered
 		sends    int
 		failures int
 	)
@@ -146,6 +147,9 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 				for i, r := range res.Results {
 					if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
 						t.Errorf("scanner %d: unexpected result %s %s %s for %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message), batch[i].TransactionID)
+					}
+					if _, ok := answered[r.TransactionID]; !ok {
+						order = append(order, r.TransactionID)
 					}
 					answered[r.TransactionID] = string(r.Status)
 				}
@@ -213,6 +217,28 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		diagnoseTopic(t, brokers, topic)
 	}
 
+	// Right after each restart, the transactions answered last before the
+	// kill (those most likely accepted and not yet applied) are looked up:
+	// the answer may be "pending", applied or "not known yet" (503), never
+	// 404, which tells the device its accepted scan does not exist.
+	notKnownYet := 0
+	lookUpAnswered := func(round int) {
+		mu.Lock()
+		recent := append([]string(nil), order[max(len(order)-40, 0):]...)
+		mu.Unlock()
+		codes := map[int]int{}
+		for _, id := range recent {
+			status, _, body := testkit.Call(t, "GET", proc.url+"/v1/transactions/"+id, testAdminToken, nil)
+			codes[status]++
+			if status != http.StatusOK && status != http.StatusServiceUnavailable {
+				t.Errorf("round %d: transaction %s, answered before the kill, looked up right after the restart: %d %s; want 200 or 503",
+					round, id, status, bytes.TrimSpace(body))
+			}
+		}
+		notKnownYet += codes[http.StatusServiceUnavailable]
+		t.Logf("round %d: %d transactions answered before the kill looked up after the restart: %v by status", round, len(recent), codes)
+	}
+
 	downtime := time.Duration(0)
 	for round := 0; round < rounds; round++ {
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
@@ -222,6 +248,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		proc.start()
 		proc.waitReady(90 * time.Second)
 		downtime += time.Since(down)
+		lookUpAnswered(round + 1)
 		readableWG.Add(1)
 		go readableAfterRestart(round + 1)
 		mu.Lock()
@@ -311,9 +338,9 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s readable_after_restart_max=%s (%d of %d restarts measured) read_all=%s",
+	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s readable_after_restart_max=%s (%d of %d restarts measured) read_all=%s not_known_yet_after_restart=%d",
 		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond),
-		slowest.Round(time.Millisecond), len(readable), rounds, readAll.Round(time.Millisecond))
+		slowest.Round(time.Millisecond), len(readable), rounds, readAll.Round(time.Millisecond), notKnownYet)
 	if len(recs) != legs || lost != 0 || dupIDs != 0 {
 		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
 		diagnoseTopic(t, brokers, prefix+"inventory-events")
