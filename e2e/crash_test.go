@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -217,42 +218,74 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		diagnoseTopic(t, brokers, topic)
 	}
 
-	// Right after each restart, the transactions answered last before the
-	// kill (those most likely accepted and not yet applied) are looked up:
-	// the answer may be "pending", applied or "not known yet" (503), never
-	// 404, which tells the device its accepted scan does not exist.
+	// From the kill until a while after the restart, the transactions
+	// answered last before the kill (those most likely accepted and not
+	// yet applied) are looked up again and again: the answer may be
+	// "pending", applied or "not known yet" (503), never 404, which tells
+	// the device its accepted scan does not exist. Looking up continuously
+	// covers the moment a partition is readable and its input not yet
+	// applied, however short.
 	notKnownYet := 0
-	lookUpAnswered := func(round int) {
-		mu.Lock()
-		recent := append([]string(nil), order[max(len(order)-40, 0):]...)
-		mu.Unlock()
+	lookUpAnswered := func(round int, recent []string, stop <-chan struct{}) {
 		codes := map[int]int{}
-		for _, id := range recent {
-			status, _, body := testkit.Call(t, "GET", proc.url+"/v1/transactions/"+id, testAdminToken, nil)
-			codes[status]++
-			if status != http.StatusOK && status != http.StatusServiceUnavailable {
-				t.Errorf("round %d: transaction %s, answered before the kill, looked up right after the restart: %d %s; want 200 or 503",
-					round, id, status, bytes.TrimSpace(body))
+		var wrong string // the first answer other than 200 or 503
+		lookups := &http.Client{Timeout: 2 * time.Second}
+		for {
+			select {
+			case <-stop:
+				notKnownYet += codes[http.StatusServiceUnavailable]
+				t.Logf("round %d: transactions answered before the kill, looked up through the restart: %v by status", round, codes)
+				if wrong != "" {
+					t.Errorf("round %d: transactions answered before the kill, looked up through the restart, answered other than 200 or 503 (%v by status), first %s",
+						round, codes, wrong)
+				}
+				return
+			default:
+			}
+			for _, id := range recent {
+				req, _ := http.NewRequest(http.MethodGet, proc.url+"/v1/transactions/"+id, nil)
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
+				resp, err := lookups.Do(req)
+				if err != nil {
+					time.Sleep(50 * time.Millisecond) // down: nobody answers
+					break
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				codes[resp.StatusCode]++
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable && wrong == "" {
+					wrong = fmt.Sprintf("%s: %d %s", id, resp.StatusCode, bytes.TrimSpace(body))
+				}
 			}
 		}
-		notKnownYet += codes[http.StatusServiceUnavailable]
-		t.Logf("round %d: %d transactions answered before the kill looked up after the restart: %v by status", round, len(recent), codes)
 	}
 
 	downtime := time.Duration(0)
 	for round := 0; round < rounds; round++ {
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
+		mu.Lock()
+		recent := append([]string(nil), order[max(len(order)-40, 0):]...)
+		mu.Unlock()
 		kill()
 		down := time.Now()
+		stopLookups, lookedUp := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(lookedUp)
+			lookUpAnswered(round+1, recent, stopLookups)
+		}()
+		endLookups := sync.OnceFunc(func() { close(stopLookups); <-lookedUp })
+		t.Cleanup(endLookups) // a failed wait ends them too
 		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
 		proc.start()
 		proc.waitReady(90 * time.Second)
-		downtime += time.Since(down)
-		lookUpAnswered(round + 1)
+		wasDown := time.Since(down)
+		downtime += wasDown
 		readableWG.Add(1)
 		go readableAfterRestart(round + 1)
+		time.Sleep(2 * time.Second) // the processors catch up meanwhile
+		endLookups()
 		mu.Lock()
-		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, time.Since(down).Round(time.Millisecond), len(answered), total)
+		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, wasDown.Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
 	}
 	select {
