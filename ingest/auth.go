@@ -39,6 +39,15 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	p, err := s.cfg.Auth.Authenticate(token, s.cfg.Now())
+	if errors.Is(err, auth.ErrUnknown) && !s.open.Load() {
+		// Until Open the API tokens may not all be loaded from Kafka:
+		// an unknown token may be valid, and a 401 would make a
+		// scanner stop syncing until it is re-enrolled.
+		c.Header("Retry-After", "1")
+		writeError(c, http.StatusServiceUnavailable, api.CodeStarting,
+			"invsync is starting (loading the API tokens); nothing was accepted, retry shortly")
+		return
+	}
 	if err != nil {
 		msg := "the token is not valid; ask an administrator for a new one"
 		switch {
