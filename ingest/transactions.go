@@ -79,8 +79,8 @@ func (s *Server) postTransactions(c *gin.Context) {
 	ctx := c.Request.Context()
 	vctx, validation := s.tracer.Start(ctx, "validate", trace.WithAttributes(attribute.Int("invsync.transactions", len(up.Transactions))))
 	defer validation.End() // on the early returns; ended below otherwise
-	for i, raw := range up.Transactions {
-		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
+	for i := range up.Transactions {
+		tx, id, rej := up.transaction(i, receivedAt, s.cfg.TimeBounds)
 		results[i].TransactionID = id
 		if rej == nil && !admits(p, tx.WarehouseID) {
 			rej = &TxRejection{Code: CodeWarehouseNotPermitted, Message: "this token may not act on warehouse " + tx.WarehouseID}
