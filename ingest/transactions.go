@@ -157,7 +157,7 @@ func (s *Server) postTransactions(c *gin.Context) {
 	if wait {
 		s.awaitOutcomes(ctx, results, acceptedIdx, subs, remote)
 	}
-	c.JSON(http.StatusOK, api.UploadResponse{Results: results})
+	writeUploadResponse(c, &api.UploadResponse{Results: results})
 }
 
 func (s *Server) answerRepeat(r *api.Result, same bool) {
