@@ -15,8 +15,12 @@ import (
 // expectedVersion as JSON numbers, override as true or false, no nulls.
 // Anything else, including every malformed body, makes it give up, and
 // the caller decodes with encoding/json as before, so every answer and
-// error message stays that decoder's. FuzzFastDecodeAgrees checks that
-// whatever the scanner accepts encoding/json decodes to the same values.
+// error message stays that decoder's. An upload is read in one pass: the
+// envelope's scan reads every transaction's values too (DecodeUpload
+// keeps them), so a transaction is neither scanned twice nor copied on its
+// own. FuzzFastDecodeAgrees checks that whatever the scanner accepts
+// encoding/json decodes to the same values; FuzzUploadOnePassAgrees holds
+// a whole upload, decoded and checked, to encoding/json's.
 
 // fastScanner walks one JSON text. Its methods report false, and stop,
 // at the first byte outside the plain form.
