@@ -90,7 +90,9 @@ func checkUpload(env *api.UploadRequestFields, plain []plainTx) (Upload, *Reques
 		return Upload{}, &RequestError{Status: 413, Code: api.CodeTooManyTransactions,
 			Message: fmt.Sprintf("%d transactions in one request; the limit is %d: split the backlog into several requests", len(env.Transactions), MaxTransactions)}
 	}
-	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device, plain: plain}, nil
+	// The scanner id is kept beyond the request (the fleet's record of
+	// the scanner): a copy, not a slice of the body.
+	return Upload{ScannerID: strings.Clone(*env.ScannerID), SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device, plain: plain}, nil
 }
 
 // TxRejection is a per-transaction rejection decided at ingest.
