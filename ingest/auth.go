@@ -103,7 +103,12 @@ func inScope(c *gin.Context, wh string) bool {
 // mayAccess reports whether the caller may see warehouse wh (no answer
 // written), for filtering lists.
 func mayAccess(c *gin.Context, wh string) bool {
-	p := principal(c)
+	return admits(principal(c), wh)
+}
+
+// admits is mayAccess for a principal already in hand (principal copies
+// it out of the context: a loop over an upload's transactions asks once).
+func admits(p *auth.Principal, wh string) bool {
 	return p != nil && (p.Role == auth.RoleAdmin || p.MayAccess(wh))
 }
 
