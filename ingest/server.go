@@ -177,6 +177,7 @@ type Server struct {
 	pendingSwep time.Time
 
 	results     metric.Int64Counter
+	resultSets  sync.Map // resultKey -> metric.AddOption of results
 	requests    metric.Int64Counter
 	duration    metric.Float64Histogram
 	backlogFull metric.Int64Counter
