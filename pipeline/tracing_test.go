@@ -261,3 +261,38 @@ func hooksOf(t *testing.T, opt kgo.Opt) producerHookSet {
 	t.Fatal("no produce hooks installed")
 	return nil
 }
+
+// BenchmarkProduceHooks: what the produce hooks cost one record, with
+// tracing off, in an unsampled trace and in a sampled one; "kotel" is
+// franz-go's hooks alone on an unsampled trace, for comparison.
+func BenchmarkProduceHooks(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	defer tp.Shutdown(context.Background())
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	in := func(flags trace.TraceFlags) context.Context {
+		return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: tid, SpanID: sid, TraceFlags: flags}))
+	}
+	kotelOnly := kotel.NewTracer(kotel.TracerProvider(tp), kotel.TracerPropagator(telemetry.Propagator))
+	for _, c := range []struct {
+		name  string
+		hooks producerHookSet
+		ctx   context.Context
+	}{
+		{"off", producerHooks{}, context.Background()},
+		{"unsampled", producerHooks{kotel: kotelOnly}, in(0)},
+		{"sampled", producerHooks{kotel: kotelOnly}, in(trace.FlagsSampled)},
+		{"kotel-unsampled", kotelOnly, in(0)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := &kgo.Record{Topic: "invsync.transactions", Key: []byte("WH-001|ITEM|LOC"), Context: c.ctx}
+				c.hooks.OnProduceRecordBuffered(rec)
+				c.hooks.OnProduceRecordUnbuffered(rec, nil)
+			}
+		})
+	}
+}
