@@ -22,6 +22,10 @@ import (
 	"time"
 )
 
+// AdminTokenFile is the file in a data dir where the first start of a
+// server writes the admin token it generated.
+const AdminTokenFile = "admin-token"
+
 // Role is what a token may do (see Allows).
 type Role string
 

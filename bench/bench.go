@@ -184,13 +184,7 @@ func (c Config) Validate() error {
 	if c.StepDuration < time.Second {
 		bad("StepDuration %s: must be at least 1s", c.StepDuration)
 	}
-	for i, r := range c.Rates {
-		if r < 1 {
-			bad("Rates[%d] %d: must be at least 1 tx/s", i, r)
-		} else if i > 0 && r <= c.Rates[i-1] {
-			bad("Rates: must ascend, got %d after %d", r, c.Rates[i-1])
-		}
-	}
+	checkRates(bad, c.Rates)
 	if steps := 2 + len(c.Rates) + 1; steps > maxPhases {
 		bad("Rates: at most %d steps", maxPhases-3)
 	}
@@ -200,6 +194,18 @@ func (c Config) Validate() error {
 		bad("BrokerKind %q: want embedded or kafka", c.BrokerKind)
 	}
 	return errors.Join(errs...)
+}
+
+// checkRates reports through bad the problems of a ladder of offered
+// rates, Config's and PeerConfig's: each at least 1 tx/s, ascending.
+func checkRates(bad func(format string, args ...any), rates []int) {
+	for i, r := range rates {
+		if r < 1 {
+			bad("Rates[%d] %d: must be at least 1 tx/s", i, r)
+		} else if i > 0 && r <= rates[i-1] {
+			bad("Rates: must ascend, got %d after %d", r, rates[i-1])
+		}
+	}
 }
 
 // bencher is one run.

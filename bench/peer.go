@@ -179,7 +179,6 @@ func (c PeerConfig) withDefaults() PeerConfig {
 	return c
 }
 
-// Validate reports every problem of the configuration at once.
 // DirectTarget names invsync's topics for PeerConfig.Direct.
 type DirectTarget struct {
 	TransactionsTopic, EventsTopic string
@@ -196,6 +195,7 @@ func (r *peerRun) name() string {
 	return PeerKStreams
 }
 
+// Validate reports every problem of the configuration at once.
 func (c PeerConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -219,13 +219,7 @@ func (c PeerConfig) Validate() error {
 			bad("LatencyRates[%d] %d: must be at least 1 tx/s", i, r)
 		}
 	}
-	for i, r := range c.Rates {
-		if r < 1 {
-			bad("Rates[%d] %d: must be at least 1 tx/s", i, r)
-		} else if i > 0 && r <= c.Rates[i-1] {
-			bad("Rates: must ascend, got %d after %d", r, c.Rates[i-1])
-		}
-	}
+	checkRates(bad, c.Rates)
 	if len(c.LatencyRates)+len(c.Rates) == 0 {
 		bad("LatencyRates and Rates: at least one step is needed")
 	}

@@ -17,8 +17,7 @@ import (
 // order the allocation ends PARTIAL with 95 reserved and 5 backordered.
 func TestAllocationStoryBothOrders(t *testing.T) {
 	cfg := testConfig(t)
-	in := startInstance(t, cfg)
-	putCatalog(t, in, testCatalog)
+	in := startWithCatalog(t, cfg, testCatalog)
 	now := time.Now().UTC()
 	upload1 := func(tx api.Transaction) {
 		t.Helper()

@@ -41,7 +41,7 @@ func e2eScreenshotDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(os.TempDir(), "invsync-e2e-screenshots")
 	if *updateScreenshots {
-		dir = filepath.Join("..", "..", "docs", "screenshots")
+		dir = filepath.Join("..", "docs", "screenshots")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -62,16 +62,10 @@ type scannerApp struct {
 
 func openScannerApp(t *testing.T, exe, origin string) *scannerApp {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := browsertest.Launch(ctx, browsertest.Options{ExecPath: exe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &scannerApp{t: t, exe: exe, origin: origin, b: b}
+	a := &scannerApp{t: t, exe: exe, origin: origin, b: browsertest.Start(t, browsertest.Options{ExecPath: exe})}
 	t.Cleanup(func() {
 		a.checkNoExceptions()
-		a.b.Close()
+		a.b.Close() // a relaunched browser is not Start's to close
 	})
 	return a
 }

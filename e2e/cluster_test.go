@@ -21,8 +21,7 @@ func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
 	base.Brokers = brokers
 	cfgA, cfgB := base, base
 	cfgA.DataDir, cfgB.DataDir = t.TempDir(), t.TempDir()
-	a := startInstance(t, cfgA)
-	putCatalog(t, a, clusterCatalog())
+	a := startWithCatalog(t, cfgA, clusterCatalog())
 	b := startInstance(t, cfgB)
 	waitOwnership(t, a, b)
 	for _, in := range []*testInstance{a, b} {

@@ -42,12 +42,7 @@ func consoleCall(t *testing.T, method, u, token string, body any) (int, []byte) 
 
 func consoleToken(t *testing.T, base, name, role string) string {
 	t.Helper()
-	var out api.Token
-	status, data := consoleCall(t, "POST", base+"/v1/tokens", testAdminToken, map[string]any{"name": name, "role": role, "warehouses": []string{consoleWH}})
-	if status != 201 || json.Unmarshal(data, &out) != nil {
-		t.Fatalf("creating a %s token: %d %s", role, status, data)
-	}
-	return out.Token
+	return newToken(t, base, name, role, []string{consoleWH}, nil).Token
 }
 
 // consoleUpload uploads one transaction as the admin and waits until applied.
@@ -169,17 +164,11 @@ func TestConsoleE2E(t *testing.T) {
 	if shots == "" {
 		shots = filepath.Join(os.TempDir(), "invsync-console-screenshots")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := browsertest.Launch(ctx, browsertest.Options{ExecPath: exe, Width: 1366, Height: 768})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := browsertest.Start(t, browsertest.Options{ExecPath: exe, Width: 1366, Height: 768})
 	t.Cleanup(func() {
 		for _, e := range b.Exceptions() {
 			t.Errorf("uncaught exception in the console: %s", e)
 		}
-		b.Close()
 	})
 	p := &consolePage{t: t, b: b, origin: base, shots: shots}
 	sup := consoleToken(t, base, "sup-console", "supervisor")

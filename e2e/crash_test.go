@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -121,6 +122,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		answered = map[string]string{} // transactionId -> accepted/duplicate
+		order    []string              // transactionIds in the order first answered
 		sends    int
 		failures int
 	)
@@ -146,6 +148,9 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 				for i, r := range res.Results {
 					if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
 						t.Errorf("scanner %d: unexpected result %s %s %s for %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message), batch[i].TransactionID)
+					}
+					if _, ok := answered[r.TransactionID]; !ok {
+						order = append(order, r.TransactionID)
 					}
 					answered[r.TransactionID] = string(r.Status)
 				}
@@ -213,19 +218,74 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		diagnoseTopic(t, brokers, topic)
 	}
 
+	// From the kill until a while after the restart, the transactions
+	// answered last before the kill (those most likely accepted and not
+	// yet applied) are looked up again and again: the answer may be
+	// "pending", applied or "not known yet" (503), never 404, which tells
+	// the device its accepted scan does not exist. Looking up continuously
+	// covers the moment a partition is readable and its input not yet
+	// applied, however short.
+	notKnownYet := 0
+	lookUpAnswered := func(round int, recent []string, stop <-chan struct{}) {
+		codes := map[int]int{}
+		var wrong string // the first answer other than 200 or 503
+		lookups := &http.Client{Timeout: 2 * time.Second}
+		for {
+			select {
+			case <-stop:
+				notKnownYet += codes[http.StatusServiceUnavailable]
+				t.Logf("round %d: transactions answered before the kill, looked up through the restart: %v by status", round, codes)
+				if wrong != "" {
+					t.Errorf("round %d: transactions answered before the kill, looked up through the restart, answered other than 200 or 503 (%v by status), first %s",
+						round, codes, wrong)
+				}
+				return
+			default:
+			}
+			for _, id := range recent {
+				req, _ := http.NewRequest(http.MethodGet, proc.url+"/v1/transactions/"+id, nil)
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
+				resp, err := lookups.Do(req)
+				if err != nil {
+					time.Sleep(50 * time.Millisecond) // down: nobody answers
+					break
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				codes[resp.StatusCode]++
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable && wrong == "" {
+					wrong = fmt.Sprintf("%s: %d %s", id, resp.StatusCode, bytes.TrimSpace(body))
+				}
+			}
+		}
+	}
+
 	downtime := time.Duration(0)
 	for round := 0; round < rounds; round++ {
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
+		mu.Lock()
+		recent := append([]string(nil), order[max(len(order)-40, 0):]...)
+		mu.Unlock()
 		kill()
 		down := time.Now()
+		stopLookups, lookedUp := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(lookedUp)
+			lookUpAnswered(round+1, recent, stopLookups)
+		}()
+		endLookups := sync.OnceFunc(func() { close(stopLookups); <-lookedUp })
+		t.Cleanup(endLookups) // a failed wait ends them too
 		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
 		proc.start()
 		proc.waitReady(90 * time.Second)
-		downtime += time.Since(down)
+		wasDown := time.Since(down)
+		downtime += wasDown
 		readableWG.Add(1)
 		go readableAfterRestart(round + 1)
+		time.Sleep(2 * time.Second) // the processors catch up meanwhile
+		endLookups()
 		mu.Lock()
-		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, time.Since(down).Round(time.Millisecond), len(answered), total)
+		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, wasDown.Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
 	}
 	select {
@@ -311,9 +371,9 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s readable_after_restart_max=%s (%d of %d restarts measured) read_all=%s",
+	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s readable_after_restart_max=%s (%d of %d restarts measured) read_all=%s not_known_yet_after_restart=%d",
 		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond),
-		slowest.Round(time.Millisecond), len(readable), rounds, readAll.Round(time.Millisecond))
+		slowest.Round(time.Millisecond), len(readable), rounds, readAll.Round(time.Millisecond), notKnownYet)
 	if len(recs) != legs || lost != 0 || dupIDs != 0 {
 		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
 		diagnoseTopic(t, brokers, prefix+"inventory-events")

@@ -39,8 +39,7 @@ func story(base time.Time) []api.Transaction {
 
 func TestPipelineEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
-	in := startInstance(t, cfg)
-	putCatalog(t, in, testCatalog)
+	in := startWithCatalog(t, cfg, testCatalog)
 	base := time.Now().Add(-time.Hour)
 	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
 

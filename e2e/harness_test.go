@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/server"
 )
@@ -159,6 +161,32 @@ func putCatalog(t *testing.T, in *testInstance, catalog any) {
 	if code := do(t, "PUT", in.url+"/v1/catalog", catalog, nil); code != 200 {
 		t.Fatalf("PUT /v1/catalog: %d", code)
 	}
+}
+
+// startWithCatalog starts cfg, waits until it is ready and gives it
+// catalog.
+func startWithCatalog(t *testing.T, cfg server.Options, catalog any) *testInstance {
+	t.Helper()
+	in := startInstance(t, cfg)
+	putCatalog(t, in, catalog)
+	return in
+}
+
+// newToken creates a token through the API of base with the admin
+// credential, as an administrator does, failing the test unless it is
+// created; expiresAt nil means until revoked.
+func newToken(t *testing.T, base, name, role string, warehouses []string, expiresAt *time.Time) api.Token {
+	t.Helper()
+	req := api.TokenRequest{Name: &name, Role: &role, Warehouses: warehouses}
+	if expiresAt != nil {
+		req.ExpiresAt = ptr(expiresAt.UTC())
+	}
+	var out api.Token
+	status, _, data := testkit.Call(t, "POST", base+"/v1/tokens", testAdminToken, req)
+	if status != 201 || json.Unmarshal(data, &out) != nil || out.Token == "" {
+		t.Fatalf("creating the %s token %s: %d %s", role, name, status, data)
+	}
+	return out
 }
 
 // committedReader reads topic from the start, read_committed; the caller

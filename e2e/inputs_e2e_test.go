@@ -26,8 +26,7 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 	cfg := testConfig(t)
 	brokers := sharedBrokers(t)
 	cfg.Brokers = brokers
-	a := startInstance(t, cfg)
-	putCatalog(t, a, clusterCatalog())
+	a := startWithCatalog(t, cfg, clusterCatalog())
 	now := time.Now().UTC()
 	first := api.Transaction{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
 		WarehouseID: "WH-K", ItemID: "K-00", LocationID: "L1", Quantity: 5}

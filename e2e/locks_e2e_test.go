@@ -15,8 +15,7 @@ import (
 // topic, decodable through the schema endpoint.
 func TestLocksEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
-	in := startInstance(t, cfg)
-	putCatalog(t, in, testCatalog)
+	in := startWithCatalog(t, cfg, testCatalog)
 	base := time.Now().Add(-time.Minute)
 	tx := func(id, typ string, s int, qty int64, override bool) api.Transaction {
 		return api.Transaction{TransactionID: id, Type: typ, Timestamp: base.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339Nano),

@@ -90,8 +90,7 @@ func TestMirrorEndToEnd(t *testing.T) {
 func runMirrorE2E(t *testing.T, bin, sqlURL string, load time.Duration, seed uint64) {
 	t.Logf("mirror e2e: seed %d (MIRROR_E2E_SEED=%d reproduces it), load %s", seed, seed, load)
 	rng := rand.New(rand.NewPCG(seed, 0x6d6972726f72))
-	in := startInstance(t, testConfig(t))
-	putCatalog(t, in, mirrorCatalog)
+	in := startWithCatalog(t, testConfig(t), mirrorCatalog)
 	preloadMirrorWorld(t, in.url)
 	cloud := createMirrorToken(t, in.url)
 
@@ -267,12 +266,7 @@ func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []api.Transaction {
 
 func createMirrorToken(t *testing.T, base string) string {
 	t.Helper()
-	var out api.Token
-	code := do(t, "POST", base+"/v1/tokens", map[string]any{"name": "mirror-e2e", "role": "cloud", "warehouses": []string{"*"}}, &out)
-	if code != 201 || out.Token == "" {
-		t.Fatalf("creating the mirror's cloud token: %d", code)
-	}
-	return out.Token
+	return newToken(t, base, "mirror-e2e", "cloud", []string{"*"}, nil).Token
 }
 
 // mirrorPostgresSchema creates a schema of its own in the database of base

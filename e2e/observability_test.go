@@ -139,8 +139,9 @@ func startMirrorMetrics(t *testing.T, brokers []string, prefix string) string {
 
 // TestDashboardAndAlertMetricsExist: every metric the Grafana dashboard
 // and the alert rules query is exposed on /metrics by a running serve or
-// mirror that has carried one upload to its SQL row, the four latency
-// histograms of the contract among them.
+// mirror that has carried one upload to its SQL row and knows one scanner,
+// the four latency histograms and the fleet gauges of the contract among
+// them.
 func TestDashboardAndAlertMetricsExist(t *testing.T) {
 	want := dashboardMetrics(t)
 	alerts := alertMetrics(t)
@@ -151,7 +152,8 @@ func TestDashboardAndAlertMetricsExist(t *testing.T) {
 		want[n] = true
 	}
 	for _, n := range []string{"invsync_scan_to_event_seconds_bucket", "invsync_upload_to_event_seconds_bucket",
-		"invsync_mirror_event_to_row_seconds_bucket", "invsync_mirror_scan_to_row_seconds_bucket"} {
+		"invsync_mirror_event_to_row_seconds_bucket", "invsync_mirror_scan_to_row_seconds_bucket",
+		"invsync_scanners", "invsync_device_queued_scans"} {
 		want[n] = true
 	}
 
@@ -159,6 +161,10 @@ func TestDashboardAndAlertMetricsExist(t *testing.T) {
 	in := startInstance(t, cfg)
 	if code := do(t, "PUT", in.url+"/v1/catalog", mirrorCatalog, nil); code != 200 {
 		t.Fatalf("PUT /v1/catalog: %d", code)
+	}
+	// A scanner's token, so the fleet gauges have a warehouse to report.
+	if code := do(t, "POST", in.url+"/v1/tokens", map[string]any{"name": "SCANNER-OBS", "role": "scanner", "warehouses": []string{"WH-M1"}}, nil); code != 201 {
+		t.Fatalf("POST /v1/tokens: %d", code)
 	}
 	mirrorURL := startMirrorMetrics(t, in.brokers(), cfg.TopicPrefix)
 	up := api.UploadRequest{ScannerID: "SCANNER-OBS", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{{

@@ -68,6 +68,17 @@ func (l *e2eLedger) add(s ...e2eScan) {
 	l.mu.Unlock()
 }
 
+// scanAll queues scans on d, as an operator scans them, and records each
+// with what d answered; it fails the test if d refuses them.
+func (l *e2eLedger) scanAll(t *testing.T, ctx context.Context, d *scanner.Device, scans []scanner.Scan) {
+	t.Helper()
+	qs, err := d.ScanAll(ctx, scans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.add(ledgerOf(scans, qs)...)
+}
+
 func (l *e2eLedger) all() []e2eScan {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -301,13 +312,8 @@ func decodeEvent(t *testing.T, base string, codecs map[uint32]*goavro.Codec, v [
 // token, as a supervisor enrols a device, and returns its secret and id.
 func newScannerToken(t *testing.T, base, name string, warehouses ...string) (token, id string) {
 	t.Helper()
-	var out api.Token
-	status, _, data := testkit.Call(t, "POST", base+"/v1/tokens", testAdminToken,
-		map[string]any{"name": name, "role": "scanner", "warehouses": warehouses})
-	if status != 201 || json.Unmarshal(data, &out) != nil || out.Token == "" {
-		t.Fatalf("creating the scanner token %s: %d %s", name, status, data)
-	}
-	return out.Token, out.TokenID
+	tok := newToken(t, base, name, "scanner", warehouses, nil)
+	return tok.Token, tok.TokenID
 }
 
 // revokeToken revokes a token with DELETE /v1/tokens/{id} and waits until
@@ -532,12 +538,7 @@ func TestScannerE2EDeviceThroughAFaultyLink(t *testing.T) {
 	items := []string{"ITEM-11001", "ITEM-11002", "ITEM-11003", "ITEM-11004"}
 	locs := []string{"A-01-01", "A-01-02", "B-04-01"}
 	for range 8 {
-		scans := receiptsFor(rng, 50, items, locs)
-		qs, err := d.ScanAll(ctx, scans)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ledger.add(ledgerOf(scans, qs)...)
+		ledger.scanAll(t, ctx, d, receiptsFor(rng, 50, items, locs))
 	}
 	total := len(ledger.all())
 
@@ -900,12 +901,7 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 	var ledger e2eLedger
 	items := []string{"ITEM-11201", "ITEM-11202", "ITEM-11203", "ITEM-11204"}
 	locs := []string{"A-03-01", "D-01-02", "E-10-01"}
-	backlog := receiptsFor(rng, 300, items, locs)
-	qs, err := d.ScanAll(ctx, backlog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger.add(ledgerOf(backlog, qs)...)
+	ledger.scanAll(t, ctx, d, receiptsFor(rng, 300, items, locs))
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	ran := make(chan error, 1)

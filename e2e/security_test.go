@@ -41,8 +41,7 @@ const secCatalog = `{
 
 func newSecRig(t *testing.T, cfg server.Options) *secRig {
 	t.Helper()
-	in := startInstance(t, cfg)
-	putCatalog(t, in, secCatalog)
+	in := startWithCatalog(t, cfg, secCatalog)
 	r := &secRig{t: t, in: in, tokens: map[string]string{"admin": testAdminToken}, ids: map[string]string{}}
 	for _, role := range []string{"supervisor", "scanner", "cloud", "reader"} {
 		name := role + "-1"
@@ -57,15 +56,8 @@ func newSecRig(t *testing.T, cfg server.Options) *secRig {
 // createToken makes a token with the admin credential.
 func (r *secRig) createToken(name, role string, whs []string, expiresAt *time.Time) (secret, id string) {
 	r.t.Helper()
-	body := map[string]any{"name": name, "role": role, "warehouses": whs}
-	if expiresAt != nil {
-		body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339Nano)
-	}
-	var out api.Token
-	if status, _, data := testkit.Call(r.t, "POST", r.in.url+"/v1/tokens", testAdminToken, body); status != 201 || json.Unmarshal(data, &out) != nil {
-		r.t.Fatalf("creating a %s token: %d %s", role, status, data)
-	}
-	return out.Token, out.TokenID
+	tok := newToken(r.t, r.in.url, name, role, whs, expiresAt)
+	return tok.Token, tok.TokenID
 }
 
 // writes is the sum of the end offsets of every topic a request can write.

@@ -48,8 +48,7 @@ func snapshotCatalog(t *testing.T) string {
 
 func startSnapshotInstance(t *testing.T, cfg server.Options) *testInstance {
 	t.Helper()
-	in := startInstance(t, cfg)
-	putCatalog(t, in, snapshotCatalog(t))
+	in := startWithCatalog(t, cfg, snapshotCatalog(t))
 	return in
 }
 

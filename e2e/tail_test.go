@@ -14,8 +14,7 @@ import (
 // as JSON, decoded, and its filters keep only what was asked for.
 func TestTailPrintsDecodedEvents(t *testing.T) {
 	cfg := testConfig(t)
-	in := startInstance(t, cfg)
-	putCatalog(t, in, testCatalog)
+	in := startWithCatalog(t, cfg, testCatalog)
 	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
 	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {

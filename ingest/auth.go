@@ -39,6 +39,15 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	p, err := s.cfg.Auth.Authenticate(token, s.cfg.Now())
+	if errors.Is(err, auth.ErrUnknown) && !s.open.Load() {
+		// Until Open the API tokens may not all be loaded from Kafka:
+		// an unknown token may be valid, and a 401 would make a
+		// scanner stop syncing until it is re-enrolled.
+		c.Header("Retry-After", "1")
+		writeError(c, http.StatusServiceUnavailable, api.CodeStarting,
+			"invsync is starting (loading the API tokens); nothing was accepted, retry shortly")
+		return
+	}
 	if err != nil {
 		msg := "the token is not valid; ask an administrator for a new one"
 		switch {
@@ -94,7 +103,12 @@ func inScope(c *gin.Context, wh string) bool {
 // mayAccess reports whether the caller may see warehouse wh (no answer
 // written), for filtering lists.
 func mayAccess(c *gin.Context, wh string) bool {
-	p := principal(c)
+	return admits(principal(c), wh)
+}
+
+// admits is mayAccess for a principal already in hand (principal copies
+// it out of the context: a loop over an upload's transactions asks once).
+func admits(p *auth.Principal, wh string) bool {
 	return p != nil && (p.Role == auth.RoleAdmin || p.MayAccess(wh))
 }
 

@@ -30,6 +30,10 @@ type Upload struct {
 	// heartbeat's body); Device is it decoded (decodeUploadDevice).
 	DeviceRaw json.RawMessage
 	Device    *processors.DeviceReport
+
+	// plain holds each transaction's values when the plain-form scanner
+	// read the whole body (plain[i] is Transactions[i]); nil otherwise.
+	plain []plainTx
 }
 
 // RequestError is a whole-request failure: the status and the error body.
@@ -50,12 +54,19 @@ func badRequest(format string, args ...any) *RequestError {
 // rejected without failing the batch.
 func DecodeUpload(body []byte) (Upload, *RequestError) {
 	var env api.UploadRequestFields
+	var plain []plainTx
 	var ok bool
-	if env.ScannerID, env.SentAt, env.Transactions, env.Device, ok = fastEnvelope(body); !ok {
+	if env.ScannerID, env.SentAt, env.Transactions, env.Device, plain, ok = fastEnvelope(body); !ok {
 		if err := strictUnmarshal(body, &env); err != nil {
 			return Upload{}, badRequest("malformed request body: %s", describeJSONError(err))
 		}
 	}
+	return checkUpload(&env, plain)
+}
+
+// checkUpload is DecodeUpload after the JSON: the envelope's fields and
+// the transactions' count.
+func checkUpload(env *api.UploadRequestFields, plain []plainTx) (Upload, *RequestError) {
 	if env.ScannerID == nil || strings.TrimSpace(*env.ScannerID) == "" {
 		return Upload{}, badRequest("scannerId is required")
 	}
@@ -79,7 +90,9 @@ func DecodeUpload(body []byte) (Upload, *RequestError) {
 		return Upload{}, &RequestError{Status: 413, Code: api.CodeTooManyTransactions,
 			Message: fmt.Sprintf("%d transactions in one request; the limit is %d: split the backlog into several requests", len(env.Transactions), MaxTransactions)}
 	}
-	return Upload{ScannerID: *env.ScannerID, SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device}, nil
+	// The scanner id is kept beyond the request (the fleet's record of
+	// the scanner): a copy, not a slice of the body.
+	return Upload{ScannerID: strings.Clone(*env.ScannerID), SentAt: sentAt, Transactions: env.Transactions, DeviceRaw: env.Device, plain: plain}, nil
 }
 
 // TxRejection is a per-transaction rejection decided at ingest.
@@ -111,7 +124,6 @@ func (b TimeBounds) withDefaults() TimeBounds {
 // transactionId it could read even when it rejects, so the result can name
 // the transaction.
 func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bounds TimeBounds) (processors.Transaction, string, *TxRejection) {
-	bounds = bounds.withDefaults()
 	j, ok := fastTransaction(raw)
 	if !ok {
 		if err := strictUnmarshal(raw, &j); err != nil {
@@ -119,6 +131,23 @@ func DecodeTransaction(raw json.RawMessage, up *Upload, receivedAt time.Time, bo
 				Message: "malformed transaction: " + describeJSONError(err)}
 		}
 	}
+	return checkTransaction(&j, up, receivedAt, bounds)
+}
+
+// transaction is DecodeTransaction of the upload's i-th transaction,
+// from the values DecodeUpload's scan already read when it read them.
+func (up *Upload) transaction(i int, receivedAt time.Time, bounds TimeBounds) (processors.Transaction, string, *TxRejection) {
+	if up.plain == nil {
+		return DecodeTransaction(up.Transactions[i], up, receivedAt, bounds)
+	}
+	j := up.plain[i].fields()
+	return checkTransaction(&j, up, receivedAt, bounds)
+}
+
+// checkTransaction is DecodeTransaction after the JSON: the required
+// fields, the times and the numbers.
+func checkTransaction(j *api.UploadTransactionFields, up *Upload, receivedAt time.Time, bounds TimeBounds) (processors.Transaction, string, *TxRejection) {
+	bounds = bounds.withDefaults()
 	id := deref(j.TransactionID)
 	inv := func(format string, args ...any) (processors.Transaction, string, *TxRejection) {
 		return processors.Transaction{}, id, &TxRejection{Code: processors.CodeInvalidTransaction, Message: fmt.Sprintf(format, args...)}

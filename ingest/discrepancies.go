@@ -117,13 +117,20 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 
 func (s *Server) getDiscrepancy(c *gin.Context) {
 	d, found, err := s.cfg.Recon.FindDiscrepancy(c.Request.Context(), c.Param("id"))
+	relayed, allAnswered := false, false
+	if !found && err != nil {
+		relayed, allAnswered = s.fanOutAll(c, nil)
+	}
 	switch {
 	case found:
 		if inScope(c, d.WarehouseID) {
 			c.JSON(http.StatusOK, viewOfDiscrepancy(&d))
 		}
-	case err != nil && s.fanOut(c, nil):
+	case relayed:
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
+		s.stateError(c, err)
+	case err != nil && !forwarded(c) && (!allAnswered || !s.ownerKnown(c, err)):
+		// No instance can read the partition now (see getTransaction).
 		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, api.CodeDiscrepancyNotFound, "discrepancy "+c.Param("id")+" does not exist")

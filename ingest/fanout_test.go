@@ -78,6 +78,17 @@ func (unreadableAllocations) OrderAllocations(context.Context, string) ([]proces
 	return nil, partitionErr{partition: 1, elsewhere: true}
 }
 
+// unreadableRecon: no discrepancy or held count is readable here; every
+// lookup names partition 1 as owned elsewhere.
+type unreadableRecon struct{ ingest.ReconReader }
+
+func (unreadableRecon) FindDiscrepancy(context.Context, string) (processors.Discrepancy, bool, error) {
+	return processors.Discrepancy{}, false, partitionErr{partition: 1, elsewhere: true}
+}
+func (unreadableRecon) FindHeld(context.Context, string) (processors.HeldCount, bool, error) {
+	return processors.HeldCount{}, false, partitionErr{partition: 1, elsewhere: true}
+}
+
 type noAllocator struct{}
 
 func (noAllocator) ProduceAllocation(context.Context, *processors.AllocRequest) error { return nil }
@@ -96,11 +107,14 @@ type ownerRouter struct {
 func (r ownerRouter) OwnerURL(context.Context, int32) (string, error) { return r.owner, nil }
 func (r ownerRouter) PeerURLs(context.Context) ([]string, error)      { return r.peers, nil }
 
-// An allocation lookup that no instance could answer is 503 with
-// Retry-After, never a 404: while a partition has no owner (an instance
-// restarted) or a peer does not answer, the allocation may well exist.
-// Only when the partition's owner answered 404 is it a 404.
-func TestAllocationLookupNeverDeniesWhatItCannotSee(t *testing.T) {
+// A lookup by id (an allocation, a transaction, a discrepancy, a held
+// count) that no instance could answer is 503
+// with Retry-After, never a 404: while a partition has no owner (an
+// instance restarted: right after, the group still gives its partitions to
+// the previous incarnation, at this instance's own address) or a peer does
+// not answer, what is looked up may well exist. Only when the partition's
+// owner answered 404 is it a 404.
+func TestLookupsNeverDenyWhatTheyCannotSee(t *testing.T) {
 	notFound := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(notFound.Close)
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
@@ -119,13 +133,18 @@ func TestAllocationLookupNeverDeniesWhatItCannotSee(t *testing.T) {
 			h := newHarness(t, func(cfg *ingest.Config) {
 				cfg.Router = c.router
 				cfg.Allocator, cfg.Allocations, cfg.Decisions = noAllocator{}, unreadableAllocations{}, noDecisions{}
+				cfg.Commands, cfg.Recon, cfg.CommandResults = unusedCommands{}, unreadableRecon{}, unusedCommandResults{}
+				cfg.Partitions = 2
 			})
-			r := h.do("GET", "/v1/allocations/ALLOC-1", nil)
-			if r.status != c.want {
-				t.Fatalf("GET /v1/allocations/ALLOC-1: %d %s, want %d", r.status, r.body, c.want)
-			}
-			if c.want == http.StatusServiceUnavailable && r.header.Get("Retry-After") == "" {
-				t.Errorf("503 without Retry-After")
+			h.state.err = partitionErr{partition: 1, elsewhere: true}
+			for _, path := range []string{"/v1/allocations/ALLOC-1", "/v1/transactions/tx-1", "/v1/discrepancies/d-1", "/v1/counts/tx-1"} {
+				r := h.do("GET", path, nil)
+				if r.status != c.want {
+					t.Errorf("GET %s: %d %s, want %d", path, r.status, r.body, c.want)
+				}
+				if c.want == http.StatusServiceUnavailable && r.status == c.want && r.header.Get("Retry-After") == "" {
+					t.Errorf("GET %s: 503 without Retry-After", path)
+				}
 			}
 		})
 	}

@@ -15,8 +15,12 @@ import (
 // expectedVersion as JSON numbers, override as true or false, no nulls.
 // Anything else, including every malformed body, makes it give up, and
 // the caller decodes with encoding/json as before, so every answer and
-// error message stays that decoder's. FuzzFastDecodeAgrees checks that
-// whatever the scanner accepts encoding/json decodes to the same values.
+// error message stays that decoder's. An upload is read in one pass: the
+// envelope's scan reads every transaction's values too (DecodeUpload
+// keeps them), so a transaction is neither scanned twice nor copied on its
+// own. FuzzFastDecodeAgrees checks that whatever the scanner accepts
+// encoding/json decodes to the same values; FuzzUploadOnePassAgrees holds
+// a whole upload, decoded and checked, to encoding/json's.
 
 // fastScanner walks one JSON text. Its methods report false, and stop,
 // at the first byte outside the plain form.
@@ -24,8 +28,7 @@ type fastScanner struct {
 	b []byte
 	i int
 	// text is b as one string, which decoded strings are cut from (one
-	// copy per transaction rather than one per field); "" when the scan
-	// only checks the form.
+	// copy per upload rather than one per field).
 	text string
 }
 
@@ -169,89 +172,106 @@ func (s *fastScanner) end() bool {
 	return s.i == len(s.b)
 }
 
+// plainTx is one transaction's values as the plain-form scanner read
+// them; the pointers of its fields (api.UploadTransactionFields) point
+// into it, so a transaction costs one allocation, or none when it is one
+// of an upload's (DecodeUpload keeps them all in one slice).
+type plainTx struct {
+	strs     [12]string         // the string fields, in the order of txObject's bits
+	nums     [2]json.RawMessage // quantity, expectedVersion
+	override bool
+	seen     uint16 // bit k: field k was present
+}
+
+// fields is v as encoding/json would have decoded it: a field absent from
+// the object is nil.
+func (v *plainTx) fields() api.UploadTransactionFields {
+	var j api.UploadTransactionFields
+	for k, dst := range [12]**string{&j.TransactionID, &j.Type, &j.Timestamp, &j.WarehouseID, &j.ItemID, &j.LocationID,
+		&j.LotNumber, &j.ToLocationID, &j.AllocationID, &j.UserID, &j.ReasonCode, &j.CountTaskID} {
+		if v.seen&(1<<k) != 0 {
+			*dst = &v.strs[k]
+		}
+	}
+	if v.seen&(1<<12) != 0 {
+		j.Quantity = &v.nums[0]
+	}
+	if v.seen&(1<<13) != 0 {
+		j.ExpectedVersion = &v.nums[1]
+	}
+	if v.seen&(1<<14) != 0 {
+		j.Override = &v.override
+	}
+	return j
+}
+
 // fastTransaction decodes one transaction in the plain form. ok is false
 // when raw is anything else; the caller then uses encoding/json.
 func fastTransaction(raw []byte) (j api.UploadTransactionFields, ok bool) {
 	s := &fastScanner{b: raw, text: string(raw)}
-	if !s.txObject(&j) || !s.end() {
+	v := new(plainTx)
+	if !s.txObject(v) || !s.end() {
 		return api.UploadTransactionFields{}, false
 	}
-	return j, true
+	return v.fields(), true
 }
 
-// txObject reads one transaction object into j (only checks its form
-// when s.text is empty).
-func (s *fastScanner) txObject(j *api.UploadTransactionFields) bool {
-	var seen uint16
-	var strs *[12]string // the string fields' values: one allocation for all
+// txObject reads one transaction object into v.
+func (s *fastScanner) txObject(v *plainTx) bool {
+	v.seen = 0
 	return s.object(func(key []byte) bool {
 		var bit uint16
-		var dst **string
-		var raw **json.RawMessage
 		switch string(key) {
 		case "transactionId":
-			bit, dst = 1<<0, &j.TransactionID
+			bit = 1 << 0
 		case "type":
-			bit, dst = 1<<1, &j.Type
+			bit = 1 << 1
 		case "timestamp":
-			bit, dst = 1<<2, &j.Timestamp
+			bit = 1 << 2
 		case "warehouseId":
-			bit, dst = 1<<3, &j.WarehouseID
+			bit = 1 << 3
 		case "itemId":
-			bit, dst = 1<<4, &j.ItemID
+			bit = 1 << 4
 		case "locationId":
-			bit, dst = 1<<5, &j.LocationID
+			bit = 1 << 5
 		case "lotNumber":
-			bit, dst = 1<<6, &j.LotNumber
+			bit = 1 << 6
 		case "toLocationId":
-			bit, dst = 1<<7, &j.ToLocationID
+			bit = 1 << 7
 		case "allocationId":
-			bit, dst = 1<<8, &j.AllocationID
+			bit = 1 << 8
 		case "userId":
-			bit, dst = 1<<9, &j.UserID
+			bit = 1 << 9
 		case "reasonCode":
-			bit, dst = 1<<10, &j.ReasonCode
+			bit = 1 << 10
 		case "countTaskId":
-			bit, dst = 1<<11, &j.CountTaskID
+			bit = 1 << 11
 		case "quantity":
-			bit, raw = 1<<12, &j.Quantity
+			bit = 1 << 12
 		case "expectedVersion":
-			bit, raw = 1<<13, &j.ExpectedVersion
+			bit = 1 << 13
 		case "override":
 			bit = 1 << 14
 		default:
 			return false // unknown, or a spelling encoding/json would fold
 		}
-		if seen&bit != 0 {
+		if v.seen&bit != 0 {
 			return false // encoding/json keeps the last; leave it to it
 		}
-		seen |= bit
+		v.seen |= bit
+		k := bits.TrailingZeros16(bit)
 		switch {
-		case dst != nil:
+		case k < 12:
 			start, end, ok := s.str()
-			if !ok || s.text == "" {
-				return ok
-			}
-			if strs == nil {
-				strs = new([12]string)
-			}
-			k := bits.TrailingZeros16(bit)
-			strs[k] = s.text[start:end]
-			*dst = &strs[k]
+			v.strs[k] = s.text[start:end]
 			return ok
-		case raw != nil:
+		case k < 14:
 			n, ok := s.number()
-			if !ok || s.text == "" {
-				return ok
-			}
-			m := json.RawMessage(n)
-			*raw = &m
+			v.nums[k-12] = n
 			return ok
 		}
-		v, ok := s.boolean()
-		if ok && s.text != "" {
-			j.Override = &v
-		}
+		b, ok := s.boolean()
+		v.override = b
 		return ok
 	})
 }
@@ -261,7 +281,7 @@ func (s *fastScanner) txObject(j *api.UploadTransactionFields) bool {
 // too, so that the envelope is known to be valid JSON). ok is false
 // otherwise.
 func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, ok bool) {
-	scannerID, sentAt, txs, device, ok := fastEnvelope(body)
+	scannerID, sentAt, txs, device, _, ok := fastEnvelope(body)
 	if !ok || device != nil {
 		return nil, nil, nil, false
 	}
@@ -269,10 +289,14 @@ func fastUpload(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, 
 }
 
 // fastEnvelope is fastUpload with the optional "device" object (a flat
-// object of strings, numbers and nulls), returned as its raw bytes.
-func fastEnvelope(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, device json.RawMessage, ok bool) {
-	s := &fastScanner{b: body}
+// object of strings, numbers and nulls), returned as its raw bytes, and
+// every transaction decoded in the same pass (plain[i] is txs[i]). The
+// body is copied to a string once and every decoded string is cut from
+// that copy.
+func fastEnvelope(body []byte) (scannerID, sentAt *string, txs []json.RawMessage, device json.RawMessage, plain []plainTx, ok bool) {
+	s := &fastScanner{b: body, text: string(body)}
 	var seen uint8
+	var ids [2]string // scannerId, sentAt: one allocation for both
 	ok = s.object(func(key []byte) bool {
 		var bit uint8
 		switch string(key) {
@@ -292,7 +316,7 @@ func fastEnvelope(body []byte) (scannerID, sentAt *string, txs []json.RawMessage
 		}
 		seen |= bit
 		if bit == 4 {
-			return s.txArray(&txs)
+			return s.txArray(&txs, &plain)
 		}
 		if bit == 8 {
 			s.ws()
@@ -304,18 +328,19 @@ func fastEnvelope(body []byte) (scannerID, sentAt *string, txs []json.RawMessage
 			return true
 		}
 		start, end, ok := s.str()
-		v := string(body[start:end])
-		if bit == 1 {
-			scannerID = &v
-		} else {
-			sentAt = &v
-		}
+		ids[bit-1] = s.text[start:end]
 		return ok
 	})
 	if !ok || !s.end() {
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, nil, nil, false
 	}
-	return scannerID, sentAt, txs, device, true
+	if seen&1 != 0 {
+		scannerID = &ids[0]
+	}
+	if seen&2 != 0 {
+		sentAt = &ids[1]
+	}
+	return scannerID, sentAt, txs, device, plain, true
 }
 
 // flatObject checks an object whose values are plain strings, numbers or
@@ -342,8 +367,9 @@ func (s *fastScanner) flatObject() bool {
 }
 
 // txArray reads the transactions array, keeping each element's bytes as
-// encoding/json's RawMessage would (the value, without surrounding space).
-func (s *fastScanner) txArray(txs *[]json.RawMessage) bool {
+// encoding/json's RawMessage would (the value, without surrounding space)
+// and its values.
+func (s *fastScanner) txArray(txs *[]json.RawMessage, plain *[]plainTx) bool {
 	if !s.byte('[') {
 		return false
 	}
@@ -351,11 +377,16 @@ func (s *fastScanner) txArray(txs *[]json.RawMessage) bool {
 	if s.byte(']') {
 		return true
 	}
+	// A guess at the count (a plain transaction the bench or a device
+	// writes is 200 to 300 bytes) that saves growing the slices.
+	guess := min((len(s.b)-s.i)/200+1, MaxTransactions+1)
+	*txs = make([]json.RawMessage, 0, guess)
+	*plain = make([]plainTx, 0, guess)
 	for {
 		s.ws()
 		start := s.i
-		var j api.UploadTransactionFields
-		if !s.txObject(&j) {
+		*plain = append(*plain, plainTx{})
+		if !s.txObject(&(*plain)[len(*plain)-1]) {
 			return false
 		}
 		*txs = append(*txs, json.RawMessage(s.b[start:s.i]))

@@ -8,7 +8,7 @@ import (
 func TestFastEnvelopeTakesTheDeviceObject(t *testing.T) {
 	dev := `{"sentAt":"2026-11-26T10:30:00.123Z","queued":2,"oldestQueuedAt":null,"rejected":0,"appVersion":"web 3"}`
 	body := []byte(`{"scannerId":"S-1","sentAt":"2026-11-26T10:30:00.123Z","transactions":[{"transactionId":"a","type":"RECEIPT","quantity":1}],"device": ` + dev + `}`)
-	sc, sent, txs, device, ok := fastEnvelope(body)
+	sc, sent, txs, device, _, ok := fastEnvelope(body)
 	if !ok || *sc != "S-1" || *sent == "" || len(txs) != 1 || string(device) != dev {
 		t.Fatalf("fastEnvelope: ok %v, %v %v %d, device %s", ok, sc, sent, len(txs), device)
 	}
@@ -23,7 +23,7 @@ func TestFastEnvelopeTakesTheDeviceObject(t *testing.T) {
 	}
 	for _, bad := range []string{`{"queued":[1]}`, `{"a":{"b":1}}`, `{"queued":1,"queued":2}`, `{"x":nul}`} {
 		b := []byte(`{"scannerId":"S","sentAt":"x","transactions":[],"device":` + bad + `}`)
-		if _, _, _, _, ok := fastEnvelope(b); ok {
+		if _, _, _, _, _, ok := fastEnvelope(b); ok {
 			t.Errorf("fast path took the device %s", bad)
 		}
 	}

@@ -56,13 +56,20 @@ func (s *Server) listHeld(c *gin.Context) {
 
 func (s *Server) getHeld(c *gin.Context) {
 	h, found, err := s.cfg.Recon.FindHeld(c.Request.Context(), c.Param("txid"))
+	relayed, allAnswered := false, false
+	if !found && err != nil {
+		relayed, allAnswered = s.fanOutAll(c, nil)
+	}
 	switch {
 	case found:
 		if inScope(c, h.Transaction.WarehouseID) {
 			c.JSON(http.StatusOK, viewOfHeld(&h))
 		}
-	case err != nil && s.fanOut(c, nil):
+	case relayed:
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
+		s.stateError(c, err)
+	case err != nil && !forwarded(c) && (!allAnswered || !s.ownerKnown(c, err)):
+		// No instance can read the partition now (see getTransaction).
 		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, api.CodeCountNotFound, "no count "+c.Param("txid")+" was held")

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
 )
@@ -398,4 +400,47 @@ func TestStarting(t *testing.T) {
 	getJSON(t, h, "/v1/catalog", http.StatusOK, nil)
 	getJSON(t, h, "/v1/positions?warehouseId=WH-001&itemId=ITEM-12345", http.StatusOK, nil)
 	getJSON(t, h, "/healthz", http.StatusOK, nil)
+}
+
+// TestStartingUnknownToken: until the server is opened the API tokens may
+// not all be loaded, so a well-formed token it does not know yet is a 503
+// STARTING (a scanner retries), never a 401 (a scanner stops syncing until
+// re-enrolled). A token already loaded is served, and once open an unknown
+// token is a 401.
+func TestStartingUnknownToken(t *testing.T) {
+	reg := testRegistry()
+	h := newHarnessOpen(t, false, func(c *ingest.Config) { c.Auth = reg })
+	tok, secret, err := auth.New(auth.Request{Name: "SCANNER-01", Role: auth.RoleScanner, Warehouses: []string{"WH-001"}, CreatedBy: "admin"}, serverNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getAt := func(url, bearer string) response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url+"/v1/catalog", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	get := func(bearer string) response { t.Helper(); return getAt(h.url, bearer) }
+	r := get(secret)
+	assertError(t, r, http.StatusServiceUnavailable, "STARTING", "tokens", "retry")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	assertError(t, get("not-a-token"), http.StatusUnauthorized, "UNAUTHENTICATED")
+	reg.Apply(tok)
+	if r := get(secret); r.status != http.StatusOK {
+		t.Errorf("a loaded token while starting: %d %s", r.status, r.body)
+	}
+
+	open := newHarness(t)
+	assertError(t, getAt(open.url, secret), http.StatusUnauthorized, "UNAUTHENTICATED", "not valid")
 }

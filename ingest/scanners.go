@@ -149,7 +149,9 @@ func uploadSummary(at time.Time, results []api.Result) processors.ScannerUpload 
 				if res.Code != nil {
 					code = string(*res.Code)
 				}
-				u.Rejections = append(u.Rejections, processors.UploadRejection{TransactionID: res.TransactionID, Code: code})
+				// A copy: the id is cut from the upload's body, which the
+				// scanner's record must not keep alive.
+				u.Rejections = append(u.Rejections, processors.UploadRejection{TransactionID: strings.Clone(res.TransactionID), Code: code})
 			}
 		}
 	}

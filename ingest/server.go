@@ -70,7 +70,8 @@ type SchemaSource interface {
 // report a read this instance cannot answer right now: the stock key's
 // partition is owned by another instance (OwnedElsewhere: the read is
 // forwarded there when a Router is set), or its state is still being
-// restored here (503 PARTITION_RESTORING).
+// restored here, or a lookup missed in it before it caught up with its
+// input (both 503 PARTITION_RESTORING).
 type PartitionUnavailable interface {
 	error
 	PartitionID() int32
@@ -176,6 +177,7 @@ type Server struct {
 	pendingSwep time.Time
 
 	results     metric.Int64Counter
+	resultSets  sync.Map // resultKey -> metric.AddOption of results
 	requests    metric.Int64Counter
 	duration    metric.Float64Histogram
 	backlogFull metric.Int64Counter

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/invsync/invsync/ingest"
 	"github.com/invsync/invsync/processors"
+	"github.com/invsync/invsync/telemetry"
 )
 
 // spanPublisher is the fake publisher that also keeps the span context
@@ -105,5 +107,46 @@ func TestUploadContinuesIncomingTrace(t *testing.T) {
 		if s.Name() == "POST /v1/transactions" && (s.Parent().IsValid() || s.SpanContext().TraceID().String() == traceID) {
 			t.Errorf("a request without traceparent continued a trace: parent %v", s.Parent())
 		}
+	}
+}
+
+// TestDeviceTraceparentUnderRatio: under parentbased_traceidratio=0 a
+// device's upload, marked sampled, is not recorded, yet its trace goes on
+// to the produce (flagged not sampled), so downstream decides the same.
+func TestDeviceTraceparentUnderRatio(t *testing.T) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer collector.Close()
+	env := map[string]string{telemetry.EnvEndpoint: collector.URL, telemetry.EnvSampler: "parentbased_traceidratio", telemetry.EnvSamplerArg: "0"}
+	tr, err := telemetry.NewTracing(context.Background(), telemetry.Config{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	pub := &spanPublisher{fakePublisher: newFakePublisher()}
+	h := newHarness(t, func(c *ingest.Config) {
+		c.TracerProvider = tr.Provider()
+		c.Publisher = pub
+	})
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, err := http.NewRequest(http.MethodPost, h.url+"/v1/transactions", bytes.NewReader(encode(t, envelope(tx("tr-1")))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	pub.mu.Lock()
+	got := pub.got
+	pub.mu.Unlock()
+	if len(got) != 1 || got[0].TraceID().String() != traceID || got[0].IsSampled() {
+		t.Fatalf("Produce called with span contexts %v; want one in trace %s, not sampled", got, traceID)
 	}
 }

@@ -69,19 +69,20 @@ func (s *Server) postTransactions(c *gin.Context) {
 		return
 	}
 
-	results := make([]api.Result, len(up.Transactions))
-	var accepted []processors.Transaction
-	var acceptedIdx []int
-	seen := map[string][]byte{}  // transactionId -> body hash of its first valid appearance in this request
-	var reserved []string        // ids this request added to pending, to undo on failure
-	remote := map[string]int32{} // ids whose partition another instance owns
+	n := len(up.Transactions)
+	results := make([]api.Result, n)
+	accepted := make([]processors.Transaction, 0, n)
+	acceptedIdx := make([]int, 0, n)
+	seen := make(map[string][]byte, n) // transactionId -> body hash of its first valid appearance in this request
+	reserved := make([]string, 0, n)   // ids this request added to pending, to undo on failure
+	remote := map[string]int32{}       // ids whose partition another instance owns
 	ctx := c.Request.Context()
 	vctx, validation := s.tracer.Start(ctx, "validate", trace.WithAttributes(attribute.Int("invsync.transactions", len(up.Transactions))))
 	defer validation.End() // on the early returns; ended below otherwise
-	for i, raw := range up.Transactions {
-		tx, id, rej := DecodeTransaction(raw, &up, receivedAt, s.cfg.TimeBounds)
+	for i := range up.Transactions {
+		tx, id, rej := up.transaction(i, receivedAt, s.cfg.TimeBounds)
 		results[i].TransactionID = id
-		if rej == nil && !mayAccess(c, tx.WarehouseID) {
+		if rej == nil && !admits(p, tx.WarehouseID) {
 			rej = &TxRejection{Code: CodeWarehouseNotPermitted, Message: "this token may not act on warehouse " + tx.WarehouseID}
 		}
 		if rej == nil {
@@ -152,17 +153,11 @@ func (s *Server) postTransactions(c *gin.Context) {
 		s.pendingMu.Unlock()
 	}
 	s.noteUpload(c, &up, receivedAt, results)
-	for i := range results {
-		code := ""
-		if results[i].Code != nil {
-			code = string(*results[i].Code)
-		}
-		s.results.Add(c, 1, metric.WithAttributes(attribute.String("result", string(results[i].Status)), attribute.String("code", code)))
-	}
+	s.countResults(c, results)
 	if wait {
 		s.awaitOutcomes(ctx, results, acceptedIdx, subs, remote)
 	}
-	c.JSON(http.StatusOK, api.UploadResponse{Results: results})
+	writeUploadResponse(c, &api.UploadResponse{Results: results})
 }
 
 func (s *Server) answerRepeat(r *api.Result, same bool) {
@@ -337,12 +332,16 @@ func (s *Server) getTransaction(c *gin.Context) {
 	if found && o.WarehouseID != "" && !inScope(c, o.WarehouseID) {
 		return
 	}
+	relayed, allAnswered := false, false
+	if !found && err != nil {
+		relayed, allAnswered = s.fanOutAll(c, nil)
+	}
 	switch {
 	case found:
 		j := outcomeJSON(o)
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
-	case err != nil && s.fanOut(c, nil):
+	case relayed:
 		// Applied on a partition another instance owns (it may have
 		// moved since this instance accepted the transaction).
 	case pending:
@@ -350,12 +349,52 @@ func (s *Server) getTransaction(c *gin.Context) {
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
 	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
-		// Without peers to ask, or a partition still restoring, the
-		// answer is not known yet.
+		// Without peers to ask, or a partition still restoring or
+		// catching up with its input here, the answer is not known yet.
 		s.stateError(c, err)
 	case err != nil && forwarded(c):
 		writeError(c, http.StatusNotFound, api.CodeTransactionNotFound, "transaction "+id+" is not in this instance's partitions")
+	case err != nil && (!allAnswered || !s.ownerKnown(c, err)):
+		// A partition no instance can read now: its owner died or
+		// restarted and the group has not given it out again (right
+		// after a restart it is still the previous incarnation's), or
+		// a peer did not answer. Not known yet, as for allocations.
+		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, api.CodeTransactionNotFound, "transaction "+id+" was never accepted")
 	}
+}
+
+// resultKey is one series of invsync.transactions.received.
+type resultKey struct {
+	status api.UploadStatus
+	code   api.ErrorCode
+}
+
+// countResults adds an upload's results to invsync.transactions.received:
+// one Add per series rather than one per transaction, each series'
+// attribute set built once for the server's life (statuses and codes are
+// a closed set).
+func (s *Server) countResults(ctx context.Context, results []api.Result) {
+	tally := map[resultKey]int64{}
+	for i := range results {
+		k := resultKey{status: results[i].Status}
+		if results[i].Code != nil {
+			k.code = *results[i].Code
+		}
+		tally[k]++
+	}
+	for k, n := range tally {
+		s.results.Add(ctx, n, s.resultAttrs(k))
+	}
+}
+
+// resultAttrs is the attribute option of one series, built on first use.
+func (s *Server) resultAttrs(k resultKey) metric.AddOption {
+	if o, ok := s.resultSets.Load(k); ok {
+		return o.(metric.AddOption)
+	}
+	o, _ := s.resultSets.LoadOrStore(k, metric.WithAttributeSet(
+		attribute.NewSet(attribute.String("result", string(k.status)), attribute.String("code", string(k.code)))))
+	return o.(metric.AddOption)
 }

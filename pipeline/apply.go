@@ -43,6 +43,17 @@ func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Bat
 	if res.Duplicate || res.Unknown {
 		if res.Mismatch {
 			s.log.Warn("allocation request reuses an allocationId with a different body; ignored", "allocation", req.AllocationID)
+			return nil
+		}
+		if res.Duplicate {
+			// A request sent again (a client retrying across a restart)
+			// is answered with the allocation as it stands, as a resent
+			// transaction is with its outcome: whoever waits for it to
+			// be decided may have subscribed only after the first
+			// request's decision was published. Nothing is produced.
+			w.resMu.Lock()
+			w.decisions = append(w.decisions, res.Allocation)
+			w.resMu.Unlock()
 		}
 		return nil
 	}

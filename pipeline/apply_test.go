@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
 
@@ -81,5 +82,58 @@ func TestUnreadableInputIsDeadLettered(t *testing.T) {
 		if prefix := o.topic + "/0/"; !strings.HasPrefix(h["source"], prefix) {
 			t.Errorf("dead letter %q: source header %q, want %s<offset>", rec.Value, h["source"], prefix)
 		}
+	}
+}
+
+// TestRepeatedAllocationRequestIsAnswered: an allocation request sent again
+// after it was decided (a client retrying a request whose answer a restart
+// cut off) is answered to whoever waits for the allocation's decision, with
+// the allocation as it stands, as a resent transaction is with its outcome;
+// nothing is decided or published on Kafka a second time. Guard: the
+// duplicate's publication in applyAllocRequest; without it the waiter of
+// the retried request waits for a decision that never comes (the API's
+// ?wait=decided then answers TENTATIVE after its full wait).
+func TestRepeatedAllocationRequestIsAnswered(t *testing.T) {
+	r := newRig(t)
+	decisions := NewDecisionNotifier()
+	r.startWith("a", "", func(pc *ProcessingConfig) { pc.Decisions = decisions }, nil)
+	req := rigAlloc("AL-again", "IT-1")
+	ctx := context.Background()
+	decided := func(what string) processors.Allocation {
+		t.Helper()
+		ch, cancel := decisions.Subscribe(req.AllocationID)
+		defer cancel()
+		if err := r.producer.ProduceAllocation(ctx, &req); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case a := <-ch:
+			return a
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no decision published for %s within 30 s", what, req.AllocationID)
+			return processors.Allocation{}
+		}
+	}
+	first := decided("the request")
+	again := decided("the same request sent again")
+	if again.Status != first.Status || again.Sequence != first.Sequence || again.RequestedQuantity != first.RequestedQuantity {
+		t.Errorf("the repeated request was answered with %+v, want the allocation as decided first, %+v", again, first)
+	}
+
+	cl := r.committedReader(r.topics.AllocationDecisions)
+	defer cl.Close()
+	n := 0
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		cl.PollFetches(pctx).EachRecord(func(rec *kgo.Record) {
+			if string(rec.Key) == req.AllocationID {
+				n++
+			}
+		})
+		cancel()
+	}
+	if n != 1 {
+		t.Errorf("%d decisions of %s on the decisions topic, want 1", n, req.AllocationID)
 	}
 }

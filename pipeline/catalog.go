@@ -15,16 +15,15 @@ import (
 // topic, on every instance, and publishes upserts to it. Safe for
 // concurrent use.
 type CatalogTable struct {
-	*topicTable
-	codec   *schemas.Set
+	*topicTable[schemas.CatalogEntry]
 	catalog *processors.Catalog
 }
 
 // NewCatalogTable creates the table's client. Run must be running for
 // Publish and WaitLoaded to return.
 func NewCatalogTable(brokers []string, topic string, codec *schemas.Set, cat *processors.Catalog, log *slog.Logger, opts ...kgo.Opt) (*CatalogTable, error) {
-	c := &CatalogTable{codec: codec, catalog: cat}
-	t, err := newTopicTable(brokers, topic, "catalog", log, c.apply, opts...)
+	c := &CatalogTable{catalog: cat}
+	t, err := newTopicTable(brokers, topic, "catalog", log, codec.DecodeCatalogEntry, codec.AppendCatalogEntry, c.apply, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -35,13 +34,9 @@ func NewCatalogTable(brokers []string, topic string, codec *schemas.Set, cat *pr
 // Catalog is the table's in-memory catalog.
 func (c *CatalogTable) Catalog() *processors.Catalog { return c.catalog }
 
-func (c *CatalogTable) apply(r *kgo.Record) error {
-	if r.Value == nil {
+func (c *CatalogTable) apply(_ string, e *schemas.CatalogEntry) error {
+	if e == nil {
 		return nil // tombstone: entries are never deleted, only replaced
-	}
-	e, err := c.codec.DecodeCatalogEntry(r.Value)
-	if err != nil {
-		return err
 	}
 	switch e.Kind {
 	case schemas.KindWarehouse:
@@ -65,41 +60,34 @@ func (c *CatalogTable) apply(r *kgo.Record) error {
 // right after sees the new master data. Other instances see them within
 // their fetch interval.
 func (c *CatalogTable) Publish(ctx context.Context, doc processors.CatalogDoc) error {
-	recs := make([]*kgo.Record, 0, len(doc.Warehouses)+len(doc.Items)+len(doc.CountTolerances))
+	type keyed struct {
+		key   string
+		entry schemas.CatalogEntry
+	}
+	entries := make([]keyed, 0, len(doc.Warehouses)+len(doc.Items)+len(doc.CountTolerances))
 	for _, w := range doc.Warehouses {
-		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.KindWarehouse, ID: w.WarehouseID, Locations: append([]string{}, w.Locations...)})
-		if err != nil {
-			return err
-		}
-		recs = append(recs, &kgo.Record{Topic: c.topic, Key: []byte("warehouse/" + w.WarehouseID), Value: v})
+		entries = append(entries, keyed{"warehouse/" + w.WarehouseID,
+			schemas.CatalogEntry{Kind: schemas.KindWarehouse, ID: w.WarehouseID, Locations: append([]string{}, w.Locations...)}})
 	}
 	for _, it := range doc.Items {
-		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.KindItem, ID: it.ItemID,
+		entries = append(entries, keyed{"item/" + it.ItemID, schemas.CatalogEntry{Kind: schemas.KindItem, ID: it.ItemID,
 			Locations: []string{}, Description: it.Description, LotTracked: it.LotTracked, MaxTransactionQuantity: it.MaxTransactionQuantity,
-			AbcClass: optString(it.AbcClass)})
-		if err != nil {
-			return err
-		}
-		recs = append(recs, &kgo.Record{Topic: c.topic, Key: []byte("item/" + it.ItemID), Value: v})
+			AbcClass: optString(it.AbcClass)}})
 	}
 	for class, tol := range doc.CountTolerances {
-		v, err := c.codec.AppendCatalogEntry(nil, &schemas.CatalogEntry{Kind: schemas.KindClass, ID: class, Locations: []string{},
-			CountTolerance: &tol})
+		entries = append(entries, keyed{"class/" + class,
+			schemas.CatalogEntry{Kind: schemas.KindClass, ID: class, Locations: []string{}, CountTolerance: &tol}})
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	recs := make([]*kgo.Record, len(entries))
+	for i := range entries {
+		r, err := c.record(entries[i].key, &entries[i].entry)
 		if err != nil {
 			return err
 		}
-		recs = append(recs, &kgo.Record{Topic: c.topic, Key: []byte("class/" + class), Value: v})
+		recs[i] = r
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	res := c.cl.ProduceSync(ctx, recs...)
-	if err := res.FirstErr(); err != nil {
-		return fmt.Errorf("%w: publishing catalog: %w", ErrUnavailable, err)
-	}
-	var last int64
-	for _, r := range res {
-		last = max(last, r.Record.Offset)
-	}
-	return c.waitFor(ctx, last+1)
+	return c.publish(ctx, "publishing catalog", recs...)
 }

@@ -19,8 +19,7 @@ import (
 // Kafka transaction of the count that completed it. Safe for concurrent
 // use; it is the processors' processors.CountTasks.
 type CountTaskTable struct {
-	*topicTable
-	codec *schemas.Set
+	*topicTable[schemas.CountTask]
 	mu    sync.RWMutex
 	tasks map[string]processors.CountTask
 }
@@ -28,8 +27,8 @@ type CountTaskTable struct {
 // NewCountTaskTable creates the table's client. Run must be running for
 // Create and WaitLoaded to return.
 func NewCountTaskTable(brokers []string, topic string, codec *schemas.Set, log *slog.Logger, opts ...kgo.Opt) (*CountTaskTable, error) {
-	c := &CountTaskTable{codec: codec, tasks: map[string]processors.CountTask{}}
-	t, err := newTopicTable(brokers, topic, "count tasks", log, c.apply, opts...)
+	c := &CountTaskTable{tasks: map[string]processors.CountTask{}}
+	t, err := newTopicTable(brokers, topic, "count tasks", log, codec.DecodeCountTask, codec.AppendCountTask, c.apply, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -37,18 +36,14 @@ func NewCountTaskTable(brokers []string, topic string, codec *schemas.Set, log *
 	return c, nil
 }
 
-func (c *CountTaskTable) apply(r *kgo.Record) error {
-	if r.Value == nil {
-		return nil
-	}
-	w, err := c.codec.DecodeCountTask(r.Value)
-	if err != nil {
-		return err
+func (c *CountTaskTable) apply(_ string, w *schemas.CountTask) error {
+	if w == nil {
+		return nil // tombstone: invsync writes none; a task ends as DONE
 	}
 	if w.CountTaskID == "" || w.WarehouseID == "" || w.LocationID == "" {
 		return fmt.Errorf("count task %q: countTaskId, warehouseId and locationId are required", w.CountTaskID)
 	}
-	t := CountTaskFromWire(&w)
+	t := CountTaskFromWire(w)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.tasks[t.CountTaskID]; ok && old.Status == processors.CountTaskDone && t.Status != processors.CountTaskDone {
@@ -90,9 +85,5 @@ func (c *CountTaskTable) List(wh, status string) []processors.CountTask {
 // table holds it.
 func (c *CountTaskTable) Create(ctx context.Context, t processors.CountTask) error {
 	w := CountTaskToWire(&t)
-	v, err := c.codec.AppendCountTask(nil, &w)
-	if err != nil {
-		return err
-	}
-	return c.publish(ctx, "writing count task "+t.CountTaskID, t.CountTaskID, v)
+	return c.put(ctx, "writing count task "+t.CountTaskID, t.CountTaskID, &w)
 }

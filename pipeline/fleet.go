@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 
@@ -16,8 +15,7 @@ import (
 // equal to the compacted scanner-status topic, and publishes new reports
 // to it: any instance answers for the whole fleet. Safe for concurrent use.
 type FleetTable struct {
-	*topicTable
-	codec *schemas.Set
+	*topicTable[schemas.ScannerStatus]
 
 	mu      sync.RWMutex
 	reports map[string]processors.DeviceReport
@@ -26,8 +24,8 @@ type FleetTable struct {
 // NewFleetTable creates the table's client. Run must be running for
 // Report to return and WaitLoaded to be meaningful.
 func NewFleetTable(brokers []string, topic string, codec *schemas.Set, log *slog.Logger, opts ...kgo.Opt) (*FleetTable, error) {
-	f := &FleetTable{codec: codec, reports: map[string]processors.DeviceReport{}}
-	tt, err := newTopicTable(brokers, topic, "scanner status", log, f.apply, opts...)
+	f := &FleetTable{reports: map[string]processors.DeviceReport{}}
+	tt, err := newTopicTable(brokers, topic, "scanner status", log, codec.DecodeScannerStatus, codec.AppendScannerStatus, f.apply, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -35,16 +33,12 @@ func NewFleetTable(brokers []string, topic string, codec *schemas.Set, log *slog
 	return f, nil
 }
 
-func (f *FleetTable) apply(r *kgo.Record) error {
-	if r.Value == nil {
+func (f *FleetTable) apply(key string, w *schemas.ScannerStatus) error {
+	if w == nil {
 		f.mu.Lock()
-		delete(f.reports, string(r.Key))
+		delete(f.reports, key)
 		f.mu.Unlock()
 		return nil
-	}
-	w, err := f.codec.DecodeScannerStatus(r.Value)
-	if err != nil {
-		return err
 	}
 	rep := processors.DeviceReport{ScannerID: w.ScannerID, ReceivedAt: w.ReceivedAt, SentAt: w.SentAt, Queued: w.Queued,
 		OldestQueuedAt: w.OldestQueuedAt, Rejected: w.Rejected, AppVersion: w.AppVersion, LastUploadAt: w.LastUploadAt,
@@ -81,24 +75,19 @@ func (f *FleetTable) Report(ctx context.Context, r processors.DeviceReport, wait
 	w := schemas.ScannerStatus{ScannerID: r.ScannerID, ReceivedAt: r.ReceivedAt, SentAt: r.SentAt, Queued: r.Queued,
 		OldestQueuedAt: r.OldestQueuedAt, Rejected: r.Rejected, AppVersion: r.AppVersion, LastUploadAt: r.LastUploadAt,
 		RecentUploads: uploadsToWire(r.Uploads)}
-	v, err := f.codec.AppendScannerStatus(nil, &w)
+	if wait {
+		return f.put(ctx, "publishing a device report", r.ScannerID, &w)
+	}
+	rec, err := f.record(r.ScannerID, &w)
 	if err != nil {
 		return err
 	}
-	rec := &kgo.Record{Topic: f.topic, Partition: 0, Key: []byte(r.ScannerID), Value: v}
-	if !wait {
-		f.cl.Produce(context.WithoutCancel(ctx), rec, func(_ *kgo.Record, err error) {
-			if err != nil {
-				f.log.Warn("publishing a device report", "scanner", r.ScannerID, "err", err)
-			}
-		})
-		return nil
-	}
-	res := f.cl.ProduceSync(ctx, rec)
-	if err := res.FirstErr(); err != nil {
-		return fmt.Errorf("%w: publishing a device report: %w", ErrUnavailable, err)
-	}
-	return f.waitFor(ctx, res[0].Record.Offset+1)
+	f.cl.Produce(context.WithoutCancel(ctx), rec, func(_ *kgo.Record, err error) {
+		if err != nil {
+			f.log.Warn("publishing a device report", "scanner", r.ScannerID, "err", err)
+		}
+	})
+	return nil
 }
 
 // Get returns the last report of scanner id.

@@ -12,9 +12,9 @@ import (
 	"github.com/invsync/invsync/schemas"
 )
 
-func startFleetTable(t *testing.T, brokers []string, topic string, codec *schemas.Set) *FleetTable {
+func (s sharedTopic) startFleetTable(t *testing.T) *FleetTable {
 	t.Helper()
-	ft, err := NewFleetTable(brokers, topic, codec, nil)
+	ft, err := NewFleetTable(s.brokers, s.topic, s.codec, nil)
 	return startTable(t, ft, err)
 }
 
@@ -23,11 +23,10 @@ func startFleetTable(t *testing.T, brokers []string, topic string, codec *schema
 // heartbeat keeps the last upload time; an older report arriving late does
 // not replace a newer one.
 func TestFleetReportsSharedByInstances(t *testing.T) {
-	brokers := lockBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	topic, codec := compactedTopic(ctx, t, brokers, "scanner-status-test")
-	a, b := startFleetTable(t, brokers, topic, codec), startFleetTable(t, brokers, topic, codec)
+	st := compactedTopic(ctx, t, "scanner-status-test")
+	a, b := st.startFleetTable(t), st.startFleetTable(t)
 
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	oldest := at.Add(-time.Hour)
@@ -51,7 +50,7 @@ func TestFleetReportsSharedByInstances(t *testing.T) {
 	}
 	want := heartbeat
 	want.LastUploadAt = &at
-	c := startFleetTable(t, brokers, topic, codec)
+	c := st.startFleetTable(t)
 	for name, ft := range map[string]*FleetTable{"a": a, "b": b, "late starter": c} {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -77,11 +76,10 @@ func TestFleetReportsSharedByInstances(t *testing.T) {
 // instance that had not yet seen the newest upload (older, with only an
 // older upload) neither replaces the newer report nor drops its upload.
 func TestFleetRecentUploadsMerge(t *testing.T) {
-	brokers := lockBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	topic, codec := compactedTopic(ctx, t, brokers, "scanner-status-uploads-test")
-	a, b := startFleetTable(t, brokers, topic, codec), startFleetTable(t, brokers, topic, codec)
+	st := compactedTopic(ctx, t, "scanner-status-uploads-test")
+	a, b := st.startFleetTable(t), st.startFleetTable(t)
 
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	newer := processors.ScannerUpload{At: at.Add(time.Minute), Transactions: 2, Accepted: 1, Rejected: 1,
@@ -94,16 +92,16 @@ func TestFleetRecentUploadsMerge(t *testing.T) {
 	}
 	// The late record, as an instance that saw only the older upload
 	// wrote it.
-	late, err := codec.AppendScannerStatus(nil, &schemas.ScannerStatus{ScannerID: "S-1", ReceivedAt: at, SentAt: at, Queued: 7,
+	late, err := st.codec.AppendScannerStatus(nil, &schemas.ScannerStatus{ScannerID: "S-1", ReceivedAt: at, SentAt: at, Queued: 7,
 		OldestQueuedAt: &at, LastUploadAt: &at, RecentUploads: uploadsToWire([]processors.ScannerUpload{older})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("S-1"), Value: late}).FirstErr(); err != nil {
+	if err := b.cl.ProduceSync(ctx, &kgo.Record{Topic: st.topic, Key: []byte("S-1"), Value: late}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	want := []processors.ScannerUpload{newer, older}
-	c := startFleetTable(t, brokers, topic, codec)
+	c := st.startFleetTable(t)
 	for name, ft := range map[string]*FleetTable{"a": a, "b": b, "late starter": c} {
 		deadline := time.Now().Add(10 * time.Second)
 		for {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/invsync/invsync/state"
 )
 
 // inputKey is the state key holding the next offset of input topic that a
@@ -87,7 +89,7 @@ func (s *session) settleInputs(ctx context.Context, committed kadm.OffsetRespons
 			if !ok || c.Err != nil || c.At < 0 {
 				continue // nothing committed: consumption starts at the log start, reapplying idempotently
 			}
-			have, ok, err := s.inputOffset(part, topic)
+			have, ok, err := inputOffset(s.cfg.Store, part, topic)
 			if err != nil {
 				return nil, err
 			}
@@ -145,8 +147,8 @@ func (s *session) judgeInput(topic string, have, committed int64, rebuilt bool) 
 
 // inputOffset reads the next offset of topic that partition part's state
 // has consumed, if it records one.
-func (s *session) inputOffset(part int32, topic string) (int64, bool, error) {
-	v, ok, err := s.cfg.Store.Partition(part).Get(inputKey(topic))
+func inputOffset(store *state.Store, part int32, topic string) (int64, bool, error) {
+	v, ok, err := store.Partition(part).Get(inputKey(topic))
 	if err != nil || !ok {
 		return 0, false, err
 	}

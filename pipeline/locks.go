@@ -20,16 +20,15 @@ import (
 // read it back, and then asks the table whether it was granted. Safe for
 // concurrent use.
 type LockTable struct {
-	*topicTable
-	codec *schemas.Set
+	*topicTable[schemas.Lock]
 	table *processors.LockTable
 }
 
 // NewLockTable creates the table's client. Run must be running for
 // Acquire, Release and WaitLoaded to return.
 func NewLockTable(brokers []string, topic string, codec *schemas.Set, table *processors.LockTable, log *slog.Logger, opts ...kgo.Opt) (*LockTable, error) {
-	l := &LockTable{codec: codec, table: table}
-	t, err := newTopicTable(brokers, topic, "locks", log, l.apply, opts...)
+	l := &LockTable{table: table}
+	t, err := newTopicTable(brokers, topic, "locks", log, codec.DecodeLock, codec.AppendLock, l.apply, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -40,18 +39,14 @@ func NewLockTable(brokers []string, topic string, codec *schemas.Set, table *pro
 // Table is the in-memory table the processors consult.
 func (t *LockTable) Table() *processors.LockTable { return t.table }
 
-func (t *LockTable) apply(r *kgo.Record) error {
-	if r.Value == nil {
+func (t *LockTable) apply(_ string, w *schemas.Lock) error {
+	if w == nil {
 		return nil // tombstone: invsync writes none; a lock ends by release or expiry
-	}
-	w, err := t.codec.DecodeLock(r.Value)
-	if err != nil {
-		return err
 	}
 	if w.LockID == "" || w.WarehouseID == "" || w.LocationID == "" || w.ScannerID == "" {
 		return fmt.Errorf("lock %q: lockId, warehouseId, locationId and scannerId are required", w.LockID)
 	}
-	t.table.Apply(lockFromWire(&w))
+	t.table.Apply(lockFromWire(w))
 	return nil
 }
 
@@ -132,11 +127,7 @@ func (t *LockTable) Active(wh string, at time.Time) []processors.Lock { return t
 // write produces one lock record and waits until the table has applied it.
 func (t *LockTable) write(ctx context.Context, l *processors.Lock) error {
 	w := lockToWire(l)
-	v, err := t.codec.AppendLock(nil, &w)
-	if err != nil {
-		return err
-	}
-	return t.publish(ctx, "writing lock "+l.LockID, l.LockID, v)
+	return t.put(ctx, "writing lock "+l.LockID, l.LockID, &w)
 }
 
 func lockToWire(l *processors.Lock) schemas.Lock {

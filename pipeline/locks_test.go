@@ -62,18 +62,28 @@ func startTable[T loadingTable](t *testing.T, tbl T, err error) T {
 	return tbl
 }
 
-// startLockTable runs a LockTable on topic until the test ends and waits
-// until it has loaded.
-func startLockTable(t *testing.T, brokers []string, topic string, codec *schemas.Set) *LockTable {
+// sharedTopic is a single-partition compacted topic of its own on the
+// test's brokers, with a codec for its records: what the tables every
+// instance keeps are tested on, one table per instance.
+type sharedTopic struct {
+	brokers []string
+	topic   string
+	codec   *schemas.Set
+}
+
+// startLockTable runs a LockTable on the topic until the test ends and
+// waits until it has loaded.
+func (s sharedTopic) startLockTable(t *testing.T) *LockTable {
 	t.Helper()
-	lt, err := NewLockTable(brokers, topic, codec, processors.NewLockTable(), nil)
+	lt, err := NewLockTable(s.brokers, s.topic, s.codec, processors.NewLockTable(), nil)
 	return startTable(t, lt, err)
 }
 
 // compactedTopic creates a new single-partition compacted topic named
-// after prefix and returns its name with a codec for its records.
-func compactedTopic(ctx context.Context, t *testing.T, brokers []string, prefix string) (string, *schemas.Set) {
+// after prefix.
+func compactedTopic(ctx context.Context, t *testing.T, prefix string) sharedTopic {
 	t.Helper()
+	brokers := lockBrokers(t)
 	topic := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -87,18 +97,17 @@ func compactedTopic(ctx context.Context, t *testing.T, brokers []string, prefix 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return topic, codec
+	return sharedTopic{brokers: brokers, topic: topic, codec: codec}
 }
 
 // TestLockAcquireFirstWriterWins: scanners race for one location through
 // two instances; exactly one gets it, everyone is told who, and every
 // table, including one that starts afterwards, agrees.
 func TestLockAcquireFirstWriterWins(t *testing.T) {
-	brokers := lockBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	topic, codec := compactedTopic(ctx, t, brokers, "locks-test")
-	a, b := startLockTable(t, brokers, topic, codec), startLockTable(t, brokers, topic, codec)
+	st := compactedTopic(ctx, t, "locks-test")
+	a, b := st.startLockTable(t), st.startLockTable(t)
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	lock := func(id, scanner string) processors.Lock {
@@ -178,7 +187,7 @@ func TestLockAcquireFirstWriterWins(t *testing.T) {
 	if err := a.catchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := startLockTable(t, brokers, topic, codec)
+	c := st.startLockTable(t)
 	for _, at := range []time.Time{now, now.Add(time.Second), now.Add(3 * time.Second)} {
 		want, _ := a.Table().HolderAt("WH-1", "L1", at)
 		if got, _ := c.Table().HolderAt("WH-1", "L1", at); got.LockID != want.LockID {

@@ -45,6 +45,9 @@ type ownership struct {
 	restoreTotal map[int32]int64
 	lastTick     map[int32]time.Time
 	lag          map[int32]int64
+	// behind: for each owned partition restored but not yet caught up
+	// with its input, what it must apply first (catchup.go).
+	behind map[int32]*catchUp
 }
 
 func newOwnership() *ownership {
@@ -65,6 +68,7 @@ func (o *ownership) reset() {
 	o.restoreTotal = map[int32]int64{}
 	o.lastTick = map[int32]time.Time{}
 	o.lag = map[int32]int64{}
+	o.behind = map[int32]*catchUp{}
 }
 
 // assign records newly assigned partitions, not yet restored.
@@ -89,6 +93,7 @@ func (o *ownership) drop(parts []int32) {
 		delete(o.lastTick, part)
 		delete(o.restoring, part)
 		delete(o.restoreTotal, part)
+		delete(o.behind, part)
 	}
 }
 
@@ -109,13 +114,19 @@ func (o *ownership) toRestore(also map[int32]bool) (parts, verifying []int32) {
 }
 
 // advance moves parts still owned to restored, or to verified for those in
-// also.
-func (o *ownership) advance(parts []int32, also map[int32]bool) {
+// also. Those that were unrestored must then catch up with their input up to
+// ends (each input topic's end offset per partition, taken before they
+// became readable).
+func (o *ownership) advance(parts []int32, also map[int32]bool, ends map[int32]map[string]int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, part := range parts {
-		if _, ok := o.owned[part]; !ok {
+		ph, ok := o.owned[part]
+		if !ok {
 			continue
+		}
+		if ph == unrestored {
+			o.behind[part] = &catchUp{ends: ends[part]}
 		}
 		if also[part] {
 			o.owned[part] = verified
@@ -148,6 +159,35 @@ func (o *ownership) status(part int32) PartitionStatus {
 	defer o.mu.Unlock()
 	ph, ok := o.owned[part]
 	return PartitionStatus{Owned: ok, Restored: ph >= restored}
+}
+
+// catchingUp returns what part must still apply before it is caught up with
+// its input, or nil once it is (or when it is not owned and restored).
+func (o *ownership) catchingUp(part int32) *catchUp {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.behind[part]
+}
+
+// behindSnapshot returns the owned partitions not yet caught up.
+func (o *ownership) behindSnapshot() map[int32]*catchUp {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[int32]*catchUp, len(o.behind))
+	for part, c := range o.behind {
+		out[part] = c
+	}
+	return out
+}
+
+// caughtUp records that part has applied what c asked for, unless the
+// partition was dropped or assigned again since (c is no longer its own).
+func (o *ownership) caughtUp(part int32, c *catchUp) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.behind[part] == c {
+		delete(o.behind, part)
+	}
 }
 
 // ready reports whether the instance joined the group and every owned

@@ -20,7 +20,7 @@ var (
 // PartitionError says which partition a read could not be served from.
 type PartitionError struct {
 	Partition int32
-	Err       error // ErrNotOwner or ErrRestoring
+	Err       error // ErrNotOwner, ErrRestoring or ErrCatchingUp
 }
 
 func (e *PartitionError) Error() string { return fmt.Sprintf("partition %d: %v", e.Partition, e.Err) }
@@ -30,11 +30,15 @@ func (e *PartitionError) Unwrap() error { return e.Err }
 func (e *PartitionError) PartitionID() int32 { return e.Partition }
 
 // OwnedElsewhere reports whether another instance owns the partition (the
-// read can be forwarded to it), rather than it being restored here.
+// read can be forwarded to it), rather than it being restored or catching
+// up with its input here.
 func (e *PartitionError) OwnedElsewhere() bool { return errors.Is(e.Err, ErrNotOwner) }
 
 // Queries answers reads from local state, only for partitions this
-// instance owns and has restored: never stale data.
+// instance owns and has restored: never stale data. A lookup by id that
+// misses in a partition still catching up with its input (catchup.go) fails
+// with ErrCatchingUp rather than reporting "not found": what it looks for
+// may be in input accepted and not yet applied.
 type Queries struct {
 	store      *state.Store
 	proc       *Processing
@@ -47,8 +51,9 @@ func NewQueries(store *state.Store, proc *Processing, producer *Producer, partit
 	return &Queries{store: store, proc: proc, producer: producer, partitions: partitions}
 }
 
-func (q *Queries) reader(stockKey string) (state.Reader, error) {
-	part := q.producer.Partition(stockKey, q.partitions)
+// readable returns part's state, or a PartitionError saying why it cannot
+// be read here.
+func (q *Queries) readable(part int32) (state.Reader, error) {
 	st := q.proc.Partition(part)
 	switch {
 	case !st.Owned:
@@ -57,6 +62,33 @@ func (q *Queries) reader(stockKey string) (state.Reader, error) {
 		return state.Reader{}, &PartitionError{part, ErrRestoring}
 	}
 	return q.store.Partition(part), nil
+}
+
+func (q *Queries) reader(stockKey string) (state.Reader, error) {
+	return q.readable(q.producer.Partition(stockKey, q.partitions))
+}
+
+// lookupIn looks a record up by id in part's state r; a miss while part is
+// catching up with its input is ErrCatchingUp. Whether it has caught up is
+// asked before the read, so a miss after "caught up" is a real one.
+func lookupIn[T any](q *Queries, part int32, r state.Reader, lookup func(state.Reader) (T, bool, error)) (T, bool, error) {
+	caughtUp := q.proc.CaughtUp(part)
+	v, ok, err := lookup(r)
+	if err != nil || ok || caughtUp {
+		return v, ok, err
+	}
+	return v, false, &PartitionError{part, ErrCatchingUp}
+}
+
+// lookupKey looks a record up by id in the partition of stockKey.
+func lookupKey[T any](q *Queries, stockKey string, lookup func(state.Reader) (T, bool, error)) (T, bool, error) {
+	part := q.producer.Partition(stockKey, q.partitions)
+	r, err := q.readable(part)
+	if err != nil {
+		var zero T
+		return zero, false, err
+	}
+	return lookupIn(q, part, r, lookup)
 }
 
 // Positions returns the stock records of an item in a warehouse.
@@ -70,11 +102,7 @@ func (q *Queries) Positions(_ context.Context, wh, item string, loc, lot *string
 
 // Outcome returns the outcome of txid, whose stock key is known.
 func (q *Queries) Outcome(_ context.Context, stockKey, txid string) (processors.Outcome, bool, error) {
-	r, err := q.reader(stockKey)
-	if err != nil {
-		return processors.Outcome{}, false, err
-	}
-	return processors.LookupOutcome(r, txid)
+	return lookupKey(q, stockKey, func(r state.Reader) (processors.Outcome, bool, error) { return processors.LookupOutcome(r, txid) })
 }
 
 // FindOutcome looks txid up in every partition, for callers that know only
@@ -86,11 +114,9 @@ func (q *Queries) FindOutcome(_ context.Context, txid string) (processors.Outcom
 
 // Allocation returns an allocation whose stock key is known.
 func (q *Queries) Allocation(_ context.Context, wh, item, id string) (processors.Allocation, bool, error) {
-	r, err := q.reader(processors.StockKey(wh, item))
-	if err != nil {
-		return processors.Allocation{}, false, err
-	}
-	return processors.LookupAllocation(r, id)
+	return lookupKey(q, processors.StockKey(wh, item), func(r state.Reader) (processors.Allocation, bool, error) {
+		return processors.LookupAllocation(r, id)
+	})
 }
 
 // FindAllocation looks an allocation up in every partition.
@@ -105,28 +131,38 @@ func (q *Queries) OrderAllocations(_ context.Context, orderID string) ([]process
 }
 
 // eachPartition calls fn on every readable partition until it reports
-// done; the first unreadable partition's error is returned at the end.
-func (q *Queries) eachPartition(fn func(state.Reader) (bool, error)) error {
-	var firstErr error
+// done. Partitions that cannot be read, and those for which fn returns a
+// PartitionError, are skipped; the first of those errors is returned at the
+// end, one for a partition owned here (restoring or catching up) before one
+// owned elsewhere: what it lacks no other instance can answer for.
+func (q *Queries) eachPartition(fn func(int32, state.Reader) (bool, error)) error {
+	var firstErr *PartitionError
+	skip := func(err error) bool {
+		var pe *PartitionError
+		if !errors.As(err, &pe) {
+			return false
+		}
+		if firstErr == nil || (firstErr.OwnedElsewhere() && !pe.OwnedElsewhere()) {
+			firstErr = pe
+		}
+		return true
+	}
 	for part := range q.partitions {
-		st := q.proc.Partition(part)
-		if !st.Owned || !st.Restored {
-			if firstErr == nil {
-				why := ErrNotOwner
-				if st.Owned {
-					why = ErrRestoring
-				}
-				firstErr = &PartitionError{part, why}
-			}
+		r, err := q.readable(part)
+		if err != nil {
+			skip(err)
 			continue
 		}
-		done, err := fn(q.store.Partition(part))
-		if err != nil {
+		done, err := fn(part, r)
+		if err != nil && !skip(err) {
 			return err
 		}
 		if done {
 			return nil
 		}
+	}
+	if firstErr == nil {
+		return nil
 	}
 	return firstErr
 }
@@ -137,8 +173,8 @@ func (q *Queries) eachPartition(fn func(state.Reader) (bool, error)) error {
 func findAnywhere[T any](q *Queries, lookup func(state.Reader) (T, bool, error)) (T, bool, error) {
 	var found T
 	var ok bool
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
-		v, hit, err := lookup(r)
+	err := q.eachPartition(func(part int32, r state.Reader) (bool, error) {
+		v, hit, err := lookupIn(q, part, r, lookup)
 		if hit {
 			found, ok = v, true
 		}
@@ -156,7 +192,7 @@ func findAnywhere[T any](q *Queries, lookup func(state.Reader) (T, bool, error))
 // read, with what it found in the others.
 func collectAll[T any](q *Queries, list func(state.Reader) ([]T, error)) ([]T, error) {
 	var out []T
-	err := q.eachPartition(func(r state.Reader) (bool, error) {
+	err := q.eachPartition(func(_ int32, r state.Reader) (bool, error) {
 		vs, err := list(r)
 		out = append(out, vs...)
 		return false, err

@@ -34,7 +34,14 @@ func (s *session) restorePending(ctx context.Context, also map[int32]bool) (map[
 	if err != nil {
 		return nil, err
 	}
-	s.own.advance(parts, also)
+	// The input's ends are taken last, just before the partitions become
+	// readable: what was written before then, they must apply before a
+	// lookup that misses may say "not found" (catchup.go).
+	ends, err := s.inputEnds(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	s.own.advance(parts, also, ends)
 	return rewound, nil
 }
 

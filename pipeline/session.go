@@ -120,6 +120,7 @@ func (s *session) loop(ctx context.Context) error {
 				return err
 			}
 			s.tickDue(ctx)
+			s.settleCatchUps(ctx)
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fetches := s.gs.PollRecords(pollCtx, s.cfg.MaxPollRecords)

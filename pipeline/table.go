@@ -12,16 +12,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// topicTable reads a single-partition compacted topic from its start, for
-// the tables every instance keeps whole in memory (the catalog, the locks),
-// writes to it with acks=all, and tracks how far it has read so a writer
-// can wait to see its own write. Safe for concurrent use.
-type topicTable struct {
-	cl    *kgo.Client
-	topic string
-	name  string // "catalog", "locks": for logs and errors
-	log   *slog.Logger
-	apply func(*kgo.Record) error
+// topicTable reads a single-partition compacted topic whose records hold
+// values of one schema type W from its start, for the tables every
+// instance keeps whole in memory (the catalog, the locks, the tokens, the
+// count tasks, the fleet), writes to it with acks=all, and tracks how far
+// it has read so a writer can wait to see its own write. Each owner
+// supplies how W is decoded, encoded and applied to its in-memory state.
+// Safe for concurrent use.
+type topicTable[W any] struct {
+	cl     *kgo.Client
+	topic  string
+	name   string // "catalog", "locks": for logs and errors
+	log    *slog.Logger
+	decode func([]byte) (W, error)
+	encode func(dst []byte, w *W) ([]byte, error)
+	apply  func(key string, w *W) error // w is nil for a tombstone
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever next or loaded moves
@@ -34,13 +39,18 @@ type topicTable struct {
 // table applies (a scanner id, a token id, a lock id), after it is
 // applied. fn must not block; changes applied before it is registered
 // are not reported.
-func (t *topicTable) OnChange(fn func(key string)) {
+func (t *topicTable[W]) OnChange(fn func(key string)) {
 	t.mu.Lock()
 	t.onApply = append(t.onApply, fn)
 	t.mu.Unlock()
 }
 
-func newTopicTable(brokers []string, topic, name string, log *slog.Logger, apply func(*kgo.Record) error, opts ...kgo.Opt) (*topicTable, error) {
+// newTopicTable creates the client of the table name over topic. apply is
+// called, from Run's goroutine only, with each record decoded, in the
+// topic's order.
+func newTopicTable[W any](brokers []string, topic, name string, log *slog.Logger,
+	decode func([]byte) (W, error), encode func([]byte, *W) ([]byte, error), apply func(key string, w *W) error,
+	opts ...kgo.Opt) (*topicTable[W], error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
@@ -54,12 +64,12 @@ func newTopicTable(brokers []string, topic, name string, log *slog.Logger, apply
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &topicTable{cl: cl, topic: topic, name: name, log: log.With("component", name), apply: apply,
-		changed: make(chan struct{})}, nil
+	return &topicTable[W]{cl: cl, topic: topic, name: name, log: log.With("component", name),
+		decode: decode, encode: encode, apply: apply, changed: make(chan struct{})}, nil
 }
 
 // Run reads the topic until ctx ends, then closes the client.
-func (t *topicTable) Run(ctx context.Context) error {
+func (t *topicTable[W]) Run(ctx context.Context) error {
 	defer t.cl.Close()
 	go t.markLoaded(ctx)
 	for {
@@ -71,7 +81,7 @@ func (t *topicTable) Run(ctx context.Context) error {
 			t.log.Warn("fetching "+t.name, "err", err)
 		})
 		fetches.EachRecord(func(r *kgo.Record) {
-			if err := t.apply(r); err != nil {
+			if err := t.applyRecord(r); err != nil {
 				t.log.Error("skipping "+t.name+" record", "offset", r.Offset, "err", err)
 			}
 			t.advance(r.Offset + 1)
@@ -85,7 +95,7 @@ func (t *topicTable) Run(ctx context.Context) error {
 	}
 }
 
-func (t *topicTable) advance(next int64) {
+func (t *topicTable[W]) advance(next int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if next > t.next {
@@ -96,7 +106,7 @@ func (t *topicTable) advance(next int64) {
 }
 
 // waitFor blocks until the table has read up to (not including) offset.
-func (t *topicTable) waitFor(ctx context.Context, offset int64) error {
+func (t *topicTable[W]) waitFor(ctx context.Context, offset int64) error {
 	for {
 		t.mu.Lock()
 		next, ch := t.next, t.changed
@@ -112,19 +122,54 @@ func (t *topicTable) waitFor(ctx context.Context, offset int64) error {
 	}
 }
 
-// publish writes value under key with acks=all and waits until the table
-// has read it; what names the record in the error.
-func (t *topicTable) publish(ctx context.Context, what, key string, value []byte) error {
-	res := t.cl.ProduceSync(ctx, &kgo.Record{Topic: t.topic, Partition: 0, Key: []byte(key), Value: value})
+func (t *topicTable[W]) applyRecord(r *kgo.Record) error {
+	if r.Value == nil {
+		return t.apply(string(r.Key), nil)
+	}
+	w, err := t.decode(r.Value)
+	if err != nil {
+		return err
+	}
+	return t.apply(string(r.Key), &w)
+}
+
+// record encodes w as the record of key.
+func (t *topicTable[W]) record(key string, w *W) (*kgo.Record, error) {
+	v, err := t.encode(nil, w)
+	if err != nil {
+		return nil, err
+	}
+	return &kgo.Record{Topic: t.topic, Partition: 0, Key: []byte(key), Value: v}, nil
+}
+
+// put writes w under key with acks=all and waits until the table has read
+// it; what names the write in the error.
+func (t *topicTable[W]) put(ctx context.Context, what, key string, w *W) error {
+	rec, err := t.record(key, w)
+	if err != nil {
+		return err
+	}
+	return t.publish(ctx, what, rec)
+}
+
+// publish writes recs with acks=all and waits until the table has read
+// them all; what names the write in the error, which wraps ErrUnavailable
+// when the write may or may not have happened.
+func (t *topicTable[W]) publish(ctx context.Context, what string, recs ...*kgo.Record) error {
+	res := t.cl.ProduceSync(ctx, recs...)
 	if err := res.FirstErr(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 	}
-	return t.waitFor(ctx, res[0].Record.Offset+1)
+	var last int64
+	for _, r := range res {
+		last = max(last, r.Record.Offset)
+	}
+	return t.waitFor(ctx, last+1)
 }
 
 // catchUp waits until the table has read every record written to the
 // topic before the call.
-func (t *topicTable) catchUp(ctx context.Context) error {
+func (t *topicTable[W]) catchUp(ctx context.Context) error {
 	end, err := t.endOffset(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: listing the %s topic's end: %w", ErrUnavailable, t.name, err)
@@ -134,7 +179,7 @@ func (t *topicTable) catchUp(ctx context.Context) error {
 
 // markLoaded waits until the table has read everything the topic held when
 // it started, then marks it loaded.
-func (t *topicTable) markLoaded(ctx context.Context) {
+func (t *topicTable[W]) markLoaded(ctx context.Context) {
 	for ctx.Err() == nil {
 		end, err := t.endOffset(ctx)
 		if err != nil {
@@ -157,7 +202,7 @@ func (t *topicTable) markLoaded(ctx context.Context) {
 	}
 }
 
-func (t *topicTable) endOffset(ctx context.Context) (int64, error) {
+func (t *topicTable[W]) endOffset(ctx context.Context) (int64, error) {
 	ends, err := kadm.NewClient(t.cl).ListEndOffsets(ctx, t.topic)
 	if err != nil {
 		return 0, err
@@ -171,7 +216,7 @@ func (t *topicTable) endOffset(ctx context.Context) (int64, error) {
 
 // WaitLoaded blocks until the table holds everything the topic held when
 // this instance started.
-func (t *topicTable) WaitLoaded(ctx context.Context) error {
+func (t *topicTable[W]) WaitLoaded(ctx context.Context) error {
 	for {
 		t.mu.Lock()
 		loaded, ch := t.loaded, t.changed
@@ -188,7 +233,7 @@ func (t *topicTable) WaitLoaded(ctx context.Context) error {
 }
 
 // Loaded reports whether WaitLoaded would return at once.
-func (t *topicTable) Loaded() bool {
+func (t *topicTable[W]) Loaded() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.loaded

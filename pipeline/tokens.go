@@ -17,16 +17,15 @@ import (
 // revocation reaches every instance within its fetch interval (well under
 // a second while Kafka is up). Safe for concurrent use.
 type TokenTable struct {
-	*topicTable
-	codec    *schemas.Set
+	*topicTable[schemas.Token]
 	registry *auth.Registry
 }
 
 // NewTokenTable creates the table's client. Run must be running for
 // Publish and WaitLoaded to return.
 func NewTokenTable(brokers []string, topic string, codec *schemas.Set, reg *auth.Registry, log *slog.Logger, opts ...kgo.Opt) (*TokenTable, error) {
-	t := &TokenTable{codec: codec, registry: reg}
-	tt, err := newTopicTable(brokers, topic, "tokens", log, t.apply, opts...)
+	t := &TokenTable{registry: reg}
+	tt, err := newTopicTable(brokers, topic, "tokens", log, codec.DecodeToken, codec.AppendToken, t.apply, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -37,15 +36,11 @@ func NewTokenTable(brokers []string, topic string, codec *schemas.Set, reg *auth
 // Registry is the in-memory registry requests are authenticated against.
 func (t *TokenTable) Registry() *auth.Registry { return t.registry }
 
-func (t *TokenTable) apply(r *kgo.Record) error {
-	if r.Value == nil {
+func (t *TokenTable) apply(_ string, w *schemas.Token) error {
+	if w == nil {
 		return nil // tombstone: invsync writes none; a token ends by revocation or expiry
 	}
-	w, err := t.codec.DecodeToken(r.Value)
-	if err != nil {
-		return err
-	}
-	tok, err := tokenFromWire(&w)
+	tok, err := tokenFromWire(w)
 	if err != nil {
 		return err
 	}
@@ -57,11 +52,7 @@ func (t *TokenTable) apply(r *kgo.Record) error {
 // acks=all and returns once this instance's registry reflects it.
 func (t *TokenTable) Publish(ctx context.Context, tok auth.Token) error {
 	w := tokenToWire(&tok)
-	v, err := t.codec.AppendToken(nil, &w)
-	if err != nil {
-		return err
-	}
-	return t.publish(ctx, "publishing token", tok.TokenID, v)
+	return t.put(ctx, "publishing token", tok.TokenID, &w)
 }
 
 // Revoke publishes the revocation of token id at now; it reports false

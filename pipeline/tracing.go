@@ -21,17 +21,61 @@ import (
 const tracerName = "github.com/invsync/invsync/pipeline"
 
 // ProducerTracing is the client option that traces what a client produces
-// (franz-go's kotel): each record is a PRODUCER span, child of the span in
-// the context given to Produce, and carries that span's W3C traceparent in
-// its headers so its consumer continues the trace. Pass it to NewProducer
-// (and to any client whose records start a downstream trace). A nil
-// provider traces nothing and passes an incoming traceparent on unchanged.
+// (franz-go's kotel): each record produced in a sampled trace is a PRODUCER
+// span, child of the span in the context given to Produce, and carries that
+// span's W3C traceparent in its headers so its consumer continues the
+// trace. Pass it to NewProducer (and to any client whose records start a
+// downstream trace).
+//
+// A record produced in a trace that is not sampled gets no span and no
+// attributes, only the traceparent of the context's span (flagged not
+// sampled, so its consumers decide the same). With a nil or no-op provider
+// nothing is traced and an incoming traceparent is passed on unchanged.
 func ProducerTracing(tp trace.TracerProvider) kgo.Opt {
-	if tp == nil {
-		tp = noop.NewTracerProvider()
+	h := producerHooks{}
+	switch tp.(type) {
+	case nil, noop.TracerProvider:
+	default:
+		h.kotel = kotel.NewTracer(kotel.TracerProvider(tp), kotel.TracerPropagator(telemetry.Propagator))
 	}
-	t := kotel.NewTracer(kotel.TracerProvider(tp), kotel.TracerPropagator(telemetry.Propagator))
-	return kgo.WithHooks(kotel.NewKotel(kotel.WithTracer(t)).Hooks()...)
+	return kgo.WithHooks(h)
+}
+
+// producerHooks calls kotel's produce hooks only for a record whose span
+// would be recorded: kotel builds the span's attributes and starts it for
+// every record, which the unsampled majority of a sampled-at-1 % load
+// would pay for nothing.
+type producerHooks struct {
+	kotel *kotel.Tracer // nil: not tracing
+}
+
+var (
+	_ kgo.HookProduceRecordBuffered   = producerHooks{}
+	_ kgo.HookProduceRecordUnbuffered = producerHooks{}
+)
+
+// OnProduceRecordBuffered starts the record's PRODUCER span and writes its
+// traceparent when the trace is sampled (or, tracing, when there is no
+// trace yet: the sampler decides the root); otherwise it writes the
+// context's traceparent, if any.
+func (h producerHooks) OnProduceRecordBuffered(r *kgo.Record) {
+	sc := trace.SpanContextFromContext(r.Context)
+	if h.kotel != nil && (sc.IsSampled() || !sc.IsValid()) {
+		h.kotel.OnProduceRecordBuffered(r)
+		return
+	}
+	if sc.IsValid() {
+		telemetry.Propagator.Inject(r.Context, kotel.NewRecordCarrier(r))
+	}
+}
+
+// OnProduceRecordUnbuffered ends the record's span. A record that got none
+// holds its producer's span, which is not recording (not sampled) and is
+// not this hook's to end.
+func (h producerHooks) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
+	if h.kotel != nil && trace.SpanFromContext(r.Context).IsRecording() {
+		h.kotel.OnProduceRecordUnbuffered(r, err)
+	}
 }
 
 // recordContext is ctx with the trace of rec's traceparent header, if any,

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +188,111 @@ func findHistogram(rm metricdata.ResourceMetrics, name string) *metricdata.Histo
 		}
 	}
 	return nil
+}
+
+// TestProducerTracingUnsampled: a record produced in a sampled trace gets a
+// PRODUCER span and its traceparent; one in a trace that is not sampled
+// gets no span, only the trace's traceparent flagged not sampled; with no
+// tracing an incoming traceparent is passed on and a record outside any
+// trace gets no header.
+func TestProducerTracingUnsampled(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	in := func(flags trace.TraceFlags) context.Context {
+		return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: tid, SpanID: sid, TraceFlags: flags}))
+	}
+	produce := func(opt kgo.Opt, ctx context.Context) (string, int) {
+		t.Helper()
+		before := len(spans.Ended())
+		hooks := hooksOf(t, opt)
+		rec := &kgo.Record{Topic: "t", Context: ctx}
+		hooks.OnProduceRecordBuffered(rec)
+		hooks.OnProduceRecordUnbuffered(rec, nil)
+		var tp string
+		for _, h := range rec.Headers {
+			if h.Key == "traceparent" {
+				tp = string(h.Value)
+			}
+		}
+		return tp, len(spans.Ended()) - before
+	}
+
+	tp1, n := produce(ProducerTracing(tp), in(trace.FlagsSampled))
+	if n != 1 || !strings.HasPrefix(tp1, "00-0af7651916cd43dd8448eb211c80319c-") || strings.Contains(tp1, "b7ad6b7169203331") || !strings.HasSuffix(tp1, "-01") {
+		t.Errorf("sampled: %d spans, traceparent %q; want 1 PRODUCER span whose id is in a sampled traceparent", n, tp1)
+	}
+	if s := spans.Ended()[len(spans.Ended())-1]; s.SpanKind() != trace.SpanKindProducer || s.Parent().SpanID() != sid {
+		t.Errorf("sampled: span %q kind %v parent %s", s.Name(), s.SpanKind(), s.Parent().SpanID())
+	}
+	if tp0, n := produce(ProducerTracing(tp), in(0)); n != 0 || tp0 != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" {
+		t.Errorf("not sampled: %d spans, traceparent %q; want none and the context's, not sampled", n, tp0)
+	}
+	if off, _ := produce(ProducerTracing(nil), in(trace.FlagsSampled)); off != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Errorf("no tracing: traceparent %q; want the incoming one unchanged", off)
+	}
+	if off, _ := produce(ProducerTracing(nil), context.Background()); off != "" {
+		t.Errorf("no tracing, no trace: traceparent %q; want none", off)
+	}
+}
+
+// producerHookSet is what ProducerTracing installs.
+type producerHookSet interface {
+	kgo.HookProduceRecordBuffered
+	kgo.HookProduceRecordUnbuffered
+}
+
+// hooksOf builds a client with opt and returns its produce hooks.
+func hooksOf(t *testing.T, opt kgo.Opt) producerHookSet {
+	t.Helper()
+	cl, err := kgo.NewClient(opt, kgo.SeedBrokers("127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, h := range cl.OptValues(kgo.WithHooks)[0].([]kgo.Hook) {
+		if p, ok := h.(producerHookSet); ok {
+			return p
+		}
+	}
+	t.Fatal("no produce hooks installed")
+	return nil
+}
+
+// BenchmarkProduceHooks: what the produce hooks cost one record, with
+// tracing off, in an unsampled trace and in a sampled one; "kotel" is
+// franz-go's hooks alone on an unsampled trace, for comparison.
+func BenchmarkProduceHooks(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	defer tp.Shutdown(context.Background())
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	in := func(flags trace.TraceFlags) context.Context {
+		return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: tid, SpanID: sid, TraceFlags: flags}))
+	}
+	kotelOnly := kotel.NewTracer(kotel.TracerProvider(tp), kotel.TracerPropagator(telemetry.Propagator))
+	for _, c := range []struct {
+		name  string
+		hooks producerHookSet
+		ctx   context.Context
+	}{
+		{"off", producerHooks{}, context.Background()},
+		{"unsampled", producerHooks{kotel: kotelOnly}, in(0)},
+		{"sampled", producerHooks{kotel: kotelOnly}, in(trace.FlagsSampled)},
+		{"kotel-unsampled", kotelOnly, in(0)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := &kgo.Record{Topic: "invsync.transactions", Key: []byte("WH-001|ITEM|LOC"), Context: c.ctx}
+				c.hooks.OnProduceRecordBuffered(rec)
+				c.hooks.OnProduceRecordUnbuffered(rec, nil)
+			}
+		})
+	}
 }

@@ -56,23 +56,9 @@ func testOptions(t *testing.T) Options {
 // /readyz would answer 200, the first start writes an admin token, and
 // Shutdown ends Run cleanly and may be called again.
 func TestRunReadyShutdown(t *testing.T) {
-	s, err := New(testOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := testkit.Do(t, "GET", s.URL()+"/healthz", "", nil, nil); code != http.StatusOK {
-		t.Fatalf("/healthz before Run: %d", code)
-	}
-	if ok, why := s.Readiness(); ok || why == "" {
-		t.Errorf("ready before Run: %v %q", ok, why)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, done := runReady(ctx, t)
 	testkit.Eventually(t, 10*time.Second, testkit.Ready(nil, s.URL()))
 	brokers, err := s.Brokers(ctx)
 	if err != nil || len(brokers) == 0 {
@@ -112,6 +98,30 @@ func TestShutdownBeforeRun(t *testing.T) {
 	if err := s.WaitReady(context.Background()); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("WaitReady after Shutdown: %v, want an error saying it stopped", err)
 	}
+}
+
+// runReady creates a server of testOptions, checks that it answers
+// /healthz and is not ready before Run (the listener's defaults are set
+// before the parts read the server's TLS settings), runs it and waits until
+// it is ready. done receives what Run returns.
+func runReady(ctx context.Context, t *testing.T) (s *Server, done <-chan error) {
+	t.Helper()
+	s, err := New(testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := testkit.Do(t, "GET", s.URL()+"/healthz", "", nil, nil); code != http.StatusOK {
+		t.Fatalf("/healthz before Run: %d", code)
+	}
+	if ok, why := s.Readiness(); ok || why == "" {
+		t.Errorf("ready before Run: %v %q", ok, why)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(context.Background()) }()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s, ran
 }
 
 func mustRead(t *testing.T, path string) []byte {

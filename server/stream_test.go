@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/processors"
 )
@@ -29,22 +28,9 @@ var (
 // TestShutdownEndsConsoleStreams: an open console stream neither holds up
 // Shutdown (it waits for open requests, up to 10 s) nor outlives it.
 func TestShutdownEndsConsoleStreams(t *testing.T) {
-	s, err := New(testOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As TestRunReadyShutdown: served before Run (the listener's
-	// defaults are set before the parts read the server's TLS settings).
-	if code := testkit.Do(t, "GET", s.URL()+"/healthz", "", nil, nil); code != http.StatusOK {
-		t.Fatalf("/healthz before Run: %d", code)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, done := runReady(ctx, t)
 	token := strings.TrimSpace(string(mustRead(t, s.AdminTokenPath())))
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/v1/console/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+token)

@@ -12,10 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	wire "github.com/invsync/invsync/api"
 )
 
 // api is the simulator's client of the invsync HTTP API (as admin,
-// supervisor and cloud). Requests the server cannot take now (no answer,
+// supervisor and cloud), in the API's own types (package api, imported as
+// wire beside this type's name). Requests the server cannot take now (no answer,
 // 5xx, 429) are retried until retryFor has passed, so a server restarted
 // by a fault is waited for.
 type api struct {
@@ -57,11 +60,9 @@ func (a *api) call(ctx context.Context, method, path, token string, body, out an
 		retry := err != nil || status >= 500 || status == http.StatusTooManyRequests
 		if !retry {
 			if status/100 != 2 {
-				var e struct {
-					Error struct{ Code, Message string } `json:"error"`
-				}
+				var e wire.ErrorBody
 				_ = json.Unmarshal(answer, &e)
-				return &StatusError{Method: method, Path: path, Status: status, Code: e.Error.Code, Msg: e.Error.Message}
+				return &StatusError{Method: method, Path: path, Status: status, Code: string(e.Error.Code), Msg: e.Error.Message}
 			}
 			if out != nil {
 				if err := json.Unmarshal(answer, out); err != nil {
@@ -128,11 +129,9 @@ func isStatus(err error, status int) bool {
 
 // createToken creates a token and returns its secret.
 func (a *api) createToken(ctx context.Context, admin, name, role string, warehouses []string) (string, error) {
-	var out struct {
-		Token string `json:"token"`
-	}
+	var out wire.Token
 	err := a.call(ctx, http.MethodPost, "/v1/tokens", admin,
-		map[string]any{"name": name, "role": role, "warehouses": warehouses}, &out)
+		wire.TokenRequest{Name: &name, Role: &role, Warehouses: warehouses}, &out)
 	if err == nil && out.Token == "" {
 		err = errors.New("POST /v1/tokens answered no token")
 	}
@@ -145,63 +144,22 @@ func CreateToken(ctx context.Context, baseURL, adminToken, name, role string, wa
 	return newAPI(baseURL, 30*time.Second, 2*time.Minute).createToken(ctx, adminToken, name, role, warehouses)
 }
 
-// apiPosition is one position of GET /v1/positions.
-type apiPosition struct {
-	LocationID string `json:"locationId"`
-	LotNumber  string `json:"lotNumber"`
-	OnHand     int64  `json:"onHand"`
-	Version    int64  `json:"version"`
-}
-
-func (a *api) positions(ctx context.Context, token, wh, item string) ([]apiPosition, error) {
-	var out struct {
-		Positions []apiPosition `json:"positions"`
-	}
+func (a *api) positions(ctx context.Context, token, wh, item string) ([]wire.Position, error) {
+	var out wire.Positions
 	q := url.Values{"warehouseId": {wh}, "itemId": {item}}
 	err := a.call(ctx, http.MethodGet, "/v1/positions?"+q.Encode(), token, nil, &out)
 	return out.Positions, err
 }
 
-// allocation is the API's view of an allocation.
-type allocation struct {
-	AllocationID      string `json:"allocationId"`
-	Status            string `json:"status"`
-	ConfirmedQuantity int64  `json:"confirmedQuantity"`
-	Lines             []struct {
-		LocationID string `json:"locationId"`
-		Quantity   int64  `json:"quantity"`
-	} `json:"lines"`
-}
-
-// heldCount is a count held for review.
-type heldCount struct {
-	TransactionID string `json:"transactionId"`
-	ItemID        string `json:"itemId"`
-	LocationID    string `json:"locationId"`
-	Counted       int64  `json:"counted"`
-	Expected      int64  `json:"expected"`
-}
-
-func (a *api) heldCounts(ctx context.Context, token, wh string) ([]heldCount, error) {
-	var out struct {
-		Counts []heldCount `json:"counts"`
-	}
+func (a *api) heldCounts(ctx context.Context, token, wh string) ([]wire.HeldCount, error) {
+	var out wire.HeldCountList
 	q := url.Values{"warehouseId": {wh}, "status": {"held"}}
 	err := a.call(ctx, http.MethodGet, "/v1/counts?"+q.Encode(), token, nil, &out)
 	return out.Counts, err
 }
 
-// discrepancy is one reconciliation finding.
-type discrepancy struct {
-	ID     string `json:"discrepancyId"`
-	Kind   string `json:"kind"`
-	Status string `json:"status"`
-}
-
-func (a *api) discrepancies(ctx context.Context, token, wh string) ([]discrepancy, error) {
-	var out struct {
-		Discrepancies []discrepancy `json:"discrepancies"`
-	}
+func (a *api) discrepancies(ctx context.Context, token, wh string) ([]wire.Discrepancy, error) {
+	var out wire.DiscrepancyList
 	err := a.call(ctx, http.MethodGet, "/v1/discrepancies?"+url.Values{"warehouseId": {wh}}.Encode(), token, nil, &out)
 	return out.Discrepancies, err
 }
@@ -209,12 +167,10 @@ func (a *api) discrepancies(ctx context.Context, token, wh string) ([]discrepanc
 // txStatus is the server's status of a transaction ("" when it never
 // accepted it).
 func (a *api) txStatus(ctx context.Context, token, id string) (string, error) {
-	var out struct {
-		Status string `json:"status"`
-	}
+	var out wire.Outcome
 	err := a.call(ctx, http.MethodGet, "/v1/transactions/"+url.PathEscape(id), token, nil, &out)
 	if isStatus(err, http.StatusNotFound) {
 		return "", nil
 	}
-	return out.Status, err
+	return string(out.Status), err
 }

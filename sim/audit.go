@@ -138,7 +138,7 @@ func (r *runner) discrepancies(ctx context.Context) (opened, resolved int, err e
 			return 0, 0, fmt.Errorf("listing discrepancies: %w", err)
 		}
 		for _, d := range ds {
-			prev, known := r.discSeen[d.ID]
+			prev, known := r.discSeen[d.DiscrepancyID]
 			if !known {
 				opened++
 				r.discKinds[d.Kind]++
@@ -146,7 +146,7 @@ func (r *runner) discrepancies(ctx context.Context) (opened, resolved int, err e
 			if d.Status == "RESOLVED" && prev != "RESOLVED" {
 				resolved++
 			}
-			r.discSeen[d.ID] = d.Status
+			r.discSeen[d.DiscrepancyID] = d.Status
 		}
 	}
 	return opened, resolved, nil

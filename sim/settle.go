@@ -80,6 +80,7 @@ func (r *runner) result(res Result, began time.Time) Result {
 		res.AllocationErrorsPerDay = float64(st.allocErrors) * 24 / r.cfg.Hours
 	}
 	res.Allocations, res.Confirmed, res.CloudBackorders = st.allocations, st.confirmed, st.cloudBackorders
+	res.ConfirmedAfterDay = st.confirmedAfterDay
 	if r.watch != nil {
 		p50, p99, n, all := r.watch.quantiles()
 		res.ScanToCloudP50, res.ScanToCloudP99 = ms(p50), ms(p99)

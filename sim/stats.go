@@ -10,6 +10,7 @@ type stats struct {
 	recounts                              int
 	shrinkUnits, damageUnits              int64
 	allocations, allocRejected, confirmed int
+	confirmedAfterDay                     int // decided CONFIRMED once the day was over
 	cloudBackorders                       int
 	oversells, allocErrors                int
 	picked, notPicked                     int
@@ -69,7 +70,11 @@ type Result struct {
 	AllocationErrorsPerDay float64 `json:"allocation_errors_per_day"`
 	Allocations            int     `json:"allocations"`
 	Confirmed              int     `json:"allocations_confirmed"`
-	CloudBackorders        int     `json:"cloud_backorders"`
+	// ConfirmedAfterDay: allocations of the day's orders confirmed only
+	// after the day ended; in Allocations, not in Confirmed (nothing was
+	// picked for them).
+	ConfirmedAfterDay int `json:"allocations_confirmed_after_day"`
+	CloudBackorders   int `json:"cloud_backorders"`
 
 	ScanToCloudP50 float64 `json:"scan_to_cloud_p50_ms"`
 	ScanToCloudP99 float64 `json:"scan_to_cloud_p99_ms"`

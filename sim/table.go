@@ -44,6 +44,9 @@ func WriteTable(w io.Writer, r Result) error {
 	fmt.Fprintf(tw, "unscanned losses\t%d units shrinkage, %d damaged, on %d records\n", r.ShrinkageUnits, r.DamageUnits, r.UnseenSlots)
 	fmt.Fprintf(tw, "network\t%d dead-zone spells, %d cloud outages, %d lost answers, %d stale copies, %d duplicate answers\n",
 		r.DeadZoneSpells, r.CloudOutages, r.LostAnswers, r.StaleCopies, r.DuplicateAnswers)
+	if r.ConfirmedAfterDay > 0 {
+		fmt.Fprintf(tw, "allocations\t%d confirmed only after the day ended (not among the confirmed)\n", r.ConfirmedAfterDay)
+	}
 	if r.NotFoundAnswers > 0 {
 		fmt.Fprintf(tw, "server\t%d answers 404 for allocations that exist (after a restart), asked again\n", r.NotFoundAnswers)
 	}

@@ -187,8 +187,16 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 }
 
 // samplerFromEnv reads OTEL_TRACES_SAMPLER and its argument. The default
-// is parentbased_always_on, as the SDK's: a traceparent that says "sampled"
-// is always recorded, and the device's decision is the trace's decision.
+// is parentbased_always_on, as the SDK's: everything is recorded.
+//
+// parentbased_traceidratio applies the ratio to a root and also to a
+// remote parent marked sampled; a local parent's decision is followed and a
+// remote parent marked not sampled is not sampled. The remote parents
+// invsync sees are the devices, which record nothing yet mark every upload
+// sampled (honouring that would make a 1 % ratio keep every upload), and
+// invsync's own processes, whose decision came from the same ratio over the
+// same trace id, so applying it again gives the same answer: the ratio is
+// the share of uploads traced, end to end.
 func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 	ratio := func() (float64, error) {
 		if arg == "" {
@@ -220,7 +228,8 @@ func samplerFromEnv(name, arg string) (sdktrace.Sampler, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), nil
+		byID := sdktrace.TraceIDRatioBased(r)
+		return sdktrace.ParentBased(byID, sdktrace.WithRemoteParentSampled(byID)), nil
 	}
 	return nil, fmt.Errorf("%s=%q: want always_on, always_off, traceidratio or their parentbased_ forms", EnvSampler, name)
 }

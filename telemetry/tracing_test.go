@@ -3,8 +3,10 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -167,18 +169,72 @@ func TestSampler(t *testing.T) {
 		span.End()
 		_ = tr.Shutdown(context.Background())
 	}
-	// A sampled parent is followed under parentbased_traceidratio=0: the
-	// device decided.
+	// Under parentbased_traceidratio a remote parent marked sampled (a
+	// device's traceparent) is kept by the ratio, not by its flag; a local
+	// sampled parent is followed.
 	tr, err := NewTracing(context.Background(), Config{Getenv: envOf(map[string]string{
 		EnvEndpoint: srv.URL, EnvSampler: "parentbased_traceidratio", EnvSamplerArg: "0"})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Shutdown(context.Background())
-	parent := Propagator.Extract(context.Background(), propagation.MapCarrier{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
-	_, span := tr.Provider().Tracer("t").Start(parent, "child")
+	device := Propagator.Extract(context.Background(), propagation.MapCarrier{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+	_, span := tr.Provider().Tracer("t").Start(device, "upload")
+	if span.IsRecording() {
+		t.Error("parentbased_traceidratio=0 recorded the child of a device's sampled traceparent")
+	}
+	local := trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(device).WithRemote(false))
+	_, span = tr.Provider().Tracer("t").Start(local, "child")
 	if !span.IsRecording() {
-		t.Error("a sampled parent's child is not recorded under parentbased_traceidratio")
+		t.Error("a sampled local parent's child is not recorded under parentbased_traceidratio")
+	}
+}
+
+// TestRatioOfDeviceUploads: devices mark every upload sampled; under
+// parentbased_traceidratio=0.01 about 1 % of them are recorded, and a
+// downstream process with the same setting, given the upload's traceparent
+// (sampled or not), decides the same for every trace.
+func TestRatioOfDeviceUploads(t *testing.T) {
+	col := &collector{}
+	srv := httptest.NewServer(col)
+	defer srv.Close()
+	newTracer := func() trace.Tracer {
+		tr, err := NewTracing(context.Background(), Config{Getenv: envOf(map[string]string{
+			EnvEndpoint: srv.URL, EnvSampler: "parentbased_traceidratio", EnvSamplerArg: "0.01"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+		return tr.Provider().Tracer("t")
+	}
+	serve, mirror := newTracer(), newTracer()
+	const n = 20000
+	recorded := 0
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range n {
+		var tid trace.TraceID
+		var sid trace.SpanID
+		binary.BigEndian.PutUint64(tid[:8], rnd.Uint64())
+		binary.BigEndian.PutUint64(tid[8:], rnd.Uint64())
+		binary.BigEndian.PutUint64(sid[:], rnd.Uint64())
+		device := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+		ctx, up := serve.Start(device, "upload")
+		if up.IsRecording() {
+			recorded++
+		}
+		carrier := propagation.MapCarrier{}
+		Propagator.Inject(ctx, carrier)
+		_, apply := mirror.Start(Propagator.Extract(context.Background(), carrier), "apply")
+		if apply.IsRecording() != up.IsRecording() {
+			t.Fatalf("trace %s: upload recorded %v, downstream %v", tid, up.IsRecording(), apply.IsRecording())
+		}
+		apply.End()
+		up.End()
+	}
+	// 1 % of 20,000 is 200, standard deviation about 14.
+	if recorded < 140 || recorded > 260 {
+		t.Errorf("%d of %d device uploads recorded at a 1 %% ratio", recorded, n)
 	}
 }
 

@@ -42,16 +42,10 @@ func newAppHarness(t *testing.T) *appHarness {
 	api := newFakeAPI(t)
 	api.addToken(scannerToken, "SCANNER-08", "WH-001")
 	h := &appHarness{t: t, api: api, srv: api.serve()}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := browsertest.Launch(ctx, browsertest.Options{ExecPath: exe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.b = b
+	h.b = browsertest.Start(t, browsertest.Options{ExecPath: exe})
 	t.Cleanup(func() {
 		h.checkNoExceptions()
-		h.b.Close()
+		h.b.Close() // a relaunched browser is not Start's to close
 	})
 	return h
 }

@@ -9,7 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/invsync/invsync/auth"
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/auth/tokencli"
 )
 
 // runToken is `invsync token create|list|revoke`: token management from the
@@ -25,7 +26,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f auth.TokenFlags
+	var f tokencli.Flags
 	f.Bind(fs, sub, os.Getenv)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), help("token"))
@@ -35,7 +36,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
-	cl, err := auth.NewAPIClient(f.URL, f.DataDir, f.TLSCA)
+	cl, err := tokencli.NewClient(f.URL, f.DataDir, f.TLSCA)
 	if err != nil {
 		fmt.Fprintln(stderr, "invsync token:", err)
 		return 2
@@ -54,19 +55,17 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		tok, cerr := cl.Create(ctx, f.Name, f.Role, warehouses, expiresAt)
-		out, err, show = tok, cerr, func() { auth.WriteCreated(stdout, cl.URL(), tok) }
+		out, err, show = tok, cerr, func() { tokencli.WriteCreated(stdout, cl.URL(), tok) }
 	case "list":
 		toks, lerr := cl.List(ctx)
-		out, err, show = struct {
-			Tokens []auth.TokenInfo `json:"tokens"`
-		}{toks}, lerr, func() { auth.WriteList(stdout, toks) }
+		out, err, show = api.TokenList{Tokens: toks}, lerr, func() { tokencli.WriteList(stdout, toks) }
 	case "revoke":
 		if fs.NArg() != 1 {
 			fmt.Fprintln(stderr, "invsync token revoke: give the tokenId to revoke (see invsync token list)")
 			return 2
 		}
 		tok, rerr := cl.Revoke(ctx, fs.Arg(0))
-		out, err, show = tok, rerr, func() { auth.WriteRevoked(stdout, tok) }
+		out, err, show = tok, rerr, func() { tokencli.WriteRevoked(stdout, tok) }
 	default:
 		fmt.Fprintf(stderr, "invsync token: unknown command %q\n\n", sub)
 		fmt.Fprint(stderr, help("token"))

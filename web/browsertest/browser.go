@@ -71,6 +71,11 @@ type Browser struct {
 	parent *Browser
 }
 
+// ErrNoTempDir is returned by Launch when it cannot make the browser's
+// profile directory under the system's temporary directory (TMPDIR
+// unwritable or full).
+var ErrNoTempDir = errors.New("no temporary directory for the browser's profile")
+
 // Launch starts Chromium with Flags and a profile directory, opens a tab
 // with the configured viewport, and returns it. The browser lives until
 // Close or Kill, not until ctx ends: ctx only bounds the start.
@@ -95,7 +100,7 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	if b.opts.UserDataDir == "" {
 		dir, err := os.MkdirTemp("", "browsertest-profile-")
 		if err != nil {
-			return nil, fmt.Errorf("launching chromium: making a profile directory: %w", err)
+			return nil, fmt.Errorf("launching chromium: %w: %w", ErrNoTempDir, err)
 		}
 		b.opts.UserDataDir, b.ownsDir = dir, true
 	}

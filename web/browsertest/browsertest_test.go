@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"errors"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -60,22 +61,9 @@ func newTestServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &hits
 }
 
-func launch(t *testing.T, opts Options) *Browser {
-	t.Helper()
-	opts.ExecPath = RequireChromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Launch(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 func TestWedgeTypesIntoTheFocusedFieldThenEnter(t *testing.T) {
 	srv, _ := newTestServer(t)
-	b := launch(t, Options{})
+	b := Start(t, Options{})
 	if err := b.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +112,7 @@ func TestWedgeTypesIntoTheFocusedFieldThenEnter(t *testing.T) {
 
 func TestSetOfflineCutsThePageOffAndBack(t *testing.T) {
 	srv, hits := newTestServer(t)
-	b := launch(t, Options{})
+	b := Start(t, Options{})
 	if err := b.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +144,7 @@ func TestSetOfflineCutsThePageOffAndBack(t *testing.T) {
 
 func TestKillAndRelaunchKeepTheProfile(t *testing.T) {
 	srv, _ := newTestServer(t)
-	b := launch(t, Options{})
+	b := Start(t, Options{})
 	if err := b.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +200,7 @@ func TestKillAndRelaunchKeepTheProfile(t *testing.T) {
 
 func TestScreenshotIsAPNGOfTheViewport(t *testing.T) {
 	srv, _ := newTestServer(t)
-	b := launch(t, Options{Width: 360, Height: 640})
+	b := Start(t, Options{Width: 360, Height: 640})
 	if err := b.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +224,7 @@ func TestScreenshotIsAPNGOfTheViewport(t *testing.T) {
 
 func TestNewTabSharesTheProfileAndClosesAlone(t *testing.T) {
 	srv, _ := newTestServer(t)
-	b := launch(t, Options{})
+	b := Start(t, Options{})
 	if err := b.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +254,7 @@ func TestNewTabSharesTheProfileAndClosesAlone(t *testing.T) {
 
 func TestExceptionsAndConsoleErrorsAreCollected(t *testing.T) {
 	srv, _ := newTestServer(t)
-	b := launch(t, Options{})
+	b := Start(t, Options{})
 	if err := b.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -299,5 +287,15 @@ func TestFlagsMatchTheScript(t *testing.T) {
 	}
 	if got := strings.Fields(string(out)); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("scripts/chromium.sh flags prints %v, browsertest.Flags is %v", got, want)
+	}
+}
+
+// TestLaunchWithoutTempDirSaysSo: an unusable TMPDIR is ErrNoTempDir, on
+// which Start skips rather than fails.
+func TestLaunchWithoutTempDirSaysSo(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	_, err := Launch(context.Background(), Options{ExecPath: "/bin/true"})
+	if !errors.Is(err, ErrNoTempDir) {
+		t.Fatalf("Launch with a missing TMPDIR: %v, want ErrNoTempDir", err)
 	}
 }

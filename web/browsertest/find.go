@@ -1,11 +1,13 @@
 package browsertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // ErrNoChromium is returned by FindChromium when no browser binary is found.
@@ -55,4 +57,27 @@ func RequireChromium(t testing.TB) string {
 		t.Skipf("SKIPPING browser test: %v. Run `bash scripts/chromium.sh ensure` (as root) or set CHROMIUM_BIN.", err)
 	}
 	return p
+}
+
+// Start launches a browser for t with opts (ExecPath, when empty, from
+// RequireChromium) and closes it when t ends. Like RequireChromium it skips
+// the test loudly, saying why, where a browser test cannot run here: no
+// Chromium, or no temporary directory for its profile (ErrNoTempDir). Any
+// other failure to launch fails t.
+func Start(t testing.TB, opts Options) *Browser {
+	t.Helper()
+	if opts.ExecPath == "" {
+		opts.ExecPath = RequireChromium(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Launch(ctx, opts)
+	if errors.Is(err, ErrNoTempDir) {
+		t.Skipf("SKIPPING browser test: %v. Point TMPDIR at a writable directory with free space.", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }

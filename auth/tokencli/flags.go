@@ -1,4 +1,4 @@
-package auth
+package tokencli
 
 import (
 	"flag"
@@ -7,12 +7,13 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/invsync/invsync/api"
 )
 
-// TokenFlags are the flags of `invsync token create|list|revoke`, which
-// manage tokens through the HTTP API of a running invsync (APIClient).
-type TokenFlags struct {
-	// URL, DataDir and TLSCA are NewAPIClient's.
+// Flags are the flags of `invsync token create|list|revoke`.
+type Flags struct {
+	// URL, DataDir and TLSCA are NewClient's.
 	URL, DataDir, TLSCA string
 	// JSON prints the answer as JSON rather than for a person.
 	JSON bool
@@ -22,7 +23,7 @@ type TokenFlags struct {
 
 // Bind declares on fs the flags of token command sub, with their
 // environment variables.
-func (t *TokenFlags) Bind(fs *flag.FlagSet, sub string, getenv func(string) string) {
+func (t *Flags) Bind(fs *flag.FlagSet, sub string, getenv func(string) string) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -41,9 +42,9 @@ func (t *TokenFlags) Bind(fs *flag.FlagSet, sub string, getenv func(string) stri
 	}
 }
 
-// CreateArgs converts create's flags into APIClient.Create's arguments,
+// CreateArgs converts create's flags into Client.Create's arguments,
 // with the problems found (each a flag's).
-func (t *TokenFlags) CreateArgs() (warehouses []string, expiresAt time.Time, problems []string) {
+func (t *Flags) CreateArgs() (warehouses []string, expiresAt time.Time, problems []string) {
 	if t.Name == "" || t.Role == "" || t.Warehouses == "" {
 		problems = append(problems, "--name, --role and --warehouses are required")
 	}
@@ -65,22 +66,22 @@ func (t *TokenFlags) CreateArgs() (warehouses []string, expiresAt time.Time, pro
 
 // WriteCreated writes a created token for a person; url is the API's, for
 // a scanner's enrol link.
-func WriteCreated(w io.Writer, url string, v TokenInfo) {
+func WriteCreated(w io.Writer, url string, v api.Token) {
 	fmt.Fprintf(w, "token:      %s\ntokenId:    %s\nname:       %s\nrole:       %s\nwarehouses: %s\n",
 		v.Token, v.TokenID, v.Name, v.Role, strings.Join(v.Warehouses, ","))
-	if v.Role == "scanner" {
+	if v.Role == api.RoleScanner {
 		fmt.Fprintf(w, "enrol link: %s/scanner/#token=%s\n", url, v.Token)
 	}
 	fmt.Fprintln(w, "The token is shown this once; only its hash is stored.")
 }
 
 // WriteRevoked writes a revoked token for a person.
-func WriteRevoked(w io.Writer, v TokenInfo) {
+func WriteRevoked(w io.Writer, v api.Token) {
 	fmt.Fprintf(w, "revoked %s (%s, %s) at %s\n", v.TokenID, v.Name, v.Role, v.RevokedAt.UTC().Format(time.RFC3339))
 }
 
 // WriteList writes tokens as a table for a person.
-func WriteList(w io.Writer, tokens []TokenInfo) {
+func WriteList(w io.Writer, tokens []api.Token) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOKEN ID\tNAME\tROLE\tWAREHOUSES\tSTATUS\tEXPIRES\tCREATED")
 	for _, t := range tokens {

@@ -1,4 +1,8 @@
-package auth
+// Package tokencli is `invsync token create|list|revoke`: it manages
+// tokens through the HTTP API of a running invsync, with an admin
+// credential, and shows the answers to a person. It lives apart from auth,
+// which knows nothing of HTTP, so that it can speak the API's own types.
+package tokencli
 
 import (
 	"bytes"
@@ -13,26 +17,25 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/auth"
 )
 
-// APIClient calls the token endpoints of a running invsync's HTTP API with
-// an admin credential (`invsync token`).
-type APIClient struct {
+// Client calls the token endpoints of a running invsync's HTTP API with
+// an admin credential.
+type Client struct {
 	url, admin string
 	http       *http.Client
 }
 
-// AdminTokenFile is the file in a data dir where the first start of a
-// server writes the admin token it generated.
-const AdminTokenFile = "admin-token"
-
-// NewAPIClient returns a client of the invsync at url. The admin credential
-// is INVSYNC_ADMIN_TOKEN, else the AdminTokenFile of dataDir; caFile, when
+// NewClient returns a client of the invsync at url. The admin credential
+// is INVSYNC_ADMIN_TOKEN, else the auth.AdminTokenFile of dataDir; caFile, when
 // set, is a PEM CA to trust for an https url.
-func NewAPIClient(url, dataDir, caFile string) (*APIClient, error) {
+func NewClient(url, dataDir, caFile string) (*Client, error) {
 	admin := os.Getenv("INVSYNC_ADMIN_TOKEN")
 	if admin == "" {
-		path := filepath.Join(dataDir, AdminTokenFile)
+		path := filepath.Join(dataDir, auth.AdminTokenFile)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("no admin credential: set INVSYNC_ADMIN_TOKEN, or point --data-dir at the data dir of invsync serve (reading %s: %v)", path, err)
@@ -51,12 +54,12 @@ func NewAPIClient(url, dataDir, caFile string) (*APIClient, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 	}
-	return &APIClient{url: strings.TrimRight(url, "/"), admin: admin, http: &http.Client{Transport: tr}}, nil
+	return &Client{url: strings.TrimRight(url, "/"), admin: admin, http: &http.Client{Transport: tr}}, nil
 }
 
 // call sends one request and decodes a 2xx answer into out; otherwise it
 // returns the API's error message.
-func (c *APIClient) call(ctx context.Context, method, path string, body, out any) error {
+func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -78,9 +81,7 @@ func (c *APIClient) call(ctx context.Context, method, path string, body, out any
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
+		var e api.ErrorBody
 		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
 			return fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, e.Error.Code, e.Error.Message)
 		}
@@ -89,60 +90,31 @@ func (c *APIClient) call(ctx context.Context, method, path string, body, out any
 	return json.Unmarshal(data, out)
 }
 
-type tokenOut struct {
-	TokenID    string     `json:"tokenId"`
-	Token      string     `json:"token,omitempty"`
-	Name       string     `json:"name"`
-	Role       string     `json:"role"`
-	Warehouses []string   `json:"warehouses"`
-	ExpiresAt  *time.Time `json:"expiresAt"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	CreatedBy  string     `json:"createdBy"`
-	RevokedAt  *time.Time `json:"revokedAt"`
-	Status     string     `json:"status"`
-}
-
 // URL is the base URL of the invsync the client calls.
-func (c *APIClient) URL() string { return c.url }
-
-// TokenInfo is a token as the API describes it; Token (the secret) is set
-// only in the answer to Create.
-type TokenInfo struct {
-	TokenID    string     `json:"tokenId"`
-	Token      string     `json:"token,omitempty"`
-	Name       string     `json:"name"`
-	Role       string     `json:"role"`
-	Warehouses []string   `json:"warehouses"`
-	ExpiresAt  *time.Time `json:"expiresAt"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	CreatedBy  string     `json:"createdBy"`
-	RevokedAt  *time.Time `json:"revokedAt"`
-	Status     string     `json:"status"`
-}
+func (c *Client) URL() string { return c.url }
 
 // Create makes a token; expiresAt zero means until revoked.
-func (c *APIClient) Create(ctx context.Context, name, role string, warehouses []string, expiresAt time.Time) (TokenInfo, error) {
-	body := map[string]any{"name": name, "role": role, "warehouses": warehouses}
+func (c *Client) Create(ctx context.Context, name, role string, warehouses []string, expiresAt time.Time) (api.Token, error) {
+	body := api.TokenRequest{Name: &name, Role: &role, Warehouses: warehouses}
 	if !expiresAt.IsZero() {
-		body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339)
+		at := expiresAt.UTC().Truncate(time.Second) // sent to the second, as it always was
+		body.ExpiresAt = &at
 	}
-	var out TokenInfo
+	var out api.Token
 	err := c.call(ctx, http.MethodPost, "/v1/tokens", body, &out)
 	return out, err
 }
 
 // List returns every token.
-func (c *APIClient) List(ctx context.Context) ([]TokenInfo, error) {
-	var out struct {
-		Tokens []TokenInfo `json:"tokens"`
-	}
+func (c *Client) List(ctx context.Context) ([]api.Token, error) {
+	var out api.TokenList
 	err := c.call(ctx, http.MethodGet, "/v1/tokens", nil, &out)
 	return out.Tokens, err
 }
 
 // Revoke revokes a token by its id.
-func (c *APIClient) Revoke(ctx context.Context, id string) (TokenInfo, error) {
-	var out TokenInfo
+func (c *Client) Revoke(ctx context.Context, id string) (api.Token, error) {
+	var out api.Token
 	err := c.call(ctx, http.MethodDelete, "/v1/tokens/"+id, nil, &out)
 	return out, err
 }
