@@ -86,6 +86,11 @@ type (
 
 		die  chan struct{}
 		dead atomic.Bool
+
+		// syncMu orders a failed sync (syncErr) before any response
+		// a later sync of the same file would release: see failStop.
+		syncMu  sync.Mutex
+		syncErr error // the failed sync that stopped the cluster
 	}
 
 	broker struct {
@@ -367,6 +372,14 @@ func (c *Cluster) Close() {
 		// race with run() handling a request.
 		done := make(chan struct{})
 		c.adminCh <- func() {
+			if c.syncFailed() {
+				// Stopping after a failed sync (failStop):
+				// saving now would record state that what
+				// is on disk may no longer back.
+				close(c.die)
+				close(done)
+				return
+			}
 			c.drainReqChForShutdown()
 			if err := c.saveToDisk(); err != nil {
 				c.cfg.logger.Logf(LogLevelError, "persist to disk: %v", err)

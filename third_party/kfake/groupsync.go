@@ -2,6 +2,7 @@ package kfake
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 
@@ -161,7 +162,13 @@ func (g *groupSync) loop() {
 			g.files, g.pending, g.busy = make(map[file]int), nil, true
 			g.mu.Unlock()
 
-			g.syncAll(files)
+			if f, err := g.syncAll(files); err != nil {
+				g.c.failStop(f, err)
+				return
+			}
+			if g.c.syncFailed() {
+				return // a closer's sync of one of the files failed
+			}
 			for _, p := range pending {
 				if p.then != nil {
 					select {
@@ -182,23 +189,125 @@ func (g *groupSync) loop() {
 	}
 }
 
-// syncAll syncs the files, phase by phase, each phase's files at once.
-func (g *groupSync) syncAll(files map[file]int) {
+// syncAll syncs the files, phase by phase, each phase's files at once; it
+// stops at the first phase in which a sync fails and returns that file and
+// error.
+func (g *groupSync) syncAll(files map[file]int) (file, error) {
 	for phase := range syncPhases {
-		var wg sync.WaitGroup
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			failed  file
+			failErr error
+		)
 		for f, p := range files {
 			if p != phase {
 				continue
 			}
 			wg.Go(func() {
 				// A file closed since was synced by its closer
-				// (segment roll) or rewritten whole (log
-				// compaction).
+				// (segment roll: syncOrStop) or rewritten whole
+				// (log compaction).
 				if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-					g.c.cfg.logger.Logf(LogLevelError, "group commit: sync: %v", err)
+					mu.Lock()
+					if failErr == nil {
+						failed, failErr = f, err
+					}
+					mu.Unlock()
 				}
 			})
 		}
 		wg.Wait()
+		if failErr != nil {
+			return failed, failErr
+		}
 	}
+	return nil, nil
+}
+
+// A failed fsync leaves the file's state in the page cache unknown: the
+// kernel may have dropped the dirty pages it could not write, and a retried
+// fsync can then report success for data that is gone. So the cluster
+// stops instead of going on (fail-stop): none of the responses that waited
+// for the sync are sent, clients see their connections drop and retry, and
+// a restart recovers from what is on disk.
+
+// failStop records that the sync of f failed and stops the cluster: it
+// closes the listeners and c.die, on which run(), the group commit and the
+// connections stop, without waiting for any of them, so it may be called
+// from any goroutine, run() and the group commit's included. Nothing is
+// saved: Close, called later or already under way, sees the failure
+// (syncFailed) and saves nothing either.
+func (c *Cluster) failStop(f file, err error) {
+	c.syncMu.Lock()
+	first := c.recordSyncErrLocked(f, err)
+	c.syncMu.Unlock()
+	if first {
+		c.haltAfterSync(f, err)
+	}
+}
+
+// recordSyncErrLocked records the failed sync of f; false if one was
+// recorded before. Called with syncMu held.
+func (c *Cluster) recordSyncErrLocked(f file, err error) bool {
+	if c.syncErr != nil {
+		return false
+	}
+	c.syncErr = fmt.Errorf("fsync of %s failed: %w", fileName(f), err)
+	return true
+}
+
+func (c *Cluster) haltAfterSync(f file, err error) {
+	c.cfg.logger.Logf(LogLevelError, "fsync of %s failed: %v; stopping so nothing unsynced is acknowledged; restart to recover from what is on disk", fileName(f), err)
+	if c.dead.Swap(true) {
+		return // Close is stopping it
+	}
+	for _, b := range c.bs {
+		b.ln.Close()
+	}
+	close(c.die)
+}
+
+// syncFailed: a sync failed and the cluster stops (or stopped).
+func (c *Cluster) syncFailed() bool {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	return c.syncErr != nil
+}
+
+// syncOrStop syncs f, which the caller is about to close, and stops the
+// cluster if the sync fails (failStop); false then. The group commit takes
+// a file closed since it was written as synced by its closer (syncAll), so
+// the failure is recorded under syncMu before the lock is released: a round
+// that synced f at the same time, and may have been told it succeeded,
+// checks under syncMu before it answers, and so sees the failure.
+func (c *Cluster) syncOrStop(f file) bool {
+	c.syncMu.Lock()
+	err := f.Sync()
+	first := err != nil && c.recordSyncErrLocked(f, err)
+	c.syncMu.Unlock()
+	if first {
+		c.haltAfterSync(f, err)
+	}
+	return err == nil
+}
+
+// Err is why the cluster stopped itself (a failed sync of its data), or
+// nil. Done is closed once it has.
+func (c *Cluster) Err() error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	return c.syncErr
+}
+
+// Done is closed once the cluster has stopped: closed, or stopped by itself
+// after a failed sync (Err says why).
+func (c *Cluster) Done() <-chan struct{} { return c.die }
+
+// fileName names f for a log line.
+func fileName(f file) string {
+	if n, ok := f.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return "a data file"
 }

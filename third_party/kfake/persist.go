@@ -2026,8 +2026,13 @@ func (c *Cluster) persistBatchToSegment(pd *partData, b *partBatch) int64 {
 	// Roll the segment if needed.
 	active := &pd.segments[len(pd.segments)-1]
 	if active.size >= c.segmentBytes(pd.t) {
+		// The group commit takes a closed file as synced by its
+		// closer: a failed sync here stops the cluster (failStop).
+		if c.cfg.syncWrites && (!c.syncOrStop(pd.activeSegFile) || !c.syncOrStop(pd.activeIdxFile)) {
+			return -1
+		}
 		active.endOff = b.FirstOffset
-		pd.closeActiveFiles(c.cfg.syncWrites)
+		pd.closeActiveFiles(false)
 		pd.segments = append(pd.segments, segmentInfo{base: b.FirstOffset})
 		if err := c.openSegmentFiles(pd, pdir); err != nil {
 			c.cfg.logger.Logf(LogLevelWarn, "persist batch open %s-%d: %v", pd.t, pd.p, err)
@@ -2230,8 +2235,10 @@ func (c *Cluster) compactGroupsLog() {
 	// Close the live append handle so any pending data is flushed
 	// before we read the file.
 	if c.groupsLogFile != nil {
-		if c.cfg.syncWrites {
-			c.groupsLogFile.Sync()
+		// The group commit takes a closed file as synced by its
+		// closer: a failed sync here stops the cluster (failStop).
+		if c.cfg.syncWrites && !c.syncOrStop(c.groupsLogFile) {
+			return
 		}
 		c.groupsLogFile.Close()
 		c.groupsLogFile = nil

@@ -300,6 +300,9 @@ func (f *memFile) Truncate(size int64) error {
 	return nil
 }
 
+// Name is the file's path, as os.File's.
+func (f *memFile) Name() string { return f.name }
+
 func (f *memFile) Sync() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
