@@ -98,9 +98,11 @@ func isLoopback(host string) bool {
 
 // Broker is a broker running in this process.
 type Broker struct {
-	c    *kfake.Cluster
-	ln   net.Listener
-	addr string
+	c       *kfake.Cluster
+	ln      net.Listener
+	addr    string
+	stopped <-chan struct{}
+	err     func() error
 }
 
 // Start starts the broker in this process and returns once it listens.
@@ -149,7 +151,7 @@ func Start(cfg Config) (*Broker, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("starting embedded broker on %s: %w", cfg.Addr, err)
 	}
-	return &Broker{c: c, ln: ln, addr: ln.Addr().String()}, nil
+	return &Broker{c: c, ln: ln, addr: ln.Addr().String(), stopped: c.Done(), err: c.Err}, nil
 }
 
 // addrError explains a failure to listen on addr.
@@ -175,6 +177,15 @@ func (e addrInUseError) Is(target error) bool { return target == ErrAddrInUse }
 
 // Addr is where the broker listens.
 func (e *Broker) Addr() string { return e.addr }
+
+// Stopped is closed once the broker has stopped: closed, or stopped by
+// itself after a failed fsync of its log, which Err then returns. A broker
+// whose fsync failed cannot tell what of its log is on disk, so it stops
+// instead of acknowledging writes; a restart recovers from the disk.
+func (e *Broker) Stopped() <-chan struct{} { return e.stopped }
+
+// Err is why the broker stopped by itself (a failed fsync), or nil.
+func (e *Broker) Err() error { return e.err() }
 
 // Close stops the broker, flushing its log. Safe to call twice.
 func (e *Broker) Close() {

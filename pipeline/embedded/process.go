@@ -54,6 +54,11 @@ var ErrBrokerRunning = errors.New("an embedded broker is already running on this
 // stops instead of holding its port forever.
 var ErrDataDirGone = errors.New("the embedded broker's data dir was removed while it ran")
 
+// ErrBrokerStopped: the broker stopped by itself. It does so after a failed
+// fsync of its log, rather than acknowledge writes that may not be on disk;
+// a restart recovers from what is.
+var ErrBrokerStopped = errors.New("the embedded broker stopped")
+
 // RunProcess runs the broker until ctx ends (or, when supervised, until it
 // has been orphaned for OrphanTimeout), then closes it, flushing its log.
 // A broker whose data dir is removed under it stops with ErrDataDirGone. It
@@ -102,7 +107,7 @@ func RunProcess(ctx context.Context, cfg ProcessConfig) error {
 	if cfg.Ready != nil {
 		cfg.Ready(b.Addr())
 	}
-	err = watch(ctx, cfg, dirInfo, log)
+	err = watch(ctx, cfg, dirInfo, b.Stopped(), b.Err, log)
 	if errors.Is(err, ErrDataDirGone) {
 		// Closing would flush the log into a data dir that is no
 		// longer there (recreating it); release the port and leave.
@@ -114,8 +119,10 @@ func RunProcess(ctx context.Context, cfg ProcessConfig) error {
 
 // watch returns nil once ctx ends or, when supervised, nobody has held the
 // owner lock for the orphan timeout; ErrDataDirGone once the data dir is no
-// longer the one the broker started on.
-func watch(ctx context.Context, cfg ProcessConfig, dirInfo os.FileInfo, log *slog.Logger) error {
+// longer the one the broker started on; ErrBrokerStopped once the broker
+// has stopped by itself (stopped closes; why says why), so the process
+// exits non-zero and its supervisor sees it go.
+func watch(ctx context.Context, cfg ProcessConfig, dirInfo os.FileInfo, stopped <-chan struct{}, why func() error, log *slog.Logger) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	ownerPath := filepath.Join(cfg.DataDir, ownerLockFile)
@@ -124,6 +131,8 @@ func watch(ctx context.Context, cfg ProcessConfig, dirInfo os.FileInfo, log *slo
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-stopped:
+			return fmt.Errorf("%w: %w", ErrBrokerStopped, why())
 		case <-tick.C:
 		}
 		if now, err := os.Stat(cfg.DataDir); err != nil || !os.SameFile(now, dirInfo) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -257,5 +258,32 @@ func TestBrokerStopsWhenItsDataDirIsRemoved(t *testing.T) {
 	_ = ln.Close()
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the stopping broker recreated its removed data dir: %v", err)
+	}
+}
+
+// TestWatchEndsWhenTheBrokerStops: a broker that stopped by itself (after a
+// failed fsync) ends the process's watch with ErrBrokerStopped and the
+// reason, so `invsync broker` exits non-zero and its supervisor sees it go,
+// instead of the process running on with a broker that answers nothing.
+func TestWatchEndsWhenTheBrokerStops(t *testing.T) {
+	dir := t.TempDir()
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	close(stopped)
+	why := errors.New("fsync of 0.dat failed: input/output error")
+	done := make(chan error, 1)
+	go func() {
+		done <- watch(context.Background(), ProcessConfig{Config: Config{DataDir: dir}}, info, stopped, func() error { return why }, slog.New(slog.DiscardHandler))
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBrokerStopped) || !errors.Is(err, why) {
+			t.Fatalf("watch returned %v, want ErrBrokerStopped with the reason", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch went on after the broker stopped")
 	}
 }
