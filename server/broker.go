@@ -79,13 +79,17 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// brokerExited is closed when the supervised broker process dies, which
-// ends serve with an error (Kafka is gone); nil otherwise.
+// brokerExited is closed when the supervised broker process dies, or the
+// in-process broker stops by itself (a failed fsync), which ends serve
+// with an error (Kafka is gone); nil with an external Kafka.
 func (s *Server) brokerExited() <-chan struct{} {
-	if s.brokerProc == nil {
-		return nil
+	switch {
+	case s.brokerProc != nil:
+		return s.brokerProc.Exited()
+	case s.brokerIn != nil:
+		return s.brokerIn.Stopped()
 	}
-	return s.brokerProc.Exited()
+	return nil
 }
 
 // BrokerOptions is what `invsync broker` runs: the embedded broker in a

@@ -267,6 +267,9 @@ func (p *parts) wait(ctx context.Context, httpErr <-chan error, brokerExited <-c
 		}
 		return fmt.Errorf("http: %w", err)
 	case <-brokerExited:
+		if b := p.s.brokerIn; b != nil {
+			return fmt.Errorf("the embedded Kafka broker stopped (%v); restart invsync serve", b.Err())
+		}
 		return fmt.Errorf("the embedded Kafka broker process exited (see %s); restart invsync serve",
 			filepath.Join(p.s.cfg.DataDir, "kafka", "broker.log"))
 	}

@@ -132,3 +132,25 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestRunEndsWhenTheInProcessBrokerStops: the broker in this process
+// stopping (it stops by itself after a failed fsync) ends Run with an
+// error saying so, as the supervised broker process exiting does; serve
+// does not go on without its Kafka.
+func TestRunEndsWhenTheInProcessBrokerStops(t *testing.T) {
+	if testkit.ExternalBrokers() != nil {
+		t.Skip("runs on the in-process embedded broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, done := runReady(ctx, t)
+	s.brokerIn.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "embedded Kafka broker stopped") {
+			t.Errorf("Run after its broker stopped: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run went on after its in-process broker stopped")
+	}
+}
