@@ -219,8 +219,13 @@ func (s *session) publish(ctx context.Context, w *txWork, committed time.Time) {
 			attribute.String("status", a.status), attribute.String("code", a.code)))
 		s.metrics.latency.Record(ctx, committed.Sub(a.received).Seconds())
 		if a.events {
-			// The exemplar is the transaction's own trace, not the commit's.
-			tctx := trace.ContextWithSpanContext(ctx, a.span)
+			// The exemplar is the transaction's own trace, not the
+			// commit's; an unsampled trace makes none, so it costs no
+			// context.
+			tctx := ctx
+			if a.span.IsSampled() {
+				tctx = trace.ContextWithSpanContext(ctx, a.span)
+			}
 			s.metrics.uploadToEvent.Record(tctx, committed.Sub(a.received).Seconds())
 			if !a.scanned.IsZero() {
 				s.metrics.scanToEvent.Record(tctx, max(committed.Sub(a.scanned).Seconds(), 0))
