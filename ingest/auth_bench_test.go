@@ -27,12 +27,7 @@ func (passAuth) Authenticate(string, time.Time) (auth.Principal, error) {
 // against a pass-through authenticator, in the same run. Compare the two
 // ns/op (BENCHMARKS.md).
 func BenchmarkUploadAuth(b *testing.B) {
-	reg := auth.NewRegistry()
-	tok, secret, err := auth.New(auth.Request{Name: scannerID, Role: auth.RoleScanner, Warehouses: []string{wh1}}, serverNow.Add(-time.Hour))
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg.Apply(tok)
+	reg, secret := scannerRegistry(b)
 	for _, mode := range []struct {
 		name  string
 		auth  ingest.Authenticator

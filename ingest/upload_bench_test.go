@@ -55,12 +55,7 @@ func benchUploads(n, batch int) [][]byte {
 // encoding. Divide ns/op and allocs/op by 100 for a transaction's share
 // (BENCHMARKS.md, "The ingest path").
 func BenchmarkPostTransactions(b *testing.B) {
-	reg := auth.NewRegistry()
-	tok, secret, err := auth.New(auth.Request{Name: scannerID, Role: auth.RoleScanner, Warehouses: []string{wh1}}, serverNow.Add(-time.Hour))
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg.Apply(tok)
+	reg, secret := scannerRegistry(b)
 	st := newFakeState()
 	srv, err := ingest.New(ingest.Config{Publisher: discardPublisher{}, Catalog: newFakeCatalog(testCatalogDoc()), State: st,
 		Outcomes: newFakeOutcomes(st), Ready: &fakeReady{ok: true}, Now: func() time.Time { return serverNow },
@@ -84,4 +79,17 @@ func BenchmarkPostTransactions(b *testing.B) {
 			b.Fatalf("upload: %d %.300s", rec.Code, rec.Body)
 		}
 	}
+}
+
+// scannerRegistry is a registry holding one scanner token for wh1, and
+// that token's secret.
+func scannerRegistry(tb testing.TB) (*auth.Registry, string) {
+	tb.Helper()
+	reg := auth.NewRegistry()
+	tok, secret, err := auth.New(auth.Request{Name: scannerID, Role: auth.RoleScanner, Warehouses: []string{wh1}}, serverNow.Add(-time.Hour))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reg.Apply(tok)
+	return reg, secret
 }
