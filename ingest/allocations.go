@@ -289,11 +289,8 @@ func (s *Server) getAllocation(c *gin.Context) {
 		// Decided on the partition's owner (or tentative there).
 	case s.isPendingAlloc(c.Param("id")):
 		c.JSON(http.StatusOK, api.AllocationAnswer{AllocationID: c.Param("id"), Status: processors.AllocTentative})
-	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err) || !allAnswered || !s.ownerKnown(c, err)):
-		// A partition no instance could read (restoring, or moving
-		// between instances after one died or restarted): 503 with
-		// Retry-After, never a 404 for an allocation that may exist.
-		s.stateError(c, err)
+	case s.unknownYet(c, err, allAnswered):
+		// Never a 404 for an allocation that may exist.
 	default:
 		writeError(c, http.StatusNotFound, api.CodeAllocationNotFound, "allocation "+c.Param("id")+" does not exist")
 	}

@@ -127,11 +127,7 @@ func (s *Server) getDiscrepancy(c *gin.Context) {
 			c.JSON(http.StatusOK, viewOfDiscrepancy(&d))
 		}
 	case relayed:
-	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
-		s.stateError(c, err)
-	case err != nil && !forwarded(c) && (!allAnswered || !s.ownerKnown(c, err)):
-		// No instance can read the partition now (see getTransaction).
-		s.stateError(c, err)
+	case s.unknownYet(c, err, allAnswered):
 	default:
 		writeError(c, http.StatusNotFound, api.CodeDiscrepancyNotFound, "discrepancy "+c.Param("id")+" does not exist")
 	}

@@ -122,6 +122,25 @@ func (s *Server) ownerKnown(c *gin.Context, err error) bool {
 	return oerr == nil && url != ""
 }
 
+// unknownYet answers 503 (stateError) when a lookup by id that this
+// instance could not read (err: why) cannot yet say "not found": without
+// peers to ask, with the partition restoring or catching up with its input
+// here, or, unless a peer forwarded the request, when a peer did not
+// answer or the partition has no owner (an instance died or restarted and
+// the group has not given its partitions out again). It reports whether it
+// answered; if not, "not found" is the answer.
+func (s *Server) unknownYet(c *gin.Context, err error, allAnswered bool) bool {
+	switch {
+	case err == nil:
+		return false
+	case s.cfg.Router == nil || !ownedElsewhere(err):
+	case forwarded(c) || (allAnswered && s.ownerKnown(c, err)):
+		return false
+	}
+	s.stateError(c, err)
+	return true
+}
+
 type peerAnswer struct {
 	status int
 	hdr    http.Header

@@ -66,11 +66,7 @@ func (s *Server) getHeld(c *gin.Context) {
 			c.JSON(http.StatusOK, viewOfHeld(&h))
 		}
 	case relayed:
-	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
-		s.stateError(c, err)
-	case err != nil && !forwarded(c) && (!allAnswered || !s.ownerKnown(c, err)):
-		// No instance can read the partition now (see getTransaction).
-		s.stateError(c, err)
+	case s.unknownYet(c, err, allAnswered):
 	default:
 		writeError(c, http.StatusNotFound, api.CodeCountNotFound, "no count "+c.Param("txid")+" was held")
 	}

@@ -348,18 +348,9 @@ func (s *Server) getTransaction(c *gin.Context) {
 		j := api.PendingOutcome()
 		j.TransactionID = id
 		c.JSON(http.StatusOK, j)
-	case err != nil && (s.cfg.Router == nil || !ownedElsewhere(err)):
-		// Without peers to ask, or a partition still restoring or
-		// catching up with its input here, the answer is not known yet.
-		s.stateError(c, err)
+	case s.unknownYet(c, err, allAnswered):
 	case err != nil && forwarded(c):
 		writeError(c, http.StatusNotFound, api.CodeTransactionNotFound, "transaction "+id+" is not in this instance's partitions")
-	case err != nil && (!allAnswered || !s.ownerKnown(c, err)):
-		// A partition no instance can read now: its owner died or
-		// restarted and the group has not given it out again (right
-		// after a restart it is still the previous incarnation's), or
-		// a peer did not answer. Not known yet, as for allocations.
-		s.stateError(c, err)
 	default:
 		writeError(c, http.StatusNotFound, api.CodeTransactionNotFound, "transaction "+id+" was never accepted")
 	}
