@@ -8,7 +8,7 @@ KAFKA_PORT ?= 39092
 KAFKA_BROKERS_ADDR := 127.0.0.1:$(KAFKA_PORT)
 export KAFKA_PORT
 
-.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down jaeger-up jaeger-down check-alerts test-trace test-kfake mirror-e2e-long bench-mirror clean
+.PHONY: all build deps test-deps check test test-race fuzz test-kafka chaos chaos-kafka crash kafka-fetch kafka-up kafka-down kafka-status postgres-up postgres-down jaeger-up jaeger-down check-alerts test-trace test-kfake mirror-e2e-long bench-mirror bench-tracing clean
 
 # Packages with concurrency, run under the race detector by `make test-race` (CI).
 RACE_PKGS ?= ./ingest/... ./pipeline/... ./state/... ./processors/... ./scanner/... ./mirror/... ./schemas/... ./sim/... ./server/... ./telemetry/... ./api/... ./internal/...
@@ -160,6 +160,12 @@ bench-mirror: build test-deps
 	if bash scripts/postgres.sh status >/dev/null 2>&1; then \
 		./bin/invsync bench --mirror "$$(bash scripts/postgres.sh url)" --rates 10000 --backlog=false; \
 	else echo "bench-mirror: PostgreSQL is not running: its lag is not measured (bash scripts/postgres.sh up)"; fi
+
+# The cost of tracing (BENCHMARKS.md): the latency run with tracing off, at 1 %
+# and at 100 % sampling into a Jaeger on loopback, ROUNDS rounds in rotating
+# order; medians and paired ratios at the end.
+bench-tracing: deps
+	bash scripts/bench-tracing.sh $(ROUNDS)
 
 clean:
 	rm -rf bin
