@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
@@ -311,12 +310,8 @@ func openMirrorDB(t *testing.T, sqlURL string) *sql.DB {
 // of every partition of topics (those that exist).
 func waitMirrorCaughtUp(t *testing.T, db *sql.DB, brokers, topics []string, timeout time.Duration) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := testkit.Admin(t, brokers)
+	defer adm.Close()
 	var behind []string
 	testkit.Eventually(t, timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

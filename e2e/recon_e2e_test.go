@@ -321,16 +321,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(in.brokers()...), kgo.DefaultProduceTopic(in.cfg.TopicPrefix+"cloud-positions"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("WH-T1"), Value: v}, &kgo.Record{Key: []byte("WH-T1"), Value: []byte("garbage")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produce(t, in.brokers(), in.cfg.TopicPrefix+"cloud-positions", "WH-T1", v, []byte("garbage"))
 	var rep api.ReportAnswer
 	testkit.Eventually(t, 20*time.Second, func() error {
 		status, _, data := testkit.Call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)

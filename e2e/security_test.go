@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
@@ -63,15 +62,12 @@ func (r *secRig) createToken(name, role string, whs []string, expiresAt *time.Ti
 // writes is the sum of the end offsets of every topic a request can write.
 func (r *secRig) writes() int64 {
 	r.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.in.brokers()...))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer cl.Close()
+	adm := testkit.Admin(r.t, r.in.brokers())
+	defer adm.Close()
 	tp := schemas.NewTopics(r.in.cfg.TopicPrefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, tp.Transactions, tp.AllocationRequests, tp.Locks, tp.Tokens, tp.Catalog)
+	ends, err := adm.ListEndOffsets(ctx, tp.Transactions, tp.AllocationRequests, tp.Locks, tp.Tokens, tp.Catalog)
 	if err != nil {
 		r.t.Fatal(err)
 	}
