@@ -279,11 +279,7 @@ func TestConsoleE2E(t *testing.T) {
 	// A scanner with queued scans shows yellow, then green once synced.
 	scannerTok := consoleToken(t, base, "SCANNER-CONSOLE", "scanner")
 	gate := newConsoleGate(t, base)
-	dev, err := scanner.Open(scanner.Config{URL: gate.url, Token: scannerTok, ScannerID: "SCANNER-CONSOLE", DataDir: t.TempDir(), BatchSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dev.Close() })
+	dev := openDevice(t, scanner.Config{URL: gate.url, Token: scannerTok, ScannerID: "SCANNER-CONSOLE", DataDir: t.TempDir(), BatchSize: 1})
 	for i := range 3 {
 		if _, err := dev.Scan(context.Background(), scanner.Scan{Type: "RECEIPT", WarehouseID: consoleWH, ItemID: "ITEM-12001",
 			LocationID: "A-01-01", Quantity: 1, UserID: fmt.Sprintf("u-%d", i)}); err != nil {
