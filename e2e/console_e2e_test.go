@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -408,12 +407,8 @@ type consoleGate struct {
 }
 
 func newConsoleGate(t *testing.T, target string) *consoleGate {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := &consoleGate{open: make(chan struct{})}
-	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy := reverseProxy(t, target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/transactions" {
 			g.mu.Lock()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -258,6 +260,17 @@ func consumeAll(t *testing.T, brokers []string, topic string, want int, timeout 
 	f := cl.PollFetches(ctx2)
 	f.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	return out
+}
+
+// reverseProxy is a reverse proxy to the server at target, for a test to
+// put in front of it.
+func reverseProxy(t *testing.T, target string) *httputil.ReverseProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
 }
 
 // invsync runs the built command with args and returns its exit code and
