@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
@@ -16,8 +14,7 @@ import (
 // 100 at 10:00:00 and a cycle count at 10:00:02 finds 95; in either arrival
 // order the allocation ends PARTIAL with 95 reserved and 5 backordered.
 func TestAllocationStoryBothOrders(t *testing.T) {
-	cfg := testConfig(t)
-	in := startWithCatalog(t, cfg, testCatalog)
+	in, cfg := startTestDeployment(t)
 	now := time.Now().UTC()
 	upload1 := func(tx api.Transaction) {
 		t.Helper()
@@ -129,11 +126,6 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(in.brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	upload1(api.Transaction{TransactionID: "k-rcv", Type: "RECEIPT", Timestamp: at(0), WarehouseID: "WH-T1", ItemID: "IT-A", LocationID: "L3", Quantity: 40})
 	v, err := codec.AppendAllocationRequest(nil, &schemas.AllocationRequest{Action: schemas.AllocationAction("ALLOCATE"),
 		AllocationID: "CLOUD-7", OrderID: "SO-7", OrderLine: 1, WarehouseID: "WH-T1", ItemID: "IT-A", Quantity: 30,
@@ -141,9 +133,7 @@ func TestAllocationStoryBothOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: cfg.TopicPrefix + "allocation-requests", Key: []byte("WH-T1/IT-A"), Value: v}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produce(t, in.brokers(), cfg.TopicPrefix+"allocation-requests", "WH-T1/IT-A", v)
 	decisions := consumeAll(t, in.brokers(), cfg.TopicPrefix+"allocation-decisions", 100, 5*time.Second)
 	var found bool
 	for _, r := range decisions {

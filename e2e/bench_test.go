@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -22,14 +19,11 @@ import (
 func TestBenchOnBrokersUsesTopicsOfItsOwn(t *testing.T) {
 	brokers := sharedBrokers(t)
 	topicsNow := func() []string {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
+		adm := testkit.Admin(t, brokers)
+		defer adm.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		ts, err := kadm.NewClient(cl).ListTopics(ctx)
+		ts, err := adm.ListTopics(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

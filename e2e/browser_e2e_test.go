@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,12 +243,8 @@ type uploadGate struct {
 
 func newUploadGate(t *testing.T, target string) *uploadGate {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := &uploadGate{held: make(chan struct{}), release: make(chan struct{})}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := reverseProxy(t, target)
 	rp.ModifyResponse = g.modify
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
 	g.srv = httptest.NewServer(rp)

@@ -16,9 +16,7 @@ import (
 // when one instance stops, the other restores its partitions from the
 // changelog and carries on with the same state.
 func TestClusterSharesPartitionsAndAnswersAnyKey(t *testing.T) {
-	base := testConfig(t)
-	brokers := sharedBrokers(t)
-	base.Brokers = brokers
+	base := sharedConfig(t)
 	cfgA, cfgB := base, base
 	cfgA.DataDir, cfgB.DataDir = t.TempDir(), t.TempDir()
 	a := startWithCatalog(t, cfgA, clusterCatalog())

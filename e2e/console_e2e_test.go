@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -279,11 +278,7 @@ func TestConsoleE2E(t *testing.T) {
 	// A scanner with queued scans shows yellow, then green once synced.
 	scannerTok := consoleToken(t, base, "SCANNER-CONSOLE", "scanner")
 	gate := newConsoleGate(t, base)
-	dev, err := scanner.Open(scanner.Config{URL: gate.url, Token: scannerTok, ScannerID: "SCANNER-CONSOLE", DataDir: t.TempDir(), BatchSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dev.Close() })
+	dev := openDevice(t, scanner.Config{URL: gate.url, Token: scannerTok, ScannerID: "SCANNER-CONSOLE", DataDir: t.TempDir(), BatchSize: 1})
 	for i := range 3 {
 		if _, err := dev.Scan(context.Background(), scanner.Scan{Type: "RECEIPT", WarehouseID: consoleWH, ItemID: "ITEM-12001",
 			LocationID: "A-01-01", Quantity: 1, UserID: fmt.Sprintf("u-%d", i)}); err != nil {
@@ -412,12 +407,8 @@ type consoleGate struct {
 }
 
 func newConsoleGate(t *testing.T, target string) *consoleGate {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := &consoleGate{open: make(chan struct{})}
-	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy := reverseProxy(t, target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/transactions" {
 			g.mu.Lock()

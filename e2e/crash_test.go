@@ -449,6 +449,10 @@ type crashBatch struct {
 	txs     []api.Transaction
 }
 
+// crashMix is the crash and chaos workloads' mix of transaction types.
+var crashMix = txMix{receipts: 7, picks: 14, adjustments: 16, moves: 18,
+	maxReceipt: 50, maxPick: 20, maxMove: 10, zeroAdjustment: 3}
+
 // crashWorkload makes scanners×batches×size transactions of all five types
 // with distinct device times at least a second apart, so the small clock
 // correction of each send never reorders them.
@@ -469,25 +473,7 @@ func crashWorkload(rng *rand.Rand, scanners, batches, size int) []crashBatch {
 					ItemID:        fmt.Sprintf("C-%d", 1+rng.IntN(6)),
 					LocationID:    locs[rng.IntN(len(locs))],
 				}
-				switch k := rng.IntN(20); {
-				case k < 7:
-					tx.Type, tx.Quantity = "RECEIPT", int64(1+rng.IntN(50))
-				case k < 14:
-					tx.Type, tx.Quantity = "PICK", int64(1+rng.IntN(20))
-				case k < 16:
-					tx.Type, tx.Quantity = "ADJUSTMENT", int64(rng.IntN(21)-10)
-					if tx.Quantity == 0 {
-						tx.Quantity = 3
-					}
-				case k < 18:
-					to := locs[rng.IntN(len(locs))]
-					for to == tx.LocationID {
-						to = locs[rng.IntN(len(locs))]
-					}
-					tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(10)), to
-				default:
-					tx.Type, tx.Quantity = "CYCLE_COUNT", int64(rng.IntN(200))
-				}
+				crashMix.draw(rng, &tx, locs)
 				cb.txs = append(cb.txs, tx)
 			}
 			out = append(out, cb)

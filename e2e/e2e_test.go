@@ -38,8 +38,7 @@ func story(base time.Time) []api.Transaction {
 }
 
 func TestPipelineEndToEnd(t *testing.T) {
-	cfg := testConfig(t)
-	in := startWithCatalog(t, cfg, testCatalog)
+	in, cfg := startTestDeployment(t)
 	base := time.Now().Add(-time.Hour)
 	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(base)}
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -64,6 +66,15 @@ const testAdminToken = "test-admin-token-0123456789abcdef0123456789"
 // share and that outlive any one of them: KAFKA_BROKERS when set, else an
 // embedded broker started for the test.
 func sharedBrokers(t *testing.T) []string { return testkit.Brokers(t) }
+
+// sharedConfig is testConfig on sharedBrokers, for a test that runs
+// several instances on one broker or reaches the broker between them.
+func sharedConfig(t *testing.T) server.Options {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Brokers = sharedBrokers(t)
+	return cfg
+}
 
 // testLogger logs through t at cfg's level (warn unless set).
 func testLogger(t *testing.T, level string) *slog.Logger {
@@ -172,6 +183,15 @@ func startWithCatalog(t *testing.T, cfg server.Options, catalog any) *testInstan
 	return in
 }
 
+// startTestDeployment starts a fresh deployment (testConfig) with
+// testCatalog and returns it with its options, for topic names and
+// restarts.
+func startTestDeployment(t *testing.T) (*testInstance, server.Options) {
+	t.Helper()
+	cfg := testConfig(t)
+	return startWithCatalog(t, cfg, testCatalog), cfg
+}
+
 // newToken creates a token through the API of base with the admin
 // credential, as an administrator does, failing the test unless it is
 // created; expiresAt nil means until revoked.
@@ -201,6 +221,26 @@ func committedReader(t *testing.T, brokers []string, topic string) *kgo.Client {
 	return cl
 }
 
+// produce writes one record of key for each of values to topic, as the
+// cloud does, failing the test unless every one is written.
+func produce(t *testing.T, brokers []string, topic, key string, values ...[]byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Key: []byte(key), Value: v}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // consumeAll reads every committed record of topic from the start until
 // want records arrived or the timeout passed.
 func consumeAll(t *testing.T, brokers []string, topic string, want int, timeout time.Duration) []*kgo.Record {
@@ -220,6 +260,17 @@ func consumeAll(t *testing.T, brokers []string, topic string, want int, timeout 
 	f := cl.PollFetches(ctx2)
 	f.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	return out
+}
+
+// reverseProxy is a reverse proxy to the server at target, for a test to
+// put in front of it.
+func reverseProxy(t *testing.T, target string) *httputil.ReverseProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
 }
 
 // invsync runs the built command with args and returns its exit code and

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
@@ -23,9 +22,8 @@ import (
 // the partition rewinds to the state's offset and applies what was
 // skipped, once.
 func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
-	cfg := testConfig(t)
-	brokers := sharedBrokers(t)
-	cfg.Brokers = brokers
+	cfg := sharedConfig(t)
+	brokers := cfg.Brokers
 	a := startWithCatalog(t, cfg, clusterCatalog())
 	now := time.Now().UTC()
 	first := api.Transaction{TransactionID: "in-1", Type: "RECEIPT", Timestamp: now.Add(-time.Minute).Format(time.RFC3339Nano),
@@ -62,12 +60,8 @@ func TestSkippedInputIsRewoundAndApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := testkit.Admin(t, brokers)
+	defer adm.Close()
 	ends, err := adm.ListEndOffsets(ctx, topics.Transactions)
 	if err != nil {
 		t.Fatal(err)

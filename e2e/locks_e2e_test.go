@@ -14,8 +14,7 @@ import (
 // normally. Events carry the warnings; the lock records are on the locks
 // topic, decodable through the schema endpoint.
 func TestLocksEndToEnd(t *testing.T) {
-	cfg := testConfig(t)
-	in := startWithCatalog(t, cfg, testCatalog)
+	in, cfg := startTestDeployment(t)
 	base := time.Now().Add(-time.Minute)
 	tx := func(id, typ string, s int, qty int64, override bool) api.Transaction {
 		return api.Transaction{TransactionID: id, Type: typ, Timestamp: base.Add(time.Duration(s) * time.Second).UTC().Format(time.RFC3339Nano),

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
@@ -230,6 +229,11 @@ func preloadMirrorWorld(t *testing.T, base string) {
 	}
 }
 
+// mirrorMix is the mirror load's mix of transaction types: counts never
+// below 100, so the preloaded records stay stocked.
+var mirrorMix = txMix{receipts: 7, picks: 13, adjustments: 15, moves: 18,
+	maxReceipt: 40, maxPick: 30, maxMove: 15, zeroAdjustment: -2, minCount: 100}
+
 // mirrorLoadBatch is n transactions of every type on the preloaded records.
 func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []api.Transaction {
 	now := time.Now().UTC()
@@ -240,25 +244,7 @@ func mirrorLoadBatch(rng *rand.Rand, idPrefix string, n int) []api.Transaction {
 		locs := mirrorWorld.warehouses[wh]
 		tx := api.Transaction{TransactionID: fmt.Sprintf("%s-%d", idPrefix, i), Timestamp: now.Add(time.Duration(i-n) * time.Millisecond).Format(time.RFC3339Nano),
 			WarehouseID: wh, ItemID: mirrorWorld.items[rng.IntN(len(mirrorWorld.items))], LocationID: locs[rng.IntN(len(locs))]}
-		switch k := rng.IntN(20); {
-		case k < 7:
-			tx.Type, tx.Quantity = "RECEIPT", int64(1+rng.IntN(40))
-		case k < 13:
-			tx.Type, tx.Quantity = "PICK", int64(1+rng.IntN(30))
-		case k < 15:
-			tx.Type, tx.Quantity = "ADJUSTMENT", int64(rng.IntN(21)-10)
-			if tx.Quantity == 0 {
-				tx.Quantity = -2
-			}
-		case k < 18:
-			to := locs[rng.IntN(len(locs))]
-			for to == tx.LocationID {
-				to = locs[rng.IntN(len(locs))]
-			}
-			tx.Type, tx.Quantity, tx.ToLocationID = "MOVE", int64(1+rng.IntN(15)), to
-		default:
-			tx.Type, tx.Quantity = "CYCLE_COUNT", int64(100+rng.IntN(200))
-		}
+		mirrorMix.draw(rng, &tx, locs)
 		out = append(out, tx)
 	}
 	return out
@@ -311,12 +297,8 @@ func openMirrorDB(t *testing.T, sqlURL string) *sql.DB {
 // of every partition of topics (those that exist).
 func waitMirrorCaughtUp(t *testing.T, db *sql.DB, brokers, topics []string, timeout time.Duration) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := testkit.Admin(t, brokers)
+	defer adm.Close()
 	var behind []string
 	testkit.Eventually(t, timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

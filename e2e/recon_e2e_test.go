@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -194,18 +193,12 @@ func TestReconciliationClosesTheLoop(t *testing.T) {
 	// A note resent with the same Idempotency-Key (the client lost the
 	// first answer) is one step, answered the same both times.
 	for i := 0; i < 2; i++ {
-		req, _ := http.NewRequest("PATCH", in.url+"/v1/discrepancies/"+id, strings.NewReader(`{"note": "bin empty, asking the night shift"}`))
-		req.Header.Set("Authorization", "Bearer "+r.tokens["supervisor"])
-		req.Header.Set("Idempotency-Key", "note-1")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		status, _, data := testkit.CallHeader(t, "PATCH", in.url+"/v1/discrepancies/"+id, r.tokens["supervisor"],
+			http.Header{"Idempotency-Key": {"note-1"}}, `{"note": "bin empty, asking the night shift"}`)
 		var out api.Discrepancy
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || err != nil || len(out.History) != 3 || out.History[2].Note != "bin empty, asking the night shift" {
-			t.Fatalf("note with an Idempotency-Key, send %d: %d %+v %v; want 200 and 3 steps", i+1, resp.StatusCode, out, err)
+		err := json.Unmarshal(data, &out)
+		if status != 200 || err != nil || len(out.History) != 3 || out.History[2].Note != "bin empty, asking the night shift" {
+			t.Fatalf("note with an Idempotency-Key, send %d: %d %+v %v; want 200 and 3 steps", i+1, status, out, err)
 		}
 	}
 	d = patch(map[string]any{"status": "RESOLVED", "resolution": "RECOUNT_REQUESTED"}, 200)
@@ -321,16 +314,7 @@ func TestHeldCountsAndTopicReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(in.brokers()...), kgo.DefaultProduceTopic(in.cfg.TopicPrefix+"cloud-positions"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("WH-T1"), Value: v}, &kgo.Record{Key: []byte("WH-T1"), Value: []byte("garbage")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produce(t, in.brokers(), in.cfg.TopicPrefix+"cloud-positions", "WH-T1", v, []byte("garbage"))
 	var rep api.ReportAnswer
 	testkit.Eventually(t, 20*time.Second, func() error {
 		status, _, data := testkit.Call(t, "GET", in.url+"/v1/reconciliation/reports/topic-1", r.tokens["cloud"], nil)

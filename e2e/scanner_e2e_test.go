@@ -343,6 +343,13 @@ func e2eSeed(t *testing.T) uint64 {
 	return seed
 }
 
+// e2eRand is the test's seed (e2eSeed) and a generator of stream on it.
+func e2eRand(t *testing.T, stream uint64) (uint64, *rand.Rand) {
+	t.Helper()
+	seed := e2eSeed(t)
+	return seed, rand.New(rand.NewPCG(seed, stream))
+}
+
 // receiptsFor makes n RECEIPT scans spread over items and locations, with
 // quantities from 1 to 40.
 func receiptsFor(rng *rand.Rand, n int, items, locations []string) []scanner.Scan {
@@ -510,6 +517,17 @@ func (l *faultyLink) carry(c net.Conn, fate string, o linkOdds) {
 	}
 }
 
+// openDevice opens a scanner.Device of cfg, closed at the end of the test.
+func openDevice(t *testing.T, cfg scanner.Config) *scanner.Device {
+	t.Helper()
+	d, err := scanner.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
 // TestScannerE2EDeviceThroughAFaultyLink: a scanner.Device with a real
 // scanner token uploads a backlog through a link that cuts, loses, stalls
 // and slows connections. The server ends with exactly the scans the device
@@ -517,20 +535,15 @@ func (l *faultyLink) carry(c net.Conn, fate string, o linkOdds) {
 // synced was answered accepted or duplicate exactly once.
 func TestScannerE2EDeviceThroughAFaultyLink(t *testing.T) {
 	start := time.Now()
-	seed := e2eSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 1))
+	seed, rng := e2eRand(t, 1)
 	in := startInstance(t, testConfig(t))
 	const id = "SCANNER-P1"
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
 	link := newFaultyLink(t, strings.TrimPrefix(in.url, "http://"), seed, linkOdds{
 		cut: 0.15, lose: 0.15, stall: 0.1, slow: 0.2, stallFor: 2500 * time.Millisecond, slowBy: 300 * time.Millisecond})
-	d, err := scanner.Open(scanner.Config{URL: link.url(), Token: token, ScannerID: id, DataDir: t.TempDir(),
+	d := openDevice(t, scanner.Config{URL: link.url(), Token: token, ScannerID: id, DataDir: t.TempDir(),
 		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		BatchSize:  20, RequestTimeout: 1500 * time.Millisecond, PollEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 
 	// A shift in a dead zone: 400 scans queued in bursts.
 	ctx := context.Background()
@@ -745,8 +758,7 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 		t.Skip("builds and kills child processes; skipped with -short")
 	}
 	start := time.Now()
-	seed := e2eSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 2))
+	seed, rng := e2eRand(t, 2)
 	bin := buildBinary(t)
 	in := startInstance(t, testConfig(t))
 	const id = "SCANNER-K1"
@@ -865,8 +877,7 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 		t.Skip("builds and kills child processes; skipped with -short")
 	}
 	start := time.Now()
-	seed := e2eSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 3))
+	seed, rng := e2eRand(t, 3)
 	dir := t.TempDir()
 	serve := serveChild(t, dir, "sce2e", 4, "--session-timeout", "6s")
 	proc, prefix, brokers := serve.child, serve.prefix, serve.brokers
@@ -882,7 +893,7 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 			t.Logf("the device's log:\n%s", deviceLog.tail(40))
 		}
 	})
-	d, err := scanner.Open(scanner.Config{URL: proc.url, Token: token, ScannerID: id, DataDir: filepath.Join(dir, "device"),
+	d := openDevice(t, scanner.Config{URL: proc.url, Token: token, ScannerID: id, DataDir: filepath.Join(dir, "device"),
 		HTTPClient: &http.Client{Transport: tr}, BatchSize: 25, SyncEvery: 250 * time.Millisecond,
 		RequestTimeout: 5 * time.Second, PollEvery: -1, Logger: slog.New(slog.NewTextHandler(&deviceLog, nil)),
 		AfterSync: func(rep scanner.SyncReport, err error) {
@@ -892,10 +903,6 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 				failedAttempts.Add(1)
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 
 	ctx := context.Background()
 	var ledger e2eLedger

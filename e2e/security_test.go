@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
@@ -63,15 +62,12 @@ func (r *secRig) createToken(name, role string, whs []string, expiresAt *time.Ti
 // writes is the sum of the end offsets of every topic a request can write.
 func (r *secRig) writes() int64 {
 	r.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.in.brokers()...))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer cl.Close()
+	adm := testkit.Admin(r.t, r.in.brokers())
+	defer adm.Close()
 	tp := schemas.NewTopics(r.in.cfg.TopicPrefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, tp.Transactions, tp.AllocationRequests, tp.Locks, tp.Tokens, tp.Catalog)
+	ends, err := adm.ListEndOffsets(ctx, tp.Transactions, tp.AllocationRequests, tp.Locks, tp.Tokens, tp.Catalog)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -401,27 +397,15 @@ func TestSecurityResourceConsumption(t *testing.T) {
 // no internals in error bodies.
 func TestSecurityMisconfiguration(t *testing.T) {
 	r := newSecRig(t, testConfig(t))
-	req, _ := http.NewRequest("OPTIONS", r.in.url+"/v1/transactions", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+	_, hdr, _ := testkit.CallHeader(t, "OPTIONS", r.in.url+"/v1/transactions", "",
+		http.Header{"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"POST"}}, nil)
+	if v := hdr.Get("Access-Control-Allow-Origin"); v != "" {
 		t.Errorf("a preflight from another origin got Access-Control-Allow-Origin %q", v)
 	}
-	req, _ = http.NewRequest("GET", r.in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", nil)
-	req.Header.Set("Origin", "https://evil.example")
-	req.Header.Set("Authorization", "Bearer "+r.tokens["reader"])
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	_, hdr, _ = testkit.CallHeader(t, "GET", r.in.url+"/v1/positions?warehouseId=WH-T1&itemId=IT-A", r.tokens["reader"],
+		http.Header{"Origin": {"https://evil.example"}}, nil)
 	for h, want := range map[string]string{"Access-Control-Allow-Origin": "", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
-		if got := resp.Header.Get(h); got != want {
+		if got := hdr.Get(h); got != want {
 			t.Errorf("header %s = %q, want %q", h, got, want)
 		}
 	}

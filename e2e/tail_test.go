@@ -13,8 +13,7 @@ import (
 // TestTailPrintsDecodedEvents: `invsync tail` prints the committed events
 // as JSON, decoded, and its filters keep only what was asked for.
 func TestTailPrintsDecodedEvents(t *testing.T) {
-	cfg := testConfig(t)
-	in := startWithCatalog(t, cfg, testCatalog)
+	in, cfg := startTestDeployment(t)
 	up := api.UploadRequest{ScannerID: "SCANNER-08", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: story(time.Now().Add(-time.Hour))}
 	var res api.UploadResponse
 	if code := do(t, "POST", in.url+"/v1/transactions?wait=applied", up, &res); code != 200 {

@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -116,20 +114,12 @@ func TestTraceInJaeger(t *testing.T) {
 	up := api.UploadRequest{ScannerID: "SCANNER-TRACE", SentAt: time.Now().UTC().Format(time.RFC3339Nano), Transactions: []api.Transaction{{
 		TransactionID: "trace-" + traceID[:12], Type: "RECEIPT", Timestamp: time.Now().Add(-2 * time.Second).UTC().Format(time.RFC3339Nano),
 		WarehouseID: "WH-M2", ItemID: "M-7", LocationID: "L3", Quantity: 4, UserID: "u1"}}}
-	body, _ := json.Marshal(up)
-	req, _ := http.NewRequest(http.MethodPost, serve.url+"/v1/transactions?wait=applied", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	status, _, data := testkit.CallHeader(t, http.MethodPost, serve.url+"/v1/transactions?wait=applied", testAdminToken,
+		http.Header{"Traceparent": {"00-" + traceID + "-" + parentID + "-01"}}, up)
 	var res api.UploadResponse
-	_ = json.NewDecoder(resp.Body).Decode(&res)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != api.OutcomeApplied {
-		t.Fatalf("upload: %d %+v", resp.StatusCode, res)
+	_ = json.Unmarshal(data, &res)
+	if status != 200 || len(res.Results) != 1 || res.Results[0].Outcome == nil || res.Results[0].Outcome.Status != api.OutcomeApplied {
+		t.Fatalf("upload: %d %+v", status, res)
 	}
 
 	// The event's row in the mirror.
@@ -149,14 +139,8 @@ func TestTraceInJaeger(t *testing.T) {
 
 	// The scan-to-event histogram's exemplar is this trace (OpenMetrics,
 	// as Prometheus asks for it).
-	mreq, _ := http.NewRequest(http.MethodGet, serve.url+"/metrics", nil)
-	mreq.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
-	mresp, err := http.DefaultClient.Do(mreq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(mresp.Body)
-	mresp.Body.Close()
+	_, _, metrics := testkit.CallHeader(t, http.MethodGet, serve.url+"/metrics", "",
+		http.Header{"Accept": {"application/openmetrics-text; version=1.0.0"}}, nil)
 	exemplar := false
 	for _, line := range strings.Split(string(metrics), "\n") {
 		exemplar = exemplar || (strings.HasPrefix(line, "invsync_scan_to_event_seconds_bucket") && strings.Contains(line, `trace_id="`+traceID+`"`))

@@ -44,6 +44,13 @@ func Expect(t testing.TB, want int, method, url, token string, body, out any) {
 // Authorization header, for requests with a malformed one.
 func Call(t testing.TB, method, url, token string, body any) (int, http.Header, []byte) {
 	t.Helper()
+	return CallHeader(t, method, url, token, nil, body)
+}
+
+// CallHeader is Call sending header's fields too (Origin, Idempotency-Key,
+// traceparent and the like).
+func CallHeader(t testing.TB, method, url, token string, header http.Header, body any) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -63,6 +70,11 @@ func Call(t testing.TB, method, url, token string, body any) (int, http.Header, 
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	switch {
 	case strings.HasPrefix(token, "raw:"):
 		req.Header.Set("Authorization", strings.TrimPrefix(token, "raw:"))

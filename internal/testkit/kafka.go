@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/invsync/invsync/pipeline/embedded"
 )
 
@@ -32,6 +35,16 @@ func Brokers(t testing.TB) []string {
 	}
 	t.Cleanup(b.Close)
 	return []string{b.Addr()}
+}
+
+// Admin returns an admin client on brokers; the caller closes it.
+func Admin(t testing.TB, brokers []string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kadm.NewClient(cl)
 }
 
 // SayWhichKafka prints, from a TestMain, which Kafka the tests run on and
