@@ -117,10 +117,7 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 
 func (s *Server) getDiscrepancy(c *gin.Context) {
 	d, found, err := s.cfg.Recon.FindDiscrepancy(c.Request.Context(), c.Param("id"))
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		if inScope(c, d.WarehouseID) {

@@ -56,10 +56,7 @@ func (s *Server) listHeld(c *gin.Context) {
 
 func (s *Server) getHeld(c *gin.Context) {
 	h, found, err := s.cfg.Recon.FindHeld(c.Request.Context(), c.Param("txid"))
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		if inScope(c, h.Transaction.WarehouseID) {

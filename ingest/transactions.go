@@ -332,10 +332,7 @@ func (s *Server) getTransaction(c *gin.Context) {
 	if found && o.WarehouseID != "" && !inScope(c, o.WarehouseID) {
 		return
 	}
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		j := outcomeJSON(o)
