@@ -40,13 +40,8 @@ func (s *Server) postTransactions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := readBody(c, MaxBodyBytes)
+	up, ok := readDecoded(c, MaxBodyBytes, DecodeUpload)
 	if !ok {
-		return
-	}
-	up, rerr := DecodeUpload(body)
-	if rerr != nil {
-		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
 	p := principal(c)
