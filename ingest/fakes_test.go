@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -233,11 +234,7 @@ func (s *fakeState) setErr(err error) {
 func (s *fakeState) snapshot() map[string]processors.Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]processors.Outcome, len(s.outcomes))
-	for k, v := range s.outcomes {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.outcomes)
 }
 
 // fakeOutcomes is the Subscriber: emit stores an outcome in the state (as

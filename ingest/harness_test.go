@@ -384,6 +384,29 @@ func testRegistry() *auth.Registry {
 	return r
 }
 
+// testToken is a token a harness issues: its name, role and warehouses.
+type testToken struct {
+	name string
+	role auth.Role
+	whs  []string
+}
+
+// issueTokens issues toks into reg, created by createdBy at created, and
+// returns each one's secret and token id by its name.
+func issueTokens(t *testing.T, reg *auth.Registry, createdBy string, created time.Time, toks ...testToken) (secrets, ids map[string]string) {
+	t.Helper()
+	secrets, ids = map[string]string{}, map[string]string{}
+	for _, tok := range toks {
+		tk, secret, err := auth.New(auth.Request{Name: tok.name, Role: tok.role, Warehouses: tok.whs, CreatedBy: createdBy}, created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Apply(tk)
+		secrets[tok.name], ids[tok.name] = secret, tk.TokenID
+	}
+	return secrets, ids
+}
+
 // assertInternalHidden checks a 500 that must not show the internal error
 // (errDisk's text) but a reference to the log line that does.
 func assertInternalHidden(t *testing.T, r response) {
