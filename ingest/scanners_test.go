@@ -1,11 +1,9 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"reflect"
@@ -143,28 +141,11 @@ func (f *fleetHarness) advance(d time.Duration) {
 // as sends a request with the token named who ("admin": the admin token).
 func (f *fleetHarness) as(who, method, path string, body any) response {
 	f.t.Helper()
-	var rd io.Reader
-	if b := encode(f.t, body); b != nil {
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, f.url+path, rd)
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	secret := testAdminToken
 	if who != "admin" {
-		secret = f.secret[who]
+		secret = f.secret[who] // "": none
 	}
-	if who != "" {
-		req.Header.Set("Authorization", "Bearer "+secret)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return request(f.t, f.url, secret, method, path, encode(f.t, body))
 }
 
 func (f *fleetHarness) list(who, query string) map[string]api.Scanner {
