@@ -278,10 +278,7 @@ func (s *Server) getAllocation(c *gin.Context) {
 	if wh, pending := s.pendingAllocWarehouse(c.Param("id")); !found && pending && !inScope(c, wh) {
 		return
 	}
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		c.JSON(http.StatusOK, viewOf(&a))

@@ -40,6 +40,22 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	return body, true
 }
 
+// readDecoded reads a body of at most limit bytes and decodes it, answering
+// the request when either fails (a decode's RequestError with its own
+// status, code and message). It reports whether v is the body's.
+func readDecoded[T any](c *gin.Context, limit int64, decode func(body []byte) (T, *RequestError)) (v T, ok bool) {
+	body, ok := readBody(c, limit)
+	if !ok {
+		return v, false
+	}
+	v, rerr := decode(body)
+	if rerr != nil {
+		writeError(c, rerr.Status, rerr.Code, rerr.Message)
+		return v, false
+	}
+	return v, true
+}
+
 // waitQuery reads the wait parameter of a write that can wait for one
 // stage (applied, decided, compared): absent, or that stage's name; any
 // other value is a 400. It reports whether the caller asked to wait.

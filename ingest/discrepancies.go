@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"net/http"
 	neturl "net/url"
 	"sort"
@@ -97,12 +96,8 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 	}
 	if err != nil && ownedElsewhere(err) && s.cfg.Router != nil && !forwarded(c) {
 		peers, _ := s.cfg.Router.PeerURLs(c.Request.Context())
-		for _, url := range peers {
-			status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/discrepancies/"+neturl.PathEscape(id), nil)
-			var v api.Discrepancy
-			if ferr == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
-				return processors.Discrepancy{DiscrepancyID: v.DiscrepancyID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}, true
-			}
+		if v, ok := getFirst[api.Discrepancy](c.Request.Context(), s, peers, "/v1/discrepancies/"+neturl.PathEscape(id)); ok {
+			return processors.Discrepancy{DiscrepancyID: v.DiscrepancyID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}, true
 		}
 		s.stateError(c, err)
 		return processors.Discrepancy{}, false
@@ -117,10 +112,7 @@ func (s *Server) findDiscrepancy(c *gin.Context, id string) (processors.Discrepa
 
 func (s *Server) getDiscrepancy(c *gin.Context) {
 	d, found, err := s.cfg.Recon.FindDiscrepancy(c.Request.Context(), c.Param("id"))
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		if inScope(c, d.WarehouseID) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/invsync/invsync/processors"
 )
@@ -108,10 +110,10 @@ func (p *fakePublisher) byID(id string) (processors.Transaction, bool) {
 
 // fakeCatalog is a CatalogStore over a real processors.Catalog.
 type fakeCatalog struct {
-	cat *processors.Catalog
+	cat    *processors.Catalog
+	loaded atomic.Bool
 
 	mu        sync.Mutex
-	loaded    bool
 	failWith  error
 	published []processors.CatalogDoc
 }
@@ -119,7 +121,9 @@ type fakeCatalog struct {
 func newFakeCatalog(doc processors.CatalogDoc) *fakeCatalog {
 	c := processors.NewCatalog(processors.Limits{})
 	c.Load(doc)
-	return &fakeCatalog{cat: c, loaded: true}
+	f := &fakeCatalog{cat: c}
+	f.loaded.Store(true)
+	return f
 }
 
 func (c *fakeCatalog) Catalog() *processors.Catalog { return c.cat }
@@ -135,11 +139,7 @@ func (c *fakeCatalog) Publish(_ context.Context, doc processors.CatalogDoc) erro
 	return nil
 }
 
-func (c *fakeCatalog) Loaded() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.loaded
-}
+func (c *fakeCatalog) Loaded() bool { return c.loaded.Load() }
 
 func (c *fakeCatalog) setFail(err error) {
 	c.mu.Lock()
@@ -147,11 +147,7 @@ func (c *fakeCatalog) setFail(err error) {
 	c.mu.Unlock()
 }
 
-func (c *fakeCatalog) setLoaded(v bool) {
-	c.mu.Lock()
-	c.loaded = v
-	c.mu.Unlock()
-}
+func (c *fakeCatalog) setLoaded(v bool) { c.loaded.Store(v) }
 
 func (c *fakeCatalog) publishedDocs() []processors.CatalogDoc {
 	c.mu.Lock()
@@ -233,11 +229,7 @@ func (s *fakeState) setErr(err error) {
 func (s *fakeState) snapshot() map[string]processors.Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]processors.Outcome, len(s.outcomes))
-	for k, v := range s.outcomes {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.outcomes)
 }
 
 // fakeOutcomes is the Subscriber: emit stores an outcome in the state (as

@@ -148,19 +148,8 @@ func TestLookupsNeverDenyWhatTheyCannotSee(t *testing.T) {
 				// Asked by a peer, an instance that does not own the
 				// partition says 404 whatever the owner's state: the
 				// asking instance decides from every peer's answer.
-				req, err := http.NewRequest("GET", h.url+path, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Authorization", "Bearer "+testAdminToken)
-				req.Header.Set("X-Invsync-Forwarded", "1")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusNotFound {
-					t.Errorf("GET %s forwarded by a peer: %d, want 404", path, resp.StatusCode)
+				if r := request(t, h.url, testAdminToken, "GET", path, nil, "X-Invsync-Forwarded", "1"); r.status != http.StatusNotFound {
+					t.Errorf("GET %s forwarded by a peer: %d, want 404", path, r.status)
 				}
 			}
 		})

@@ -109,6 +109,32 @@ func (s *Server) fanOutAll(c *gin.Context, body []byte) (relayed, allAnswered bo
 	return false, allAnswered
 }
 
+// askPeersIfMissing is fanOutAll for a lookup by id that did not find the
+// id here: only when it could not read the id's partition (err) does a
+// peer have something to say; a lookup that found the id, or read its
+// partition and found nothing, asks no one.
+func (s *Server) askPeersIfMissing(c *gin.Context, found bool, err error) (relayed, allAnswered bool) {
+	if found || err == nil {
+		return false, false
+	}
+	return s.fanOutAll(c, nil)
+}
+
+// getFirst asks each of the instances at urls in turn for path (a GET of
+// one thing by id) and returns the first answer that is a 200 decoding as
+// a T. It reports whether there was one.
+func getFirst[T any](ctx context.Context, s *Server, urls []string, path string) (T, bool) {
+	for _, url := range urls {
+		status, _, data, err := s.send(ctx, http.MethodGet, url+path, nil)
+		var v T
+		if err == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
+			return v, true
+		}
+	}
+	var none T
+	return none, false
+}
+
 // ownerKnown reports whether the partition err names (a partition not
 // readable here) has an owner among the other instances: while it has
 // none (a rebalance after an instance died or restarted), nobody can say

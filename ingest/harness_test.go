@@ -108,30 +108,44 @@ type response struct {
 	body   []byte
 }
 
+// do sends a request with the admin token.
 func (h *harness) do(method, path string, body []byte) response {
 	h.t.Helper()
+	return request(h.t, h.url, testAdminToken, method, path, body)
+}
+
+// request sends a request to the server at url with the bearer secret
+// (none when it is empty), body as JSON when it is not nil, and the header
+// given as name, value pairs.
+func request(t *testing.T, url, secret, method, path string, body []byte, header ...string) response {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequest(method, h.url+path, rd)
+	req, err := http.NewRequest(method, url+path, rd)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	// Errorf, not Fatalf: do is also called from other goroutines.
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	// Errorf, not Fatalf: requests are also sent from other goroutines.
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		h.t.Errorf("%s %s: %v", method, path, err)
+		t.Errorf("%s %s: %v", method, path, err)
 		return response{}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Errorf("%s %s: reading body: %v", method, path, err)
+		t.Errorf("%s %s: reading body: %v", method, path, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
@@ -382,6 +396,29 @@ func testRegistry() *auth.Registry {
 	r := auth.NewRegistry()
 	r.SetAdmin(testAdminToken)
 	return r
+}
+
+// testToken is a token a harness issues: its name, role and warehouses.
+type testToken struct {
+	name string
+	role auth.Role
+	whs  []string
+}
+
+// issueTokens issues toks into reg, created by createdBy at created, and
+// returns each one's secret and token id by its name.
+func issueTokens(t *testing.T, reg *auth.Registry, createdBy string, created time.Time, toks ...testToken) (secrets, ids map[string]string) {
+	t.Helper()
+	secrets, ids = map[string]string{}, map[string]string{}
+	for _, tok := range toks {
+		tk, secret, err := auth.New(auth.Request{Name: tok.name, Role: tok.role, Warehouses: tok.whs, CreatedBy: createdBy}, created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Apply(tk)
+		secrets[tok.name], ids[tok.name] = secret, tk.TokenID
+	}
+	return secrets, ids
 }
 
 // assertInternalHidden checks a 500 that must not show the internal error

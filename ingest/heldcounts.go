@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"net/http"
 	neturl "net/url"
 	"sort"
@@ -56,10 +55,7 @@ func (s *Server) listHeld(c *gin.Context) {
 
 func (s *Server) getHeld(c *gin.Context) {
 	h, found, err := s.cfg.Recon.FindHeld(c.Request.Context(), c.Param("txid"))
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		if inScope(c, h.Transaction.WarehouseID) {
@@ -90,14 +86,9 @@ func (s *Server) decideHeld(approve bool) gin.HandlerFunc {
 		h, found, err := s.cfg.Recon.FindHeld(c.Request.Context(), txid)
 		if !found && err != nil && ownedElsewhere(err) && !forwarded(c) && s.cfg.Router != nil {
 			peers, _ := s.cfg.Router.PeerURLs(c.Request.Context())
-			for _, url := range peers {
-				status, _, data, ferr := s.send(c.Request.Context(), http.MethodGet, url+"/v1/counts/"+neturl.PathEscape(txid), nil)
-				var v api.HeldCount
-				if ferr == nil && status == http.StatusOK && json.Unmarshal(data, &v) == nil {
-					h.Transaction = processors.Transaction{TransactionID: v.TransactionID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}
-					found = true
-					break
-				}
+			if v, ok := getFirst[api.HeldCount](c.Request.Context(), s, peers, "/v1/counts/"+neturl.PathEscape(txid)); ok {
+				h.Transaction = processors.Transaction{TransactionID: v.TransactionID, WarehouseID: v.WarehouseID, ItemID: v.ItemID}
+				found = true
 			}
 		}
 		switch {

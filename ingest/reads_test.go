@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -416,18 +415,7 @@ func TestStartingUnknownToken(t *testing.T) {
 	}
 	getAt := func(url, bearer string) response {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, url+"/v1/catalog", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+bearer)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return response{status: resp.StatusCode, header: resp.Header, body: b}
+		return request(t, url, bearer, http.MethodGet, "/v1/catalog", nil)
 	}
 	get := func(bearer string) response { t.Helper(); return getAt(h.url, bearer) }
 	r := get(secret)

@@ -160,13 +160,8 @@ func (s *Server) collectCommands(ctx context.Context, cmds map[string]int32, own
 		} else if peers, err := s.cfg.Router.PeerURLs(ctx); err == nil {
 			urls = peers
 		}
-		for _, url := range urls {
-			status, _, data, err := s.send(ctx, http.MethodGet, fmt.Sprintf("%s/v1/reconciliation/commands/%s?partition=%d", url, neturl.PathEscape(id), part), nil)
-			var r processors.CommandResult
-			if err == nil && status == http.StatusOK && json.Unmarshal(data, &r) == nil {
-				out[id] = r
-				break
-			}
+		if r, ok := getFirst[processors.CommandResult](ctx, s, urls, fmt.Sprintf("/v1/reconciliation/commands/%s?partition=%d", neturl.PathEscape(id), part)); ok {
+			out[id] = r
 		}
 	}
 	return out

@@ -77,13 +77,8 @@ func (s *Server) postReport(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := readBody(c, 8<<20)
+	rep, ok := readDecoded(c, 8<<20, decodeReport)
 	if !ok {
-		return
-	}
-	rep, rerr := decodeReport(body)
-	if rerr != nil {
-		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
 	if !inScope(c, rep.WarehouseID) {

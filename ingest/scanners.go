@@ -99,13 +99,10 @@ func (s *Server) postHeartbeat(c *gin.Context) {
 			string(p.Role)+" "+p.Name)
 		return
 	}
-	body, ok := readBody(c, 16<<10)
+	r, ok := readDecoded(c, 16<<10, func(body []byte) (processors.DeviceReport, *RequestError) {
+		return DecodeDevice(body, id, s.cfg.Now())
+	})
 	if !ok {
-		return
-	}
-	r, rerr := DecodeDevice(body, id, s.cfg.Now())
-	if rerr != nil {
-		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
 	if err := s.cfg.Fleet.Report(c.Request.Context(), r, true); err != nil {

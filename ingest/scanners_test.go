@@ -1,11 +1,10 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -56,11 +55,7 @@ func (f *fakeFleet) Get(id string) (processors.DeviceReport, bool) {
 func (f *fakeFleet) Reports() map[string]processors.DeviceReport {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[string]processors.DeviceReport{}
-	for k, v := range f.reports {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(f.reports)
 }
 
 func (f *fakeFleet) count() int {
@@ -99,32 +94,19 @@ type fleetHarness struct {
 
 func newFleetHarness(t *testing.T) *fleetHarness {
 	t.Helper()
-	f := &fleetHarness{fleet: newFakeFleet(), reg: testRegistry(), now: serverNow, secret: map[string]string{}, ids: map[string]string{}}
-	for _, tok := range []struct {
-		name string
-		role auth.Role
-		whs  []string
-	}{
-		{"SCANNER-08", auth.RoleScanner, []string{wh1}},
-		{"SCANNER-09", auth.RoleScanner, []string{wh1}},
-		{"SCANNER-20", auth.RoleScanner, []string{wh2}},
-		{"SCANNER-ALL", auth.RoleScanner, []string{"*"}},
-		{"SCANNER-OLD", auth.RoleScanner, []string{wh1}},
-		{"sup-1", auth.RoleSupervisor, []string{wh1}},
-		{"reader-1", auth.RoleReader, []string{wh1}},
-		{"reader-all", auth.RoleReader, []string{"*"}},
-		{"cloud-1", auth.RoleCloud, []string{wh1}},
-	} {
-		tk, secret, err := auth.New(auth.Request{Name: tok.name, Role: tok.role, Warehouses: tok.whs, CreatedBy: "test"}, serverNow.Add(-time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tok.name == "SCANNER-OLD" {
-			at := serverNow.Add(-time.Minute)
-			tk.RevokedAt = &at
-		}
-		f.reg.Apply(tk)
-		f.secret[tok.name], f.ids[tok.name] = secret, tk.TokenID
+	f := &fleetHarness{fleet: newFakeFleet(), reg: testRegistry(), now: serverNow}
+	f.secret, f.ids = issueTokens(t, f.reg, "test", serverNow.Add(-time.Hour),
+		testToken{"SCANNER-08", auth.RoleScanner, []string{wh1}},
+		testToken{"SCANNER-09", auth.RoleScanner, []string{wh1}},
+		testToken{"SCANNER-20", auth.RoleScanner, []string{wh2}},
+		testToken{"SCANNER-ALL", auth.RoleScanner, []string{"*"}},
+		testToken{"SCANNER-OLD", auth.RoleScanner, []string{wh1}},
+		testToken{"sup-1", auth.RoleSupervisor, []string{wh1}},
+		testToken{"reader-1", auth.RoleReader, []string{wh1}},
+		testToken{"reader-all", auth.RoleReader, []string{"*"}},
+		testToken{"cloud-1", auth.RoleCloud, []string{wh1}})
+	if _, found, err := (registryTokens{f.reg}).Revoke(context.Background(), f.ids["SCANNER-OLD"], serverNow.Add(-time.Minute)); !found || err != nil {
+		t.Fatalf("revoking SCANNER-OLD: found %v, %v", found, err)
 	}
 	promReg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(promReg), otelprom.WithoutScopeInfo())
@@ -159,28 +141,11 @@ func (f *fleetHarness) advance(d time.Duration) {
 // as sends a request with the token named who ("admin": the admin token).
 func (f *fleetHarness) as(who, method, path string, body any) response {
 	f.t.Helper()
-	var rd io.Reader
-	if b := encode(f.t, body); b != nil {
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, f.url+path, rd)
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	secret := testAdminToken
 	if who != "admin" {
-		secret = f.secret[who]
+		secret = f.secret[who] // "": none
 	}
-	if who != "" {
-		req.Header.Set("Authorization", "Bearer "+secret)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return request(f.t, f.url, secret, method, path, encode(f.t, body))
 }
 
 func (f *fleetHarness) list(who, query string) map[string]api.Scanner {

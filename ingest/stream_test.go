@@ -98,27 +98,14 @@ func newStreamHarness(t *testing.T) *streamHarness {
 	h := &streamHarness{t: t, reg: reg, tokens: &streamTokens{registryTokens: registryTokens{reg}},
 		fleet: &streamFleet{fakeFleet: newFakeFleet()}, locks: &streamLocks{locks: map[string]processors.Lock{}},
 		outcomes: newFakeOutcomes(st),
-		ticks:    map[time.Duration][]chan time.Time{},
-		secrets:  map[string]string{}, ids: map[string]string{}}
-	for _, tok := range []struct {
-		name string
-		role auth.Role
-		whs  []string
-	}{
-		{"SCANNER-08", auth.RoleScanner, []string{wh1}},
-		{"SCANNER-20", auth.RoleScanner, []string{wh2}},
-		{"sup-1", auth.RoleSupervisor, []string{wh1}},
-		{"sup-2", auth.RoleSupervisor, []string{wh1}},
-		{"reader-1", auth.RoleReader, []string{wh1}},
-		{"cloud-1", auth.RoleCloud, []string{"*"}},
-	} {
-		tk, secret, err := auth.New(auth.Request{Name: tok.name, Role: tok.role, Warehouses: tok.whs}, serverNow)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg.Apply(tk)
-		h.secrets[tok.name], h.ids[tok.name] = secret, tk.TokenID
-	}
+		ticks:    map[time.Duration][]chan time.Time{}}
+	h.secrets, h.ids = issueTokens(t, reg, "", serverNow,
+		testToken{"SCANNER-08", auth.RoleScanner, []string{wh1}},
+		testToken{"SCANNER-20", auth.RoleScanner, []string{wh2}},
+		testToken{"sup-1", auth.RoleSupervisor, []string{wh1}},
+		testToken{"sup-2", auth.RoleSupervisor, []string{wh1}},
+		testToken{"reader-1", auth.RoleReader, []string{wh1}},
+		testToken{"cloud-1", auth.RoleCloud, []string{"*"}})
 	h.secrets["admin"] = testAdminToken
 	api, err := ingest.New(ingest.Config{
 		Publisher: newFakePublisher(), Catalog: newFakeCatalog(testCatalogDoc()), State: st, Outcomes: h.outcomes,

@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -42,21 +41,11 @@ func TestUploadContinuesIncomingTrace(t *testing.T) {
 	})
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	send := func(traceparent string) int {
-		req, err := http.NewRequest(http.MethodPost, h.url+"/v1/transactions", bytes.NewReader(encode(t, envelope(tx("tr-1"), tx("tr-2", "quantity", -1)))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+testAdminToken)
-		req.Header.Set("Content-Type", "application/json")
+		var header []string
 		if traceparent != "" {
-			req.Header.Set("traceparent", traceparent)
+			header = []string{"traceparent", traceparent}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return request(t, h.url, testAdminToken, http.MethodPost, "/v1/transactions", encode(t, envelope(tx("tr-1"), tx("tr-2", "quantity", -1))), header...).status
 	}
 	if code := send("00-" + traceID + "-" + parentID + "-01"); code != http.StatusOK {
 		t.Fatalf("status %d", code)
@@ -128,20 +117,9 @@ func TestDeviceTraceparentUnderRatio(t *testing.T) {
 		c.Publisher = pub
 	})
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, err := http.NewRequest(http.MethodPost, h.url+"/v1/transactions", bytes.NewReader(encode(t, envelope(tx("tr-1")))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
+	r := request(t, h.url, testAdminToken, http.MethodPost, "/v1/transactions", encode(t, envelope(tx("tr-1"))), "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d", r.status)
 	}
 	pub.mu.Lock()
 	got := pub.got

@@ -40,13 +40,8 @@ func (s *Server) postTransactions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := readBody(c, MaxBodyBytes)
+	up, ok := readDecoded(c, MaxBodyBytes, DecodeUpload)
 	if !ok {
-		return
-	}
-	up, rerr := DecodeUpload(body)
-	if rerr != nil {
-		writeError(c, rerr.Status, rerr.Code, rerr.Message)
 		return
 	}
 	p := principal(c)
@@ -332,10 +327,7 @@ func (s *Server) getTransaction(c *gin.Context) {
 	if found && o.WarehouseID != "" && !inScope(c, o.WarehouseID) {
 		return
 	}
-	relayed, allAnswered := false, false
-	if !found && err != nil {
-		relayed, allAnswered = s.fanOutAll(c, nil)
-	}
+	relayed, allAnswered := s.askPeersIfMissing(c, found, err)
 	switch {
 	case found:
 		j := outcomeJSON(o)
