@@ -307,7 +307,7 @@ func (p *PositionSnapshot) native() map[string]any {
 // under the Decode contract in the package documentation.
 func (s *Set) DecodePositionSnapshot(b []byte) (PositionSnapshot, error) {
 	return decodeRecord(s, b, kindPositionSnapshot, "position snapshot", func(r *reader) PositionSnapshot {
-		p := PositionSnapshot{
+		return PositionSnapshot{
 			SnapshotID:  r.str("snapshotId"),
 			Partition:   r.int("partition"),
 			TakenAt:     r.time("takenAt"),
@@ -321,6 +321,5 @@ func (s *Set) DecodePositionSnapshot(b []byte) (PositionSnapshot, error) {
 			Version:     r.long("version"),
 			UpdatedAt:   r.time("updatedAt"),
 		}
-		return p
 	})
 }

@@ -1,7 +1,5 @@
 package schemas
 
-import "github.com/linkedin/goavro/v2"
-
 // The codecs of the allocation requests and decisions, encoded through goavro
 // and decoded by hand.
 
@@ -23,10 +21,6 @@ func (a *AllocationRequest) check() error {
 }
 
 func (a *AllocationRequest) native() map[string]any {
-	var expiresAt any
-	if a.ExpiresAt != nil {
-		expiresAt = goavro.Union("long.timestamp-millis", millis(*a.ExpiresAt))
-	}
 	return map[string]any{
 		"action":       string(a.Action),
 		"allocationId": a.AllocationID,
@@ -38,7 +32,7 @@ func (a *AllocationRequest) native() map[string]any {
 		"locationId":   optUnion("string", a.LocationID),
 		"lotNumber":    optUnion("string", a.LotNumber),
 		"allowPartial": a.AllowPartial,
-		"expiresAt":    expiresAt,
+		"expiresAt":    optMillis(a.ExpiresAt),
 		"requestedAt":  millis(a.RequestedAt),
 		"bodyHash":     a.BodyHash,
 	}
@@ -48,7 +42,7 @@ func (a *AllocationRequest) native() map[string]any {
 // under the Decode contract in the package documentation.
 func (s *Set) DecodeAllocationRequest(b []byte) (AllocationRequest, error) {
 	return decodeRecord(s, b, kindAllocationRequest, "allocation request", func(r *reader) AllocationRequest {
-		a := AllocationRequest{
+		return AllocationRequest{
 			Action:       readEnum(r, "action", allocationActions),
 			AllocationID: r.str("allocationId"),
 			OrderID:      r.str("orderId"),
@@ -63,7 +57,6 @@ func (s *Set) DecodeAllocationRequest(b []byte) (AllocationRequest, error) {
 			RequestedAt:  r.time("requestedAt"),
 			BodyHash:     r.bytes("bodyHash"),
 		}
-		return a
 	})
 }
 

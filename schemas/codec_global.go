@@ -3,8 +3,6 @@ package schemas
 import (
 	"fmt"
 	"slices"
-
-	"github.com/linkedin/goavro/v2"
 )
 
 // The codecs of the records of the single-partition, compacted topics that
@@ -74,10 +72,6 @@ func (l *Lock) check() error {
 }
 
 func (l *Lock) native() map[string]any {
-	var releasedAt any
-	if l.ReleasedAt != nil {
-		releasedAt = goavro.Union("long.timestamp-millis", millis(*l.ReleasedAt))
-	}
 	return map[string]any{
 		"lockId":      l.LockID,
 		"warehouseId": l.WarehouseID,
@@ -85,7 +79,7 @@ func (l *Lock) native() map[string]any {
 		"scannerId":   l.ScannerID,
 		"acquiredAt":  millis(l.AcquiredAt),
 		"expiresAt":   millis(l.ExpiresAt),
-		"releasedAt":  releasedAt,
+		"releasedAt":  optMillis(l.ReleasedAt),
 	}
 }
 
@@ -93,7 +87,7 @@ func (l *Lock) native() map[string]any {
 // under the Decode contract in the package documentation.
 func (s *Set) DecodeLock(b []byte) (Lock, error) {
 	return decodeRecord(s, b, kindLock, "lock", func(r *reader) Lock {
-		l := Lock{
+		return Lock{
 			LockID:      r.str("lockId"),
 			WarehouseID: r.str("warehouseId"),
 			LocationID:  r.str("locationId"),
@@ -102,7 +96,6 @@ func (s *Set) DecodeLock(b []byte) (Lock, error) {
 			ExpiresAt:   r.time("expiresAt"),
 			ReleasedAt:  r.optTime("releasedAt"),
 		}
-		return l
 	})
 }
 
@@ -142,7 +135,7 @@ func (t *Token) native() map[string]any {
 // under the Decode contract in the package documentation.
 func (s *Set) DecodeToken(b []byte) (Token, error) {
 	return decodeRecord(s, b, kindToken, "token", func(r *reader) Token {
-		t := Token{
+		return Token{
 			TokenID:    r.str("tokenId"),
 			Name:       r.str("name"),
 			Role:       readEnum(r, "role", tokenRoles),
@@ -153,6 +146,5 @@ func (s *Set) DecodeToken(b []byte) (Token, error) {
 			RevokedAt:  r.optTime("revokedAt"),
 			Hash:       r.bytes("hash"),
 		}
-		return t
 	})
 }
