@@ -27,14 +27,8 @@ export async function render(ctx) {
   fill(ctx.main, h("h1", {}, "Count tasks"), h("p", { class: "muted" }, "Warehouse " + (ctx.warehouse || "—")), form, body);
   const load = async () => {
     if (!ctx.warehouse) return;
-    let out;
-    try {
-      out = await api.get("count-tasks", { warehouseId: ctx.warehouse });
-    } catch (err) {
-      if (err.status === 403) { fill(body, h("p", {}, "This role may not see count tasks.")); return; }
-      throw err;
-    }
-    if (!ctx.current()) return;
+    const out = await api.getUnlessDenied("count-tasks", { warehouseId: ctx.warehouse }, () => fill(body, h("p", {}, "This role may not see count tasks.")));
+    if (out === undefined || !ctx.current()) return;
     const rows = (out.countTasks || []).slice().reverse().map((t) => h("tr", { "data-count-task-id": t.countTaskId },
       h("td", {}, t.countTaskId), h("td", {}, t.status), h("td", {}, t.locationId), h("td", {}, t.itemId || "whole location"),
       h("td", {}, t.reason), h("td", {}, t.createdBy), h("td", {}, when(t.createdAt)), h("td", {}, when(t.completedAt))));
