@@ -2,7 +2,7 @@
 // and admins create them.
 
 import * as api from "./api.js";
-import { h, fill, when, table, toast } from "./dom.js";
+import { h, fill, when, table, toast, onSubmit } from "./dom.js";
 
 export async function render(ctx) {
   const body = h("div", { "aria-live": "polite" });
@@ -15,13 +15,10 @@ export async function render(ctx) {
       h("label", { for: "ct-location" }, "Location", loc), h("label", { for: "ct-item" }, "Item (optional)", item),
       h("label", { for: "ct-reason" }, "Reason", reason),
       h("button", { type: "submit", class: "primary", "data-action": "create-count-task" }, "Create count task"));
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      try {
-        await api.call("POST", "count-tasks", { body: { warehouseId: ctx.warehouse, locationId: loc.value, itemId: item.value || undefined, reason: reason.value } });
-        toast("Count task created");
-        await load();
-      } catch (err) { toast(err.message); }
+    onSubmit(form, async () => {
+      await api.call("POST", "count-tasks", { body: { warehouseId: ctx.warehouse, locationId: loc.value, itemId: item.value || undefined, reason: reason.value } });
+      toast("Count task created");
+      await load();
     });
   }
   fill(ctx.main, h("h1", {}, "Count tasks"), h("p", { class: "muted" }, "Warehouse " + (ctx.warehouse || "—")), form, body);
