@@ -103,14 +103,9 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 }
 
 func TestUploadsOldestFirstInBatchesOfAtMost1000(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
+	srv, clk, d := onFake(t)
 	qs := queueN(t, d, clk, 0, 2500)
-	rep, err := d.Sync(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustSync(t, d)
 	if rep.Accepted != 2500 || rep.Requests != 3 || rep.Remaining != 0 {
 		t.Fatalf("report %+v, want 2500 accepted in 3 requests", rep)
 	}
@@ -128,9 +123,7 @@ func TestUploadsOldestFirstInBatchesOfAtMost1000(t *testing.T) {
 }
 
 func TestBatchesStayUnderTheBodyLimit(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
+	srv, _, d := onFake(t)
 	long := strings.Repeat("x", 128)
 	scans := make([]Scan, 1000)
 	for i := range scans {
@@ -141,9 +134,7 @@ func TestBatchesStayUnderTheBodyLimit(t *testing.T) {
 	if _, err := d.ScanAll(context.Background(), scans); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	reqs := srv.Requests()
 	total := 0
 	for _, r := range reqs {
@@ -158,15 +149,10 @@ func TestBatchesStayUnderTheBodyLimit(t *testing.T) {
 }
 
 func TestA413HalvesTheBatch(t *testing.T) {
-	srv := fakeapi.New(t)
+	srv, clk, d := onFake(t)
 	srv.MaxBody = 40 << 10 // a server with a smaller limit than the device's
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
 	qs := queueN(t, d, clk, 0, 1000)
-	rep, err := d.Sync(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustSync(t, d)
 	if rep.Accepted != 1000 {
 		t.Fatalf("report %+v, want all 1000 accepted", rep)
 	}
@@ -218,11 +204,7 @@ func TestScannerIDAndLockBindTheDataDirectory(t *testing.T) {
 }
 
 func TestConcurrentScansWhileRunSyncs(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	cfg := testConfig(t, srv.URL(), clk)
-	cfg.SyncEvery = 20 * time.Millisecond
-	d := openT(t, cfg)
+	srv, _, d := onFake(t, func(c *Config) { c.SyncEvery = 20 * time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- d.Run(ctx) }()

@@ -12,23 +12,12 @@ import (
 // TestDeviceReportsItsQueue: every upload carries the queue as it stood
 // when sent, and a heartbeat after the sync says what is left.
 func TestDeviceReportsItsQueue(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	cfg := testConfig(t, srv.URL(), clk)
-	cfg.BatchSize = 2
-	d := openT(t, cfg)
+	srv, clk, d := onFake(t, func(c *Config) { c.BatchSize = 2 })
 	qs := queueN(t, d, clk, 0, 3)
 	srv.Mu.Lock()
-	srv.Reject = func(tx map[string]any) (string, string) {
-		if tx["userId"] == "u-2" {
-			return "UNKNOWN_ITEM", "no such item"
-		}
-		return "", ""
-	}
+	srv.Reject = fakeapi.RejectWhere("userId", "u-2", "UNKNOWN_ITEM", "no such item")
 	srv.Mu.Unlock()
-	if _, err := d.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	reqs := srv.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d uploads, want 2", len(reqs))
@@ -52,9 +41,7 @@ func TestDeviceReportsItsQueue(t *testing.T) {
 
 	// An empty queue still reports: the heartbeat is the contact.
 	clk.Add(30 * time.Second)
-	if _, err := d.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	if n := len(srv.Heartbeats()); n != 2 {
 		t.Fatalf("%d heartbeats after two syncs, want 2", n)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 // testClock is an injected device clock that moves only when told.
@@ -50,6 +51,30 @@ func openT(t *testing.T, cfg Config) *Device {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// onFake opens a syncing device of testConfig, changed first by each of
+// tweaks, against a fresh fake server, and returns the server, the
+// device's clock and the device (closed when the test ends).
+func onFake(t *testing.T, tweaks ...func(*Config)) (*fakeapi.Server, *testClock, *Device) {
+	t.Helper()
+	srv := fakeapi.New(t)
+	clk := newClock()
+	cfg := testConfig(t, srv.URL(), clk)
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	return srv, clk, openT(t, cfg)
+}
+
+// mustSync syncs d once and fails the test on an error.
+func mustSync(t *testing.T, d *Device) SyncReport {
+	t.Helper()
+	rep, err := d.Sync(context.Background())
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	return rep
 }
 
 // countScan is a valid scan whose userId tells it apart.

@@ -12,15 +12,8 @@ import (
 )
 
 func TestRejectionStaysVisibleUntilDismissed(t *testing.T) {
-	srv := fakeapi.New(t)
-	srv.Reject = func(tx map[string]any) (string, string) {
-		if tx["itemId"] == "NOPE" {
-			return "UNKNOWN_ITEM", `item "NOPE" is not in the catalog`
-		}
-		return "", ""
-	}
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
+	srv, clk, d := onFake(t)
+	srv.Reject = fakeapi.RejectWhere("itemId", "NOPE", "UNKNOWN_ITEM", `item "NOPE" is not in the catalog`)
 	ctx := context.Background()
 	good := queueN(t, d, clk, 0, 2)
 	bad := countScan(99)
@@ -73,15 +66,8 @@ func TestRejectionStaysVisibleUntilDismissed(t *testing.T) {
 }
 
 func TestCorrectReplacesARejectedScan(t *testing.T) {
-	srv := fakeapi.New(t)
-	srv.Reject = func(tx map[string]any) (string, string) {
-		if tx["locationId"] == "Z-99" {
-			return "UNKNOWN_LOCATION", "location Z-99 is not a location of warehouse WH-001"
-		}
-		return "", ""
-	}
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
+	srv, clk, d := onFake(t)
+	srv.Reject = fakeapi.RejectWhere("locationId", "Z-99", "UNKNOWN_LOCATION", "location Z-99 is not a location of warehouse WH-001")
 	ctx := context.Background()
 	bad := countScan(1)
 	bad.LocationID = "Z-99"
@@ -99,23 +85,19 @@ func TestCorrectReplacesARejectedScan(t *testing.T) {
 		t.Fatalf("correction %+v of %+v: want a new id and the scan's own time", qc, qb)
 	}
 	wantStatus(t, d, Yellow, 1, 0)
-	if _, err := d.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	wantStatus(t, d, Green, 0, 0)
 	srv.AssertWrittenOnce(t, []string{qc.TransactionID})
 }
 
 func TestVersionConflictIsRetriedWithAFreshVersion(t *testing.T) {
-	srv := fakeapi.New(t)
+	srv, clk, d := onFake(t)
 	srv.OutcomeOf = func(tx map[string]any) *api.Outcome {
 		if v, ok := tx["expectedVersion"]; ok && v.(interface{ String() string }).String() != "18" {
 			return &api.Outcome{Status: api.OutcomeRejected, Code: codep("VERSION_CONFLICT"), Message: strp("expectedVersion 17, record is at 18")}
 		}
 		return nil
 	}
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
 	ctx := context.Background()
 	s := countScan(5)
 	v := int64(17)
@@ -155,10 +137,8 @@ func TestVersionConflictIsRetriedWithAFreshVersion(t *testing.T) {
 }
 
 func TestRetryWithVersionOnlyAnswersVersionConflicts(t *testing.T) {
-	srv := fakeapi.New(t)
+	srv, _, d := onFake(t)
 	srv.Reject = func(map[string]any) (string, string) { return "UNKNOWN_ITEM", "no" }
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
 	q, _ := d.Scan(context.Background(), countScan(1))
 	d.Sync(context.Background())
 	if _, err := d.RetryWithVersion(q.TransactionID, 3); !errors.Is(err, ErrNotRetryable) {
@@ -172,17 +152,13 @@ func TestRetryWithVersionOnlyAnswersVersionConflicts(t *testing.T) {
 }
 
 func TestPendingOutcomeIsSyncedAndALateRejectionShows(t *testing.T) {
-	srv := fakeapi.New(t)
+	srv, clk, d := onFake(t)
 	srv.OutcomeOf = func(map[string]any) *api.Outcome {
 		return &api.Outcome{Status: api.OutcomePending, Warnings: []string{}}
 	}
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
 	ctx := context.Background()
 	q, _ := d.Scan(ctx, countScan(1))
-	if _, err := d.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	wantStatus(t, d, Green, 0, 0)
 	srv.Mu.Lock()
 	srv.Applied[q.TransactionID] = &api.Outcome{Status: api.OutcomeRejected, Code: codep("LOCATION_LOCKED"), Message: strp("A-05-02 is locked by SCANNER-3")}
@@ -203,9 +179,7 @@ func TestPendingOutcomeIsSyncedAndALateRejectionShows(t *testing.T) {
 }
 
 func TestAnIDReusedWithAnotherBodyIsRejectedMismatch(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
+	srv, _, d := onFake(t)
 	q, _ := d.Scan(context.Background(), countScan(1))
 	// The server already holds this id with another body (a restored
 	// backup of another device's queue, say).

@@ -14,15 +14,8 @@ import (
 func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
 	for _, mode := range []string{"503", "500-after", "drop-before", "drop-after", "garbage-after"} {
 		t.Run(mode, func(t *testing.T) {
-			srv := fakeapi.New(t)
-			srv.Fail = func(n int) string {
-				if n == 1 {
-					return mode
-				}
-				return ""
-			}
-			clk := newClock()
-			d := openT(t, testConfig(t, srv.URL(), clk))
+			srv, clk, d := onFake(t)
+			srv.Fail = fakeapi.FailFirst(mode)
 			qs := queueN(t, d, clk, 0, 5)
 			_, err := d.Sync(context.Background())
 			var ue *UploadError
@@ -131,15 +124,8 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	srv := fakeapi.New(t)
-	srv.Fail = func(n int) string {
-		if n == 1 {
-			return "429:60"
-		}
-		return ""
-	}
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
+	srv, clk, d := onFake(t)
+	srv.Fail = fakeapi.FailFirst("429:60")
 	queueN(t, d, clk, 0, 1)
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrUnanswered) {
 		t.Fatalf("Sync answered 429: %v", err)
@@ -162,7 +148,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
-	srv := fakeapi.New(t)
+	srv, clk, d := onFake(t)
 	failing := true
 	srv.Fail = func(int) string {
 		if failing {
@@ -170,8 +156,6 @@ func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
 		}
 		return ""
 	}
-	clk := newClock()
-	d := openT(t, testConfig(t, srv.URL(), clk))
 	queueN(t, d, clk, 0, 1)
 	d.Sync(context.Background())
 	wantStatus(t, d, Yellow, 1, 0)
@@ -189,18 +173,12 @@ func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
 	srv.Mu.Lock()
 	failing = false
 	srv.Mu.Unlock()
-	if _, err := d.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	wantStatus(t, d, Green, 0, 0)
 }
 
 func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	cfg := testConfig(t, srv.URL(), clk)
-	cfg.Token = "revoked"
-	d := openT(t, cfg)
+	srv, clk, d := onFake(t, func(c *Config) { c.Token = "revoked" })
 	queueN(t, d, clk, 0, 2)
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrTokenRefused) {
 		t.Fatalf("Sync with a refused token: %v", err)
@@ -218,7 +196,7 @@ func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
 		t.Fatalf("%d uploads reached the upload handler; a refused token must stop syncing", n)
 	}
 	// The operator view in another process sees red too.
-	view := openT(t, Config{DataDir: cfg.DataDir})
+	view := openT(t, Config{DataDir: d.cfg.DataDir})
 	if s := mustStatus(t, view); s.Status != Red {
 		t.Fatalf("operator view status %s", s.Status)
 	}
@@ -232,12 +210,8 @@ func TestRefusedTokenStopsSyncingAndTurnsRed(t *testing.T) {
 }
 
 func TestTokenOfAnotherScannerIs403Red(t *testing.T) {
-	srv := fakeapi.New(t)
+	srv, clk, d := onFake(t, func(c *Config) { c.Token = "tok-2" })
 	srv.Tokens["tok-2"] = "SCANNER-2"
-	clk := newClock()
-	cfg := testConfig(t, srv.URL(), clk)
-	cfg.Token = "tok-2"
-	d := openT(t, cfg)
 	queueN(t, d, clk, 0, 1)
 	var ue *UploadError
 	if _, err := d.Sync(context.Background()); !errors.As(err, &ue) || ue.StatusCode != 403 || ue.Code != "SCANNER_MISMATCH" {
@@ -249,6 +223,7 @@ func TestTokenOfAnotherScannerIs403Red(t *testing.T) {
 	}
 	d.Close()
 	// Reopened with the right token, it syncs: the refusal was the old token's.
+	cfg := d.cfg
 	cfg.Token = "tok-1"
 	d2 := openT(t, cfg)
 	if s := mustStatus(t, d2); s.Status != Yellow {
@@ -261,10 +236,7 @@ func TestTokenOfAnotherScannerIs403Red(t *testing.T) {
 }
 
 func TestBadRequestIsRed(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	cfg := testConfig(t, srv.URL()+"/wrong-prefix", clk)
-	d := openT(t, cfg)
+	_, clk, d := onFake(t, func(c *Config) { c.URL += "/wrong-prefix" })
 	queueN(t, d, clk, 0, 1)
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrRequestRefused) {
 		t.Fatalf("Sync to a wrong path: %v, want ErrRequestRefused", err)

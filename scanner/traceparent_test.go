@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
 var traceparentFormat = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
@@ -16,15 +14,9 @@ var traceparentFormat = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
 // TestUploadsSendTraceparent: every upload request carries a W3C
 // traceparent, each its own trace, and the caller's span when it has one.
 func TestUploadsSendTraceparent(t *testing.T) {
-	srv := fakeapi.New(t)
-	clk := newClock()
-	cfg := testConfig(t, srv.URL(), clk)
-	cfg.BatchSize = 2
-	d := openT(t, cfg)
+	srv, clk, d := onFake(t, func(c *Config) { c.BatchSize = 2 })
 	queueN(t, d, clk, 0, 5)
-	if _, err := d.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, d)
 	reqs := srv.Requests()
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3 batches", len(reqs))

@@ -24,12 +24,5 @@ const ConsoleContentSecurityPolicy = "default-src 'self'; script-src 'self'; sty
 // Content-Security-Policy without inline script, nosniff and no-referrer.
 // Safe for concurrent use.
 func Console() http.Handler {
-	a, err := loadApp(consoleFiles, "console")
-	if err != nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "console unavailable: "+err.Error(), http.StatusInternalServerError)
-		})
-	}
-	a.prefix, a.csp, a.denyFraming = ConsolePrefix, ConsoleContentSecurityPolicy, true
-	return a
+	return serveApp(consoleFiles, "console", "console", ConsolePrefix, ConsoleContentSecurityPolicy, true)
 }

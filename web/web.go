@@ -10,6 +10,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -35,15 +36,21 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // no authentication: it is a static shell; the app calls /v1/... with the
 // device's token. Safe for concurrent use.
 func Scanner() http.Handler {
-	a, err := loadApp(scannerFiles, "scanner")
+	return serveApp(scannerFiles, "scanner", "scanner app", Prefix, ContentSecurityPolicy, false)
+}
+
+// serveApp is the app under root in fsys, mounted at prefix, sent with csp
+// (and X-Frame-Options: DENY with denyFraming). If its files do not load,
+// every request is answered 500 "<what> unavailable": the files are
+// compiled in, so this is a broken build (the package's tests catch it).
+func serveApp(fsys fs.FS, root, what, prefix, csp string, denyFraming bool) http.Handler {
+	a, err := loadApp(fsys, root)
 	if err != nil {
-		// The files are compiled in, so this is a broken build (the
-		// package's tests catch it): say so on every request.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "scanner app unavailable: "+err.Error(), http.StatusInternalServerError)
+			http.Error(w, what+" unavailable: "+err.Error(), http.StatusInternalServerError)
 		})
 	}
-	a.prefix, a.csp = Prefix, ContentSecurityPolicy
+	a.prefix, a.csp, a.denyFraming = prefix, csp, denyFraming
 	return a
 }
 

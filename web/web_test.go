@@ -23,6 +23,27 @@ func get(t *testing.T, h http.Handler, method, path string, hdr map[string]strin
 	return rec.Result()
 }
 
+// statusCase is a request and the status it must be answered with.
+type statusCase struct {
+	method, path string
+	status       int
+}
+
+// checkStatuses sends each case to h and reports a wrong status; each,
+// when not nil, checks more of every answer.
+func checkStatuses(t *testing.T, h http.Handler, cases []statusCase, each func(statusCase, *http.Response)) {
+	t.Helper()
+	for _, tc := range cases {
+		res := get(t, h, tc.method, tc.path, nil)
+		if res.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, res.StatusCode, tc.status)
+		}
+		if each != nil {
+			each(tc, res)
+		}
+	}
+}
+
 func TestScannerServesEachFileWithItsTypeAndHeaders(t *testing.T) {
 	h := Scanner()
 	files := map[string]string{
@@ -132,10 +153,7 @@ func TestScannerRevalidatesWithETag(t *testing.T) {
 
 func TestScannerRefusesWhatIsNotTheApp(t *testing.T) {
 	h := Scanner()
-	for _, tc := range []struct {
-		method, path string
-		status       int
-	}{
+	checkStatuses(t, h, []statusCase{
 		{http.MethodGet, "/scanner/nope.js", http.StatusNotFound},
 		{http.MethodGet, "/scanner/../web.go", http.StatusNotFound},
 		{http.MethodGet, "/scanner/js/", http.StatusNotFound},
@@ -144,15 +162,11 @@ func TestScannerRefusesWhatIsNotTheApp(t *testing.T) {
 		{http.MethodDelete, "/scanner/sw.js", http.StatusMethodNotAllowed},
 		{http.MethodHead, "/scanner/app.css", http.StatusOK},
 		{http.MethodGet, "/scanner", http.StatusMovedPermanently},
-	} {
-		res := get(t, h, tc.method, tc.path, nil)
-		if res.StatusCode != tc.status {
-			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, res.StatusCode, tc.status)
-		}
+	}, func(tc statusCase, res *http.Response) {
 		if res.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s %s: no nosniff", tc.method, tc.path)
 		}
-	}
+	})
 	if loc := get(t, h, http.MethodGet, "/scanner", nil).Header.Get("Location"); loc != "/scanner/" {
 		t.Errorf("/scanner redirects to %q", loc)
 	}

@@ -61,20 +61,31 @@ func noArgs(a *cliArgs) {
 	}
 }
 
+// showCommand is an operator command that reads one thing from the queue
+// (read) and prints it: as JSON with --json (asJSON gives the value to
+// encode), as text otherwise (text writes it and returns the exit code).
+func showCommand[T any](ctx context.Context, name, usage string, args []string, stdout, stderr io.Writer, getenv func(string) string,
+	read func(*scanner.Device) (T, error), asJSON func(T) any, text func(T) int) int {
+	return adminCommand(ctx, name, usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *scanner.Device, a cliArgs) int {
+		v, err := read(d)
+		if err != nil {
+			fmt.Fprintf(stderr, "invsync scanner %s: %v\n", name, err)
+			return scanner.ExitError
+		}
+		if a.vals["json"] == "true" {
+			return printJSON(stdout, stderr, asJSON(v))
+		}
+		return text(v)
+	})
+}
+
 func statusMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	const usage = "Usage: invsync scanner status --data-dir DIR [--json]\n\nPrints the scanner's status from its queue (no network needed):\n" +
 		"green (nothing queued, no rejection, last sync succeeded), yellow (scans queued or offline),\n" +
 		"red (a rejection waits, the token was refused, or no successful sync for 5 minutes while online).\n" +
 		"--json prints {\"status\", \"queued\", \"rejected\", \"lastSyncAt\" (RFC 3339 or null), \"message\", ...}.\n\n"
-	return adminCommand(ctx, "status", usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *scanner.Device, a cliArgs) int {
-		st, err := d.Status()
-		if err != nil {
-			fmt.Fprintf(stderr, "invsync scanner status: %v\n", err)
-			return scanner.ExitError
-		}
-		if a.vals["json"] == "true" {
-			return printJSON(stdout, stderr, st)
-		}
+	asJSON := func(st scanner.Status) any { return st }
+	return showCommand(ctx, "status", usage, args, stdout, stderr, getenv, (*scanner.Device).Status, asJSON, func(st scanner.Status) int {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "status\t%s\n", strings.ToUpper(st.Status))
 		fmt.Fprintf(tw, "scanner\t%s\n", st.ScannerID)
@@ -102,18 +113,13 @@ func rejectionsMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	const usage = "Usage: invsync scanner rejections --data-dir DIR [--json]\n\nLists the rejected scans waiting for attention, oldest first, with the\n" +
 		"server's code and message. Stage \"ingest\": never written; \"apply\": accepted, then not applied.\n" +
 		"Then: retry (VERSION_CONFLICT), correct, or dismiss each.\n--json prints {\"rejections\": [...]}.\n\n"
-	return adminCommand(ctx, "rejections", usage, args, []cliFlag{jsonFlag}, stdout, stderr, getenv, noArgs, func(d *scanner.Device, a cliArgs) int {
-		rs, err := d.Rejections()
-		if err != nil {
-			fmt.Fprintf(stderr, "invsync scanner rejections: %v\n", err)
-			return scanner.ExitError
+	asJSON := func(rs []scanner.Rejection) any {
+		if rs == nil {
+			rs = []scanner.Rejection{}
 		}
-		if a.vals["json"] == "true" {
-			if rs == nil {
-				rs = []scanner.Rejection{}
-			}
-			return printJSON(stdout, stderr, map[string]any{"rejections": rs})
-		}
+		return map[string]any{"rejections": rs}
+	}
+	return showCommand(ctx, "rejections", usage, args, stdout, stderr, getenv, (*scanner.Device).Rejections, asJSON, func(rs []scanner.Rejection) int {
 		if len(rs) == 0 {
 			fmt.Fprintln(stdout, "no rejected scans")
 			return scanner.ExitOK

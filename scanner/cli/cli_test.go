@@ -185,12 +185,7 @@ func TestCLIOnceOfflineExits3(t *testing.T) {
 
 func TestCLIRejectionExits4ThenDismiss(t *testing.T) {
 	srv := fakeapi.New(t)
-	srv.Reject = func(tx map[string]any) (string, string) {
-		if tx["itemId"] == "NOPE" {
-			return "UNKNOWN_ITEM", `item "NOPE" is not in the catalog`
-		}
-		return "", ""
-	}
+	srv.Reject = fakeapi.RejectWhere("itemId", "NOPE", "UNKNOWN_ITEM", `item "NOPE" is not in the catalog`)
 	dir := t.TempDir()
 	r := cli(t, scannerEnv(srv.URL(), dir), lineCount+"\n"+lineUnknow+"\n", "--once")
 	if r.code != scanner.ExitRejected {

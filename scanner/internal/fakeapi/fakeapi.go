@@ -80,6 +80,28 @@ func New(t testing.TB) *Server {
 	return f
 }
 
+// RejectWhere is a Reject hook that rejects, with code and message, every
+// transaction whose field holds value, and accepts the others.
+func RejectWhere(field, value, code, message string) func(tx map[string]any) (string, string) {
+	return func(tx map[string]any) (string, string) {
+		if tx[field] == value {
+			return code, message
+		}
+		return "", ""
+	}
+}
+
+// FailFirst is a Fail hook that fails the first request with mode and
+// none after it.
+func FailFirst(mode string) func(n int) string {
+	return func(n int) string {
+		if n == 1 {
+			return mode
+		}
+		return ""
+	}
+}
+
 // URL is the fake's base URL.
 func (f *Server) URL() string { return f.HTTP.URL }
 

@@ -56,3 +56,18 @@ export async function call(method, path, { query, body, tok } = {}) {
 }
 
 export const get = (path, query) => call("GET", path, { query });
+
+/**
+ * GET of a page some roles may not see: resolves to the answer (decoded
+ * JSON, or null for 204), or, when the server refuses the role (403), calls
+ * denied() and resolves to undefined, which no answer is. Any other error
+ * rejects as from get.
+ */
+export async function getUnlessDenied(path, query, denied) {
+  try {
+    return await get(path, query);
+  } catch (err) {
+    if (err.status === 403) { denied(); return undefined; }
+    throw err;
+  }
+}

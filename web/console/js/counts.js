@@ -16,14 +16,8 @@ export async function render(ctx) {
   };
   const load = async () => {
     if (!ctx.warehouse) return;
-    let out;
-    try {
-      out = await api.get("counts", { warehouseId: ctx.warehouse, status: "held" });
-    } catch (err) {
-      if (err.status === 403) { fill(body, h("p", {}, "This role may not see held counts.")); return; }
-      throw err;
-    }
-    if (!ctx.current()) return;
+    const out = await api.getUnlessDenied("counts", { warehouseId: ctx.warehouse, status: "held" }, () => fill(body, h("p", {}, "This role may not see held counts.")));
+    if (out === undefined || !ctx.current()) return;
     const rows = (out.counts || []).map((c) => {
       const variance = c.counted - c.expected;
       const pct = (100 * Math.abs(variance)) / Math.max(c.expected, 1);

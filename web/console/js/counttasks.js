@@ -2,7 +2,7 @@
 // and admins create them.
 
 import * as api from "./api.js";
-import { h, fill, when, table, toast } from "./dom.js";
+import { h, fill, when, table, toast, onSubmit } from "./dom.js";
 
 export async function render(ctx) {
   const body = h("div", { "aria-live": "polite" });
@@ -15,26 +15,17 @@ export async function render(ctx) {
       h("label", { for: "ct-location" }, "Location", loc), h("label", { for: "ct-item" }, "Item (optional)", item),
       h("label", { for: "ct-reason" }, "Reason", reason),
       h("button", { type: "submit", class: "primary", "data-action": "create-count-task" }, "Create count task"));
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      try {
-        await api.call("POST", "count-tasks", { body: { warehouseId: ctx.warehouse, locationId: loc.value, itemId: item.value || undefined, reason: reason.value } });
-        toast("Count task created");
-        await load();
-      } catch (err) { toast(err.message); }
+    onSubmit(form, async () => {
+      await api.call("POST", "count-tasks", { body: { warehouseId: ctx.warehouse, locationId: loc.value, itemId: item.value || undefined, reason: reason.value } });
+      toast("Count task created");
+      await load();
     });
   }
   fill(ctx.main, h("h1", {}, "Count tasks"), h("p", { class: "muted" }, "Warehouse " + (ctx.warehouse || "—")), form, body);
   const load = async () => {
     if (!ctx.warehouse) return;
-    let out;
-    try {
-      out = await api.get("count-tasks", { warehouseId: ctx.warehouse });
-    } catch (err) {
-      if (err.status === 403) { fill(body, h("p", {}, "This role may not see count tasks.")); return; }
-      throw err;
-    }
-    if (!ctx.current()) return;
+    const out = await api.getUnlessDenied("count-tasks", { warehouseId: ctx.warehouse }, () => fill(body, h("p", {}, "This role may not see count tasks.")));
+    if (out === undefined || !ctx.current()) return;
     const rows = (out.countTasks || []).slice().reverse().map((t) => h("tr", { "data-count-task-id": t.countTaskId },
       h("td", {}, t.countTaskId), h("td", {}, t.status), h("td", {}, t.locationId), h("td", {}, t.itemId || "whole location"),
       h("td", {}, t.reason), h("td", {}, t.createdBy), h("td", {}, when(t.createdAt)), h("td", {}, when(t.completedAt))));

@@ -61,6 +61,17 @@ export function toast(msg) {
   toastTimer = setTimeout(() => t.classList.remove("shown"), 4000);
 }
 
+/**
+ * Runs act when form is submitted, instead of the browser's submission; an
+ * error act throws is shown as a toast.
+ */
+export function onSubmit(form, act) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try { await act(); } catch (err) { toast(err.message); }
+  });
+}
+
 /** A table with a header row and rows (each a <tr>), or a note when empty. */
 export function table(label, headers, rows, empty = "Nothing to show.") {
   if (rows.length === 0) return h("p", { class: "muted" }, empty);

@@ -9,14 +9,8 @@ export async function render(ctx) {
   fill(ctx.main, h("h1", {}, "Locks"), h("p", { class: "muted" }, "Warehouse " + (ctx.warehouse || "—")), body);
   const load = async () => {
     if (!ctx.warehouse) return;
-    let out;
-    try {
-      out = await api.get("locks", { warehouseId: ctx.warehouse });
-    } catch (err) {
-      if (err.status === 403) { fill(body, h("p", {}, "This role may not see locks.")); return; }
-      throw err;
-    }
-    if (!ctx.current()) return;
+    const out = await api.getUnlessDenied("locks", { warehouseId: ctx.warehouse }, () => fill(body, h("p", {}, "This role may not see locks.")));
+    if (out === undefined || !ctx.current()) return;
     const rows = (out.locks || []).map((l) => h("tr", { "data-lock-id": l.lockId },
       h("td", {}, l.locationId), h("td", {}, l.scannerId), h("td", {}, when(l.acquiredAt)), h("td", {}, when(l.expiresAt)), h("td", {}, l.status),
       ctx.canAct ? h("td", {}, h("button", { type: "button", class: "danger", "data-action": "release", onclick: async () => {

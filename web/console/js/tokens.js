@@ -2,7 +2,7 @@
 // link and QR code shown once), list, revoke.
 
 import * as api from "./api.js";
-import { h, fill, when, table, toast } from "./dom.js";
+import { h, fill, when, table, toast, onSubmit } from "./dom.js";
 import qrcode from "../vendor/qrcode-generator/qrcode.js";
 
 /** Draws text as a QR code on a canvas (no markup, no data: URL). */
@@ -31,20 +31,17 @@ export async function render(ctx) {
     h("label", { for: "tok-name" }, "Name (a scanner's id)", name), h("label", { for: "tok-role" }, "Role", role),
     h("label", { for: "tok-warehouses" }, "Warehouses (comma separated, * for all)", whs),
     h("button", { type: "submit", class: "primary", "data-action": "create-token" }, "Create token"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      const t = await api.call("POST", "tokens", { body: { name: name.value.trim(), role: role.value, warehouses: whs.value.split(",").map((w) => w.trim()).filter(Boolean) } });
-      const parts = [h("p", {}, h("strong", {}, `Token for ${t.name} (${t.role}) — shown once, copy it now:`)), h("p", {}, h("code", { "data-secret": "" }, t.token))];
-      if (t.role === "scanner") {
-        const link = new URL("../scanner/#token=" + encodeURIComponent(t.token), document.baseURI).href;
-        parts.push(h("p", {}, "Enrolment link (open on the scanner, or scan the code with its camera):"),
-          h("p", {}, h("code", { "data-enrolment-link": "" }, link)), qrCanvas(link));
-      }
-      parts.push(h("p", {}, h("button", { type: "button", onclick: () => fill(shown) }, "Done, hide it")));
-      fill(shown, h("div", { class: "secret", "data-created-token-id": t.tokenId }, parts));
-      await load();
-    } catch (err) { toast(err.message); }
+  onSubmit(form, async () => {
+    const t = await api.call("POST", "tokens", { body: { name: name.value.trim(), role: role.value, warehouses: whs.value.split(",").map((w) => w.trim()).filter(Boolean) } });
+    const parts = [h("p", {}, h("strong", {}, `Token for ${t.name} (${t.role}) — shown once, copy it now:`)), h("p", {}, h("code", { "data-secret": "" }, t.token))];
+    if (t.role === "scanner") {
+      const link = new URL("../scanner/#token=" + encodeURIComponent(t.token), document.baseURI).href;
+      parts.push(h("p", {}, "Enrolment link (open on the scanner, or scan the code with its camera):"),
+        h("p", {}, h("code", { "data-enrolment-link": "" }, link)), qrCanvas(link));
+    }
+    parts.push(h("p", {}, h("button", { type: "button", onclick: () => fill(shown) }, "Done, hide it")));
+    fill(shown, h("div", { class: "secret", "data-created-token-id": t.tokenId }, parts));
+    await load();
   });
   fill(ctx.main, h("h1", {}, "Tokens"), form, shown, body);
   const load = async () => {
