@@ -166,12 +166,7 @@ func (c Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		bad("Brokers: the service's Kafka seed brokers are required (to read the events topic and for the baseline)")
 	}
-	if c.Records < 1 {
-		bad("Records %d: must be at least 1", c.Records)
-	}
-	if c.BatchSize < 1 || c.BatchSize > maxUpload {
-		bad("BatchSize %d: must be 1 to %d (the API's limit per request)", c.BatchSize, maxUpload)
-	}
+	checkLoad(bad, c.Records, c.BatchSize, "the API's limit per request")
 	if c.Scanners < 1 {
 		bad("Scanners %d: must be at least 1", c.Scanners)
 	}
@@ -194,6 +189,18 @@ func (c Config) Validate() error {
 		bad("BrokerKind %q: want embedded or kafka", c.BrokerKind)
 	}
 	return errors.Join(errs...)
+}
+
+// checkLoad reports through bad the problems of a load's size, Config's
+// and PeerConfig's: at least 1 record, batches of 1 to maxUpload
+// transactions (limitWhy says why that limit).
+func checkLoad(bad func(format string, args ...any), records, batchSize int, limitWhy string) {
+	if records < 1 {
+		bad("Records %d: must be at least 1", records)
+	}
+	if batchSize < 1 || batchSize > maxUpload {
+		bad("BatchSize %d: must be 1 to %d (%s)", batchSize, maxUpload, limitWhy)
+	}
 }
 
 // checkRates reports through bad the problems of a ladder of offered

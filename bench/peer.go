@@ -205,12 +205,7 @@ func (c PeerConfig) Validate() error {
 	if c.Partitions < 1 {
 		bad("Partitions %d: must be at least 1", c.Partitions)
 	}
-	if c.Records < 1 {
-		bad("Records %d: must be at least 1", c.Records)
-	}
-	if c.BatchSize < 1 || c.BatchSize > maxUpload {
-		bad("BatchSize %d: must be 1 to %d (as invsync's uploads)", c.BatchSize, maxUpload)
-	}
+	checkLoad(bad, c.Records, c.BatchSize, "as invsync's uploads")
 	if c.Senders < 1 {
 		bad("Senders %d: must be at least 1", c.Senders)
 	}

@@ -62,9 +62,8 @@ func TestConfigDefaults(t *testing.T) {
 // caught up.
 func TestRunAndCloseAndMetrics(t *testing.T) {
 	d := newSQLiteDB(t)
-	k := newTestKafka(t, 2, false)
-	w := newWorld(k, 21, 2, 1, 5, 2)
-	w.round(t, k.producer(t), 400, 100, 0, 5)
+	k, w, prod := newTestWorld(t, 21, 2, 1, 5, 2)
+	w.round(t, prod, 400, 100, 0, 5)
 	reader := sdkmetric.NewManualReader()
 	meter := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test")
 	m, err := New(Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, Meter: meter, Logger: testLogger(t)})

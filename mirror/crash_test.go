@@ -114,9 +114,7 @@ func TestMirrorKill9(t *testing.T) {
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("seed %d", seed)
 		rnd := rand.New(rand.NewPCG(seed, 7))
-		k := newTestKafka(t, 3, false)
-		w := newWorld(k, seed, 3, 2, 30, 4)
-		prod := k.producer(t)
+		k, w, prod := newTestWorld(t, seed, 3, 2, 30, 4)
 		db := openTestDB(t, d)
 
 		const rounds = 8

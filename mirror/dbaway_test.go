@@ -65,9 +65,7 @@ func newLogCapture(t *testing.T) (*logCapture, *slog.Logger) {
 // go, the mirror resumes and ends equal to the fold.
 func TestMirrorStopsWhileSQLiteIsLocked(t *testing.T) {
 	d := newSQLiteDB(t)
-	k := newTestKafka(t, 2, false)
-	w := newWorld(k, 11, 2, 2, 10, 3)
-	prod := k.producer(t)
+	k, w, prod := newTestWorld(t, 11, 2, 2, 10, 3)
 	w.round(t, prod, 500, 100, 0, 1)
 	db := openTestDB(t, d)
 	logs, logger := newLogCapture(t)
@@ -140,9 +138,7 @@ func TestMirrorPostgresRestartMidCatchUp(t *testing.T) {
 	d := requireScriptCluster(t)
 	// Whatever happens below, the cluster is up again for what follows.
 	t.Cleanup(func() { postgresScript(t, "up") })
-	k := newTestKafka(t, 4, false)
-	w := newWorld(k, 12, 4, 3, 40, 4)
-	prod := k.producer(t)
+	k, w, prod := newTestWorld(t, 12, 4, 3, 40, 4)
 	w.round(t, prod, 20000, 500, 10, 1)
 	logs, logger := newLogCapture(t)
 	m, _ := startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, BatchRecords: 100,

@@ -51,11 +51,7 @@ func newDecoders(codec *schemas.Set, topics schemas.Topics, discrepancy Discrepa
 	}
 	d := &decoders{byTopic: map[string]func([]byte, *batch) error{
 		topics.InventoryEvents: func(v []byte, b *batch) error {
-			e, err := codec.DecodeInventoryEvent(v)
-			if err != nil {
-				return err
-			}
-			row, err := positionFromEvent(&e)
+			e, row, err := decodeRow(v, codec.DecodeInventoryEvent, positionFromEvent)
 			if err != nil {
 				return err
 			}
@@ -64,11 +60,7 @@ func newDecoders(codec *schemas.Set, topics schemas.Topics, discrepancy Discrepa
 			return nil
 		},
 		topics.AllocationDecisions: func(v []byte, b *batch) error {
-			dec, err := codec.DecodeAllocationDecision(v)
-			if err != nil {
-				return err
-			}
-			row, err := allocationFromDecision(&dec)
+			_, row, err := decodeRow(v, codec.DecodeAllocationDecision, allocationFromDecision)
 			if err != nil {
 				return err
 			}
@@ -90,6 +82,17 @@ func newDecoders(codec *schemas.Set, topics schemas.Topics, discrepancy Discrepa
 		}
 	}
 	return d
+}
+
+// decodeRow decodes v with decode and makes a row of the value with toRow.
+func decodeRow[W, R any](v []byte, decode func([]byte) (W, error), toRow func(*W) (R, error)) (W, R, error) {
+	w, err := decode(v)
+	if err != nil {
+		var r R
+		return w, r, err
+	}
+	r, err := toRow(&w)
+	return w, r, err
 }
 
 // topics returns the topics the mirror reads: those it has a decoder for,

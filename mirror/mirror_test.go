@@ -76,9 +76,7 @@ func checkTables(t *testing.T, w *world, db queryer, upTo map[topicPartition]int
 
 func TestMirrorExactlyOnceIntoSQL(t *testing.T) {
 	forEachDB(t, func(t *testing.T, d testDB) {
-		k := newTestKafka(t, 3, false)
-		w := newWorld(k, 1, 3, 2, 20, 4)
-		prod := k.producer(t)
+		k, w, prod := newTestWorld(t, 1, 3, 2, 20, 4)
 		// Before the mirror starts: a backlog to catch up on.
 		w.round(t, prod, 3000, 200, 3, 2)
 
@@ -101,9 +99,7 @@ func TestMirrorExactlyOnceIntoSQL(t *testing.T) {
 
 func TestMirrorDeadLetters(t *testing.T) {
 	forEachDB(t, func(t *testing.T, d testDB) {
-		k := newTestKafka(t, 1, false)
-		w := newWorld(k, 2, 1, 1, 3, 1)
-		prod := k.producer(t)
+		k, w, prod := newTestWorld(t, 2, 1, 1, 3, 1)
 		// Every kind of garbage, between good records.
 		good1 := w.nextEvent()
 		recs := []*kgo.Record{w.eventRecord(good1)}
@@ -179,9 +175,7 @@ func TestMirrorDeadLetters(t *testing.T) {
 // tables as they were.
 func TestMirrorResumesFromStoredOffsets(t *testing.T) {
 	forEachDB(t, func(t *testing.T, d testDB) {
-		k := newTestKafka(t, 3, false)
-		w := newWorld(k, 5, 3, 2, 10, 3)
-		prod := k.producer(t)
+		k, w, prod := newTestWorld(t, 5, 3, 2, 10, 3)
 		w.round(t, prod, 1000, 100, 3, 2)
 		cfg := Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, BatchRecords: 150, Logger: testLogger(t)}
 		db := openTestDB(t, d)
@@ -240,9 +234,7 @@ func discrepancyJSON(v []byte) (Discrepancy, error) {
 // started.
 func TestMirrorDiscrepanciesTopic(t *testing.T) {
 	forEachDB(t, func(t *testing.T, d testDB) {
-		k := newTestKafka(t, 2, false)
-		w := newWorld(k, 6, 2, 1, 5, 2)
-		prod := k.producer(t)
+		k, w, prod := newTestWorld(t, 6, 2, 1, 5, 2)
 		w.round(t, prod, 200, 50, 0, 0)
 		db := openTestDB(t, d)
 		cfg := Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, RefreshInterval: 100 * time.Millisecond, Logger: testLogger(t)}

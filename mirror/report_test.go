@@ -225,9 +225,8 @@ func TestReportOversizedItemAndRetries(t *testing.T) {
 // caught up, and again every ReportInterval.
 func TestMirrorReportsAfterCatchingUp(t *testing.T) {
 	d := newSQLiteDB(t)
-	k := newTestKafka(t, 2, false)
-	w := newWorld(k, 9, 2, 2, 10, 2)
-	w.round(t, k.producer(t), 300, 100, 0, 0)
+	k, w, prod := newTestWorld(t, 9, 2, 2, 10, 2)
+	w.round(t, prod, 300, 100, 0, 0)
 	k.waitStable(t, k.topics.InventoryEvents, k.topics.AllocationDecisions) // the first report must see it all
 	srv := newReportServer(t)
 	startMirror(t, Config{Brokers: k.brokers, TopicPrefix: k.prefix, SQLURL: d.url, URL: srv.URL, Token: testToken,

@@ -20,18 +20,26 @@ func event(wh, item, loc string, typ schemas.EventType, onHand, version int64, a
 		Allocated: 0, Available: onHand, TransactionID: "tx", ScannerID: "s", UserID: "u"}
 }
 
-// applyEvents applies events as one batch covering offsets first..first+len.
-func applyEvents(t *testing.T, s *store, tp topicPartition, first int64, evs ...schemas.InventoryEvent) error {
+// batchOf is a batch of the rows conv makes of ws, added with add, that
+// covers offsets first..first+len(ws) of tp.
+func batchOf[W, R any](t *testing.T, tp topicPartition, first int64, conv func(*W) (R, error), add func(*batch, R), ws []W) *batch {
 	t.Helper()
 	b := newBatch()
-	for i := range evs {
-		row, err := positionFromEvent(&evs[i])
+	for i := range ws {
+		row, err := conv(&ws[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.addPosition(row)
+		add(b, row)
 	}
-	b.offsets[tp] = offsetRange{first: first, next: first + int64(len(evs))}
+	b.offsets[tp] = offsetRange{first: first, next: first + int64(len(ws))}
+	return b
+}
+
+// applyEvents applies events as one batch covering offsets first..first+len.
+func applyEvents(t *testing.T, s *store, tp topicPartition, first int64, evs ...schemas.InventoryEvent) error {
+	t.Helper()
+	b := batchOf(t, tp, first, positionFromEvent, (*batch).addPosition, evs)
 	b.total = len(evs)
 	return s.apply(context.Background(), b)
 }
@@ -152,15 +160,7 @@ func TestAllocationsMoveForwardBySequence(t *testing.T) {
 		off := int64(0)
 		apply := func(ds ...schemas.AllocationDecision) {
 			t.Helper()
-			b := newBatch()
-			for i := range ds {
-				row, err := allocationFromDecision(&ds[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				b.addAllocation(row)
-			}
-			b.offsets[tp] = offsetRange{off, off + int64(len(ds))}
+			b := batchOf(t, tp, off, allocationFromDecision, (*batch).addAllocation, ds)
 			off += int64(len(ds))
 			if err := s.apply(context.Background(), b); err != nil {
 				t.Fatal(err)

@@ -74,6 +74,15 @@ func newWorld(k *testKafka, seed uint64, partitions int32, warehouses, items, lo
 	return w
 }
 
+// newTestWorld starts a broker of partitions partitions (newTestKafka), a
+// world on it (newWorld) and a transactional producer to write its rounds
+// with.
+func newTestWorld(t *testing.T, seed uint64, partitions int32, warehouses, items, locations int) (*testKafka, *world, *kgo.Client) {
+	t.Helper()
+	k := newTestKafka(t, partitions, false)
+	return k, newWorld(k, seed, partitions, warehouses, items, locations), k.producer(t)
+}
+
 func partitionOf(key string, n int32) int32 {
 	h := fnv.New32a()
 	h.Write([]byte(key))
@@ -125,12 +134,17 @@ func (w *world) nextEvent() schemas.InventoryEvent {
 }
 
 func (w *world) eventRecord(e schemas.InventoryEvent) *kgo.Record {
-	v, err := w.k.codec.AppendInventoryEvent(nil, &e)
+	return encodedRecord(w, w.k.topics.InventoryEvents, e.WarehouseID+"/"+e.ItemID, w.k.codec.AppendInventoryEvent, &e)
+}
+
+// encodedRecord is v, encoded with enc, as a record of topic with key,
+// in the partition the producers would choose for key.
+func encodedRecord[V any](w *world, topic, key string, enc func([]byte, *V) ([]byte, error), v *V) *kgo.Record {
+	b, err := enc(nil, v)
 	if err != nil {
 		panic(err)
 	}
-	key := e.WarehouseID + "/" + e.ItemID
-	return &kgo.Record{Topic: w.k.topics.InventoryEvents, Partition: partitionOf(key, w.partitions), Key: []byte(key), Value: v}
+	return &kgo.Record{Topic: topic, Partition: partitionOf(key, w.partitions), Key: []byte(key), Value: b}
 }
 
 // nextDecision returns the next decision of a new or existing allocation,
@@ -171,11 +185,7 @@ func (w *world) nextDecision() schemas.AllocationDecision {
 }
 
 func (w *world) decisionRecord(d schemas.AllocationDecision) *kgo.Record {
-	v, err := w.k.codec.AppendAllocationDecision(nil, &d)
-	if err != nil {
-		panic(err)
-	}
-	return &kgo.Record{Topic: w.k.topics.AllocationDecisions, Partition: partitionOf(d.AllocationID, w.partitions), Key: []byte(d.AllocationID), Value: v}
+	return encodedRecord(w, w.k.topics.AllocationDecisions, d.AllocationID, w.k.codec.AppendAllocationDecision, &d)
 }
 
 // garbageRecord returns a record that must become a dead letter.
@@ -380,28 +390,40 @@ func compareDeadLetterIDs(a, b deadLetterID) int {
 
 // ---------------------------------------------------------------- table reads
 
-func readPositions(t *testing.T, db queryer) map[positionKey]posState {
+// eachRow runs query on db and hands each row to scan, failing the test
+// on any error, scan's included.
+func eachRow(t *testing.T, db queryer, query string, scan func(*sql.Rows) error) {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT warehouse_id, item_id, location_id, lot_number,
-		on_hand, allocated, available, version, updated_at FROM positions`)
+	rows, err := db.QueryContext(context.Background(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	out := map[positionKey]posState{}
 	for rows.Next() {
-		var k positionKey
-		var s posState
-		var at any
-		if err := rows.Scan(&k.WarehouseID, &k.ItemID, &k.LocationID, &k.LotNumber, &s.OnHand, &s.Allocated, &s.Available, &s.Version, &at); err != nil {
+		if err := scan(rows); err != nil {
 			t.Fatal(err)
 		}
-		s.UpdatedAtMillis = scanMillis(t, at)
-		out[k] = s
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func readPositions(t *testing.T, db queryer) map[positionKey]posState {
+	t.Helper()
+	out := map[positionKey]posState{}
+	eachRow(t, db, `SELECT warehouse_id, item_id, location_id, lot_number,
+		on_hand, allocated, available, version, updated_at FROM positions`, func(rows *sql.Rows) error {
+		var k positionKey
+		var s posState
+		var at any
+		if err := rows.Scan(&k.WarehouseID, &k.ItemID, &k.LocationID, &k.LotNumber, &s.OnHand, &s.Allocated, &s.Available, &s.Version, &at); err != nil {
+			return err
+		}
+		s.UpdatedAtMillis = scanMillis(t, at)
+		out[k] = s
+		return nil
+	})
 	return out
 }
 
@@ -424,71 +446,50 @@ func scanMillis(t *testing.T, v any) int64 {
 
 func readAllocations(t *testing.T, db queryer) map[string]allocState {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT allocation_id, status, requested_quantity, confirmed_quantity,
-		backorder_quantity, picked_quantity, decision_sequence, decision_id FROM allocations`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	out := map[string]allocState{}
-	for rows.Next() {
+	eachRow(t, db, `SELECT allocation_id, status, requested_quantity, confirmed_quantity,
+		backorder_quantity, picked_quantity, decision_sequence, decision_id FROM allocations`, func(rows *sql.Rows) error {
 		var id string
 		var s allocState
 		if err := rows.Scan(&id, &s.Status, &s.Requested, &s.Confirmed, &s.Backorder, &s.Picked, &s.Sequence, &s.DecisionID); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		out[id] = s
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+		return nil
+	})
 	return out
 }
 
 func readDeadLetters(t *testing.T, db queryer) ([]deadLetterID, []string) {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT topic, "partition", "offset", error FROM dead_letters ORDER BY topic, "partition", "offset"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var ids []deadLetterID
 	var errs []string
-	for rows.Next() {
+	eachRow(t, db, `SELECT topic, "partition", "offset", error FROM dead_letters ORDER BY topic, "partition", "offset"`, func(rows *sql.Rows) error {
 		var d deadLetterID
 		var e string
 		if err := rows.Scan(&d.Topic, &d.Partition, &d.Offset, &e); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		ids = append(ids, d)
 		errs = append(errs, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+		return nil
+	})
 	slices.SortFunc(ids, compareDeadLetterIDs)
 	return ids, errs
 }
 
 func readStoredOffsets(t *testing.T, db queryer) map[topicPartition]int64 {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT topic, "partition", next_offset FROM consumed_offsets`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	out := map[topicPartition]int64{}
-	for rows.Next() {
+	eachRow(t, db, `SELECT topic, "partition", next_offset FROM consumed_offsets`, func(rows *sql.Rows) error {
 		var tp topicPartition
 		var o int64
 		if err := rows.Scan(&tp.Topic, &tp.Partition, &o); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		out[tp] = o
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+		return nil
+	})
 	return out
 }
 

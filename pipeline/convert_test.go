@@ -39,19 +39,27 @@ func convertRand(t *testing.T, seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, 0x636f6e76))
 }
 
-// throughCodec encodes w with enc into *buf and decodes it with dec,
-// failing the test (at value i) on either error.
-func throughCodec[W any](t *testing.T, i int, buf *[]byte, w W, enc func([]byte, *W) ([]byte, error), dec func([]byte) (W, error)) W {
+// eachThroughCodec makes convertValues random domain values with gen,
+// converts each to the wire with toWire, encodes that with enc and decodes
+// it with dec (failing the test, at value i, on either error), and hands
+// check the domain value, what went on the wire and what came back.
+func eachThroughCodec[D, W any](t *testing.T, rng *rand.Rand, gen func(*rand.Rand) D, toWire func(*D) W,
+	enc func([]byte, *W) ([]byte, error), dec func([]byte) (W, error), check func(i int, d *D, w *W, got W)) {
 	t.Helper()
-	var err error
-	if *buf, err = enc((*buf)[:0], &w); err != nil {
-		t.Fatalf("value %d: encoding %#v: %v", i, w, err)
+	var buf []byte
+	for i := range convertValues {
+		d := gen(rng)
+		w := toWire(&d)
+		var err error
+		if buf, err = enc(buf[:0], &w); err != nil {
+			t.Fatalf("value %d: encoding %#v: %v", i, w, err)
+		}
+		got, err := dec(buf)
+		if err != nil {
+			t.Fatalf("value %d: decoding: %v", i, err)
+		}
+		check(i, &d, &w, got)
 	}
-	got, err := dec(*buf)
-	if err != nil {
-		t.Fatalf("value %d: decoding: %v", i, err)
-	}
-	return got
 }
 
 // wireTime is t as the wire returns it.
@@ -59,75 +67,67 @@ func wireTime(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC()
 
 func TestTransactionRoundTrip(t *testing.T) {
 	codec := newCodec(t)
-	rng := convertRand(t, 1)
-	var buf []byte
-	for i := range convertValues {
-		tx := randTransaction(rng)
-		w := pipeline.ToWire(&tx)
-		if (w.ToLocationID == nil) != (tx.ToLocationID == "") || (w.AllocationID == nil) != (tx.AllocationID == "") ||
-			(w.ReasonCode == nil) != (tx.ReasonCode == "") {
-			t.Fatalf("value %d: an empty optional string must go on the wire as null: %#v from %#v", i, w, tx)
-		}
-		dw := throughCodec(t, i, &buf, w, codec.AppendTransaction, codec.DecodeTransaction)
-		got := pipeline.FromWire(&dw)
+	eachThroughCodec(t, convertRand(t, 1), randTransaction, pipeline.ToWire, codec.AppendTransaction, codec.DecodeTransaction,
+		func(i int, tx *processors.Transaction, w *schemas.Transaction, dw schemas.Transaction) {
+			if (w.ToLocationID == nil) != (tx.ToLocationID == "") || (w.AllocationID == nil) != (tx.AllocationID == "") ||
+				(w.ReasonCode == nil) != (tx.ReasonCode == "") {
+				t.Fatalf("value %d: an empty optional string must go on the wire as null: %#v from %#v", i, *w, *tx)
+			}
+			got := pipeline.FromWire(&dw)
 
-		want := tx
-		want.DeviceTimestamp = wireTime(tx.DeviceTimestamp)
-		want.CorrectedTimestamp = wireTime(tx.CorrectedTimestamp)
-		want.SentAt = wireTime(tx.SentAt)
-		want.ReceivedAt = wireTime(tx.ReceivedAt)
-		if len(want.BodyHash) == 0 {
-			want.BodyHash = nil
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("value %d: round trip of\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, tx, got, want)
-		}
-		// The idempotency hash covers what the device sent, which the
-		// wire keeps exactly.
-		if !bytes.Equal(got.Hash(), tx.Hash()) {
-			t.Fatalf("value %d: the content hash changed on the wire", i)
-		}
-	}
+			want := *tx
+			want.DeviceTimestamp = wireTime(tx.DeviceTimestamp)
+			want.CorrectedTimestamp = wireTime(tx.CorrectedTimestamp)
+			want.SentAt = wireTime(tx.SentAt)
+			want.ReceivedAt = wireTime(tx.ReceivedAt)
+			if len(want.BodyHash) == 0 {
+				want.BodyHash = nil
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("value %d: round trip of\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, *tx, got, want)
+			}
+			// The idempotency hash covers what the device sent, which the
+			// wire keeps exactly.
+			if !bytes.Equal(got.Hash(), tx.Hash()) {
+				t.Fatalf("value %d: the content hash changed on the wire", i)
+			}
+		})
 }
 
 func TestAllocRequestRoundTrip(t *testing.T) {
 	codec := newCodec(t)
-	rng := convertRand(t, 2)
-	var buf []byte
 	defaulted := 0
-	for i := range convertValues {
-		r := randAllocRequest(rng)
-		w := pipeline.AllocRequestToWire(&r)
-		if (w.LocationID == nil) != (r.LocationID == "") || (w.LotNumber == nil) != (r.LotNumber == "") {
-			t.Fatalf("value %d: an empty optional string must go on the wire as null: %#v from %#v", i, w, r)
-		}
-		dw := throughCodec(t, i, &buf, w, codec.AppendAllocationRequest, codec.DecodeAllocationRequest)
-		got := pipeline.AllocRequestFromWire(&dw)
-
-		want := r
-		want.RequestedAt = wireTime(r.RequestedAt)
-		if r.ExpiresAt != nil {
-			e := wireTime(*r.ExpiresAt)
-			want.ExpiresAt = &e
-		}
-		switch {
-		case len(r.BodyHash) > 0:
-		case r.Action == processors.ActionAllocate:
-			// A request without a hash gets the hash of its content as
-			// read from the wire: the same for every reader and every
-			// resend of the same request.
-			want.BodyHash = want.Hash()
-			if len(want.BodyHash) == 0 {
-				t.Fatalf("value %d: empty content hash", i)
+	eachThroughCodec(t, convertRand(t, 2), randAllocRequest, pipeline.AllocRequestToWire, codec.AppendAllocationRequest, codec.DecodeAllocationRequest,
+		func(i int, r *processors.AllocRequest, w *schemas.AllocationRequest, dw schemas.AllocationRequest) {
+			if (w.LocationID == nil) != (r.LocationID == "") || (w.LotNumber == nil) != (r.LotNumber == "") {
+				t.Fatalf("value %d: an empty optional string must go on the wire as null: %#v from %#v", i, *w, *r)
 			}
-			defaulted++
-		default:
-			want.BodyHash = nil // a CANCEL needs none
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("value %d: round trip of\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, r, got, want)
-		}
-	}
+			got := pipeline.AllocRequestFromWire(&dw)
+
+			want := *r
+			want.RequestedAt = wireTime(r.RequestedAt)
+			if r.ExpiresAt != nil {
+				e := wireTime(*r.ExpiresAt)
+				want.ExpiresAt = &e
+			}
+			switch {
+			case len(r.BodyHash) > 0:
+			case r.Action == processors.ActionAllocate:
+				// A request without a hash gets the hash of its content as
+				// read from the wire: the same for every reader and every
+				// resend of the same request.
+				want.BodyHash = want.Hash()
+				if len(want.BodyHash) == 0 {
+					t.Fatalf("value %d: empty content hash", i)
+				}
+				defaulted++
+			default:
+				want.BodyHash = nil // a CANCEL needs none
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("value %d: round trip of\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, *r, got, want)
+			}
+		})
 	if defaulted < convertValues/20 {
 		t.Errorf("only %d of %d requests took the default body hash; the generator should make more", defaulted, convertValues)
 	}
@@ -145,38 +145,35 @@ var wireEventTypes = map[processors.TxType]schemas.EventType{
 func TestEventToWire(t *testing.T) {
 	codec := newCodec(t)
 	rng := convertRand(t, 3)
-	var buf []byte
-	for i := range convertValues {
-		e := randEvent(rng)
-		w := pipeline.EventToWire(&e)
-		got := throughCodec(t, i, &buf, w, codec.AppendInventoryEvent, codec.DecodeInventoryEvent)
-		want := schemas.InventoryEvent{
-			EventID:            e.EventID,
-			Timestamp:          wireTime(e.Timestamp),
-			EventType:          wireEventTypes[e.Type],
-			ItemID:             e.ItemID,
-			WarehouseID:        e.WarehouseID,
-			LocationID:         e.LocationID,
-			LotNumber:          optional(e.LotNumber), // null when not lot-tracked
-			QuantityChange:     e.QuantityChange,
-			ResultingOnHand:    e.ResultingOnHand,
-			TransactionID:      e.TransactionID,
-			ScannerID:          e.ScannerID,
-			UserID:             e.UserID,
-			Version:            e.Version,
-			Allocated:          e.Allocated,
-			Available:          e.Available,
-			DeviceTimestamp:    wireTime(e.DeviceTimestamp),
-			CorrectedTimestamp: wireTime(e.CorrectedTimestamp),
-			AllocationID:       optional(e.AllocationID),
-		}
-		if len(e.Warnings) > 0 {
-			want.Warnings = append([]string(nil), e.Warnings...)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("value %d: event\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, e, got, want)
-		}
-	}
+	eachThroughCodec(t, rng, randEvent, pipeline.EventToWire, codec.AppendInventoryEvent, codec.DecodeInventoryEvent,
+		func(i int, e *processors.Event, _ *schemas.InventoryEvent, got schemas.InventoryEvent) {
+			want := schemas.InventoryEvent{
+				EventID:            e.EventID,
+				Timestamp:          wireTime(e.Timestamp),
+				EventType:          wireEventTypes[e.Type],
+				ItemID:             e.ItemID,
+				WarehouseID:        e.WarehouseID,
+				LocationID:         e.LocationID,
+				LotNumber:          optional(e.LotNumber), // null when not lot-tracked
+				QuantityChange:     e.QuantityChange,
+				ResultingOnHand:    e.ResultingOnHand,
+				TransactionID:      e.TransactionID,
+				ScannerID:          e.ScannerID,
+				UserID:             e.UserID,
+				Version:            e.Version,
+				Allocated:          e.Allocated,
+				Available:          e.Available,
+				DeviceTimestamp:    wireTime(e.DeviceTimestamp),
+				CorrectedTimestamp: wireTime(e.CorrectedTimestamp),
+				AllocationID:       optional(e.AllocationID),
+			}
+			if len(e.Warnings) > 0 {
+				want.Warnings = append([]string(nil), e.Warnings...)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("value %d: event\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, *e, got, want)
+			}
+		})
 
 	// An event of no known type is refused, not published with a made-up one.
 	e := randEvent(rng)
@@ -189,37 +186,33 @@ func TestEventToWire(t *testing.T) {
 
 func TestDecisionToWire(t *testing.T) {
 	codec := newCodec(t)
-	rng := convertRand(t, 4)
-	var buf []byte
-	for i := range convertValues {
-		a := randAllocation(rng)
-		w := pipeline.DecisionToWire(&a)
-		got := throughCodec(t, i, &buf, w, codec.AppendAllocationDecision, codec.DecodeAllocationDecision)
-		want := schemas.AllocationDecision{
-			DecisionID:        "dec-" + a.AllocationID + "-" + strconv.FormatInt(a.Sequence, 10),
-			AllocationID:      a.AllocationID,
-			OrderID:           a.OrderID,
-			OrderLine:         a.OrderLine,
-			WarehouseID:       a.WarehouseID,
-			ItemID:            a.ItemID,
-			Status:            schemas.AllocationStatus(a.Status),
-			RequestedQuantity: a.RequestedQuantity,
-			ConfirmedQuantity: a.ConfirmedQuantity,
-			BackorderQuantity: a.BackorderQuantity,
-			PickedQuantity:    a.PickedQuantity,
-			Reason:            optional(a.Reason),
-			Sequence:          a.Sequence,
-		}
-		for _, l := range a.Lines {
-			want.Lines = append(want.Lines, schemas.AllocationLine{LocationID: l.LocationID, LotNumber: l.LotNumber, Quantity: l.Quantity})
-		}
-		if n := len(a.History); n > 0 {
-			want.DecidedAt = wireTime(a.History[n-1].At) // the change the decision reports
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("value %d: allocation\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, a, got, want)
-		}
-	}
+	eachThroughCodec(t, convertRand(t, 4), randAllocation, pipeline.DecisionToWire, codec.AppendAllocationDecision, codec.DecodeAllocationDecision,
+		func(i int, a *processors.Allocation, _ *schemas.AllocationDecision, got schemas.AllocationDecision) {
+			want := schemas.AllocationDecision{
+				DecisionID:        "dec-" + a.AllocationID + "-" + strconv.FormatInt(a.Sequence, 10),
+				AllocationID:      a.AllocationID,
+				OrderID:           a.OrderID,
+				OrderLine:         a.OrderLine,
+				WarehouseID:       a.WarehouseID,
+				ItemID:            a.ItemID,
+				Status:            schemas.AllocationStatus(a.Status),
+				RequestedQuantity: a.RequestedQuantity,
+				ConfirmedQuantity: a.ConfirmedQuantity,
+				BackorderQuantity: a.BackorderQuantity,
+				PickedQuantity:    a.PickedQuantity,
+				Reason:            optional(a.Reason),
+				Sequence:          a.Sequence,
+			}
+			for _, l := range a.Lines {
+				want.Lines = append(want.Lines, schemas.AllocationLine{LocationID: l.LocationID, LotNumber: l.LotNumber, Quantity: l.Quantity})
+			}
+			if n := len(a.History); n > 0 {
+				want.DecidedAt = wireTime(a.History[n-1].At) // the change the decision reports
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("value %d: allocation\n  %#v\nreads back\n  %#v\nwant\n  %#v", i, *a, got, want)
+			}
+		})
 }
 
 func optional(s string) *string {

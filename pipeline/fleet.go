@@ -110,25 +110,25 @@ func (f *FleetTable) Reports() map[string]processors.DeviceReport {
 }
 
 func uploadsToWire(us []processors.ScannerUpload) []schemas.ScannerUpload {
-	var out []schemas.ScannerUpload
-	for _, u := range us {
-		w := schemas.ScannerUpload{At: u.At, Transactions: u.Transactions, Accepted: u.Accepted, Duplicate: u.Duplicate, Rejected: u.Rejected}
-		for _, r := range u.Rejections {
-			w.Rejections = append(w.Rejections, schemas.UploadRejection{TransactionID: r.TransactionID, Code: r.Code})
-		}
-		out = append(out, w)
-	}
-	return out
+	return convertAll(us, func(u processors.ScannerUpload) schemas.ScannerUpload {
+		return schemas.ScannerUpload{At: u.At, Transactions: u.Transactions, Accepted: u.Accepted, Duplicate: u.Duplicate, Rejected: u.Rejected,
+			Rejections: convertAll(u.Rejections, func(r processors.UploadRejection) schemas.UploadRejection { return schemas.UploadRejection(r) })}
+	})
 }
 
 func uploadsFromWire(ws []schemas.ScannerUpload) []processors.ScannerUpload {
-	var out []processors.ScannerUpload
-	for _, w := range ws {
-		u := processors.ScannerUpload{At: w.At, Transactions: w.Transactions, Accepted: w.Accepted, Duplicate: w.Duplicate, Rejected: w.Rejected}
-		for _, r := range w.Rejections {
-			u.Rejections = append(u.Rejections, processors.UploadRejection{TransactionID: r.TransactionID, Code: r.Code})
-		}
-		out = append(out, u)
+	return convertAll(ws, func(w schemas.ScannerUpload) processors.ScannerUpload {
+		return processors.ScannerUpload{At: w.At, Transactions: w.Transactions, Accepted: w.Accepted, Duplicate: w.Duplicate, Rejected: w.Rejected,
+			Rejections: convertAll(w.Rejections, func(r schemas.UploadRejection) processors.UploadRejection { return processors.UploadRejection(r) })}
+	})
+}
+
+// convertAll converts each of in with conv; nil when in is empty, as the
+// wire's lists are.
+func convertAll[A, B any](in []A, conv func(A) B) []B {
+	var out []B
+	for _, a := range in {
+		out = append(out, conv(a))
 	}
 	return out
 }

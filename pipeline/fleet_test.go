@@ -18,15 +18,23 @@ func (s sharedTopic) startFleetTable(t *testing.T) *FleetTable {
 	return startTable(t, ft, err)
 }
 
+// twoFleetTables starts two fleet tables, two instances' views, on a new
+// compacted topic named after prefix; the context ends after a minute or
+// with the test.
+func twoFleetTables(t *testing.T, prefix string) (context.Context, sharedTopic, *FleetTable, *FleetTable) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	st := compactedTopic(ctx, t, prefix)
+	return ctx, st, st.startFleetTable(t), st.startFleetTable(t)
+}
+
 // TestFleetReportsSharedByInstances: a report published through one
 // instance is seen by another and by one that starts afterwards; a
 // heartbeat keeps the last upload time; an older report arriving late does
 // not replace a newer one.
 func TestFleetReportsSharedByInstances(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st := compactedTopic(ctx, t, "scanner-status-test")
-	a, b := st.startFleetTable(t), st.startFleetTable(t)
+	ctx, st, a, b := twoFleetTables(t, "scanner-status-test")
 
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	oldest := at.Add(-time.Hour)
@@ -76,10 +84,7 @@ func TestFleetReportsSharedByInstances(t *testing.T) {
 // instance that had not yet seen the newest upload (older, with only an
 // older upload) neither replaces the newer report nor drops its upload.
 func TestFleetRecentUploadsMerge(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st := compactedTopic(ctx, t, "scanner-status-uploads-test")
-	a, b := st.startFleetTable(t), st.startFleetTable(t)
+	ctx, st, a, b := twoFleetTables(t, "scanner-status-uploads-test")
 
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	newer := processors.ScannerUpload{At: at.Add(time.Minute), Transactions: 2, Accepted: 1, Rejected: 1,

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -12,10 +11,7 @@ import (
 // reported, by its key, to the change hooks of another (the console's
 // stream learns of the fleet, tokens and locks this way).
 func TestTableReportsChanges(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st := compactedTopic(ctx, t, "scanner-status-change")
-	a, b := st.startFleetTable(t), st.startFleetTable(t)
+	ctx, _, a, b := twoFleetTables(t, "scanner-status-change")
 	changed := make(chan string, 8)
 	b.OnChange(func(key string) {
 		if _, ok := b.Get(key); !ok {

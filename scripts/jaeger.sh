@@ -22,17 +22,15 @@
 #   JAEGER_START_TIMEOUT  seconds to wait for readiness (default 60)
 set -euo pipefail
 
-if [[ -z "${HOME:-}" ]]; then
-  HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
-  export HOME
-fi
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$SCRIPT_DIR/lib.sh"
+ensure_home
 
 JAEGER_VERSION="${JAEGER_VERSION:-v1.75.0}"
 # jaeger's go.mod pins sarama with a replace directive, which `go install
 # module@version` refuses; a throwaway module repeats it.
 SARAMA_REPLACE="github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0"
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 STATE_DIR="$REPO_DIR/.jaeger"
 PID_FILE="$STATE_DIR/jaeger.pid"
@@ -49,9 +47,6 @@ QUERY_PORT="${JAEGER_QUERY_PORT:-31686}"
 QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-31685}"
 START_TIMEOUT="${JAEGER_START_TIMEOUT:-60}"
 QUERY_URL="http://$HOST:$QUERY_PORT"
-
-log() { echo "jaeger.sh: $*" >&2; }
-die() { echo "jaeger.sh: ERROR: $*" >&2; exit 1; }
 
 build() {
   [[ -x "$BIN" ]] && return 0

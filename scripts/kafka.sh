@@ -27,10 +27,9 @@
 # be read-only. $TMPDIR is not used (the JVM keeps to java.io.tmpdir, /tmp).
 set -euo pipefail
 
-if [[ -z "${HOME:-}" ]]; then
-  HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
-  export HOME
-fi
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$SCRIPT_DIR/lib.sh"
+ensure_home
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 # log4j2 SLF4J 1.x binding: Kafka 4.1.1 uses slf4j-api 1.7.36 + log4j 2.24.3 but
@@ -38,7 +37,6 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 LOG4J_VERSION="${LOG4J_VERSION:-2.24.3}"
 DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 STATE_DIR="${KAFKA_STATE_DIR:-$REPO_DIR/.kafka}"
 PID_FILE="$STATE_DIR/kafka.pid"
@@ -77,9 +75,6 @@ DATA_DIR="${KAFKA_DATA_DIR:-$STATE_DIR/data}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 BROKERS="$HOST:$PORT"
-
-log() { echo "kafka.sh: $*" >&2; }
-die() { echo "kafka.sh: ERROR: $*" >&2; exit 1; }
 
 need() {
   command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"
@@ -140,7 +135,7 @@ fetched() {
   [[ -f "$READY_MARKER" && -f "$LIB_DIR/kafka_2.13-$KAFKA_VERSION.jar" ]]
 }
 
-do_fetch_locked() {
+fetch_jars_locked() {
   if fetched; then
     return 0
   fi
@@ -226,7 +221,7 @@ EOF
   log "fetched $(find "$LIB_DIR" -name "*.jar" | wc -l) jars ($(du -sh "$LIB_DIR" | cut -f1)); kafka.Kafka --version: $(echo "$out" | head -n1)"
 }
 
-do_fetch() {
+fetch_jars() {
   write_log4j_conf # cheap; keeps the config in step with this script
   if fetched; then
     return 0
@@ -235,10 +230,10 @@ do_fetch() {
   if command -v flock >/dev/null 2>&1; then
     (
       flock 9
-      do_fetch_locked
+      fetch_jars_locked
     ) 9>"$CACHE_DIR/.lock"
   else
-    do_fetch_locked
+    fetch_jars_locked
   fi
 }
 
@@ -253,10 +248,6 @@ running_pid() {
   kill -0 "$pid" 2>/dev/null || return 1
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
   echo "$pid"
-}
-
-port_open() {
-  timeout 2 bash -c "</dev/tcp/$HOST/$1" >/dev/null 2>&1
 }
 
 write_client_props() {
@@ -333,7 +324,7 @@ wait_ready() {
       log_tail
       die "Kafka broker (pid $pid) exited during startup; see $LOG_FILE"
     fi
-    if port_open "$PORT" && broker_answers; then
+    if port_open "$HOST" "$PORT" && broker_answers; then
       return 0
     fi
     sleep 1
@@ -346,7 +337,7 @@ do_up() {
   state_dir
   local pid
   if pid="$(running_pid)"; then
-    do_fetch
+    fetch_jars
     log "already running (pid $pid); checking it answers"
     wait_ready "$pid"
     echo "KAFKA_BROKERS=$BROKERS"
@@ -355,11 +346,11 @@ do_up() {
   rm -f "$PID_FILE"
 
   need java "Java 17+ is needed to run Kafka; e.g. apt-get install -y openjdk-17-jre-headless"
-  do_fetch
+  fetch_jars
 
   local p
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    if port_open "$p"; then
+    if port_open "$HOST" "$p"; then
       die "port $HOST:$p is already in use by another process (not a broker started by this script); stop it or set KAFKA_PORT/KAFKA_CONTROLLER_PORT"
     fi
   done
@@ -414,13 +405,8 @@ safe_to_wipe() {
 }
 
 do_down() {
-  local wipe=0 arg
-  for arg in "$@"; do
-    case "$arg" in
-      --wipe) wipe=1 ;;
-      *) die "down: unknown argument '$arg' (only --wipe)" ;;
-    esac
-  done
+  local wipe
+  wipe="$(down_wipe "$@")"
   local pid
   if pid="$(running_pid)"; then
     log "stopping broker pid $pid (SIGTERM)"
@@ -465,7 +451,7 @@ do_kill9() {
 do_status() {
   local pid
   if pid="$(running_pid)"; then
-    if port_open "$PORT"; then
+    if port_open "$HOST" "$PORT"; then
       echo "running: pid $pid, listening on $BROKERS (data: $DATA_DIR, log: $LOG_FILE)"
       echo "KAFKA_BROKERS=$BROKERS"
       return 0
@@ -479,23 +465,15 @@ do_status() {
 
 # ---------------------------------------------------------------- main
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
+do_fetch() {
+  fetch_jars
+  log "Kafka $KAFKA_VERSION available in $LIB_DIR"
 }
 
-cmd="${1:-}"
-[[ $# -gt 0 ]] && shift
-case "$cmd" in
-  fetch) do_fetch; log "Kafka $KAFKA_VERSION available in $LIB_DIR" ;;
-  up) do_up ;;
-  down) do_down "$@" ;;
-  kill9) do_kill9 ;;
-  status) do_status ;;
-  tool)
-    [[ $# -ge 1 ]] || die "usage: kafka.sh tool MAIN_CLASS [ARGS...]"
-    do_fetch
-    java_run "$@"
-    ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
-esac
+do_tool() {
+  [[ $# -ge 1 ]] || die "usage: kafka.sh tool MAIN_CLASS [ARGS...]"
+  fetch_jars
+  java_run "$@"
+}
+
+run_command "fetch up down kill9 status tool" "$@"

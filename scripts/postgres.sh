@@ -45,6 +45,7 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+source "$SCRIPT_DIR/lib.sh"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd -P)"
 REPO_HASH="$(printf '%s' "$REPO_DIR" | sha256sum | cut -c1-12)"
 
@@ -63,9 +64,6 @@ HOST=127.0.0.1
 PORT="${POSTGRES_PORT:-$((20000 + 16#${REPO_HASH:0:8} % 10000))}"
 DB="${POSTGRES_DB:-invsync_test}"
 START_TIMEOUT="${POSTGRES_START_TIMEOUT:-60}"
-
-log() { echo "postgres.sh: $*" >&2; }
-die() { echo "postgres.sh: ERROR: $*" >&2; exit 1; }
 
 [[ "$PORT" =~ ^[0-9]+$ ]] && (( PORT > 0 && PORT < 65536 )) || die "POSTGRES_PORT=$PORT is not a TCP port number"
 [[ "$DB" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "POSTGRES_DB=$DB: use letters, digits and '_' only"
@@ -127,10 +125,6 @@ psql_run() {
 }
 
 # ---------------------------------------------------------------- helpers
-
-port_open() {
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$PORT" >/dev/null 2>&1
-}
 
 running() {
   [[ -f "$DATA_DIR/postmaster.pid" ]] || return 1
@@ -279,7 +273,7 @@ do_up() {
     return 0
   fi
   use_configured_port
-  if port_open; then
+  if port_open "$HOST" "$PORT"; then
     die "port $HOST:$PORT is in use by another process (not this checkout's cluster); stop it or set POSTGRES_PORT to a free port"
   fi
   prepare_dirs
@@ -312,13 +306,8 @@ wipe_dir() {
 }
 
 do_down() {
-  local wipe=0 arg
-  for arg in "$@"; do
-    case "$arg" in
-      --wipe) wipe=1 ;;
-      *) die "down: unknown argument '$arg' (only --wipe)" ;;
-    esac
-  done
+  local wipe
+  wipe="$(down_wipe "$@")"
   find_bin || true
   if [[ -n "$PG_BIN" ]] && running; then
     log "stopping (fast shutdown)"
@@ -386,18 +375,4 @@ do_url() {
   return 3
 }
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
-}
-
-cmd="${1:-}"
-[[ $# -gt 0 ]] && shift
-case "$cmd" in
-  up) do_up ;;
-  down) do_down "$@" ;;
-  restart) do_restart "$@" ;;
-  status) do_status ;;
-  url) do_url ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
-esac
+run_command "up down restart status url" "$@"

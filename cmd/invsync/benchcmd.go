@@ -14,13 +14,9 @@ import (
 // data dir (on the embedded broker, or on --brokers).
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := commandFlags("bench", stderr)
-	command := bench.Flags(fs, os.Getenv)
-	if err := fs.Parse(args); err != nil {
-		return parseFailed(err)
-	}
-	c, err := command()
-	if err != nil {
-		return configFailed("bench", err, stderr)
+	c, code, ok := parseFlags("bench", fs, args, bench.Flags(fs, os.Getenv), stderr)
+	if !ok {
+		return code
 	}
 	cfg := c.Config
 	ctx, stop := untilSignal()

@@ -20,14 +20,16 @@ func runBroker(args []string, stderr io.Writer) int {
 	}
 	fs := commandFlags("broker", stderr)
 	options := server.BrokerFlags(fs, os.Getenv)
-	if err := fs.Parse(args); err != nil {
-		return parseFailed(err)
+	o, code, ok := parseFlags("broker", fs, args, func() (server.BrokerOptions, error) {
+		o, logLevel, logFormat, err := options()
+		if err == nil {
+			o.Logger = newLogger(stderr, logLevel, logFormat)
+		}
+		return o, err
+	}, stderr)
+	if !ok {
+		return code
 	}
-	o, logLevel, logFormat, err := options()
-	if err != nil {
-		return configFailed("broker", err, stderr)
-	}
-	o.Logger = newLogger(stderr, logLevel, logFormat)
 	ctx, stop := untilSignal()
 	defer stop()
 	if err := server.RunBroker(ctx, o); err != nil {

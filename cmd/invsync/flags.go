@@ -36,6 +36,23 @@ func parseSpecs(command string, specs []cliflag.Spec, args []string, getenv func
 	return v, nil
 }
 
+// parseCommand parses args against specs as parseSpecs does, then makes
+// the command's configuration from the values with configure, whose
+// problems are reported one a line (invalid).
+func parseCommand[C any](command string, specs []cliflag.Spec, args []string, getenv func(string) string, out io.Writer,
+	configure func(*cliflag.Values) (C, error)) (C, error) {
+	var zero C
+	v, err := parseSpecs(command, specs, args, getenv, out)
+	if err != nil {
+		return zero, err
+	}
+	c, err := configure(v)
+	if err != nil {
+		return zero, invalid(command, err)
+	}
+	return c, nil
+}
+
 // invalid reports the problems of a command's configuration (err joins
 // them), one a line.
 func invalid(command string, err error) error {
@@ -95,6 +112,21 @@ func configFailed(command string, err error, stderr io.Writer) int {
 // SIGTERM.
 func untilSignal() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// parseFlags parses args with fs, then makes the command's configuration
+// with configure. When either fails, ok is false and code is the exit
+// code (parseFailed, configFailed).
+func parseFlags[C any](command string, fs *flag.FlagSet, args []string, configure func() (C, error), stderr io.Writer) (c C, code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		return c, parseFailed(err), false
+	}
+	c, err := configure()
+	if err != nil {
+		var zero C
+		return zero, configFailed(command, err, stderr), false
+	}
+	return c, 0, true
 }
 
 // parseFailed is the exit code of a flag set's Parse error: 0 for --help,

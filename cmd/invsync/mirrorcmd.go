@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/cliflag"
 	"github.com/invsync/invsync/mirror"
 	"github.com/invsync/invsync/server"
 )
@@ -31,13 +32,8 @@ func runMirror(args []string, stdout, stderr io.Writer) int {
 // parseMirror parses args (after "mirror") with environment fallbacks and
 // validates the result, reporting every problem at once.
 func parseMirror(args []string, getenv func(string) string, usageOut io.Writer) (mirror.Command, error) {
-	v, err := parseSpecs("mirror", append(mirror.Flags, server.KafkaSecurityFlags...), args, getenv, usageOut)
-	if err != nil {
-		return mirror.Command{}, err
-	}
-	c, err := mirror.ConfigureCommand(v, func() []kgo.Opt { return server.KafkaSecurityFromFlags(v, getenv).Opts })
-	if err != nil {
-		return mirror.Command{}, invalid("mirror", err)
-	}
-	return c, nil
+	return parseCommand("mirror", append(mirror.Flags, server.KafkaSecurityFlags...), args, getenv, usageOut,
+		func(v *cliflag.Values) (mirror.Command, error) {
+			return mirror.ConfigureCommand(v, func() []kgo.Opt { return server.KafkaSecurityFromFlags(v, getenv).Opts })
+		})
 }

@@ -49,13 +49,5 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 // parseSimulate parses args (after "simulate") with environment
 // fallbacks, reporting every problem at once.
 func parseSimulate(args []string, getenv func(string) string, usageOut io.Writer) (sim.Command, error) {
-	v, err := parseSpecs("simulate", sim.Flags, args, getenv, usageOut)
-	if err != nil {
-		return sim.Command{}, err
-	}
-	c, err := sim.ConfigureCommand(v)
-	if err != nil {
-		return sim.Command{}, invalid("simulate", err)
-	}
-	return c, nil
+	return parseCommand("simulate", sim.Flags, args, getenv, usageOut, sim.ConfigureCommand)
 }

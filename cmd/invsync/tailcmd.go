@@ -23,12 +23,9 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		topic, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return parseFailed(err)
-	}
-	cfg, err := config(topic)
-	if err != nil {
-		return configFailed("tail", err, stderr)
+	cfg, code, ok := parseFlags("tail", fs, args, func() (pipeline.TailConfig, error) { return config(topic) }, stderr)
+	if !ok {
+		return code
 	}
 	ctx, stop := untilSignal()
 	defer stop()
