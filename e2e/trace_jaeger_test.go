@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/web/browsertest"
 )
 
 // jaegerTrace is the part of Jaeger's query API answer
@@ -237,4 +239,54 @@ func TestTraceInJaeger(t *testing.T) {
 	}
 	t.Logf("trace %s: %d spans in Jaeger (%s), commit linked: see %s/trace/%s", traceID, len(tr.Spans),
 		fmt.Sprint(services), query, traceID)
+	screenshotJaegerTrace(t, query, traceID, len(tr.Spans))
+}
+
+// screenshotJaegerTrace opens the trace in Jaeger's own UI in the browser
+// tests' Chromium and saves the page as jaeger-trace.png in
+// $INVSYNC_CONSOLE_SCREENSHOTS (the README's picture). A Jaeger built from
+// its Go module serves a placeholder page instead of the UI (its web assets
+// are a separate build, see scripts/jaeger.sh): then, or without Chromium,
+// there is nothing to look at and the step says so and returns. Where the
+// UI is served, the page must show the trace's id and every one of its spans.
+func screenshotJaegerTrace(t *testing.T, query, traceID string, spans int) {
+	t.Helper()
+	resp, err := http.Get(query + "/")
+	if err != nil {
+		t.Fatalf("Jaeger's UI page: %v", err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `id="jaeger-ui-root"`) {
+		t.Logf("Jaeger at %s serves no UI (a build without its web assets): no screenshot of the trace", query)
+		return
+	}
+	exe, err := browsertest.FindChromium()
+	if err != nil {
+		t.Logf("no screenshot of the trace in Jaeger's UI: %v", err)
+		return
+	}
+	b := browsertest.Start(t, browsertest.Options{ExecPath: exe, Width: 1366, Height: 480})
+	if err := b.Navigate(query + "/trace/" + traceID); err != nil {
+		t.Fatal(err)
+	}
+	// The trace page lists one row per span; the id shows in its header.
+	rows := fmt.Sprintf(`document.querySelectorAll(".span-row").length >= %d && document.body.textContent.includes(%q)`,
+		spans, traceID[:7])
+	if err := b.WaitUntil(rows, 30*time.Second, "the trace's spans in Jaeger's UI"); err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("INVSYNC_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(os.TempDir(), "invsync-console-screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the timeline's bars are drawn after the rows
+	out := filepath.Join(shots, "jaeger-trace.png")
+	if err := b.Screenshot(out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the trace in Jaeger's UI: %s", out)
 }

@@ -4,6 +4,15 @@
 # go.mod. Used by the trace test (e2e, JAEGER_QUERY_URL) and by
 # developers. A build from the Go module carries no UI assets (they are a
 # separate web build): the query API answers, the UI page is a placeholder.
+# With JAEGER_UI_BUILD pointing at a built jaeger-ui (its
+# packages/jaeger-ui/build directory, holding index.html), the binary is
+# built again with those assets embedded, as Jaeger's own release build does,
+# and serves the UI; the trace test then takes its screenshot of the trace.
+# jaeger-ui is not on npm: clone github.com/jaegertracing/jaeger-ui at the tag
+# matching JAEGER_VERSION, then `npm ci --engine-strict=false --ignore-scripts`,
+# `npm run --workspace @jaegertracing/plexus prepublishOnly` and, in
+# packages/jaeger-ui, `npm run build` (Node 20 builds it, though its
+# package.json asks for 24).
 #
 #   scripts/jaeger.sh build     build the pinned jaeger binary (cached; slow the first time)
 #   scripts/jaeger.sh up        build if needed, start, wait until the query API answers;
@@ -15,6 +24,7 @@
 # Environment:
 #   JAEGER_VERSION        pinned below
 #   JAEGER_CACHE_DIR      build cache (default $HOME/.cache/invsync/jaeger-<version>)
+#   JAEGER_UI_BUILD       a built jaeger-ui to embed (see above; default none: no UI)
 #   JAEGER_OTLP_HTTP_PORT OTLP/HTTP receiver port (default 31318)
 #   JAEGER_OTLP_GRPC_PORT OTLP/gRPC receiver port (default 31317)
 #   JAEGER_QUERY_PORT     query API and UI port (default 31686)
@@ -39,6 +49,13 @@ CONF_FILE="$STATE_DIR/config.yaml"
 
 CACHE_DIR="${JAEGER_CACHE_DIR:-$HOME/.cache/invsync/jaeger-$JAEGER_VERSION}"
 BIN="$CACHE_DIR/bin/jaeger"
+UI_BUILD="${JAEGER_UI_BUILD:-}"
+if [[ -n "$UI_BUILD" ]]; then
+  [[ -f "$UI_BUILD/index.html" ]] || die "JAEGER_UI_BUILD=$UI_BUILD holds no index.html: point it at jaeger-ui's packages/jaeger-ui/build after 'npm run build'"
+  UI_BUILD="$(cd "$UI_BUILD" && pwd)"
+  PLAIN_BIN="$BIN"
+  BIN="$CACHE_DIR/bin/jaeger-with-ui"
+fi
 
 HOST=127.0.0.1
 OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-31318}"
@@ -49,6 +66,14 @@ START_TIMEOUT="${JAEGER_START_TIMEOUT:-60}"
 QUERY_URL="http://$HOST:$QUERY_PORT"
 
 build() {
+  if [[ -n "$UI_BUILD" ]]; then
+    build_with_ui
+  else
+    build_plain
+  fi
+}
+
+build_plain() {
   [[ -x "$BIN" ]] && return 0
   command -v go >/dev/null 2>&1 || die "'go' not found on PATH"
   local mod="$CACHE_DIR/build"
@@ -64,6 +89,40 @@ build() {
     go build -p "${JAEGER_BUILD_JOBS:-2}" -o "$BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
     mv "$BIN.tmp" "$BIN"
   )
+  log "built $BIN"
+}
+
+# build_with_ui: the plain build's module, with a copy of jaeger's source in
+# which cmd/query/app/ui/actual holds the UI's files gzipped (what jaeger's
+# `make build-ui` puts there), replacing the module. Rebuilt when the UI's
+# index.html changes.
+build_with_ui() {
+  local stamp="$BIN.ui-sum" sum
+  sum="$(cat "$UI_BUILD/index.html" | sha256sum | cut -d' ' -f1)"
+  [[ -x "$BIN" && "$(cat "$stamp" 2>/dev/null)" == "$sum" ]] && return 0
+  BIN="$PLAIN_BIN" build_plain
+  local src="$CACHE_DIR/src-with-ui" mod="$CACHE_DIR/build-with-ui"
+  local modsrc
+  modsrc="$(cd "$CACHE_DIR/build" && GOFLAGS= GOWORK=off go list -m -f '{{.Dir}}' github.com/jaegertracing/jaeger)"
+  [[ -d "$modsrc" ]] || die "jaeger's module source not found in the module cache"
+  log "building jaeger $JAEGER_VERSION with the UI from $UI_BUILD"
+  rm -rf "$src" "$mod"
+  cp -r "$modsrc" "$src"
+  chmod -R u+w "$src"
+  local actual="$src/cmd/query/app/ui/actual"
+  rm -rf "${actual:?}"/*
+  cp -r "$UI_BUILD"/. "$actual"/
+  find "$actual" -type f ! -name '*.go' ! -name .gitignore -exec gzip --no-name {} +
+  mkdir -p "$mod"
+  cp "$CACHE_DIR/build/go.mod" "$CACHE_DIR/build/go.sum" "$mod"/
+  (
+    cd "$mod"
+    export GOFLAGS=-buildvcs=false GOWORK=off
+    go mod edit -replace "github.com/jaegertracing/jaeger=$src"
+    go build -p "${JAEGER_BUILD_JOBS:-2}" -o "$BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger
+    mv "$BIN.tmp" "$BIN"
+  )
+  echo "$sum" >"$stamp"
   log "built $BIN"
 }
 
