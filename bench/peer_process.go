@@ -315,8 +315,14 @@ func (p *peerProcess) stop(grace time.Duration) error {
 
 // rss and peakRSS read the JVM's VmRSS and VmHWM, in bytes (0 once it has
 // exited or where /proc is not there).
-func (p *peerProcess) rss() int64     { return procStatusBytes(p.pid(), "VmRSS:") }
-func (p *peerProcess) peakRSS() int64 { return procStatusBytes(p.pid(), "VmHWM:") }
+func (p *peerProcess) rss() int64 { return procStatusBytes(p.pid(), "VmRSS:") }
+
+// peakRSS is the process's peak resident size: VmHWM, or the current size
+// when that is larger (the kernel folds its per-CPU RSS counters into the
+// high-water mark lazily, so VmHWM can trail VmRSS by a few pages).
+func (p *peerProcess) peakRSS() int64 {
+	return max(procStatusBytes(p.pid(), "VmHWM:"), p.rss())
+}
 
 // cpuSeconds is the CPU time the JVM has used (user + system, all its
 // threads), from /proc/<pid>/stat; 0 once it has exited. Linux reports it
