@@ -123,7 +123,11 @@ func (s *session) emitEvents(ctx context.Context, w *txWork, part int32, events 
 			return fmt.Errorf("encoding event %s: %w", we.EventID, err)
 		}
 		key := processors.StockKey(events[i].WarehouseID, events[i].ItemID)
-		rec := &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: []byte(key), Value: append([]byte(nil), (*buf)...)}
+		// The record's key and value share one allocation.
+		kv := make([]byte, len(key)+len(*buf))
+		copy(kv, key)
+		copy(kv[len(key):], *buf)
+		rec := &kgo.Record{Topic: s.cfg.Topics.InventoryEvents, Partition: part, Key: kv[:len(key):len(key)], Value: kv[len(key):]}
 		inject(ctx, rec)
 		w.produce(ctx, rec)
 	}

@@ -19,6 +19,17 @@ type session struct {
 	*Processing
 	gs       *kgo.GroupTransactSession
 	restorer *kgo.Client
+
+	// sizes of the last committed transaction's results: the next one's
+	// slices start at that capacity instead of growing to it by doubling.
+	lastSizes txSizes
+}
+
+// txSizes are the lengths of a transaction's result slices and of each
+// partition's state batch.
+type txSizes struct {
+	outcomes, applied int
+	batch             map[int32]int
 }
 
 // runSession runs one session until ctx ends or it fails.

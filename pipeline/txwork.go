@@ -58,14 +58,16 @@ func (s *session) begin() (*txWork, error) {
 	if err := s.gs.Begin(); err != nil {
 		return nil, fmt.Errorf("beginning transaction: %w", err)
 	}
-	return &txWork{s: s, now: s.cfg.Now(), batches: map[int32]*state.Batch{}, lastOff: map[int32]int64{}}, nil
+	return &txWork{s: s, now: s.cfg.Now(), batches: map[int32]*state.Batch{}, lastOff: map[int32]int64{},
+		outcomes: make([]processors.Outcome, 0, s.lastSizes.outcomes),
+		applied:  make([]appliedTx, 0, s.lastSizes.applied)}, nil
 }
 
 // batch returns partition part's batch, creating it.
 func (w *txWork) batch(part int32) *state.Batch {
 	b, ok := w.batches[part]
 	if !ok {
-		b = w.s.cfg.Store.NewBatch(part)
+		b = w.s.cfg.Store.NewBatchSized(part, w.s.lastSizes.batch[part])
 		w.batches[part] = b
 	}
 	return b
@@ -150,11 +152,24 @@ func (s *session) commit(ctx context.Context, w *txWork) (ok bool, err error) {
 		span.SetAttributes(attribute.Bool("invsync.committed", ok))
 		endProcess(span, err)
 	}()
+	// The changelog's records in one allocation: they live until the
+	// transaction ends either way.
+	n := 0
+	for _, b := range w.batches {
+		n += len(b.Mutations())
+	}
+	recs := make([]kgo.Record, 0, n)
+	if s.lastSizes.batch == nil {
+		s.lastSizes.batch = map[int32]int{}
+	}
 	for part, b := range w.batches {
+		s.lastSizes.batch[part] = len(b.Mutations())
 		for _, m := range b.Mutations() {
-			w.produce(ctx, &kgo.Record{Topic: s.cfg.Topics.Changelog, Partition: part, Key: m.Key, Value: m.Value})
+			recs = append(recs, kgo.Record{Topic: s.cfg.Topics.Changelog, Partition: part, Key: m.Key, Value: m.Value})
+			w.produce(ctx, &recs[len(recs)-1])
 		}
 	}
+	s.lastSizes.outcomes, s.lastSizes.applied = len(w.outcomes), len(w.applied)
 	flushed := time.Now()
 	if err := s.gs.Client().Flush(ctx); err != nil {
 		return false, fmt.Errorf("flushing transaction: %w", err)

@@ -30,13 +30,20 @@ type Batch struct {
 
 // NewBatch starts a batch on partition p. On a closed store every
 // operation of the batch returns ErrClosed.
-func (s *Store) NewBatch(p int32) *Batch {
+func (s *Store) NewBatch(p int32) *Batch { return s.NewBatchSized(p, 0) }
+
+// NewBatchSized is NewBatch for a batch expected to write about n keys: its
+// index and its list of mutations start at that size instead of growing
+// to it (a hint only; any number of keys may be written).
+func (s *Store) NewBatchSized(p int32, n int) *Batch {
+	n = max(n, 0)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.db == nil {
-		return &Batch{s: s, p: p, idx: make(map[string]int)}
+	b := &Batch{s: s, p: p, idx: make(map[string]int, n), muts: make([]Mutation, 0, n)}
+	if s.db != nil {
+		b.b = s.db.NewIndexedBatch()
 	}
-	return &Batch{s: s, p: p, b: s.db.NewIndexedBatch(), idx: make(map[string]int)}
+	return b
 }
 
 // open holds the store open for a batch operation; release with the

@@ -193,10 +193,26 @@ func TestBatchReadsItsOwnWrites(t *testing.T) {
 	wantOffset(t, s, 3, 11)
 }
 
+// The rule holds whatever size the batch was started for (NewBatchSized's
+// hint): none, fewer keys than are written, more.
 func TestMutationsLatestPerKeyInFirstWriteOrder(t *testing.T) {
 	s := openMem(t)
-	b := s.NewBatch(0)
-	defer b.Discard()
+	for _, hint := range []int{-1, 0, 2, 100} {
+		t.Run(fmt.Sprintf("hint=%d", hint), func(t *testing.T) {
+			var b *Batch
+			if hint < 0 {
+				b = s.NewBatch(0)
+			} else {
+				b = s.NewBatchSized(0, hint)
+			}
+			defer b.Discard()
+			checkMutationsLatestPerKey(t, b)
+		})
+	}
+}
+
+func checkMutationsLatestPerKey(t *testing.T, b *Batch) {
+	t.Helper()
 	if !b.Empty() || len(b.Mutations()) != 0 {
 		t.Fatalf("new batch: Empty() = %v, Mutations() = %v", b.Empty(), b.Mutations())
 	}
