@@ -21,22 +21,21 @@ set -euo pipefail
 ROUNDS="${1:-10}"
 RATE="${BENCH_TRACING_RATE:-1000}"
 STEP="${BENCH_TRACING_STEP:-10s}"
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "bench-tracing.sh: ROUNDS must be a whole number ≥ 1, got '$ROUNDS'" >&2; exit 2; }
-
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$SCRIPT_DIR/lib.sh"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number ≥ 1, got '$ROUNDS'"
+
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 OUT_DIR="${OUT_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/invsync-bench-tracing.XXXXXX")}"
 mkdir -p "$OUT_DIR"
 BIN="$OUT_DIR/invsync"
-
-log() { echo "bench-tracing.sh: $*" >&2; }
 
 log "building invsync into $BIN"
 (cd "$REPO_DIR" && go build -o "$BIN" ./cmd/invsync)
 
 bash "$SCRIPT_DIR/jaeger.sh" up >&2
 OTLP="$(bash "$SCRIPT_DIR/jaeger.sh" env | sed -n 's/^export OTEL_EXPORTER_OTLP_ENDPOINT=//p' | tr -d "'\"")"
-[[ -n "$OTLP" ]] || { log "ERROR: scripts/jaeger.sh env printed no OTEL_EXPORTER_OTLP_ENDPOINT"; exit 1; }
+[[ -n "$OTLP" ]] || die "scripts/jaeger.sh env printed no OTEL_EXPORTER_OTLP_ENDPOINT"
 
 # run ARM ROUND: one bench run, its last line (the JSON) into $OUT_DIR/ARM-ROUND.json
 run() {

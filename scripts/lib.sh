@@ -1,5 +1,5 @@
-# Shell helpers shared by scripts/kafka.sh, scripts/jaeger.sh and
-# scripts/postgres.sh, which source this file after
+# Shell helpers shared by scripts/kafka.sh, scripts/jaeger.sh,
+# scripts/postgres.sh and scripts/bench-tracing.sh, which source this file after
 # `set -euo pipefail`. Messages carry the name of the script that sourced it.
 
 SCRIPT_FILE="${BASH_SOURCE[1]}"
