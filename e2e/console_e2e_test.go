@@ -306,6 +306,26 @@ func TestConsoleE2E(t *testing.T) {
 	time.Sleep(5500 * time.Millisecond) // a second point on the charts
 	p.screenshot("overview")
 
+	// A supervisor creates a count task from its form; one the server
+	// refuses shows the server's message and adds no row.
+	p.goTo("#/count-tasks")
+	p.wait(`!!document.querySelector("[data-action=create-count-task]")`)
+	p.must(b.Exec(`document.querySelector("#ct-location").value = "B-01-02"; document.querySelector("#ct-item").value = "NO-SUCH-ITEM"`))
+	p.must(b.Click("[data-action=create-count-task]"))
+	p.wait(`document.getElementById("toast").classList.contains("shown") && document.getElementById("toast").textContent.length > 0`)
+	refused := p.eval(`document.getElementById("toast").textContent`)
+	if n := p.eval(`String(document.querySelectorAll("[data-count-task-id]").length)`); n != "0" {
+		t.Errorf("a refused count task (%q) left %s rows", refused, n)
+	}
+	p.must(b.Exec(`document.querySelector("#ct-item").value = ""`))
+	p.must(b.Click("[data-action=create-count-task]"))
+	p.wait(`[...document.querySelectorAll("tr[data-count-task-id]")].some((r) => r.textContent.includes("B-01-02") && r.textContent.includes("whole location"))`)
+	if msg := p.eval(`document.getElementById("toast").textContent`); msg != "Count task created" {
+		t.Errorf("after creating a count task the toast says %q", msg)
+	}
+	t.Logf("count task form: refused with %q, then created", refused)
+	p.screenshot("counttasks")
+
 	// A reader sees no action buttons, and the API refuses anyway.
 	did2 := report("r-console-2", "B-01-01", 3)
 	p.signOut()

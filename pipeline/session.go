@@ -61,7 +61,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 		return fmt.Errorf("creating restore client: %w", err)
 	}
 	defer restorer.Close()
-	s := &session{Processing: p, gs: gs, restorer: restorer}
+	s := &session{Processing: p, gs: gs, restorer: restorer, lastSizes: txSizes{batch: map[int32]int{}}}
 	return s.loop(ctx)
 }
 

@@ -159,9 +159,6 @@ func (s *session) commit(ctx context.Context, w *txWork) (ok bool, err error) {
 		n += len(b.Mutations())
 	}
 	recs := make([]kgo.Record, 0, n)
-	if s.lastSizes.batch == nil {
-		s.lastSizes.batch = map[int32]int{}
-	}
 	for part, b := range w.batches {
 		s.lastSizes.batch[part] = len(b.Mutations())
 		for _, m := range b.Mutations() {

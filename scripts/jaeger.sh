@@ -98,7 +98,7 @@ build_plain() {
 # index.html changes.
 build_with_ui() {
   local stamp="$BIN.ui-sum" sum
-  sum="$(cat "$UI_BUILD/index.html" | sha256sum | cut -d' ' -f1)"
+  sum="$(sha256sum <"$UI_BUILD/index.html" | cut -d' ' -f1)"
   [[ -x "$BIN" && "$(cat "$stamp" 2>/dev/null)" == "$sum" ]] && return 0
   BIN="$PLAIN_BIN" build_plain
   local src="$CACHE_DIR/src-with-ui" mod="$CACHE_DIR/build-with-ui"
