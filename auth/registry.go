@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -97,16 +99,10 @@ func (r *Registry) Get(id string) (Token, bool) {
 // List returns every token, oldest first.
 func (r *Registry) List() []Token {
 	r.mu.RLock()
-	out := make([]Token, 0, len(r.tokens))
-	for _, t := range r.tokens {
-		out = append(out, t)
-	}
+	out := slices.Collect(maps.Values(r.tokens))
 	r.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].TokenID < out[j].TokenID
+	slices.SortFunc(out, func(a, b Token) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.TokenID, b.TokenID))
 	})
 	return out
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"net/http"
-	"sync"
 	"sync/atomic"
 )
 
@@ -53,20 +52,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // bootStatus is what the service is waiting for while it starts, for
 // /readyz.
 type bootStatus struct {
-	mu     sync.Mutex
-	reason string
+	reason atomic.Pointer[string]
 }
 
-func newBootStatus() *bootStatus { return &bootStatus{reason: "starting"} }
-
-func (b *bootStatus) set(reason string) {
-	b.mu.Lock()
-	b.reason = reason
-	b.mu.Unlock()
+func newBootStatus() *bootStatus {
+	b := &bootStatus{}
+	b.set("starting")
+	return b
 }
 
-func (b *bootStatus) get() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.reason
-}
+func (b *bootStatus) set(reason string) { b.reason.Store(&reason) }
+
+func (b *bootStatus) get() string { return *b.reason.Load() }

@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/invsync/invsync/api"
@@ -110,20 +110,16 @@ type runner struct {
 	batchSize int
 	synced    chan struct{} // Run finished a sync attempt
 
-	mu      sync.Mutex
-	lastErr error // the last sync attempt's error
+	lastErr atomic.Pointer[error] // the last sync attempt's error
 }
 
-func (r *runner) setLastErr(err error) {
-	r.mu.Lock()
-	r.lastErr = err
-	r.mu.Unlock()
-}
+func (r *runner) setLastErr(err error) { r.lastErr.Store(&err) }
 
 func (r *runner) lastSyncErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lastErr
+	if err := r.lastErr.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // inputLine is one line read, stamped when it was read: the scan's device
