@@ -41,10 +41,7 @@ JAEGER_VERSION="${JAEGER_VERSION:-v1.75.0}"
 # module@version` refuses; a throwaway module repeats it.
 SARAMA_REPLACE="github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0"
 
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
-STATE_DIR="$REPO_DIR/.jaeger"
-PID_FILE="$STATE_DIR/jaeger.pid"
-LOG_FILE="$STATE_DIR/jaeger.log"
+service_files "$REPO_DIR/.jaeger" jaeger
 CONF_FILE="$STATE_DIR/config.yaml"
 
 CACHE_DIR="${JAEGER_CACHE_DIR:-$HOME/.cache/invsync/jaeger-$JAEGER_VERSION}"

@@ -37,10 +37,7 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 LOG4J_VERSION="${LOG4J_VERSION:-2.24.3}"
 DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
-STATE_DIR="${KAFKA_STATE_DIR:-$REPO_DIR/.kafka}"
-PID_FILE="$STATE_DIR/kafka.pid"
-LOG_FILE="$STATE_DIR/kafka.log"
+service_files "${KAFKA_STATE_DIR:-$REPO_DIR/.kafka}" kafka
 PROPS_FILE="$STATE_DIR/server.properties"
 CLIENT_PROPS_FILE="$STATE_DIR/client.properties"
 LOG4J_CONF="$STATE_DIR/log4j2.properties"

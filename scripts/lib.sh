@@ -4,6 +4,17 @@
 
 SCRIPT_FILE="${BASH_SOURCE[1]}"
 SCRIPT_NAME="$(basename -- "$SCRIPT_FILE")"
+# REPO_DIR is the checkout the script belongs to (the scripts live in its
+# scripts/ folder).
+REPO_DIR="$(cd "$(dirname -- "$SCRIPT_FILE")/.." && pwd -P)"
+
+# service_files DIR NAME: STATE_DIR is DIR, with the service NAME's
+# PID_FILE and LOG_FILE in it.
+service_files() {
+  STATE_DIR="$1"
+  PID_FILE="$STATE_DIR/$2.pid"
+  LOG_FILE="$STATE_DIR/$2.log"
+}
 
 log() { echo "$SCRIPT_NAME: $*" >&2; }
 die() { echo "$SCRIPT_NAME: ERROR: $*" >&2; exit 1; }

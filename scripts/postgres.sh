@@ -46,7 +46,6 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 source "$SCRIPT_DIR/lib.sh"
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd -P)"
 REPO_HASH="$(printf '%s' "$REPO_DIR" | sha256sum | cut -c1-12)"
 
 default_state_dir() {
