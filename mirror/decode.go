@@ -132,10 +132,7 @@ func positionFromEvent(e *schemas.InventoryEvent) (positionRow, error) {
 	if row.Version < 0 {
 		c.fail("version %d is negative", row.Version)
 	}
-	if c.err != nil {
-		return positionRow{}, fmt.Errorf("inventory event %s: %w", e.EventID, c.err)
-	}
-	return row, nil
+	return checked(&c, row, "inventory event "+e.EventID)
 }
 
 // allocationLineJSON is one element of allocations.lines.
@@ -177,10 +174,7 @@ func allocationFromDecision(d *schemas.AllocationDecision) (allocationRow, error
 	if row.Sequence < 1 {
 		c.fail("sequence %d is not positive", row.Sequence)
 	}
-	if c.err != nil {
-		return allocationRow{}, fmt.Errorf("allocation decision %s: %w", d.DecisionID, c.err)
-	}
-	return row, nil
+	return checked(&c, row, "allocation decision "+d.DecisionID)
 }
 
 func checkDiscrepancy(x *Discrepancy) error {
@@ -199,10 +193,8 @@ func checkDiscrepancy(x *Discrepancy) error {
 	}
 	c.time("openedAt", x.OpenedAt)
 	c.time("updatedAt", x.UpdatedAt)
-	if c.err != nil {
-		return fmt.Errorf("discrepancy %s: %w", x.DiscrepancyID, c.err)
-	}
-	return nil
+	_, err := checked(&c, x, "discrepancy "+x.DiscrepancyID)
+	return err
 }
 
 // storable collects the first reason a decoded value cannot be stored the
@@ -210,6 +202,16 @@ func checkDiscrepancy(x *Discrepancy) error {
 // timestamps end in year 294276 where Avro's millisecond longs go far
 // beyond; years outside 1..9999 are refused in both for one behaviour.
 type storable struct{ err error }
+
+// checked returns v, or the first problem c found with what it was found
+// in (e.g. "inventory event <id>").
+func checked[T any](c *storable, v T, what string) (T, error) {
+	if c.err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", what, c.err)
+	}
+	return v, nil
+}
 
 func (c *storable) fail(format string, args ...any) {
 	if c.err == nil {
