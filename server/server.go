@@ -237,16 +237,7 @@ func (s *Server) Done() <-chan struct{} { return s.ended }
 
 // WaitReady waits for Ready, returning an error if Run ends first or ctx
 // ends.
-func (s *Server) WaitReady(ctx context.Context) error {
-	select {
-	case <-s.ready:
-		return nil
-	case <-s.ended:
-		return errors.New("invsync stopped before it was ready")
-	case <-ctx.Done():
-		return fmt.Errorf("waiting for invsync to be ready (%s): %w", s.boot.get(), ctx.Err())
-	}
-}
+func (s *Server) WaitReady(ctx context.Context) error { return s.waitFor(ctx, s.ready, "ready") }
 
 // Readiness reports whether the server is ready now, and if not what it
 // waits for (the text of /readyz).
@@ -261,14 +252,18 @@ func (s *Server) Readiness() (bool, string) {
 
 // waitUp waits until every part is up, for callers in other goroutines
 // that need its brokers or parts.
-func (s *Server) waitUp(ctx context.Context) error {
+func (s *Server) waitUp(ctx context.Context) error { return s.waitFor(ctx, s.up, "up") }
+
+// waitFor waits until ch is closed, returning an error naming state (what
+// ch stands for) if Run ends first or ctx ends.
+func (s *Server) waitFor(ctx context.Context, ch <-chan struct{}, state string) error {
 	select {
-	case <-s.up:
+	case <-ch:
 		return nil
 	case <-s.ended:
-		return errors.New("invsync stopped before it was up")
+		return errors.New("invsync stopped before it was " + state)
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("waiting for invsync to be %s (%s): %w", state, s.boot.get(), ctx.Err())
 	}
 }
 
