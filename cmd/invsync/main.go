@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := untilSignal()
 		defer stop()
 		cfg.Logger = newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-		setHeapLimit(cfg.HeapLimitMiB, os.Getenv("GOMEMLIMIT"), cfg.Logger)
+		tuneGC(cfg.HeapLimitMiB, os.Getenv, cfg.Logger)
 		s, err := server.New(cfg)
 		if err == nil {
 			err = s.Run(ctx)
@@ -123,16 +123,29 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
-// setHeapLimit sets the Go heap's soft limit, unless GOMEMLIMIT does. The
-// live heap of serve is small and bounded (the in-flight set, the
-// absent-key filter, batches); what grows under load is garbage, which the
-// default collector lets double the heap before it runs. A soft limit
-// keeps the resident set near the limit plus Pebble's off-heap memory at
-// the cost of more collection near it (BENCHMARKS.md, Scale and memory).
-func setHeapLimit(mib int, envLimit string, log *slog.Logger) {
-	if envLimit != "" || mib <= 0 {
-		return
+// tuneGC sets the Go heap's soft limit, unless GOMEMLIMIT does, and under
+// that limit lets garbage grow to gcPercentUnderLimit % of the live heap
+// before a collection, unless GOGC says otherwise. The live heap of serve
+// is small and bounded (the in-flight set, the absent-key filter,
+// batches); what grows under load is garbage. The default collector runs
+// each time the heap doubles, which kept it at about a fifth of the CPU
+// under load; the soft limit, not the percentage, then bounds the
+// resident set (the limit plus Pebble's off-heap memory), and the
+// collector works harder only near it (BENCHMARKS.md). It returns the
+// limit and percentage it set (0 for either it left alone).
+func tuneGC(mib int, getenv func(string) string, log *slog.Logger) (limitMiB, percent int) {
+	if getenv("GOMEMLIMIT") != "" || mib <= 0 {
+		return 0, 0
 	}
 	debug.SetMemoryLimit(int64(mib) << 20)
-	log.Debug("heap soft limit set", "mib", mib)
+	limitMiB = mib
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercentUnderLimit)
+		percent = gcPercentUnderLimit
+	}
+	log.Debug("garbage collector tuned", "heap_limit_mib", limitMiB, "gc_percent", percent)
+	return limitMiB, percent
 }
+
+// gcPercentUnderLimit is serve's GOGC when it sets a heap limit.
+const gcPercentUnderLimit = 400
