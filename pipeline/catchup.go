@@ -146,7 +146,7 @@ func (s *session) inputEnds(ctx context.Context, parts []int32) (map[int32]map[s
 // failure is logged and tried again at the next call: until then the
 // partition only goes on answering misses with ErrCatchingUp.
 func (s *session) settleCatchUps(ctx context.Context) {
-	for part, c := range s.own.behindSnapshot() {
+	for part, c := range s.own.behindSnapshot(s.id) {
 		behind, err := c.behind(func(topic string) (int64, error) { return s.inputNext(part, topic) })
 		if err != nil {
 			s.log.Warn("reading a partition's input offsets", "partition", part, "err", err)

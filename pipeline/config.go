@@ -26,8 +26,18 @@ type ProcessingConfig struct {
 	Group string
 	// TransactionalID identifies this instance's transactional producer.
 	// It must be unique per instance and stable across its restarts, so a
-	// restarted instance fences its own zombie. Required.
+	// restarted instance fences its own zombie. Required. With several
+	// Sessions, session k > 0 uses TransactionalID + "-s" + k.
 	TransactionalID string
+	// Sessions is how many consumer-group members (each with its own
+	// transactional producer) the instance runs (default 1). Each owns
+	// its share of the partitions and commits on its own, so one
+	// session's commit in flight does not hold the others' partitions:
+	// while one waits for the broker, another applies. Keep it the same
+	// across restarts: a session that no longer starts leaves a
+	// transaction it had open to the transaction timeout (60 s), during
+	// which read_committed consumers of its partitions wait.
+	Sessions int
 	// Topics names the topics. Required (Transactions, AllocationRequests,
 	// InventoryEvents, Changelog, AllocationDecisions, PositionSnapshots,
 	// DeadLetter).
@@ -62,9 +72,9 @@ type ProcessingConfig struct {
 	// ClientOpts are appended to the Kafka client's options (TLS, SASL,
 	// hooks such as kprom/kotel, timeouts).
 	ClientOpts []kgo.Opt
-	// SessionOpts are appended to the transactional session's options
-	// only (after ClientOpts), e.g. metrics hooks that may hook one
-	// client.
+	// SessionOpts are appended to the first transactional session's
+	// options only (after ClientOpts), e.g. metrics hooks that may hook
+	// one client.
 	SessionOpts []kgo.Opt
 	// Now is the clock of the domain (the apply time of transactions,
 	// allocation expiry, snapshot slots); nil means time.Now.
@@ -74,6 +84,9 @@ type ProcessingConfig struct {
 	// 0 means never.
 	SnapshotInterval time.Duration
 }
+
+// MaxSessions bounds ProcessingConfig.Sessions.
+const MaxSessions = 16
 
 // validate reports every missing requirement at once.
 func (cfg *ProcessingConfig) validate() error {
@@ -93,6 +106,9 @@ func (cfg *ProcessingConfig) validate() error {
 			errs = append(errs, fmt.Errorf("no %s topic", name))
 		}
 	}
+	if cfg.Sessions < 0 || cfg.Sessions > MaxSessions {
+		errs = append(errs, fmt.Errorf("sessions %d: give 1 to %d (0 means 1)", cfg.Sessions, MaxSessions))
+	}
 	if cfg.Store == nil || cfg.Processor == nil || cfg.Codec == nil || cfg.Notifier == nil {
 		errs = append(errs, errors.New("store, processor, codec and notifier are required"))
 	}
@@ -109,6 +125,9 @@ func (cfg ProcessingConfig) withDefaults() ProcessingConfig {
 	}
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 10 * time.Second
+	}
+	if cfg.Sessions == 0 {
+		cfg.Sessions = 1
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 5000

@@ -26,14 +26,16 @@ const (
 	verified
 )
 
-// ownership tracks the partitions this instance owns in the current
-// session and how far each one's state has been brought. Safe for
-// concurrent use: the group's callbacks, the session loop and the readers
-// (Partition, Ready, metrics) all use it.
+// ownership tracks the partitions this instance owns, which of its
+// sessions (group members) owns each, and how far each one's state has
+// been brought. Safe for concurrent use: the group's callbacks, the
+// session loops and the readers (Partition, Ready, metrics) all use it.
 type ownership struct {
-	mu     sync.Mutex
-	joined bool
-	owned  map[int32]phase
+	mu       sync.Mutex
+	sessions int          // how many sessions the instance runs
+	joined   map[int]bool // the sessions that have an assignment
+	owned    map[int32]phase
+	by       map[int32]int // the session that owns each owned partition
 	// assignedAt: when each owned partition was assigned. A partition
 	// that receives no input is verified once a transaction timeout has
 	// passed since then: by that time any previous owner's transaction
@@ -50,44 +52,66 @@ type ownership struct {
 	behind map[int32]*catchUp
 }
 
-func newOwnership() *ownership {
-	o := &ownership{}
-	o.reset()
-	return o
+func newOwnership(sessions int) *ownership {
+	return &ownership{
+		sessions:     max(sessions, 1),
+		joined:       map[int]bool{},
+		owned:        map[int32]phase{},
+		by:           map[int32]int{},
+		assignedAt:   map[int32]time.Time{},
+		restoring:    map[int32]int64{},
+		restoreTotal: map[int32]int64{},
+		lastTick:     map[int32]time.Time{},
+		lag:          map[int32]int64{},
+		behind:       map[int32]*catchUp{},
+	}
 }
 
-// reset forgets every partition: the session ended, and whoever owns them
-// next restores from the changelog.
-func (o *ownership) reset() {
+// reset forgets every partition of session sid, which ended: whoever owns
+// them next restores from the changelog. It returns them.
+func (o *ownership) reset(sid int) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.joined = false
-	o.owned = map[int32]phase{}
-	o.assignedAt = map[int32]time.Time{}
-	o.restoring = map[int32]int64{}
-	o.restoreTotal = map[int32]int64{}
-	o.lastTick = map[int32]time.Time{}
-	o.lag = map[int32]int64{}
-	o.behind = map[int32]*catchUp{}
+	delete(o.joined, sid)
+	var parts []int32
+	for part, by := range o.by {
+		if by == sid {
+			parts = append(parts, part)
+		}
+	}
+	o.dropLocked(sid, parts)
+	return parts
 }
 
-// assign records newly assigned partitions, not yet restored.
-func (o *ownership) assign(parts []int32, now time.Time) {
+// assign records partitions newly assigned to session sid, not yet
+// restored.
+func (o *ownership) assign(sid int, parts []int32, now time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.joined = true
+	o.joined[sid] = true
 	for _, part := range parts {
 		o.owned[part] = unrestored
+		o.by[part] = sid
 		o.assignedAt[part] = now
 	}
 }
 
-// drop forgets revoked or lost partitions.
-func (o *ownership) drop(parts []int32) {
+// drop forgets partitions revoked from, or lost by, session sid. One that
+// another session owns by now (a late callback of a session that lost
+// it) is left alone.
+func (o *ownership) drop(sid int, parts []int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.dropLocked(sid, parts)
+}
+
+func (o *ownership) dropLocked(sid int, parts []int32) {
 	for _, part := range parts {
+		if by, ok := o.by[part]; !ok || by != sid {
+			continue
+		}
 		delete(o.owned, part)
+		delete(o.by, part)
 		delete(o.assignedAt, part)
 		delete(o.lag, part)
 		delete(o.lastTick, part)
@@ -97,12 +121,15 @@ func (o *ownership) drop(parts []int32) {
 	}
 }
 
-// toRestore lists the owned partitions not yet restored, and those in also
-// not yet verified (with the subset of them in also).
-func (o *ownership) toRestore(also map[int32]bool) (parts, verifying []int32) {
+// toRestore lists session sid's partitions not yet restored, and those in
+// also not yet verified (with the subset of them in also).
+func (o *ownership) toRestore(sid int, also map[int32]bool) (parts, verifying []int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for part, ph := range o.owned {
+		if o.by[part] != sid {
+			continue
+		}
 		if ph == unrestored || (also[part] && ph != verified) {
 			parts = append(parts, part)
 			if also[part] {
@@ -136,14 +163,14 @@ func (o *ownership) advance(parts []int32, also map[int32]bool, ends map[int32]m
 	}
 }
 
-// quiet lists owned partitions restored but not yet verified whose
+// quiet lists session sid's partitions restored but not yet verified whose
 // assignment is older than after (see assignedAt).
-func (o *ownership) quiet(now time.Time, after time.Duration) map[int32]bool {
+func (o *ownership) quiet(sid int, now time.Time, after time.Duration) map[int32]bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out map[int32]bool
 	for part, ph := range o.owned {
-		if ph == restored && now.Sub(o.assignedAt[part]) > after {
+		if ph == restored && o.by[part] == sid && now.Sub(o.assignedAt[part]) > after {
 			if out == nil {
 				out = map[int32]bool{}
 			}
@@ -169,13 +196,15 @@ func (o *ownership) catchingUp(part int32) *catchUp {
 	return o.behind[part]
 }
 
-// behindSnapshot returns the owned partitions not yet caught up.
-func (o *ownership) behindSnapshot() map[int32]*catchUp {
+// behindSnapshot returns session sid's partitions not yet caught up.
+func (o *ownership) behindSnapshot(sid int) map[int32]*catchUp {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := make(map[int32]*catchUp, len(o.behind))
 	for part, c := range o.behind {
-		out[part] = c
+		if o.by[part] == sid {
+			out[part] = c
+		}
 	}
 	return out
 }
@@ -190,12 +219,12 @@ func (o *ownership) caughtUp(part int32, c *catchUp) {
 	}
 }
 
-// ready reports whether the instance joined the group and every owned
-// partition is readable, with the reason when not.
+// ready reports whether every session of the instance joined the group
+// and every owned partition is readable, with the reason when not.
 func (o *ownership) ready() (bool, string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.joined {
+	if len(o.joined) < o.sessions {
 		return false, "waiting for a partition assignment from the consumer group"
 	}
 	var pending []int32
@@ -245,13 +274,14 @@ func (o *ownership) setLag(lag map[int32]int64) {
 	}
 }
 
-// tickCandidates lists restored partitions not ticked within every.
-func (o *ownership) tickCandidates(now time.Time, every time.Duration) []int32 {
+// tickCandidates lists session sid's restored partitions not ticked
+// within every.
+func (o *ownership) tickCandidates(sid int, now time.Time, every time.Duration) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var parts []int32
 	for part, ph := range o.owned {
-		if ph != unrestored && now.Sub(o.lastTick[part]) >= every {
+		if ph != unrestored && o.by[part] == sid && now.Sub(o.lastTick[part]) >= every {
 			parts = append(parts, part)
 		}
 	}

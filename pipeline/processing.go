@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -50,7 +51,7 @@ func NewProcessing(cfg ProcessingConfig) (*Processing, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	p := &Processing{cfg: cfg, log: cfg.Logger.With("component", "processing"), own: newOwnership(),
+	p := &Processing{cfg: cfg, log: cfg.Logger.With("component", "processing"), own: newOwnership(cfg.Sessions),
 		decompressor: kgo.DefaultDecompressor()}
 	p.snaps = newSnapshotJobs(p)
 	p.metrics = newProcessingMetrics(cfg.Meter, p)
@@ -67,10 +68,10 @@ func (p *Processing) Partition(part int32) PartitionStatus { return p.own.status
 // partitions are restoring, and how far).
 func (p *Processing) Ready() (bool, string) { return p.own.ready() }
 
-// Run consumes until ctx ends. A failed session (fenced producer, lost
-// connection beyond the client's retries, a state write error) is closed and
-// started again with every partition re-restored; Run returns only when ctx
-// ends.
+// Run consumes until ctx ends, with ProcessingConfig.Sessions sessions in
+// parallel. A failed session (fenced producer, lost connection beyond the
+// client's retries, a state write error) is closed and started again with
+// its partitions re-restored; Run returns only when ctx ends.
 func (p *Processing) Run(ctx context.Context) error {
 	adm, err := kgo.NewClient(p.clientOpts()...)
 	if err != nil {
@@ -86,6 +87,17 @@ func (p *Processing) Run(ctx context.Context) error {
 	p.snaps.run(ctx)
 	defer p.snaps.stop()
 
+	var wg sync.WaitGroup
+	for id := range p.cfg.Sessions {
+		wg.Go(func() { p.keepSession(ctx, id) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// keepSession runs session id, starting it again after each failure, until
+// ctx ends.
+func (p *Processing) keepSession(ctx context.Context, id int) {
 	// Back off 0.5 s, 1 s, 2 s, 4 s between failed sessions; a session
 	// that ran for a minute was healthy and starts the sequence again. The
 	// cap is short because the usual cause, a broker restarting, is over
@@ -94,17 +106,17 @@ func (p *Processing) Run(ctx context.Context) error {
 	backoff := minBackoff
 	for {
 		began := time.Now()
-		err := p.runSession(ctx)
+		err := p.runSession(ctx, id)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if time.Since(began) > time.Minute {
 			backoff = minBackoff
 		}
-		p.log.Error("processing session failed; restarting", "err", err, "in", backoff)
+		p.log.Error("processing session failed; restarting", "err", err, "in", backoff, "session", id)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)

@@ -23,7 +23,7 @@ import (
 // input had to be rewound to agree, whose records fetched so far must not
 // be applied.
 func (s *session) restorePending(ctx context.Context, also map[int32]bool) (map[int32]bool, error) {
-	parts, verifying := s.own.toRestore(also)
+	parts, verifying := s.own.toRestore(s.id, also)
 	if len(parts) == 0 {
 		return nil, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,6 +18,7 @@ import (
 // restored again by whoever owns them next.
 type session struct {
 	*Processing
+	id       int // which of the instance's sessions (0 to Sessions-1)
 	gs       *kgo.GroupTransactSession
 	restorer *kgo.Client
 
@@ -32,9 +34,9 @@ type txSizes struct {
 	batch             map[int32]int
 }
 
-// runSession runs one session until ctx ends or it fails.
-func (p *Processing) runSession(ctx context.Context) error {
-	gs, err := kgo.NewGroupTransactSession(p.sessionOpts()...)
+// runSession runs session id until ctx ends or it fails.
+func (p *Processing) runSession(ctx context.Context, id int) error {
+	gs, err := kgo.NewGroupTransactSession(p.sessionOpts(id)...)
 	if err != nil {
 		return fmt.Errorf("creating transactional session: %w", err)
 	}
@@ -42,8 +44,9 @@ func (p *Processing) runSession(ctx context.Context) error {
 		// Leave the group so the partitions move at once, then forget
 		// them: whoever owns them next restores from the changelog.
 		gs.Close()
-		p.own.reset()
-		p.snaps.drop(nil)
+		if parts := p.own.reset(id); len(parts) > 0 {
+			p.snaps.drop(parts)
+		}
 	}()
 
 	// Initialise the transactional producer before restoring anything:
@@ -53,7 +56,7 @@ func (p *Processing) runSession(ctx context.Context) error {
 	// transaction timed out (Kafka Streams' initTransactions does the
 	// same before restoring).
 	if _, _, err := gs.Client().ProducerID(ctx); err != nil {
-		return fmt.Errorf("initialising the transactional producer %s: %w", p.cfg.TransactionalID, err)
+		return fmt.Errorf("initialising the transactional producer %s: %w", p.transactionalID(id), err)
 	}
 	// The restorer only sends raw fetch requests (see fetchChangelog).
 	restorer, err := kgo.NewClient(p.clientOpts()...)
@@ -61,17 +64,27 @@ func (p *Processing) runSession(ctx context.Context) error {
 		return fmt.Errorf("creating restore client: %w", err)
 	}
 	defer restorer.Close()
-	s := &session{Processing: p, gs: gs, restorer: restorer, lastSizes: txSizes{batch: map[int32]int{}}}
+	s := &session{Processing: p, id: id, gs: gs, restorer: restorer, lastSizes: txSizes{batch: map[int32]int{}}}
 	return s.loop(ctx)
 }
 
-// sessionOpts configure the group member and its transactional producer.
-func (p *Processing) sessionOpts() []kgo.Opt {
+// transactionalID is session id's transactional id: the configured one for
+// the first session, with "-s<id>" after it for the others.
+func (p *Processing) transactionalID(id int) string {
+	if id == 0 {
+		return p.cfg.TransactionalID
+	}
+	return p.cfg.TransactionalID + "-s" + strconv.Itoa(id)
+}
+
+// sessionOpts configure session id's group member and transactional
+// producer.
+func (p *Processing) sessionOpts(id int) []kgo.Opt {
 	t := p.cfg.Topics
 	opts := p.clientOpts(
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests, t.Commands),
-		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.TransactionalID(p.transactionalID(id)),
 		kgo.TransactionTimeout(transactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
@@ -95,26 +108,29 @@ func (p *Processing) sessionOpts() []kgo.Opt {
 		// so one member owns all of a stock key's input and state.
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.own.assign(m[t.Transactions], time.Now())
-			p.log.Info("partitions assigned", "partitions", m[t.Transactions])
+			p.own.assign(id, m[t.Transactions], time.Now())
+			p.log.Info("partitions assigned", "partitions", m[t.Transactions], "session", id)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.dropPartitions(m[t.Transactions], "revoked")
+			p.dropPartitions(id, m[t.Transactions], "revoked")
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.dropPartitions(m[t.Transactions], "lost")
+			p.dropPartitions(id, m[t.Transactions], "lost")
 		}),
 	)
+	if id > 0 {
+		return opts
+	}
 	return append(opts, p.cfg.SessionOpts...)
 }
 
-func (p *Processing) dropPartitions(parts []int32, why string) {
+func (p *Processing) dropPartitions(id int, parts []int32, why string) {
 	if len(parts) == 0 {
 		return
 	}
-	p.own.drop(parts)
+	p.own.drop(id, parts)
 	p.snaps.drop(parts)
-	p.log.Info("partitions "+why, "partitions", parts)
+	p.log.Info("partitions "+why, "partitions", parts, "session", id)
 }
 
 // loop restores what is assigned, polls and processes, and once a second
@@ -127,7 +143,7 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		if time.Since(lastSweep) >= time.Second {
 			lastSweep = time.Now()
-			if _, err := s.restorePending(ctx, s.own.quiet(time.Now(), transactionTimeout+5*time.Second)); err != nil {
+			if _, err := s.restorePending(ctx, s.own.quiet(s.id, time.Now(), transactionTimeout+5*time.Second)); err != nil {
 				return err
 			}
 			s.tickDue(ctx)

@@ -82,7 +82,7 @@ func (s *session) runTimers(ctx context.Context, w *txWork, b *state.Batch, part
 // fall due by the domain clock; ticks are spaced by the wall clock.
 func (s *session) tickDue(ctx context.Context) {
 	now, wall := s.cfg.Now(), time.Now()
-	for _, part := range s.own.tickCandidates(wall, tickEvery) {
+	for _, part := range s.own.tickCandidates(s.id, wall, tickEvery) {
 		due, err := s.timerDue(part, now)
 		if err != nil {
 			s.log.Warn("cannot read the partition's timers", "partition", part, "err", err)

@@ -53,6 +53,7 @@ var Flags = append([]cliflag.Spec{
 	{Name: "session-timeout", Env: "INVSYNC_SESSION_TIMEOUT", Default: "10s", Help: "how long the consumer group waits for a silent instance (crashed, paused) before moving its partitions to the others"},
 	{Name: "ledger-window", Env: "INVSYNC_LEDGER_WINDOW", Default: "168h", Help: "how long per-record deltas are kept to rebase late cycle counts; older counts are flagged, not applied"},
 	{Name: "max-scan-age", Env: "INVSYNC_MAX_SCAN_AGE", Default: "720h", Help: "oldest scan timestamp accepted, relative to the upload's sentAt"},
+	{Name: "processor-sessions", Env: "INVSYNC_PROCESSOR_SESSIONS", Default: "1", Help: "consumer-group members, each with its own transactional producer, this instance's processors run (1 to 16): each commits its share of the partitions on its own, so while one waits for the broker another applies; keep it the same across restarts (a session that no longer starts leaves its open transaction to the 60 s transaction timeout)"},
 	{Name: "snapshot-interval", Env: "INVSYNC_SNAPSHOT_INTERVAL", Default: "15m", Help: "how often each partition publishes a reconciliation snapshot of its stock records to the position-snapshots topic, at wall-clock multiples of the interval; at least 1s, or 0 to publish none"},
 	{Name: "reconciliation-grace", Env: "INVSYNC_RECONCILIATION_GRACE", Default: "2m", Help: "how long a record may stay behind in the cloud's reconciliation reports (an event in flight) before it is a STALE discrepancy (an event the cloud lost)"},
 	{Name: "log-level", Env: "INVSYNC_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
@@ -88,6 +89,7 @@ func ConfigureOptions(v *cliflag.Values, getenv func(string) string) (Options, e
 	v.Duration("ledger-window", "a positive duration such as 168h", &c.LedgerWindow)
 	v.Duration("max-scan-age", "a positive duration such as 720h", &c.MaxScanAge)
 	v.Duration("session-timeout", "a positive duration such as 10s", &c.SessionTimeout)
+	v.Int("processor-sessions", "a whole number from 1 to 16", &c.ProcessorSessions)
 	v.Duration("reconciliation-grace", "a positive duration such as 2m", &c.ReconciliationGrace)
 	v.Duration("snapshot-interval", "a duration of at least 1s such as 15m, or 0 to publish no snapshots", &c.SnapshotInterval)
 	c.Kafka = KafkaSecurityFromFlags(v, getenv)

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/pipeline"
 )
 
 // Options is everything a Server can be told. The zero value of a field is
@@ -63,6 +64,12 @@ type Options struct {
 	// SessionTimeout is how long the group waits for a silent instance.
 	// Default 10s.
 	SessionTimeout time.Duration
+	// ProcessorSessions is how many consumer-group members, each with its
+	// own transactional producer, the instance's processors run: each
+	// commits its share of the partitions on its own, so one commit in
+	// flight does not hold every partition. Keep it the same across
+	// restarts. Default 1.
+	ProcessorSessions int
 	// LedgerWindow is how long per-record deltas are kept to rebase late
 	// cycle counts. Default 168h.
 	LedgerWindow time.Duration
@@ -134,6 +141,7 @@ func DefaultOptions() Options {
 		TopicPrefix:         "invsync.",
 		Group:               "invsync-processors",
 		SessionTimeout:      10 * time.Second,
+		ProcessorSessions:   1,
 		LedgerWindow:        168 * time.Hour,
 		MaxScanAge:          720 * time.Hour,
 		SnapshotInterval:    15 * time.Minute,
@@ -207,6 +215,9 @@ func (o Options) Validate() error {
 	}
 	if o.RateLimit < 0 || math.IsNaN(o.RateLimit) || math.IsInf(o.RateLimit, 0) {
 		bad("rate-limit", "\"%v\" is not a number of requests a second (0 for no limit)", o.RateLimit)
+	}
+	if o.ProcessorSessions < 1 || o.ProcessorSessions > pipeline.MaxSessions {
+		bad("processor-sessions", "\"%d\" is not a whole number from 1 to %d", o.ProcessorSessions, pipeline.MaxSessions)
 	}
 	if o.HeapLimitMiB < 0 || (o.HeapLimitMiB > 0 && o.HeapLimitMiB < 64) {
 		bad("heap-limit", "\"%d\" is not a number of MiB of at least 64 (or 0 for no limit)", o.HeapLimitMiB)
