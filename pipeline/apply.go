@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/state"
@@ -18,25 +19,25 @@ import (
 func (s *session) applyRecord(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) error {
 	switch {
 	case rec.Topic == s.cfg.Topics.AllocationRequests:
-		return s.applyAllocRequest(ctx, w, b, part, rec)
+		return processInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeAllocationRequest, AllocRequestFromWire, checkAllocRequest,
+			func(ctx context.Context, req *processors.AllocRequest) error {
+				return s.applyAllocRequest(ctx, w, b, part, req)
+			})
 	case rec.Topic == s.cfg.Topics.Commands:
-		return s.applyCommand(ctx, w, b, part, rec)
+		return processInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeCommand, CommandFromWire, checkCommand,
+			func(ctx context.Context, cmd *processors.Command) error { return s.applyCommand(ctx, w, b, part, cmd) })
 	case isTick(rec):
 		return nil // only wakes the partition's timers (timers.go)
 	default:
-		return s.applyTransaction(ctx, w, b, part, rec, buf)
+		return processInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeTransaction, FromWire, nil,
+			func(ctx context.Context, tx *processors.Transaction) error {
+				return s.applyTransaction(ctx, w, b, part, tx, buf)
+			})
 	}
 }
 
-func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) (err error) {
-	ctx, span := s.startProcess(ctx, rec)
-	defer func() { endProcess(span, err) }()
-	w.links.add(ctx)
-	req, ok := readInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeAllocationRequest, AllocRequestFromWire, checkAllocRequest)
-	if !ok {
-		return nil
-	}
-	res, err := s.cfg.Processor.Allocate(b, &req, w.now)
+func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Batch, part int32, req *processors.AllocRequest) error {
+	res, err := s.cfg.Processor.Allocate(b, req, w.now)
 	if err != nil {
 		return err
 	}
@@ -65,15 +66,8 @@ func (s *session) applyAllocRequest(ctx context.Context, w *txWork, b *state.Bat
 
 // applyCommand applies a command (a report piece, a discrepancy change, a
 // decision on a held count) and queues what it publishes.
-func (s *session) applyCommand(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record) (err error) {
-	ctx, span := s.startProcess(ctx, rec)
-	defer func() { endProcess(span, err) }()
-	w.links.add(ctx)
-	cmd, ok := readInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeCommand, CommandFromWire, checkCommand)
-	if !ok {
-		return nil
-	}
-	res, err := s.cfg.Processor.Command(b, &cmd, w.now)
+func (s *session) applyCommand(ctx context.Context, w *txWork, b *state.Batch, part int32, cmd *processors.Command) error {
+	res, err := s.cfg.Processor.Command(b, cmd, w.now)
 	if err != nil {
 		return err
 	}
@@ -134,15 +128,8 @@ func (s *session) emitEvents(ctx context.Context, w *txWork, part int32, events 
 	return nil
 }
 
-func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batch, part int32, rec *kgo.Record, buf *[]byte) (err error) {
-	ctx, span := s.startProcess(ctx, rec)
-	defer func() { endProcess(span, err) }()
-	w.links.add(ctx)
-	tx, ok := readInput(ctx, s, w, part, rec, s.cfg.Codec.DecodeTransaction, FromWire, nil)
-	if !ok {
-		return nil
-	}
-	res, err := s.cfg.Processor.Apply(b, &tx, w.now)
+func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batch, part int32, tx *processors.Transaction, buf *[]byte) error {
+	res, err := s.cfg.Processor.Apply(b, tx, w.now)
 	if err != nil {
 		return err
 	}
@@ -150,7 +137,7 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 	w.outcomes = append(w.outcomes, res.Outcome)
 	if !res.Duplicate {
 		w.applied = append(w.applied, appliedTx{typ: tx.Type, status: res.Outcome.Status, code: res.Outcome.Code, received: tx.ReceivedAt,
-			scanned: tx.CorrectedTimestamp, events: len(res.Events) > 0, span: span.SpanContext()})
+			scanned: tx.CorrectedTimestamp, events: len(res.Events) > 0, span: trace.SpanContextFromContext(ctx)})
 	}
 	w.resMu.Unlock()
 	if res.Duplicate {
@@ -166,25 +153,32 @@ func (s *session) applyTransaction(ctx context.Context, w *txWork, b *state.Batc
 	return w.decide(ctx, part, res.Decisions)
 }
 
-// readInput decodes rec with dec, converts it to its domain form with from
-// and, unless check is nil, validates it. A record that does not decode or
-// that check refuses (with its reason) goes to the dead-letter topic, and
-// ok is false: it is not applied, and the partition carries on.
-func readInput[W, D any](ctx context.Context, s *session, w *txWork, part int32, rec *kgo.Record,
-	dec func([]byte) (W, error), from func(*W) D, check func(*D) string) (v D, ok bool) {
+// processInput applies one input record in its process span, which the
+// Kafka transaction that commits it links to: it decodes rec with dec,
+// converts it to its domain form with from and, unless check is nil,
+// validates it, then hands it to apply with the span's context. A record
+// that does not decode or that check refuses (with its reason) goes to the
+// dead-letter topic and is not applied: the partition carries on. The span
+// ends with apply's error.
+func processInput[W, D any](ctx context.Context, s *session, w *txWork, part int32, rec *kgo.Record,
+	dec func([]byte) (W, error), from func(*W) D, check func(*D) string,
+	apply func(ctx context.Context, v *D) error) (err error) {
+	ctx, span := s.startProcess(ctx, rec)
+	defer func() { endProcess(span, err) }()
+	w.links.add(ctx)
 	wv, err := dec(rec.Value)
 	if err != nil {
 		s.deadLetter(ctx, w, part, rec, err)
-		return v, false
+		return nil
 	}
-	v = from(&wv)
+	v := from(&wv)
 	if check != nil {
 		if msg := check(&v); msg != "" {
 			s.deadLetter(ctx, w, part, rec, errors.New(msg))
-			return v, false
+			return nil
 		}
 	}
-	return v, true
+	return apply(ctx, &v)
 }
 
 // deadLetter keeps an input record that cannot be applied, verbatim, with

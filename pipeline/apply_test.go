@@ -8,7 +8,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 	"github.com/invsync/invsync/schemas"
 )
@@ -53,15 +52,7 @@ func TestUnreadableInputIsDeadLettered(t *testing.T) {
 	dl := r.committedReader(r.topics.DeadLetter)
 	defer dl.Close()
 	var got []*kgo.Record
-	testkit.Eventually(t, 30*time.Second, func() error {
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		defer pcancel()
-		got = append(got, dl.PollFetches(pctx).Records()...)
-		if len(got) < len(want) {
-			return testkit.Not("%d dead letters of %d", len(got), len(want))
-		}
-		return nil
-	})
+	pollUntil(dl, 30*time.Second, func(rec *kgo.Record) { got = append(got, rec) }, func() bool { return len(got) >= len(want) })
 	if len(got) != len(want) {
 		t.Fatalf("%d dead letters, want %d", len(got), len(want))
 	}
@@ -123,16 +114,12 @@ func TestRepeatedAllocationRequestIsAnswered(t *testing.T) {
 	cl := r.committedReader(r.topics.AllocationDecisions)
 	defer cl.Close()
 	n := 0
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		cl.PollFetches(pctx).EachRecord(func(rec *kgo.Record) {
-			if string(rec.Key) == req.AllocationID {
-				n++
-			}
-		})
-		cancel()
-	}
+	// Read the whole window: a second decision would come after the first.
+	pollUntil(cl, 3*time.Second, func(rec *kgo.Record) {
+		if string(rec.Key) == req.AllocationID {
+			n++
+		}
+	}, func() bool { return false })
 	if n != 1 {
 		t.Errorf("%d decisions of %s on the decisions topic, want 1", n, req.AllocationID)
 	}

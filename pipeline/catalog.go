@@ -23,21 +23,14 @@ type CatalogTable struct {
 // Publish and WaitLoaded to return.
 func NewCatalogTable(brokers []string, topic string, codec *schemas.Set, cat *processors.Catalog, log *slog.Logger, opts ...kgo.Opt) (*CatalogTable, error) {
 	c := &CatalogTable{catalog: cat}
-	t, err := newTopicTable(brokers, topic, "catalog", log, codec.DecodeCatalogEntry, codec.AppendCatalogEntry, c.apply, opts...)
-	if err != nil {
-		return nil, err
-	}
-	c.topicTable = t
-	return c, nil
+	// Entries are never deleted, only replaced.
+	return openTable(c, &c.topicTable, brokers, topic, "catalog", log, codec.DecodeCatalogEntry, codec.AppendCatalogEntry, ignoreTombstones(c.apply), opts...)
 }
 
 // Catalog is the table's in-memory catalog.
 func (c *CatalogTable) Catalog() *processors.Catalog { return c.catalog }
 
-func (c *CatalogTable) apply(_ string, e *schemas.CatalogEntry) error {
-	if e == nil {
-		return nil // tombstone: entries are never deleted, only replaced
-	}
+func (c *CatalogTable) apply(e *schemas.CatalogEntry) error {
 	switch e.Kind {
 	case schemas.KindWarehouse:
 		c.catalog.UpsertWarehouse(processors.Warehouse{WarehouseID: e.ID, Locations: e.Locations})

@@ -298,19 +298,25 @@ func randTime(rng *rand.Rand) time.Time {
 	return t.In(zones[rng.IntN(len(zones))])
 }
 
-func randBytes(rng *rand.Rand) []byte {
+// randSlice is nil, empty, or 1 to most items made by item: the wire's
+// empty and absent lists must both convert.
+func randSlice[T any](rng *rand.Rand, most int, item func(*rand.Rand) T) []T {
 	switch rng.IntN(4) {
 	case 0:
 		return nil
 	case 1:
-		return []byte{}
+		return []T{}
 	default:
-		b := make([]byte, 1+rng.IntN(40))
-		for i := range b {
-			b[i] = byte(rng.UintN(256))
+		s := make([]T, 1+rng.IntN(most))
+		for i := range s {
+			s[i] = item(rng)
 		}
-		return b
+		return s
 	}
+}
+
+func randBytes(rng *rand.Rand) []byte {
+	return randSlice(rng, 40, func(rng *rand.Rand) byte { return byte(rng.UintN(256)) })
 }
 
 var txTypes = []processors.TxType{processors.Receipt, processors.Pick, processors.Move, processors.Adjustment, processors.CycleCount}
@@ -368,20 +374,7 @@ func randAllocRequest(rng *rand.Rand) processors.AllocRequest {
 	return r
 }
 
-func randWarnings(rng *rand.Rand) []string {
-	switch rng.IntN(4) {
-	case 0:
-		return nil
-	case 1:
-		return []string{}
-	default:
-		w := make([]string, 1+rng.IntN(4))
-		for i := range w {
-			w[i] = randString(rng)
-		}
-		return w
-	}
-}
+func randWarnings(rng *rand.Rand) []string { return randSlice(rng, 4, randString) }
 
 func randEvent(rng *rand.Rand) processors.Event {
 	return processors.Event{

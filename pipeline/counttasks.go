@@ -28,18 +28,11 @@ type CountTaskTable struct {
 // Create and WaitLoaded to return.
 func NewCountTaskTable(brokers []string, topic string, codec *schemas.Set, log *slog.Logger, opts ...kgo.Opt) (*CountTaskTable, error) {
 	c := &CountTaskTable{tasks: map[string]processors.CountTask{}}
-	t, err := newTopicTable(brokers, topic, "count tasks", log, codec.DecodeCountTask, codec.AppendCountTask, c.apply, opts...)
-	if err != nil {
-		return nil, err
-	}
-	c.topicTable = t
-	return c, nil
+	// A task ends as DONE, never by a tombstone.
+	return openTable(c, &c.topicTable, brokers, topic, "count tasks", log, codec.DecodeCountTask, codec.AppendCountTask, ignoreTombstones(c.apply), opts...)
 }
 
-func (c *CountTaskTable) apply(_ string, w *schemas.CountTask) error {
-	if w == nil {
-		return nil // tombstone: invsync writes none; a task ends as DONE
-	}
+func (c *CountTaskTable) apply(w *schemas.CountTask) error {
 	if w.CountTaskID == "" || w.WarehouseID == "" || w.LocationID == "" {
 		return fmt.Errorf("count task %q: countTaskId, warehouseId and locationId are required", w.CountTaskID)
 	}

@@ -25,12 +25,7 @@ type FleetTable struct {
 // Report to return and WaitLoaded to be meaningful.
 func NewFleetTable(brokers []string, topic string, codec *schemas.Set, log *slog.Logger, opts ...kgo.Opt) (*FleetTable, error) {
 	f := &FleetTable{reports: map[string]processors.DeviceReport{}}
-	tt, err := newTopicTable(brokers, topic, "scanner status", log, codec.DecodeScannerStatus, codec.AppendScannerStatus, f.apply, opts...)
-	if err != nil {
-		return nil, err
-	}
-	f.topicTable = tt
-	return f, nil
+	return openTable(f, &f.topicTable, brokers, topic, "scanner status", log, codec.DecodeScannerStatus, codec.AppendScannerStatus, f.apply, opts...)
 }
 
 func (f *FleetTable) apply(key string, w *schemas.ScannerStatus) error {

@@ -28,21 +28,14 @@ type LockTable struct {
 // Acquire, Release and WaitLoaded to return.
 func NewLockTable(brokers []string, topic string, codec *schemas.Set, table *processors.LockTable, log *slog.Logger, opts ...kgo.Opt) (*LockTable, error) {
 	l := &LockTable{table: table}
-	t, err := newTopicTable(brokers, topic, "locks", log, codec.DecodeLock, codec.AppendLock, l.apply, opts...)
-	if err != nil {
-		return nil, err
-	}
-	l.topicTable = t
-	return l, nil
+	// A lock ends by release or expiry, never by a tombstone.
+	return openTable(l, &l.topicTable, brokers, topic, "locks", log, codec.DecodeLock, codec.AppendLock, ignoreTombstones(l.apply), opts...)
 }
 
 // Table is the in-memory table the processors consult.
 func (t *LockTable) Table() *processors.LockTable { return t.table }
 
-func (t *LockTable) apply(_ string, w *schemas.Lock) error {
-	if w == nil {
-		return nil // tombstone: invsync writes none; a lock ends by release or expiry
-	}
+func (t *LockTable) apply(w *schemas.Lock) error {
 	if w.LockID == "" || w.WarehouseID == "" || w.LocationID == "" || w.ScannerID == "" {
 		return fmt.Errorf("lock %q: lockId, warehouseId, locationId and scannerId are required", w.LockID)
 	}

@@ -242,6 +242,23 @@ func (r *rig) committedReader(topic string) *kgo.Client {
 	return cl
 }
 
+// pollUntil polls cl, handing each record to each, until done reports
+// true or timeout has passed, and reports whether done did. No poll waits
+// past the timeout, nor more than a second without done being asked.
+func pollUntil(cl *kgo.Client, timeout time.Duration, each func(*kgo.Record), done func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !done() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), min(left, time.Second))
+		cl.PollFetches(ctx).EachRecord(each)
+		cancel()
+	}
+	return true
+}
+
 // events reads the events topic (read_committed) until want events or
 // the timeout, then a little longer for stragglers, and returns the count
 // of each eventId.
@@ -252,24 +269,15 @@ func (r *rig) events(want int, timeout time.Duration) map[string]int {
 	ids := map[string]int{}
 	n := 0
 	// Fewer than want by the timeout is for the caller to judge.
-	_ = testkit.Within(timeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		f := cl.PollFetches(ctx)
-		cancel()
-		f.EachRecord(func(rec *kgo.Record) {
-			e, err := r.codec.DecodeInventoryEvent(rec.Value)
-			if err != nil {
-				r.t.Errorf("undecodable event at %d/%d: %v", rec.Partition, rec.Offset, err)
-				return
-			}
-			ids[e.EventID]++
-			n++
-		})
-		if n < want {
-			return testkit.Not("%d events of %d", n, want)
+	pollUntil(cl, timeout, func(rec *kgo.Record) {
+		e, err := r.codec.DecodeInventoryEvent(rec.Value)
+		if err != nil {
+			r.t.Errorf("undecodable event at %d/%d: %v", rec.Partition, rec.Offset, err)
+			return
 		}
-		return nil
-	})
+		ids[e.EventID]++
+		n++
+	}, func() bool { return n >= want })
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {

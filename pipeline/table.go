@@ -45,12 +45,13 @@ func (t *topicTable[W]) OnChange(fn func(key string)) {
 	t.mu.Unlock()
 }
 
-// newTopicTable creates the client of the table name over topic. apply is
-// called, from Run's goroutine only, with each record decoded, in the
-// topic's order.
-func newTopicTable[W any](brokers []string, topic, name string, log *slog.Logger,
+// openTable creates the client of the table name over topic and sets it
+// as owner's embedded table, *slot; it returns owner. apply is called,
+// from Run's goroutine only, with each record decoded, in the topic's
+// order.
+func openTable[O, W any](owner *O, slot **topicTable[W], brokers []string, topic, name string, log *slog.Logger,
 	decode func([]byte) (W, error), encode func([]byte, *W) ([]byte, error), apply func(key string, w *W) error,
-	opts ...kgo.Opt) (*topicTable[W], error) {
+	opts ...kgo.Opt) (*O, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
@@ -64,8 +65,20 @@ func newTopicTable[W any](brokers []string, topic, name string, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &topicTable[W]{cl: cl, topic: topic, name: name, log: log.With("component", name),
-		decode: decode, encode: encode, apply: apply, changed: make(chan struct{})}, nil
+	*slot = &topicTable[W]{cl: cl, topic: topic, name: name, log: log.With("component", name),
+		decode: decode, encode: encode, apply: apply, changed: make(chan struct{})}
+	return owner, nil
+}
+
+// ignoreTombstones adapts apply for a table whose entries are never
+// deleted: a tombstone (invsync writes none) changes nothing.
+func ignoreTombstones[W any](apply func(w *W) error) func(key string, w *W) error {
+	return func(_ string, w *W) error {
+		if w == nil {
+			return nil
+		}
+		return apply(w)
+	}
 }
 
 // Run reads the topic until ctx ends, then closes the client.
@@ -107,17 +120,27 @@ func (t *topicTable[W]) advance(next int64) {
 
 // waitFor blocks until the table has read up to (not including) offset.
 func (t *topicTable[W]) waitFor(ctx context.Context, offset int64) error {
+	if err := t.waitUntil(ctx, func() bool { return t.next >= offset }); err != nil {
+		return fmt.Errorf("waiting for the %s topic to be read: %w", t.name, err)
+	}
+	return nil
+}
+
+// waitUntil blocks until done, called with mu held, reports true, or until
+// ctx ends (it returns ctx's error). done is checked again whenever next or
+// loaded moves.
+func (t *topicTable[W]) waitUntil(ctx context.Context, done func() bool) error {
 	for {
 		t.mu.Lock()
-		next, ch := t.next, t.changed
+		ok, ch := done(), t.changed
 		t.mu.Unlock()
-		if next >= offset {
+		if ok {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the %s topic to be read: %w", t.name, ctx.Err())
+			return ctx.Err()
 		}
 	}
 }
@@ -217,19 +240,10 @@ func (t *topicTable[W]) endOffset(ctx context.Context) (int64, error) {
 // WaitLoaded blocks until the table holds everything the topic held when
 // this instance started.
 func (t *topicTable[W]) WaitLoaded(ctx context.Context) error {
-	for {
-		t.mu.Lock()
-		loaded, ch := t.loaded, t.changed
-		t.mu.Unlock()
-		if loaded {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the %s to load: %w", t.name, ctx.Err())
-		}
+	if err := t.waitUntil(ctx, func() bool { return t.loaded }); err != nil {
+		return fmt.Errorf("waiting for the %s to load: %w", t.name, err)
 	}
+	return nil
 }
 
 // Loaded reports whether WaitLoaded would return at once.

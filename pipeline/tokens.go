@@ -25,21 +25,14 @@ type TokenTable struct {
 // Publish and WaitLoaded to return.
 func NewTokenTable(brokers []string, topic string, codec *schemas.Set, reg *auth.Registry, log *slog.Logger, opts ...kgo.Opt) (*TokenTable, error) {
 	t := &TokenTable{registry: reg}
-	tt, err := newTopicTable(brokers, topic, "tokens", log, codec.DecodeToken, codec.AppendToken, t.apply, opts...)
-	if err != nil {
-		return nil, err
-	}
-	t.topicTable = tt
-	return t, nil
+	// A token ends by revocation or expiry, never by a tombstone.
+	return openTable(t, &t.topicTable, brokers, topic, "tokens", log, codec.DecodeToken, codec.AppendToken, ignoreTombstones(t.apply), opts...)
 }
 
 // Registry is the in-memory registry requests are authenticated against.
 func (t *TokenTable) Registry() *auth.Registry { return t.registry }
 
-func (t *TokenTable) apply(_ string, w *schemas.Token) error {
-	if w == nil {
-		return nil // tombstone: invsync writes none; a token ends by revocation or expiry
-	}
+func (t *TokenTable) apply(w *schemas.Token) error {
 	tok, err := tokenFromWire(w)
 	if err != nil {
 		return err

@@ -64,19 +64,15 @@ func TestTraceFollowsTransactionToEvent(t *testing.T) {
 	defer cl.Close()
 	eventTrace := map[string]trace.SpanContext{} // transactionId -> the event's parent
 	deadline := time.Now().Add(60 * time.Second)
-	for len(eventTrace) < n && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
-			e, err := r.codec.DecodeInventoryEvent(rec.Value)
-			if err != nil {
-				t.Errorf("event: %v", err)
-				return
-			}
-			eventTrace[e.TransactionID] = trace.SpanContextFromContext(
-				telemetry.Propagator.Extract(context.Background(), kotel.NewRecordCarrier(rec)))
-		})
-		cancel()
-	}
+	pollUntil(cl, time.Until(deadline), func(rec *kgo.Record) {
+		e, err := r.codec.DecodeInventoryEvent(rec.Value)
+		if err != nil {
+			t.Errorf("event: %v", err)
+			return
+		}
+		eventTrace[e.TransactionID] = trace.SpanContextFromContext(
+			telemetry.Propagator.Extract(context.Background(), kotel.NewRecordCarrier(rec)))
+	}, func() bool { return len(eventTrace) >= n })
 	if len(eventTrace) != n {
 		t.Fatalf("%d of %d events read", len(eventTrace), n)
 	}

@@ -78,10 +78,7 @@ func mustRecord(t testing.TB, s Reader, loc, lot string) Record {
 
 // fmtLines renders lines sorted, "loc/lot=q", for comparisons.
 func fmtLines(ls []AllocLine) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = fmt.Sprintf("%s/%s=%d", l.LocationID, l.LotNumber, l.Quantity)
-	}
+	parts := mapped(ls, func(l AllocLine) string { return fmt.Sprintf("%s/%s=%d", l.LocationID, l.LotNumber, l.Quantity) })
 	sort.Strings(parts)
 	return "[" + strings.Join(parts, " ") + "]"
 }
@@ -451,11 +448,7 @@ func sameHistory(a, b AllocHistory) bool {
 }
 
 func decisionIDs(decs []Allocation) []string {
-	var out []string
-	for _, d := range decs {
-		out = append(out, d.AllocationID+":"+d.Status)
-	}
-	return out
+	return mapped(decs, func(d Allocation) string { return d.AllocationID + ":" + d.Status })
 }
 
 func TestAllocateConfirmsFromOneLocation(t *testing.T) {

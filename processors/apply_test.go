@@ -836,13 +836,7 @@ func genCollidingHistory(rng *rand.Rand, n int) []*Transaction {
 	return txs
 }
 
-func eventIDs(evs []Event) []string {
-	ids := make([]string, len(evs))
-	for i, e := range evs {
-		ids[i] = e.EventID
-	}
-	return ids
-}
+func eventIDs(evs []Event) []string { return mapped(evs, func(e Event) string { return e.EventID }) }
 
 // TestEventIDsAreUniqueAcrossTransactions: the chaos verifier counts
 // duplicate eventIds, so two different transactions must never share one.

@@ -130,11 +130,16 @@ func mustApply(t testing.TB, p *Processor, s Store, tx *Transaction, now time.Ti
 }
 
 func fmtList[T any](xs []T) string {
-	parts := make([]string, len(xs))
+	return "[" + strings.Join(mapped(xs, func(x T) string { return fmt.Sprint(x) }), " ") + "]"
+}
+
+// mapped is f of each of xs, in order.
+func mapped[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
 	for i, x := range xs {
-		parts[i] = fmt.Sprint(x)
+		out[i] = f(x)
 	}
-	return "[" + strings.Join(parts, " ") + "]"
+	return out
 }
 
 // sameStrings compares string lists, a nil list equal to an empty one.

@@ -23,13 +23,7 @@ func released(l Lock, m int) Lock {
 	return l
 }
 
-func lockIDs(ls []Lock) []string {
-	var out []string
-	for _, l := range ls {
-		out = append(out, l.LockID)
-	}
-	return out
-}
+func lockIDs(ls []Lock) []string { return mapped(ls, func(l Lock) string { return l.LockID }) }
 
 func TestLockTableFirstWriterWins(t *testing.T) {
 	tb := NewLockTable()
