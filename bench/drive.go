@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/pipeline"
 	"github.com/invsync/invsync/server"
 )
 
@@ -48,6 +49,13 @@ func Drive(ctx context.Context, cfg Config, o DriveOptions, stdout, stderr io.Wr
 		sc := server.DefaultOptions()
 		sc.DataDir, sc.HTTPAddr, sc.Brokers, sc.EmbeddedKafkaAddr = dir, "127.0.0.1:0", cfg.Brokers, "127.0.0.1:0"
 		sc.EmbeddedNoFsync, sc.Partitions, sc.TopicPrefix, sc.Group = o.NoFsync, cfg.Partitions, prefix, group
+		if cfg.Settings == nil {
+			cfg.Settings = map[string]string{}
+		}
+		if o.Sessions > 0 {
+			sc.ProcessorSessions = o.Sessions
+		}
+		cfg.Settings["processor sessions"] = strconv.Itoa(sc.ProcessorSessions)
 		sc.SessionTimeout, sc.LedgerWindow, sc.MaxScanAge, sc.SnapshotInterval = 10*time.Second, 7*24*time.Hour, 30*24*time.Hour, 0
 		// Every upload is authenticated as in production; the load is one
 		// token, so no per-token rate limit.
@@ -119,6 +127,12 @@ func (o DriveOptions) Validate(cfg Config) error {
 	if o.Direct && cfg.URL != "" {
 		errs = append(errs, errors.New("--direct measures the in-process pipeline; it cannot be used with --url"))
 	}
+	if o.Sessions != 0 && cfg.URL != "" {
+		errs = append(errs, errors.New("--processor-sessions sets the in-process pipeline's; with --url, set it on the running invsync serve"))
+	}
+	if o.Sessions < 0 || o.Sessions > pipeline.MaxSessions {
+		errs = append(errs, fmt.Errorf("--processor-sessions: %d is not a whole number from 1 to %d", o.Sessions, pipeline.MaxSessions))
+	}
 	if cfg.URL != "" && len(cfg.Brokers) == 0 {
 		errs = append(errs, errors.New("--url needs --brokers (the running invsync's Kafka), to read its events"))
 	}
@@ -129,6 +143,9 @@ func (o DriveOptions) Validate(cfg Config) error {
 type DriveOptions struct {
 	// NoFsync runs the in-process embedded broker without fsync.
 	NoFsync bool
+	// Sessions is the in-process pipeline's --processor-sessions (0: the
+	// serve default).
+	Sessions int
 	// Peer, when set (PeerKStreams), also runs that peer on the same
 	// broker with the same load; it needs cfg.Brokers.
 	Peer string

@@ -35,6 +35,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Command, error)
 	backlog := fs.Bool("backlog", true, "also measure the offline backlog drain (50 scanners × 8 h of scans)")
 	seed := fs.Uint64("seed", 1, "workload seed")
 	noFsync := fs.Bool("embedded-kafka-no-fsync", false, "in-process embedded broker without fsync per produce")
+	sessions := fs.Int("processor-sessions", 0, "the in-process pipeline's transactional sessions (invsync serve --processor-sessions); 0 means serve's default")
 	asJSON := fs.Bool("json", false, "print one JSON object as the very last line")
 	token := fs.String("token", getenv("INVSYNC_TOKEN"), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
 	peer := fs.String("peer", "", "also run a peer on the same broker, with the same load, after invsync's run: kstreams (a Kafka Streams application, exactly_once_v2, RocksDB; needs --brokers of an Apache Kafka, Java 17 and Maven)")
@@ -65,7 +66,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Command, error)
 		}
 		prefixSet := false
 		fs.Visit(func(f *flag.Flag) { prefixSet = prefixSet || f.Name == "topic-prefix" })
-		opts := DriveOptions{NoFsync: *noFsync, Peer: *peer, Mirror: *mirrorDB, Direct: *direct,
+		opts := DriveOptions{NoFsync: *noFsync, Sessions: *sessions, Peer: *peer, Mirror: *mirrorDB, Direct: *direct,
 			OwnTopics: cfg.URL == "" && len(cfg.Brokers) > 0 && !prefixSet, JSON: *asJSON}
 		if err := opts.Validate(cfg); err != nil {
 			return Command{}, err
