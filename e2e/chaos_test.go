@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,7 +26,8 @@ import (
 )
 
 // TestChaos is the chaos suite (make chaos; a short round in CI): three
-// `invsync serve` processes in one consumer group on one broker, a scanner
+// `invsync serve` processes (of one, two and three transactional sessions)
+// in one consumer group on one broker, a scanner
 // fleet uploading offline backlogs to whichever instance answers (resending
 // what got no answer, sometimes twice), and faults at random moments:
 // kill -9 of an instance, SIGSTOP past the session timeout then SIGCONT (a
@@ -88,7 +90,11 @@ func TestChaos(t *testing.T) {
 			args: []string{"serve", "--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", i)), "--http-addr", httpAddr,
 				"--brokers", strings.Join(brokers, ","), "--partitions", "6", "--topic-prefix", prefix, "--group", group,
 				"--session-timeout", "6s", "--catalog", catalogPath, "--log-level", logLevel, "--rate-limit", "0",
-				"--snapshot-interval", chaosSnapshotInterval.String()}}
+				"--snapshot-interval", chaosSnapshotInterval.String(),
+				// One, two and three transactional sessions: the group
+				// mixes instances of each kind, and a kill takes several
+				// members down at once.
+				"--processor-sessions", strconv.Itoa(i + 1)}}
 		c.start()
 		t.Cleanup(c.kill)
 		insts = append(insts, c)
