@@ -25,7 +25,7 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 	}
 	var got []Queued
 	for i := range 3 {
-		clk.Add(1500 * time.Microsecond) // sub-millisecond part is dropped at the scan
+		clk.Advance(1500 * time.Microsecond) // sub-millisecond part is dropped at the scan
 		q, err := d.Scan(context.Background(), countScan(i))
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 		t.Fatal("nothing may be sent without a Sync")
 	}
 
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	d2 := openT(t, cfg)
 	wantStatus(t, d2, Yellow, 3, 0)
 	if _, err := d2.Sync(context.Background()); err != nil {
