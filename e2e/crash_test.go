@@ -665,12 +665,7 @@ func (c *child) waitReady(timeout time.Duration) {
 }
 
 func (c *child) dumpLog() {
-	data, _ := os.ReadFile(c.log)
-	lines := strings.Split(string(data), "\n")
-	if len(lines) > 60 {
-		lines = lines[len(lines)-60:]
-	}
-	c.t.Logf("last lines of the invsync log:\n%s", strings.Join(lines, "\n"))
+	c.t.Logf("last lines of the invsync log:\n%s", testkit.TailFile(c.log, 60))
 }
 
 // servedChild is an `invsync serve` child process started by serveChild.

@@ -686,7 +686,7 @@ func (p *scannerProc) waitAcks(n int, timeout time.Duration) []scanAck {
 		got = append([]scanAck(nil), p.acks...)
 		p.mu.Unlock()
 		if len(got) < n {
-			return testkit.Not("%d of %d lines acknowledged; scanner log:\n%s", len(got), n, lastLines(p.log, 20))
+			return testkit.Not("%d of %d lines acknowledged; scanner log:\n%s", len(got), n, testkit.TailFile(p.log, 20))
 		}
 		return nil
 	})
@@ -701,7 +701,7 @@ func (p *scannerProc) wait(timeout time.Duration) int {
 	case <-p.done:
 		return p.code
 	case <-time.After(timeout):
-		p.t.Fatalf("the scanner did not exit within %s; its log:\n%s", timeout, lastLines(p.log, 20))
+		p.t.Fatalf("the scanner did not exit within %s; its log:\n%s", timeout, testkit.TailFile(p.log, 20))
 		return -1
 	}
 }
@@ -715,16 +715,6 @@ func (p *scannerProc) kill() {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
-}
-
-// lastLines returns the last n lines of a file.
-func lastLines(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // scanLine is one line of `invsync scanner`'s input: a RECEIPT.
@@ -792,7 +782,7 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 		}
 		if round == rounds {
 			if code := p.wait(2 * time.Minute); code != scanner.ExitOK {
-				t.Fatalf("the last run exited %d, want 0 (everything synced); log:\n%s", code, lastLines(log, 20))
+				t.Fatalf("the last run exited %d, want 0 (everything synced); log:\n%s", code, testkit.TailFile(log, 20))
 			}
 			break
 		}
@@ -830,30 +820,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// syncBuffer is an io.Writer safe for concurrent use that keeps what is
-// written, for a log shown when a test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last n lines written.
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // inFlightTransport counts the requests sent and not yet answered.
 type inFlightTransport struct {
 	base http.RoundTripper
@@ -886,11 +852,11 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 	token, _ := newScannerToken(t, proc.url, id, e2eWarehouse)
 	tr := &inFlightTransport{base: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}}
 	var attempts, failedAttempts, duplicates atomic.Int64
-	var deviceLog syncBuffer
+	var deviceLog testkit.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			proc.dumpLog()
-			t.Logf("the device's log:\n%s", deviceLog.tail(40))
+			t.Logf("the device's log:\n%s", deviceLog.Tail(40))
 		}
 	})
 	d := openDevice(t, scanner.Config{URL: proc.url, Token: token, ScannerID: id, DataDir: filepath.Join(dir, "device"),
