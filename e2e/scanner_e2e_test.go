@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -371,152 +369,6 @@ func ledgerOf(scans []scanner.Scan, qs []scanner.Queued) []e2eScan {
 	return out
 }
 
-// faultyLink is a loopback TCP proxy between a device and the server that
-// drops and delays connections, as WiFi at the edge of a dead zone does.
-// Each connection draws one fate from the odds:
-//
-//   - cut: closed before anything is forwarded (the request never arrives);
-//   - lose: the request is forwarded and the connection closed when the
-//     answer starts (the server did the work; the device never hears);
-//   - stall: the answer is held back for stallFor, past the device's
-//     timeout;
-//   - slow: every piece of the answer comes slowBy late (in time);
-//   - pass.
-//
-// With keep-alives off, one connection is one request.
-type faultyLink struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	rng   *rand.Rand
-	odds  linkOdds
-	fates map[string]int
-
-	awaiting atomic.Int64 // requests forwarded whose answer has not been delivered
-	wg       sync.WaitGroup
-}
-
-// linkOdds are the chances of each fate; the rest pass.
-type linkOdds struct {
-	cut, lose, stall, slow float64
-	stallFor, slowBy       time.Duration
-}
-
-func newFaultyLink(t *testing.T, target string, seed uint64, odds linkOdds) *faultyLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &faultyLink{ln: ln, target: target, rng: rand.New(rand.NewPCG(seed, 7)), odds: odds, fates: map[string]int{}}
-	l.wg.Add(1)
-	go l.accept()
-	t.Cleanup(func() { ln.Close(); l.wg.Wait() })
-	return l
-}
-
-func (l *faultyLink) url() string { return "http://" + l.ln.Addr().String() }
-
-// counts returns how many connections met each fate.
-func (l *faultyLink) counts() map[string]int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return maps.Clone(l.fates)
-}
-
-func (l *faultyLink) accept() {
-	defer l.wg.Done()
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		l.mu.Lock()
-		o, r := l.odds, l.rng.Float64()
-		fate := "pass"
-		switch {
-		case r < o.cut:
-			fate = "cut"
-		case r < o.cut+o.lose:
-			fate = "lose"
-		case r < o.cut+o.lose+o.stall:
-			fate = "stall"
-		case r < o.cut+o.lose+o.stall+o.slow:
-			fate = "slow"
-		}
-		l.fates[fate]++
-		l.mu.Unlock()
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			l.carry(c, fate, o)
-		}()
-	}
-}
-
-// carry forwards one connection according to its fate.
-func (l *faultyLink) carry(c net.Conn, fate string, o linkOdds) {
-	defer c.Close()
-	if fate == "cut" {
-		return
-	}
-	s, err := net.Dial("tcp", l.target)
-	if err != nil {
-		return
-	}
-	defer s.Close()
-	var pending atomic.Bool // a request went up and its answer has not come down
-	defer func() {
-		if pending.Swap(false) {
-			l.awaiting.Add(-1)
-		}
-	}()
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := c.Read(buf)
-			if n > 0 {
-				if !pending.Swap(true) {
-					l.awaiting.Add(1)
-				}
-				if _, werr := s.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				s.(*net.TCPConn).CloseWrite()
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 32<<10)
-	for first := true; ; first = false {
-		n, err := s.Read(buf)
-		if n > 0 {
-			switch {
-			case fate == "lose":
-				return
-			case fate == "stall" && first:
-				time.Sleep(o.stallFor)
-			case fate == "slow":
-				time.Sleep(o.slowBy)
-			}
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
-			}
-			if pending.Swap(false) {
-				l.awaiting.Add(-1)
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // openDevice opens a scanner.Device of cfg, closed at the end of the test.
 func openDevice(t *testing.T, cfg scanner.Config) *scanner.Device {
 	t.Helper()
@@ -539,9 +391,9 @@ func TestScannerE2EDeviceThroughAFaultyLink(t *testing.T) {
 	in := startInstance(t, testConfig(t))
 	const id = "SCANNER-P1"
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
-	link := newFaultyLink(t, strings.TrimPrefix(in.url, "http://"), seed, linkOdds{
-		cut: 0.15, lose: 0.15, stall: 0.1, slow: 0.2, stallFor: 2500 * time.Millisecond, slowBy: 300 * time.Millisecond})
-	d := openDevice(t, scanner.Config{URL: link.url(), Token: token, ScannerID: id, DataDir: t.TempDir(),
+	link := testkit.NewFaultyLink(t, strings.TrimPrefix(in.url, "http://"), rand.New(rand.NewPCG(seed, 7)), testkit.LinkOdds{
+		Cut: 0.15, Lose: 0.15, Stall: 0.1, Slow: 0.2, StallFor: 2500 * time.Millisecond, SlowBy: 300 * time.Millisecond})
+	d := openDevice(t, scanner.Config{URL: link.URL(), Token: token, ScannerID: id, DataDir: t.TempDir(),
 		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		BatchSize:  20, RequestTimeout: 1500 * time.Millisecond, PollEvery: -1})
 
@@ -588,7 +440,7 @@ func TestScannerE2EDeviceThroughAFaultyLink(t *testing.T) {
 	if accepted+duplicate != total {
 		t.Errorf("the device counted %d accepted + %d duplicate answers for %d scans: a scan was synced twice or never", accepted, duplicate, total)
 	}
-	fates := link.counts()
+	fates := link.Counts()
 	if fates["lose"]+fates["stall"] > 0 && duplicate == 0 {
 		t.Errorf("%d answers were lost or stalled past the timeout, yet no resend was answered duplicate: was anything resent?", fates["lose"]+fates["stall"])
 	}
@@ -755,10 +607,10 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
 	// Every piece of every answer 120 ms late: a sync of a backlog takes
 	// long enough to be killed in the middle of.
-	link := newFaultyLink(t, strings.TrimPrefix(in.url, "http://"), seed, linkOdds{slow: 1, slowBy: 120 * time.Millisecond})
+	link := testkit.NewFaultyLink(t, strings.TrimPrefix(in.url, "http://"), rand.New(rand.NewPCG(seed, 7)), testkit.LinkOdds{Slow: 1, SlowBy: 120 * time.Millisecond})
 	dir := t.TempDir()
 	dataDir, log := filepath.Join(dir, "device"), filepath.Join(dir, "scanner.log")
-	args := []string{"--url", link.url(), "--scanner-id", id, "--data-dir", dataDir,
+	args := []string{"--url", link.URL(), "--scanner-id", id, "--data-dir", dataDir,
 		"--batch-size", "10", "--sync-every", "500ms", "--request-timeout", "5s", "--log-level", "info"}
 	items := []string{"ITEM-11101", "ITEM-11102", "ITEM-11103", "ITEM-11104"}
 	locs := []string{"A-02-01", "A-02-02", "C-03-01"}
@@ -788,9 +640,9 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 		}
 		// Kill while an upload is on its way: once one is in flight,
 		// within the 120 ms its answer takes.
-		waitFor(t, 30*time.Second, "an upload in flight", func() bool { return link.awaiting.Load() > 0 })
+		waitFor(t, 30*time.Second, "an upload in flight", func() bool { return link.Awaiting() > 0 })
 		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
-		if link.awaiting.Load() > 0 {
+		if link.Awaiting() > 0 {
 			inFlight++
 		}
 		p.kill()

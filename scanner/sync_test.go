@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
@@ -83,10 +85,10 @@ func TestOfflineIsYellowAndNeverRed(t *testing.T) {
 func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 	srv := fakeapi.New(t)
 	srv.Delay = 5 * time.Millisecond
-	proxy := newFaultProxy(t, srv.HTTP.Listener.Addr().String(), 7)
-	proxy.set(0.2, 0.25, 0.15, 400*time.Millisecond)
+	link := testkit.NewFaultyLink(t, srv.HTTP.Listener.Addr().String(), rand.New(rand.NewPCG(7, 1)),
+		testkit.LinkOdds{Cut: 0.2, Lose: 0.25, Stall: 0.15, StallFor: 400 * time.Millisecond})
 	clk := newClock()
-	cfg := testConfig(t, "http://"+proxy.addr(), clk)
+	cfg := testConfig(t, link.URL(), clk)
 	cfg.BatchSize = 40
 	cfg.RequestTimeout = 250 * time.Millisecond
 	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -105,8 +107,8 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 		}
 		clk.Advance(time.Second)
 	}
-	if proxy.faults.Load() == 0 || failures == 0 {
-		t.Fatal("the proxy injected no fault: the test tests nothing")
+	if link.Faults() == 0 || failures == 0 {
+		t.Fatal("the link injected no fault: the test tests nothing")
 	}
 	wantStatus(t, d, Green, 0, 0)
 	srv.AssertWrittenOnce(t, ids(all))
@@ -117,7 +119,7 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 	}
 	var dups int
 	d.db.QueryRow(`SELECT COUNT(*) FROM history WHERE result = 'duplicate'`).Scan(&dups)
-	t.Logf("%d scans through %d injected faults, %d failed syncs, %d answered duplicate", len(all), proxy.faults.Load(), failures, dups)
+	t.Logf("%d scans through %d injected faults, %d failed syncs, %d answered duplicate", len(all), link.Faults(), failures, dups)
 	if dups == 0 {
 		t.Error("no scan was answered duplicate: no request was lost after the server wrote it, so the resend path went untested")
 	}
