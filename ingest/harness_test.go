@@ -118,16 +118,8 @@ func (h *harness) do(method, path string, body []byte) response {
 // given as name, value pairs.
 func request(t *testing.T, url, secret, method, path string, body []byte, header ...string) response {
 	t.Helper()
-	h := http.Header{}
-	for i := 0; i+1 < len(header); i += 2 {
-		h.Set(header[i], header[i+1])
-	}
-	var b any
-	if body != nil {
-		b = body
-	}
 	// Errorf, not Fatalf: requests are also sent from other goroutines.
-	status, rh, data, err := testkit.Send(method, url+path, secret, h, b)
+	status, rh, data, err := testkit.Send(method, url+path, secret, testkit.HeaderOf(header...), body)
 	if err != nil {
 		t.Errorf("%s %s: %v", method, path, err)
 	}

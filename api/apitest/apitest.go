@@ -153,15 +153,7 @@ type answer struct {
 
 func (s *session) do(method, path, token string, body []byte, header ...string) answer {
 	s.t.Helper()
-	h := http.Header{}
-	for i := 0; i+1 < len(header); i += 2 {
-		h.Set(header[i], header[i+1])
-	}
-	var b any
-	if body != nil {
-		b = body
-	}
-	status, rh, data, err := testkit.Send(method, s.url+path, token, h, b)
+	status, rh, data, err := testkit.Send(method, s.url+path, token, testkit.HeaderOf(header...), body)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}

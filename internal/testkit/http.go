@@ -62,13 +62,15 @@ func CallHeader(t testing.TB, method, url, token string, header http.Header, bod
 // Send sends a request as CallHeader does and returns the answer, or the
 // error that kept it from being sent or read. It does not fail the test, so
 // requests may be sent from goroutines other than the test's. A body is
-// sent as application/json.
+// sent as application/json; a nil []byte is none.
 func Send(method, url, token string, header http.Header, body any) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		rd = bytes.NewReader(b)
+		if b != nil {
+			rd = bytes.NewReader(b)
+		}
 	case string:
 		rd = strings.NewReader(b)
 	default:
@@ -106,6 +108,16 @@ func Send(method, url, token string, header http.Header, body any) (int, http.He
 		return resp.StatusCode, resp.Header, data, fmt.Errorf("reading the answer: %w", err)
 	}
 	return resp.StatusCode, resp.Header, data, nil
+}
+
+// HeaderOf returns the header fields of kv: a name, its value, the next
+// name, its value, and so on.
+func HeaderOf(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
 }
 
 // Ready is a condition for Eventually: GET base/readyz answers 200.
