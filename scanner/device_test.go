@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
@@ -255,13 +256,8 @@ func TestRunStopsOnCloseAndIsSingle(t *testing.T) {
 		t.Fatalf("a second Run: %v, want ErrRunning", err)
 	}
 	d.Close()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Fatalf("Run after Close: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not stop on Close")
+	if err := testkit.Receive(t, runDone, 5*time.Second, "Close to stop Run"); err != nil {
+		t.Fatalf("Run after Close: %v", err)
 	}
 }
 

@@ -221,13 +221,8 @@ func TestCLIRetryAnswersAVersionConflict(t *testing.T) {
 // ExitOK on done within d.
 func wantExitOK(t *testing.T, done <-chan int, d time.Duration, stderr *testkit.Buffer, what string) {
 	t.Helper()
-	select {
-	case code := <-done:
-		if code != scanner.ExitOK {
-			t.Fatalf("exit %d %s\n%s", code, what, stderr.String())
-		}
-	case <-time.After(d):
-		t.Fatalf("no exit within %v %s", d, what)
+	if code := testkit.Receive(t, done, d, "the exit "+what); code != scanner.ExitOK {
+		t.Fatalf("exit %d %s\n%s", code, what, stderr.String())
 	}
 }
 
