@@ -136,16 +136,24 @@ func (f *fleetHarness) as(who, method, path string, body any) response {
 	return request(f.t, f.url, secret, method, path, encode(f.t, body))
 }
 
-func (f *fleetHarness) list(who, query string) map[string]api.Scanner {
+// get reads path as who, failing the test unless it is answered 200 with
+// a T.
+func get[T any](f *fleetHarness, who, path string) T {
 	f.t.Helper()
-	r := f.as(who, http.MethodGet, "/v1/scanners"+query, nil)
+	r := f.as(who, http.MethodGet, path, nil)
 	if r.status != http.StatusOK {
-		f.t.Fatalf("GET /v1/scanners%s as %s: %d %s", query, who, r.status, r.body)
+		f.t.Fatalf("GET %s as %s: %d %s", path, who, r.status, r.body)
 	}
-	var out api.ScannerList
+	var out T
 	if err := json.Unmarshal(r.body, &out); err != nil {
 		f.t.Fatal(err)
 	}
+	return out
+}
+
+func (f *fleetHarness) list(who, query string) map[string]api.Scanner {
+	f.t.Helper()
+	out := get[api.ScannerList](f, who, "/v1/scanners"+query)
 	m := map[string]api.Scanner{}
 	for _, s := range out.Scanners {
 		m[s.ScannerID] = s
@@ -420,15 +428,7 @@ func TestUploadDeviceDecodesAlike(t *testing.T) {
 
 func (f *fleetHarness) detail(who, id string) api.ScannerDetail {
 	f.t.Helper()
-	r := f.as(who, http.MethodGet, "/v1/scanners/"+id, nil)
-	if r.status != http.StatusOK {
-		f.t.Fatalf("GET /v1/scanners/%s as %s: %d %s", id, who, r.status, r.body)
-	}
-	var out api.ScannerDetail
-	if err := json.Unmarshal(r.body, &out); err != nil {
-		f.t.Fatal(err)
-	}
-	return out
+	return get[api.ScannerDetail](f, who, "/v1/scanners/"+id)
 }
 
 // TestScannerDetailRecentUploads: a scanner's detail lists its uploads as
