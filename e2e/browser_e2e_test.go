@@ -59,7 +59,7 @@ type scannerApp struct {
 
 func openScannerApp(t *testing.T, exe, origin string) *scannerApp {
 	t.Helper()
-	a := &scannerApp{Page: &scannerpage.Page{T: t, B: browsertest.Start(t, browsertest.Options{ExecPath: exe}), Wait: browserWait}, exe: exe, origin: origin}
+	a := &scannerApp{Page: scannerpage.New(t, browsertest.Start(t, browsertest.Options{ExecPath: exe}), browserWait), exe: exe, origin: origin}
 	t.Cleanup(func() {
 		a.CheckNoExceptions()
 		a.B.Close() // a relaunched browser is not Start's to close

@@ -39,7 +39,7 @@ func newAppHarness(t *testing.T) *appHarness {
 	exe := browsertest.RequireChromium(t)
 	api := newFakeAPI(t)
 	api.addToken(scannerToken, "SCANNER-08", "WH-001")
-	h := &appHarness{Page: &scannerpage.Page{T: t, Wait: waitLong}, api: api, srv: api.serve()}
+	h := &appHarness{Page: scannerpage.New(t, nil, waitLong), api: api, srv: api.serve()}
 	h.B = browsertest.Start(t, browsertest.Options{ExecPath: exe})
 	t.Cleanup(func() {
 		h.CheckNoExceptions()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit/webpage"
 	"github.com/invsync/invsync/web/browsertest"
 )
 
@@ -30,18 +31,13 @@ const State = `({status: document.querySelector("#status")?.dataset.status,
 // Page is the scanner app in browser B. Every method fails T on an error
 // of the browser or a wait that runs out.
 type Page struct {
-	T testing.TB
-	B *browsertest.Browser
-	// Wait bounds each wait for the page.
-	Wait time.Duration
+	webpage.Page
 }
 
-// Must fails the test on err.
-func (p *Page) Must(err error) {
-	p.T.Helper()
-	if err != nil {
-		p.T.Fatal(err)
-	}
+// New returns the scanner app in b (which may be set later, as Page.B),
+// waiting at most wait each time.
+func New(t testing.TB, b *browsertest.Browser, wait time.Duration) *Page {
+	return &Page{webpage.Page{T: t, B: b, Wait: wait, State: State}}
 }
 
 // CheckNoExceptions fails the test on an uncaught exception of the page,
@@ -67,20 +63,6 @@ func (p *Page) Relaunch() {
 	p.B = nb
 }
 
-// Eval returns the value of the JavaScript expression expr.
-func (p *Page) Eval(expr string) any {
-	p.T.Helper()
-	v, err := browsertest.Eval[any](p.B, expr)
-	p.Must(err)
-	return v
-}
-
-// WaitJS waits until the JavaScript expression expr is true.
-func (p *Page) WaitJS(expr string) {
-	p.T.Helper()
-	p.Must(p.B.WaitUntil(expr, p.Wait, State))
-}
-
 // WaitStatus waits for the indicator's colour with its text containing
 // want.
 func (p *Page) WaitStatus(color, want string) {
@@ -100,9 +82,7 @@ func (p *Page) WaitCounts(queued, rejected int) {
 // ("" when there is none).
 func (p *Page) Text(css string) string {
 	p.T.Helper()
-	s, err := browsertest.Eval[string](p.B, fmt.Sprintf(`document.querySelector(%q)?.textContent.replace(/\s+/g, " ").trim() ?? ""`, css))
-	p.Must(err)
-	return s
+	return webpage.Value[string](&p.Page, fmt.Sprintf(`document.querySelector(%q)?.textContent.replace(/\s+/g, " ").trim() ?? ""`, css))
 }
 
 // Enrol opens the enrolment link of token on the app at origin and waits
@@ -147,9 +127,7 @@ func (p *Page) Scan(loc, item, lot, qty, to string) {
 // upload order.
 func (p *Page) QueuedIDs() []string {
 	p.T.Helper()
-	ids, err := browsertest.Eval[[]string](p.B, `import("./js/store.js").then(s => s.scansIn("queued")).then(l => l.map(x => x.tx.transactionId))`)
-	p.Must(err)
-	return ids
+	return webpage.Value[[]string](&p.Page, `import("./js/store.js").then(s => s.scansIn("queued")).then(l => l.map(x => x.tx.transactionId))`)
 }
 
 // WatchStatus records every colour the indicator takes from now on, for
@@ -170,7 +148,5 @@ func (p *Page) WatchStatus() {
 // "green>yellow>green".
 func (p *Page) Colours() string {
 	p.T.Helper()
-	l, err := browsertest.Eval[[]string](p.B, `window.__colours || []`)
-	p.Must(err)
-	return strings.Join(l, ">")
+	return strings.Join(webpage.Value[[]string](&p.Page, `window.__colours || []`), ">")
 }
