@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/internal/testkit/scannerpage"
 	"github.com/invsync/invsync/web/browsertest"
 )
 
@@ -35,7 +35,7 @@ var updateScreenshots = flag.Bool("update-screenshots", false,
 
 // e2eScreenshotDir is docs/screenshots with -update-screenshots, else a
 // directory under the system's temporary directory (kept, to be looked at).
-func e2eScreenshotDir(t *testing.T) string {
+func e2eScreenshotDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(os.TempDir(), "invsync-e2e-screenshots")
 	if *updateScreenshots {
@@ -52,126 +52,31 @@ const browserWait = 30 * time.Second
 
 // scannerApp is one browser with the scanner app of one server origin.
 type scannerApp struct {
-	t      *testing.T
+	*scannerpage.Page
 	exe    string
 	origin string // where the app is loaded from: the server or a gate in front of it
-	b      *browsertest.Browser
 }
 
 func openScannerApp(t *testing.T, exe, origin string) *scannerApp {
 	t.Helper()
-	a := &scannerApp{t: t, exe: exe, origin: origin, b: browsertest.Start(t, browsertest.Options{ExecPath: exe})}
+	a := &scannerApp{Page: scannerpage.New(t, browsertest.Start(t, browsertest.Options{ExecPath: exe}), browserWait), exe: exe, origin: origin}
 	t.Cleanup(func() {
-		a.checkNoExceptions()
-		a.b.Close() // a relaunched browser is not Start's to close
+		a.CheckNoExceptions()
+		a.B.Close() // a relaunched browser is not Start's to close
 	})
 	return a
 }
 
-// checkNoExceptions fails the test on an uncaught exception of the page.
-func (a *scannerApp) checkNoExceptions() {
-	a.t.Helper()
-	for _, e := range a.b.Exceptions() {
-		a.t.Errorf("uncaught exception in the app: %s", e)
-	}
-	for _, e := range a.b.ConsoleErrors() {
-		a.t.Logf("console.error: %s", e)
-	}
-}
-
-// relaunch replaces a killed browser with a new one on the same profile.
-func (a *scannerApp) relaunch() {
-	a.t.Helper()
-	a.checkNoExceptions()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	nb, err := a.b.Relaunch(ctx)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.b = nb
-}
-
-func (a *scannerApp) must(err error) {
-	a.t.Helper()
-	if err != nil {
-		a.t.Fatal(err)
-	}
-}
-
-// appState describes the page in failure messages.
-const appState = `({status: document.querySelector("#status")?.dataset.status,
-  text: document.querySelector("#status .st-text")?.textContent.replace(/\s+/g, " ").trim(),
-  queued: document.querySelector(".st-queued")?.textContent, rejected: document.querySelector(".st-rejected")?.textContent,
-  focus: document.activeElement?.id, msg: document.querySelector("#scan-msg")?.textContent,
-  lastError: document.querySelector("#dev-error")?.textContent,
-  errors: [...document.querySelectorAll(".err")].map(e => e.textContent).filter(Boolean), online: navigator.onLine})`
-
-func (a *scannerApp) waitJS(expr string) {
-	a.t.Helper()
-	if err := a.b.WaitUntil(expr, browserWait, appState); err != nil {
-		a.t.Fatal(err)
-	}
-}
-
-// waitStatus waits for the indicator's colour with its text containing want.
-func (a *scannerApp) waitStatus(color, want string) {
-	a.t.Helper()
-	a.waitJS(fmt.Sprintf(`document.querySelector("#status").dataset.status === %q &&
-	  document.querySelector("#status .st-text").textContent.includes(%q)`, color, want))
-}
-
-// waitCounts waits for the indicator's queued and rejected counts.
-func (a *scannerApp) waitCounts(queued, rejected int) {
-	a.t.Helper()
-	a.waitJS(fmt.Sprintf(`document.querySelector(".st-queued").textContent === "%d" &&
-	  document.querySelector(".st-rejected").textContent === "%d"`, queued, rejected))
-}
-
-func (a *scannerApp) text(css string) string {
-	a.t.Helper()
-	s, err := browsertest.Eval[string](a.b, fmt.Sprintf(`document.querySelector(%q)?.textContent.replace(/\s+/g, " ").trim() ?? ""`, css))
-	a.must(err)
-	return s
-}
-
-// enrol opens the enrolment link and waits until the device is enrolled,
-// green, ready for offline use and holding its warehouse's catalog.
-func (a *scannerApp) enrol(token string) {
-	a.t.Helper()
-	a.must(a.b.Navigate(a.origin + "/scanner/#token=" + token))
-	a.waitJS(`!document.querySelector("#work").hidden`)
-	a.waitStatus("green", "Synced")
-	a.waitJS(`document.documentElement.dataset.offlineReady === "yes" && !!navigator.serviceWorker.controller`)
-	a.waitJS(`document.querySelector("#dev-catalog").textContent.includes("locations")`)
-}
-
-// wedge types a barcode and Enter into the focused field, once the app has
-// put the focus on the field the scan belongs in.
-func (a *scannerApp) wedge(field, value string) {
-	a.t.Helper()
-	a.waitJS(fmt.Sprintf(`document.activeElement && document.activeElement.id === "f-%s"`, field))
-	a.must(a.b.Wedge(value))
-}
-
-// scan performs one RECEIPT through the keyboard: location, item, the lot
-// when given (the app must ask for it), quantity; the app queues it and
-// puts the focus back on the location.
+// scan performs one RECEIPT through the keyboard.
 func (a *scannerApp) scan(s e2eScan) {
-	a.t.Helper()
-	a.wedge("locationId", s.location)
-	a.wedge("itemId", s.item)
-	if s.lot != "" {
-		a.wedge("lotNumber", s.lot)
-	}
-	a.wedge("quantity", fmt.Sprint(s.qty))
-	a.waitJS(`document.activeElement && document.activeElement.id === "f-locationId" && document.querySelector("#f-locationId").value === ""`)
+	a.T.Helper()
+	a.Scan(s.location, s.item, s.lot, fmt.Sprint(s.qty), "")
 }
 
 // queue reads the device's queue from IndexedDB, in upload order, as the
 // ledger of what it acknowledged.
 func (a *scannerApp) queue() []e2eScan {
-	a.t.Helper()
+	a.T.Helper()
 	type stored struct {
 		TransactionID string `json:"transactionId"`
 		Type          string `json:"type"`
@@ -180,12 +85,12 @@ func (a *scannerApp) queue() []e2eScan {
 		LotNumber     string `json:"lotNumber"`
 		Quantity      int64  `json:"quantity"`
 	}
-	txs, err := browsertest.Eval[[]stored](a.b, `import("./js/store.js").then(s => s.scansIn("queued")).then(l => l.map(x => x.tx))`)
-	a.must(err)
+	txs, err := browsertest.Eval[[]stored](a.B, `import("./js/store.js").then(s => s.scansIn("queued")).then(l => l.map(x => x.tx))`)
+	a.Must(err)
 	out := make([]e2eScan, len(txs))
 	for i, tx := range txs {
 		if tx.Type != "RECEIPT" {
-			a.t.Fatalf("queued scan %s is a %s, want RECEIPT", tx.TransactionID, tx.Type)
+			a.T.Fatalf("queued scan %s is a %s, want RECEIPT", tx.TransactionID, tx.Type)
 		}
 		out[i] = e2eScan{id: tx.TransactionID, item: tx.ItemID, location: tx.LocationID, lot: tx.LotNumber, qty: tx.Quantity}
 	}
@@ -202,30 +107,10 @@ func ids(scans []e2eScan) []string {
 
 // screenshot saves the viewport as name in the screenshot directory.
 func (a *scannerApp) screenshot(name string) {
-	a.t.Helper()
-	p := filepath.Join(e2eScreenshotDir(a.t), name)
-	a.must(a.b.Screenshot(p))
-	a.t.Logf("screenshot: %s", p)
-}
-
-// watchStatus records every colour the indicator takes from now on.
-func (a *scannerApp) watchStatus() {
-	a.t.Helper()
-	a.must(a.b.Exec(`(() => {
-	  const el = document.querySelector("#status");
-	  window.__colours = [el.dataset.status];
-	  new MutationObserver(() => {
-	    const s = el.dataset.status;
-	    if (__colours[__colours.length - 1] !== s) __colours.push(s);
-	  }).observe(el, {attributes: true, attributeFilter: ["data-status"]});
-	})()`))
-}
-
-func (a *scannerApp) colours() string {
-	a.t.Helper()
-	l, err := browsertest.Eval[[]string](a.b, `window.__colours || []`)
-	a.must(err)
-	return strings.Join(l, ">")
+	a.T.Helper()
+	p := filepath.Join(e2eScreenshotDir(a.T), name)
+	a.Must(a.B.Screenshot(p))
+	a.T.Logf("screenshot: %s", p)
 }
 
 // uploadGate is a loopback HTTP proxy in front of the server that records
@@ -328,9 +213,9 @@ func offlineScannerApp(t *testing.T, in *testInstance, exe, id string) *scannerA
 	t.Helper()
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
 	a := openScannerApp(t, exe, in.url)
-	a.enrol(token)
-	a.must(a.b.SetOffline(true))
-	a.waitStatus("yellow", "Offline")
+	a.Enrol(a.origin, token)
+	a.Must(a.B.SetOffline(true))
+	a.WaitStatus("yellow", "Offline")
 	return a
 }
 
@@ -357,19 +242,19 @@ func browserOfflineScans(t *testing.T, in *testInstance, exe string) {
 		if i == 14 {
 			// The scan screen mid-scan: location, item and lot in, the
 			// quantity next.
-			a.wedge("locationId", s.location)
-			a.wedge("itemId", s.item)
-			a.wedge("lotNumber", s.lot)
-			a.waitJS(`document.activeElement.id === "f-quantity" && document.querySelector("#d-itemId").textContent !== ""`)
+			a.Wedge("locationId", s.location)
+			a.Wedge("itemId", s.item)
+			a.Wedge("lotNumber", s.lot)
+			a.WaitJS(`document.activeElement.id === "f-quantity" && document.querySelector("#d-itemId").textContent !== ""`)
 			a.screenshot("scanner-scan.png")
-			a.wedge("quantity", fmt.Sprint(s.qty))
-			a.waitJS(`document.activeElement.id === "f-locationId" && document.querySelector("#f-locationId").value === ""`)
+			a.Wedge("quantity", fmt.Sprint(s.qty))
+			a.WaitJS(`document.activeElement.id === "f-locationId" && document.querySelector("#f-locationId").value === ""`)
 			continue
 		}
 		a.scan(s)
 	}
-	a.waitCounts(scans, 0)
-	a.waitStatus("yellow", "50 scans queued")
+	a.WaitCounts(scans, 0)
+	a.WaitStatus("yellow", "50 scans queued")
 	queued := a.queue()
 	if len(queued) != scans {
 		t.Fatalf("the device queued %d scans, want %d", len(queued), scans)
@@ -386,28 +271,28 @@ func browserOfflineScans(t *testing.T, in *testInstance, exe string) {
 		}
 	}
 	// Yellow, with the queue listed under the indicator.
-	a.must(a.b.Click("#queue summary"))
-	a.waitJS(`document.querySelectorAll("#queue-list li").length === 50`)
-	a.must(a.b.Exec(`document.querySelector("#queue").scrollIntoView({block: "start"})`))
+	a.Must(a.B.Click("#queue summary"))
+	a.WaitJS(`document.querySelectorAll("#queue-list li").length === 50`)
+	a.Must(a.B.Exec(`document.querySelector("#queue").scrollIntoView({block: "start"})`))
 	a.screenshot("scanner-yellow.png")
 
 	// Reload with no network: the service worker serves the app; the
 	// queue is where it was.
-	a.must(a.b.Reload())
-	a.waitJS(`!document.querySelector("#work").hidden`)
-	a.waitCounts(scans, 0)
-	a.waitStatus("yellow", "Offline")
+	a.Must(a.B.Reload())
+	a.WaitJS(`!document.querySelector("#work").hidden`)
+	a.WaitCounts(scans, 0)
+	a.WaitStatus("yellow", "Offline")
 	if got := a.queue(); !slices.Equal(ids(got), ids(queued)) {
 		t.Fatalf("after an offline reload the queue holds %d scans, want the same %d", len(got), len(queued))
 	}
 
-	a.watchStatus()
+	a.WatchStatus()
 	online := time.Now()
-	a.must(a.b.SetOffline(false))
-	a.waitStatus("green", "Synced")
-	a.waitCounts(0, 0)
+	a.Must(a.B.SetOffline(false))
+	a.WaitStatus("green", "Synced")
+	a.WaitCounts(0, 0)
 	synced := time.Since(online)
-	if c := a.colours(); c != "yellow>green" {
+	if c := a.Colours(); c != "yellow>green" {
 		t.Errorf("the indicator went %s, want yellow>green", c)
 	}
 	if left := a.queue(); len(left) != 0 {
@@ -416,9 +301,9 @@ func browserOfflineScans(t *testing.T, in *testInstance, exe string) {
 	f := checkServer(t, in.url, in.brokers(), in.cfg.TopicPrefix, id, queued)
 
 	// Green, with the scans just synced listed under the indicator.
-	a.must(a.b.Exec(`document.querySelector("#queue").open = false; document.querySelector("#recent").open = true`))
-	a.waitJS(`document.querySelectorAll("#recent-list li").length > 0`)
-	a.must(a.b.Exec(`document.querySelector("#recent").scrollIntoView({block: "start"})`))
+	a.Must(a.B.Exec(`document.querySelector("#queue").open = false; document.querySelector("#recent").open = true`))
+	a.WaitJS(`document.querySelectorAll("#recent-list li").length > 0`)
+	a.Must(a.B.Exec(`document.querySelector("#recent").scrollIntoView({block: "start"})`))
 	a.screenshot("scanner-green.png")
 	t.Logf("browser offline: %s synced_in=%s took=%s", f, synced.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
@@ -434,15 +319,15 @@ func browserKilledMidUpload(t *testing.T, in *testInstance, exe string) {
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
 	gate := newUploadGate(t, in.url)
 	a := openScannerApp(t, exe, gate.srv.URL)
-	a.enrol(token)
+	a.Enrol(a.origin, token)
 
-	a.must(a.b.SetOffline(true))
-	a.waitStatus("yellow", "Offline")
+	a.Must(a.B.SetOffline(true))
+	a.WaitStatus("yellow", "Offline")
 	for i := range 20 {
 		a.scan(e2eScan{location: []string{"A-06-01", "A-06-02"}[i%2], item: []string{"ITEM-12101", "ITEM-12102"}[i%2], qty: int64(i + 1)})
 	}
-	a.waitCounts(20, 0)
-	a.must(a.b.Exec(`import("./js/store.js").then(async (s) => {
+	a.WaitCounts(20, 0)
+	a.Must(a.B.Exec(`import("./js/store.js").then(async (s) => {
 	  const locs = ["F-01-01", "F-01-02", "G-02-01", "G-02-02"];
 	  const t0 = Date.now() - 3600e3;
 	  for (let i = 0; i < 1000; i++) {
@@ -456,13 +341,13 @@ func browserKilledMidUpload(t *testing.T, in *testInstance, exe string) {
 	}
 
 	gate.holdNext()
-	a.must(a.b.SetOffline(false))
+	a.Must(a.B.SetOffline(false))
 	select {
 	case <-gate.held:
 	case <-time.After(browserWait):
-		t.Fatalf("no upload reached the server; page: %v", a.text("#status"))
+		t.Fatalf("no upload reached the server; page: %v", a.Text("#status"))
 	}
-	a.must(a.b.Kill())
+	a.Must(a.B.Kill())
 	held := gate.uploads()[0]
 	for _, st := range held {
 		if st != "accepted" {
@@ -471,10 +356,10 @@ func browserKilledMidUpload(t *testing.T, in *testInstance, exe string) {
 	}
 	t.Logf("killed the browser while the answer to an upload of %d scans (all accepted by the server) was on its way", len(held))
 
-	a.relaunch()
-	a.must(a.b.Navigate(gate.srv.URL + "/scanner/"))
-	a.waitStatus("green", "Synced")
-	a.waitCounts(0, 0)
+	a.Relaunch()
+	a.Must(a.B.Navigate(gate.srv.URL + "/scanner/"))
+	a.WaitStatus("green", "Synced")
+	a.WaitCounts(0, 0)
 	if left := a.queue(); len(left) != 0 {
 		t.Errorf("%d scans still queued after green", len(left))
 	}
@@ -533,16 +418,16 @@ func browserRejectedScan(t *testing.T, in *testInstance, exe string) {
 	}, "the lowered limit never showed in GET /v1/catalog"))
 
 	a.scan(e2eScan{location: "A-03-01", item: item, qty: 50})
-	a.waitCounts(1, 0)
+	a.WaitCounts(1, 0)
 	rejected := a.queue()[0]
-	a.must(a.b.SetOffline(false))
-	a.waitStatus("red", "1 scan rejected")
-	a.waitCounts(0, 1)
-	card := a.text("#rejected-list li")
+	a.Must(a.B.SetOffline(false))
+	a.WaitStatus("red", "1 scan rejected")
+	a.WaitCounts(0, 1)
+	card := a.Text("#rejected-list li")
 	if !strings.Contains(card, "UNREASONABLE_QUANTITY") || !strings.Contains(card, "quantity 50 exceeds the limit of 10 for item "+item) {
 		t.Errorf("rejection card = %q, want the server's code and message", card)
 	}
-	a.must(a.b.Click("#st-action")) // "Review": the card comes into view
+	a.Must(a.B.Click("#st-action")) // "Review": the card comes into view
 	a.screenshot("scanner-red.png")
 	if code, _, _ := testkit.Call(t, "GET", in.url+"/v1/transactions/"+rejected.id, testAdminToken, nil); code != 404 {
 		t.Errorf("the rejected scan is known to the server: %d, want 404", code)
@@ -555,17 +440,17 @@ func browserRejectedScan(t *testing.T, in *testInstance, exe string) {
 
 	// The sync refreshed the catalog: the same quantity is now refused on
 	// the device, before it is queued.
-	a.waitJS(`await import("./js/catalog.js").then(c => c.item("` + item + `")?.maxTransactionQuantity === 10)`)
-	a.must(a.b.Focus("#f-locationId"))
-	a.wedge("locationId", "A-03-01")
-	a.wedge("itemId", item)
-	a.wedge("quantity", "50")
-	a.waitJS(`document.querySelector("#e-quantity").textContent.includes("limit of 10")`)
+	a.WaitJS(`await import("./js/catalog.js").then(c => c.item("` + item + `")?.maxTransactionQuantity === 10)`)
+	a.Must(a.B.Focus("#f-locationId"))
+	a.Wedge("locationId", "A-03-01")
+	a.Wedge("itemId", item)
+	a.Wedge("quantity", "50")
+	a.WaitJS(`document.querySelector("#e-quantity").textContent.includes("limit of 10")`)
 	if q := a.queue(); len(q) != 0 {
 		t.Errorf("a scan over the refreshed limit was queued: %+v", q)
 	}
-	a.must(a.b.Click("#rejected-list li .dismiss"))
-	a.waitStatus("green", "Synced")
+	a.Must(a.B.Click("#rejected-list li .dismiss"))
+	a.WaitStatus("green", "Synced")
 }
 
 // browserRevokedToken: the scanner's token is revoked; the next sync turns
@@ -575,15 +460,15 @@ func browserRevokedToken(t *testing.T, in *testInstance, exe string) {
 	const id = "SCANNER-24"
 	token, tokenID := newScannerToken(t, in.url, id, e2eWarehouse)
 	a := openScannerApp(t, exe, in.url)
-	a.enrol(token)
+	a.Enrol(a.origin, token)
 	first := e2eScan{location: "H-20-02", item: "ITEM-12301", qty: 5}
 	a.scan(first)
-	a.waitJS(`await import("./js/store.js").then(s => s.recent()).then(l => l.length === 1)`)
-	a.waitStatus("green", "Synced")
-	a.waitCounts(0, 0)
+	a.WaitJS(`await import("./js/store.js").then(s => s.recent()).then(l => l.length === 1)`)
+	a.WaitStatus("green", "Synced")
+	a.WaitCounts(0, 0)
 	var synced []e2eScan
-	recent, err := browsertest.Eval[[]string](a.b, `import("./js/store.js").then(s => s.recent()).then(l => l.map(x => x.tx.transactionId))`)
-	a.must(err)
+	recent, err := browsertest.Eval[[]string](a.B, `import("./js/store.js").then(s => s.recent()).then(l => l.map(x => x.tx.transactionId))`)
+	a.Must(err)
 	if len(recent) != 1 {
 		t.Fatalf("recently synced: %v, want the one scan", recent)
 	}
@@ -592,9 +477,9 @@ func browserRevokedToken(t *testing.T, in *testInstance, exe string) {
 
 	revokeToken(t, in.url, tokenID, token)
 	a.scan(e2eScan{location: "H-20-02", item: "ITEM-12301", qty: 6})
-	a.waitStatus("red", "token refused — re-enrol this device")
-	a.waitCounts(1, 0)
-	if got := a.text("#st-action"); got != "Re-enrol" {
+	a.WaitStatus("red", "token refused — re-enrol this device")
+	a.WaitCounts(1, 0)
+	if got := a.Text("#st-action"); got != "Re-enrol" {
 		t.Errorf("the indicator's action is %q, want Re-enrol", got)
 	}
 	a.screenshot("scanner-red-token.png")

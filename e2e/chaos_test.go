@@ -109,50 +109,21 @@ func TestChaos(t *testing.T) {
 		mu        sync.Mutex
 		answered  = map[string]bool{}
 		answerers = map[string][]string{} // transactionId → "status@instance time" of every answer
-		sends     int
-		failures  int
-		resentDup int
 	)
-	client := &http.Client{Timeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var wg sync.WaitGroup
-	for s := range queues {
-		srng := rand.New(rand.NewPCG(seed, uint64(100+s)))
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			for len(queues[s]) > 0 && ctx.Err() == nil {
-				batch := queues[s][0]
-				target := insts[srng.IntN(len(insts))]
-				res, err := send(client, target.url, fmt.Sprintf("SCANNER-%02d", s), batch)
-				mu.Lock()
-				sends++
-				if err != nil {
-					failures++
-					mu.Unlock()
-					time.Sleep(100 * time.Millisecond)
-					continue
-				}
-				for i, r := range res.Results {
-					if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
-						t.Errorf("scanner %d: unexpected result %s %s %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message))
-					}
-					answered[r.TransactionID] = true
-					answerers[r.TransactionID] = append(answerers[r.TransactionID], string(r.Status)+"@"+target.url+" "+time.Now().Format("15:04:05.000"))
-				}
-				mu.Unlock()
-				queues[s] = queues[s][1:]
-				if srng.IntN(8) == 0 { // the device lost the answer: resend later
-					queues[s] = append(queues[s], batch)
-					mu.Lock()
-					resentDup++
-					mu.Unlock()
-				}
-				time.Sleep(time.Duration(400+srng.IntN(600)) * time.Millisecond)
-			}
-		}(s)
-	}
+	uploads := &deviceUploads{t: t, client: &http.Client{Timeout: 5 * time.Second}, queues: queues,
+		rng:         func(s int) *rand.Rand { return rand.New(rand.NewPCG(seed, uint64(100+s))) },
+		target:      func(rng *rand.Rand) string { return insts[rng.IntN(len(insts))].url },
+		retry:       100 * time.Millisecond,
+		resendOneIn: 8,
+		pause:       func(rng *rand.Rand) time.Duration { return time.Duration(400+rng.IntN(600)) * time.Millisecond },
+		mu:          &mu,
+		answer: func(url string, r api.Result) {
+			answered[r.TransactionID] = true
+			answerers[r.TransactionID] = append(answerers[r.TransactionID], string(r.Status)+"@"+url+" "+time.Now().Format("15:04:05.000"))
+		}}
+	uploads.start(ctx)
 
 	// The cloud allocates and cancels while the scanners upload and the
 	// faults happen (HTTP door, any instance, retried until answered).
@@ -163,7 +134,7 @@ func TestChaos(t *testing.T) {
 		arng := rand.New(rand.NewPCG(seed, 999))
 		for n := 0; ctx.Err() == nil; n++ {
 			select {
-			case <-done4uploads(&wg):
+			case <-done4uploads(&uploads.wg):
 				return
 			case <-time.After(time.Duration(100+arng.IntN(200)) * time.Millisecond):
 			}
@@ -203,7 +174,7 @@ func TestChaos(t *testing.T) {
 	reconDone := make(chan struct{})
 	go func() {
 		defer close(reconDone)
-		recon.run(seed, insts, done4uploads(&wg), ctx.Done())
+		recon.run(seed, insts, done4uploads(&uploads.wg), ctx.Done())
 	}()
 
 	// Faults.
@@ -271,7 +242,7 @@ func TestChaos(t *testing.T) {
 		mu.Unlock()
 	}
 	select {
-	case <-done4uploads(&wg):
+	case <-done4uploads(&uploads.wg):
 	case <-time.After(5 * time.Minute):
 		cancel()
 		t.Fatalf("uploads did not finish")
@@ -380,7 +351,7 @@ func TestChaos(t *testing.T) {
 	}
 	slices.Sort(kinds)
 	line := fmt.Sprintf("chaos: seed=%d rounds=%d faults{%s} transactions=%d requests=%d failed_requests=%d resends=%d events=%d lost=%d duplicated=%d wrong_positions=%d recovery_p50=%s recovery_p99=%s snapshot_parts=%d",
-		seed, rounds, strings.Join(kinds, ","), total, sends, failures, resentDup, len(recs), lost, dup, wrong, pct(0.5), pct(0.99), snapParts)
+		seed, rounds, strings.Join(kinds, ","), total, uploads.sends, uploads.failures, uploads.resends, len(recs), lost, dup, wrong, pct(0.5), pct(0.99), snapParts)
 	t.Log(line)
 	fmt.Println(line)
 	t.Logf("chaos: allocations=%d (answered), invariant violations=%d", allocs.count(), allocIssues)

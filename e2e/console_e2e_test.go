@@ -18,6 +18,7 @@ import (
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/internal/testkit/webpage"
 	"github.com/invsync/invsync/scanner"
 	"github.com/invsync/invsync/web/browsertest"
 )
@@ -60,81 +61,66 @@ func consoleUpload(t *testing.T, base string, tx map[string]any) map[string]any 
 }
 
 type consolePage struct {
-	t      *testing.T
-	b      *browsertest.Browser
+	*webpage.Page
 	origin string
 	shots  string
-}
-
-func (p *consolePage) must(err error) {
-	p.t.Helper()
-	if err != nil {
-		p.t.Fatal(err)
-	}
 }
 
 const consoleState = `({hash: location.hash, who: document.querySelector("[data-signed-in-as]")?.textContent,
   main: document.querySelector("main")?.innerText.slice(0, 400), toast: document.querySelector("#toast")?.textContent})`
 
-func (p *consolePage) wait(expr string) {
-	p.t.Helper()
-	p.must(p.b.WaitUntil(expr, 30*time.Second, consoleState))
-}
-
 func (p *consolePage) eval(expr string) string {
-	p.t.Helper()
-	s, err := browsertest.Eval[string](p.b, expr)
-	p.must(err)
-	return s
+	p.T.Helper()
+	return webpage.Value[string](p.Page, expr)
 }
 
 func (p *consolePage) goTo(route string) {
-	p.t.Helper()
-	p.must(p.b.Exec(fmt.Sprintf(`location.hash = %q`, route)))
+	p.T.Helper()
+	p.Must(p.B.Exec(fmt.Sprintf(`location.hash = %q`, route)))
 }
 
 // signIn types the token into the sign-in form.
 func (p *consolePage) signIn(token, name string) {
-	p.t.Helper()
-	p.wait(`!!document.querySelector("#token")`)
-	p.must(p.b.Exec(fmt.Sprintf(`document.querySelector("#token").value = %q`, token)))
-	p.must(p.b.Click(`[data-action="sign-in"]`))
-	p.wait(fmt.Sprintf(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith(%q)`, name))
+	p.T.Helper()
+	p.WaitJS(`!!document.querySelector("#token")`)
+	p.Must(p.B.Exec(fmt.Sprintf(`document.querySelector("#token").value = %q`, token)))
+	p.Must(p.B.Click(`[data-action="sign-in"]`))
+	p.WaitJS(fmt.Sprintf(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith(%q)`, name))
 }
 
 func (p *consolePage) signOut() {
-	p.t.Helper()
-	p.must(p.b.Click("#sign-out"))
-	p.wait(`!!document.querySelector("#token")`)
+	p.T.Helper()
+	p.Must(p.B.Click("#sign-out"))
+	p.WaitJS(`!!document.querySelector("#token")`)
 }
 
 // axe runs axe-core in the page and fails on serious or critical
 // violations.
 func (p *consolePage) axe(screen string) {
-	p.t.Helper()
+	p.T.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "web", "testdata", "axe", "axe.min.js"))
-	p.must(err)
-	p.must(p.b.Exec(string(src) + "\n;0"))
+	p.Must(err)
+	p.Must(p.B.Exec(string(src) + "\n;0"))
 	out := p.eval(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(
 	  r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => ({id: v.id, impact: v.impact,
 	    nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))))`)
 	if out != "[]" {
-		p.t.Errorf("axe on %s: serious or critical violations: %s", screen, out)
+		p.T.Errorf("axe on %s: serious or critical violations: %s", screen, out)
 	}
 }
 
 // keyboard checks that Tab reaches every action button of the screen.
 func (p *consolePage) keyboard(screen string) {
-	p.t.Helper()
-	p.must(p.b.Exec(`window.__reached = new Set(); document.activeElement?.blur(); document.body.focus();
+	p.T.Helper()
+	p.Must(p.B.Exec(`window.__reached = new Set(); document.activeElement?.blur(); document.body.focus();
 	  document.addEventListener("focusin", e => { const a = e.target.closest("[data-action], a, button"); if (a) window.__reached.add(a); }, {capture: true})`))
-	n := int(must(browsertest.Eval[float64](p.b, `document.querySelectorAll("a[href], button, input, select, textarea").length`)))
+	n := int(must(browsertest.Eval[float64](p.B, `document.querySelectorAll("a[href], button, input, select, textarea").length`)))
 	for range n + 5 {
-		p.must(p.b.Type(kb.Tab))
+		p.Must(p.B.Type(kb.Tab))
 	}
 	missed := p.eval(`JSON.stringify([...document.querySelectorAll("[data-action]")].filter(b => !b.disabled && !window.__reached.has(b)).map(b => b.dataset.action))`)
 	if missed != "[]" {
-		p.t.Errorf("%s: actions not reachable by keyboard: %s", screen, missed)
+		p.T.Errorf("%s: actions not reachable by keyboard: %s", screen, missed)
 	}
 }
 
@@ -146,13 +132,13 @@ func must[T any](v T, err error) T {
 }
 
 func (p *consolePage) screenshot(name string) {
-	p.t.Helper()
+	p.T.Helper()
 	for _, size := range [][2]int{{1366, 768}, {768, 1024}} {
-		p.must(p.b.SetViewport(size[0], size[1]))
+		p.Must(p.B.SetViewport(size[0], size[1]))
 		time.Sleep(300 * time.Millisecond) // charts and layout follow the resize
-		p.must(p.b.Screenshot(filepath.Join(p.shots, fmt.Sprintf("console-%s-%dx%d.png", name, size[0], size[1]))))
+		p.Must(p.B.Screenshot(filepath.Join(p.shots, fmt.Sprintf("console-%s-%dx%d.png", name, size[0], size[1]))))
 	}
-	p.must(p.b.SetViewport(1366, 768))
+	p.Must(p.B.SetViewport(1366, 768))
 }
 
 func TestConsoleE2E(t *testing.T) {
@@ -169,7 +155,7 @@ func TestConsoleE2E(t *testing.T) {
 			t.Errorf("uncaught exception in the console: %s", e)
 		}
 	})
-	p := &consolePage{t: t, b: b, origin: base, shots: shots}
+	p := &consolePage{Page: &webpage.Page{T: t, B: b, Wait: 30 * time.Second, State: consoleState}, origin: base, shots: shots}
 	sup := consoleToken(t, base, "sup-console", "supervisor")
 	reader := consoleToken(t, base, "reader-console", "reader")
 	cloud := consoleToken(t, base, "cloud-console", "cloud")
@@ -185,20 +171,20 @@ func TestConsoleE2E(t *testing.T) {
 	}
 
 	// A supervisor signs in; the overview shows the flow.
-	p.must(b.Navigate(base + "/console/"))
+	p.Must(b.Navigate(base + "/console/"))
 	p.signIn(sup, "sup-console")
-	p.wait(`location.hash === "#/overview" && !!document.querySelector("[data-metric=tps]") && !!document.querySelector("[data-partition]")`)
+	p.WaitJS(`location.hash === "#/overview" && !!document.querySelector("[data-metric=tps]") && !!document.querySelector("[data-partition]")`)
 	p.axe("overview")
 	p.keyboard("overview")
 
 	// A report opens a discrepancy: it appears without a reload.
 	p.goTo("#/discrepancies")
-	p.wait(`!!document.querySelector("table[aria-label=Discrepancies]") || document.querySelector("main").textContent.includes("No discrepancies")`)
-	p.must(b.Exec(`window.__sameDocument = true`))
+	p.WaitJS(`!!document.querySelector("table[aria-label=Discrepancies]") || document.querySelector("main").textContent.includes("No discrepancies")`)
+	p.Must(b.Exec(`window.__sameDocument = true`))
 	// The update must come through the change stream: it is connected
 	// (so the screen does not poll), and it stays the same connection
 	// until the discrepancy shows (a reconnect would re-fetch).
-	p.wait(`document.documentElement.dataset.live === "stream"`)
+	p.WaitJS(`document.documentElement.dataset.live === "stream"`)
 	connects := p.eval(`document.documentElement.dataset.liveConnects`)
 	consoleUpload(t, base, map[string]any{"transactionId": "c0ffee01-0000-4000-8000-000000000001", "type": "RECEIPT",
 		"itemId": "ITEM-12001", "locationId": "A-01-01", "quantity": 5})
@@ -214,7 +200,7 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	opened := time.Now()
 	did := report("r-console-1", "A-01-01", 7)
-	p.wait(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]') && window.__sameDocument === true`, did))
+	p.WaitJS(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]') && window.__sameDocument === true`, did))
 	if live, now := p.eval(`document.documentElement.dataset.live`), p.eval(`document.documentElement.dataset.liveConnects`); live != "stream" || now != connects {
 		t.Errorf("the discrepancy showed with live=%s after %s stream connections (%s before): not through the stream", live, now, connects)
 	}
@@ -224,14 +210,14 @@ func TestConsoleE2E(t *testing.T) {
 
 	// Resolved through the screen, with hostile text as the note.
 	const hostile = `<img src=x onerror=alert(1)><script>window.__pwned=1</script>`
-	p.must(b.Click(fmt.Sprintf(`[data-discrepancy-id=%q] a`, did)))
-	p.wait(`!!document.querySelector("[data-action=resolve]")`)
+	p.Must(b.Click(fmt.Sprintf(`[data-discrepancy-id=%q] a`, did)))
+	p.WaitJS(`!!document.querySelector("[data-action=resolve]")`)
 	p.axe("discrepancy")
 	p.keyboard("discrepancy")
-	p.must(b.Exec(fmt.Sprintf(`document.querySelector("select[name=resolution]").value = "WAREHOUSE_CONFIRMED";
+	p.Must(b.Exec(fmt.Sprintf(`document.querySelector("select[name=resolution]").value = "WAREHOUSE_CONFIRMED";
 	  document.querySelector("textarea[name=note]").value = %q`, hostile)))
-	p.must(b.Click("[data-action=resolve]"))
-	p.wait(`document.querySelector("[data-discrepancy-status]")?.dataset.discrepancyStatus === "RESOLVED"`)
+	p.Must(b.Click("[data-action=resolve]"))
+	p.WaitJS(`document.querySelector("[data-discrepancy-status]")?.dataset.discrepancyStatus === "RESOLVED"`)
 	if got := p.eval(`[...document.querySelectorAll("[data-note]")].map(n => n.textContent).join("|")`); !strings.Contains(got, hostile) {
 		t.Errorf("the note shows as %q, want the text %q", got, hostile)
 	}
@@ -258,10 +244,10 @@ func TestConsoleE2E(t *testing.T) {
 	consoleUpload(t, base, map[string]any{"transactionId": countID, "type": "CYCLE_COUNT",
 		"itemId": "ITEM-CONSOLE-A", "locationId": "A-01-02", "quantity": 60})
 	p.goTo("#/counts")
-	p.wait(fmt.Sprintf(`!!document.querySelector('[data-count-id=%q] [data-action=approve]')`, countID))
+	p.WaitJS(fmt.Sprintf(`!!document.querySelector('[data-count-id=%q] [data-action=approve]')`, countID))
 	p.axe("counts")
 	p.keyboard("counts")
-	p.must(b.Click(fmt.Sprintf(`[data-count-id=%q] [data-action=approve]`, countID)))
+	p.Must(b.Click(fmt.Sprintf(`[data-count-id=%q] [data-action=approve]`, countID)))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var pos api.Positions
@@ -286,40 +272,40 @@ func TestConsoleE2E(t *testing.T) {
 		}
 	}
 	p.goTo("#/scanners")
-	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="offline"]')`)
+	p.WaitJS(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="offline"]')`)
 	synced := make(chan error, 1)
 	go func() { _, err := dev.Sync(context.Background()); synced <- err }()
-	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="yellow"]')`)
+	p.WaitJS(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="yellow"]')`)
 	p.axe("scanners")
 	p.screenshot("scanners")
 	gate.release()
 	if err := <-synced; err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	p.wait(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="green"]')`)
+	p.WaitJS(`!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"] [data-status="green"]')`)
 	// Its detail lists the uploads the server answered.
 	p.goTo("#/scanners/SCANNER-CONSOLE")
-	p.wait(`document.querySelectorAll('table[aria-label="Recent uploads"] tbody tr').length >= 1`)
+	p.WaitJS(`document.querySelectorAll('table[aria-label="Recent uploads"] tbody tr').length >= 1`)
 	p.axe("scanner detail")
 	p.goTo("#/overview")
-	p.wait(`!!document.querySelector("[data-status-count=green]") && document.querySelectorAll("#main canvas").length >= 3`)
+	p.WaitJS(`!!document.querySelector("[data-status-count=green]") && document.querySelectorAll("#main canvas").length >= 3`)
 	time.Sleep(5500 * time.Millisecond) // a second point on the charts
 	p.screenshot("overview")
 
 	// A supervisor creates a count task from its form; one the server
 	// refuses shows the server's message and adds no row.
 	p.goTo("#/count-tasks")
-	p.wait(`!!document.querySelector("[data-action=create-count-task]")`)
-	p.must(b.Exec(`document.querySelector("#ct-location").value = "B-01-02"; document.querySelector("#ct-item").value = "NO-SUCH-ITEM"`))
-	p.must(b.Click("[data-action=create-count-task]"))
-	p.wait(`document.getElementById("toast").classList.contains("shown") && document.getElementById("toast").textContent.length > 0`)
+	p.WaitJS(`!!document.querySelector("[data-action=create-count-task]")`)
+	p.Must(b.Exec(`document.querySelector("#ct-location").value = "B-01-02"; document.querySelector("#ct-item").value = "NO-SUCH-ITEM"`))
+	p.Must(b.Click("[data-action=create-count-task]"))
+	p.WaitJS(`document.getElementById("toast").classList.contains("shown") && document.getElementById("toast").textContent.length > 0`)
 	refused := p.eval(`document.getElementById("toast").textContent`)
 	if n := p.eval(`String(document.querySelectorAll("[data-count-task-id]").length)`); n != "0" {
 		t.Errorf("a refused count task (%q) left %s rows", refused, n)
 	}
-	p.must(b.Exec(`document.querySelector("#ct-item").value = ""`))
-	p.must(b.Click("[data-action=create-count-task]"))
-	p.wait(`[...document.querySelectorAll("tr[data-count-task-id]")].some((r) => r.textContent.includes("B-01-02") && r.textContent.includes("whole location"))`)
+	p.Must(b.Exec(`document.querySelector("#ct-item").value = ""`))
+	p.Must(b.Click("[data-action=create-count-task]"))
+	p.WaitJS(`[...document.querySelectorAll("tr[data-count-task-id]")].some((r) => r.textContent.includes("B-01-02") && r.textContent.includes("whole location"))`)
 	if msg := p.eval(`document.getElementById("toast").textContent`); msg != "Count task created" {
 		t.Errorf("after creating a count task the toast says %q", msg)
 	}
@@ -339,13 +325,13 @@ func TestConsoleE2E(t *testing.T) {
 		{"#/scanners", `!!document.querySelector('[data-scanner-id="SCANNER-CONSOLE"]')`},
 	} {
 		p.goTo(route.hash)
-		p.wait(route.loaded)
+		p.WaitJS(route.loaded)
 		if n := p.eval(`String(document.querySelectorAll("main [data-action]").length)`); n != "0" {
 			t.Errorf("reader on %s sees %s action buttons", route.hash, n)
 		}
 	}
 	p.goTo("#/discrepancies/" + did2)
-	p.wait(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]')`, did2))
+	p.WaitJS(fmt.Sprintf(`!!document.querySelector('[data-discrepancy-id=%q]')`, did2))
 	p.axe("discrepancy as reader")
 	if status, data := consoleCall(t, "PATCH", base+"/v1/discrepancies/"+did2, reader, map[string]any{"status": "RESOLVED", "resolution": "WRITTEN_OFF"}); status != 403 {
 		t.Errorf("reader PATCH: %d %s, want 403", status, data)
@@ -354,8 +340,8 @@ func TestConsoleE2E(t *testing.T) {
 	// An admin signs in by link (the token leaves the address at once),
 	// creates a scanner token, and its enrolment link enrols the scanner app.
 	p.signOut()
-	p.must(b.Navigate(base + "/console/#token=" + url.QueryEscape(testAdminToken)))
-	p.wait(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith("admin")`)
+	p.Must(b.Navigate(base + "/console/#token=" + url.QueryEscape(testAdminToken)))
+	p.WaitJS(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith("admin")`)
 	if h := p.eval(`location.href`); strings.Contains(h, testAdminToken) {
 		t.Errorf("the token stayed in the address: %s", h)
 	}
@@ -363,20 +349,20 @@ func TestConsoleE2E(t *testing.T) {
 		t.Errorf("localStorage holds %s, want nothing", h)
 	}
 	p.goTo("#/tokens")
-	p.wait(`!!document.querySelector("[data-action=create-token]") && !!document.querySelector("[data-token-id]")`)
+	p.WaitJS(`!!document.querySelector("[data-action=create-token]") && !!document.querySelector("[data-token-id]")`)
 	p.axe("tokens")
 	p.keyboard("tokens")
-	p.must(b.Exec(`document.querySelector("#tok-name").value = "SCANNER-ENROL"; document.querySelector("#tok-role").value = "scanner";
+	p.Must(b.Exec(`document.querySelector("#tok-name").value = "SCANNER-ENROL"; document.querySelector("#tok-role").value = "scanner";
 	  document.querySelector("#tok-warehouses").value = "WH-001"`))
-	p.must(b.Click("[data-action=create-token]"))
-	p.wait(`!!document.querySelector("[data-enrolment-link]") && !!document.querySelector("canvas.qr")`)
+	p.Must(b.Click("[data-action=create-token]"))
+	p.WaitJS(`!!document.querySelector("[data-enrolment-link]") && !!document.querySelector("canvas.qr")`)
 	p.screenshot("tokens")
 	link := p.eval(`document.querySelector("[data-enrolment-link]").textContent`)
 	if !strings.HasPrefix(link, base+"/scanner/#token=") {
 		t.Fatalf("enrolment link %q", link)
 	}
-	p.must(b.Navigate(link))
-	p.wait(`!document.querySelector("#work")?.hidden && document.querySelector("#status")?.dataset.status === "green"`)
+	p.Must(b.Navigate(link))
+	p.WaitJS(`!document.querySelector("#work")?.hidden && document.querySelector("#status")?.dataset.status === "green"`)
 	var me api.Me
 	tok, _ := url.QueryUnescape(strings.TrimPrefix(link, base+"/scanner/#token="))
 	if status, data := consoleCall(t, "GET", base+"/v1/me", tok, nil); status != 200 || json.Unmarshal(data, &me) != nil || me.Name != "SCANNER-ENROL" || me.Role != "scanner" {
@@ -398,8 +384,8 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	// Back in the console the tab is still signed in (sessionStorage);
 	// a revoked token sends it back to sign-in.
-	p.must(b.Navigate(base + "/console/"))
-	p.wait(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith("admin")`)
+	p.Must(b.Navigate(base + "/console/"))
+	p.WaitJS(`(document.querySelector("[data-signed-in-as]")?.textContent || "").startsWith("admin")`)
 	p.signOut()
 	p.signIn(sup, "sup-console")
 	status, data = consoleCall(t, "GET", base+"/v1/tokens", testAdminToken, nil)
@@ -413,7 +399,7 @@ func TestConsoleE2E(t *testing.T) {
 		}
 	}
 	p.goTo("#/scanners")
-	p.wait(`!!document.querySelector("#token") && document.querySelector(".signin .error")?.textContent.includes("Sign in again")`)
+	p.WaitJS(`!!document.querySelector("#token") && document.querySelector(".signin .error")?.textContent.includes("Sign in again")`)
 }
 
 // consoleGate is a proxy in front of the server that lets a device's first

@@ -123,48 +123,22 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		mu       sync.Mutex
 		answered = map[string]string{} // transactionId -> accepted/duplicate
 		order    []string              // transactionIds in the order first answered
-		sends    int
-		failures int
 	)
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second}
-	for s := range queues {
-		wg.Add(1)
-		srng := rand.New(rand.NewPCG(seed, uint64(s)))
-		go func(s int) {
-			defer wg.Done()
-			for len(queues[s]) > 0 && ctx.Err() == nil {
-				batch := queues[s][0]
-				res, err := send(client, proc.url, fmt.Sprintf("SCANNER-%02d", s), batch)
-				mu.Lock()
-				sends++
-				if err != nil {
-					failures++
-					mu.Unlock()
-					time.Sleep(200 * time.Millisecond) // offline: keep the queue, retry
-					continue
-				}
-				for i, r := range res.Results {
-					if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
-						t.Errorf("scanner %d: unexpected result %s %s %s for %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message), batch[i].TransactionID)
-					}
-					if _, ok := answered[r.TransactionID]; !ok {
-						order = append(order, r.TransactionID)
-					}
-					answered[r.TransactionID] = string(r.Status)
-				}
-				mu.Unlock()
-				queues[s] = queues[s][1:]
-				// Sometimes the device resends a batch it already
-				// got an answer for (lost the response on its side).
-				if srng.IntN(10) == 0 {
-					queues[s] = append(queues[s], batch)
-				}
-				time.Sleep(time.Duration(100+srng.IntN(150)) * time.Millisecond)
+	uploads := &deviceUploads{t: t, client: &http.Client{Timeout: 5 * time.Second}, queues: queues,
+		rng:         func(s int) *rand.Rand { return rand.New(rand.NewPCG(seed, uint64(s))) },
+		target:      func(*rand.Rand) string { return proc.url },
+		retry:       200 * time.Millisecond,
+		resendOneIn: 10,
+		pause:       func(rng *rand.Rand) time.Duration { return time.Duration(100+rng.IntN(150)) * time.Millisecond },
+		mu:          &mu,
+		answer: func(_ string, r api.Result) {
+			if _, ok := answered[r.TransactionID]; !ok {
+				order = append(order, r.TransactionID)
 			}
-		}(s)
-	}
+			answered[r.TransactionID] = string(r.Status)
+		}}
+	uploads.start(ctx)
 
 	// After each restart, how long until a read_committed reader can
 	// reach everything written before it (the last stable offset of every
@@ -289,7 +263,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		mu.Unlock()
 	}
 	select {
-	case <-done4uploads(&wg):
+	case <-done4uploads(&uploads.wg):
 	case <-time.After(3*time.Minute + time.Duration(total/50)*time.Millisecond):
 		cancel()
 		t.Fatalf("uploads did not finish; %d of %d answered", len(answered), total)
@@ -372,7 +346,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		}
 	}
 	t.Logf("crash test: mode=%s rounds=%d kills=%d transactions=%d requests=%d failed_requests=%d events=%d lost=%d duplicated=%d downtime=%s readable_after_restart_max=%s (%d of %d restarts measured) read_all=%s not_known_yet_after_restart=%d",
-		mode, rounds, rounds, total, sends, failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond),
+		mode, rounds, rounds, total, uploads.sends, uploads.failures, len(recs), lost, dupIDs, downtime.Round(time.Millisecond),
 		slowest.Round(time.Millisecond), len(readable), rounds, readAll.Round(time.Millisecond), notKnownYet)
 	if len(recs) != legs || lost != 0 || dupIDs != 0 {
 		t.Errorf("events: got %d, want %d; lost %d, duplicated %d", len(recs), legs, lost, dupIDs)
@@ -491,6 +465,73 @@ func backlogs(batches []crashBatch, scanners int) (queues [][][]api.Transaction,
 		total += len(b.txs)
 	}
 	return queues, total
+}
+
+// deviceUploads uploads every scanner's backlog (queues, as backlogs deals
+// them) as devices do, one goroutine a scanner, until the queues are empty
+// or ctx ends: a batch whose request fails stays first in its queue and is
+// sent again after retry; an answered batch is, one time in resendOneIn,
+// sent again later (the device lost the answer on its side); between
+// batches a scanner waits pause. Every result must be for its batch's
+// transaction, accepted or duplicate.
+type deviceUploads struct {
+	t           *testing.T
+	client      *http.Client
+	queues      [][][]api.Transaction
+	rng         func(scanner int) *rand.Rand // a scanner's choices: target, resends, pauses
+	target      func(rng *rand.Rand) string  // the server a request goes to
+	retry       time.Duration
+	resendOneIn int
+	pause       func(rng *rand.Rand) time.Duration
+
+	// mu guards what the test reads while the uploads run: answer is
+	// called under it with every result, and the counts are kept under it.
+	mu                       *sync.Mutex
+	answer                   func(url string, r api.Result)
+	sends, failures, resends int
+
+	wg sync.WaitGroup // one a scanner, done when its queue is
+}
+
+func (u *deviceUploads) start(ctx context.Context) {
+	for s := range u.queues {
+		rng := u.rng(s)
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			u.run(ctx, s, rng)
+		}()
+	}
+}
+
+func (u *deviceUploads) run(ctx context.Context, s int, rng *rand.Rand) {
+	queue := u.queues[s]
+	for len(queue) > 0 && ctx.Err() == nil {
+		batch := queue[0]
+		url := u.target(rng)
+		res, err := send(u.client, url, fmt.Sprintf("SCANNER-%02d", s), batch)
+		u.mu.Lock()
+		u.sends++
+		if err != nil {
+			u.failures++
+			u.mu.Unlock()
+			time.Sleep(u.retry) // offline: keep the queue, retry
+			continue
+		}
+		for i, r := range res.Results {
+			if r.TransactionID != batch[i].TransactionID || (r.Status != "accepted" && r.Status != "duplicate") {
+				u.t.Errorf("scanner %d: unexpected result %s %s %s for %s", s, r.TransactionID, r.Status, deref(r.Code)+": "+deref(r.Message), batch[i].TransactionID)
+			}
+			u.answer(url, r)
+		}
+		queue = queue[1:]
+		if rng.IntN(u.resendOneIn) == 0 {
+			queue = append(queue, batch)
+			u.resends++
+		}
+		u.mu.Unlock()
+		time.Sleep(u.pause(rng))
+	}
 }
 
 // done4uploads is closed once every scanner has uploaded its backlog.
@@ -665,12 +706,7 @@ func (c *child) waitReady(timeout time.Duration) {
 }
 
 func (c *child) dumpLog() {
-	data, _ := os.ReadFile(c.log)
-	lines := strings.Split(string(data), "\n")
-	if len(lines) > 60 {
-		lines = lines[len(lines)-60:]
-	}
-	c.t.Logf("last lines of the invsync log:\n%s", strings.Join(lines, "\n"))
+	c.t.Logf("last lines of the invsync log:\n%s", testkit.TailFile(c.log, 60))
 }
 
 // servedChild is an `invsync serve` child process started by serveChild.

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -371,152 +369,6 @@ func ledgerOf(scans []scanner.Scan, qs []scanner.Queued) []e2eScan {
 	return out
 }
 
-// faultyLink is a loopback TCP proxy between a device and the server that
-// drops and delays connections, as WiFi at the edge of a dead zone does.
-// Each connection draws one fate from the odds:
-//
-//   - cut: closed before anything is forwarded (the request never arrives);
-//   - lose: the request is forwarded and the connection closed when the
-//     answer starts (the server did the work; the device never hears);
-//   - stall: the answer is held back for stallFor, past the device's
-//     timeout;
-//   - slow: every piece of the answer comes slowBy late (in time);
-//   - pass.
-//
-// With keep-alives off, one connection is one request.
-type faultyLink struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	rng   *rand.Rand
-	odds  linkOdds
-	fates map[string]int
-
-	awaiting atomic.Int64 // requests forwarded whose answer has not been delivered
-	wg       sync.WaitGroup
-}
-
-// linkOdds are the chances of each fate; the rest pass.
-type linkOdds struct {
-	cut, lose, stall, slow float64
-	stallFor, slowBy       time.Duration
-}
-
-func newFaultyLink(t *testing.T, target string, seed uint64, odds linkOdds) *faultyLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &faultyLink{ln: ln, target: target, rng: rand.New(rand.NewPCG(seed, 7)), odds: odds, fates: map[string]int{}}
-	l.wg.Add(1)
-	go l.accept()
-	t.Cleanup(func() { ln.Close(); l.wg.Wait() })
-	return l
-}
-
-func (l *faultyLink) url() string { return "http://" + l.ln.Addr().String() }
-
-// counts returns how many connections met each fate.
-func (l *faultyLink) counts() map[string]int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return maps.Clone(l.fates)
-}
-
-func (l *faultyLink) accept() {
-	defer l.wg.Done()
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		l.mu.Lock()
-		o, r := l.odds, l.rng.Float64()
-		fate := "pass"
-		switch {
-		case r < o.cut:
-			fate = "cut"
-		case r < o.cut+o.lose:
-			fate = "lose"
-		case r < o.cut+o.lose+o.stall:
-			fate = "stall"
-		case r < o.cut+o.lose+o.stall+o.slow:
-			fate = "slow"
-		}
-		l.fates[fate]++
-		l.mu.Unlock()
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			l.carry(c, fate, o)
-		}()
-	}
-}
-
-// carry forwards one connection according to its fate.
-func (l *faultyLink) carry(c net.Conn, fate string, o linkOdds) {
-	defer c.Close()
-	if fate == "cut" {
-		return
-	}
-	s, err := net.Dial("tcp", l.target)
-	if err != nil {
-		return
-	}
-	defer s.Close()
-	var pending atomic.Bool // a request went up and its answer has not come down
-	defer func() {
-		if pending.Swap(false) {
-			l.awaiting.Add(-1)
-		}
-	}()
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := c.Read(buf)
-			if n > 0 {
-				if !pending.Swap(true) {
-					l.awaiting.Add(1)
-				}
-				if _, werr := s.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				s.(*net.TCPConn).CloseWrite()
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 32<<10)
-	for first := true; ; first = false {
-		n, err := s.Read(buf)
-		if n > 0 {
-			switch {
-			case fate == "lose":
-				return
-			case fate == "stall" && first:
-				time.Sleep(o.stallFor)
-			case fate == "slow":
-				time.Sleep(o.slowBy)
-			}
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				return
-			}
-			if pending.Swap(false) {
-				l.awaiting.Add(-1)
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // openDevice opens a scanner.Device of cfg, closed at the end of the test.
 func openDevice(t *testing.T, cfg scanner.Config) *scanner.Device {
 	t.Helper()
@@ -539,9 +391,9 @@ func TestScannerE2EDeviceThroughAFaultyLink(t *testing.T) {
 	in := startInstance(t, testConfig(t))
 	const id = "SCANNER-P1"
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
-	link := newFaultyLink(t, strings.TrimPrefix(in.url, "http://"), seed, linkOdds{
-		cut: 0.15, lose: 0.15, stall: 0.1, slow: 0.2, stallFor: 2500 * time.Millisecond, slowBy: 300 * time.Millisecond})
-	d := openDevice(t, scanner.Config{URL: link.url(), Token: token, ScannerID: id, DataDir: t.TempDir(),
+	link := testkit.NewFaultyLink(t, strings.TrimPrefix(in.url, "http://"), rand.New(rand.NewPCG(seed, 7)), testkit.LinkOdds{
+		Cut: 0.15, Lose: 0.15, Stall: 0.1, Slow: 0.2, StallFor: 2500 * time.Millisecond, SlowBy: 300 * time.Millisecond})
+	d := openDevice(t, scanner.Config{URL: link.URL(), Token: token, ScannerID: id, DataDir: t.TempDir(),
 		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		BatchSize:  20, RequestTimeout: 1500 * time.Millisecond, PollEvery: -1})
 
@@ -588,7 +440,7 @@ func TestScannerE2EDeviceThroughAFaultyLink(t *testing.T) {
 	if accepted+duplicate != total {
 		t.Errorf("the device counted %d accepted + %d duplicate answers for %d scans: a scan was synced twice or never", accepted, duplicate, total)
 	}
-	fates := link.counts()
+	fates := link.Counts()
 	if fates["lose"]+fates["stall"] > 0 && duplicate == 0 {
 		t.Errorf("%d answers were lost or stalled past the timeout, yet no resend was answered duplicate: was anything resent?", fates["lose"]+fates["stall"])
 	}
@@ -686,7 +538,7 @@ func (p *scannerProc) waitAcks(n int, timeout time.Duration) []scanAck {
 		got = append([]scanAck(nil), p.acks...)
 		p.mu.Unlock()
 		if len(got) < n {
-			return testkit.Not("%d of %d lines acknowledged; scanner log:\n%s", len(got), n, lastLines(p.log, 20))
+			return testkit.Not("%d of %d lines acknowledged; scanner log:\n%s", len(got), n, testkit.TailFile(p.log, 20))
 		}
 		return nil
 	})
@@ -701,7 +553,7 @@ func (p *scannerProc) wait(timeout time.Duration) int {
 	case <-p.done:
 		return p.code
 	case <-time.After(timeout):
-		p.t.Fatalf("the scanner did not exit within %s; its log:\n%s", timeout, lastLines(p.log, 20))
+		p.t.Fatalf("the scanner did not exit within %s; its log:\n%s", timeout, testkit.TailFile(p.log, 20))
 		return -1
 	}
 }
@@ -715,16 +567,6 @@ func (p *scannerProc) kill() {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
-}
-
-// lastLines returns the last n lines of a file.
-func lastLines(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // scanLine is one line of `invsync scanner`'s input: a RECEIPT.
@@ -765,10 +607,10 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 	token, _ := newScannerToken(t, in.url, id, e2eWarehouse)
 	// Every piece of every answer 120 ms late: a sync of a backlog takes
 	// long enough to be killed in the middle of.
-	link := newFaultyLink(t, strings.TrimPrefix(in.url, "http://"), seed, linkOdds{slow: 1, slowBy: 120 * time.Millisecond})
+	link := testkit.NewFaultyLink(t, strings.TrimPrefix(in.url, "http://"), rand.New(rand.NewPCG(seed, 7)), testkit.LinkOdds{Slow: 1, SlowBy: 120 * time.Millisecond})
 	dir := t.TempDir()
 	dataDir, log := filepath.Join(dir, "device"), filepath.Join(dir, "scanner.log")
-	args := []string{"--url", link.url(), "--scanner-id", id, "--data-dir", dataDir,
+	args := []string{"--url", link.URL(), "--scanner-id", id, "--data-dir", dataDir,
 		"--batch-size", "10", "--sync-every", "500ms", "--request-timeout", "5s", "--log-level", "info"}
 	items := []string{"ITEM-11101", "ITEM-11102", "ITEM-11103", "ITEM-11104"}
 	locs := []string{"A-02-01", "A-02-02", "C-03-01"}
@@ -792,15 +634,15 @@ func TestScannerE2EKill9OfTheScannerCommand(t *testing.T) {
 		}
 		if round == rounds {
 			if code := p.wait(2 * time.Minute); code != scanner.ExitOK {
-				t.Fatalf("the last run exited %d, want 0 (everything synced); log:\n%s", code, lastLines(log, 20))
+				t.Fatalf("the last run exited %d, want 0 (everything synced); log:\n%s", code, testkit.TailFile(log, 20))
 			}
 			break
 		}
 		// Kill while an upload is on its way: once one is in flight,
 		// within the 120 ms its answer takes.
-		waitFor(t, 30*time.Second, "an upload in flight", func() bool { return link.awaiting.Load() > 0 })
+		waitFor(t, 30*time.Second, "an upload in flight", func() bool { return link.Awaiting() > 0 })
 		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
-		if link.awaiting.Load() > 0 {
+		if link.Awaiting() > 0 {
 			inFlight++
 		}
 		p.kill()
@@ -828,30 +670,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// syncBuffer is an io.Writer safe for concurrent use that keeps what is
-// written, for a log shown when a test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last n lines written.
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // inFlightTransport counts the requests sent and not yet answered.
@@ -886,11 +704,11 @@ func TestScannerE2EKill9OfServe(t *testing.T) {
 	token, _ := newScannerToken(t, proc.url, id, e2eWarehouse)
 	tr := &inFlightTransport{base: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}}
 	var attempts, failedAttempts, duplicates atomic.Int64
-	var deviceLog syncBuffer
+	var deviceLog testkit.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			proc.dumpLog()
-			t.Logf("the device's log:\n%s", deviceLog.tail(40))
+			t.Logf("the device's log:\n%s", deviceLog.Tail(40))
 		}
 	})
 	d := openDevice(t, scanner.Config{URL: proc.url, Token: token, ScannerID: id, DataDir: filepath.Join(dir, "device"),

@@ -65,17 +65,14 @@ func (s *Server) listDiscrepancies(c *gin.Context) {
 		seen[ds[i].DiscrepancyID] = true
 		out = append(out, viewOfDiscrepancy(&ds[i]))
 	}
-	if err != nil && !forwarded(c) && s.cfg.Router != nil {
-		var peersOut []api.Discrepancy
-		if !s.gatherPeers(c, "discrepancies", &peersOut) {
-			s.stateError(c, err)
-			return
-		}
-		for _, d := range peersOut {
-			if !seen[d.DiscrepancyID] {
-				seen[d.DiscrepancyID] = true
-				out = append(out, d)
-			}
+	more, ok := fromPeers[api.Discrepancy](s, c, err, "discrepancies")
+	if !ok {
+		return
+	}
+	for _, d := range more {
+		if !seen[d.DiscrepancyID] {
+			seen[d.DiscrepancyID] = true
+			out = append(out, d)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].OpenedAt.Before(out[j].OpenedAt) })

@@ -3,9 +3,12 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/ingest"
@@ -153,5 +156,77 @@ func TestLookupsNeverDenyWhatTheyCannotSee(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// halfRecon holds one discrepancy and one held count and names partition
+// 1 as owned elsewhere: a list is what it holds and what the peers hold.
+type halfRecon struct{ ingest.ReconReader }
+
+func (halfRecon) Discrepancies(context.Context, string, []string) ([]processors.Discrepancy, error) {
+	return []processors.Discrepancy{{DiscrepancyID: "d-local", WarehouseID: wh1, Status: processors.DiscrepancyOpen, OpenedAt: serverNow.Add(-time.Hour)}},
+		partitionErr{partition: 1, elsewhere: true}
+}
+func (halfRecon) HeldCounts(context.Context, string, string) ([]processors.HeldCount, error) {
+	return []processors.HeldCount{{Transaction: processors.Transaction{TransactionID: "tx-local", WarehouseID: wh1}, Status: processors.HeldPending, HeldAt: serverNow.Add(-time.Hour)}},
+		partitionErr{partition: 1, elsewhere: true}
+}
+
+// A list whose partitions are partly owned elsewhere is this instance's
+// rows and every peer's, a discrepancy both hold listed once, in time
+// order; a peer that cannot answer makes it a 503; asked by a peer, an
+// instance lists only its own.
+func TestListsGatherThePeersRows(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/discrepancies":
+			w.Write([]byte(`{"discrepancies":[{"discrepancyId":"d-peer","openedAt":"2026-11-26T10:00:00Z"},{"discrepancyId":"d-local","openedAt":"2026-11-26T08:00:00Z"}]}`))
+		case "/v1/counts":
+			w.Write([]byte(`{"counts":[{"transactionId":"tx-peer","heldAt":"2026-11-26T10:00:00Z"}]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(peer.Close)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	t.Cleanup(down.Close)
+	ids := func(t *testing.T, body []byte, field, key string) []string {
+		var out map[string][]map[string]any
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		var got []string
+		for _, row := range out[field] {
+			got = append(got, fmt.Sprint(row[key]))
+		}
+		return got
+	}
+	for _, c := range []struct {
+		path, field, key string
+		want             []string
+	}{
+		{"/v1/discrepancies?warehouseId=" + wh1, "discrepancies", "discrepancyId", []string{"d-local", "d-peer"}},
+		{"/v1/counts?warehouseId=" + wh1, "counts", "transactionId", []string{"tx-local", "tx-peer"}},
+	} {
+		h := newHarness(t, func(cfg *ingest.Config) {
+			cfg.Router = fakeRouter{peers: []string{peer.URL}}
+			cfg.Commands, cfg.Recon, cfg.CommandResults = unusedCommands{}, halfRecon{}, unusedCommandResults{}
+			cfg.Partitions = 2
+		})
+		r := h.do("GET", c.path, nil)
+		if got := ids(t, r.body, c.field, c.key); r.status != http.StatusOK || !slices.Equal(got, c.want) {
+			t.Errorf("GET %s: %d %s, want %v", c.path, r.status, r.body, c.want)
+		}
+		r = request(t, h.url, testAdminToken, "GET", c.path, nil, "X-Invsync-Forwarded", "1")
+		if got := ids(t, r.body, c.field, c.key); r.status != http.StatusOK || !slices.Equal(got, c.want[:1]) {
+			t.Errorf("GET %s forwarded by a peer: %d %s, want %v", c.path, r.status, r.body, c.want[:1])
+		}
+		h = newHarness(t, func(cfg *ingest.Config) {
+			cfg.Router = fakeRouter{peers: []string{peer.URL, down.URL}}
+			cfg.Commands, cfg.Recon, cfg.CommandResults = unusedCommands{}, halfRecon{}, unusedCommandResults{}
+			cfg.Partitions = 2
+		})
+		assertError(t, h.do("GET", c.path, nil), http.StatusServiceUnavailable, string(api.CodePartitionNotOwned))
 	}
 }

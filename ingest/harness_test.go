@@ -1,9 +1,7 @@
 package ingest_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +12,7 @@ import (
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -119,35 +118,12 @@ func (h *harness) do(method, path string, body []byte) response {
 // given as name, value pairs.
 func request(t *testing.T, url, secret, method, path string, body []byte, header ...string) response {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if secret != "" {
-		req.Header.Set("Authorization", "Bearer "+secret)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
 	// Errorf, not Fatalf: requests are also sent from other goroutines.
-	resp, err := http.DefaultClient.Do(req)
+	status, rh, data, err := testkit.Send(method, url+path, secret, testkit.HeaderOf(header...), body)
 	if err != nil {
 		t.Errorf("%s %s: %v", method, path, err)
-		return response{}
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Errorf("%s %s: reading body: %v", method, path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: status, header: rh, body: data}
 }
 
 // post sends body (raw when []byte or string, else JSON-encoded) to

@@ -41,14 +41,11 @@ func (s *Server) listHeld(c *gin.Context) {
 	for i := range hs {
 		out = append(out, viewOfHeld(&hs[i]))
 	}
-	if err != nil && !forwarded(c) && s.cfg.Router != nil {
-		var more []api.HeldCount
-		if !s.gatherPeers(c, "counts", &more) {
-			s.stateError(c, err)
-			return
-		}
-		out = append(out, more...)
+	more, ok := fromPeers[api.HeldCount](s, c, err, "counts")
+	if !ok {
+		return
 	}
+	out = append(out, more...)
 	sort.Slice(out, func(i, j int) bool { return out[i].HeldAt.Before(out[j].HeldAt) })
 	c.JSON(http.StatusOK, gin.H{"counts": out})
 }

@@ -15,7 +15,7 @@ func TestConsoleOverview(t *testing.T) {
 	if r := f.as("reader-1", http.MethodGet, "/v1/console/overview", nil); r.status != http.StatusOK {
 		t.Fatalf("overview: %d %s", r.status, r.body)
 	}
-	f.advance(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	for i := range 20 {
 		f.upload("", envelope(tx(fmt.Sprintf("c0ffee00-0000-4000-8000-%012d", i))))
 	}

@@ -167,6 +167,23 @@ func (s *Server) collectCommands(ctx context.Context, cmds map[string]int32, own
 	return out
 }
 
+// fromPeers returns the rows the peers hold for a list: when err says other
+// instances own part of what the list spans, and the request is not itself
+// a peer's, the array field of every peer's answer to the same request
+// (none otherwise). When a peer cannot be asked it answers err and reports
+// false.
+func fromPeers[T any](s *Server, c *gin.Context, err error, field string) ([]T, bool) {
+	if err == nil || forwarded(c) || s.cfg.Router == nil {
+		return nil, true
+	}
+	var rows []T
+	if !s.gatherPeers(c, field, &rows) {
+		s.stateError(c, err)
+		return nil, false
+	}
+	return rows, true
+}
+
 // gatherPeers asks every peer the same request and appends the array field
 // of their answers; it reports whether every peer answered.
 func (s *Server) gatherPeers(c *gin.Context, field string, out any) bool {

@@ -20,6 +20,7 @@ import (
 	"github.com/invsync/invsync/api"
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -86,15 +87,14 @@ type fleetHarness struct {
 	*harness
 	fleet  *fakeFleet
 	reg    *auth.Registry
-	mu     sync.Mutex
-	now    time.Time
+	clock  *testkit.Clock
 	secret map[string]string // token name -> secret
 	ids    map[string]string // token name -> tokenId
 }
 
 func newFleetHarness(t *testing.T) *fleetHarness {
 	t.Helper()
-	f := &fleetHarness{fleet: newFakeFleet(), reg: testRegistry(), now: serverNow}
+	f := &fleetHarness{fleet: newFakeFleet(), reg: testRegistry(), clock: testkit.NewClock(serverNow)}
 	f.secret, f.ids = issueTokens(t, f.reg, "test", serverNow.Add(-time.Hour),
 		testToken{"SCANNER-08", auth.RoleScanner, []string{wh1}},
 		testToken{"SCANNER-09", auth.RoleScanner, []string{wh1}},
@@ -119,23 +119,11 @@ func newFleetHarness(t *testing.T) *fleetHarness {
 		c.Fleet = f.fleet
 		c.Tokens = registryTokens{f.reg}
 		c.Auth = f.reg
-		c.Now = f.clock
+		c.Now = f.clock.Now
 		c.Meter = mp.Meter("invsync")
 		c.Metrics = promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
 	})
 	return f
-}
-
-func (f *fleetHarness) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fleetHarness) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
 }
 
 // as sends a request with the token named who ("admin": the admin token).
@@ -148,21 +136,51 @@ func (f *fleetHarness) as(who, method, path string, body any) response {
 	return request(f.t, f.url, secret, method, path, encode(f.t, body))
 }
 
-func (f *fleetHarness) list(who, query string) map[string]api.Scanner {
+// get reads path as who, failing the test unless it is answered 200 with
+// a T.
+func get[T any](f *fleetHarness, who, path string) T {
 	f.t.Helper()
-	r := f.as(who, http.MethodGet, "/v1/scanners"+query, nil)
+	r := f.as(who, http.MethodGet, path, nil)
 	if r.status != http.StatusOK {
-		f.t.Fatalf("GET /v1/scanners%s as %s: %d %s", query, who, r.status, r.body)
+		f.t.Fatalf("GET %s as %s: %d %s", path, who, r.status, r.body)
 	}
-	var out api.ScannerList
+	var out T
 	if err := json.Unmarshal(r.body, &out); err != nil {
 		f.t.Fatal(err)
 	}
+	return out
+}
+
+func (f *fleetHarness) list(who, query string) map[string]api.Scanner {
+	f.t.Helper()
+	out := get[api.ScannerList](f, who, "/v1/scanners"+query)
 	m := map[string]api.Scanner{}
 	for _, s := range out.Scanners {
 		m[s.ScannerID] = s
 	}
 	return m
+}
+
+// refusal is a request the server must refuse: the token named who sends
+// it to path, and the answer is an error of status and code.
+type refusal struct {
+	who, path string
+	status    int
+	code      string
+}
+
+// refuses sends each refusal's request with method and body and checks
+// that it is answered with its error.
+func (f *fleetHarness) refuses(t *testing.T, method string, body any, cases []refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		r := f.as(tc.who, method, tc.path, body)
+		if r.status != tc.status || !strings.Contains(string(r.body), tc.code) {
+			t.Errorf("%s %s as %q: %d %s, want %d %s", method, tc.path, tc.who, r.status, r.body, tc.status, tc.code)
+			continue
+		}
+		assertError(t, r, tc.status, tc.code)
+	}
 }
 
 func heartbeat(sent string, queued int, oldest any, rejected int) map[string]any {
@@ -172,21 +190,15 @@ func heartbeat(sent string, queued int, oldest any, rejected int) map[string]any
 func TestHeartbeatRefusals(t *testing.T) {
 	f := newFleetHarness(t)
 	good := heartbeat(sentAt, 0, nil, 0)
-	for _, tc := range []struct {
-		who, scanner string
-		status       int
-		code         string
-	}{
-		{"", "SCANNER-08", http.StatusUnauthorized, "UNAUTHENTICATED"},
-		{"SCANNER-09", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
-		{"sup-1", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
-		{"reader-1", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
-		{"admin", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
-		{"cloud-1", "SCANNER-08", http.StatusForbidden, "SCANNER_MISMATCH"},
-		{"SCANNER-OLD", "SCANNER-OLD", http.StatusUnauthorized, "UNAUTHENTICATED"},
-	} {
-		assertError(t, f.as(tc.who, http.MethodPost, "/v1/scanners/"+tc.scanner+"/heartbeat", good), tc.status, tc.code)
-	}
+	f.refuses(t, http.MethodPost, good, []refusal{
+		{"", "/v1/scanners/SCANNER-08/heartbeat", http.StatusUnauthorized, "UNAUTHENTICATED"},
+		{"SCANNER-09", "/v1/scanners/SCANNER-08/heartbeat", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"sup-1", "/v1/scanners/SCANNER-08/heartbeat", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"reader-1", "/v1/scanners/SCANNER-08/heartbeat", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"admin", "/v1/scanners/SCANNER-08/heartbeat", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"cloud-1", "/v1/scanners/SCANNER-08/heartbeat", http.StatusForbidden, "SCANNER_MISMATCH"},
+		{"SCANNER-OLD", "/v1/scanners/SCANNER-OLD/heartbeat", http.StatusUnauthorized, "UNAUTHENTICATED"},
+	})
 	for name, body := range map[string]any{
 		"not JSON":                  "{",
 		"not an object":             "[]",
@@ -227,22 +239,22 @@ func TestHeartbeatRecordsAndStatusFollowsTheClock(t *testing.T) {
 		got.OldestQueuedAt == nil || !got.OldestQueuedAt.Equal(serverNow.Add(-time.Hour)) || got.LastUploadAt != nil {
 		t.Fatalf("after a heartbeat with 3 queued: %+v", got)
 	}
-	f.advance(2*time.Minute + time.Second)
+	f.clock.Advance(2*time.Minute + time.Second)
 	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetOffline {
 		t.Fatalf("not seen for 2 min 1 s: %s, want offline", got.Status)
 	}
-	f.advance(7 * time.Hour)
+	f.clock.Advance(7 * time.Hour)
 	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetRed {
 		t.Fatalf("oldest scan held over 8 h: %s, want red", got.Status)
 	}
-	r = f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(f.clock().Format(time.RFC3339Nano), 0, nil, 0))
+	r = f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(f.clock.Now().Format(time.RFC3339Nano), 0, nil, 0))
 	if r.status != http.StatusNoContent {
 		t.Fatalf("heartbeat: %d %s", r.status, r.body)
 	}
 	if got := f.list("sup-1", "")["SCANNER-08"]; got.Status != processors.FleetGreen || got.Queued != 0 || got.OldestQueuedAt != nil {
 		t.Fatalf("after syncing: %+v, want green", got)
 	}
-	r = f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(f.clock().Format(time.RFC3339Nano), 0, nil, 1))
+	r = f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(f.clock.Now().Format(time.RFC3339Nano), 0, nil, 1))
 	if r.status != http.StatusNoContent {
 		t.Fatalf("heartbeat: %d %s", r.status, r.body)
 	}
@@ -264,7 +276,7 @@ func TestUploadCarriesDeviceReport(t *testing.T) {
 		t.Fatalf("after an upload with 4 queued: %+v", got)
 	}
 	// A later heartbeat keeps the upload time.
-	f.advance(30 * time.Second)
+	f.clock.Advance(30 * time.Second)
 	if r := f.as("SCANNER-08", http.MethodPost, "/v1/scanners/SCANNER-08/heartbeat", heartbeat(sentAt, 0, nil, 0)); r.status != http.StatusNoContent {
 		t.Fatalf("heartbeat: %d %s", r.status, r.body)
 	}
@@ -309,11 +321,7 @@ func TestScannerListScopeAndRefusals(t *testing.T) {
 	if one := f.as("reader-1", http.MethodGet, "/v1/scanners/SCANNER-08", nil); one.status != http.StatusOK || !strings.Contains(string(one.body), `"scannerId":"SCANNER-08"`) {
 		t.Errorf("GET one as reader: %d %s", one.status, one.body)
 	}
-	for _, tc := range []struct {
-		who, path string
-		status    int
-		code      string
-	}{
+	f.refuses(t, http.MethodGet, nil, []refusal{
 		{"", "/v1/scanners", http.StatusUnauthorized, "UNAUTHENTICATED"},
 		{"SCANNER-08", "/v1/scanners", http.StatusForbidden, "FORBIDDEN"},
 		{"cloud-1", "/v1/scanners", http.StatusForbidden, "FORBIDDEN"},
@@ -321,12 +329,7 @@ func TestScannerListScopeAndRefusals(t *testing.T) {
 		{"sup-1", "/v1/scanners?warehouseId=" + wh2, http.StatusForbidden, "FORBIDDEN"},
 		{"reader-1", "/v1/scanners/SCANNER-20", http.StatusForbidden, "FORBIDDEN"},
 		{"sup-1", "/v1/scanners/NO-SUCH", http.StatusNotFound, "NOT_FOUND"},
-	} {
-		r := f.as(tc.who, http.MethodGet, tc.path, nil)
-		if r.status != tc.status || !strings.Contains(string(r.body), tc.code) {
-			t.Errorf("GET %s as %q: %d %s, want %d %s", tc.path, tc.who, r.status, r.body, tc.status, tc.code)
-		}
-	}
+	})
 }
 
 func TestFleetMetrics(t *testing.T) {
@@ -425,15 +428,7 @@ func TestUploadDeviceDecodesAlike(t *testing.T) {
 
 func (f *fleetHarness) detail(who, id string) api.ScannerDetail {
 	f.t.Helper()
-	r := f.as(who, http.MethodGet, "/v1/scanners/"+id, nil)
-	if r.status != http.StatusOK {
-		f.t.Fatalf("GET /v1/scanners/%s as %s: %d %s", id, who, r.status, r.body)
-	}
-	var out api.ScannerDetail
-	if err := json.Unmarshal(r.body, &out); err != nil {
-		f.t.Fatal(err)
-	}
-	return out
+	return get[api.ScannerDetail](f, who, "/v1/scanners/"+id)
 }
 
 // TestScannerDetailRecentUploads: a scanner's detail lists its uploads as
@@ -466,7 +461,7 @@ func TestScannerDetailRecentUploads(t *testing.T) {
 		t.Fatalf("after an admin upload: %d uploads, want 1", len(got))
 	}
 	for i := range 24 {
-		f.advance(time.Second)
+		f.clock.Advance(time.Second)
 		if r := f.as("SCANNER-08", http.MethodPost, "/v1/transactions", envelope(tx(id(10+i)))); r.status != http.StatusOK {
 			t.Fatalf("upload %d: %d %s", i, r.status, r.body)
 		}
@@ -475,7 +470,7 @@ func TestScannerDetailRecentUploads(t *testing.T) {
 	for i := range 25 {
 		many = append(many, tx(id(100+i), "warehouseId", wh2))
 	}
-	f.advance(time.Second)
+	f.clock.Advance(time.Second)
 	if r := f.as("SCANNER-08", http.MethodPost, "/v1/transactions", envelope(many...)); r.status != http.StatusOK {
 		t.Fatalf("upload of 25 rejected: %d %s", r.status, r.body)
 	}

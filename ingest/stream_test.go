@@ -13,6 +13,7 @@ import (
 
 	"github.com/invsync/invsync/auth"
 	"github.com/invsync/invsync/ingest"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/processors"
 )
 
@@ -396,10 +397,6 @@ func TestStreamSlowReaderDoesNotBlockPublishers(t *testing.T) {
 		}
 		h.api.Notify(ingest.StreamEvent{Kind: ingest.StreamDiscrepancy, ID: "d-1", Warehouses: []string{wh1}})
 	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("publishing blocked behind a client that does not read")
-	}
+	testkit.Receive(t, done, 10*time.Second, "publishing not to block behind a client that does not read")
 	wantEvent(t, fast.event(), ingest.StreamDiscrepancy, "d-1")
 }

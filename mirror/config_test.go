@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -107,13 +109,8 @@ func TestRunAndCloseAndMetrics(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not stop Run")
+	if err := testkit.Receive(t, errc, 10*time.Second, "Close to stop Run"); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)

@@ -311,9 +311,5 @@ func startMirror(t *testing.T, cfg Config) (*Mirror, func()) {
 // within d.
 func waitCaughtUp(t *testing.T, m *Mirror, d time.Duration) {
 	t.Helper()
-	select {
-	case <-m.progress.caughtUp:
-	case <-time.After(d):
-		t.Fatalf("the mirror did not catch up within %v", d)
-	}
+	testkit.Receive(t, m.progress.caughtUp, d, "the mirror to catch up")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
@@ -25,7 +26,7 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 	}
 	var got []Queued
 	for i := range 3 {
-		clk.Add(1500 * time.Microsecond) // sub-millisecond part is dropped at the scan
+		clk.Advance(1500 * time.Microsecond) // sub-millisecond part is dropped at the scan
 		q, err := d.Scan(context.Background(), countScan(i))
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +49,7 @@ func TestQueuedScansSurviveReopenWithTheirIDsAndTimestamps(t *testing.T) {
 		t.Fatal("nothing may be sent without a Sync")
 	}
 
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	d2 := openT(t, cfg)
 	wantStatus(t, d2, Yellow, 3, 0)
 	if _, err := d2.Sync(context.Background()); err != nil {
@@ -255,13 +256,8 @@ func TestRunStopsOnCloseAndIsSingle(t *testing.T) {
 		t.Fatalf("a second Run: %v, want ErrRunning", err)
 	}
 	d.Close()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Fatalf("Run after Close: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not stop on Close")
+	if err := testkit.Receive(t, runDone, 5*time.Second, "Close to stop Run"); err != nil {
+		t.Fatalf("Run after Close: %v", err)
 	}
 }
 

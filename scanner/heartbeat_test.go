@@ -40,7 +40,7 @@ func TestDeviceReportsItsQueue(t *testing.T) {
 	}
 
 	// An empty queue still reports: the heartbeat is the contact.
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	mustSync(t, d)
 	if n := len(srv.Heartbeats()); n != 2 {
 		t.Fatalf("%d heartbeats after two syncs, want 2", n)

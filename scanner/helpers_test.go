@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,32 +12,15 @@ import (
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
-// testClock is an injected device clock that moves only when told.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *testClock {
-	return &testClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock is the device clock of a test: it moves only when told.
+func newClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 }
 
 // testConfig is a syncing device of scanner SCANNER-1 against url, in a
 // fresh directory, with its own connection pool (tests must not share
 // idle connections with each other's servers).
-func testConfig(t *testing.T, url string, clk *testClock) Config {
+func testConfig(t *testing.T, url string, clk *testkit.Clock) Config {
 	return Config{URL: url, Token: "tok-1", ScannerID: "SCANNER-1", DataDir: t.TempDir(), Now: clk.Now,
 		HTTPClient: &http.Client{Transport: &http.Transport{}}, RequestTimeout: 5 * time.Second}
 }
@@ -56,7 +38,7 @@ func openT(t *testing.T, cfg Config) *Device {
 // onFake opens a syncing device of testConfig, changed first by each of
 // tweaks, against a fresh fake server, and returns the server, the
 // device's clock and the device (closed when the test ends).
-func onFake(t *testing.T, tweaks ...func(*Config)) (*fakeapi.Server, *testClock, *Device) {
+func onFake(t *testing.T, tweaks ...func(*Config)) (*fakeapi.Server, *testkit.Clock, *Device) {
 	t.Helper()
 	srv := fakeapi.New(t)
 	clk := newClock()
@@ -85,11 +67,11 @@ func countScan(n int) Scan {
 
 // queueN queues n scans, one a clock millisecond apart, and returns their
 // receipts in order.
-func queueN(t *testing.T, d *Device, clk *testClock, from, n int) []Queued {
+func queueN(t *testing.T, d *Device, clk *testkit.Clock, from, n int) []Queued {
 	t.Helper()
 	scans := make([]Scan, n)
 	for i := range scans {
-		clk.Add(time.Millisecond)
+		clk.Advance(time.Millisecond)
 		scans[i] = countScan(from + i)
 		scans[i].At = clk.Now()
 	}

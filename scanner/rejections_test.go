@@ -74,7 +74,7 @@ func TestCorrectReplacesARejectedScan(t *testing.T) {
 	qb, _ := d.Scan(ctx, bad)
 	d.Sync(ctx)
 	wantStatus(t, d, Red, 0, 1)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fixed := bad
 	fixed.LocationID = "A-05-02"
 	qc, err := d.Correct(qb.TransactionID, fixed)
@@ -117,7 +117,7 @@ func TestVersionConflictIsRetriedWithAFreshVersion(t *testing.T) {
 	if _, err := d.RetryWithVersion(qo.TransactionID, 18); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("retry of a synced scan: %v", err)
 	}
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	qr, err := d.RetryWithVersion(q.TransactionID, 18)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestPendingOutcomeIsSyncedAndALateRejectionShows(t *testing.T) {
 	if rep, _ := d.Sync(ctx); rep.LateRejected != 0 || srv.GetCount() != 0 {
 		t.Fatalf("polled before PollEvery passed: %+v, %d GETs", rep, srv.GetCount())
 	}
-	clk.Add(DefaultPollEvery)
+	clk.Advance(DefaultPollEvery)
 	rep, err := d.Sync(ctx)
 	if err != nil || rep.LateRejected != 1 {
 		t.Fatalf("Sync after PollEvery: %+v %v, want one late rejection", rep, err)

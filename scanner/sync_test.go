@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
 
@@ -23,7 +25,7 @@ func TestUnansweredRequestIsResentWithIdenticalTransactions(t *testing.T) {
 				t.Fatalf("first Sync: %v, want an unanswered *UploadError", err)
 			}
 			wantStatus(t, d, Yellow, 5, 0)
-			clk.Add(30 * time.Second)
+			clk.Advance(30 * time.Second)
 			rep, err := d.Sync(context.Background())
 			if err != nil {
 				t.Fatalf("second Sync: %v", err)
@@ -72,7 +74,7 @@ func TestOfflineIsYellowAndNeverRed(t *testing.T) {
 		if _, err := d.Sync(context.Background()); !errors.Is(err, ErrOffline) {
 			t.Fatalf("Sync with nothing listening: %v, want ErrOffline", err)
 		}
-		clk.Add(10 * time.Minute)
+		clk.Advance(10 * time.Minute)
 	}
 	st := wantStatus(t, d, Yellow, 2, 0)
 	if st.Online || st.LastSyncAt != nil {
@@ -83,10 +85,10 @@ func TestOfflineIsYellowAndNeverRed(t *testing.T) {
 func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 	srv := fakeapi.New(t)
 	srv.Delay = 5 * time.Millisecond
-	proxy := newFaultProxy(t, srv.HTTP.Listener.Addr().String(), 7)
-	proxy.set(0.2, 0.25, 0.15, 400*time.Millisecond)
+	link := testkit.NewFaultyLink(t, srv.HTTP.Listener.Addr().String(), rand.New(rand.NewPCG(7, 1)),
+		testkit.LinkOdds{Cut: 0.2, Lose: 0.25, Stall: 0.15, StallFor: 400 * time.Millisecond})
 	clk := newClock()
-	cfg := testConfig(t, "http://"+proxy.addr(), clk)
+	cfg := testConfig(t, link.URL(), clk)
 	cfg.BatchSize = 40
 	cfg.RequestTimeout = 250 * time.Millisecond
 	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -103,10 +105,10 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 			}
 			failures++
 		}
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 	}
-	if proxy.faults.Load() == 0 || failures == 0 {
-		t.Fatal("the proxy injected no fault: the test tests nothing")
+	if link.Faults() == 0 || failures == 0 {
+		t.Fatal("the link injected no fault: the test tests nothing")
 	}
 	wantStatus(t, d, Green, 0, 0)
 	srv.AssertWrittenOnce(t, ids(all))
@@ -117,7 +119,7 @@ func TestThroughAFaultyNetworkNothingIsLostOrDoubled(t *testing.T) {
 	}
 	var dups int
 	d.db.QueryRow(`SELECT COUNT(*) FROM history WHERE result = 'duplicate'`).Scan(&dups)
-	t.Logf("%d scans through %d injected faults, %d failed syncs, %d answered duplicate", len(all), proxy.faults.Load(), failures, dups)
+	t.Logf("%d scans through %d injected faults, %d failed syncs, %d answered duplicate", len(all), link.Faults(), failures, dups)
 	if dups == 0 {
 		t.Error("no scan was answered duplicate: no request was lost after the server wrote it, so the resend path went untested")
 	}
@@ -130,7 +132,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrUnanswered) {
 		t.Fatalf("Sync answered 429: %v", err)
 	}
-	clk.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	var ue *UploadError
 	if _, err := d.Sync(context.Background()); !errors.Is(err, ErrDeferred) || !errors.As(err, &ue) || ue.RetryAfter != 30*time.Second {
 		t.Fatalf("Sync within Retry-After: %v, want ErrDeferred with 30s left", err)
@@ -141,7 +143,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if w := d.nextWait(); w != 30*time.Second {
 		t.Fatalf("Run would wait %s, want the 30s Retry-After leaves", w)
 	}
-	clk.Add(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	if rep, err := d.Sync(context.Background()); err != nil || rep.Accepted != 1 {
 		t.Fatalf("Sync after Retry-After: %+v %v", rep, err)
 	}
@@ -160,12 +162,12 @@ func TestFiveMinutesWithoutASuccessfulSyncWhileOnlineIsRed(t *testing.T) {
 	d.Sync(context.Background())
 	wantStatus(t, d, Yellow, 1, 0)
 	for range 9 {
-		clk.Add(30 * time.Second)
+		clk.Advance(30 * time.Second)
 		d.Sync(context.Background())
 	}
-	clk.Add(29 * time.Second) // 4m59s after the first failure
+	clk.Advance(29 * time.Second) // 4m59s after the first failure
 	wantStatus(t, d, Yellow, 1, 0)
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	st := wantStatus(t, d, Red, 1, 0)
 	if !bytes.Contains([]byte(st.Message), []byte("no successful sync for 5m0s")) {
 		t.Fatalf("red message %q does not say why", st.Message)

@@ -34,7 +34,7 @@ func TestUploadsSendTraceparent(t *testing.T) {
 	}
 
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0xde, 0xad, 1}, SpanID: trace.SpanID{0xbe, 0xef}, TraceFlags: trace.FlagsSampled})
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	queueN(t, d, clk, 5, 1)
 	if _, err := d.Sync(trace.ContextWithSpanContext(context.Background(), sc)); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/internal/testkit"
+	"github.com/invsync/invsync/internal/testkit/scannerpage"
 	"github.com/invsync/invsync/web/browsertest"
 )
 
@@ -27,39 +28,39 @@ var scanPlan = []struct{ loc, item, lot string }{
 func (h *appHarness) scanQueued(n, first int) {
 	for i := range n {
 		p := scanPlan[i%len(scanPlan)]
-		h.scan(p.loc, p.item, p.lot, fmt.Sprint(first+i), "")
+		h.Scan(p.loc, p.item, p.lot, fmt.Sprint(first+i), "")
 	}
-	h.waitCounts(n, 0)
+	h.WaitCounts(n, 0)
 }
 
 func TestEnrolByLinkStoresTheDeviceAndCleansTheURL(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
-	if got := h.eval(`location.href`).(string); strings.Contains(got, "token") || strings.Contains(got, "#") {
+	h.Enrol(h.srv.URL, scannerToken)
+	if got := h.Eval(`location.href`).(string); strings.Contains(got, "token") || strings.Contains(got, "#") {
 		t.Errorf("the token is still in the address bar: %s", got)
 	}
-	if n := h.eval(`history.length`).(float64); n != 2 {
+	if n := h.Eval(`history.length`).(float64); n != 2 {
 		// about:blank and the app: replaceState left no entry with the
 		// token to go back to.
 		t.Errorf("history has %v entries, want 2", n)
 	}
-	dev := h.eval(`import("./js/store.js").then(s => s.get("device"))`).(map[string]any)
+	dev := h.Eval(`import("./js/store.js").then(s => s.get("device"))`).(map[string]any)
 	if dev["token"] != scannerToken || dev["scannerId"] != "SCANNER-08" || dev["warehouseId"] != "WH-001" {
 		t.Errorf("stored device = %v", dev)
 	}
-	if got := h.text("#who-scanner") + " " + h.text("#who-wh"); got != "SCANNER-08 WH-001" {
+	if got := h.Text("#who-scanner") + " " + h.Text("#who-wh"); got != "SCANNER-08 WH-001" {
 		t.Errorf("identity line = %q", got)
 	}
 	if s := h.api.state(); s.count("GET /v1/me") < 1 || s.count("GET /v1/catalog") < 1 {
 		t.Errorf("enrolment made these requests: %v", s.requests)
 	}
 	// No count-task endpoint on this server (404): no list.
-	h.waitJS(`document.querySelector("#tasks").hidden`)
+	h.WaitJS(`document.querySelector("#tasks").hidden`)
 	h.screenshot("status-green.png")
 
 	// Made for gloves and screen readers: every field labelled, every
 	// visible control at least 48 px tall, the indicator announced.
-	a11y, err := browsertest.Eval[map[string][]string](h.b, `(() => {
+	a11y, err := browsertest.Eval[map[string][]string](h.B, `(() => {
 	  document.querySelectorAll("details").forEach(d => d.open = true);
 	  const shown = (e) => e.getClientRects().length > 0;
 	  const out = {unlabelled: [], small: [], live: []};
@@ -80,27 +81,27 @@ func TestEnrolByLinkStoresTheDeviceAndCleansTheURL(t *testing.T) {
 	}
 
 	// The operator is remembered across a reload and goes with each scan.
-	if err := h.b.Click("#device summary"); err != nil {
+	if err := h.B.Click("#device summary"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Focus("#f-user"); err != nil {
+	if err := h.B.Focus("#f-user"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Wedge("warehouse_user_23"); err != nil {
+	if err := h.B.Wedge("warehouse_user_23"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`document.querySelector("#who-user").textContent === "operator warehouse_user_23"`)
-	if err := h.b.Reload(); err != nil {
+	h.WaitJS(`document.querySelector("#who-user").textContent === "operator warehouse_user_23"`)
+	if err := h.B.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`document.querySelector("#f-user").value === "warehouse_user_23"`)
-	h.scan("A-01-01", "ITEM-100", "", "1", "")
+	h.WaitJS(`document.querySelector("#f-user").value === "warehouse_user_23"`)
+	h.Scan("A-01-01", "ITEM-100", "", "1", "")
 	s := h.waitAccepted(1)
 	if u := s.txs[s.order[0]]["userId"]; u != "warehouse_user_23" {
 		t.Errorf("the scan's userId is %v", u)
 	}
 	// The catalog is revalidated with its ETag: unchanged, a 304.
-	if err := h.b.Click("#sync-now"); err != nil {
+	if err := h.B.Click("#sync-now"); err != nil {
 		t.Fatal(err)
 	}
 	if err := testkit.Within(waitLong, testkit.True(func() bool { return h.api.state().notModified > 0 },
@@ -109,10 +110,10 @@ func TestEnrolByLinkStoresTheDeviceAndCleansTheURL(t *testing.T) {
 	}
 
 	// The same app on a desktop screen.
-	if err := h.b.SetViewport(1280, 800); err != nil {
+	if err := h.B.SetViewport(1280, 800); err != nil {
 		t.Fatal(err)
 	}
-	if w := h.eval(`document.documentElement.scrollWidth`).(float64); w > 1280 {
+	if w := h.Eval(`document.documentElement.scrollWidth`).(float64); w > 1280 {
 		t.Errorf("page is %v px wide at 1280", w)
 	}
 	h.screenshot("desktop.png")
@@ -121,41 +122,41 @@ func TestEnrolByLinkStoresTheDeviceAndCleansTheURL(t *testing.T) {
 func TestOfflineScansSurviveAReloadAndSyncExactlyOnce(t *testing.T) {
 	start := time.Now()
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 	h.screenshot("scan-screen.png")
 	before := h.api.state()
 
-	if err := h.b.SetOffline(true); err != nil {
+	if err := h.B.SetOffline(true); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus("yellow", "Offline")
+	h.WaitStatus("yellow", "Offline")
 	const scans = 50
 	h.scanQueued(scans, 1)
-	h.waitStatus("yellow", "50 scans queued")
-	if err := h.b.Click("#queue summary"); err != nil {
+	h.WaitStatus("yellow", "50 scans queued")
+	if err := h.B.Click("#queue summary"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Exec(`window.scrollTo(0, 0)`); err != nil {
+	if err := h.B.Exec(`window.scrollTo(0, 0)`); err != nil {
 		t.Fatal(err)
 	}
 	h.screenshot("status-yellow.png")
-	queued := h.queuedIDs()
+	queued := h.QueuedIDs()
 	if len(queued) != scans {
 		t.Fatalf("device queue holds %d scans, want %d", len(queued), scans)
 	}
 
 	// Reload with no network: the service worker serves the app, the queue
 	// is still there.
-	if err := h.b.Reload(); err != nil {
+	if err := h.B.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`!document.querySelector("#work").hidden`)
-	h.waitCounts(scans, 0)
-	h.waitStatus("yellow", "Offline")
-	if got := h.queuedIDs(); !slices.Equal(got, queued) {
+	h.WaitJS(`!document.querySelector("#work").hidden`)
+	h.WaitCounts(scans, 0)
+	h.WaitStatus("yellow", "Offline")
+	if got := h.QueuedIDs(); !slices.Equal(got, queued) {
 		t.Fatalf("after an offline reload the queue is %d scans, want the same %d", len(got), len(queued))
 	}
-	if got := h.text("#queue-n"); got != fmt.Sprint(scans) {
+	if got := h.Text("#queue-n"); got != fmt.Sprint(scans) {
 		t.Errorf("queue list says %s", got)
 	}
 	offline := h.api.state()
@@ -163,13 +164,13 @@ func TestOfflineScansSurviveAReloadAndSyncExactlyOnce(t *testing.T) {
 		t.Fatalf("the server saw %d requests while the device was offline: %v", n, offline.requests[len(before.requests):])
 	}
 
-	h.watchStatus()
-	if err := h.b.SetOffline(false); err != nil {
+	h.WatchStatus()
+	if err := h.B.SetOffline(false); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus("green", "Synced")
-	h.waitCounts(0, 0)
-	if log := h.statusLog(); log != "yellow>green" {
+	h.WaitStatus("green", "Synced")
+	h.WaitCounts(0, 0)
+	if log := h.Colours(); log != "yellow>green" {
 		t.Errorf("indicator went %s, want yellow>green", log)
 	}
 
@@ -231,29 +232,29 @@ func TestOfflineScansSurviveAReloadAndSyncExactlyOnce(t *testing.T) {
 
 func TestKilledBrowserLosesNothingAndDoublesNothing(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
-	if err := h.b.SetOffline(true); err != nil {
+	h.Enrol(h.srv.URL, scannerToken)
+	if err := h.B.SetOffline(true); err != nil {
 		t.Fatal(err)
 	}
 	const scans = 20
 	h.scanQueued(scans, 100)
-	queued := h.queuedIDs()
+	queued := h.QueuedIDs()
 
 	// Kill 1: the battery is pulled while offline, right after the last
 	// scan said "queued". Relaunch offline: the app opens from the
 	// service worker's cache, every scan still queued.
-	if err := h.b.Kill(); err != nil {
+	if err := h.B.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	h.relaunch()
-	if err := h.b.SetOffline(true); err != nil {
+	h.Relaunch()
+	if err := h.B.SetOffline(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Navigate(h.url("/scanner/")); err != nil {
+	if err := h.B.Navigate(h.url("/scanner/")); err != nil {
 		t.Fatal(err)
 	}
-	h.waitCounts(scans, 0)
-	if got := h.queuedIDs(); !slices.Equal(got, queued) {
+	h.WaitCounts(scans, 0)
+	if got := h.QueuedIDs(); !slices.Equal(got, queued) {
 		t.Fatalf("after a kill the queue is %v, want %v", got, queued)
 	}
 	if s := h.api.state(); len(s.uploads) != 0 {
@@ -267,27 +268,27 @@ func TestKilledBrowserLosesNothingAndDoublesNothing(t *testing.T) {
 	h.api.hangAfter, h.api.hung = hang, hung
 	h.api.mu.Unlock()
 	defer close(hang)
-	if err := h.b.SetOffline(false); err != nil {
+	if err := h.B.SetOffline(false); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-hung:
 	case <-time.After(waitLong):
-		t.Fatalf("no upload reached the server; page: %v", h.eval(pageState))
+		t.Fatalf("no upload reached the server; page: %v", h.Eval(scannerpage.State))
 	}
-	if err := h.b.Kill(); err != nil {
+	if err := h.B.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if s := h.api.state(); len(s.order) != scans {
 		t.Fatalf("server holds %d accepted scans before the resend, want %d", len(s.order), scans)
 	}
 
-	h.relaunch()
-	if err := h.b.Navigate(h.url("/scanner/")); err != nil {
+	h.Relaunch()
+	if err := h.B.Navigate(h.url("/scanner/")); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus("green", "Synced")
-	h.waitCounts(0, 0)
+	h.WaitStatus("green", "Synced")
+	h.WaitCounts(0, 0)
 
 	s := h.api.state()
 	if !slices.Equal(s.order, queued) {
@@ -312,69 +313,69 @@ func TestKilledBrowserLosesNothingAndDoublesNothing(t *testing.T) {
 
 func TestRejectedScanTurnsRedUntilDismissedOrCorrected(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 
 	// Local validation first: an unknown item never reaches the queue.
-	h.wedge("locationId", "A-01-01")
-	h.wedge("itemId", "ITEM-NOPE")
-	h.waitJS(`document.querySelector("#e-itemId").textContent.includes("Unknown item ITEM-NOPE")`)
-	if got := h.eval(`document.activeElement.id`); got != "f-itemId" {
+	h.Wedge("locationId", "A-01-01")
+	h.Wedge("itemId", "ITEM-NOPE")
+	h.WaitJS(`document.querySelector("#e-itemId").textContent.includes("Unknown item ITEM-NOPE")`)
+	if got := h.Eval(`document.activeElement.id`); got != "f-itemId" {
 		t.Errorf("after an invalid item the focus is on %v", got)
 	}
-	if err := h.b.Wedge("ITEM-200"); err != nil { // the operator rescans; the field was selected
+	if err := h.B.Wedge("ITEM-200"); err != nil { // the operator rescans; the field was selected
 		t.Fatal(err)
 	}
-	h.wedge("quantity", "501") // over ITEM-200's limit of 500
-	h.waitJS(`document.querySelector("#e-quantity").textContent.includes("limit of 500")`)
-	if err := h.b.Wedge("5"); err != nil {
+	h.Wedge("quantity", "501") // over ITEM-200's limit of 500
+	h.WaitJS(`document.querySelector("#e-quantity").textContent.includes("limit of 500")`)
+	if err := h.B.Wedge("5"); err != nil {
 		t.Fatal(err)
 	}
 	if s := h.waitAccepted(1); len(s.order) != 1 || fmt.Sprintf("%v %v", s.txs[s.order[0]]["itemId"], s.txs[s.order[0]]["quantity"]) != "ITEM-200 5" {
 		t.Fatalf("server holds %v", s.txs)
 	}
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 
 	// The location was retired on the server after the device cached the
 	// catalog: the server rejects the scan.
 	h.api.mu.Lock()
 	h.api.retired["Z-99-99"] = true
 	h.api.mu.Unlock()
-	h.scan("Z-99-99", "ITEM-100", "", "7", "")
-	h.waitStatus("red", "1 scan rejected")
-	h.waitCounts(0, 1)
-	card := h.text("#rejected-list li")
+	h.Scan("Z-99-99", "ITEM-100", "", "7", "")
+	h.WaitStatus("red", "1 scan rejected")
+	h.WaitCounts(0, 1)
+	card := h.Text("#rejected-list li")
 	if !strings.Contains(card, "UNKNOWN_LOCATION") || !strings.Contains(card, `location "Z-99-99" is not a location of warehouse WH-001`) {
 		t.Errorf("rejection card = %q", card)
 	}
 	// "Review" in the indicator brings the card into view.
-	if err := h.b.Click("#st-action"); err != nil {
+	if err := h.B.Click("#st-action"); err != nil {
 		t.Fatal(err)
 	}
 	h.screenshot("status-red.png")
 
-	if err := h.b.Click("#rejected-list li .dismiss"); err != nil {
+	if err := h.B.Click("#rejected-list li .dismiss"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus("green", "Synced")
-	h.waitCounts(0, 0)
+	h.WaitStatus("green", "Synced")
+	h.WaitCounts(0, 0)
 
 	// Rejected again, then corrected: the edit queues a new scan with a
 	// new transactionId in place of the rejected one.
-	h.scan("Z-99-99", "ITEM-100", "", "9", "")
-	h.waitStatus("red", "1 scan rejected")
+	h.Scan("Z-99-99", "ITEM-100", "", "9", "")
+	h.WaitStatus("red", "1 scan rejected")
 	rejectedID := h.api.state().uploads[len(h.api.state().uploads)-1].ids[0]
-	if err := h.b.Click("#rejected-list li .edit"); err != nil {
+	if err := h.B.Click("#rejected-list li .edit"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`document.querySelector("#f-locationId").value === "Z-99-99" && document.activeElement.id === "f-locationId"`)
-	if err := h.b.Wedge("A-05-02"); err != nil {
+	h.WaitJS(`document.querySelector("#f-locationId").value === "Z-99-99" && document.activeElement.id === "f-locationId"`)
+	if err := h.B.Wedge("A-05-02"); err != nil {
 		t.Fatal(err)
 	}
-	h.wedge("itemId", "ITEM-100")
-	h.wedge("quantity", "9")
+	h.Wedge("itemId", "ITEM-100")
+	h.Wedge("quantity", "9")
 	s := h.waitAccepted(2) // the first receipt and the correction; the rejected ones never were
-	h.waitStatus("green", "Synced")
-	h.waitCounts(0, 0)
+	h.WaitStatus("green", "Synced")
+	h.WaitCounts(0, 0)
 	last := s.txs[s.order[len(s.order)-1]]
 	if last["locationId"] != "A-05-02" || last["transactionId"] == rejectedID {
 		t.Errorf("the correction reached the server as %v (rejected id %s)", last, rejectedID)
@@ -383,37 +384,37 @@ func TestRejectedScanTurnsRedUntilDismissedOrCorrected(t *testing.T) {
 
 func TestRefusedTokenTurnsRedUntilReenrolled(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 	h.api.mu.Lock()
 	h.api.revoked[scannerToken] = true
 	h.api.mu.Unlock()
 
-	h.scan("A-01-01", "ITEM-100", "", "3", "")
-	h.waitStatus("red", "token refused — re-enrol this device")
-	h.waitCounts(1, 0)
-	if got := h.text("#st-action"); got != "Re-enrol" {
+	h.Scan("A-01-01", "ITEM-100", "", "3", "")
+	h.WaitStatus("red", "token refused — re-enrol this device")
+	h.WaitCounts(1, 0)
+	if got := h.Text("#st-action"); got != "Re-enrol" {
 		t.Errorf("indicator action = %q", got)
 	}
 	h.screenshot("status-red-token.png")
-	queued := h.queuedIDs()
+	queued := h.QueuedIDs()
 
 	// Re-enrol with a new token, typed as a wedge types it: the queued
 	// scan survives and uploads under the new identity.
 	const newToken = "tok-scanner-08b-abcdefabcdefabcdefabcdef"
 	h.api.addToken(newToken, "SCANNER-08B", "WH-001")
-	if err := h.b.Click("#st-action"); err != nil {
+	if err := h.B.Click("#st-action"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`document.activeElement.id === "reenrol" && document.activeElement.textContent.includes("1 queued scans stay")`)
-	if err := h.b.Click("#reenrol"); err != nil {
+	h.WaitJS(`document.activeElement.id === "reenrol" && document.activeElement.textContent.includes("1 queued scans stay")`)
+	if err := h.B.Click("#reenrol"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`!document.querySelector("#enrol").hidden && document.activeElement.id === "token"`)
-	if err := h.b.Wedge(newToken); err != nil {
+	h.WaitJS(`!document.querySelector("#enrol").hidden && document.activeElement.id === "token"`)
+	if err := h.B.Wedge(newToken); err != nil {
 		t.Fatal(err)
 	}
 	s := h.waitAccepted(1)
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 	if !slices.Equal(s.order, queued) {
 		t.Fatalf("server accepted %v, want %v", s.order, queued)
 	}
@@ -424,38 +425,38 @@ func TestRefusedTokenTurnsRedUntilReenrolled(t *testing.T) {
 
 func TestVersionConflictRetriesWithTheFreshVersion(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 	// Three receipts move the record to version 3.
 	for i := range 3 {
-		h.scan("A-05-02", "ITEM-300", "", fmt.Sprint(10+i), "")
+		h.Scan("A-05-02", "ITEM-300", "", fmt.Sprint(10+i), "")
 	}
 	h.waitAccepted(3)
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 	// A count made against version 1 (as another client would send it).
-	err := h.b.Exec(`import("./js/store.js").then(s => s.addScan({transactionId: crypto.randomUUID(), type: "CYCLE_COUNT",
+	err := h.B.Exec(`import("./js/store.js").then(s => s.addScan({transactionId: crypto.randomUUID(), type: "CYCLE_COUNT",
 	  timestamp: "2026-01-02T03:04:05.678Z", warehouseId: "WH-001", itemId: "ITEM-300", locationId: "A-05-02",
 	  quantity: 30, expectedVersion: 1}))`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The operator's "Sync now", in the device panel.
-	if err := h.b.Click("#device summary"); err != nil {
+	if err := h.B.Click("#device summary"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Click("#sync-now"); err != nil {
+	if err := h.B.Click("#sync-now"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus("red", "1 scan rejected")
-	card := h.text("#rejected-list li")
+	h.WaitStatus("red", "1 scan rejected")
+	card := h.Text("#rejected-list li")
 	if !strings.Contains(card, "VERSION_CONFLICT") || !strings.Contains(card, "Retry with the fresh version") {
 		t.Fatalf("card = %q", card)
 	}
 	conflicted := h.api.state().order[3]
-	if err := h.b.Click("#rejected-list li .retry"); err != nil {
+	if err := h.B.Click("#rejected-list li .retry"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitStatus("green", "Synced")
-	h.waitCounts(0, 0)
+	h.WaitStatus("green", "Synced")
+	h.WaitCounts(0, 0)
 	s := h.api.state()
 	if len(s.order) != 5 {
 		t.Fatalf("server accepted %d transactions, want 5", len(s.order))
@@ -482,18 +483,18 @@ func TestCycleCountTakesTheLockAndCompletesItsTask(t *testing.T) {
 	// Another scanner is counting B-01-01.
 	h.api.locks["lock-x"] = &lock{id: "lock-x", wh: "WH-001", loc: "B-01-01", scanner: "SCANNER-03", expires: time.Now().Add(20 * time.Minute)}
 	h.api.mu.Unlock()
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 
-	h.waitJS(`!document.querySelector("#tasks").hidden && document.querySelector("#task-list").textContent.includes("A-01-02")`)
-	if err := h.b.Click(`#task-list [data-task="ct-1"] button`); err != nil {
+	h.WaitJS(`!document.querySelector("#tasks").hidden && document.querySelector("#task-list").textContent.includes("A-01-02")`)
+	if err := h.B.Click(`#task-list [data-task="ct-1"] button`); err != nil {
 		t.Fatal(err)
 	}
 	// Location and item come from the task: the counted quantity is next.
-	h.waitJS(`document.querySelector("#lock-text").textContent.includes("locked for your count")`)
-	h.wedge("quantity", "42")
+	h.WaitJS(`document.querySelector("#lock-text").textContent.includes("locked for your count")`)
+	h.Wedge("quantity", "42")
 	s := h.waitAccepted(1)
-	h.waitStatus("green", "Synced")
-	h.waitJS(`document.querySelector("#tasks").hidden`)
+	h.WaitStatus("green", "Synced")
+	h.WaitJS(`document.querySelector("#tasks").hidden`)
 	tx := s.txs[s.order[0]]
 	if tx["type"] != "CYCLE_COUNT" || tx["countTaskId"] != "ct-1" || tx["locationId"] != "A-01-02" || fmt.Sprint(tx["quantity"]) != "42" {
 		t.Errorf("count reached the server as %v", tx)
@@ -506,19 +507,19 @@ func TestCycleCountTakesTheLockAndCompletesItsTask(t *testing.T) {
 	// A location locked by someone else: a clear warning naming the
 	// holder; the operator overrides.
 	h.chooseType("CYCLE_COUNT")
-	h.wedge("locationId", "B-01-01")
-	h.waitJS(`document.querySelector("#lock-text").textContent.includes("being counted by SCANNER-03")`)
+	h.Wedge("locationId", "B-01-01")
+	h.WaitJS(`document.querySelector("#lock-text").textContent.includes("being counted by SCANNER-03")`)
 	h.screenshot("count-lock-conflict.png")
-	if err := h.b.Click("#f-override"); err != nil {
+	if err := h.B.Click("#f-override"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Focus("#f-itemId"); err != nil {
+	if err := h.B.Focus("#f-itemId"); err != nil {
 		t.Fatal(err)
 	}
-	h.wedge("itemId", "ITEM-100")
-	h.wedge("quantity", "8")
+	h.Wedge("itemId", "ITEM-100")
+	h.Wedge("quantity", "8")
 	s = h.waitAccepted(2)
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 	over := s.txs[s.order[1]]
 	if over["override"] != true || s.outcomes[s.order[1]]["status"] != "applied" {
 		t.Errorf("override count %v → %v", over, s.outcomes[s.order[1]])
@@ -527,18 +528,18 @@ func TestCycleCountTakesTheLockAndCompletesItsTask(t *testing.T) {
 
 func TestUploadWithoutAnAnswerIsResentHonouringRetryAfter(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 	h.api.mu.Lock()
 	h.api.failNext = []int{503, 429}
 	h.api.retryAfter = "1"
 	h.api.mu.Unlock()
 	before := h.api.state().count("POST /v1/transactions")
 	start := time.Now()
-	h.scan("A-01-01", "ITEM-100", "", "4", "")
-	h.waitStatus("yellow", "1 scan waiting to sync")
+	h.Scan("A-01-01", "ITEM-100", "", "4", "")
+	h.WaitStatus("yellow", "1 scan waiting to sync")
 	s := h.waitAccepted(1)
 	took := time.Since(start)
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 	if n := s.count("POST /v1/transactions") - before; n != 3 {
 		t.Errorf("%d upload requests, want 3 (503, 429, then accepted)", n)
 	}
@@ -552,8 +553,8 @@ func TestUploadWithoutAnAnswerIsResentHonouringRetryAfter(t *testing.T) {
 
 func TestTwoTabsNeverUploadTheSameQueueTwice(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
-	first := h.b
+	h.Enrol(h.srv.URL, scannerToken)
+	first := h.B
 	second, err := first.NewTab()
 	if err != nil {
 		t.Fatal(err)
@@ -570,9 +571,9 @@ func TestTwoTabsNeverUploadTheSameQueueTwice(t *testing.T) {
 	const scans = 30
 	h.scanQueued(scans, 200)
 	// The other tab shows the same queue.
-	h.b = second
-	h.waitCounts(scans, 0)
-	h.b = first
+	h.B = second
+	h.WaitCounts(scans, 0)
+	h.B = first
 
 	// Both tabs come online together and both try to upload; a slow server
 	// keeps the first upload open while the other tab tries.
@@ -589,11 +590,11 @@ func TestTwoTabsNeverUploadTheSameQueueTwice(t *testing.T) {
 		}
 	}
 	s := h.waitAccepted(scans)
-	h.waitStatus("green", "Synced")
-	h.b = second
-	h.waitStatus("green", "Synced")
-	h.checkNoExceptions()
-	h.b = first
+	h.WaitStatus("green", "Synced")
+	h.B = second
+	h.WaitStatus("green", "Synced")
+	h.CheckNoExceptions()
+	h.B = first
 	s = h.api.state()
 	if s.duplicates != 0 || len(s.uploads) != 1 {
 		t.Errorf("%d uploads with %d duplicates: the two tabs both uploaded the queue", len(s.uploads), s.duplicates)
@@ -607,13 +608,13 @@ func TestTwoTabsNeverUploadTheSameQueueTwice(t *testing.T) {
 // validation, the indicator's colours, Retry-After parsing.
 func TestAppRules(t *testing.T) {
 	h := newAppHarness(t)
-	if err := h.b.Navigate(h.url("/scanner/")); err != nil {
+	if err := h.B.Navigate(h.url("/scanner/")); err != nil {
 		t.Fatal(err)
 	}
-	h.waitJS(`!document.querySelector("#enrol").hidden && document.activeElement.id === "token"`)
-	h.waitStatus("yellow", "Not enrolled")
+	h.WaitJS(`!document.querySelector("#enrol").hidden && document.activeElement.id === "token"`)
+	h.WaitStatus("yellow", "Not enrolled")
 	h.screenshot("enrol.png")
-	got, err := browsertest.Eval[map[string]string](h.b, `(async () => {
+	got, err := browsertest.Eval[map[string]string](h.B, `(async () => {
 	  const v = await import("./js/validate.js");
 	  const st = await import("./js/status.js");
 	  const api = await import("./js/api.js");
@@ -669,13 +670,13 @@ func TestAppRules(t *testing.T) {
 
 func TestLargeBacklogUploadsOldestFirstInRequestsOfAtMost1000(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
-	if err := h.b.SetOffline(true); err != nil {
+	h.Enrol(h.srv.URL, scannerToken)
+	if err := h.B.SetOffline(true); err != nil {
 		t.Fatal(err)
 	}
 	// A day in a dead zone: 1,005 scans (stored through the app's own
 	// queue module; typing them would take minutes).
-	err := h.b.Exec(`import("./js/store.js").then(async (s) => {
+	err := h.B.Exec(`import("./js/store.js").then(async (s) => {
 	  const t0 = Date.now() - 8 * 3600e3;
 	  for (let i = 0; i < 1005; i++) {
 	    await s.addScan({transactionId: crypto.randomUUID(), type: "RECEIPT", timestamp: new Date(t0 + i * 1000).toISOString(),
@@ -685,12 +686,12 @@ func TestLargeBacklogUploadsOldestFirstInRequestsOfAtMost1000(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queued := h.queuedIDs()
-	if err := h.b.SetOffline(false); err != nil {
+	queued := h.QueuedIDs()
+	if err := h.B.SetOffline(false); err != nil {
 		t.Fatal(err)
 	}
 	s := h.waitAccepted(1005)
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 	if len(s.uploads) != 2 || len(s.uploads[0].ids) != 1000 || len(s.uploads[1].ids) != 5 {
 		sizes := []int{}
 		for _, u := range s.uploads {
@@ -705,50 +706,50 @@ func TestLargeBacklogUploadsOldestFirstInRequestsOfAtMost1000(t *testing.T) {
 
 func TestEveryScanTypeThroughTheKeyboard(t *testing.T) {
 	h := newAppHarness(t)
-	h.enrolByLink(scannerToken)
+	h.Enrol(h.srv.URL, scannerToken)
 
-	h.scan("A-01-01", "ITEM-100", "", "40", "") // RECEIPT is the default
+	h.Scan("A-01-01", "ITEM-100", "", "40", "") // RECEIPT is the default
 	h.chooseType("PICK")
-	h.scan("A-01-01", "ITEM-100", "", "5", "")
+	h.Scan("A-01-01", "ITEM-100", "", "5", "")
 	h.chooseType("MOVE")
-	h.waitJS(`document.querySelector("#l-locationId").textContent === "From location" && !document.querySelector('[data-field="toLocationId"]').hidden`)
-	h.wedge("locationId", "A-01-01")
-	h.wedge("itemId", "ITEM-100")
-	h.wedge("quantity", "10")
-	h.waitJS(`document.activeElement.id === "f-toLocationId"`)
+	h.WaitJS(`document.querySelector("#l-locationId").textContent === "From location" && !document.querySelector('[data-field="toLocationId"]').hidden`)
+	h.Wedge("locationId", "A-01-01")
+	h.Wedge("itemId", "ITEM-100")
+	h.Wedge("quantity", "10")
+	h.WaitJS(`document.activeElement.id === "f-toLocationId"`)
 	h.screenshot("move-screen.png")
-	h.wedge("toLocationId", "B-02-03")
+	h.Wedge("toLocationId", "B-02-03")
 	h.chooseType("ADJUSTMENT")
-	h.scan("B-02-03", "ITEM-100", "", "-2", "")
+	h.Scan("B-02-03", "ITEM-100", "", "-2", "")
 	// The ± key turns a typed 3 into −3.
-	h.wedge("locationId", "B-02-03")
-	h.wedge("itemId", "ITEM-100")
-	h.waitJS(`document.activeElement.id === "f-quantity"`)
-	if err := h.b.Type("3"); err != nil {
+	h.Wedge("locationId", "B-02-03")
+	h.Wedge("itemId", "ITEM-100")
+	h.WaitJS(`document.activeElement.id === "f-quantity"`)
+	if err := h.B.Type("3"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.b.Click("#sign"); err != nil {
+	if err := h.B.Click("#sign"); err != nil {
 		t.Fatal(err)
 	}
 	h.screenshot("adjust-screen.png")
-	h.wedge("quantity", "")
+	h.Wedge("quantity", "")
 	h.waitAccepted(5)
 
 	// A count with no network: no lock, a note says so; it syncs later.
-	if err := h.b.SetOffline(true); err != nil {
+	if err := h.B.SetOffline(true); err != nil {
 		t.Fatal(err)
 	}
 	h.chooseType("CYCLE_COUNT")
-	h.wedge("locationId", "A-01-01")
-	h.waitJS(`document.querySelector("#lock-text").textContent.includes("Offline: the location is not locked")`)
-	h.wedge("itemId", "ITEM-100")
-	h.wedge("quantity", "25")
-	h.waitCounts(1, 0)
-	if err := h.b.SetOffline(false); err != nil {
+	h.Wedge("locationId", "A-01-01")
+	h.WaitJS(`document.querySelector("#lock-text").textContent.includes("Offline: the location is not locked")`)
+	h.Wedge("itemId", "ITEM-100")
+	h.Wedge("quantity", "25")
+	h.WaitCounts(1, 0)
+	if err := h.B.SetOffline(false); err != nil {
 		t.Fatal(err)
 	}
 	s := h.waitAccepted(6)
-	h.waitStatus("green", "Synced")
+	h.WaitStatus("green", "Synced")
 
 	var got []string
 	for _, id := range s.order {

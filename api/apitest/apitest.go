@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/invsync/invsync/api"
+	"github.com/invsync/invsync/internal/testkit"
 )
 
 // Capability is a part of the API a server under test implements.
@@ -153,33 +153,11 @@ type answer struct {
 
 func (s *session) do(method, path, token string, body []byte, header ...string) answer {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.url+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+	status, rh, data, err := testkit.Send(method, s.url+path, token, testkit.HeaderOf(header...), body)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
-	}
-	return answer{resp.StatusCode, resp.Header, b}
+	return answer{status, rh, data}
 }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -45,6 +45,20 @@ func Within(timeout time.Duration, cond func() error) error {
 	}
 }
 
+// Receive returns what ch delivers within timeout, failing the test,
+// saying it waited for what, when nothing comes.
+func Receive[T any](t testing.TB, ch <-chan T, timeout time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+		t.Fatalf("waited %v for %s", timeout, what)
+		var zero T
+		return zero
+	}
+}
+
 // ErrStop, wrapped in cond's error, ends Eventually or Within at once:
 // waiting longer cannot help.
 var ErrStop = errors.New("giving up")

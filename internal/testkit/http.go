@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -51,25 +52,41 @@ func Call(t testing.TB, method, url, token string, body any) (int, http.Header, 
 // traceparent and the like).
 func CallHeader(t testing.TB, method, url, token string, header http.Header, body any) (int, http.Header, []byte) {
 	t.Helper()
+	status, h, data, err := Send(method, url, token, header, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return status, h, data
+}
+
+// Send sends a request as CallHeader does and returns the answer, or the
+// error that kept it from being sent or read. It does not fail the test, so
+// requests may be sent from goroutines other than the test's. A body is
+// sent as application/json; a nil []byte is none.
+func Send(method, url, token string, header http.Header, body any) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		rd = bytes.NewReader(b)
+		if b != nil {
+			rd = bytes.NewReader(b)
+		}
 	case string:
 		rd = strings.NewReader(b)
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, vs := range header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -83,11 +100,24 @@ func CallHeader(t testing.TB, method, url, token string, header http.Header, bod
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, data
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, resp.Header, data, fmt.Errorf("reading the answer: %w", err)
+	}
+	return resp.StatusCode, resp.Header, data, nil
+}
+
+// HeaderOf returns the header fields of kv: a name, its value, the next
+// name, its value, and so on.
+func HeaderOf(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
 }
 
 // Ready is a condition for Eventually: GET base/readyz answers 200.

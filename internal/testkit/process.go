@@ -165,14 +165,7 @@ func (p *Process) Exited() <-chan struct{} {
 }
 
 // Tail is the last n lines of the process's log.
-func (p *Process) Tail(n int) string {
-	data, _ := os.ReadFile(p.Log)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *Process) Tail(n int) string { return TailFile(p.Log, n) }
 
 // Alive reports whether pid runs: not gone, and not a zombie (a process
 // that is not this one's child may never be reaped by its parent).

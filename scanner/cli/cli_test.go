@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +13,6 @@ import (
 	"github.com/invsync/invsync/scanner"
 	"github.com/invsync/invsync/scanner/internal/fakeapi"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type cliResult struct {
 	code           int
@@ -44,7 +24,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 // cli runs the command in process with env and stdin.
 func cli(t *testing.T, e map[string]string, stdin string, args ...string) cliResult {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	code := mainWith(context.Background(), args, strings.NewReader(stdin), &out, &errb, env(e))
 	return cliResult{code, out.String(), errb.String()}
 }
@@ -239,15 +219,10 @@ func TestCLIRetryAnswersAVersionConflict(t *testing.T) {
 
 // wantExitOK requires mainWith, running in the background, to send
 // ExitOK on done within d.
-func wantExitOK(t *testing.T, done <-chan int, d time.Duration, stderr *syncBuffer, what string) {
+func wantExitOK(t *testing.T, done <-chan int, d time.Duration, stderr *testkit.Buffer, what string) {
 	t.Helper()
-	select {
-	case code := <-done:
-		if code != scanner.ExitOK {
-			t.Fatalf("exit %d %s\n%s", code, what, stderr.String())
-		}
-	case <-time.After(d):
-		t.Fatalf("no exit within %v %s", d, what)
+	if code := testkit.Receive(t, done, d, "the exit "+what); code != scanner.ExitOK {
+		t.Fatalf("exit %d %s\n%s", code, what, stderr.String())
 	}
 }
 
@@ -255,7 +230,7 @@ func TestCLIRunsUntilStdinClosesAndTheQueueIsEmpty(t *testing.T) {
 	srv := fakeapi.New(t)
 	dir := t.TempDir()
 	pr, pw := io.Pipe()
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- mainWith(context.Background(), []string{"--sync-every", "50ms"}, pr, &out, &errb, env(scannerEnv(srv.URL(), dir)))
@@ -277,7 +252,7 @@ func TestCLIInterruptExitsCleanlyAndKeepsTheQueue(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	done := make(chan int, 1)
 	go func() { done <- mainWith(ctx, nil, pr, &out, &errb, env(scannerEnv(url, dir))) }()
 	io.WriteString(pw, lineCount+"\n"+lineMove+"\n")
