@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -114,10 +116,14 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		kill = func() { killTogether(t, proc, dataDir) }
 	}
 
-	// The workload: scanners each with a backlog in batches. Enough
-	// batches, paced, that uploading outlasts every kill round.
+	// The workload: scanners each with a backlog in batches, released a
+	// round's share at a time (the first at the start, the next after each
+	// restart), so that every kill falls while uploads are in flight.
 	txs := crashWorkload(rng, scanners, batches, batchSize)
 	queues, total := backlogs(txs, scanners)
+	perRound := (batches + rounds - 1) / rounds
+	var released atomic.Int64
+	released.Store(int64(perRound))
 
 	var (
 		mu       sync.Mutex
@@ -131,6 +137,7 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		retry:       200 * time.Millisecond,
 		resendOneIn: 10,
 		pause:       func(rng *rand.Rand) time.Duration { return time.Duration(100+rng.IntN(150)) * time.Millisecond },
+		released:    func() int { return int(released.Load()) },
 		mu:          &mu,
 		answer: func(_ string, r api.Result) {
 			if _, ok := answered[r.TransactionID]; !ok {
@@ -261,6 +268,11 @@ func TestCrashKill9DuringUploads(t *testing.T) {
 		mu.Lock()
 		t.Logf("round %d: killed -9 and restarted (%s down); %d/%d answered so far", round+1, wasDown.Round(time.Millisecond), len(answered), total)
 		mu.Unlock()
+		if round == rounds-1 {
+			released.Store(math.MaxInt32) // what resends added, after the last kill
+		} else {
+			released.Add(int64(perRound))
+		}
 	}
 	select {
 	case <-done4uploads(&uploads.wg):
@@ -483,6 +495,10 @@ type deviceUploads struct {
 	retry       time.Duration
 	resendOneIn int
 	pause       func(rng *rand.Rand) time.Duration
+	// released, when set, is how many batches each scanner may have had
+	// answered by now: a scanner that has had that many waits for more,
+	// so the load is spread over the test's faults. Nil releases all.
+	released func() int
 
 	// mu guards what the test reads while the uploads run: answer is
 	// called under it with every result, and the counts are kept under it.
@@ -506,7 +522,12 @@ func (u *deviceUploads) start(ctx context.Context) {
 
 func (u *deviceUploads) run(ctx context.Context, s int, rng *rand.Rand) {
 	queue := u.queues[s]
+	done := 0 // batches answered, resends included
 	for len(queue) > 0 && ctx.Err() == nil {
+		if u.released != nil && done >= u.released() {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		batch := queue[0]
 		url := u.target(rng)
 		res, err := send(u.client, url, fmt.Sprintf("SCANNER-%02d", s), batch)
@@ -525,6 +546,7 @@ func (u *deviceUploads) run(ctx context.Context, s int, rng *rand.Rand) {
 			u.answer(url, r)
 		}
 		queue = queue[1:]
+		done++
 		if rng.IntN(u.resendOneIn) == 0 {
 			queue = append(queue, batch)
 			u.resends++
