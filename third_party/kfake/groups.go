@@ -1511,6 +1511,13 @@ func (g *group) updateHeartbeat(m *groupMember) {
 		if g.members[m.memberID] != m {
 			return
 		}
+		// A member waiting for its JoinGroup or SyncGroup answer
+		// cannot heartbeat: as in Kafka, it is kept alive, and the
+		// rebalance's deadline (or the pending sync's) decides.
+		if !m.waitingReply.empty() {
+			g.updateHeartbeat(m)
+			return
+		}
 		g.updateMemberAndRebalance(m, nil, nil)
 	})
 }
