@@ -26,6 +26,13 @@ const (
 	verified
 )
 
+// owner is which session owns a partition, and how far its state has
+// been brought.
+type owner struct {
+	session int
+	phase   phase
+}
+
 // ownership tracks the partitions this instance owns, which of its
 // sessions (group members) owns each, and how far each one's state has
 // been brought. Safe for concurrent use: the group's callbacks, the
@@ -34,8 +41,7 @@ type ownership struct {
 	mu       sync.Mutex
 	sessions int          // how many sessions the instance runs
 	joined   map[int]bool // the sessions that have an assignment
-	owned    map[int32]phase
-	by       map[int32]int // the session that owns each owned partition
+	owned    map[int32]owner
 	// assignedAt: when each owned partition was assigned. A partition
 	// that receives no input is verified once a transaction timeout has
 	// passed since then: by that time any previous owner's transaction
@@ -56,8 +62,7 @@ func newOwnership(sessions int) *ownership {
 	return &ownership{
 		sessions:     max(sessions, 1),
 		joined:       map[int]bool{},
-		owned:        map[int32]phase{},
-		by:           map[int32]int{},
+		owned:        map[int32]owner{},
 		assignedAt:   map[int32]time.Time{},
 		restoring:    map[int32]int64{},
 		restoreTotal: map[int32]int64{},
@@ -74,13 +79,12 @@ func (o *ownership) reset(sid int) []int32 {
 	defer o.mu.Unlock()
 	delete(o.joined, sid)
 	var parts []int32
-	for part, by := range o.by {
-		if by == sid {
+	for part, ow := range o.owned {
+		if ow.session == sid {
 			parts = append(parts, part)
 		}
 	}
-	o.dropLocked(sid, parts)
-	return parts
+	return o.dropLocked(sid, parts)
 }
 
 // assign records partitions newly assigned to session sid, not yet
@@ -90,28 +94,27 @@ func (o *ownership) assign(sid int, parts []int32, now time.Time) {
 	defer o.mu.Unlock()
 	o.joined[sid] = true
 	for _, part := range parts {
-		o.owned[part] = unrestored
-		o.by[part] = sid
+		o.owned[part] = owner{session: sid, phase: unrestored}
 		o.assignedAt[part] = now
 	}
 }
 
-// drop forgets partitions revoked from, or lost by, session sid. One that
-// another session owns by now (a late callback of a session that lost
-// it) is left alone.
-func (o *ownership) drop(sid int, parts []int32) {
+// drop forgets partitions revoked from, or lost by, session sid, and
+// returns those it forgot. One that another session owns by now (a late
+// callback of a session that lost it) is left alone.
+func (o *ownership) drop(sid int, parts []int32) []int32 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.dropLocked(sid, parts)
+	return o.dropLocked(sid, parts)
 }
 
-func (o *ownership) dropLocked(sid int, parts []int32) {
+func (o *ownership) dropLocked(sid int, parts []int32) (dropped []int32) {
 	for _, part := range parts {
-		if by, ok := o.by[part]; !ok || by != sid {
+		if ow, ok := o.owned[part]; !ok || ow.session != sid {
 			continue
 		}
+		dropped = append(dropped, part)
 		delete(o.owned, part)
-		delete(o.by, part)
 		delete(o.assignedAt, part)
 		delete(o.lag, part)
 		delete(o.lastTick, part)
@@ -119,6 +122,7 @@ func (o *ownership) dropLocked(sid int, parts []int32) {
 		delete(o.restoreTotal, part)
 		delete(o.behind, part)
 	}
+	return dropped
 }
 
 // toRestore lists session sid's partitions not yet restored, and those in
@@ -126,11 +130,11 @@ func (o *ownership) dropLocked(sid int, parts []int32) {
 func (o *ownership) toRestore(sid int, also map[int32]bool) (parts, verifying []int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for part, ph := range o.owned {
-		if o.by[part] != sid {
+	for part, ow := range o.owned {
+		if ow.session != sid {
 			continue
 		}
-		if ph == unrestored || (also[part] && ph != verified) {
+		if ow.phase == unrestored || (also[part] && ow.phase != verified) {
 			parts = append(parts, part)
 			if also[part] {
 				verifying = append(verifying, part)
@@ -148,18 +152,19 @@ func (o *ownership) advance(parts []int32, also map[int32]bool, ends map[int32]m
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, part := range parts {
-		ph, ok := o.owned[part]
+		ow, ok := o.owned[part]
 		if !ok {
 			continue
 		}
-		if ph == unrestored {
+		if ow.phase == unrestored {
 			o.behind[part] = &catchUp{ends: ends[part]}
 		}
 		if also[part] {
-			o.owned[part] = verified
+			ow.phase = verified
 		} else {
-			o.owned[part] = restored
+			ow.phase = restored
 		}
+		o.owned[part] = ow
 	}
 }
 
@@ -169,8 +174,8 @@ func (o *ownership) quiet(sid int, now time.Time, after time.Duration) map[int32
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out map[int32]bool
-	for part, ph := range o.owned {
-		if ph == restored && o.by[part] == sid && now.Sub(o.assignedAt[part]) > after {
+	for part, ow := range o.owned {
+		if ow.phase == restored && ow.session == sid && now.Sub(o.assignedAt[part]) > after {
 			if out == nil {
 				out = map[int32]bool{}
 			}
@@ -184,8 +189,8 @@ func (o *ownership) quiet(sid int, now time.Time, after time.Duration) map[int32
 func (o *ownership) status(part int32) PartitionStatus {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	ph, ok := o.owned[part]
-	return PartitionStatus{Owned: ok, Restored: ph >= restored}
+	ow, ok := o.owned[part]
+	return PartitionStatus{Owned: ok, Restored: ow.phase >= restored}
 }
 
 // catchingUp returns what part must still apply before it is caught up with
@@ -202,7 +207,7 @@ func (o *ownership) behindSnapshot(sid int) map[int32]*catchUp {
 	defer o.mu.Unlock()
 	out := make(map[int32]*catchUp, len(o.behind))
 	for part, c := range o.behind {
-		if o.by[part] == sid {
+		if o.owned[part].session == sid {
 			out[part] = c
 		}
 	}
@@ -228,8 +233,8 @@ func (o *ownership) ready() (bool, string) {
 		return false, "waiting for a partition assignment from the consumer group"
 	}
 	var pending []int32
-	for part, ph := range o.owned {
-		if ph == unrestored {
+	for part, ow := range o.owned {
+		if ow.phase == unrestored {
 			pending = append(pending, part)
 		}
 	}
@@ -280,8 +285,8 @@ func (o *ownership) tickCandidates(sid int, now time.Time, every time.Duration) 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var parts []int32
-	for part, ph := range o.owned {
-		if ph != unrestored && o.by[part] == sid && now.Sub(o.lastTick[part]) >= every {
+	for part, ow := range o.owned {
+		if ow.phase != unrestored && ow.session == sid && now.Sub(o.lastTick[part]) >= every {
 			parts = append(parts, part)
 		}
 	}
@@ -303,8 +308,8 @@ func (o *ownership) lagSnapshot() map[int32]int64 {
 func (o *ownership) counts() (restoring, serving int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, ph := range o.owned {
-		if ph == verified {
+	for _, ow := range o.owned {
+		if ow.phase == verified {
 			serving++
 		} else {
 			restoring++

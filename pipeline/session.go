@@ -128,8 +128,11 @@ func (p *Processing) dropPartitions(id int, parts []int32, why string) {
 	if len(parts) == 0 {
 		return
 	}
-	p.own.drop(id, parts)
-	p.snaps.drop(parts)
+	// A snapshot job is the partition's, whichever session runs it:
+	// cancel only those of partitions this session still owned.
+	if dropped := p.own.drop(id, parts); len(dropped) > 0 {
+		p.snaps.drop(dropped)
+	}
 	p.log.Info("partitions "+why, "partitions", parts, "session", id)
 }
 

@@ -105,10 +105,16 @@ func TestOwnershipIsPerSession(t *testing.T) {
 	// Session 0 lost partition 1 and session 1 got it before the lost
 	// callback ran.
 	o.assign(1, []int32{1}, now)
-	o.drop(0, []int32{1})
+	if dropped := o.drop(0, []int32{1}); len(dropped) != 0 {
+		t.Errorf("the late callback dropped %v, want nothing (its snapshot job is the new owner's)", dropped)
+	}
 	if st := o.status(1); !st.Owned {
 		t.Error("partition 1 dropped by the late callback of the session that lost it")
 	}
+	if dropped := o.drop(1, []int32{1, 0}); !slices.Equal(dropped, []int32{1}) {
+		t.Errorf("session 1 revoked [1 0] and dropped %v, want [1] (0 is session 0's)", dropped)
+	}
+	o.assign(1, []int32{1}, now) // assigned again, not restored yet
 
 	dropped := o.reset(0)
 	if !slices.Equal(dropped, []int32{0}) {
