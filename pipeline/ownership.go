@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -87,16 +88,33 @@ func (o *ownership) reset(sid int) []int32 {
 	return o.dropLocked(sid, parts)
 }
 
-// assign records partitions newly assigned to session sid, not yet
-// restored.
-func (o *ownership) assign(sid int, parts []int32, now time.Time) {
+// assign records session sid's assignment, parts, none of them restored
+// yet, and returns the partitions sid owned that parts leaves out.
+//
+// The group is balanced eagerly (every partition is revoked before each
+// rebalance), so parts is sid's whole assignment, not an addition to it.
+// A partition of sid's that it leaves out was revoked without the revoke
+// callback running: the client's transactional session calls it once
+// between two ends of a transaction, so a second rebalance before the
+// session's next transaction revokes silently. Kept, such a partition
+// would be read (positions, outcomes) and snapshotted from state its new
+// owner has moved past.
+func (o *ownership) assign(sid int, parts []int32, now time.Time) (stale []int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.joined[sid] = true
+	for part, ow := range o.owned {
+		if ow.session == sid && !slices.Contains(parts, part) {
+			stale = append(stale, part)
+		}
+	}
+	slices.Sort(stale)
+	o.dropLocked(sid, stale)
 	for _, part := range parts {
 		o.owned[part] = owner{session: sid, phase: unrestored}
 		o.assignedAt[part] = now
 	}
+	return stale
 }
 
 // drop forgets partitions revoked from, or lost by, session sid, and

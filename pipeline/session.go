@@ -108,7 +108,10 @@ func (p *Processing) sessionOpts(id int) []kgo.Opt {
 		// so one member owns all of a stock key's input and state.
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.own.assign(id, m[t.Transactions], time.Now())
+			if stale := p.own.assign(id, m[t.Transactions], time.Now()); len(stale) > 0 {
+				p.snaps.drop(stale)
+				p.log.Info("partitions revoked (no revoke callback came before the new assignment)", "partitions", stale, "session", id)
+			}
 			p.log.Info("partitions assigned", "partitions", m[t.Transactions], "session", id)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {

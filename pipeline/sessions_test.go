@@ -12,10 +12,11 @@ import (
 	"github.com/invsync/invsync/internal/testkit"
 )
 
-// TestSeveralSessionsPerInstance runs an instance of three sessions: each
-// session is a member of the group of its own, the partitions are shared
-// out among them, and after a clean stop the instance restarted on its
-// state loses nothing and applies nothing twice.
+// TestSeveralSessionsPerInstance runs instances of three and two sessions
+// in one group: each session is a member of its own, the partitions are
+// shared out among all of them, and a rebalance onto the second instance,
+// the first one's stop and the second's restart on its state lose nothing
+// and apply nothing twice.
 func TestSeveralSessionsPerInstance(t *testing.T) {
 	r := newRig(t)
 	sessions := func(n int) func(*ProcessingConfig) { return func(c *ProcessingConfig) { c.Sessions = n } }
@@ -27,14 +28,55 @@ func TestSeveralSessionsPerInstance(t *testing.T) {
 		t.Fatalf("a not ready with its partitions applied: %s", why)
 	}
 
-	a.stop()
-	a = r.startWith("a", a.dir, sessions(3), nil)
-	r.waitGroup(3)
+	b := r.startWith("b", "", sessions(2), nil)
+	r.waitGroup(5)
 	txs = append(txs, r.produce("sessions", 60, 120)...)
-	r.assertExactlyOnce(txs, a)
+	r.assertExactlyOnce(txs, a, b)
+
+	a.stop()
+	r.waitGroup(2)
+	txs = append(txs, r.produce("sessions", 120, 180)...)
+	r.assertExactlyOnce(txs, b)
+
+	b.stop()
+	b = r.startWith("b", b.dir, sessions(2), nil)
+	r.waitGroup(2)
+	txs = append(txs, r.produce("sessions", 180, 240)...)
+	r.assertExactlyOnce(txs, b)
 	for p := range r.partitions {
-		if st := a.proc.Partition(p); !st.Owned || !st.Restored {
-			t.Errorf("partition %d after the restart: %+v, want owned and restored", p, st)
+		if st := b.proc.Partition(p); !st.Owned || !st.Restored {
+			t.Errorf("partition %d after b's restart: %+v, want owned and restored", p, st)
+		}
+	}
+}
+
+// TestMembersJoiningAtOnce: two instances join a busy group of three at
+// the same moment, which rebalances twice in quick succession. An instance
+// that had not ended a transaction between the two (nothing to apply) got
+// no revoke callback for the second, kept claiming the partitions that
+// moved, and answered reads of them from state their new owners had moved
+// past. Every partition must end with exactly one owner, and the
+// positions read through the owners must hold every transaction.
+func TestMembersJoiningAtOnce(t *testing.T) {
+	r := newRig(t)
+	a, b, c := r.start("a", ""), r.start("b", ""), r.start("c", "")
+	txs := r.produce("join", 0, 60)
+	r.assertExactlyOnce(txs, a, b, c)
+	r.waitGroup(3)
+	d, e := r.start("d", ""), r.start("e", "")
+	r.waitGroup(5)
+	txs = append(txs, r.produce("join", 60, 120)...)
+	members := []*member{a, b, c, d, e}
+	r.assertExactlyOnce(txs, members...)
+	for p := range r.partitions {
+		var owners []string
+		for _, m := range members {
+			if m.proc.Partition(p).Owned {
+				owners = append(owners, m.name)
+			}
+		}
+		if len(owners) != 1 {
+			t.Errorf("partition %d is claimed by %v, want exactly one member", p, owners)
 		}
 	}
 }
@@ -102,9 +144,11 @@ func TestOwnershipIsPerSession(t *testing.T) {
 		t.Errorf("session 0 verifies %v, want [0] (partition 2 is session 1's)", got)
 	}
 
-	// Session 0 lost partition 1 and session 1 got it before the lost
-	// callback ran.
-	o.assign(1, []int32{1}, now)
+	// Session 0 lost partition 1 and session 1 got it (with its own two:
+	// an assignment is the session's whole set) before the lost callback
+	// ran.
+	o.assign(1, []int32{1, 2, 3}, now)
+	o.advance([]int32{2, 3}, nil, nil)
 	if dropped := o.drop(0, []int32{1}); len(dropped) != 0 {
 		t.Errorf("the late callback dropped %v, want nothing (its snapshot job is the new owner's)", dropped)
 	}
@@ -114,7 +158,8 @@ func TestOwnershipIsPerSession(t *testing.T) {
 	if dropped := o.drop(1, []int32{1, 0}); !slices.Equal(dropped, []int32{1}) {
 		t.Errorf("session 1 revoked [1 0] and dropped %v, want [1] (0 is session 0's)", dropped)
 	}
-	o.assign(1, []int32{1}, now) // assigned again, not restored yet
+	o.assign(1, []int32{1, 2, 3}, now) // 1 assigned again, not restored yet
+	o.advance([]int32{2, 3}, nil, nil)
 
 	dropped := o.reset(0)
 	if !slices.Equal(dropped, []int32{0}) {
@@ -130,5 +175,35 @@ func TestOwnershipIsPerSession(t *testing.T) {
 	}
 	if c := o.tickCandidates(1, now.Add(time.Hour), time.Second); len(c) != 2 {
 		t.Errorf("session 1's tick candidates %v, want its two restored partitions (1 is not restored since its new assignment)", c)
+	}
+}
+
+// TestAssignmentReplacesASessionsPartitions: the group is balanced
+// eagerly, so an assignment is a session's whole set; partitions it
+// leaves out were revoked even when no revoke callback said so (the
+// client's transactional session reports one revocation between two ends
+// of a transaction), and are no longer owned, read or snapshotted.
+func TestAssignmentReplacesASessionsPartitions(t *testing.T) {
+	o := newOwnership(2)
+	now := time.Now()
+	o.assign(0, []int32{0, 1, 2}, now)
+	o.assign(1, []int32{3}, now)
+	o.advance([]int32{0, 1, 2, 3}, nil, nil)
+	if stale := o.assign(0, []int32{2, 1}, now); !slices.Equal(stale, []int32{0}) {
+		t.Errorf("reassigning [2 1] to session 0 reported %v stale, want [0]", stale)
+	}
+	if st := o.status(0); st.Owned {
+		t.Errorf("partition 0 still owned after an assignment without it: %+v", st)
+	}
+	for _, p := range []int32{1, 2} {
+		if st := o.status(p); !st.Owned || st.Restored {
+			t.Errorf("partition %d after its reassignment: %+v, want owned and to be restored again", p, st)
+		}
+	}
+	if st := o.status(3); !st.Owned || !st.Restored {
+		t.Errorf("session 1's partition 3 after session 0's assignment: %+v, want untouched", st)
+	}
+	if stale := o.assign(1, nil, now); !slices.Equal(stale, []int32{3}) {
+		t.Errorf("an empty assignment of session 1 reported %v stale, want [3]", stale)
 	}
 }
