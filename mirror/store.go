@@ -262,6 +262,27 @@ func (s *store) readOffsets(ctx context.Context) (map[topicPartition]int64, erro
 	return out, nil
 }
 
+// ConsumedOffsets reads, from a mirror's database (SQLite or PostgreSQL),
+// the stored next offset of each partition of topic: every record before
+// it is applied. A partition not consumed yet is absent. It only reads,
+// so it may run beside the mirror that writes.
+func ConsumedOffsets(ctx context.Context, db *sql.DB, topic string) (map[int32]int64, error) {
+	type stored struct {
+		partition int32
+		next      int64
+	}
+	list, err := queryRows(ctx, db, "reading the mirror's offsets", `SELECT "partition", next_offset FROM consumed_offsets WHERE topic = $1`, []any{topic},
+		func(rows *sql.Rows) (o stored, err error) { return o, rows.Scan(&o.partition, &o.next) })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64, len(list))
+	for _, o := range list {
+		out[o.partition] = o.next
+	}
+	return out, nil
+}
+
 // queryRows runs query and returns scan's value of each row; what says
 // what the query was for, in its errors.
 func queryRows[T any](ctx context.Context, db *sql.DB, what, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
