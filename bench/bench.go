@@ -322,16 +322,13 @@ func (b *bencher) run(ctx context.Context, rep *Report) error {
 	fmt.Fprintf(b.out, "invsync bench: %s, %s broker %s, %d partitions, %d stock records, batch %d, %d scanners, run %s\n",
 		cfg.URL, rep.Broker, strings.Join(cfg.Brokers, ","), rep.Partitions, cfg.Records, cfg.BatchSize, cfg.Scanners, b.work.run)
 
-	b.reader, err = newEventReader(cfg.Brokers, topic, start, "bench."+b.work.run+".", b.epoch)
-	if err != nil {
+	var wg sync.WaitGroup
+	if err := b.startLoad(ctx, &wg, cfg.Brokers, topic, start, cfg.Scanners, b.uploader); err != nil {
 		return err
 	}
 	defer b.reader.close()
-	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() { b.reader.run(ctx) })
-	b.startWorkers(ctx, &wg, cfg.Scanners, b.uploader)
 	if cfg.RSS != nil {
 		wg.Go(func() { b.sampleRSS(ctx) })
 	}

@@ -58,15 +58,25 @@ func (b *bencher) schedule(ctx context.Context, p *phase, nReq int) {
 // return before they are answered, as long as p counts them in flight.
 type deliver func(ctx context.Context, p *phase, txs []scanTx)
 
-// startWorkers starts n workers in wg, scanners BENCH-SCANNER-01 and on,
-// each delivering with what newDeliver returns for its scanner; they stop
-// when ctx ends.
-func (b *bencher) startWorkers(ctx context.Context, wg *sync.WaitGroup, n int, newDeliver func(scanner string) deliver) {
+// startLoad opens b.reader on topic from the offsets start, in consumer
+// groups named after the run, and starts in wg the reader and n workers,
+// scanners BENCH-SCANNER-01 and on, each delivering with what newDeliver
+// returns for its scanner; they stop when ctx ends. The caller closes
+// b.reader once wg is done.
+func (b *bencher) startLoad(ctx context.Context, wg *sync.WaitGroup, brokers []string, topic string, start map[int32]int64,
+	n int, newDeliver func(scanner string) deliver) error {
+	reader, err := newEventReader(brokers, topic, start, "bench."+b.work.run+".", b.epoch)
+	if err != nil {
+		return err
+	}
+	b.reader = reader
+	wg.Go(func() { reader.run(ctx) })
 	b.jobs = make(chan job)
 	for i := range n {
 		send := newDeliver(fmt.Sprintf("BENCH-SCANNER-%02d", i+1))
 		wg.Go(func() { b.worker(ctx, send) })
 	}
+	return nil
 }
 
 // worker is one scanner connection: it takes the jobs the schedule hands

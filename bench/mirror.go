@@ -261,21 +261,7 @@ func (w *MirrorWatch) pollOffsets(ctx context.Context) {
 func (w *MirrorWatch) storedOffsets(ctx context.Context) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := w.db.db.QueryContext(ctx, `SELECT "partition", next_offset FROM consumed_offsets WHERE topic = $1`, w.topic)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var p int32
-		var next int64
-		if err := rows.Scan(&p, &next); err != nil {
-			return nil, err
-		}
-		out[p] = next
-	}
-	return out, rows.Err()
+	return mirror.ConsumedOffsets(ctx, w.db.db, w.topic)
 }
 
 // record adds e, applied at now, to its phase's figures and the run's.

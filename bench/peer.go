@@ -389,22 +389,20 @@ func (r *peerRun) measure(ctx context.Context, res *PeerResult, adm *kadm.Client
 		}
 		ends.Each(func(o kadm.ListedOffset) { start[o.Partition] = o.Offset })
 	}
-	if b.reader, err = newEventReader(cfg.Brokers, r.topics.output, start, "bench."+b.work.run+".", b.epoch); err != nil {
-		return err
-	}
-	defer b.reader.close()
 	if r.prod, err = newPeerProducer(cfg.Brokers, r.topics.input); err != nil {
 		return err
 	}
 	defer r.prod.Close()
 
 	var wg sync.WaitGroup
+	if err := b.startLoad(ctx, &wg, cfg.Brokers, r.topics.output, start, cfg.Senders, func(scanner string) deliver {
+		return func(ctx context.Context, p *phase, txs []scanTx) { r.send(ctx, p, txs, scanner) }
+	}); err != nil {
+		return err
+	}
+	defer b.reader.close()
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() { b.reader.run(ctx) })
-	b.startWorkers(ctx, &wg, cfg.Senders, func(scanner string) deliver {
-		return func(ctx context.Context, p *phase, txs []scanTx) { r.send(ctx, p, txs, scanner) }
-	})
 	wg.Go(func() { b.sampleRSS(ctx) })
 
 	if res.Preload, err = r.preload(ctx); err != nil {

@@ -14,25 +14,23 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/invsync/invsync/api"
 )
 
 // maxReportPositions bounds the positions of one report request.
 const maxReportPositions = 5000
 
-// reportRequest is the body of POST /v1/reconciliation/reports.
+// reportRequest is the body of POST /v1/reconciliation/reports as the
+// mirror writes it. The server reads it as api.ReportRequest, whose
+// pointers tell a missing field from a zero one; the mirror always sends
+// every field, and no item range on a whole-warehouse report.
 type reportRequest struct {
 	ReportID    string           `json:"reportId"`
 	WarehouseID string           `json:"warehouseId"`
 	Complete    bool             `json:"complete"`
-	ItemRange   *itemRange       `json:"itemRange,omitempty"`
+	ItemRange   *api.ItemRange   `json:"itemRange,omitempty"`
 	Positions   []reportPosition `json:"positions"`
-}
-
-// itemRange limits a report page's completeness to the items from From to
-// To, both included (compared byte by byte).
-type itemRange struct {
-	From string `json:"from"`
-	To   string `json:"to"`
 }
 
 type reportPosition struct {
@@ -41,18 +39,6 @@ type reportPosition struct {
 	LotNumber  string `json:"lotNumber"`
 	OnHand     int64  `json:"onHand"`
 	Version    int64  `json:"version"`
-}
-
-// reportResponse is the server's answer. Status is COMPARED once every
-// piece of the report has been compared (the figures are then the whole
-// report's), PENDING when the server's wait ran out first.
-type reportResponse struct {
-	ReportID      string   `json:"reportId"`
-	Status        string   `json:"status"`
-	Compared      int64    `json:"compared"`
-	Agreed        int64    `json:"agreed"`
-	Behind        int64    `json:"behind"`
-	Discrepancies []string `json:"discrepancies"`
 }
 
 // reportLoop reports once the mirror has caught up, then every
@@ -138,7 +124,7 @@ func (m *Mirror) reportWarehouse(ctx context.Context, wh, at string, pageSize in
 		p := rows[:cut]
 		page++
 		m.send(ctx, reportRequest{ReportID: base + "-p" + strconv.Itoa(page), WarehouseID: wh, Complete: true,
-			ItemRange: &itemRange{From: p[0].ItemID, To: p[len(p)-1].ItemID}, Positions: p})
+			ItemRange: &api.ItemRange{From: p[0].ItemID, To: p[len(p)-1].ItemID}, Positions: p})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -166,12 +152,12 @@ func (m *Mirror) send(ctx context.Context, r reportRequest) {
 		if attempt > 0 && !sleep(ctx, retryWait(last, attempt)) {
 			return
 		}
-		var resp reportResponse
+		var resp api.ReportAnswer
 		resp, last = m.post(ctx, body)
 		if last == nil {
 			m.metrics.reports.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "ok")))
 			msg := "mirror report compared"
-			if resp.Status == "PENDING" {
+			if resp.Status == api.ReportPending {
 				msg = "mirror report taken, comparison still pending (figures so far)"
 			}
 			m.log.Info(msg, "report_id", r.ReportID, "warehouse", r.WarehouseID,
@@ -191,33 +177,33 @@ func (m *Mirror) send(ctx context.Context, r reportRequest) {
 	}
 }
 
-func (m *Mirror) post(ctx context.Context, body []byte) (reportResponse, error) {
+func (m *Mirror) post(ctx context.Context, body []byte) (api.ReportAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	// wait=compared: without it the server answers 202 before comparing,
 	// with every figure 0.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(m.cfg.URL, "/")+"/v1/reconciliation/reports?wait=compared", bytes.NewReader(body))
 	if err != nil {
-		return reportResponse{}, err
+		return api.ReportAnswer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+m.cfg.Token)
 	res, err := m.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return reportResponse{}, &statusError{err: err}
+		return api.ReportAnswer{}, &statusError{err: err}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
-		return reportResponse{}, &statusError{err: fmt.Errorf("reading the answer: %w", err)}
+		return api.ReportAnswer{}, &statusError{err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	if res.StatusCode/100 != 2 {
-		return reportResponse{}, &statusError{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After"),
+		return api.ReportAnswer{}, &statusError{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After"),
 			err: fmt.Errorf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(firstBytes(data, 500))))}
 	}
-	var out reportResponse
+	var out api.ReportAnswer
 	if err := json.Unmarshal(data, &out); err != nil {
-		return reportResponse{}, fmt.Errorf("decoding the answer: %w", err)
+		return api.ReportAnswer{}, fmt.Errorf("decoding the answer: %w", err)
 	}
 	return out, nil
 }

@@ -246,11 +246,35 @@ func insertSQL(numbered bool, table string, columns []string, n int) string {
 // readOffsets returns the stored next offset of every partition consumed
 // so far.
 func (s *store) readOffsets(ctx context.Context) (map[topicPartition]int64, error) {
+	return readConsumedOffsets(ctx, s.db.db, "reading consumed offsets")
+}
+
+// ConsumedOffsets reads, from a mirror's database (SQLite or PostgreSQL),
+// the stored next offset of each partition of topic: every record before
+// it is applied. A partition not consumed yet is absent. It only reads,
+// so it may run beside the mirror that writes.
+func ConsumedOffsets(ctx context.Context, db *sql.DB, topic string) (map[int32]int64, error) {
+	stored, err := readConsumedOffsets(ctx, db, "reading the mirror's offsets")
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for tp, next := range stored {
+		if tp.Topic == topic {
+			out[tp.Partition] = next
+		}
+	}
+	return out, nil
+}
+
+// readConsumedOffsets returns the stored next offset of every partition
+// consumed so far; what says what the reading was for, in its errors.
+func readConsumedOffsets(ctx context.Context, db *sql.DB, what string) (map[topicPartition]int64, error) {
 	type stored struct {
 		tp   topicPartition
 		next int64
 	}
-	list, err := queryRows(ctx, s.db.db, "reading consumed offsets", `SELECT topic, "partition", next_offset FROM consumed_offsets`, nil,
+	list, err := queryRows(ctx, db, what, `SELECT topic, "partition", next_offset FROM consumed_offsets`, nil,
 		func(rows *sql.Rows) (o stored, err error) { return o, rows.Scan(&o.tp.Topic, &o.tp.Partition, &o.next) })
 	if err != nil {
 		return nil, err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -252,6 +254,32 @@ func TestOffsetsGuardAgainstASecondWriter(t *testing.T) {
 		}
 		if got := readStoredOffsets(t, db.db)[tp]; got != 6 {
 			t.Fatalf("stored offset %d, want 6", got)
+		}
+	})
+}
+
+// TestConsumedOffsets: the exported reader sees the offsets the store
+// committed, of the topic asked for only.
+func TestConsumedOffsets(t *testing.T) {
+	forEachDB(t, func(t *testing.T, d testDB) {
+		db := openTestDB(t, d)
+		s := &store{db: db, now: time.Now}
+		e := event("WH-1", "I-1", "L-1", schemas.EventInventoryReceipt, 10, 1, t0)
+		for _, b := range []struct {
+			tp    topicPartition
+			first int64
+			n     int
+		}{{topicPartition{"e", 0}, 0, 3}, {topicPartition{"e", 2}, 4, 1}, {topicPartition{"other", 1}, 0, 2}} {
+			if err := applyEvents(t, s, b.tp, b.first, slices.Repeat([]schemas.InventoryEvent{e}, b.n)...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ConsumedOffsets(context.Background(), db.db, "e")
+		if want := map[int32]int64{0: 3, 2: 5}; err != nil || !maps.Equal(got, want) {
+			t.Fatalf("ConsumedOffsets(e) = %v, %v; want %v", got, err, want)
+		}
+		if got, err := ConsumedOffsets(context.Background(), db.db, "unread"); err != nil || len(got) != 0 {
+			t.Fatalf("ConsumedOffsets(unread) = %v, %v; want none", got, err)
 		}
 	})
 }

@@ -11,10 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/invsync/invsync/internal/childproc"
 	"github.com/invsync/invsync/pipeline/embedded"
 )
 
@@ -35,46 +35,22 @@ type child struct {
 	env  []string
 	log  *os.File
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc childproc.Process
 }
 
 func (c *child) start() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	cmd := exec.Command(c.args[0], c.args[1:]...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, c.log, c.log
-	if err := cmd.Start(); err != nil {
+	if err := c.proc.Start(cmd); err != nil {
 		return fmt.Errorf("starting %s: %w", c.name, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	c.cmd, c.done = cmd, done
 	return nil
-}
-
-// signal sends sig and waits up to wait for the process to end.
-func (c *child) signal(sig syscall.Signal, wait time.Duration) bool {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.mu.Unlock()
-	if cmd == nil {
-		return true
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-		return true
-	case <-time.After(wait):
-		return false
-	}
 }
 
 // stop ends the child gently (SIGTERM), and with SIGKILL if it lingers.
 func (c *child) stop() {
-	if !c.signal(syscall.SIGTERM, 30*time.Second) {
-		c.signal(syscall.SIGKILL, 10*time.Second)
+	if !c.proc.Signal(syscall.SIGTERM, 30*time.Second) {
+		c.proc.Signal(syscall.SIGKILL, 10*time.Second)
 	}
 }
 
@@ -131,7 +107,7 @@ func startChildren(ctx context.Context, cfg *Config, dir string, stderr io.Write
 	}
 	kill := func(c *child, ready func(context.Context) error) func(context.Context) error {
 		return func(ctx context.Context) error {
-			if !c.signal(syscall.SIGKILL, 30*time.Second) {
+			if !c.proc.Signal(syscall.SIGKILL, 30*time.Second) {
 				return fmt.Errorf("%s did not die of SIGKILL within 30s", c.name)
 			}
 			if err := c.start(); err != nil {
@@ -150,7 +126,7 @@ func startChildren(ctx context.Context, cfg *Config, dir string, stderr io.Write
 		{Name: "kill -9 serve", At: 0.75, Do: kill(serve, serveReady)},
 	}
 	fmt.Fprintf(stderr, "invsync simulate: serve (pid %d) and mirror (pid %d) run as child processes; logs in %s\n",
-		serve.cmd.Process.Pid, mir.cmd.Process.Pid, dir)
+		serve.proc.PID(), mir.proc.PID(), dir)
 	return func() {
 		mir.stop()
 		serve.stop()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/invsync/invsync/mirror"
 	_ "modernc.org/sqlite" // the mirror's database
 )
 
@@ -90,21 +91,7 @@ func (m *mirrorView) positions(ctx context.Context) (map[string]mirrorRow, error
 
 // consumed returns the mirror's next offset of each partition of topic.
 func (m *mirrorView) consumed(ctx context.Context, topic string) (map[int32]int64, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT "partition", next_offset FROM consumed_offsets WHERE topic = ?`, topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading the mirror's offsets: %w", err)
-	}
-	defer rows.Close()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var p int32
-		var o int64
-		if err := rows.Scan(&p, &o); err != nil {
-			return nil, err
-		}
-		out[p] = o
-	}
-	return out, rows.Err()
+	return mirror.ConsumedOffsets(ctx, m.db, topic)
 }
 
 func (m *mirrorView) close() error {

@@ -390,11 +390,7 @@ func TestRefusedTokenTurnsRedUntilReenrolled(t *testing.T) {
 	h.api.mu.Unlock()
 
 	h.Scan("A-01-01", "ITEM-100", "", "3", "")
-	h.WaitStatus("red", "token refused — re-enrol this device")
-	h.WaitCounts(1, 0)
-	if got := h.Text("#st-action"); got != "Re-enrol" {
-		t.Errorf("indicator action = %q", got)
-	}
+	h.WaitTokenRefused(1)
 	h.screenshot("status-red-token.png")
 	queued := h.QueuedIDs()
 

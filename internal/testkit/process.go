@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/invsync/invsync/internal/childproc"
 )
 
 var builds sync.Map // package path → *build
@@ -80,9 +82,7 @@ type Process struct {
 	// Log is the file the output is appended to.
 	Log string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc childproc.Process
 }
 
 // Start starts the process; it must not be running.
@@ -103,48 +103,19 @@ func (p *Process) StartErr() error {
 	cmd := exec.Command(p.Bin, p.Args...)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
+	if err := p.proc.Start(cmd); err != nil {
 		return fmt.Errorf("starting %s: %w", p.Bin, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	p.mu.Lock()
-	p.cmd, p.done = cmd, done
-	p.mu.Unlock()
 	return nil
 }
 
 // PID is the running process's id, 0 when it is not running.
-func (p *Process) PID() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
+func (p *Process) PID() int { return p.proc.PID() }
 
 // Signal sends sig and waits up to wait for the process to end; it
 // reports whether it ended.
 func (p *Process) Signal(sig syscall.Signal, wait time.Duration) bool {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return true
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-		p.mu.Lock()
-		if p.cmd == cmd {
-			p.cmd = nil
-		}
-		p.mu.Unlock()
-		return true
-	case <-time.After(wait):
-		return false
-	}
+	return p.proc.Signal(sig, wait)
 }
 
 // Kill kill -9s the process and waits for it.
@@ -158,11 +129,7 @@ func (p *Process) Stop() {
 }
 
 // Exited is closed when the running process ends (nil if none runs).
-func (p *Process) Exited() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.done
-}
+func (p *Process) Exited() <-chan struct{} { return p.proc.Exited() }
 
 // Tail is the last n lines of the process's log.
 func (p *Process) Tail(n int) string { return TailFile(p.Log, n) }

@@ -78,6 +78,18 @@ func (p *Page) WaitCounts(queued, rejected int) {
 	  document.querySelector(".st-rejected").textContent === "%d"`, queued, rejected))
 }
 
+// WaitTokenRefused waits for the indicator to say the server refused the
+// device's token: red with the re-enrol message, queued scans held and
+// none rejected; and checks that it offers Re-enrol as its action.
+func (p *Page) WaitTokenRefused(queued int) {
+	p.T.Helper()
+	p.WaitStatus("red", "token refused — re-enrol this device")
+	p.WaitCounts(queued, 0)
+	if got := p.Text("#st-action"); got != "Re-enrol" {
+		p.T.Errorf("the indicator's action is %q, want Re-enrol", got)
+	}
+}
+
 // Text returns the text of the element css selects, white space folded
 // ("" when there is none).
 func (p *Page) Text(css string) string {
