@@ -1215,3 +1215,42 @@ func TestRecordLedgerKey(t *testing.T) {
 		}
 	}
 }
+
+// scanCounter is a memStore that counts the Scans under a prefix.
+type scanCounter struct {
+	*memStore
+	prefix []byte
+	scans  int
+}
+
+func (c *scanCounter) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	if bytes.HasPrefix(lo, c.prefix) {
+		c.scans++
+	}
+	return c.memStore.Scan(lo, hi, fn)
+}
+
+// TestNewRecordIsNotSwept: a record's first transaction finds no ledger
+// to sweep and does not scan for one, yet remembers the sweep as done;
+// the sweep runs again once PruneEvery of receive time has passed.
+func TestNewRecordIsNotSwept(t *testing.T) {
+	p := New(Config{LedgerWindow: time.Hour, PruneEvery: time.Hour})
+	s := &scanCounter{memStore: newMemStore(), prefix: ledgerPrefix(&Record{WarehouseID: testWH, ItemID: testItem, LocationID: locA})}
+	mustApply(t, p, s, receipt("r1", 0, locA, 5, receivedAt(2*time.Hour)), t0)
+	if s.scans != 0 {
+		t.Errorf("the first transaction of a record scanned its ledger %d times, want 0", s.scans)
+	}
+	r, err := loadRecord(s, testWH, testItem, locA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := t0.Add(2 * time.Hour).UnixMilli()
+	if r.LastPruneAt != received || r.PrunedBefore != received-time.Hour.Milliseconds() {
+		t.Errorf("after the first transaction LastPruneAt %d, PrunedBefore %d; want %d and %d, as a sweep leaves them",
+			r.LastPruneAt, r.PrunedBefore, received, received-time.Hour.Milliseconds())
+	}
+	mustApply(t, p, s, receipt("r2", 7200, locA, 1, receivedAt(3*time.Hour+time.Minute)), t0)
+	if s.scans != 1 {
+		t.Errorf("an hour of receive time later the ledger was scanned %d times, want 1", s.scans)
+	}
+}
