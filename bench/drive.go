@@ -92,7 +92,8 @@ func Drive(ctx context.Context, cfg Config, o DriveOptions, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "[direct] invsync's processors, the load produced straight into %stransactions\n", prefix)
 		dres, derr := RunPeer(ctx, PeerConfig{Brokers: cfg.Brokers, Partitions: cfg.Partitions, Records: cfg.Records,
 			BatchSize: cfg.BatchSize, Rates: cfg.Rates, HeadlineRate: cfg.LatencyRate, StepDuration: cfg.StepDuration, Seed: cfg.Seed,
-			Direct: &DirectTarget{TransactionsTopic: prefix + "transactions", EventsTopic: prefix + "inventory-events"}}, stderr)
+			Direct: &DirectTarget{TransactionsTopic: prefix + "transactions", EventsTopic: prefix + "inventory-events",
+				Preloaded: rep.Preload.Records == cfg.Records}}, stderr)
 		rep.Direct = SummaryOf(dres, derr)
 		if derr != nil {
 			err = fmt.Errorf("the direct run: %w", derr)

@@ -80,3 +80,39 @@ func TestBenchOnBrokersUsesTopicsOfItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchDirectReusesThePreload: `invsync bench --direct` measures the
+// processors alone on the records the whole path's run loaded, instead of
+// loading them a second time into the same store (which left the direct
+// ladder measuring the second load's compactions), and still holds its
+// steps.
+func TestBenchDirectReusesThePreload(t *testing.T) {
+	brokers := sharedBrokers(t)
+	var stdout, stderr bytes.Buffer
+	rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40", "--direct",
+		"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--json"}, &stdout, &stderr)
+	if rc != 0 {
+		t.Fatalf("exit %d\n%s\n%s", rc, stdout.String(), stderr.String())
+	}
+	if got := strings.Count(stderr.String(), "preload: 40 RECEIPTs applied"); got != 0 {
+		t.Errorf("the direct run preloaded again (%d preload lines of its own):\n%s", got, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "preload: skipped, the pipeline holds the run's 40 stock records already") {
+		t.Errorf("the direct run did not say it reused the preload:\n%s", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var rep struct {
+		Preload struct {
+			Records int `json:"records"`
+		} `json:"preload"`
+		Direct struct {
+			SustainedTPS int `json:"sustained_tps"`
+		} `json:"direct"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("the last line is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if rep.Preload.Records != 40 || rep.Direct.SustainedTPS != 200 {
+		t.Errorf("report: whole path preloaded %d records, the direct run held %d tx/s; want 40 and 200", rep.Preload.Records, rep.Direct.SustainedTPS)
+	}
+}
