@@ -3,6 +3,7 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -37,11 +38,40 @@ func (b *Browser) SetOffline(offline bool) error {
 		}
 		return nil
 	}))
-	if err == nil {
-		b.offline = offline
+	if err != nil {
+		return err
 	}
-	return err
+	b.offline = offline
+	return b.settleNetwork(offline)
 }
+
+// settleNetwork waits until the page sees the state SetOffline asked for.
+// The DevTools answer comes back before the browser's network service has
+// the new conditions (they travel on a channel of their own), so a request
+// the page makes right after could still go out, or still fail. It probes
+// with a request of its own to the page's origin, outside any service
+// worker's scope, until that request fails (offline) or gets any answer
+// (online), and navigator.onLine agrees. A page with no http(s) origin has
+// nothing to probe and is taken as settled.
+func (b *Browser) settleNetwork(offline bool) error {
+	probe := fmt.Sprintf(`(async (online) => {
+		if (navigator.onLine !== online) return false;
+		if (!/^https?:$/.test(location.protocol)) return true;
+		try {
+			await fetch(location.origin + "/.browsertest-network-probe?" + Math.random(), {cache: "no-store"});
+			return online;
+		} catch (e) {
+			return !online;
+		}
+	})(%t)`, !offline)
+	if err := b.WaitUntil(probe, settleTimeout, "[location.href, navigator.onLine]"); err != nil {
+		return fmt.Errorf("the page did not see the network go %s: %w", map[bool]string{true: "offline", false: "online"}[offline], err)
+	}
+	return nil
+}
+
+// settleTimeout bounds settleNetwork's wait.
+const settleTimeout = 10 * time.Second
 
 // Offline reports what SetOffline last set.
 func (b *Browser) Offline() bool { return b.offline }
