@@ -1,8 +1,11 @@
 package state
 
 import (
+	"flag"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // BenchmarkBatchCommit measures one processing step's write: a batch of 500
@@ -87,5 +90,86 @@ func BenchmarkBatchGet(b *testing.B) {
 			b.Fatalf("Get(%q) = %d bytes, %v, %v", keys[i], len(v), ok, err)
 		}
 		i = (i + 7919) % n
+	}
+}
+
+var (
+	scaleRecords = flag.Int("scale-records", 200_000, "stock records BenchmarkReadAtScale loads")
+	scaleCache   = flag.Int64("scale-cache", DefaultCacheBytes>>20, "BenchmarkReadAtScale's block cache, MiB")
+)
+
+// BenchmarkReadAtScale measures the reads a transaction makes on a store far
+// larger than its block cache: one existing record (uniformly chosen, as the
+// bench's load is) and one key that was never written beside it (the open
+// discrepancy or held-count index of that record). The store holds
+// -scale-records records with two ledger entries and two outcomes each, in 12
+// partitions, with the default cache (48 MiB; -scale-cache to vary it).
+// Loading and the compactions after it are not timed; they take about ten
+// seconds per million records.
+//
+//	go test ./state/ -run '^$' -bench ReadAtScale -scale-records 3000000 -benchtime 200000x
+func BenchmarkReadAtScale(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{CacheBytes: *scaleCache << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+
+	n := *scaleRecords
+	recordKey := func(i int) []byte {
+		return fmt.Appendf(nil, "r\x00WH-%03d\x00ITEM-%07d\x00LOC-%05d\x00", i%8, i, i%9973)
+	}
+	record := make([]byte, 250)
+	entry := make([]byte, 50)
+	outcome := make([]byte, 80)
+	const perBatch = 2000
+	for p := range int32(12) {
+		var off int64
+		for lo := int(p); lo < n; lo += 12 * perBatch {
+			batch := s.NewBatchSized(p, 5*perBatch)
+			for i := lo; i < min(lo+12*perBatch, n); i += 12 {
+				k := recordKey(i)
+				must(b, batch.Set(k, record))
+				for j := range 2 {
+					must(b, batch.Set(fmt.Appendf(append([]byte("l"), k...), "%016d", j), entry))
+					must(b, batch.Set(fmt.Appendf(nil, "o\x00%08x-%04x-4000-8000-%012x", i, j, i*7+j), outcome))
+				}
+			}
+			off++
+			must(b, batch.Commit(off))
+		}
+	}
+	must(b, s.Flush())
+	// Reads after the load's compactions, as a store that has been running
+	// is read, not one still digesting a bulk load.
+	for idle := 0; idle < 20; {
+		if s.db.Metrics().Compact.NumInProgress > 0 {
+			idle = 0
+		} else {
+			idle++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := s.db.Metrics().BlockCache
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		i := rng.IntN(n)
+		r := s.Partition(int32(i % 12))
+		k := recordKey(i)
+		if _, ok, err := r.Get(k); err != nil || !ok {
+			b.Fatalf("record %d: found %v, %v", i, ok, err)
+		}
+		if _, ok, err := r.Get(append([]byte("d"), k...)); err != nil || ok {
+			b.Fatalf("absent key of record %d: found %v, %v", i, ok, err)
+		}
+	}
+	after := s.db.Metrics().BlockCache
+	if misses := after.Misses - before.Misses; misses+after.Hits-before.Hits > 0 {
+		b.ReportMetric(float64(misses)/float64(b.N), "block-misses/op")
+	}
+	if testing.Verbose() {
+		b.Logf("Pebble after the reads:\n%s", s.db.Metrics())
 	}
 }
