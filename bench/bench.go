@@ -131,6 +131,10 @@ type Config struct {
 	// RSS, if set, returns the resident set size in bytes of the process
 	// under test; the report gives its peak. Nil reports 0.
 	RSS func() int64
+	// AfterPreload, when set, runs once the preload's RECEIPTs are applied,
+	// before the first measured phase (e.g. to start a CPU profile of the
+	// measured phases apart from the preload's).
+	AfterPreload func()
 	// AfterLoad, when set, runs once the load phases end, before the
 	// baseline (e.g. to write a heap profile while the state is loaded).
 	AfterLoad func()
@@ -338,6 +342,9 @@ func (b *bencher) run(ctx context.Context, rep *Report) error {
 
 	if rep.Preload, err = b.preload(ctx); err != nil {
 		return err
+	}
+	if cfg.AfterPreload != nil {
+		cfg.AfterPreload()
 	}
 
 	lat, err := b.step(ctx, "latency", cfg.LatencyRate)

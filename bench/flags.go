@@ -14,7 +14,8 @@ type Command struct {
 	Config Config
 	Drive  DriveOptions
 	// CPUProfile and MemProfile are the files to write a CPU profile of
-	// the whole run and a heap profile after the load to (empty: none).
+	// the run after the preload (the preload's goes to CPUProfile +
+	// ".preload") and a heap profile after the load to (empty: none).
 	CPUProfile, MemProfile string
 }
 
@@ -42,7 +43,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Command, error)
 	mirrorDB := fs.String("mirror", "", "also run `invsync mirror` in-process into sqlite (a temporary file), sqlite://<path> or postgres://... (a schema of its own), and report its lag")
 	direct := fs.Bool("direct", false, "after invsync's run, measure its processors alone as the peer is measured: the same load produced straight into the transactions topic (no HTTP ingest); needs the in-process pipeline")
 	memProfile := fs.String("memprofile", "", "write a heap profile (in-process pipeline included) to this file at the end of the load, before the baseline")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (in-process pipeline included) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (in-process pipeline included) of the run after the preload to this file, and of the preload to this file + \".preload\" (at many records the preload is most of the run and has a profile of its own: every record it reads is new)")
 	return func() (Command, error) {
 		cfg := Config{
 			URL: strings.TrimRight(*url, "/"), TopicPrefix: *prefix, Partitions: *partitions, Records: *records,

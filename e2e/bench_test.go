@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/invsync/invsync/internal/testkit"
 )
 
@@ -114,5 +117,45 @@ func TestBenchDirectReusesThePreload(t *testing.T) {
 	}
 	if rep.Preload.Records != 40 || rep.Direct.SustainedTPS != 200 {
 		t.Errorf("report: whole path preloaded %d records, the direct run held %d tx/s; want 40 and 200", rep.Preload.Records, rep.Direct.SustainedTPS)
+	}
+}
+
+// TestBenchProfilesThePreloadApart: --cpuprofile writes the preload's
+// profile and the measured phases' one to two files, one after the other, so
+// that at many records the preload (most of such a run) does not hide what
+// limits the ladder.
+func TestBenchProfilesThePreloadApart(t *testing.T) {
+	brokers := sharedBrokers(t)
+	dir := t.TempDir()
+	cpu := filepath.Join(dir, "cpu.prof")
+	var stdout, stderr bytes.Buffer
+	rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "2000",
+		"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--cpuprofile", cpu}, &stdout, &stderr)
+	if rc != 0 {
+		t.Fatalf("exit %d\n%s\n%s", rc, stdout.String(), stderr.String())
+	}
+	read := func(path string) *profile.Profile {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		p, err := profile.Parse(f)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if p.DurationNanos <= 0 {
+			t.Fatalf("%s: a profile of %d ns", path, p.DurationNanos)
+		}
+		return p
+	}
+	pre, rest := read(cpu+".preload"), read(cpu)
+	if preEnd := pre.TimeNanos + pre.DurationNanos; rest.TimeNanos < preEnd {
+		t.Errorf("the measured phases' profile starts %v before the preload's ends", time.Duration(preEnd-rest.TimeNanos))
+	}
+	// The ladder (latency phase and one step of a second each) is the
+	// larger part of the run; the 2,000-record preload takes well under it.
+	if rest.DurationNanos < 2*int64(time.Second) {
+		t.Errorf("the measured phases' profile covers %v, less than their 2 s", time.Duration(rest.DurationNanos))
 	}
 }

@@ -22,17 +22,20 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := untilSignal()
 	defer stop()
 	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
+		prof, err := startCPUProfile(c.CPUProfile + ".preload")
 		if err != nil {
 			fmt.Fprintln(stderr, "invsync bench: --cpuprofile:", err)
 			return 2
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "invsync bench: --cpuprofile:", err)
-			return 2
+		defer func() { prof.stop() }()
+		cfg.AfterPreload = func() {
+			if err := prof.stop(); err != nil {
+				fmt.Fprintln(stderr, "invsync bench: --cpuprofile:", err)
+			}
+			if prof, err = startCPUProfile(c.CPUProfile); err != nil {
+				fmt.Fprintln(stderr, "invsync bench: --cpuprofile:", err)
+			}
 		}
-		defer pprof.StopCPUProfile()
 	}
 	if c.MemProfile != "" {
 		cfg.AfterLoad = func() {
@@ -52,4 +55,32 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// cpuProfile is a CPU profile being written to a file.
+type cpuProfile struct{ f *os.File }
+
+// startCPUProfile starts profiling the process's CPU into a new file at path.
+func startCPUProfile(path string) (*cpuProfile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &cpuProfile{f}, nil
+}
+
+// stop ends the profile and closes its file; a nil or stopped profile does
+// nothing.
+func (p *cpuProfile) stop() error {
+	if p == nil || p.f == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := p.f.Close()
+	p.f = nil
+	return err
 }
