@@ -42,17 +42,21 @@ func (b *Browser) SetOffline(offline bool) error {
 		return err
 	}
 	b.offline = offline
-	return b.settleNetwork(offline)
+	if err := b.settleNetwork(offline); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // settleNetwork waits until the page sees the state SetOffline asked for.
-// The DevTools answer comes back before the browser's network service has
-// the new conditions (they travel on a channel of their own), so a request
-// the page makes right after could still go out, or still fail. It probes
-// with a request of its own to the page's origin, outside any service
-// worker's scope, until that request fails (offline) or gets any answer
-// (online), and navigator.onLine agrees. A page with no http(s) origin has
-// nothing to probe and is taken as settled.
+// The DevTools answer can come back before the browser's network service
+// has the new conditions (they travel on a channel of their own), so a
+// request the page makes right after could still go out, or still fail. It
+// probes with a request of its own to the page's origin, at a root path
+// outside the scanner app's service worker scope (/scanner/), until that
+// request fails (offline) or gets any answer (online), and navigator.onLine
+// agrees. A page with no http(s) origin has nothing to probe and is taken
+// as settled.
 func (b *Browser) settleNetwork(offline bool) error {
 	probe := fmt.Sprintf(`(async (online) => {
 		if (navigator.onLine !== online) return false;
@@ -65,7 +69,7 @@ func (b *Browser) settleNetwork(offline bool) error {
 		}
 	})(%t)`, !offline)
 	if err := b.WaitUntil(probe, settleTimeout, "[location.href, navigator.onLine]"); err != nil {
-		return fmt.Errorf("the page did not see the network go %s: %w", map[bool]string{true: "offline", false: "online"}[offline], err)
+		return fmt.Errorf("the page did not see the change: %w", err)
 	}
 	return nil
 }
