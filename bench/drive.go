@@ -99,6 +99,16 @@ func Drive(ctx context.Context, cfg Config, o DriveOptions, stdout, stderr io.Wr
 			err = fmt.Errorf("the direct run: %w", derr)
 		}
 	}
+	if err == nil && o.Floor {
+		fmt.Fprintf(stderr, "[floor] the exactly-once floor: a stateless relay with invsync's transaction cycle, same load\n")
+		fres, ferr := RunPeer(ctx, PeerConfig{Brokers: cfg.Brokers, Partitions: cfg.Partitions, Records: cfg.Records,
+			BatchSize: cfg.BatchSize, Rates: cfg.Rates, HeadlineRate: cfg.LatencyRate, StepDuration: cfg.StepDuration, Seed: cfg.Seed,
+			Floor: true}, stderr)
+		rep.Floor = SummaryOf(fres, ferr)
+		if ferr != nil {
+			err = fmt.Errorf("the floor's run: %w", ferr)
+		}
+	}
 	if err == nil && o.Peer != "" {
 		fmt.Fprintf(stderr, "[peer] running %s on %s with the same load\n", o.Peer, strings.Join(cfg.Brokers, ","))
 		pres, perr := RunPeer(ctx, PeerConfig{Brokers: cfg.Brokers, Partitions: cfg.Partitions, Records: cfg.Records,
@@ -156,6 +166,9 @@ type DriveOptions struct {
 	// Direct also measures the processors alone, the load produced
 	// straight into the transactions topic; in-process only.
 	Direct bool
+	// Floor also measures the exactly-once floor (PeerFloor) on the same
+	// broker with the same load.
+	Floor bool
 	// OwnTopics gives an in-process run on cfg.Brokers topics and a
 	// group of its own, deleted at the end.
 	OwnTopics bool

@@ -41,6 +41,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Command, error)
 	token := fs.String("token", getenv("INVSYNC_TOKEN"), "with --url: an admin token, or a scanner token whose warehouses cover the load (the load uploads as that scanner); prefer INVSYNC_TOKEN")
 	peer := fs.String("peer", "", "also run a peer on the same broker, with the same load, after invsync's run: kstreams (a Kafka Streams application, exactly_once_v2, RocksDB; needs --brokers of an Apache Kafka, Java 17 and Maven)")
 	mirrorDB := fs.String("mirror", "", "also run `invsync mirror` in-process into sqlite (a temporary file), sqlite://<path> or postgres://... (a schema of its own), and report its lag")
+	floor := fs.Bool("floor", false, "after invsync's run, measure the exactly-once floor with the same load on the same broker: a stateless relay in this process with invsync's transaction cycle (begin, decode, one event per leg, commit with the offsets), which bounds what any exactly-once processor can do there")
 	direct := fs.Bool("direct", false, "after invsync's run, measure its processors alone as the peer is measured: the same load produced straight into the transactions topic (no HTTP ingest); needs the in-process pipeline")
 	memProfile := fs.String("memprofile", "", "write a heap profile (in-process pipeline included) to this file at the end of the load, before the baseline")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (in-process pipeline included) of the run after the preload to this file, and of the preload to this file + \".preload\" (at many records the preload is most of the run and has a profile of its own: every record it reads is new)")
@@ -67,7 +68,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Command, error)
 		}
 		prefixSet := false
 		fs.Visit(func(f *flag.Flag) { prefixSet = prefixSet || f.Name == "topic-prefix" })
-		opts := DriveOptions{NoFsync: *noFsync, Sessions: *sessions, Peer: *peer, Mirror: *mirrorDB, Direct: *direct,
+		opts := DriveOptions{NoFsync: *noFsync, Sessions: *sessions, Peer: *peer, Mirror: *mirrorDB, Direct: *direct, Floor: *floor,
 			OwnTopics: cfg.URL == "" && len(cfg.Brokers) > 0 && !prefixSet, JSON: *asJSON}
 		if err := opts.Validate(cfg); err != nil {
 			return Command{}, err

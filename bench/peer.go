@@ -84,7 +84,8 @@ type PeerConfig struct {
 	// an Apache Kafka (not the embedded broker). Required.
 	Brokers []string
 	// TopicPrefix prefixes the run's topics, "<prefix><run>.transactions"
-	// and "<prefix><run>.inventory-events" (default "invsync.kstreams.").
+	// and "<prefix><run>.inventory-events" (default "invsync.kstreams.",
+	// "invsync.floor." for the floor).
 	// The Streams application id is "invsync-kstreams-<run>". All are new
 	// for every run and deleted after it (see KeepTopics).
 	TopicPrefix string
@@ -149,12 +150,20 @@ type PeerConfig struct {
 	// read from its events topic; no JVM runs. The pipeline must be running
 	// on Brokers with Partitions partitions and the demo catalog.
 	Direct *DirectTarget
+	// Floor, when set, measures the exactly-once floor (PeerFloor, see
+	// floor.go) instead of the peer: a stateless relay in this process on
+	// topics of its own; no JVM runs. TopicPrefix defaults to
+	// DefaultFloorTopicPrefix.
+	Floor bool
 	// KeepTopics leaves the run's topics, changelogs and consumer group on
 	// the broker.
 	KeepTopics bool
 }
 
 func (c PeerConfig) withDefaults() PeerConfig {
+	if c.Floor {
+		c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultFloorTopicPrefix)
+	}
 	c.TopicPrefix = cmp.Or(c.TopicPrefix, DefaultPeerTopicPrefix)
 	c.Partitions = cmp.Or(c.Partitions, DefaultPeerPartitions)
 	c.Records = cmp.Or(c.Records, DefaultRecords)
@@ -196,8 +205,11 @@ const PeerDirect = "invsync-direct"
 
 // name is what the run's progress lines call it.
 func (r *peerRun) name() string {
-	if r.cfg.Direct != nil {
+	switch {
+	case r.cfg.Direct != nil:
 		return PeerDirect
+	case r.cfg.Floor:
+		return PeerFloor
 	}
 	return PeerKStreams
 }
@@ -211,6 +223,9 @@ func (c PeerConfig) Validate() error {
 	}
 	if c.Partitions < 1 {
 		bad("Partitions %d: must be at least 1", c.Partitions)
+	}
+	if c.Floor && c.Direct != nil {
+		bad("Floor and Direct: one run measures one system")
 	}
 	checkLoad(bad, c.Records, c.BatchSize, "as invsync's uploads")
 	if c.Senders < 1 {
@@ -273,6 +288,11 @@ func RunPeer(ctx context.Context, cfg PeerConfig, progress io.Writer) (PeerResul
 	run := work.run
 	res := PeerResult{Name: PeerKStreams, RunID: run, Settings: cfg.settings()}
 	r := &peerRun{cfg: cfg, out: progress, topics: newPeerTopics(cfg.TopicPrefix, run)}
+	if cfg.Floor {
+		res.Name = PeerFloor
+		res.Settings = cfg.floorSettings()
+		r.topics = newFloorTopics(cfg.TopicPrefix, run)
+	}
 	if cfg.Direct != nil {
 		res.Name = PeerDirect
 		res.Settings = map[string]string{"load": "produced straight into " + cfg.Direct.TransactionsTopic + " (no HTTP ingest), as the peer's"}
@@ -307,7 +327,7 @@ func (r *peerRun) run(parent context.Context, res *PeerResult) (err error) {
 	defer cancel()
 	// A peer that dies mid-run ends the run at once, with that as the error.
 	defer func() {
-		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrPeerExited) {
+		if cause := context.Cause(ctx); err != nil && (errors.Is(cause, ErrPeerExited) || errors.Is(cause, ErrFloorFailed)) {
 			err = cause
 		}
 	}()
@@ -325,6 +345,9 @@ func (r *peerRun) run(parent context.Context, res *PeerResult) (err error) {
 	adm := kadm.NewClient(admCl)
 	if cfg.Direct != nil {
 		return r.measure(ctx, res, adm)
+	}
+	if cfg.Floor {
+		return r.runFloor(ctx, res, adm, cancelCause)
 	}
 	jar, err := ensurePeerJar(ctx, cfg, r.out)
 	if err != nil {

@@ -610,10 +610,6 @@ func TestRunPeerKafka(t *testing.T) {
 	t.Logf("kstreams peer: sustained %d tx/s, p50 %.1f ms, p99 %.1f ms at %d tx/s, RSS %.0f MB", res.SustainedTPS, res.P50Ms, res.P99Ms, res.LatencyRate, res.RSSMB)
 }
 
-func isTimeout(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
 func peerLogTail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -29,26 +29,38 @@ func createPeerTopics(ctx context.Context, adm *kadm.Client, t peerTopics, parti
 func deletePeerTopics(adm *kadm.Client, t peerTopics, out io.Writer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topics := append([]string{t.input, t.output}, t.internal()...)
+	topics := []string{t.input, t.output}
+	if !t.floor {
+		topics = append(topics, t.internal()...)
+	}
 	resps, err := adm.DeleteTopics(ctx, topics...)
 	if err == nil {
 		err = resps.Error()
 	}
 	if err != nil {
-		fmt.Fprintf(out, "kstreams peer: deleting the run's topics: %v\n", err)
+		fmt.Fprintf(out, "%s: deleting the run's topics: %v\n", t.owner(), err)
 	}
 	gr, err := adm.DeleteGroups(ctx, t.appID)
 	if err == nil {
 		err = gr.Error()
 	}
 	if err != nil {
-		fmt.Fprintf(out, "kstreams peer: deleting consumer group %s: %v\n", t.appID, err)
+		fmt.Fprintf(out, "%s: deleting consumer group %s: %v\n", t.owner(), t.appID, err)
 	}
 }
 
 // peerTopics names one run's topics and application.
 type peerTopics struct {
 	input, output, appID string
+	floor                bool // the exactly-once floor's: no Kafka Streams changelogs
+}
+
+// newFloorTopics names the exactly-once floor's topics; appID is its
+// consumer group and transactional id.
+func newFloorTopics(prefix, run string) peerTopics {
+	t := newPeerTopics(prefix, run)
+	t.appID, t.floor = "invsync-floor-"+run, true
+	return t
 }
 
 func newPeerTopics(prefix, run string) peerTopics {
@@ -63,4 +75,12 @@ func newPeerTopics(prefix, run string) peerTopics {
 // changelog per store (names fixed by bench/kstreams' ApplyTransaction).
 func (t peerTopics) internal() []string {
 	return []string{t.appID + "-stock-records-changelog", t.appID + "-applied-transactions-changelog"}
+}
+
+// owner names who the topics are for, in messages.
+func (t peerTopics) owner() string {
+	if t.floor {
+		return PeerFloor
+	}
+	return "kstreams peer"
 }

@@ -63,6 +63,10 @@ type Report struct {
 	// produced straight into the transactions topic (invsync bench
 	// --direct); nil without it.
 	Direct *PeerSummary `json:"direct,omitempty"`
+	// Floor is the exactly-once floor's run (PeerFloor: a stateless relay
+	// with invsync's transaction cycle) of the same load on the same
+	// broker (invsync bench --floor); nil without it.
+	Floor *PeerSummary `json:"floor,omitempty"`
 
 	Preload  Preload  `json:"preload"`
 	Latency  *Step    `json:"latency"`
@@ -280,7 +284,7 @@ func (r Report) WriteTable(w io.Writer) {
 	if r.RSSMB > 0 {
 		rss = fmt.Sprintf("%.0f MB", r.RSSMB)
 	}
-	for _, p := range []*PeerSummary{r.Direct, r.Peer} {
+	for _, p := range []*PeerSummary{r.Direct, r.Floor, r.Peer} {
 		if p != nil {
 			r.writePeer(w, p)
 		}

@@ -120,6 +120,37 @@ func TestBenchDirectReusesThePreload(t *testing.T) {
 	}
 }
 
+// TestBenchFloor: `invsync bench --floor` measures the exactly-once floor
+// on the same broker after invsync's run and reports it beside it, in the
+// table and in the JSON report.
+func TestBenchFloor(t *testing.T) {
+	brokers := sharedBrokers(t)
+	var stdout, stderr bytes.Buffer
+	rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40", "--floor",
+		"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--json"}, &stdout, &stderr)
+	if rc != 0 {
+		t.Fatalf("exit %d\n%s\n%s", rc, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var rep struct {
+		SustainedTPS int `json:"sustained_tps"`
+		Floor        struct {
+			Name         string  `json:"name"`
+			SustainedTPS int     `json:"sustained_tps"`
+			P50Ms        float64 `json:"p50_ms"`
+		} `json:"floor"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("the last line is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if rep.SustainedTPS != 200 || rep.Floor.Name != "eos-floor" || rep.Floor.SustainedTPS != 200 || rep.Floor.P50Ms <= 0 {
+		t.Errorf("report: invsync held %d tx/s, floor %+v; want both 200 and the floor's latency measured", rep.SustainedTPS, rep.Floor)
+	}
+	if !strings.Contains(stdout.String(), "eos-floor") {
+		t.Errorf("the table does not show the floor:\n%s", stdout.String())
+	}
+}
+
 // TestBenchProfilesThePreloadApart: --cpuprofile writes the preload's
 // profile and the measured phases' one to two files, one after the other, so
 // that at many records the preload (most of such a run) does not hide what

@@ -67,7 +67,8 @@ type ProcessingConfig struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// before moving its partitions (default 10 s; Kafka's minimum is 6 s).
 	SessionTimeout time.Duration
-	// MaxPollRecords bounds one transaction's input (default 5000).
+	// MaxPollRecords bounds one transaction's input (default
+	// DefaultMaxPollRecords).
 	MaxPollRecords int
 	// ClientOpts are appended to the Kafka client's options (TLS, SASL,
 	// hooks such as kprom/kotel, timeouts).
@@ -130,7 +131,7 @@ func (cfg ProcessingConfig) withDefaults() ProcessingConfig {
 		cfg.Sessions = 1
 	}
 	if cfg.MaxPollRecords <= 0 {
-		cfg.MaxPollRecords = 5000
+		cfg.MaxPollRecords = DefaultMaxPollRecords
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -146,3 +147,6 @@ func (cfg ProcessingConfig) withDefaults() ProcessingConfig {
 	}
 	return cfg
 }
+
+// DefaultMaxPollRecords is ProcessingConfig.MaxPollRecords' default.
+const DefaultMaxPollRecords = 5000

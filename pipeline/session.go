@@ -85,19 +85,8 @@ func (p *Processing) sessionOpts(id int) []kgo.Opt {
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(t.Transactions, t.AllocationRequests, t.Commands),
 		kgo.TransactionalID(p.transactionalID(id)),
-		kgo.TransactionTimeout(transactionTimeout),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		// Records wait for the commit's Flush, which ends every linger, instead
-		// of leaving in bursts while the poll is applied: one produce request
-		// per transaction rather than several, each of which the broker checks
-		// against the transaction (KIP-890). Measured at 10,000 tx/s on Apache
-		// Kafka, processors alone: p50 42 → 10 ms (BENCHMARKS.md). A batch that
-		// fills, or the client's buffer filling, still goes at once.
-		kgo.ProducerLinger(time.Second),
-		kgo.FetchMaxWait(250*time.Millisecond),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
 		// Three heartbeats a session, as Kafka recommends (the client's
 		// default of 3 s refuses session timeouts below it).
@@ -121,10 +110,31 @@ func (p *Processing) sessionOpts(id int) []kgo.Opt {
 			p.dropPartitions(id, m[t.Transactions], "lost")
 		}),
 	)
+	opts = append(opts, CycleOpts()...)
 	if id > 0 {
 		return opts
 	}
 	return append(opts, p.cfg.SessionOpts...)
+}
+
+// CycleOpts are the settings of a session's transaction cycle (consume,
+// produce, commit) that bound its latency and its exactly-once reads. The
+// bench's exactly-once floor (bench.PeerFloor) runs with the same, so that
+// it measures the cycle invsync runs.
+func CycleOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.TransactionTimeout(transactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		// Records wait for the commit's Flush, which ends every linger, instead
+		// of leaving in bursts while the poll is applied: one produce request
+		// per transaction rather than several, each of which the broker checks
+		// against the transaction (KIP-890). Measured at 10,000 tx/s on Apache
+		// Kafka, processors alone: p50 42 → 10 ms (BENCHMARKS.md). A batch that
+		// fills, or the client's buffer filling, still goes at once.
+		kgo.ProducerLinger(time.Second),
+		kgo.FetchMaxWait(250 * time.Millisecond),
+	}
 }
 
 func (p *Processing) dropPartitions(id int, parts []int32, why string) {
