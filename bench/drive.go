@@ -82,6 +82,9 @@ func Drive(ctx context.Context, cfg Config, o DriveOptions, stdout, stderr io.Wr
 		}
 		cfg.Settings["pipeline"] = "in-process (RSS includes the bench and, when embedded, the broker)"
 	}
+	if cfg.BrokerKind != "embedded" && len(cfg.Brokers) > 0 {
+		discloseBrokerTxn(ctx, &cfg, stderr)
+	}
 	finishMirror, err := startRunMirror(ctx, o.Mirror, cfg, stderr)
 	if err != nil {
 		return err
@@ -232,4 +235,28 @@ func deleteBenchTopics(brokers []string, prefix, group string, stderr io.Writer)
 	if gr, err := adm.DeleteGroups(ctx, group); err == nil && gr.Error() != nil {
 		fmt.Fprintf(stderr, "invsync bench: deleting consumer group %s: %v\n", group, gr.Error())
 	}
+}
+
+// discloseBrokerTxn adds the brokers' transaction settings to the run's
+// disclosed configuration: on Apache Kafka they move the figures (see
+// pipeline.TxnRetryBackoffKey). A broker that will not say is noted.
+func discloseBrokerTxn(ctx context.Context, cfg *Config, stderr io.Writer) {
+	if cfg.Settings == nil {
+		cfg.Settings = map[string]string{}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err == nil {
+		defer cl.Close()
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var t pipeline.BrokerTxnTuning
+		if t, err = pipeline.ReadBrokerTxnTuning(tctx, cl); err == nil {
+			cfg.Settings["broker transactions"] = t.Describe()
+			for _, a := range t.Advice() {
+				fmt.Fprintln(stderr, "invsync bench: the broker's settings slow the runs:", a)
+			}
+			return
+		}
+	}
+	cfg.Settings["broker transactions"] = "unknown: " + err.Error()
 }

@@ -302,6 +302,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
+# A transaction whose first produce arrives while the producer's previous
+# transaction is still writing its commit markers is retried by the broker
+# after this many ms (Kafka's default 20, which invsync's back-to-back
+# transactions hit under load; README "Running against a real Kafka cluster").
+add.partitions.to.txn.retry.backoff.ms=1
 num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1

@@ -217,6 +217,9 @@ func (s *Server) bringUp(ctx context.Context) error {
 	if err := waitForKafka(ctx, s.brokers, s.clientOpts(), s.cfg, s.boot, s.log); err != nil {
 		return err
 	}
+	if s.cfg.Brokers != nil {
+		adviseBrokers(ctx, s.brokers, s.clientOpts(), s.log)
+	}
 	s.boot.set("opening the state store")
 	s.parts, err = newParts(ctx, s, instance)
 	if err != nil {
