@@ -4,37 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/invsync/invsync/internal/testkit"
 	"github.com/invsync/invsync/schemas"
 )
-
-// floorBrokers returns KAFKA_BROKERS, or starts an in-memory broker.
-func floorBrokers(t *testing.T) []string {
-	t.Helper()
-	if v := os.Getenv("KAFKA_BROKERS"); v != "" {
-		return strings.Split(v, ",")
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
-}
 
 // TestRunFloor runs the exactly-once floor end to end at low rates: every
 // transaction's events are read exactly once, latencies are measured, and
 // the run's topics and group are gone afterwards.
 func TestRunFloor(t *testing.T) {
-	brokers := floorBrokers(t)
+	brokers := testkit.Brokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
@@ -91,7 +76,7 @@ func TestRunFloor(t *testing.T) {
 // was in is aborted, so the good record before it produced no event a
 // read_committed reader sees.
 func TestFloorRelayRefusesARecordItCannotDecode(t *testing.T) {
-	brokers := floorBrokers(t)
+	brokers := testkit.Brokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	codec, err := schemas.New(ctx, schemas.Config{})
