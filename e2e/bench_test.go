@@ -88,16 +88,21 @@ func TestBenchOnBrokersUsesTopicsOfItsOwn(t *testing.T) {
 // processors alone on the records the whole path's run loaded, instead of
 // loading them a second time into the same store (which left the direct
 // ladder measuring the second load's compactions), and still holds its
-// steps.
+// steps; and `--floor` measures the exactly-once floor after it, reported
+// beside it in the table and the JSON report.
 func TestBenchDirectReusesThePreload(t *testing.T) {
 	brokers := sharedBrokers(t)
 	var stdout, stderr bytes.Buffer
-	rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40", "--direct",
+	rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40", "--direct", "--floor",
 		"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--json"}, &stdout, &stderr)
 	if rc != 0 {
 		t.Fatalf("exit %d\n%s\n%s", rc, stdout.String(), stderr.String())
 	}
-	if got := strings.Count(stderr.String(), "preload: 40 RECEIPTs applied"); got != 0 {
+	// The direct run's lines: from its header to the floor's (which
+	// preloads its own topics).
+	_, direct, _ := strings.Cut(stderr.String(), "[direct]")
+	direct, _, _ = strings.Cut(direct, "[floor]")
+	if got := strings.Count(direct, "preload: 40 RECEIPTs applied"); got != 0 {
 		t.Errorf("the direct run preloaded again (%d preload lines of its own):\n%s", got, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "preload: skipped, the pipeline holds the run's 40 stock records already") {
@@ -111,6 +116,14 @@ func TestBenchDirectReusesThePreload(t *testing.T) {
 		Direct struct {
 			SustainedTPS int `json:"sustained_tps"`
 		} `json:"direct"`
+		Floor struct {
+			Name  string  `json:"name"`
+			P50Ms float64 `json:"p50_ms"`
+			Steps []struct {
+				Offered int64 `json:"offered"`
+				Seen    int64 `json:"seen"`
+			} `json:"steps"`
+		} `json:"floor"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
 		t.Fatalf("the last line is not the JSON report: %v\n%s", err, stdout.String())
@@ -118,33 +131,13 @@ func TestBenchDirectReusesThePreload(t *testing.T) {
 	if rep.Preload.Records != 40 || rep.Direct.SustainedTPS != 200 {
 		t.Errorf("report: whole path preloaded %d records, the direct run held %d tx/s; want 40 and 200", rep.Preload.Records, rep.Direct.SustainedTPS)
 	}
-}
-
-// TestBenchFloor: `invsync bench --floor` measures the exactly-once floor
-// on the same broker after invsync's run and reports it beside it, in the
-// table and in the JSON report.
-func TestBenchFloor(t *testing.T) {
-	brokers := sharedBrokers(t)
-	var stdout, stderr bytes.Buffer
-	rc := invsync(t, []string{"bench", "--brokers", strings.Join(brokers, ","), "--partitions", "2", "--records", "40", "--floor",
-		"--latency-rate", "200", "--rates", "200", "--step", "1s", "--backlog=false", "--json"}, &stdout, &stderr)
-	if rc != 0 {
-		t.Fatalf("exit %d\n%s\n%s", rc, stdout.String(), stderr.String())
+	if rep.Floor.Name != "eos-floor" || rep.Floor.P50Ms <= 0 || len(rep.Floor.Steps) == 0 {
+		t.Errorf("report: floor %+v; want the floor's run with its latency measured", rep.Floor)
 	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var rep struct {
-		SustainedTPS int `json:"sustained_tps"`
-		Floor        struct {
-			Name         string  `json:"name"`
-			SustainedTPS int     `json:"sustained_tps"`
-			P50Ms        float64 `json:"p50_ms"`
-		} `json:"floor"`
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
-		t.Fatalf("the last line is not the JSON report: %v\n%s", err, stdout.String())
-	}
-	if rep.SustainedTPS != 200 || rep.Floor.Name != "eos-floor" || rep.Floor.SustainedTPS != 200 || rep.Floor.P50Ms <= 0 {
-		t.Errorf("report: invsync held %d tx/s, floor %+v; want both 200 and the floor's latency measured", rep.SustainedTPS, rep.Floor)
+	for i, s := range rep.Floor.Steps {
+		if s.Offered == 0 || s.Seen != s.Offered {
+			t.Errorf("floor step %d: offered %d, seen %d; want every transaction's events read", i, s.Offered, s.Seen)
+		}
 	}
 	if !strings.Contains(stdout.String(), "eos-floor") {
 		t.Errorf("the table does not show the floor:\n%s", stdout.String())
