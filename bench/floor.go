@@ -135,7 +135,10 @@ func (r *relay) relayPoll(ctx context.Context, fs kgo.Fetches) error {
 		}
 	}
 	now := time.Now()
-	var bad error
+	var (
+		bad error
+		evs []schemas.InventoryEvent
+	)
 	fs.EachRecord(func(rec *kgo.Record) {
 		if bad != nil {
 			return
@@ -145,8 +148,10 @@ func (r *relay) relayPoll(ctx context.Context, fs kgo.Fetches) error {
 			bad = fmt.Errorf("the floor decoding %s[%d]@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 			return
 		}
-		for leg, ev := range floorEvents(&tx, now) {
-			v, err := r.codec.AppendInventoryEvent(nil, &ev)
+		evs = floorEvents(evs[:0], &tx, now)
+		for leg := range evs {
+			ev := &evs[leg]
+			v, err := r.codec.AppendInventoryEvent(nil, ev)
 			if err != nil {
 				bad = fmt.Errorf("the floor encoding the event of %s leg %d: %w", tx.TransactionID, leg, err)
 				return
@@ -179,28 +184,28 @@ var floorEventTypes = map[schemas.TransactionType]schemas.EventType{
 	schemas.TxCycleCount: schemas.EventCycleCount,
 }
 
-// floorEvents are the events invsync would name for tx: one per leg, two
-// for a MOVE ("evt-<transactionId>-<leg>"), with the transaction's own
-// fields and no computed state.
-func floorEvents(tx *schemas.Transaction, now time.Time) []schemas.InventoryEvent {
+// floorEvents appends to dst the events invsync would name for tx: one
+// per leg, two for a MOVE ("evt-<transactionId>-<leg>"), with the
+// transaction's own fields and no computed state.
+func floorEvents(dst []schemas.InventoryEvent, tx *schemas.Transaction, now time.Time) []schemas.InventoryEvent {
 	typ := floorEventTypes[tx.Type]
 	legs := 1
 	if tx.Type == schemas.TxMove {
 		legs = 2
 	}
-	evs := make([]schemas.InventoryEvent, legs)
-	for i := range evs {
-		evs[i] = schemas.InventoryEvent{
+	for i := range legs {
+		ev := schemas.InventoryEvent{
 			EventID: "evt-" + tx.TransactionID + "-" + strconv.Itoa(i+1), Timestamp: now, EventType: typ,
 			ItemID: tx.ItemID, WarehouseID: tx.WarehouseID, LocationID: tx.LocationID, QuantityChange: tx.Quantity,
 			TransactionID: tx.TransactionID, ScannerID: tx.ScannerID, UserID: tx.UserID,
 			DeviceTimestamp: tx.DeviceTimestamp, CorrectedTimestamp: tx.CorrectedTimestamp, Principal: tx.Principal,
 		}
 		if tx.LotNumber != "" {
-			evs[i].LotNumber = &tx.LotNumber
+			ev.LotNumber = &tx.LotNumber
 		}
+		dst = append(dst, ev)
 	}
-	return evs
+	return dst
 }
 
 // runFloor creates the floor's topics, runs the relay on them, measures

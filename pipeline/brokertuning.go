@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,10 +45,18 @@ type BrokerTxnTuning struct {
 	RetryBackoffMs map[int32]int
 }
 
-// ReadBrokerTxnTuning asks the brokers cl reaches for their transaction
-// version and every broker's TxnRetryBackoffKey.
-func ReadBrokerTxnTuning(ctx context.Context, cl *kgo.Client) (BrokerTxnTuning, error) {
+// ReadBrokerTxnTuning asks brokers (with the client options opts: TLS,
+// SASL) for their transaction version and every broker's
+// TxnRetryBackoffKey, in one attempt bounded to 10 s.
+func ReadBrokerTxnTuning(ctx context.Context, brokers []string, opts ...kgo.Opt) (BrokerTxnTuning, error) {
 	t := BrokerTxnTuning{RetryBackoffMs: map[int32]int{}}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return t, fmt.Errorf("creating a client to read the brokers' settings: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	versions, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
 	if err != nil {
 		return t, fmt.Errorf("asking the brokers for their versions: %w", err)
@@ -58,11 +67,11 @@ func ReadBrokerTxnTuning(ctx context.Context, cl *kgo.Client) (BrokerTxnTuning, 
 		}
 	}
 	adm := kadm.NewClient(cl)
-	brokers, err := adm.ListBrokers(ctx)
+	listed, err := adm.ListBrokers(ctx)
 	if err != nil {
 		return t, fmt.Errorf("listing the brokers: %w", err)
 	}
-	configs, err := adm.DescribeBrokerConfigs(ctx, brokers.NodeIDs()...)
+	configs, err := adm.DescribeBrokerConfigs(ctx, listed.NodeIDs()...)
 	if err != nil {
 		return t, fmt.Errorf("describing the brokers' configuration: %w", err)
 	}

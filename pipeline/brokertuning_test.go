@@ -5,9 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestBrokerTxnTuningAdvice(t *testing.T) {
@@ -43,15 +40,7 @@ func TestBrokerTxnTuningAdvice(t *testing.T) {
 // backoff the script sets; on the embedded broker, which has no such
 // setting, nothing to advise.
 func TestReadBrokerTxnTuning(t *testing.T) {
-	brokers := lockBrokers(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	got, err := ReadBrokerTxnTuning(ctx, cl)
+	got, err := ReadBrokerTxnTuning(context.Background(), lockBrokers(t))
 	if err != nil {
 		t.Fatal(err)
 	}

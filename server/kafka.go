@@ -136,18 +136,11 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 	}
 }
 
-// adviseBrokers warns about broker settings that cost invsync latency (one
-// attempt, bounded to 10 s). Brokers that will not describe their
-// configuration (no DESCRIBE_CONFIGS permission) are not an error.
+// adviseBrokers warns about broker settings that cost invsync latency.
+// Brokers that will not describe their configuration (no
+// DESCRIBE_CONFIGS permission) are not an error.
 func adviseBrokers(ctx context.Context, brokers []string, opts []kgo.Opt, log *slog.Logger) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	t, err := pipeline.ReadBrokerTxnTuning(tctx, cl)
+	t, err := pipeline.ReadBrokerTxnTuning(ctx, brokers, opts...)
 	if err != nil {
 		log.Debug("could not read the brokers' transaction settings", "err", err)
 		return
