@@ -48,6 +48,64 @@ func BenchmarkBatchCommit(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sets), "ns/set")
 }
 
+// BenchmarkPollCommit measures a poll's state work as the processors do it,
+// 100 transactions per batch over 10,000 records: each reads a random
+// record, scans its ledger one time in 20 (the share of counts in the
+// bench's mix, which scan it), writes the record twice (its
+// delta, then its new version), appends a ledger entry and writes an
+// outcome under a new key; then the batch commits. Reported per
+// transaction.
+func BenchmarkPollCommit(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const records, txs = 10_000, 100
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := make([]byte, 120)
+	var key, lo, hi []byte
+	tx, off := 0, int64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		batch := s.NewBatchSized(0, 3*txs)
+		for range txs {
+			r := rng.IntN(records)
+			key = fmt.Appendf(key[:0], "r/WH-%02d/ITEM-%06d/LOC-%04d/", r%8, r, r%97)
+			if _, _, err := batch.Get(key); err != nil {
+				b.Fatal(err)
+			}
+			lo = fmt.Appendf(lo[:0], "l/WH-%02d/ITEM-%06d/LOC-%04d/", r%8, r, r%97)
+			hi = append(append(hi[:0], lo[:len(lo)-1]...), '/'+1)
+			if tx%20 == 0 {
+				if err := batch.Scan(lo, hi, func(_, _ []byte) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := batch.Set(key, value[:110]); err != nil {
+				b.Fatal(err)
+			}
+			if err := batch.Set(key, value); err != nil {
+				b.Fatal(err)
+			}
+			key = fmt.Appendf(key[:0], "l/WH-%02d/ITEM-%06d/LOC-%04d/%012d", r%8, r, r%97, tx)
+			if err := batch.Set(key, value[:40]); err != nil {
+				b.Fatal(err)
+			}
+			key = fmt.Appendf(key[:0], "o/bench-tx-%012d", tx)
+			if err := batch.Set(key, value[:60]); err != nil {
+				b.Fatal(err)
+			}
+			tx++
+		}
+		off += 3 * txs
+		if err := batch.Commit(off); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*txs), "ns/tx")
+}
+
 // BenchmarkBatchGet measures a read of an existing key through an indexed
 // batch that has writes of its own, as processing reads before it writes.
 func BenchmarkBatchGet(b *testing.B) {
