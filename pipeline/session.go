@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // session is one transactional consumer-group session: the group member,
@@ -25,6 +26,10 @@ type session struct {
 	// sizes of the last committed transaction's results: the next one's
 	// slices start at that capacity instead of growing to it by doubling.
 	lastSizes txSizes
+
+	// appliedAttrs holds the applied-transactions metric's attributes per
+	// type, status and code, built once (publish).
+	appliedAttrs map[appliedKind]metric.AddOption
 }
 
 // txSizes are the lengths of a transaction's result slices and of each

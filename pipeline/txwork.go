@@ -227,8 +227,7 @@ func (s *session) writeCommitted(w *txWork) error {
 // hands its outcomes and decisions to whoever waits for them.
 func (s *session) publish(ctx context.Context, w *txWork, committed time.Time) {
 	for _, a := range w.applied {
-		s.metrics.applied.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(a.typ)),
-			attribute.String("status", a.status), attribute.String("code", a.code)))
+		s.metrics.applied.Add(ctx, 1, s.appliedAttrsOf(appliedKind{a.typ, a.status, a.code}))
 		s.metrics.latency.Record(ctx, committed.Sub(a.received).Seconds())
 		if a.events {
 			// The exemplar is the transaction's own trace, not the
@@ -251,6 +250,34 @@ func (s *session) publish(ctx context.Context, w *txWork, committed time.Time) {
 	if s.cfg.Commands != nil {
 		s.cfg.Commands.Publish(w.commands)
 	}
+}
+
+// appliedKind is what the applied-transactions metric is broken down by.
+type appliedKind struct {
+	typ          processors.TxType
+	status, code string
+}
+
+// maxAppliedKinds bounds the attributes publish keeps: types, statuses and
+// codes are closed sets, far smaller.
+const maxAppliedKinds = 1024
+
+// appliedAttrsOf returns the metric attributes of transactions of kind k.
+// Building an attribute set sorts and hashes it; once per kind, not per
+// transaction.
+func (s *session) appliedAttrsOf(k appliedKind) metric.AddOption {
+	if o, ok := s.appliedAttrs[k]; ok {
+		return o
+	}
+	o := metric.WithAttributes(attribute.String("type", string(k.typ)),
+		attribute.String("status", k.status), attribute.String("code", k.code))
+	if s.appliedAttrs == nil {
+		s.appliedAttrs = map[appliedKind]metric.AddOption{}
+	}
+	if len(s.appliedAttrs) < maxAppliedKinds {
+		s.appliedAttrs[k] = o
+	}
+	return o
 }
 
 // abort ends the transaction without committing it.

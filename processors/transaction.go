@@ -195,20 +195,20 @@ func (l Limits) withDefaults() Limits {
 // transaction is well formed.
 func CheckShape(t *Transaction, lim Limits) *Rejection {
 	lim = lim.withDefaults()
-	ids := []struct{ name, v string }{
+	// The first four are required. An array, not a slice: checking a
+	// transaction allocates nothing.
+	ids := [...]struct{ name, v string }{
 		{"transactionId", t.TransactionID}, {"warehouseId", t.WarehouseID},
 		{"itemId", t.ItemID}, {"locationId", t.LocationID},
+		{"lotNumber", t.LotNumber}, {"toLocationId", t.ToLocationID},
+		{"allocationId", t.AllocationID}, {"userId", t.UserID}, {"reasonCode", t.ReasonCode},
 	}
-	for _, id := range ids {
+	for _, id := range ids[:4] {
 		if id.v == "" {
 			return reject(CodeInvalidTransaction, "%s is required", id.name)
 		}
 	}
-	for _, id := range append(ids, struct{ name, v string }{"lotNumber", t.LotNumber},
-		struct{ name, v string }{"toLocationId", t.ToLocationID},
-		struct{ name, v string }{"allocationId", t.AllocationID},
-		struct{ name, v string }{"userId", t.UserID},
-		struct{ name, v string }{"reasonCode", t.ReasonCode}) {
+	for _, id := range ids {
 		if err := checkID(id.v, lim.MaxIDLength); err != "" {
 			return reject(CodeInvalidTransaction, "%s %s", id.name, err)
 		}
