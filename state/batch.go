@@ -102,35 +102,28 @@ func (b *Batch) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
 	if len(own) == 0 {
 		return scan(b.s.db, b.p, lo, hi, fn)
 	}
-	// emitOwn calls fn for the batch's writes before k (all of them for
-	// k nil), deletions skipped, and reports whether the next one is k.
-	emitOwn := func(k []byte) (bool, error) {
-		for len(own) > 0 {
-			c := 1
-			if k != nil {
-				c = bytes.Compare(k, own[0].Key)
-			}
-			if c <= 0 {
-				return c == 0, nil
-			}
+	// emitBefore calls fn for the batch's writes below k (all of them for
+	// k nil), deletions skipped.
+	emitBefore := func(k []byte) error {
+		for len(own) > 0 && (k == nil || bytes.Compare(own[0].Key, k) < 0) {
 			m := own[0]
 			own = own[1:]
 			if m.Value != nil {
 				if err := fn(m.Key, m.Value); err != nil {
-					return false, err
+					return err
 				}
 			}
 		}
-		return false, nil
+		return nil
 	}
 	err = scan(b.s.db, b.p, lo, hi, func(k, v []byte) error {
-		same, err := emitOwn(k)
-		if err != nil || !same {
-			if err != nil {
-				return err
-			}
+		if err := emitBefore(k); err != nil {
+			return err
+		}
+		if len(own) == 0 || !bytes.Equal(own[0].Key, k) {
 			return fn(k, v)
 		}
+		// The batch's write replaces the committed value, or hides it.
 		m := own[0]
 		own = own[1:]
 		if m.Value == nil {
@@ -141,8 +134,7 @@ func (b *Batch) Scan(lo, hi []byte, fn func(k, v []byte) error) error {
 	if err != nil {
 		return err
 	}
-	_, err = emitOwn(nil)
-	return err
+	return emitBefore(nil)
 }
 
 // Set writes value at key. The batch keeps its own copies of both.
